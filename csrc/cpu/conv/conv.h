@@ -1,0 +1,39 @@
+// The three CPU convolution primitives, from which the six public ops are derived:
+//
+//   forward          y  = conv(x, w) + bias                     (conv fprop; conv_transpose dgrad)
+//   backward_data    gx = conv^T(gy, w)                          (conv dgrad; conv_transpose fprop)
+//   backward_weight  gw = sum_n corr(x_n, gy_n)                  (wgrad of both)
+//
+// Layouts (row-major, contiguous): x (N, C_in, D, H, W), w (C_out, C_in/groups, KD, KH, KW),
+// y (N, C_out, OD, OH, OW), bias (C_out) or null. Each primitive overwrites its output.
+// Each op has a list of algorithms; choose_conv_algorithm picks one for `Auto`.
+#pragma once
+
+#include <string>
+
+#include "common/conv_geometry.h"
+
+namespace fastconv::cpu {
+
+enum class ConvAlgorithm {
+  Auto,
+  Im2colGemm,  // tiles of the column matrix packed and multiplied; correct for every geometry
+};
+
+ConvAlgorithm parse_conv_algorithm(const std::string& name);  // throws std::invalid_argument
+const char* conv_algorithm_name(ConvAlgorithm algorithm);
+ConvAlgorithm choose_conv_algorithm(const ConvGeometry& g, ConvAlgorithm requested);
+
+template <typename T>
+void conv_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* y,
+                  ConvAlgorithm algorithm);
+
+template <typename T>
+void conv_backward_data(const ConvGeometry& g, const T* gy, const T* w, T* gx,
+                        ConvAlgorithm algorithm);
+
+template <typename T>
+void conv_backward_weight(const ConvGeometry& g, const T* x, const T* gy, T* gw,
+                          ConvAlgorithm algorithm);
+
+}  // namespace fastconv::cpu

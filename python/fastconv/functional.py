@@ -1,0 +1,239 @@
+"""The functional API on NumPy arrays, mirroring torch.nn.functional.
+
+Convolution ops are derived from three compiled primitives (see csrc/cpu/conv/conv.h):
+forward, backward_data and backward_weight. Transposed convolution's forward is convolution's
+backward_data, its backward_data is convolution's forward, and its backward_weight is
+convolution's backward_weight with input and grad_output swapped.
+
+All ops compute cross-correlation, like every deep-learning framework; pass ``flip=True`` for
+true (kernel-flipped) convolution.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import numpy as np
+
+from . import _C, _padding
+from ._validation import (ConvProblem, check_grad_output, check_output_mask, validate_conv,
+                          validate_conv_transpose)
+
+CONV_ALGORITHMS = ("auto",) + tuple(_C.build_info()["conv_algorithms"])
+GradTriple = Tuple[Optional[np.ndarray], Optional[np.ndarray], Optional[np.ndarray]]
+
+
+def _check_algorithm(op: str, algorithm: str) -> str:
+    if algorithm not in CONV_ALGORITHMS:
+        raise ValueError(f"{op}: argument 'algorithm' must be one of {', '.join(CONV_ALGORITHMS)}, "
+                         f"got {algorithm!r}")
+    return algorithm
+
+
+def _as_5d(a: np.ndarray) -> np.ndarray:
+    """(N, C, *spatial) -> (N, C, D, H, W), contiguous; a view where a already is contiguous."""
+    a = np.ascontiguousarray(a)
+    return a.reshape(a.shape[:2] + (1,) * (5 - a.ndim) + a.shape[2:])
+
+
+def _triple(values, fill: int) -> Tuple[int, int, int]:
+    return (fill,) * (3 - len(values)) + tuple(values)
+
+
+def _geometry(p: ConvProblem):
+    return _triple(p.stride, 1), _triple(p.pad_before, 0), _triple(p.dilation, 1), p.groups
+
+
+def _unbatch(p: ConvProblem, a: Optional[np.ndarray]) -> Optional[np.ndarray]:
+    return a if a is None or p.batched else a[0]
+
+
+# ------------------------------------------------------------------------------- convolution
+
+def _conv_operands(p: ConvProblem, flip: bool):
+    """The kernel's input (after padding_mode) and weight (after flip)."""
+    x = p.input
+    if p.padding_mode != "zeros":
+        x = _padding.pad(x, p.mode_pads, p.padding_mode)
+    w = p.weight
+    if flip:
+        w = w[(Ellipsis,) + (slice(None, None, -1),) * p.ndim]
+    return _as_5d(x), _as_5d(w)
+
+
+def _conv(op, ndim, input, weight, bias, stride, padding, dilation, groups, padding_mode, flip,
+          algorithm):
+    p = validate_conv(op, ndim, input, weight, bias, stride, padding, dilation, groups,
+                      padding_mode)
+    _check_algorithm(op, algorithm)
+    x, w = _conv_operands(p, flip)
+    out = np.empty(p.output_shape, dtype=x.dtype)
+    bias = None if p.bias is None else np.ascontiguousarray(p.bias)
+    _C.conv_forward(x, w, bias, _as_5d(out), *_geometry(p), algorithm)
+    return _unbatch(p, out)
+
+
+def _conv_backward(op, ndim, grad_output, input, weight, stride, padding, dilation, groups,
+                   padding_mode, flip, output_mask, algorithm) -> GradTriple:
+    p = validate_conv(op, ndim, input, weight, None, stride, padding, dilation, groups,
+                      padding_mode)
+    _check_algorithm(op, algorithm)
+    want_input, want_weight, want_bias = check_output_mask(op, output_mask)
+    gy = _as_5d(check_grad_output(op, grad_output, p.output_shape, p.batched, p.input.dtype))
+    x, w = _conv_operands(p, flip)
+    grad_input = grad_weight = grad_bias = None
+    if want_input:
+        gx = np.empty(x.shape, dtype=x.dtype)
+        _C.conv_backward_data(gy, w, gx, *_geometry(p), algorithm)
+        gx = gx.reshape(p.input.shape[:2] + tuple(s + b + a for s, (b, a) in
+                                                  zip(p.input.shape[2:], p.mode_pads)))
+        if p.padding_mode != "zeros":
+            gx = _padding.pad_backward(gx, p.mode_pads, p.padding_mode)
+        grad_input = _unbatch(p, gx)
+    if want_weight:
+        gw = np.empty(w.shape, dtype=x.dtype)
+        _C.conv_backward_weight(x, gy, gw, *_geometry(p), algorithm)
+        gw = gw.reshape(p.weight.shape)
+        if flip:
+            gw = np.ascontiguousarray(gw[(Ellipsis,) + (slice(None, None, -1),) * p.ndim])
+        grad_weight = gw
+    if want_bias:
+        grad_bias = gy.sum(axis=(0, 2, 3, 4))
+    return grad_input, grad_weight, grad_bias
+
+
+# --------------------------------------------------------------------- transposed convolution
+
+def _conv_transpose(op, ndim, input, weight, bias, stride, padding, output_padding, groups,
+                    dilation, algorithm):
+    p = validate_conv_transpose(op, ndim, input, weight, bias, stride, padding, output_padding,
+                                groups, dilation)
+    _check_algorithm(op, algorithm)
+    out = np.empty(p.output_shape, dtype=p.input.dtype)
+    _C.conv_backward_data(_as_5d(p.input), _as_5d(p.weight), _as_5d(out), *_geometry(p),
+                          algorithm)
+    if p.bias is not None:
+        out += p.bias.reshape((-1,) + (1,) * ndim)
+    return _unbatch(p, out)
+
+
+def _conv_transpose_backward(op, ndim, grad_output, input, weight, stride, padding,
+                             output_padding, groups, dilation, output_mask,
+                             algorithm) -> GradTriple:
+    p = validate_conv_transpose(op, ndim, input, weight, None, stride, padding, output_padding,
+                                groups, dilation)
+    _check_algorithm(op, algorithm)
+    want_input, want_weight, want_bias = check_output_mask(op, output_mask)
+    gy = _as_5d(check_grad_output(op, grad_output, p.output_shape, p.batched, p.input.dtype))
+    x, w = _as_5d(p.input), _as_5d(p.weight)
+    grad_input = grad_weight = grad_bias = None
+    if want_input:
+        gx = np.empty(x.shape, dtype=x.dtype)
+        _C.conv_forward(gy, w, None, gx, *_geometry(p), algorithm)
+        grad_input = _unbatch(p, gx.reshape(p.input.shape))
+    if want_weight:
+        gw = np.empty(w.shape, dtype=x.dtype)
+        _C.conv_backward_weight(gy, x, gw, *_geometry(p), algorithm)
+        grad_weight = gw.reshape(p.weight.shape)
+    if want_bias:
+        grad_bias = gy.sum(axis=(0, 2, 3, 4))
+    return grad_input, grad_weight, grad_bias
+
+
+# ------------------------------------------------------------------------------ public ops
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1,
+           padding_mode="zeros", *, flip=False, algorithm="auto"):
+    """1-D convolution (cross-correlation unless flip=True) of input (N, C_in, L) or (C_in, L)
+    with weight (C_out, C_in/groups, k); padding is an int, a tuple, 'valid' or 'same'
+    (TensorFlow's rule, strides too); padding_mode zeros, reflect, replicate or circular."""
+    return _conv("conv1d", 1, input, weight, bias, stride, padding, dilation, groups,
+                 padding_mode, flip, algorithm)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1,
+           padding_mode="zeros", *, flip=False, algorithm="auto"):
+    """2-D convolution of input (N, C_in, H, W) or (C_in, H, W); see conv1d."""
+    return _conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups,
+                 padding_mode, flip, algorithm)
+
+
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1,
+           padding_mode="zeros", *, flip=False, algorithm="auto"):
+    """3-D convolution of input (N, C_in, D, H, W) or (C_in, D, H, W); see conv1d."""
+    return _conv("conv3d", 3, input, weight, bias, stride, padding, dilation, groups,
+                 padding_mode, flip, algorithm)
+
+
+def conv1d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1, groups=1,
+                    padding_mode="zeros", *, flip=False, output_mask=(True, True, True),
+                    algorithm="auto") -> GradTriple:
+    """Gradients (grad_input, grad_weight, grad_bias) of conv1d with the same arguments; an
+    entry is None where output_mask says it is not wanted."""
+    return _conv_backward("conv1d_backward", 1, grad_output, input, weight, stride, padding,
+                          dilation, groups, padding_mode, flip, output_mask, algorithm)
+
+
+def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1, groups=1,
+                    padding_mode="zeros", *, flip=False, output_mask=(True, True, True),
+                    algorithm="auto") -> GradTriple:
+    """Gradients of conv2d; see conv1d_backward."""
+    return _conv_backward("conv2d_backward", 2, grad_output, input, weight, stride, padding,
+                          dilation, groups, padding_mode, flip, output_mask, algorithm)
+
+
+def conv3d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1, groups=1,
+                    padding_mode="zeros", *, flip=False, output_mask=(True, True, True),
+                    algorithm="auto") -> GradTriple:
+    """Gradients of conv3d; see conv1d_backward."""
+    return _conv_backward("conv3d_backward", 3, grad_output, input, weight, stride, padding,
+                          dilation, groups, padding_mode, flip, output_mask, algorithm)
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1, *, algorithm="auto"):
+    """1-D transposed convolution of input (N, C_in, L) or (C_in, L) with weight
+    (C_in, C_out/groups, k): the gradient of conv1d with respect to its input, plus bias."""
+    return _conv_transpose("conv_transpose1d", 1, input, weight, bias, stride, padding,
+                           output_padding, groups, dilation, algorithm)
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1, *, algorithm="auto"):
+    """2-D transposed convolution; see conv_transpose1d."""
+    return _conv_transpose("conv_transpose2d", 2, input, weight, bias, stride, padding,
+                           output_padding, groups, dilation, algorithm)
+
+
+def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1, *, algorithm="auto"):
+    """3-D transposed convolution; see conv_transpose1d."""
+    return _conv_transpose("conv_transpose3d", 3, input, weight, bias, stride, padding,
+                           output_padding, groups, dilation, algorithm)
+
+
+def conv_transpose1d_backward(grad_output, input, weight, stride=1, padding=0, output_padding=0,
+                              groups=1, dilation=1, *, output_mask=(True, True, True),
+                              algorithm="auto") -> GradTriple:
+    """Gradients (grad_input, grad_weight, grad_bias) of conv_transpose1d."""
+    return _conv_transpose_backward("conv_transpose1d_backward", 1, grad_output, input, weight,
+                                    stride, padding, output_padding, groups, dilation,
+                                    output_mask, algorithm)
+
+
+def conv_transpose2d_backward(grad_output, input, weight, stride=1, padding=0, output_padding=0,
+                              groups=1, dilation=1, *, output_mask=(True, True, True),
+                              algorithm="auto") -> GradTriple:
+    """Gradients of conv_transpose2d; see conv_transpose1d_backward."""
+    return _conv_transpose_backward("conv_transpose2d_backward", 2, grad_output, input, weight,
+                                    stride, padding, output_padding, groups, dilation,
+                                    output_mask, algorithm)
+
+
+def conv_transpose3d_backward(grad_output, input, weight, stride=1, padding=0, output_padding=0,
+                              groups=1, dilation=1, *, output_mask=(True, True, True),
+                              algorithm="auto") -> GradTriple:
+    """Gradients of conv_transpose3d; see conv_transpose1d_backward."""
+    return _conv_transpose_backward("conv_transpose3d_backward", 3, grad_output, input, weight,
+                                    stride, padding, output_padding, groups, dilation,
+                                    output_mask, algorithm)
