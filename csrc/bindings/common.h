@@ -1,0 +1,37 @@
+// Helpers shared by the binding files: argument checks that keep kernels in bounds, and
+// dtype dispatch. Bindings convert and check; they never compute.
+#pragma once
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+namespace fastconv::bindings {
+
+namespace py = pybind11;
+
+using Triple = std::array<int64_t, 3>;
+
+inline void require(bool ok, const std::string& message) {
+  if (!ok) throw py::value_error("fastconv._C: " + message);
+}
+
+inline void require_5d(const py::array& a, const char* name, bool writable) {
+  require(a.ndim() == 5, std::string(name) + " must be 5-D (N, C, D, H, W)");
+  require((a.flags() & py::array::c_style) != 0, std::string(name) + " must be C-contiguous");
+  require(!writable || a.writeable(), std::string(name) + " must be writable");
+}
+
+inline void require_same_dtype(const py::array& a, const py::array& b) {
+  require(a.dtype().is(b.dtype()), "all arrays must have the same dtype");
+}
+
+// Registration of each op family's functions on the module.
+void bind_runtime(py::module_& m);
+void bind_conv(py::module_& m);
+
+}  // namespace fastconv::bindings

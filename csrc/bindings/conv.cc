@@ -1,0 +1,134 @@
+// Bindings of the convolution primitives (csrc/cpu/conv/conv.h).
+#include "bindings/common.h"
+#include "common/conv_geometry.h"
+#include "cpu/conv/conv.h"
+
+namespace fastconv::bindings {
+
+namespace {
+
+using fastconv::cpu::ConvAlgorithm;
+
+// x: activations (N, C_in, ...), w: (C_out, C_in/groups, ...), y: (N, C_out, ...).
+ConvGeometry make_geometry(const py::array& x, const py::array& w, const py::array& y,
+                           const Triple& stride, const Triple& pad, const Triple& dilation,
+                           int64_t groups) {
+  ConvGeometry g;
+  g.batch = x.shape(0);
+  g.in_channels = x.shape(1);
+  g.out_channels = w.shape(0);
+  g.groups = groups;
+  for (int d = 0; d < 3; ++d) {
+    g.in_size[d] = x.shape(2 + d);
+    g.out_size[d] = y.shape(2 + d);
+    g.kernel[d] = w.shape(2 + d);
+    g.stride[d] = stride[d];
+    g.pad_before[d] = pad[d];
+    g.dilation[d] = dilation[d];
+  }
+  g.check();
+  require(y.shape(0) == g.batch, "batch sizes of the activations differ");
+  require(y.shape(1) == g.out_channels, "output channels differ from weight.shape[0]");
+  require(groups > 0 && w.shape(1) * groups == g.in_channels,
+          "weight.shape[1] * groups differs from the input channels");
+  return g;
+}
+
+template <typename Fn>
+void dispatch_dtype(const py::array& a, Fn&& fn) {
+  if (py::isinstance<py::array_t<float>>(a)) {
+    fn(float{});
+  } else if (py::isinstance<py::array_t<double>>(a)) {
+    fn(double{});
+  } else {
+    throw py::type_error("fastconv._C: arrays must be float32 or float64, got " +
+                         std::string(py::str(a.dtype())));
+  }
+}
+
+void conv_forward(const py::array& x, const py::array& w, const py::object& bias,
+                  const py::array& y, const Triple& stride, const Triple& pad,
+                  const Triple& dilation, int64_t groups, const std::string& algorithm) {
+  require_5d(x, "input", false);
+  require_5d(w, "weight", false);
+  require_5d(y, "output", true);
+  require_same_dtype(x, w);
+  require_same_dtype(x, y);
+  const ConvGeometry g = make_geometry(x, w, y, stride, pad, dilation, groups);
+  const ConvAlgorithm algo = fastconv::cpu::parse_conv_algorithm(algorithm);
+  py::array b;
+  if (!bias.is_none()) {
+    b = bias.cast<py::array>();
+    require(b.ndim() == 1 && b.shape(0) == g.out_channels, "bias must have shape (C_out,)");
+    require((b.flags() & py::array::c_style) != 0, "bias must be C-contiguous");
+    require_same_dtype(x, b);
+  }
+  dispatch_dtype(x, [&](auto tag) {
+    using T = decltype(tag);
+    const T* bp = bias.is_none() ? nullptr : static_cast<const T*>(b.data());
+    const T* xp = static_cast<const T*>(x.data());
+    const T* wp = static_cast<const T*>(w.data());
+    T* yp = static_cast<T*>(const_cast<void*>(y.data()));
+    py::gil_scoped_release release;
+    fastconv::cpu::conv_forward<T>(g, xp, wp, bp, yp, algo);
+  });
+}
+
+void conv_backward_data(const py::array& grad_output, const py::array& w,
+                        const py::array& grad_input, const Triple& stride, const Triple& pad,
+                        const Triple& dilation, int64_t groups, const std::string& algorithm) {
+  require_5d(grad_output, "grad_output", false);
+  require_5d(w, "weight", false);
+  require_5d(grad_input, "grad_input", true);
+  require_same_dtype(grad_output, w);
+  require_same_dtype(grad_output, grad_input);
+  const ConvGeometry g = make_geometry(grad_input, w, grad_output, stride, pad, dilation, groups);
+  const ConvAlgorithm algo = fastconv::cpu::parse_conv_algorithm(algorithm);
+  dispatch_dtype(w, [&](auto tag) {
+    using T = decltype(tag);
+    const T* gyp = static_cast<const T*>(grad_output.data());
+    const T* wp = static_cast<const T*>(w.data());
+    T* gxp = static_cast<T*>(const_cast<void*>(grad_input.data()));
+    py::gil_scoped_release release;
+    fastconv::cpu::conv_backward_data<T>(g, gyp, wp, gxp, algo);
+  });
+}
+
+void conv_backward_weight(const py::array& x, const py::array& grad_output,
+                          const py::array& grad_weight, const Triple& stride, const Triple& pad,
+                          const Triple& dilation, int64_t groups, const std::string& algorithm) {
+  require_5d(x, "input", false);
+  require_5d(grad_output, "grad_output", false);
+  require_5d(grad_weight, "grad_weight", true);
+  require_same_dtype(x, grad_output);
+  require_same_dtype(x, grad_weight);
+  const ConvGeometry g = make_geometry(x, grad_weight, grad_output, stride, pad, dilation, groups);
+  const ConvAlgorithm algo = fastconv::cpu::parse_conv_algorithm(algorithm);
+  dispatch_dtype(x, [&](auto tag) {
+    using T = decltype(tag);
+    const T* xp = static_cast<const T*>(x.data());
+    const T* gyp = static_cast<const T*>(grad_output.data());
+    T* gwp = static_cast<T*>(const_cast<void*>(grad_weight.data()));
+    py::gil_scoped_release release;
+    fastconv::cpu::conv_backward_weight<T>(g, xp, gyp, gwp, algo);
+  });
+}
+
+}  // namespace
+
+void bind_conv(py::module_& m) {
+  const char* geometry_doc =
+      "Arrays are C-contiguous 5-D (N, C, D, H, W); stride, pad (before) and dilation are "
+      "triples; the output array's shape gives the output size.";
+  m.def("conv_forward", &conv_forward, py::arg("input"), py::arg("weight"), py::arg("bias"),
+        py::arg("output"), py::arg("stride"), py::arg("pad"), py::arg("dilation"),
+        py::arg("groups"), py::arg("algorithm"), geometry_doc);
+  m.def("conv_backward_data", &conv_backward_data, py::arg("grad_output"), py::arg("weight"),
+        py::arg("grad_input"), py::arg("stride"), py::arg("pad"), py::arg("dilation"),
+        py::arg("groups"), py::arg("algorithm"), geometry_doc);
+  m.def("conv_backward_weight", &conv_backward_weight, py::arg("input"), py::arg("grad_output"),
+        py::arg("grad_weight"), py::arg("stride"), py::arg("pad"), py::arg("dilation"),
+        py::arg("groups"), py::arg("algorithm"), geometry_doc);
+}
+
+}  // namespace fastconv::bindings
