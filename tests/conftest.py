@@ -1,0 +1,44 @@
+"""Shared test helpers: tolerances in one table, comparisons that print the first mismatches."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+# Relative tolerance per dtype for a result that sums `reduction` products: the float64 reference
+# and a float32/float64 kernel differ by rounding, which grows at most ~linearly with the length
+# of the sum (sqrt-like in practice); 4 * eps * reduction bounds it with margin.
+EPS = {np.dtype(np.float32): np.finfo(np.float32).eps, np.dtype(np.float64): np.finfo(np.float64).eps}
+
+
+def tolerance(dtype, reduction: int = 1) -> float:
+    return 4.0 * float(EPS[np.dtype(dtype)]) * max(1, reduction)
+
+
+def assert_close(actual, expected, *, dtype=None, reduction: int = 1, scale=None, what="result"):
+    """|actual - expected| <= tol * scale elementwise, where scale is the magnitude of the terms
+    summed (defaults to max |expected|, at least 1). On failure, lists the first mismatches."""
+    actual = np.asarray(actual)
+    expected = np.asarray(expected)
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != expected {expected.shape}"
+    dtype = actual.dtype if dtype is None else np.dtype(dtype)
+    if scale is None:
+        scale = max(1.0, float(np.max(np.abs(expected))) if expected.size else 1.0)
+    tol = tolerance(dtype, reduction) * scale
+    diff = np.abs(actual.astype(np.float64) - expected.astype(np.float64))
+    bad = ~(diff <= tol)  # also catches NaN
+    both_nan = np.isnan(actual) & np.isnan(expected)
+    bad &= ~both_nan
+    if bad.any():
+        idx = np.argwhere(bad)[:5]
+        lines = [f"  at {tuple(int(i) for i in ix)}: got {actual[tuple(ix)]!r}, expected "
+                 f"{expected[tuple(ix)]!r}" for ix in idx]
+        pytest.fail(f"{what}: {int(bad.sum())} of {bad.size} elements differ by more than {tol:.3g} "
+                    f"(max diff {np.nanmax(diff):.3g}):\n" + "\n".join(lines), pytrace=False)
+
+
+@pytest.fixture
+def rng(request):
+    """A generator seeded from the test's id: fresh, reproducible random data per test."""
+    import zlib
+    return np.random.default_rng(zlib.crc32(request.node.nodeid.encode()))
