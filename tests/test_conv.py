@@ -1,0 +1,448 @@
+"""fastconv's convolution and transposed convolution, forward and backward, against the float64
+NumPy reference (fastconv.reference) and against PyTorch where it is installed."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Tuple, Union
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import fastconv
+from fastconv import reference
+from fastconv.functional import CONV_ALGORITHMS
+
+from conftest import assert_close
+
+ALGORITHMS = [a for a in CONV_ALGORITHMS if a != "auto"]
+DTYPES = [np.float32, np.float64]
+
+
+@dataclass(frozen=True)
+class ConvCase:
+    ndim: int
+    batch: int  # 0 = unbatched
+    c_in: int
+    c_out: int
+    size: Tuple[int, ...]
+    kernel: Tuple[int, ...]
+    stride: Union[int, Tuple[int, ...]] = 1
+    padding: Union[int, str, Tuple[int, ...]] = 0
+    dilation: Union[int, Tuple[int, ...]] = 1
+    groups: int = 1
+    padding_mode: str = "zeros"
+    flip: bool = False
+    bias: bool = True
+    output_padding: Union[int, Tuple[int, ...]] = 0  # transposed only
+    transposed: bool = False
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        def f(v):
+            return "x".join(map(str, v)) if isinstance(v, tuple) else str(v)
+        op = f"conv_transpose{self.ndim}d" if self.transposed else f"conv{self.ndim}d"
+        parts = [op, f"n{self.batch}" if self.batch else "unbatched", f"c{self.c_in}to{self.c_out}",
+                 f"i{f(self.size)}", f"k{f(self.kernel)}", f"s{f(self.stride)}",
+                 f"p{f(self.padding)}", f"d{f(self.dilation)}", f"g{self.groups}"]
+        if self.transposed:
+            parts.append(f"op{f(self.output_padding)}")
+        if self.padding_mode != "zeros":
+            parts.append(self.padding_mode)
+        if self.flip:
+            parts.append("flip")
+        if not self.bias:
+            parts.append("nobias")
+        return "_".join(parts)
+
+    def arrays(self, rng, dtype):
+        lead = (self.batch,) if self.batch else ()
+        x = rng.standard_normal(lead + (self.c_in,) + self.size)
+        if self.transposed:
+            w = rng.standard_normal((self.c_in, self.c_out // self.groups) + self.kernel)
+        else:
+            w = rng.standard_normal((self.c_out, self.c_in // self.groups) + self.kernel)
+        b = rng.standard_normal(self.c_out) if self.bias else None
+        cast = lambda a: None if a is None else a.astype(dtype)
+        return cast(x), cast(w), cast(b)
+
+    def forward_args(self):
+        if self.transposed:
+            return dict(stride=self.stride, padding=self.padding,
+                        output_padding=self.output_padding, groups=self.groups,
+                        dilation=self.dilation)
+        return dict(stride=self.stride, padding=self.padding, dilation=self.dilation,
+                    groups=self.groups, padding_mode=self.padding_mode, flip=self.flip)
+
+    def op_name(self):
+        return f"conv_transpose{self.ndim}d" if self.transposed else f"conv{self.ndim}d"
+
+    def reductions(self, out_shape):
+        """Lengths of the sums behind each result: forward, grad_input, grad_weight."""
+        kvol = int(np.prod(self.kernel))
+        per_group_in, per_group_out = self.c_in // self.groups, self.c_out // self.groups
+        n = max(self.batch, 1)
+        spatial = int(np.prod(out_shape[-self.ndim:]))
+        insp = int(np.prod(self.size))
+        if self.transposed:
+            return per_group_in * kvol, per_group_out * kvol, n * insp
+        return per_group_in * kvol, per_group_out * kvol, n * spatial
+
+
+def run_fastconv(case: ConvCase, x, w, b, gy=None, algorithm="auto"):
+    op = case.op_name()
+    y = getattr(fastconv, op)(x, w, b, **case.forward_args(), algorithm=algorithm)
+    if gy is None:
+        return y
+    grads = getattr(fastconv, op + "_backward")(gy, x, w, **case.forward_args(),
+                                                algorithm=algorithm)
+    return y, grads
+
+
+def run_reference(case: ConvCase, x, w, b, gy):
+    op = case.op_name()
+    f64 = lambda a: None if a is None else a.astype(np.float64)
+    y = getattr(reference, op)(f64(x), f64(w), f64(b), **case.forward_args())
+    grads = getattr(reference, op + "_backward")(f64(gy), f64(x), f64(w), **case.forward_args())
+    return y, grads
+
+
+def check_against_reference(case: ConvCase, rng, dtype, algorithm="auto"):
+    x, w, b = case.arrays(rng, dtype)
+    y = run_fastconv(case, x, w, b, algorithm=algorithm)
+    assert y.dtype == np.dtype(dtype)
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    (y, (gx, gw, gb)) = run_fastconv(case, x, w, b, gy, algorithm=algorithm)
+    y_ref, (gx_ref, gw_ref, gb_ref) = run_reference(case, x, w, b, gy)
+    r_fwd, r_data, r_weight = case.reductions(y.shape)
+    assert_close(y, y_ref, dtype=dtype, reduction=r_fwd, what=f"{case.id} forward")
+    assert_close(gx, gx_ref, dtype=dtype, reduction=r_data, what=f"{case.id} grad_input")
+    assert_close(gw, gw_ref, dtype=dtype, reduction=r_weight, what=f"{case.id} grad_weight")
+    spatial = int(np.prod(y.shape[-case.ndim:])) * max(case.batch, 1)
+    assert_close(gb, gb_ref, dtype=dtype, reduction=spatial, what=f"{case.id} grad_bias")
+    for got, ref in ((gx, x), (gw, w)):
+        assert got.shape == ref.shape and got.dtype == np.dtype(dtype)
+
+
+# ------------------------------------------------------------------ hand-picked cases
+
+def _cases():
+    C = ConvCase
+    return [
+        # 1x1 kernels (the pointwise path), strided 1x1, batch 1 and larger, unbatched
+        C(2, 2, 8, 16, (7, 9), (1, 1)),
+        C(2, 1, 8, 16, (7, 9), (1, 1), stride=2),
+        C(2, 0, 5, 3, (6, 5), (3, 3), padding=1),
+        C(1, 0, 3, 4, (11,), (3,), stride=2, padding="same"),
+        C(3, 0, 2, 3, (4, 5, 3), (2, 3, 1), padding=(1, 0, 1)),
+        # kernel exactly as large as the padded input: output size 1
+        C(2, 2, 3, 4, (5, 4), (7, 6), padding=1),
+        C(2, 1, 3, 4, (5, 5), (3, 3), dilation=2),
+        # odd sizes, rectangular kernels, per-dim stride/padding/dilation
+        C(2, 3, 6, 9, (13, 11), (5, 3), stride=(2, 3), padding=(2, 1), dilation=(1, 2)),
+        C(3, 2, 4, 6, (7, 6, 5), (3, 2, 3), stride=(1, 2, 2), padding=(1, 1, 0), dilation=(2, 1, 1), groups=2),
+        C(1, 3, 6, 6, (31,), (7,), stride=3, padding=3, dilation=2, groups=3),
+        # groups: depthwise, depthwise multiplier, several channels per group
+        C(2, 2, 8, 8, (9, 10), (3, 3), padding=1, groups=8),
+        C(2, 2, 4, 12, (9, 10), (3, 3), padding=1, groups=4),
+        C(2, 2, 6, 9, (9, 10), (3, 3), stride=2, padding=1, groups=3),
+        # 'same' with stride > 1 (TensorFlow rule, odd pad after) and even kernels, 'valid'
+        C(2, 2, 3, 5, (10, 9), (4, 4), stride=2, padding="same"),
+        C(2, 2, 3, 5, (10, 9), (3, 2), stride=(3, 2), padding="same", dilation=(2, 1)),
+        C(3, 1, 2, 3, (5, 6, 7), (2, 3, 4), padding="same"),
+        C(2, 2, 3, 5, (10, 9), (3, 3), stride=2, padding="valid"),
+        # padding modes
+        C(2, 2, 3, 4, (7, 8), (3, 3), padding=2, padding_mode="reflect"),
+        C(2, 2, 3, 4, (7, 8), (3, 3), stride=2, padding=(1, 3), padding_mode="replicate"),
+        C(2, 2, 3, 4, (7, 8), (3, 3), padding=(7, 8), padding_mode="circular"),
+        C(1, 2, 3, 4, (9,), (4,), stride=2, padding="same", padding_mode="reflect"),
+        C(3, 1, 2, 4, (4, 5, 6), (3, 3, 3), padding=1, padding_mode="circular", groups=2),
+        # true convolution
+        C(2, 2, 3, 4, (8, 7), (3, 2), padding=1, flip=True),
+        C(3, 1, 2, 2, (4, 5, 4), (2, 3, 2), flip=True, padding_mode="reflect", padding=1),
+        C(2, 2, 3, 4, (8, 7), (3, 3), bias=False),
+        # large enough to cross the GEMM blocking (K > 256, M > 64, several column tiles)
+        C(2, 2, 40, 70, (17, 15), (3, 3), padding=1),
+        C(2, 1, 300, 5, (9, 9), (1, 1)),
+        C(1, 2, 4, 3, (3000,), (5,), stride=1, padding=2),
+        # transposed convolution
+        C(2, 2, 3, 4, (5, 6), (3, 3), transposed=True),
+        C(2, 2, 4, 6, (5, 6), (4, 4), stride=2, padding=1, transposed=True),
+        C(2, 2, 4, 6, (5, 6), (3, 3), stride=2, padding=1, output_padding=1, transposed=True),
+        C(2, 1, 4, 6, (5, 6), (3, 2), stride=(3, 2), padding=(2, 0), output_padding=(2, 1), dilation=(1, 2), groups=2, transposed=True),
+        C(2, 1, 3, 3, (4, 4), (3, 3), stride=1, output_padding=1, dilation=2, transposed=True),
+        C(1, 0, 6, 4, (9,), (5,), stride=3, padding=2, output_padding=1, groups=2, transposed=True),
+        C(3, 2, 4, 4, (3, 4, 3), (3, 2, 3), stride=2, padding=1, output_padding=(1, 0, 1), groups=4, transposed=True),
+        C(2, 2, 6, 6, (6, 5), (3, 3), stride=2, padding=1, groups=6, transposed=True, bias=False),
+        C(2, 2, 8, 5, (6, 7), (1, 1), transposed=True),
+    ]
+
+
+CASES = _cases()
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_matches_reference(case, dtype, rng):
+    check_against_reference(case, rng, dtype)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("case", CASES[::3], ids=[c.id for c in CASES[::3]])
+def test_every_algorithm_matches_reference(case, algorithm, rng):
+    check_against_reference(case, rng, np.float64, algorithm=algorithm)
+
+
+# ----------------------------------------------------- every combination of the arguments
+
+def _sweep_2d():
+    for stride, padding, dilation, groups, mode in itertools.product(
+            (1, 2, 3), (0, 1, 2, "same", "valid"), (1, 2), (1, 2, 4), ("zeros", "reflect",
+                                                                      "replicate", "circular")):
+        size = (7, 6)
+        kernel = (3, 2)
+        if mode != "zeros" and padding == 0:
+            continue  # padding_mode only matters with padding
+        yield ConvCase(2, 2, 4, 8, size, kernel, stride=stride, padding=padding,
+                       dilation=dilation, groups=groups, padding_mode=mode)
+
+
+def _sweep_1d_3d():
+    for ndim, stride, padding, dilation, groups in itertools.product(
+            (1, 3), (1, 2), (0, 1, "same", "valid"), (1, 2), (1, 2)):
+        size = (9,) if ndim == 1 else (5, 4, 5)
+        kernel = (3,) if ndim == 1 else (2, 3, 2)
+        yield ConvCase(ndim, 2, 2 * groups, 2 * groups, size, kernel, stride=stride,
+                       padding=padding, dilation=dilation, groups=groups)
+
+
+def _sweep_transposed():
+    for ndim, stride, padding, dilation, groups in itertools.product(
+            (1, 2, 3), (1, 2, 3), (0, 1, 2), (1, 2), (1, 2)):
+        for output_padding in range(max(stride, dilation)):
+            size = {1: (6,), 2: (4, 5), 3: (3, 2, 3)}[ndim]
+            kernel = {1: (3,), 2: (3, 2), 3: (2, 2, 3)}[ndim]
+            span = min((s - 1) * stride + dilation * (k - 1) + output_padding + 1
+                       for s, k in zip(size, kernel))
+            if span - 2 * padding < 1:
+                continue
+            yield ConvCase(ndim, 2, 2 * groups, 3 * groups, size, kernel, stride=stride,
+                           padding=padding, dilation=dilation, groups=groups,
+                           output_padding=output_padding, transposed=True)
+
+
+SWEEP = list(_sweep_2d()) + list(_sweep_1d_3d()) + list(_sweep_transposed())
+
+
+@pytest.mark.parametrize("case", SWEEP, ids=[c.id for c in SWEEP])
+def test_argument_sweep_matches_reference(case, rng):
+    check_against_reference(case, rng, np.float64)
+
+
+# ------------------------------------------------------------- against PyTorch
+
+def _torch_forward_and_grads(case: ConvCase, x, w, b, gy):
+    torch = pytest.importorskip("torch")
+    import torch.nn.functional as F
+    t = lambda a: None if a is None else torch.from_numpy(a).requires_grad_(True)
+    X, W, B = t(x), t(w), t(b)
+    if case.transposed:
+        Y = getattr(F, case.op_name())(X, W, B, case.stride, case.padding, case.output_padding,
+                                       case.groups, case.dilation)
+    else:
+        Wk = torch.flip(W, dims=tuple(range(2, 2 + case.ndim))) if case.flip else W
+        conv = getattr(F, case.op_name())
+        if case.padding_mode != "zeros":
+            # torch.nn.ConvNd's rule: pad first (F.pad takes pads last-dim first), then 'valid'
+            pads = reference_pads(case, x)
+            flat = [p for pair in reversed(pads) for p in pair]
+            Xp = F.pad(X, flat, mode=case.padding_mode)
+            Y = conv(Xp, Wk, B, case.stride, 0, case.dilation, case.groups)
+        elif isinstance(case.padding, str) and case.padding == "same" and case.stride != 1:
+            pads = reference_pads(case, x)
+            flat = [p for pair in reversed(pads) for p in pair]
+            Y = conv(F.pad(X, flat), Wk, B, case.stride, 0, case.dilation, case.groups)
+        else:
+            Y = conv(X, Wk, B, case.stride, case.padding, case.dilation, case.groups)
+    Y.backward(torch.from_numpy(gy))
+    grad = lambda T: None if T is None else T.grad.numpy()
+    return Y.detach().numpy(), grad(X), grad(W), grad(B)
+
+
+def reference_pads(case: ConvCase, x):
+    """(before, after) per spatial dim, written out independently of fastconv (TF's SAME rule)."""
+    nd = case.ndim
+    tup = lambda v: (v,) * nd if isinstance(v, int) else tuple(v)
+    stride, dilation = tup(case.stride), tup(case.dilation)
+    if case.padding == "valid":
+        return [(0, 0)] * nd
+    if case.padding == "same":
+        pads = []
+        for L, k, s, d in zip(x.shape[-nd:], case.kernel, stride, dilation):
+            out = -(-L // s)
+            total = max((out - 1) * s + d * (k - 1) + 1 - L, 0)
+            pads.append((total // 2, total - total // 2))
+        return pads
+    return [(p, p) for p in tup(case.padding)]
+
+
+TORCH_CASES = [c for c in CASES] + SWEEP[::7]
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("case", TORCH_CASES, ids=[c.id for c in TORCH_CASES])
+def test_matches_torch(case, rng):
+    x, w, b = case.arrays(rng, np.float64)
+    y = run_fastconv(case, x, w, b)
+    gy = rng.standard_normal(y.shape)
+    y, (gx, gw, gb) = run_fastconv(case, x, w, b, gy)
+    y_t, gx_t, gw_t, gb_t = _torch_forward_and_grads(case, x, w, b, gy)
+    r_fwd, r_data, r_weight = case.reductions(y.shape)
+    assert_close(y, y_t, reduction=r_fwd, what="forward vs torch")
+    assert_close(gx, gx_t, reduction=r_data, what="grad_input vs torch")
+    assert_close(gw, gw_t, reduction=r_weight, what="grad_weight vs torch")
+    if b is not None:
+        assert_close(gb, gb_t, reduction=y.size, what="grad_bias vs torch")
+
+
+# --------------------------------------------------- properties that need no reference
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.padding_mode == "zeros"][::2],
+                         ids=lambda c: c.id)
+def test_adjoint_identity(case, rng):
+    """<fprop(x, w), g> = <x, dgrad(g, w)> = <w, wgrad(x, g)>: the three primitives agree."""
+    x, w, _ = case.arrays(rng, np.float64)
+    y = run_fastconv(case, x, w, None)
+    g = rng.standard_normal(y.shape)
+    _, (gx, gw, _) = run_fastconv(case, x, w, None, g)
+    lhs = float(np.vdot(y, g))
+    assert np.isclose(lhs, float(np.vdot(x, gx)), rtol=1e-10, atol=1e-10)
+    assert np.isclose(lhs, float(np.vdot(w, gw)), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("case", [CASES[i] for i in (2, 7, 13, 17, 22, 30)], ids=lambda c: c.id)
+def test_backward_matches_finite_differences(case, rng):
+    """Directional derivative of L = <conv(x, w, b), g> along random directions."""
+    x, w, b = case.arrays(rng, np.float64)
+    g = rng.standard_normal(run_fastconv(case, x, w, b).shape)
+    _, (gx, gw, gb) = run_fastconv(case, x, w, b, g)
+    loss = lambda x_, w_, b_: float(np.vdot(run_fastconv(case, x_, w_, b_), g))
+    h = 1e-6
+    for name, grad, make in (("input", gx, lambda d: (x + h * d, w, b), ),
+                             ("weight", gw, lambda d: (x, w + h * d, b)),
+                             ("bias", gb, lambda d: (x, w, b + h * d))):
+        direction = rng.standard_normal(grad.shape)
+        plus = loss(*make(direction))
+        minus = loss(*make(-direction))
+        numeric = (plus - minus) / (2 * h)
+        assert np.isclose(numeric, float(np.vdot(grad, direction)), rtol=1e-6, atol=1e-6), name
+
+
+@pytest.mark.parametrize("case", [CASES[i] for i in (0, 7, 8, 12, 13, 19, 30, 33)],
+                         ids=lambda c: c.id)
+def test_exact_on_small_integers(case, rng):
+    """With small-integer data every product and sum is exact in float64: any indexing bug shows
+    as an inequality, not as a tolerance question."""
+    x, w, b = case.arrays(rng, np.float64)
+    x, w, b = (np.round(a * 2) if a is not None else None for a in (x, w, b))
+    y = run_fastconv(case, x, w, b)
+    g = np.round(rng.standard_normal(y.shape) * 2)
+    y, (gx, gw, gb) = run_fastconv(case, x, w, b, g)
+    y_ref, (gx_ref, gw_ref, gb_ref) = run_reference(case, x, w, b, g)
+    for got, want in ((y, y_ref), (gx, gx_ref), (gw, gw_ref), (gb, gb_ref)):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_kernels_overwrite_every_output_element():
+    """The kernels write every element of their output: outputs poisoned with NaN come back
+    clean (the functional layer allocates with np.empty)."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 4, 1, 7, 9))
+    w = rng.standard_normal((6, 2, 1, 3, 3))
+    geometry = ((1, 2, 1), (0, 1, 2), (1, 1, 2), 2)
+    y = np.full((2, 6, 1, 4, 7), np.nan)
+    fastconv._C.conv_forward(x, w, None, y, *geometry, "auto")
+    assert not np.isnan(y).any()
+    gx = np.full_like(x, np.nan)
+    fastconv._C.conv_backward_data(y, w, gx, *geometry, "auto")
+    assert not np.isnan(gx).any()
+    gw = np.full_like(w, np.nan)
+    fastconv._C.conv_backward_weight(x, y, gw, *geometry, "auto")
+    assert not np.isnan(gw).any()
+
+
+def test_true_convolution_flips_the_kernel(rng):
+    x = rng.standard_normal((1, 2, 6, 7))
+    w = rng.standard_normal((3, 2, 3, 2))
+    np.testing.assert_array_equal(fastconv.conv2d(x, w, flip=True),
+                                  fastconv.conv2d(x, np.ascontiguousarray(w[..., ::-1, ::-1])))
+    # 1-D true convolution is np.convolve
+    a, k = rng.standard_normal(20), rng.standard_normal(5)
+    got = fastconv.conv1d(a[None, None], k[None, None], flip=True)[0, 0]
+    np.testing.assert_allclose(got, np.convolve(a, k, mode="valid"), rtol=1e-12, atol=1e-12)
+
+
+def test_same_padding_keeps_size_and_tensorflow_pooling_example(rng):
+    x = rng.standard_normal((2, 3, 28, 28)).astype(np.float32)
+    w = rng.standard_normal((4, 3, 2, 2)).astype(np.float32)
+    assert fastconv.conv2d(x, w, stride=2, padding="same").shape == (2, 4, 14, 14)
+    assert fastconv.conv2d(x, w, stride=1, padding="same").shape == (2, 4, 28, 28)
+    assert fastconv.conv2d(x, w, stride=3, padding="same").shape == (2, 4, 10, 10)
+
+
+# ------------------------------------------------------------------- property test
+
+@st.composite
+def conv_cases(draw):
+    ndim = draw(st.integers(1, 3))
+    transposed = draw(st.booleans())
+    groups = draw(st.integers(1, 3))
+    c_in = groups * draw(st.integers(1, 3))
+    c_out = groups * draw(st.integers(1, 3))
+    kernel = tuple(draw(st.integers(1, 4)) for _ in range(ndim))
+    stride = tuple(draw(st.integers(1, 3)) for _ in range(ndim))
+    dilation = tuple(draw(st.integers(1, 3)) for _ in range(ndim))
+    batch = draw(st.integers(0, 3))
+    max_size = {1: 12, 2: 8, 3: 5}[ndim]
+    if transposed:
+        size = tuple(draw(st.integers(1, max_size)) for _ in range(ndim))
+        output_padding = tuple(draw(st.integers(0, max(s, d) - 1)) for s, d in zip(stride, dilation))
+        full = [(L - 1) * s + d * (k - 1) + op + 1 for L, s, d, k, op in
+                zip(size, stride, dilation, kernel, output_padding)]
+        padding = tuple(draw(st.integers(0, (f - 1) // 2)) for f in full)
+        return ConvCase(ndim, batch, c_in, c_out, size, kernel, stride=stride, padding=padding,
+                        dilation=dilation, groups=groups, output_padding=output_padding,
+                        transposed=True, bias=draw(st.booleans()))
+    padding_kind = draw(st.sampled_from(["int", "same", "valid"]))
+    mode = draw(st.sampled_from(["zeros", "reflect", "replicate", "circular"]))
+    spans = [d * (k - 1) + 1 for d, k in zip(dilation, kernel)]
+    size = tuple(draw(st.integers(max(1, sp - 4) if padding_kind == "int" else 1, max_size + sp))
+                 for sp in spans)
+    if padding_kind == "int":
+        padding = tuple(draw(st.integers(max(0, -(-(sp - L) // 2)), 3)) for sp, L in zip(spans, size))
+        if mode == "reflect":
+            padding = tuple(min(p, L - 1) for p, L in zip(padding, size))
+        elif mode == "circular":
+            padding = tuple(min(p, L) for p, L in zip(padding, size))
+        if any(L + 2 * p < sp for L, p, sp in zip(size, padding, spans)):
+            mode = "zeros"
+            padding = tuple(max(p, -(-(sp - L) // 2)) for p, sp, L in zip(padding, spans, size))
+    elif padding_kind == "valid":
+        padding = "valid"
+        size = tuple(max(L, sp) for L, sp in zip(size, spans))
+    else:
+        padding = "same"
+        if mode in ("reflect", "circular"):  # their pads must stay below / at the input size
+            size = tuple(max(L, sp) for L, sp in zip(size, spans))
+    return ConvCase(ndim, batch, c_in, c_out, size, kernel, stride=stride, padding=padding,
+                    dilation=dilation, groups=groups, padding_mode=mode,
+                    flip=draw(st.booleans()), bias=draw(st.booleans()))
+
+
+@settings(max_examples=150, deadline=None)
+@given(case=conv_cases(), seed=st.integers(0, 2**32 - 1))
+def test_property_random_configurations(case, seed):
+    check_against_reference(case, np.random.default_rng(seed), np.float64)

@@ -1,0 +1,113 @@
+"""Threads: results do not depend on the thread count, and fastconv shares a process with
+PyTorch's OpenMP runtime in either import order."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import fastconv
+
+
+@pytest.fixture
+def restore_threads():
+    before = fastconv.get_num_threads()
+    yield
+    fastconv.set_num_threads(before)
+
+
+def test_set_and_get_num_threads(restore_threads):
+    fastconv.set_num_threads(1)
+    assert fastconv.get_num_threads() == 1
+    fastconv.set_num_threads(3)
+    assert fastconv.get_num_threads() == 3
+
+
+@pytest.mark.parametrize("shape", [
+    # (batch, c_in, c_out, size, kernel, stride, padding, groups): shapes that split into many
+    # tasks, several column tiles and several GEMM blocks, so that threads share the work
+    (3, 40, 70, (19, 17), (3, 3), 1, 1, 1),
+    (1, 8, 8, (40, 33), (3, 3), 2, 1, 8),
+    (2, 96, 32, (14, 14), (1, 1), 1, 0, 1),
+    (1, 16, 12, (600,), (5,), 1, 2, 2),
+], ids=["dense3x3", "depthwise_s2", "pointwise", "conv1d_long"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_results_identical_with_1_and_2_threads(shape, dtype, restore_threads):
+    n, c_in, c_out, size, kernel, stride, padding, groups = shape
+    nd = len(size)
+    conv = getattr(fastconv, f"conv{nd}d")
+    conv_backward = getattr(fastconv, f"conv{nd}d_backward")
+    conv_t = getattr(fastconv, f"conv_transpose{nd}d")
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((n, c_in) + size).astype(dtype)
+    w = rng.standard_normal((c_out, c_in // groups) + kernel).astype(dtype)
+    b = rng.standard_normal(c_out).astype(dtype)
+    results = []
+    for threads in (1, 2):
+        fastconv.set_num_threads(threads)
+        y = conv(x, w, b, stride, padding, 1, groups)
+        grads = conv_backward(y, x, w, stride, padding, 1, groups)
+        yt = conv_t(y, w, None, stride, padding, 0, groups)
+        results.append((y,) + grads + (yt,))
+    for one, two in zip(*results):
+        np.testing.assert_array_equal(one, two)
+
+
+_BOTH_LIBRARIES = textwrap.dedent("""
+    import sys
+    import numpy as np
+    first, second = sys.argv[1], sys.argv[2]
+    mods = {}
+    for name in (first, second):
+        mods[name] = __import__(name)
+    torch, fastconv = mods["torch"], mods["fastconv"]
+    torch.set_num_threads(2)
+    fastconv.set_num_threads(2)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 16, 24, 24)).astype(np.float32)
+    w = rng.standard_normal((32, 16, 3, 3)).astype(np.float32)
+    for _ in range(3):  # interleave the two runtimes' parallel regions
+        ours = fastconv.conv2d(x, w, padding=1)
+        theirs = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w), padding=1)
+    np.testing.assert_allclose(ours, theirs.numpy(), rtol=1e-4, atol=1e-3)
+    print("ok", torch.get_num_threads(), fastconv.get_num_threads())
+""")
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("order", [("torch", "fastconv"), ("fastconv", "torch")],
+                         ids=["torch_first", "fastconv_first"])
+def test_torch_and_fastconv_share_a_process(order):
+    pytest.importorskip("torch")
+    proc = subprocess.run([sys.executable, "-c", _BOTH_LIBRARIES, *order], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "OMP: Error" not in proc.stderr and "OMP: Warning" not in proc.stderr, proc.stderr
+    assert proc.stdout.split() == ["ok", "2", "2"]
+
+
+def test_concurrent_calls_from_python_threads(restore_threads):
+    """Kernels run without the GIL, so Python threads can call them at once: each call keeps its
+    own workspace and gets the single-threaded result."""
+    import threading
+    fastconv.set_num_threads(1)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 8, 20, 20))
+    w = rng.standard_normal((8, 8, 3, 3))
+    expected = fastconv.conv2d(x, w, padding=1)
+    results = [None] * 4
+
+    def work(i):
+        results[i] = fastconv.conv2d(x, w, padding=1)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for r in results:
+        np.testing.assert_array_equal(r, expected)
