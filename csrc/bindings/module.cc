@@ -3,7 +3,9 @@
 // (fastconv/_validation.py); the bindings only refuse calls that would make a kernel read or write
 // out of bounds, so that a direct call of _C cannot crash the process. One file per op family.
 #include "bindings/common.h"
+#include "common/cpu_features.h"
 #include "common/parallel.h"
+#include "cpu/gemm/gemm_kernels.h"
 
 namespace fastconv::bindings {
 
@@ -20,7 +22,10 @@ py::dict build_info() {
 #else
   info["compiler"] = std::string("unknown");
 #endif
-  info["isa"] = "generic";
+  info["isa"] = fastconv::isa_name(fastconv::isa());
+  info["isa_detected"] = fastconv::isa_name(fastconv::detected_isa());
+  info["gemm_f32"] = fastconv::cpu::active_micro_kernel<float>().name;
+  info["gemm_f64"] = fastconv::cpu::active_micro_kernel<double>().name;
   info["conv_algorithms"] = py::make_tuple("im2col_gemm");
   return info;
 }

@@ -1,0 +1,17 @@
+// Which SIMD instruction sets the CPU and OS support, detected once with cpuid/xgetbv, capped
+// by the FASTCONV_ISA environment variable (generic | avx2 | avx512), so tests can run every path
+// a machine has. Kernels compiled for an ISA live in their own files with their own flags and are
+// only called when isa() says so: the rest of the library is baseline code.
+#pragma once
+
+namespace fastconv {
+
+enum class Isa { Generic = 0, Avx2 = 1, Avx512 = 2 };
+
+// The ISA path in use: the best the machine supports, lowered by FASTCONV_ISA if set.
+Isa isa();
+// The best the machine supports, ignoring FASTCONV_ISA.
+Isa detected_isa();
+const char* isa_name(Isa isa);
+
+}  // namespace fastconv

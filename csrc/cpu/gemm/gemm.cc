@@ -1,0 +1,137 @@
+// Packed GEMM driver (BLIS structure): C is computed in mc x nc blocks with the reduction split
+// into kc slices; A is packed into mr-row panels and B into nr-column panels, zero-padded at the
+// edges, and the ISA's micro-kernel (gemm_kernels.h) runs on every mr x nr tile. Packing reads
+// A and B through their strides, so every transposition costs the same code.
+//
+// The reduction of every C element runs in one fixed order (kc slices in turn, k ascending
+// inside), independent of how a caller splits M or N between threads.
+#include <algorithm>
+#include <vector>
+
+#include "common/cpu_features.h"
+#include "cpu/gemm/gemm.h"
+#include "cpu/gemm/gemm_kernels.h"
+
+namespace fastconv::cpu {
+
+namespace {
+
+constexpr int64_t kKC = 256;   // one packed A panel (mr x kc) and B panel (kc x nr) stay in L1
+constexpr int64_t kMCRows = 128;  // A block of about kMCRows x kc stays in L2
+constexpr int64_t kNC = 1024;  // B block of kc x kNC stays in L2
+
+template <typename T>
+MicroKernel<T> select_micro_kernel();
+
+template <>
+MicroKernel<float> select_micro_kernel<float>() {
+  switch (isa()) {
+#if FASTCONV_X86_KERNELS
+    case Isa::Avx512: return avx512::f32_micro_kernel();
+    case Isa::Avx2: return avx2::f32_micro_kernel();
+#endif
+    default: break;
+  }
+  return generic::f32_micro_kernel();
+}
+
+template <>
+MicroKernel<double> select_micro_kernel<double>() {
+  switch (isa()) {
+#if FASTCONV_X86_KERNELS
+    case Isa::Avx512: return avx512::f64_micro_kernel();
+    case Isa::Avx2: return avx2::f64_micro_kernel();
+#endif
+    default: break;
+  }
+  return generic::f64_micro_kernel();
+}
+
+template <typename T>
+void pack_a(int64_t mc, int64_t kc, const T* a, int64_t rs, int64_t cs, int64_t mr, T* packed) {
+  for (int64_t i0 = 0; i0 < mc; i0 += mr) {
+    const int64_t rows = std::min(mr, mc - i0);
+    for (int64_t k = 0; k < kc; ++k) {
+      T* dst = packed + k * mr;
+      for (int64_t i = 0; i < rows; ++i) dst[i] = a[(i0 + i) * rs + k * cs];
+      for (int64_t i = rows; i < mr; ++i) dst[i] = T(0);
+    }
+    packed += mr * kc;
+  }
+}
+
+template <typename T>
+void pack_b(int64_t kc, int64_t nc, const T* b, int64_t rs, int64_t cs, int64_t nr, T* packed) {
+  for (int64_t j0 = 0; j0 < nc; j0 += nr) {
+    const int64_t cols = std::min(nr, nc - j0);
+    for (int64_t k = 0; k < kc; ++k) {
+      const T* src = b + k * rs + j0 * cs;
+      T* dst = packed + k * nr;
+      if (cs == 1) {
+        std::copy(src, src + cols, dst);
+      } else {
+        for (int64_t j = 0; j < cols; ++j) dst[j] = src[j * cs];
+      }
+      std::fill(dst + cols, dst + nr, T(0));
+    }
+    packed += nr * kc;
+  }
+}
+
+}  // namespace
+
+template <typename T>
+const MicroKernel<T>& active_micro_kernel() {
+  static const MicroKernel<T> kernel = select_micro_kernel<T>();
+  return kernel;
+}
+
+template <typename T>
+void gemm(int64_t m, int64_t n, int64_t k, StridedMatrix<T> a, StridedMatrix<T> b, T* c,
+          int64_t ldc, bool accumulate) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) {
+    if (!accumulate)
+      for (int64_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, T(0));
+    return;
+  }
+  const MicroKernel<T>& uk = active_micro_kernel<T>();
+  const int64_t mr = uk.mr, nr = uk.nr;
+  const int64_t mc_max = std::max<int64_t>(mr, kMCRows / mr * mr);
+  const int64_t nc_max = kNC / nr * nr;
+  // thread_local: each calling thread reuses its packing buffers across calls.
+  thread_local std::vector<T> a_pack, b_pack;
+  a_pack.resize(size_t(mc_max * kKC));
+  b_pack.resize(size_t(kKC * nc_max));
+
+  for (int64_t jc = 0; jc < n; jc += nc_max) {
+    const int64_t nc = std::min(nc_max, n - jc);
+    for (int64_t pc = 0; pc < k; pc += kKC) {
+      const int64_t kc = std::min(kKC, k - pc);
+      const bool acc = accumulate || pc > 0;
+      pack_b(kc, nc, b.data + pc * b.row_stride + jc * b.col_stride, b.row_stride, b.col_stride,
+             nr, b_pack.data());
+      for (int64_t ic = 0; ic < m; ic += mc_max) {
+        const int64_t mc = std::min(mc_max, m - ic);
+        pack_a(mc, kc, a.data + ic * a.row_stride + pc * a.col_stride, a.row_stride, a.col_stride,
+               mr, a_pack.data());
+        for (int64_t jr = 0; jr < nc; jr += nr) {
+          for (int64_t ir = 0; ir < mc; ir += mr) {
+            uk.run(kc, a_pack.data() + ir * kc, b_pack.data() + jr * kc,
+                   c + (ic + ir) * ldc + jc + jr, ldc, std::min(mr, mc - ir),
+                   std::min(nr, nc - jr), acc);
+          }
+        }
+      }
+    }
+  }
+}
+
+template void gemm<float>(int64_t, int64_t, int64_t, StridedMatrix<float>, StridedMatrix<float>,
+                          float*, int64_t, bool);
+template void gemm<double>(int64_t, int64_t, int64_t, StridedMatrix<double>, StridedMatrix<double>,
+                           double*, int64_t, bool);
+template const MicroKernel<float>& active_micro_kernel<float>();
+template const MicroKernel<double>& active_micro_kernel<double>();
+
+}  // namespace fastconv::cpu

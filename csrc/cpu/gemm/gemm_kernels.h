@@ -1,0 +1,45 @@
+// Micro-kernels of the packed GEMM, one set per ISA, each compiled in its own file with its own
+// flags (gemm_generic.cc, gemm_avx2.cc, gemm_avx512.cc) and reached only through these tables.
+//
+// A micro-kernel computes one mr x nr tile of C from packed panels:
+//   a[k * mr + i] (i < mr), b[k * nr + j] (j < nr), k < kc
+//   C[i * ldc + j] (= or +=) sum_k a[k * mr + i] * b[k * nr + j]   for i < m <= mr, j < n <= nr
+// The panels are zero-padded to full mr / nr, so only the store is clipped to m x n.
+#pragma once
+
+#include <cstdint>
+
+namespace fastconv::cpu {
+
+template <typename T>
+using MicroKernelFn = void (*)(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t m,
+                               int64_t n, bool accumulate);
+
+template <typename T>
+struct MicroKernel {
+  const char* name;  // <dtype>_gemm_<mr>x<nr>__<isa>
+  int64_t mr;
+  int64_t nr;
+  MicroKernelFn<T> run;
+};
+
+namespace generic {
+MicroKernel<float> f32_micro_kernel();
+MicroKernel<double> f64_micro_kernel();
+}  // namespace generic
+
+namespace avx2 {
+MicroKernel<float> f32_micro_kernel();
+MicroKernel<double> f64_micro_kernel();
+}  // namespace avx2
+
+namespace avx512 {
+MicroKernel<float> f32_micro_kernel();
+MicroKernel<double> f64_micro_kernel();
+}  // namespace avx512
+
+// The micro-kernel for the ISA path in use (fastconv::isa()).
+template <typename T>
+const MicroKernel<T>& active_micro_kernel();
+
+}  // namespace fastconv::cpu
