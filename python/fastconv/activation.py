@@ -71,11 +71,17 @@ def _hardtanh_bounds(op: str, min_val, max_val):
 
 # -------------------------------------------------------------------------------- machinery
 
+def _contiguous(a: np.ndarray) -> np.ndarray:
+    """a itself where C-contiguous, else a C-ordered copy (np.ascontiguousarray would turn 0-d
+    arrays into 1-d ones)."""
+    return a if a.flags.c_contiguous else a.copy(order="C")
+
+
 def _forward(op: str, kernel: str, input, inplace: bool, param0: float = 0.0,
              param1: float = 0.0) -> np.ndarray:
     x = as_float_array(op, "input", input)
     if not _flag(op, "inplace", inplace):
-        x = np.ascontiguousarray(x)
+        x = _contiguous(x)
         y = np.empty(x.shape, dtype=x.dtype)
         _C.activation_forward(x, y, kernel, param0, param1)
         return y
@@ -88,7 +94,7 @@ def _forward(op: str, kernel: str, input, inplace: bool, param0: float = 0.0,
     if x.flags.c_contiguous:
         _C.activation_forward(x, x, kernel, param0, param1)
     else:  # compute on a contiguous copy, then write back into the caller's strided array
-        tmp = np.ascontiguousarray(x)
+        tmp = x.copy(order="C")
         _C.activation_forward(tmp, tmp, kernel, param0, param1)
         x[...] = tmp
     return x
@@ -102,7 +108,7 @@ def _backward(op: str, kernel: str, grad_output, saved, saved_name: str, param0:
     if g.shape != s.shape:
         raise ValueError(f"{op}: argument 'grad_output' must have the shape of '{saved_name}' "
                          f"{s.shape}, got {g.shape}")
-    g, s = np.ascontiguousarray(g), np.ascontiguousarray(s)
+    g, s = _contiguous(g), _contiguous(s)
     gx = np.empty(s.shape, dtype=s.dtype)
     _C.activation_backward(g, s, gx, kernel, param0, param1)
     return gx

@@ -26,7 +26,7 @@ def _out(result, like) -> np.ndarray:
 
 
 def _erf64(x: np.ndarray) -> np.ndarray:
-    return _erf(x).astype(np.float64) if x.size else x.copy()
+    return np.asarray(_erf(x), dtype=np.float64) if x.size else x.copy()
 
 
 # ----------------------------------------------------------------------------------- forward
