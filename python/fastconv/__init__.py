@@ -14,6 +14,9 @@ convolution. ``fastconv.reference`` holds slow NumPy versions of every op for ch
 from __future__ import annotations
 
 from . import _C
+from .activation import (elu, elu_backward, gelu, gelu_backward, hardtanh, hardtanh_backward,
+                         leaky_relu, leaky_relu_backward, relu, relu6, relu6_backward,
+                         relu_backward, sigmoid, sigmoid_backward, tanh, tanh_backward)
 from .functional import (conv1d, conv1d_backward, conv2d, conv2d_backward, conv3d,
                          conv3d_backward, conv_transpose1d, conv_transpose1d_backward,
                          conv_transpose2d, conv_transpose2d_backward, conv_transpose3d,
@@ -27,6 +30,9 @@ __all__ = [
     "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "conv_transpose1d_backward",
     "conv_transpose2d_backward", "conv_transpose3d_backward", "set_num_threads",
     "get_num_threads", "build_info",
+    "relu", "relu6", "leaky_relu", "hardtanh", "sigmoid", "tanh", "elu", "gelu", "relu_backward",
+    "relu6_backward", "leaky_relu_backward", "hardtanh_backward", "sigmoid_backward",
+    "tanh_backward", "elu_backward", "gelu_backward",
 ]
 
 

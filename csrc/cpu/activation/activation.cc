@@ -1,0 +1,201 @@
+// Activation kernels: one elementwise map (forward: x -> y, backward: (gy, saved) -> gx) driven by
+// one functor per activation, instantiated for float and double.
+//
+// Work is split into fixed chunks of kChunk elements, handed to OpenMP threads; every element is
+// a pure function of its inputs, so the result never depends on the thread count. Loops inside a
+// chunk run over restrict-qualified pointers (or one pointer when computing in place) so that the
+// compiler vectorises the branch-free ops (relu, leaky_relu, hardtanh and every backward that
+// needs no transcendental function); the others call libm's exp/tanh/erf per element.
+//
+// Edge cases follow torch's vectorised CPU kernels (see activation.h); the ones that matter:
+//  - relu and hardtanh are comparisons, not max/min: NaN passes through, -0 stays -0.
+//  - relu's gradient is 0 where x <= 0 (so 0 at exactly 0, and gy passes for NaN x).
+//  - hardtanh's gradient passes only where min < x < max: 0 at both boundaries and for NaN x
+//    (torch's scalar tail loop lets gy through for NaN; its vectorised body, used for all but
+//    the last few elements of a tensor, gives 0; we follow the vectorised body).
+//  - elu(-0) = -0; elu's gradient for x <= 0 or NaN is gy * alpha * exp(x) (NaN for NaN x, as torch's
+//    vectorised body gives; its scalar tail gives gy).
+#include "cpu/activation/activation.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include "common/parallel.h"
+
+namespace fastconv::cpu {
+
+namespace {
+
+constexpr int64_t kChunk = 1 << 14;  // elements per parallel work item (64 KiB of float)
+
+// ---------------------------------------------------------------------------- the functors
+// fwd(x) is the forward; bwd(gy, saved) is the backward. Constants are written as torch writes
+// them: double expressions converted to T.
+
+template <typename T>
+struct Relu {
+  T fwd(T x) const { return x < T(0) ? T(0) : x; }
+  T bwd(T gy, T x) const { return x <= T(0) ? T(0) : gy; }
+};
+
+template <typename T>
+struct LeakyRelu {
+  T slope;
+  T fwd(T x) const { return x > T(0) ? x : x * slope; }
+  T bwd(T gy, T x) const { return x > T(0) ? gy : gy * slope; }
+};
+
+template <typename T>
+struct Hardtanh {
+  T lo, hi;
+  T fwd(T x) const { return x < lo ? lo : (x > hi ? hi : x); }
+  T bwd(T gy, T x) const { return (x > lo && x < hi) ? gy : T(0); }
+};
+
+template <typename T>
+struct Sigmoid {
+  T fwd(T x) const { return T(1) / (T(1) + std::exp(-x)); }
+  T bwd(T gy, T y) const { return gy * (T(1) - y) * y; }  // saved = output
+};
+
+template <typename T>
+struct Tanh {
+  T fwd(T x) const { return std::tanh(x); }
+  T bwd(T gy, T y) const { return gy * (T(1) - y * y); }  // saved = output
+};
+
+template <typename T>
+struct Elu {
+  T alpha;
+  // x >= 0 (not x > 0) keeps elu(-0) = -0, as torch's; NaN takes the expm1 branch.
+  T fwd(T x) const { return x >= T(0) ? x : std::expm1(x) * alpha; }
+  T bwd(T gy, T x) const { return x > T(0) ? gy : gy * alpha * std::exp(x); }
+};
+
+template <typename T>
+struct Gelu {
+  static constexpr T kAlpha = T(M_SQRT1_2);
+  static constexpr T kBeta = T(M_2_SQRTPI * M_SQRT1_2 * 0.5);  // 1 / sqrt(2 pi)
+  T fwd(T x) const { return x * T(0.5) * (T(1) + std::erf(x * kAlpha)); }
+  T bwd(T gy, T x) const {
+    const T cdf = T(0.5) * (T(1) + std::erf(x * kAlpha));
+    const T pdf = kBeta * std::exp(x * x * T(-0.5));
+    return gy * (cdf + x * pdf);
+  }
+};
+
+template <typename T>
+struct GeluTanh {
+  static constexpr T kBeta = T(M_SQRT2 * M_2_SQRTPI * 0.5);  // sqrt(2 / pi)
+  static constexpr T kKappa = T(0.044715);
+  T fwd(T x) const {
+    const T inner = kBeta * (x + kKappa * (x * x * x));
+    return T(0.5) * x * (T(1) + std::tanh(inner));
+  }
+  T bwd(T gy, T x) const {
+    const T x_sq = x * x;
+    const T inner = kBeta * (x + kKappa * (x * x * x));
+    const T t = std::tanh(inner);
+    const T left = T(0.5) * x;
+    const T left_derivative = T(0.5) * (T(1) + t);
+    const T inner_derivative = kBeta * (T(1) + T(3) * kKappa * x_sq);
+    const T right_derivative = left * (T(1) - t * t) * inner_derivative;
+    return gy * (left_derivative + right_derivative);
+  }
+};
+
+// ------------------------------------------------------------------------------- the maps
+
+template <typename F>
+void for_each_chunk(int64_t n, F&& body) {
+  const int64_t chunks = ceil_div(n, kChunk);
+#pragma omp parallel for num_threads(fastconv::num_threads()) schedule(static) if (chunks > 1)
+  for (int64_t c = 0; c < chunks; ++c) {
+    const int64_t begin = c * kChunk;
+    body(begin, std::min(n, begin + kChunk) - begin);
+  }
+}
+
+template <typename T, typename Op>
+void map_forward(const Op op, const T* x, T* y, int64_t n) {
+  if (x == y) {
+    for_each_chunk(n, [&](int64_t begin, int64_t len) {
+      T* __restrict p = y + begin;
+      for (int64_t i = 0; i < len; ++i) p[i] = op.fwd(p[i]);
+    });
+  } else {
+    for_each_chunk(n, [&](int64_t begin, int64_t len) {
+      const T* __restrict in = x + begin;
+      T* __restrict out = y + begin;
+      for (int64_t i = 0; i < len; ++i) out[i] = op.fwd(in[i]);
+    });
+  }
+}
+
+template <typename T, typename Op>
+void map_backward(const Op op, const T* gy, const T* saved, T* gx, int64_t n) {
+  for_each_chunk(n, [&](int64_t begin, int64_t len) {
+    const T* __restrict g = gy + begin;
+    const T* __restrict s = saved + begin;
+    T* __restrict out = gx + begin;
+    for (int64_t i = 0; i < len; ++i) out[i] = op.bwd(g[i], s[i]);
+  });
+}
+
+// Calls fn(functor) with the functor of `op`: the one place an op name becomes code.
+template <typename T, typename Fn>
+void with_activation(Activation op, const ActivationParams& p, Fn&& fn) {
+  const T p0 = static_cast<T>(p.param0), p1 = static_cast<T>(p.param1);
+  switch (op) {
+    case Activation::Relu: return fn(Relu<T>{});
+    case Activation::LeakyRelu: return fn(LeakyRelu<T>{p0});
+    case Activation::Hardtanh: return fn(Hardtanh<T>{p0, p1});
+    case Activation::Sigmoid: return fn(Sigmoid<T>{});
+    case Activation::Tanh: return fn(Tanh<T>{});
+    case Activation::Elu: return fn(Elu<T>{p0});
+    case Activation::Gelu: return fn(Gelu<T>{});
+    case Activation::GeluTanh: return fn(GeluTanh<T>{});
+  }
+  throw std::invalid_argument("unknown activation");
+}
+
+}  // namespace
+
+Activation parse_activation(const std::string& name) {
+  if (name == "relu") return Activation::Relu;
+  if (name == "leaky_relu") return Activation::LeakyRelu;
+  if (name == "hardtanh") return Activation::Hardtanh;
+  if (name == "sigmoid") return Activation::Sigmoid;
+  if (name == "tanh") return Activation::Tanh;
+  if (name == "elu") return Activation::Elu;
+  if (name == "gelu") return Activation::Gelu;
+  if (name == "gelu_tanh") return Activation::GeluTanh;
+  throw std::invalid_argument("unknown activation '" + name +
+                              "'; expected one of: relu, leaky_relu, hardtanh, sigmoid, tanh, "
+                              "elu, gelu, gelu_tanh");
+}
+
+template <typename T>
+void activation_forward(Activation op, const ActivationParams& params, const T* x, T* y,
+                        int64_t n) {
+  with_activation<T>(op, params, [&](auto f) { map_forward(f, x, y, n); });
+}
+
+template <typename T>
+void activation_backward(Activation op, const ActivationParams& params, const T* grad_output,
+                         const T* saved, T* grad_input, int64_t n) {
+  with_activation<T>(op, params,
+                     [&](auto f) { map_backward(f, grad_output, saved, grad_input, n); });
+}
+
+template void activation_forward<float>(Activation, const ActivationParams&, const float*, float*,
+                                        int64_t);
+template void activation_forward<double>(Activation, const ActivationParams&, const double*,
+                                         double*, int64_t);
+template void activation_backward<float>(Activation, const ActivationParams&, const float*,
+                                         const float*, float*, int64_t);
+template void activation_backward<double>(Activation, const ActivationParams&, const double*,
+                                          const double*, double*, int64_t);
+
+}  // namespace fastconv::cpu
