@@ -11,17 +11,6 @@ namespace {
 using fastconv::cpu::Activation;
 using fastconv::cpu::ActivationParams;
 
-void require_contiguous(const py::array& a, const char* name, bool writable) {
-  require((a.flags() & py::array::c_style) != 0, std::string(name) + " must be C-contiguous");
-  require(!writable || a.writeable(), std::string(name) + " must be writable");
-}
-
-void require_same_shape(const py::array& a, const py::array& b) {
-  bool same = a.ndim() == b.ndim();
-  for (py::ssize_t d = 0; same && d < a.ndim(); ++d) same = a.shape(d) == b.shape(d);
-  require(same, "all arrays must have the same shape");
-}
-
 // Whether the bytes of a and b overlap (both C-contiguous).
 bool overlap(const py::array& a, const py::array& b) {
   const auto* a0 = static_cast<const char*>(a.data());
@@ -29,18 +18,6 @@ bool overlap(const py::array& a, const py::array& b) {
   const auto* a1 = a0 + a.nbytes();
   const auto* b1 = b0 + b.nbytes();
   return a.nbytes() > 0 && b.nbytes() > 0 && a0 < b1 && b0 < a1;
-}
-
-template <typename Fn>
-void dispatch_dtype(const py::array& a, Fn&& fn) {
-  if (py::isinstance<py::array_t<float>>(a)) {
-    fn(float{});
-  } else if (py::isinstance<py::array_t<double>>(a)) {
-    fn(double{});
-  } else {
-    throw py::type_error("fastconv._C: arrays must be float32 or float64, got " +
-                         std::string(py::str(a.dtype())));
-  }
 }
 
 Activation parse(const std::string& op) {

@@ -20,14 +20,37 @@ inline void require(bool ok, const std::string& message) {
   if (!ok) throw py::value_error("fastconv._C: " + message);
 }
 
-inline void require_5d(const py::array& a, const char* name, bool writable) {
-  require(a.ndim() == 5, std::string(name) + " must be 5-D (N, C, D, H, W)");
+inline void require_contiguous(const py::array& a, const char* name, bool writable) {
   require((a.flags() & py::array::c_style) != 0, std::string(name) + " must be C-contiguous");
   require(!writable || a.writeable(), std::string(name) + " must be writable");
 }
 
+inline void require_same_shape(const py::array& a, const py::array& b) {
+  bool same = a.ndim() == b.ndim();
+  for (py::ssize_t d = 0; same && d < a.ndim(); ++d) same = a.shape(d) == b.shape(d);
+  require(same, "all arrays must have the same shape");
+}
+
+inline void require_5d(const py::array& a, const char* name, bool writable) {
+  require(a.ndim() == 5, std::string(name) + " must be 5-D (N, C, D, H, W)");
+  require_contiguous(a, name, writable);
+}
+
 inline void require_same_dtype(const py::array& a, const py::array& b) {
   require(a.dtype().is(b.dtype()), "all arrays must have the same dtype");
+}
+
+// Calls fn(float{}) or fn(double{}) by the array's dtype; other dtypes are a TypeError.
+template <typename Fn>
+void dispatch_dtype(const py::array& a, Fn&& fn) {
+  if (py::isinstance<py::array_t<float>>(a)) {
+    fn(float{});
+  } else if (py::isinstance<py::array_t<double>>(a)) {
+    fn(double{});
+  } else {
+    throw py::type_error("fastconv._C: arrays must be float32 or float64, got " +
+                         std::string(py::str(a.dtype())));
+  }
 }
 
 // Registration of each op family's functions on the module.

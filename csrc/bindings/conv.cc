@@ -34,18 +34,6 @@ ConvGeometry make_geometry(const py::array& x, const py::array& w, const py::arr
   return g;
 }
 
-template <typename Fn>
-void dispatch_dtype(const py::array& a, Fn&& fn) {
-  if (py::isinstance<py::array_t<float>>(a)) {
-    fn(float{});
-  } else if (py::isinstance<py::array_t<double>>(a)) {
-    fn(double{});
-  } else {
-    throw py::type_error("fastconv._C: arrays must be float32 or float64, got " +
-                         std::string(py::str(a.dtype())));
-  }
-}
-
 void conv_forward(const py::array& x, const py::array& w, const py::object& bias,
                   const py::array& y, const Triple& stride, const Triple& pad,
                   const Triple& dilation, int64_t groups, const std::string& algorithm) {
