@@ -14,6 +14,12 @@ import math
 
 import numpy as np
 
+__all__ = [
+    "relu", "relu6", "leaky_relu", "hardtanh", "sigmoid", "tanh", "elu", "gelu",
+    "relu_backward", "relu6_backward", "leaky_relu_backward", "hardtanh_backward",
+    "sigmoid_backward", "tanh_backward", "elu_backward", "gelu_backward",
+]
+
 _erf = np.frompyfunc(math.erf, 1, 1)
 
 
