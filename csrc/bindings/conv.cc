@@ -1,4 +1,6 @@
 // Bindings of the convolution primitives (csrc/cpu/conv/conv.h).
+#include <stdexcept>
+
 #include "bindings/common.h"
 #include "common/conv_geometry.h"
 #include "cpu/conv/conv.h"
@@ -8,6 +10,12 @@ namespace fastconv::bindings {
 namespace {
 
 using fastconv::cpu::ConvAlgorithm;
+using fastconv::cpu::ConvPass;
+
+// Raised in Python as fastconv._C.AlgorithmError, a ValueError.
+struct AlgorithmError : std::invalid_argument {
+  using std::invalid_argument::invalid_argument;
+};
 
 // x: activations (N, C_in, ...), w: (C_out, C_in/groups, ...), y: (N, C_out, ...).
 ConvGeometry make_geometry(const py::array& x, const py::array& w, const py::array& y,
@@ -34,6 +42,17 @@ ConvGeometry make_geometry(const py::array& x, const py::array& w, const py::arr
   return g;
 }
 
+// The algorithm that will run, chosen with the GIL held; a forced algorithm that cannot compute
+// this problem raises AlgorithmError (a ValueError) with the reason.
+ConvAlgorithm plan(const ConvGeometry& g, ConvPass pass, const std::string& algorithm) {
+  try {
+    return fastconv::cpu::choose_conv_algorithm(g, pass,
+                                                fastconv::cpu::parse_conv_algorithm(algorithm));
+  } catch (const std::invalid_argument& e) {
+    throw AlgorithmError(e.what());
+  }
+}
+
 void conv_forward(const py::array& x, const py::array& w, const py::object& bias,
                   const py::array& y, const Triple& stride, const Triple& pad,
                   const Triple& dilation, int64_t groups, const std::string& algorithm) {
@@ -43,7 +62,7 @@ void conv_forward(const py::array& x, const py::array& w, const py::object& bias
   require_same_dtype(x, w);
   require_same_dtype(x, y);
   const ConvGeometry g = make_geometry(x, w, y, stride, pad, dilation, groups);
-  const ConvAlgorithm algo = fastconv::cpu::parse_conv_algorithm(algorithm);
+  const ConvAlgorithm algo = plan(g, ConvPass::Forward, algorithm);
   py::array b;
   if (!bias.is_none()) {
     b = bias.cast<py::array>();
@@ -71,7 +90,7 @@ void conv_backward_data(const py::array& grad_output, const py::array& w,
   require_same_dtype(grad_output, w);
   require_same_dtype(grad_output, grad_input);
   const ConvGeometry g = make_geometry(grad_input, w, grad_output, stride, pad, dilation, groups);
-  const ConvAlgorithm algo = fastconv::cpu::parse_conv_algorithm(algorithm);
+  const ConvAlgorithm algo = plan(g, ConvPass::BackwardData, algorithm);
   dispatch_dtype(w, [&](auto tag) {
     using T = decltype(tag);
     const T* gyp = static_cast<const T*>(grad_output.data());
@@ -91,7 +110,7 @@ void conv_backward_weight(const py::array& x, const py::array& grad_output,
   require_same_dtype(x, grad_output);
   require_same_dtype(x, grad_weight);
   const ConvGeometry g = make_geometry(x, grad_weight, grad_output, stride, pad, dilation, groups);
-  const ConvAlgorithm algo = fastconv::cpu::parse_conv_algorithm(algorithm);
+  const ConvAlgorithm algo = plan(g, ConvPass::BackwardWeight, algorithm);
   dispatch_dtype(x, [&](auto tag) {
     using T = decltype(tag);
     const T* xp = static_cast<const T*>(x.data());
@@ -105,6 +124,9 @@ void conv_backward_weight(const py::array& x, const py::array& grad_output,
 }  // namespace
 
 void bind_conv(py::module_& m) {
+  py::register_exception<AlgorithmError>(m, "AlgorithmError", PyExc_ValueError);
+  m.def("conv_algorithms", &fastconv::cpu::conv_algorithm_names,
+        "Names of the convolution algorithms (besides 'auto').");
   const char* geometry_doc =
       "Arrays are C-contiguous 5-D (N, C, D, H, W); stride, pad (before) and dilation are "
       "triples; the output array's shape gives the output size.";

@@ -26,7 +26,6 @@ py::dict build_info() {
   info["isa_detected"] = fastconv::isa_name(fastconv::detected_isa());
   info["gemm_f32"] = fastconv::cpu::active_micro_kernel<float>().name;
   info["gemm_f64"] = fastconv::cpu::active_micro_kernel<double>().name;
-  info["conv_algorithms"] = py::make_tuple("im2col_gemm");
   return info;
 }
 

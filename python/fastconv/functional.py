@@ -19,7 +19,7 @@ from . import _C, _padding
 from ._validation import (ConvProblem, check_grad_output, check_output_mask, validate_conv,
                           validate_conv_transpose)
 
-CONV_ALGORITHMS = ("auto",) + tuple(_C.build_info()["conv_algorithms"])
+CONV_ALGORITHMS = ("auto",) + tuple(_C.conv_algorithms())
 GradTriple = Tuple[Optional[np.ndarray], Optional[np.ndarray], Optional[np.ndarray]]
 
 
@@ -28,6 +28,15 @@ def _check_algorithm(op: str, algorithm: str) -> str:
         raise ValueError(f"{op}: argument 'algorithm' must be one of {', '.join(CONV_ALGORITHMS)}, "
                          f"got {algorithm!r}")
     return algorithm
+
+
+def _run(op: str, kernel, *args) -> None:
+    """Calls a compiled primitive; a forced algorithm that cannot compute the problem is reported
+    as the op's error about its 'algorithm' argument."""
+    try:
+        kernel(*args)
+    except _C.AlgorithmError as e:
+        raise ValueError(f"{op}: argument 'algorithm': {e}") from None
 
 
 def _as_5d(a: np.ndarray) -> np.ndarray:
@@ -69,7 +78,7 @@ def _conv(op, ndim, input, weight, bias, stride, padding, dilation, groups, padd
     x, w = _conv_operands(p, flip)
     out = np.empty(p.output_shape, dtype=x.dtype)
     bias = None if p.bias is None else np.ascontiguousarray(p.bias)
-    _C.conv_forward(x, w, bias, _as_5d(out), *_geometry(p), algorithm)
+    _run(p.op, _C.conv_forward, x, w, bias, _as_5d(out), *_geometry(p), algorithm)
     return _unbatch(p, out)
 
 
@@ -84,7 +93,7 @@ def _conv_backward(op, ndim, grad_output, input, weight, stride, padding, dilati
     grad_input = grad_weight = grad_bias = None
     if want_input:
         gx = np.empty(x.shape, dtype=x.dtype)
-        _C.conv_backward_data(gy, w, gx, *_geometry(p), algorithm)
+        _run(p.op, _C.conv_backward_data, gy, w, gx, *_geometry(p), algorithm)
         gx = gx.reshape(p.input.shape[:2] + tuple(s + b + a for s, (b, a) in
                                                   zip(p.input.shape[2:], p.mode_pads)))
         if p.padding_mode != "zeros":
@@ -92,7 +101,7 @@ def _conv_backward(op, ndim, grad_output, input, weight, stride, padding, dilati
         grad_input = _unbatch(p, gx)
     if want_weight:
         gw = np.empty(w.shape, dtype=x.dtype)
-        _C.conv_backward_weight(x, gy, gw, *_geometry(p), algorithm)
+        _run(p.op, _C.conv_backward_weight, x, gy, gw, *_geometry(p), algorithm)
         gw = gw.reshape(p.weight.shape)
         if flip:
             gw = np.ascontiguousarray(gw[(Ellipsis,) + (slice(None, None, -1),) * p.ndim])
@@ -110,8 +119,8 @@ def _conv_transpose(op, ndim, input, weight, bias, stride, padding, output_paddi
                                 groups, dilation)
     _check_algorithm(op, algorithm)
     out = np.empty(p.output_shape, dtype=p.input.dtype)
-    _C.conv_backward_data(_as_5d(p.input), _as_5d(p.weight), _as_5d(out), *_geometry(p),
-                          algorithm)
+    _run(p.op, _C.conv_backward_data, _as_5d(p.input), _as_5d(p.weight), _as_5d(out),
+         *_geometry(p), algorithm)
     if p.bias is not None:
         out += p.bias.reshape((-1,) + (1,) * ndim)
     return _unbatch(p, out)
@@ -129,11 +138,11 @@ def _conv_transpose_backward(op, ndim, grad_output, input, weight, stride, paddi
     grad_input = grad_weight = grad_bias = None
     if want_input:
         gx = np.empty(x.shape, dtype=x.dtype)
-        _C.conv_forward(gy, w, None, gx, *_geometry(p), algorithm)
+        _run(p.op, _C.conv_forward, gy, w, None, gx, *_geometry(p), algorithm)
         grad_input = _unbatch(p, gx.reshape(p.input.shape))
     if want_weight:
         gw = np.empty(w.shape, dtype=x.dtype)
-        _C.conv_backward_weight(gy, x, gw, *_geometry(p), algorithm)
+        _run(p.op, _C.conv_backward_weight, gy, x, gw, *_geometry(p), algorithm)
         grad_weight = gw.reshape(p.weight.shape)
     if want_bias:
         grad_bias = gy.sum(axis=(0, 2, 3, 4))

@@ -6,47 +6,92 @@
 
 namespace fastconv::cpu {
 
+namespace {
+
+// Every algorithm, with the predicate that says which problems it computes.
+struct AlgorithmInfo {
+  ConvAlgorithm id;
+  const char* name;
+  std::string (*unsupported)(ConvPass pass, const ConvGeometry& g);
+};
+
+std::string always_supported(ConvPass, const ConvGeometry&) { return {}; }
+
+const AlgorithmInfo kAlgorithms[] = {
+    {ConvAlgorithm::Im2colGemm, "im2col_gemm", always_supported},
+};
+
+const AlgorithmInfo& info(ConvAlgorithm algorithm) {
+  for (const AlgorithmInfo& a : kAlgorithms)
+    if (a.id == algorithm) return a;
+  throw std::invalid_argument("no such convolution algorithm");
+}
+
+}  // namespace
+
 ConvAlgorithm parse_conv_algorithm(const std::string& name) {
   if (name == "auto") return ConvAlgorithm::Auto;
-  if (name == "im2col_gemm") return ConvAlgorithm::Im2colGemm;
-  throw std::invalid_argument("unknown convolution algorithm '" + name +
-                              "'; expected one of: auto, im2col_gemm");
+  std::string known = "auto";
+  for (const AlgorithmInfo& a : kAlgorithms) {
+    if (name == a.name) return a.id;
+    known += std::string(", ") + a.name;
+  }
+  throw std::invalid_argument("unknown convolution algorithm '" + name + "'; expected one of: " +
+                              known);
 }
 
 const char* conv_algorithm_name(ConvAlgorithm algorithm) {
-  switch (algorithm) {
-    case ConvAlgorithm::Auto: return "auto";
-    case ConvAlgorithm::Im2colGemm: return "im2col_gemm";
-  }
-  return "unknown";
+  return algorithm == ConvAlgorithm::Auto ? "auto" : info(algorithm).name;
 }
 
-ConvAlgorithm choose_conv_algorithm(const ConvGeometry&, ConvAlgorithm requested) {
-  if (requested != ConvAlgorithm::Auto) return requested;
-  return ConvAlgorithm::Im2colGemm;  // the only algorithm so far, correct for every geometry
+std::vector<std::string> conv_algorithm_names() {
+  std::vector<std::string> names;
+  for (const AlgorithmInfo& a : kAlgorithms) names.emplace_back(a.name);
+  return names;
+}
+
+std::string conv_algorithm_unsupported(ConvAlgorithm algorithm, ConvPass pass,
+                                       const ConvGeometry& g) {
+  return algorithm == ConvAlgorithm::Auto ? std::string() : info(algorithm).unsupported(pass, g);
+}
+
+// The heuristic behind "auto", in one place; every rule here is justified by a benchmark row.
+ConvAlgorithm choose_conv_algorithm(const ConvGeometry& g, ConvPass pass,
+                                    ConvAlgorithm requested) {
+  if (requested != ConvAlgorithm::Auto) {
+    const std::string why = conv_algorithm_unsupported(requested, pass, g);
+    if (!why.empty())
+      throw std::invalid_argument(std::string("algorithm '") + conv_algorithm_name(requested) +
+                                  "' cannot compute this convolution: " + why);
+    return requested;
+  }
+  return ConvAlgorithm::Im2colGemm;
 }
 
 template <typename T>
 void conv_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* y,
                   ConvAlgorithm algorithm) {
-  switch (choose_conv_algorithm(g, algorithm)) {
-    default: forward_im2col_gemm(g, x, w, bias, y);
+  switch (choose_conv_algorithm(g, ConvPass::Forward, algorithm)) {
+    case ConvAlgorithm::Auto:  // never returned by choose_conv_algorithm
+    case ConvAlgorithm::Im2colGemm: return forward_im2col_gemm(g, x, w, bias, y);
   }
 }
 
 template <typename T>
 void conv_backward_data(const ConvGeometry& g, const T* gy, const T* w, T* gx,
                         ConvAlgorithm algorithm) {
-  switch (choose_conv_algorithm(g, algorithm)) {
-    default: backward_data_im2col_gemm(g, gy, w, gx);
+  switch (choose_conv_algorithm(g, ConvPass::BackwardData, algorithm)) {
+    case ConvAlgorithm::Auto:  // never returned by choose_conv_algorithm
+    case ConvAlgorithm::Im2colGemm: return backward_data_im2col_gemm(g, gy, w, gx);
   }
 }
 
 template <typename T>
 void conv_backward_weight(const ConvGeometry& g, const T* x, const T* gy, T* gw,
                           ConvAlgorithm algorithm) {
-  switch (choose_conv_algorithm(g, algorithm)) {
-    default: backward_weight_im2col_gemm(g, x, gy, gw);
+  switch (choose_conv_algorithm(g, ConvPass::BackwardWeight, algorithm)) {
+    case ConvAlgorithm::Auto:  // never returned by choose_conv_algorithm
+    case ConvAlgorithm::Im2colGemm: return backward_weight_im2col_gemm(g, x, gy, gw);
   }
 }
 

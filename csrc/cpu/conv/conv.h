@@ -10,6 +10,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "common/conv_geometry.h"
 
@@ -20,9 +21,17 @@ enum class ConvAlgorithm {
   Im2colGemm,  // tiles of the column matrix packed and multiplied; correct for every geometry
 };
 
+enum class ConvPass { Forward, BackwardData, BackwardWeight };
+
 ConvAlgorithm parse_conv_algorithm(const std::string& name);  // throws std::invalid_argument
 const char* conv_algorithm_name(ConvAlgorithm algorithm);
-ConvAlgorithm choose_conv_algorithm(const ConvGeometry& g, ConvAlgorithm requested);
+std::vector<std::string> conv_algorithm_names();  // every algorithm but "auto"
+// Empty if `algorithm` computes `pass` for geometry g; otherwise, why it cannot.
+std::string conv_algorithm_unsupported(ConvAlgorithm algorithm, ConvPass pass,
+                                       const ConvGeometry& g);
+// The algorithm that runs: `requested` itself (std::invalid_argument if it cannot compute this
+// pass and geometry), or for Auto the choice of the heuristic.
+ConvAlgorithm choose_conv_algorithm(const ConvGeometry& g, ConvPass pass, ConvAlgorithm requested);
 
 template <typename T>
 void conv_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* y,
