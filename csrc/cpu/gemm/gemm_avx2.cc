@@ -4,32 +4,14 @@
 
 #include "cpu/gemm/gemm_kernels.h"
 #include "cpu/gemm/gemm_simd_kernel.h"
+#include "cpu/simd/vec_avx2.h"
 
 namespace fastconv::cpu::avx2 {
 
 namespace {
 
-struct F32 {
-  using type = __m256;
-  static constexpr int kLanes = 8;
-  static type zero() { return _mm256_setzero_ps(); }
-  static type load(const float* p) { return _mm256_loadu_ps(p); }
-  static type broadcast(const float* p) { return _mm256_broadcast_ss(p); }
-  static type fmadd(type a, type b, type c) { return _mm256_fmadd_ps(a, b, c); }
-  static type add(type a, type b) { return _mm256_add_ps(a, b); }
-  static void store(float* p, type v) { _mm256_storeu_ps(p, v); }
-};
-
-struct F64 {
-  using type = __m256d;
-  static constexpr int kLanes = 4;
-  static type zero() { return _mm256_setzero_pd(); }
-  static type load(const double* p) { return _mm256_loadu_pd(p); }
-  static type broadcast(const double* p) { return _mm256_broadcast_sd(p); }
-  static type fmadd(type a, type b, type c) { return _mm256_fmadd_pd(a, b, c); }
-  static type add(type a, type b) { return _mm256_add_pd(a, b); }
-  static void store(double* p, type v) { _mm256_storeu_pd(p, v); }
-};
+using simd::avx2::F32;
+using simd::avx2::F64;
 
 void f32_6x16(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t m,
               int64_t n, bool accumulate) {

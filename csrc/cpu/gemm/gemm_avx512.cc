@@ -5,32 +5,14 @@
 
 #include "cpu/gemm/gemm_kernels.h"
 #include "cpu/gemm/gemm_simd_kernel.h"
+#include "cpu/simd/vec_avx512.h"
 
 namespace fastconv::cpu::avx512 {
 
 namespace {
 
-struct F32 {
-  using type = __m512;
-  static constexpr int kLanes = 16;
-  static type zero() { return _mm512_setzero_ps(); }
-  static type load(const float* p) { return _mm512_loadu_ps(p); }
-  static type broadcast(const float* p) { return _mm512_set1_ps(*p); }
-  static type fmadd(type a, type b, type c) { return _mm512_fmadd_ps(a, b, c); }
-  static type add(type a, type b) { return _mm512_add_ps(a, b); }
-  static void store(float* p, type v) { _mm512_storeu_ps(p, v); }
-};
-
-struct F64 {
-  using type = __m512d;
-  static constexpr int kLanes = 8;
-  static type zero() { return _mm512_setzero_pd(); }
-  static type load(const double* p) { return _mm512_loadu_pd(p); }
-  static type broadcast(const double* p) { return _mm512_set1_pd(*p); }
-  static type fmadd(type a, type b, type c) { return _mm512_fmadd_pd(a, b, c); }
-  static type add(type a, type b) { return _mm512_add_pd(a, b); }
-  static void store(double* p, type v) { _mm512_storeu_pd(p, v); }
-};
+using simd::avx512::F32;
+using simd::avx512::F64;
 
 void f32_8x32(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t m,
               int64_t n, bool accumulate) {
