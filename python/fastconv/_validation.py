@@ -24,7 +24,7 @@ IntTuple = Tuple[int, ...]
 
 
 def _fmt(shape: Sequence[int]) -> str:
-    return "(" + ", ".join(str(int(s)) for s in shape) + ")"
+    return str(tuple(int(s) for s in shape))
 
 
 def as_float_array(op: str, name: str, value, *, allow_none: bool = False) -> Optional[np.ndarray]:
@@ -36,7 +36,11 @@ def as_float_array(op: str, name: str, value, *, allow_none: bool = False) -> Op
     if not isinstance(value, np.ndarray):
         if not hasattr(value, "__array__") and not isinstance(value, (list, tuple)):
             raise TypeError(f"{op}: argument '{name}' must be an array, got {type(value).__name__}")
-        value = np.asarray(value)
+        try:
+            value = np.asarray(value)
+        except ValueError as e:  # e.g. ragged nested lists
+            raise ValueError(f"{op}: argument '{name}' could not be converted to an array: {e}") \
+                from None
     if value.dtype not in SUPPORTED_DTYPES:
         kind = {"i": "an integer", "u": "an unsigned integer", "b": "a boolean", "c": "a complex",
                 "O": "an object", "f": "a"}.get(value.dtype.kind, "a")
@@ -148,14 +152,18 @@ def _check_channels(op: str, input: np.ndarray, weight: np.ndarray, groups: int,
         raise ValueError(
             f"{op}: given groups={groups}, weight of size {_fmt(weight.shape)}, expected input "
             f"{_fmt(input.shape)} to have {expected} channels, but got {c_in} channels instead")
-    if c_in % groups != 0:
-        raise ValueError(f"{op}: groups={groups} must divide the input channels, got {c_in}")
 
 
 def _check_bias(op: str, bias: Optional[np.ndarray], out_channels: int) -> None:
     if bias is not None and bias.shape != (out_channels,):
         raise ValueError(f"{op}: argument 'bias' must have shape ({out_channels},) (one value per "
                          f"output channel), got {_fmt(bias.shape)}")
+
+
+def _check_kernel_size(op: str, weight: np.ndarray, layout: str) -> None:
+    if any(k < 1 for k in weight.shape[2:]):
+        raise ValueError(f"{op}: argument 'weight' {layout} must have a kernel size of at least 1 "
+                         f"in every spatial dim, got shape {_fmt(weight.shape)}")
 
 
 def _same_pads(size: int, kernel: int, stride: int, dilation: int) -> Tuple[int, int]:
@@ -177,6 +185,7 @@ def validate_conv(op: str, ndim: int, input, weight, bias, stride, padding, dila
                          f"{_spatial_names(ndim)}), got shape {_fmt(w.shape)}")
     if not batched:
         x = x[np.newaxis]
+    _check_kernel_size(op, w, "(C_out, C_in/groups, *kernel)")
     stride = int_tuple(op, "stride", stride, ndim, minimum=1)
     dilation = int_tuple(op, "dilation", dilation, ndim, minimum=1)
     groups = positive_int(op, "groups", groups)
@@ -250,6 +259,7 @@ def validate_conv_transpose(op: str, ndim: int, input, weight, bias, stride, pad
                          f"{_spatial_names(ndim)}), got shape {_fmt(w.shape)}")
     if not batched:
         x = x[np.newaxis]
+    _check_kernel_size(op, w, "(C_in, C_out/groups, *kernel)")
     if isinstance(padding, str):
         raise ValueError(f"{op}: argument 'padding' must be an int or a tuple of {ndim} ints; "
                          f"padding={padding!r} is not supported for transposed convolution (its "
@@ -301,7 +311,8 @@ def check_grad_output(op: str, grad_output, expected_shape: Sequence[int], batch
 
 
 def check_output_mask(op: str, output_mask) -> Tuple[bool, bool, bool]:
-    if not isinstance(output_mask, Sequence) or len(output_mask) != 3:
+    if isinstance(output_mask, (str, bytes)) or not isinstance(output_mask, Sequence) \
+            or len(output_mask) != 3:
         raise TypeError(f"{op}: argument 'output_mask' must be a sequence of 3 bools "
                         f"(grad_input, grad_weight, grad_bias), got {output_mask!r}")
     return tuple(bool(m) for m in output_mask)

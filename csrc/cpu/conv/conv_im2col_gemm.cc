@@ -89,7 +89,7 @@ void forward_im2col_gemm(const ConvGeometry& g, const T* x, const T* w, const T*
   const int64_t tasks = g.batch * G * tiles;
   if (tasks == 0) return;
   const bool pointwise = g.is_pointwise();
-  const int threads = int(std::min<int64_t>(num_threads(), tasks));
+  const int threads = threads_for(tasks, g.batch * g.out_channels * P * K);
   const int64_t per_thread = pointwise ? 0 : K * pt;
   std::vector<T> workspace(size_t(threads * per_thread));
 
@@ -129,7 +129,7 @@ void backward_data_im2col_gemm(const ConvGeometry& g, const T* gy, const T* w, T
   const int64_t tasks = g.batch * G * blocks;
   if (tasks == 0) return;
   const bool pointwise = g.is_pointwise();
-  const int threads = int(std::min<int64_t>(num_threads(), tasks));
+  const int threads = threads_for(tasks, g.batch * g.out_channels * P * K);
   const int64_t per_thread = pointwise ? 0 : cb * kvol * pt;
   std::vector<T> workspace(size_t(threads * per_thread));
 
@@ -169,7 +169,7 @@ void backward_weight_im2col_gemm(const ConvGeometry& g, const T* x, const T* gy,
   const int64_t tasks = G * blocks;
   if (tasks == 0) return;
   const bool pointwise = g.is_pointwise();
-  const int threads = int(std::min<int64_t>(num_threads(), tasks));
+  const int threads = threads_for(tasks, g.batch * g.out_channels * P * K);
   const int64_t per_thread = pointwise ? 0 : rb * pt;
   std::vector<T> workspace(size_t(threads * per_thread));
 
