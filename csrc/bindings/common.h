@@ -33,5 +33,6 @@ inline void require_same_dtype(const py::array& a, const py::array& b) {
 // Registration of each op family's functions on the module.
 void bind_runtime(py::module_& m);
 void bind_conv(py::module_& m);
+void bind_pool(py::module_& m);
 
 }  // namespace fastconv::bindings

@@ -39,4 +39,5 @@ PYBIND11_MODULE(_C, m) {
   m.doc() = "fastconv's compiled kernels (private: use the fastconv package)";
   fastconv::bindings::bind_runtime(m);
   fastconv::bindings::bind_conv(m);
+  fastconv::bindings::bind_pool(m);
 }
