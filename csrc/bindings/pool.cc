@@ -215,7 +215,7 @@ void bind_pool(py::module_& m) {
         py::arg("dilation"), "indices may be None");
   m.def("avg_pool_forward", &avg_pool_forward, py::arg("input"), py::arg("output"),
         py::arg("kernel"), py::arg("stride"), py::arg("pad_before"), py::arg("pad_after"),
-        py::arg("count_include_pad"), py::arg("divisor_override"), "divisor_override 0: none");
+        py::arg("count_include_pad"), py::arg("divisor_override"), "divisor_override 0: none (torch accepts negative divisors)");
   m.def("avg_pool_backward", &avg_pool_backward, py::arg("grad_output"), py::arg("grad_input"),
         py::arg("kernel"), py::arg("stride"), py::arg("pad_before"), py::arg("pad_after"),
         py::arg("count_include_pad"), py::arg("divisor_override"));

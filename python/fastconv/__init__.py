@@ -18,6 +18,8 @@ from .functional import (conv1d, conv1d_backward, conv2d, conv2d_backward, conv3
                          conv3d_backward, conv_transpose1d, conv_transpose1d_backward,
                          conv_transpose2d, conv_transpose2d_backward, conv_transpose3d,
                          conv_transpose3d_backward)
+from . import pooling
+from .pooling import *  # noqa: F401,F403 (names listed in pooling.__all__)
 from ._validation import positive_int as _positive_int
 
 __version__ = "0.1.0"
@@ -27,7 +29,7 @@ __all__ = [
     "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "conv_transpose1d_backward",
     "conv_transpose2d_backward", "conv_transpose3d_backward", "set_num_threads",
     "get_num_threads", "build_info",
-]
+] + list(pooling.__all__)
 
 
 def set_num_threads(n: int) -> None:

@@ -41,7 +41,7 @@ inline AvgSpan avg_span(int64_t o, int64_t d, const PoolGeometry& g) {
 template <typename T>
 inline int64_t avg_divisor(const AvgSpan& a, const AvgSpan& b, const AvgSpan& c,
                            bool count_include_pad, int64_t divisor_override) {
-  if (divisor_override > 0) return divisor_override;
+  if (divisor_override != 0) return divisor_override;
   if (count_include_pad) return a.padded * b.padded * c.padded;
   return (a.hi - a.lo) * (b.hi - b.lo) * (c.hi - c.lo);
 }

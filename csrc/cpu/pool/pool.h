@@ -22,8 +22,9 @@ namespace fastconv::cpu {
 template <typename T>
 void max_pool_forward(const PoolGeometry& g, const T* x, T* y, int64_t* indices);
 
-// Average pooling with torch's divisor: divisor_override if > 0; else with count_include_pad the
-// window clipped to [-pad_before, in + pad_after); else the window clipped to the input.
+// Average pooling with torch's divisor: divisor_override if non-zero (torch accepts negative
+// ones); else with count_include_pad the window clipped to [-pad_before, in + pad_after); else
+// the window clipped to the input. A window with no input cell gives 0.
 template <typename T>
 void avg_pool_forward(const PoolGeometry& g, bool count_include_pad, int64_t divisor_override,
                       const T* x, T* y);
