@@ -157,7 +157,8 @@ class _LpForward:
             self.values, self.indices = _max_pool_indices(self.p, np.abs(x), True)
             return
         self.area = math.prod(self.p.kernel)
-        powered = np.power(x, dtype(self.norm))
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # NaN as torch
+            powered = np.power(x, dtype(self.norm))
         # count_include_pad=True: with padding 0 this is torch's divisor (the window clipped to
         # the input in ceil mode); with TF "same" it divides by the full area, so avg * area is
         # the zero-padded sum.
@@ -165,7 +166,8 @@ class _LpForward:
         _C.avg_pool_forward(_as_5d(np.ascontiguousarray(powered)), _as_5d(self.avg),
                             *_geometry(self.p), True, 0)
         self.scaled = np.sign(self.avg) * np.maximum(np.abs(self.avg), dtype(0)) * dtype(self.area)
-        self.values = np.power(self.scaled, dtype(1.0 / self.norm))
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            self.values = np.power(self.scaled, dtype(1.0 / self.norm))
 
 
 def _lp_pool(op, ndim, input, norm_type, kernel_size, stride, ceil_mode, padding):
