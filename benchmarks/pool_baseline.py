@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import pathlib
 import platform
 import statistics
@@ -106,7 +107,8 @@ def main() -> None:
                              ratio_torch_over_fastconv=mt / mo, bytes=nbytes))
             print(f"{name}: fastconv {mo * 1e3:.2f} ms, torch {mt * 1e3:.2f} ms, "
                   f"ratio {mt / mo:.2f}")
-    machine = dict(cpu=_cpu_model(), threads=THREADS, torch=torch.__version__,
+    machine = dict(cpu=_cpu_model(), threads=THREADS, cpus=os.cpu_count(),
+                   load_average_after=os.getloadavg(), torch=torch.__version__,
                    numpy=np.__version__, fastconv_commit=_commit(),
                    fastconv_build=fc.build_info(), repeats=args.repeats, dtype="float32")
     out = ROOT / "results"
@@ -117,7 +119,10 @@ def main() -> None:
              f"CPU: {machine['cpu']}; {THREADS} threads for both libraries; torch "
              f"{machine['torch']}; fastconv commit {machine['fastconv_commit']}; median of "
              f"{args.repeats} interleaved runs. GB/s: bytes read + written once per call; "
-             f"ratio: torch time / fastconv time (> 1: fastconv faster).", "",
+             f"ratio: torch time / fastconv time (> 1: fastconv faster). Machine: "
+             f"{machine['cpus']} CPUs, load average {machine['load_average_after'][0]:.1f} when the "
+             f"run ended (a shared machine: absolute times vary by 2-3x between runs; the "
+             f"interleaved ratios are steadier).", "",
              "| op | fastconv ms | torch ms | fastconv GB/s | torch GB/s | ratio |",
              "|---|---:|---:|---:|---:|---:|"]
     for r in rows:
