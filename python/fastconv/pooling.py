@@ -42,7 +42,7 @@ Semantics, as torch 2.13 on CPU:
 from __future__ import annotations
 
 import math
-from typing import Optional, Tuple
+from typing import Optional
 
 import numpy as np
 
