@@ -21,6 +21,8 @@ from .functional import (conv1d, conv1d_backward, conv2d, conv2d_backward, conv3
                          conv3d_backward, conv_transpose1d, conv_transpose1d_backward,
                          conv_transpose2d, conv_transpose2d_backward, conv_transpose3d,
                          conv_transpose3d_backward)
+from . import pooling
+from .pooling import *  # noqa: F401,F403 (names listed in pooling.__all__)
 from ._validation import positive_int as _positive_int
 
 __version__ = "0.1.0"
@@ -33,7 +35,7 @@ __all__ = [
     "relu", "relu6", "leaky_relu", "hardtanh", "sigmoid", "tanh", "elu", "gelu", "relu_backward",
     "relu6_backward", "leaky_relu_backward", "hardtanh_backward", "sigmoid_backward",
     "tanh_backward", "elu_backward", "gelu_backward",
-]
+] + list(pooling.__all__)
 
 
 def set_num_threads(n: int) -> None:

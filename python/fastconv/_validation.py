@@ -316,3 +316,254 @@ def check_output_mask(op: str, output_mask) -> Tuple[bool, bool, bool]:
         raise TypeError(f"{op}: argument 'output_mask' must be a sequence of 3 bools "
                         f"(grad_input, grad_weight, grad_bias), got {output_mask!r}")
     return tuple(bool(m) for m in output_mask)
+
+
+# ================================================================================== pooling
+# Checks for the pooling ops (fastconv/pooling.py). Torch's rules: stride defaults to the kernel
+# size; padding at most half the kernel size (torch compares with kernel_size // 2, not with the
+# dilated kernel); output size floor-or-ceil((L + 2p - d(k-1) - 1) / s) + 1, and with ceil_mode
+# the last window must start inside the input or the left padding.
+
+POOL_PADDING_STRINGS = ("same", "valid")
+
+
+@dataclass(frozen=True)
+class PoolProblem:
+    """A validated pooling: input batched (N, C, *spatial), geometry per spatial dim."""
+    op: str
+    ndim: int
+    batched: bool
+    input: np.ndarray
+    kernel: IntTuple
+    stride: IntTuple
+    dilation: IntTuple
+    pad_before: IntTuple
+    pad_after: IntTuple
+    output_size: IntTuple
+    tf_padding: Optional[str]  # "same" / "valid" where given, else None
+
+    @property
+    def output_shape(self) -> IntTuple:
+        return tuple(self.input.shape[:2]) + self.output_size
+
+
+def check_bool(op: str, name: str, value) -> bool:
+    if isinstance(value, (bool, np.bool_)) or (_is_int(value) and value in (0, 1)):
+        return bool(value)
+    raise TypeError(f"{op}: argument '{name}' must be a bool, got {value!r}")
+
+
+def _pool_kernel_stride(op: str, ndim: int, kernel_size, stride) -> Tuple[IntTuple, IntTuple]:
+    kernel = int_tuple(op, "kernel_size", kernel_size, ndim, minimum=1)
+    if stride is None or (isinstance(stride, Sequence) and not isinstance(stride, str)
+                          and len(stride) == 0):
+        return kernel, kernel  # torch: stride=None (or []) means stride = kernel_size
+    return kernel, int_tuple(op, "stride", stride, ndim, minimum=1)
+
+
+def pool_output_size(size: int, kernel: int, stride: int, pad: int, dilation: int,
+                     ceil_mode: bool) -> int:
+    """torch's pooling_output_shape (may return < 1; the caller reports it)."""
+    numerator = size + 2 * pad - dilation * (kernel - 1) - 1 + (stride - 1 if ceil_mode else 0)
+    out = numerator // stride + 1  # floor division, as torch's div_rtn
+    if ceil_mode and (out - 1) * stride >= size + pad:
+        out -= 1
+    return out
+
+
+def _empty_window_dims(size, kernel, stride, dilation, pad_before, out):
+    """Output positions whose dilated window holds no input cell (torch then returns -inf with an
+    index outside the plane; fastconv refuses such a geometry)."""
+    start = np.arange(out, dtype=np.int64) * stride - pad_before
+    first = np.where(start < 0, (-start + dilation - 1) // dilation, 0)  # first tap >= 0
+    pos = start + first * dilation
+    return np.flatnonzero((first >= kernel) | (pos >= size))
+
+
+def validate_pool(op: str, ndim: int, input, kernel_size, stride, padding, dilation,
+                  ceil_mode, *, kind: str) -> PoolProblem:
+    """kind: 'max', 'avg' or 'lp' (avg and lp have no dilation)."""
+    x = as_float_array(op, "input", input)
+    batched = check_ndim(op, "input", x, ndim, unbatched_ok=True)
+    if not batched:
+        x = x[np.newaxis]
+    kernel, stride = _pool_kernel_stride(op, ndim, kernel_size, stride)
+    dilation = int_tuple(op, "dilation", dilation, ndim, minimum=1)
+    ceil_mode = check_bool(op, "ceil_mode", ceil_mode)
+    size = tuple(int(s) for s in x.shape[2:])
+    tf_padding = None
+    if isinstance(padding, str):
+        if padding not in POOL_PADDING_STRINGS:
+            raise ValueError(f"{op}: argument 'padding' must be 'same', 'valid', an int or a tuple "
+                             f"of {ndim} ints, got {padding!r}")
+        tf_padding = padding
+        if padding == "same" and ceil_mode:
+            raise ValueError(f"{op}: argument 'ceil_mode' must be False with padding='same' (the "
+                             f"output size is ceil(input / stride)), got ceil_mode=True")
+    if tf_padding == "same":
+        for i in range(ndim):
+            if size[i] < 1:
+                raise ValueError(f"{op}: input spatial dim {i} has size 0; padding='same' needs "
+                                 f"a non-empty input (input shape {_fmt(x.shape)})")
+        pads = [_same_pads(size[i], kernel[i], stride[i], dilation[i]) for i in range(ndim)]
+        out = [-(-size[i] // stride[i]) for i in range(ndim)]
+    else:
+        pad = (0,) * ndim if tf_padding == "valid" else \
+            int_tuple(op, "padding", padding, ndim, minimum=0)
+        for i in range(ndim):
+            if pad[i] > kernel[i] // 2:
+                raise ValueError(
+                    f"{op}: pad should be at most half of kernel size, but got pad={pad[i]}, "
+                    f"kernel_size={kernel[i]} and dilation={dilation[i]} in spatial dim {i} (torch "
+                    f"requires pad <= kernel_size // 2 = {kernel[i] // 2})")
+        pads = [(p, p) for p in pad]
+        out = []
+        for i in range(ndim):
+            o = pool_output_size(size[i], kernel[i], stride[i], pad[i], dilation[i], ceil_mode)
+            if o < 1:
+                rounding = "ceil" if ceil_mode else "floor"
+                raise ValueError(
+                    f"{op}: output size below 1 in spatial dim {i}: {rounding}((input + 2 * padding "
+                    f"- dilation * (kernel_size - 1) - 1) / stride) + 1 = {rounding}(({size[i]} + 2 "
+                    f"* {pad[i]} - {dilation[i]} * ({kernel[i]} - 1) - 1) / {stride[i]}) + 1 = {o} "
+                    f"(input shape {_fmt(x.shape)}); use a larger input or padding, or a smaller "
+                    f"kernel or dilation")
+            out.append(o)
+    if kind == "max":
+        for i in range(ndim):
+            if dilation[i] > 1:
+                empty = _empty_window_dims(size[i], kernel[i], stride[i], dilation[i], pads[i][0],
+                                           out[i])
+                if empty.size:
+                    raise ValueError(
+                        f"{op}: with dilation={dilation[i]}, kernel_size={kernel[i]}, "
+                        f"padding={pads[i]} and input size {size[i]}, the window of output "
+                        f"{int(empty[0])} in spatial dim {i} holds no input cell (torch returns "
+                        f"-inf with an out-of-range index there); use less padding or dilation")
+    problem = PoolProblem(op=op, ndim=ndim, batched=batched, input=x, kernel=kernel,
+                          stride=stride, dilation=dilation, pad_before=tuple(p[0] for p in pads),
+                          pad_after=tuple(p[1] for p in pads), output_size=tuple(out),
+                          tf_padding=tf_padding)
+    check_num_elements(op, "output", problem.output_shape)
+    return problem
+
+
+def check_divisor_override(op: str, value) -> int:
+    """None -> 0 (no override); else a non-zero int (torch accepts negative divisors)."""
+    if value is None:
+        return 0
+    if not _is_int(value):
+        raise TypeError(f"{op}: argument 'divisor_override' must be None or an int, got {value!r}")
+    if value == 0:
+        raise ValueError(f"{op}: argument 'divisor_override' must be non-zero, got 0")
+    if abs(value) > MAX_EXTENT:
+        raise ValueError(f"{op}: argument 'divisor_override' must be at most {MAX_EXTENT} in "
+                         f"magnitude, got {value!r}")
+    return int(value)
+
+
+def check_norm_type(op: str, norm_type) -> float:
+    if isinstance(norm_type, bool) or not isinstance(norm_type, numbers.Real):
+        raise TypeError(f"{op}: argument 'norm_type' must be a positive number, got {norm_type!r}")
+    value = float(norm_type)
+    if not value > 0:  # also refuses NaN
+        raise ValueError(f"{op}: argument 'norm_type' must be positive (p > 0; inf gives max "
+                         f"pooling of |x|), got {norm_type!r}")
+    return value
+
+
+def check_indices(op: str, name: str, indices, shape: Sequence[int], plane: int,
+                  plane_what: str) -> np.ndarray:
+    """int64 indices of the given shape, each in [0, plane): checked before a kernel runs."""
+    if not isinstance(indices, np.ndarray):
+        if not hasattr(indices, "__array__") and not isinstance(indices, (list, tuple)):
+            raise TypeError(f"{op}: argument '{name}' must be an int64 array, got "
+                            f"{type(indices).__name__}")
+        indices = np.asarray(indices)
+    if indices.dtype != np.int64:
+        raise TypeError(f"{op}: argument '{name}' must have dtype int64 (as the forward returns "
+                        f"it), got {indices.dtype}")
+    if tuple(indices.shape) != tuple(shape):
+        raise ValueError(f"{op}: argument '{name}' must have shape {_fmt(shape)}, got "
+                         f"{_fmt(indices.shape)}")
+    if indices.size:
+        lo, hi = int(indices.min()), int(indices.max())
+        if lo < 0 or hi >= plane:
+            bad = lo if lo < 0 else hi
+            at = tuple(int(i) for i in np.argwhere(indices == bad)[0])
+            raise ValueError(f"{op}: argument '{name}' holds {bad} at {at}, outside [0, {plane}) "
+                             f"(the {plane_what})")
+    return indices
+
+
+def validate_adaptive(op: str, ndim: int, input, output_size) -> Tuple[np.ndarray, bool, IntTuple]:
+    """Returns (batched input, batched, output spatial size); None entries keep the input size."""
+    x = as_float_array(op, "input", input)
+    batched = check_ndim(op, "input", x, ndim, unbatched_ok=True)
+    if not batched:
+        x = x[np.newaxis]
+    size = tuple(int(s) for s in x.shape[2:])
+    for i in range(ndim):
+        if size[i] < 1:
+            raise ValueError(f"{op}: argument 'input' must have non-empty spatial dims, got shape "
+                             f"{_fmt(x.shape[2:] if batched else x.shape[1:])}")
+    items = (output_size,) * ndim if (_is_int(output_size) or output_size is None) \
+        else output_size
+    if isinstance(items, (str, bytes)) or not isinstance(items, Sequence) or len(items) != ndim \
+            or not all(v is None or _is_int(v) for v in items):
+        raise TypeError(f"{op}: argument 'output_size' must be an int, None or a tuple of {ndim} "
+                        f"ints or Nones, got {output_size!r}")
+    out = tuple(size[i] if v is None else int(v) for i, v in enumerate(items))
+    if any(v < 1 for v in out):
+        raise ValueError(f"{op}: argument 'output_size' must be positive, got {output_size!r}")
+    if any(v >= 2**31 for v in out) or any(v >= 2**31 for v in size):
+        raise ValueError(f"{op}: adaptive pooling supports sizes below 2**31, got output_size="
+                         f"{output_size!r} for input shape {_fmt(x.shape)}")
+    check_num_elements(op, "output", tuple(x.shape[:2]) + out)
+    return x, batched, out
+
+
+def validate_unpool(op: str, ndim: int, input, indices, kernel_size, stride, padding,
+                    output_size) -> Tuple[np.ndarray, np.ndarray, bool, IntTuple]:
+    """Returns (batched input, batched indices, batched, output spatial size) with torch's
+    default output size (L - 1) * stride - 2 * padding + kernel_size, or output_size (ndim or
+    ndim + 2 entries) strictly within stride of it."""
+    x = as_float_array(op, "input", input)
+    batched = check_ndim(op, "input", x, ndim, unbatched_ok=True)
+    kernel, stride = _pool_kernel_stride(op, ndim, kernel_size, stride)
+    pad = int_tuple(op, "padding", padding, ndim, minimum=0)
+    size = x.shape[-ndim:]
+    default = [(size[i] - 1) * stride[i] + kernel[i] - 2 * pad[i] for i in range(ndim)]
+    if output_size is None:
+        out = default
+    else:
+        if isinstance(output_size, (str, bytes)) or not isinstance(output_size, Sequence) or \
+                not all(_is_int(v) for v in output_size):
+            raise TypeError(f"{op}: argument 'output_size' must be None or a tuple of ints, got "
+                            f"{output_size!r}")
+        out = [int(v) for v in output_size]
+        if len(out) == ndim + 2:
+            out = out[2:]
+        if len(out) != ndim:
+            raise ValueError(f"{op}: argument 'output_size' must have {ndim} or {ndim + 2} "
+                             f"entries, got {len(output_size)}: {output_size!r}")
+        for i in range(ndim):
+            lo, hi = default[i] - stride[i], default[i] + stride[i]
+            if not lo < out[i] < hi:
+                raise ValueError(f"{op}: argument 'output_size' {output_size!r} is invalid: dim "
+                                 f"{i} must be strictly between {lo} and {hi}")
+    for i in range(ndim):
+        if out[i] < 1:
+            raise ValueError(
+                f"{op}: output size below 1 in spatial dim {i}: (input - 1) * stride - 2 * "
+                f"padding + kernel_size = ({size[i]} - 1) * {stride[i]} - 2 * {pad[i]} + "
+                f"{kernel[i]} = {out[i]}; use a larger input or kernel, or less padding")
+    out = tuple(out)
+    xb = x if batched else x[np.newaxis]
+    check_num_elements(op, "output", tuple(xb.shape[:2]) + out)
+    plane = 1
+    for v in out:
+        plane *= v
+    idx = check_indices(op, "indices", indices, x.shape, plane,
+                        f"output plane {_fmt(out)} has {plane} cells")
+    return xb, (idx if batched else idx[np.newaxis]), batched, out
