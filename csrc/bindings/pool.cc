@@ -186,9 +186,8 @@ void index_op(IndexOp op, const py::array& small, const py::array& indices,
       const T* sp = rptr<T>(small);
       T* bp = wptr<T>(big);
       py::gil_scoped_release release;
-      bad = op == IndexOp::ScatterAdd
-                ? fastconv::cpu::index_scatter_add<T>(planes, small_plane, big_plane, sp, ip, bp)
-                : fastconv::cpu::index_scatter_assign<T>(planes, small_plane, big_plane, sp, ip, bp);
+      bad = fastconv::cpu::index_scatter<T>(planes, small_plane, big_plane, sp, ip, bp,
+                                            op == IndexOp::ScatterAdd);
     }
   });
   require(bad == 0, std::to_string(bad) + " indices outside [0, " + std::to_string(big_plane) +

@@ -246,8 +246,8 @@ void adaptive_max_pool_forward(const PoolGeometry& g, const T* x, T* y, int64_t*
 }
 
 template <typename T>
-int64_t index_scatter_add(int64_t planes, int64_t small_plane, int64_t big_plane, const T* s,
-                          const int64_t* idx, T* b) {
+int64_t index_scatter(int64_t planes, int64_t small_plane, int64_t big_plane, const T* s,
+                      const int64_t* idx, T* b, bool accumulate) {
   int64_t bad = 0;
 #pragma omp parallel for num_threads(fastconv::num_threads()) schedule(static) reduction(+ : bad)
   for (int64_t p = 0; p < planes; ++p) {
@@ -261,29 +261,11 @@ int64_t index_scatter_add(int64_t planes, int64_t small_plane, int64_t big_plane
         ++bad;
         continue;
       }
-      bp[j] += sp[i];
-    }
-  }
-  return bad;
-}
-
-template <typename T>
-int64_t index_scatter_assign(int64_t planes, int64_t small_plane, int64_t big_plane, const T* s,
-                             const int64_t* idx, T* b) {
-  int64_t bad = 0;
-#pragma omp parallel for num_threads(fastconv::num_threads()) schedule(static) reduction(+ : bad)
-  for (int64_t p = 0; p < planes; ++p) {
-    const T* sp = s + p * small_plane;
-    const int64_t* ip = idx + p * small_plane;
-    T* bp = b + p * big_plane;
-    std::fill(bp, bp + big_plane, T(0));
-    for (int64_t i = 0; i < small_plane; ++i) {
-      const int64_t j = ip[i];
-      if (j < 0 || j >= big_plane) {
-        ++bad;
-        continue;
+      if (accumulate) {
+        bp[j] += sp[i];
+      } else {
+        bp[j] = sp[i];
       }
-      bp[j] = sp[i];
     }
   }
   return bad;
@@ -315,9 +297,8 @@ int64_t index_gather(int64_t planes, int64_t small_plane, int64_t big_plane, con
   template void adaptive_avg_pool_forward<T>(const PoolGeometry&, const T*, T*);                \
   template void adaptive_avg_pool_backward<T>(const PoolGeometry&, const T*, T*);               \
   template void adaptive_max_pool_forward<T>(const PoolGeometry&, const T*, T*, int64_t*);      \
-  template int64_t index_scatter_add<T>(int64_t, int64_t, int64_t, const T*, const int64_t*, T*); \
-  template int64_t index_scatter_assign<T>(int64_t, int64_t, int64_t, const T*, const int64_t*,  \
-                                           T*);                                                  \
+  template int64_t index_scatter<T>(int64_t, int64_t, int64_t, const T*, const int64_t*, T*,    \
+                                     bool);                                                    \
   template int64_t index_gather<T>(int64_t, int64_t, int64_t, const T*, const int64_t*, T*);
 
 FASTCONV_INSTANTIATE_POOL(float)

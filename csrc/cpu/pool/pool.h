@@ -44,15 +44,12 @@ void adaptive_max_pool_forward(const PoolGeometry& g, const T* x, T* y, int64_t*
 // (planes, small_plane) and a "big" array b (planes, big_plane). Indices outside
 // [0, big_plane) are never followed: they are counted and the count returned (the caller
 // raises); the output then holds unspecified values.
-//   scatter_add:    b = 0; b[p, idx[p, i]] += s[p, i]   (max pooling backward, in order of i)
-//   scatter_assign: b = 0; b[p, idx[p, i]]  = s[p, i]   (max_unpool; the last write wins)
-//   gather:         s[p, i] = b[p, idx[p, i]]           (max_unpool backward)
+//   scatter, accumulate:  b = 0; b[p, idx[p, i]] += s[p, i]  (max pooling backward, i ascending)
+//   scatter, !accumulate: b = 0; b[p, idx[p, i]]  = s[p, i]  (max_unpool; the last write wins)
+//   gather:               s[p, i] = b[p, idx[p, i]]          (max_unpool backward)
 template <typename T>
-int64_t index_scatter_add(int64_t planes, int64_t small_plane, int64_t big_plane, const T* s,
-                          const int64_t* idx, T* b);
-template <typename T>
-int64_t index_scatter_assign(int64_t planes, int64_t small_plane, int64_t big_plane, const T* s,
-                             const int64_t* idx, T* b);
+int64_t index_scatter(int64_t planes, int64_t small_plane, int64_t big_plane, const T* s,
+                      const int64_t* idx, T* b, bool accumulate);
 template <typename T>
 int64_t index_gather(int64_t planes, int64_t small_plane, int64_t big_plane, const T* b,
                      const int64_t* idx, T* s);
