@@ -111,3 +111,21 @@ def test_concurrent_calls_from_python_threads(restore_threads):
         t.join()
     for r in results:
         np.testing.assert_array_equal(r, expected)
+
+
+def test_denormals_flushed_inside_kernels_and_caller_mode_restored(rng):
+    """Kernels run with flush-to-zero (denormal products would slow them down ~100x) but the
+    caller's floating-point mode is untouched afterwards."""
+    tiny = np.float32(1e-39)  # a float32 denormal
+    assert tiny * np.float32(1.0) != 0
+    x = (rng.standard_normal((2, 8, 12, 12)) * 1e-36).astype(np.float32)
+    w = (rng.standard_normal((8, 8, 3, 3)) * 1e-3).astype(np.float32)
+    y = fastconv.conv2d(x, w, padding=1)
+    assert np.all(np.isfinite(y))
+    # products ~1e-39 are flushed, so y is the reference up to denormal-sized error
+    from fastconv import reference
+    ref = reference.conv2d(x.astype(np.float64), w.astype(np.float64), padding=1)
+    assert np.max(np.abs(y - ref)) < 1e-36
+    # the caller's MXCSR is restored: NumPy still produces denormals in this thread
+    assert tiny * np.float32(1.0) != 0
+    assert np.float32(1e-30) * np.float32(1e-9) != 0

@@ -19,6 +19,7 @@
 #include <omp.h>
 #endif
 
+#include "common/denormals.h"
 #include "common/parallel.h"
 #include "cpu/conv/column_walk.h"
 #include "cpu/conv/conv_algorithms.h"
@@ -95,6 +96,7 @@ void forward_im2col_gemm(const ConvGeometry& g, const T* x, const T* w, const T*
 
 #pragma omp parallel num_threads(threads)
   {
+    const FlushDenormals flush_denormals;
     T* col = workspace.data() + thread_id() * per_thread;
 #pragma omp for schedule(static)
     for (int64_t task = 0; task < tasks; ++task) {
@@ -135,6 +137,7 @@ void backward_data_im2col_gemm(const ConvGeometry& g, const T* gy, const T* w, T
 
 #pragma omp parallel num_threads(threads)
   {
+    const FlushDenormals flush_denormals;
     T* col = workspace.data() + thread_id() * per_thread;
 #pragma omp for schedule(static)
     for (int64_t task = 0; task < tasks; ++task) {
@@ -175,6 +178,7 @@ void backward_weight_im2col_gemm(const ConvGeometry& g, const T* x, const T* gy,
 
 #pragma omp parallel num_threads(threads)
   {
+    const FlushDenormals flush_denormals;
     T* col = workspace.data() + thread_id() * per_thread;
 #pragma omp for schedule(static)
     for (int64_t task = 0; task < tasks; ++task) {
