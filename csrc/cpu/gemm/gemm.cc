@@ -127,6 +127,76 @@ void gemm(int64_t m, int64_t n, int64_t k, StridedMatrix<T> a, StridedMatrix<T> 
   }
 }
 
+template <typename T>
+int64_t gemm_mr() {
+  return active_micro_kernel<T>().mr;
+}
+
+template <typename T>
+int64_t gemm_nr() {
+  return active_micro_kernel<T>().nr;
+}
+
+template <typename T>
+int64_t packed_a_size(int64_t m, int64_t k) {
+  const int64_t mr = gemm_mr<T>();
+  return (m + mr - 1) / mr * mr * k;
+}
+
+template <typename T>
+int64_t packed_b_size(int64_t n, int64_t k) {
+  const int64_t nr = gemm_nr<T>();
+  return (n + nr - 1) / nr * nr * k;
+}
+
+template <typename T>
+void pack_a_panels(int64_t m, int64_t k, StridedMatrix<T> a, T* packed) {
+  pack_a(m, k, a.data, a.row_stride, a.col_stride, gemm_mr<T>(), packed);
+}
+
+template <typename T>
+void pack_b_panels(int64_t k, int64_t n, StridedMatrix<T> b, T* packed) {
+  pack_b(k, n, b.data, b.row_stride, b.col_stride, gemm_nr<T>(), packed);
+}
+
+template <typename T>
+void gemm_packed(int64_t m, int64_t n, int64_t k, const T* a_packed, const T* b_packed, T* c,
+                 int64_t ldc, bool accumulate) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) {
+    if (!accumulate)
+      for (int64_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, T(0));
+    return;
+  }
+  const MicroKernel<T>& uk = active_micro_kernel<T>();
+  const int64_t mr = uk.mr, nr = uk.nr;
+  // kc slices in the same order as gemm(); inside one, a B panel stays in L1 while the A panels
+  // (m x kc, in L2) stream past it.
+  for (int64_t pc = 0; pc < k; pc += kKC) {
+    const int64_t kc = std::min(kKC, k - pc);
+    const bool acc = accumulate || pc > 0;
+    for (int64_t jr = 0; jr < n; jr += nr) {
+      const T* b_panel = b_packed + (jr / nr) * k * nr + pc * nr;
+      for (int64_t ir = 0; ir < m; ir += mr) {
+        uk.run(kc, a_packed + (ir / mr) * k * mr + pc * mr, b_panel, c + ir * ldc + jr, ldc,
+               std::min(mr, m - ir), std::min(nr, n - jr), acc);
+      }
+    }
+  }
+}
+
+#define FASTCONV_INSTANTIATE_GEMM(T)                                                            \
+  template int64_t gemm_mr<T>();                                                                \
+  template int64_t gemm_nr<T>();                                                                \
+  template int64_t packed_a_size<T>(int64_t, int64_t);                                          \
+  template int64_t packed_b_size<T>(int64_t, int64_t);                                          \
+  template void pack_a_panels<T>(int64_t, int64_t, StridedMatrix<T>, T*);                       \
+  template void pack_b_panels<T>(int64_t, int64_t, StridedMatrix<T>, T*);                       \
+  template void gemm_packed<T>(int64_t, int64_t, int64_t, const T*, const T*, T*, int64_t, bool);
+FASTCONV_INSTANTIATE_GEMM(float)
+FASTCONV_INSTANTIATE_GEMM(double)
+#undef FASTCONV_INSTANTIATE_GEMM
+
 template void gemm<float>(int64_t, int64_t, int64_t, StridedMatrix<float>, StridedMatrix<float>,
                           float*, int64_t, bool);
 template void gemm<double>(int64_t, int64_t, int64_t, StridedMatrix<double>, StridedMatrix<double>,

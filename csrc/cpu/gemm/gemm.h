@@ -23,5 +23,26 @@ template <typename T>
 void gemm(int64_t m, int64_t n, int64_t k, StridedMatrix<T> a, StridedMatrix<T> b, T* c,
           int64_t ldc, bool accumulate);
 
+// Operands packed once and reused across calls (weights across column tiles), or produced
+// directly in packed form (im2col writing B panels), skip gemm()'s per-call packing.
+//   packed A: ceil(m / mr) panels, panel q holds a[(q * k + kk) * mr + i] = A[q * mr + i, kk]
+//   packed B: ceil(n / nr) panels, panel q holds b[(q * k + kk) * nr + j] = B[kk, q * nr + j]
+// zero-padded to whole panels; mr and nr are those of the active micro-kernel.
+template <typename T>
+int64_t gemm_mr();
+template <typename T>
+int64_t gemm_nr();
+template <typename T>
+int64_t packed_a_size(int64_t m, int64_t k);  // elements
+template <typename T>
+int64_t packed_b_size(int64_t n, int64_t k);
+template <typename T>
+void pack_a_panels(int64_t m, int64_t k, StridedMatrix<T> a, T* packed);
+template <typename T>
+void pack_b_panels(int64_t k, int64_t n, StridedMatrix<T> b, T* packed);
+// C (=|+=) A * B from packed operands; same reduction order as gemm().
+template <typename T>
+void gemm_packed(int64_t m, int64_t n, int64_t k, const T* a_packed, const T* b_packed, T* c,
+                 int64_t ldc, bool accumulate);
 
 }  // namespace fastconv::cpu
