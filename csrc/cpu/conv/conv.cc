@@ -19,6 +19,7 @@ std::string always_supported(ConvPass, const ConvGeometry&) { return {}; }
 
 const AlgorithmInfo kAlgorithms[] = {
     {ConvAlgorithm::Im2colGemm, "im2col_gemm", always_supported},
+    {ConvAlgorithm::Winograd, "winograd", winograd_unsupported},
 };
 
 const AlgorithmInfo& info(ConvAlgorithm algorithm) {
@@ -74,6 +75,7 @@ void conv_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, 
   switch (choose_conv_algorithm(g, ConvPass::Forward, algorithm)) {
     case ConvAlgorithm::Auto:  // never returned by choose_conv_algorithm
     case ConvAlgorithm::Im2colGemm: return forward_im2col_gemm(g, x, w, bias, y);
+    case ConvAlgorithm::Winograd: return forward_winograd(g, x, w, bias, y);
   }
 }
 
@@ -83,6 +85,7 @@ void conv_backward_data(const ConvGeometry& g, const T* gy, const T* w, T* gx,
   switch (choose_conv_algorithm(g, ConvPass::BackwardData, algorithm)) {
     case ConvAlgorithm::Auto:  // never returned by choose_conv_algorithm
     case ConvAlgorithm::Im2colGemm: return backward_data_im2col_gemm(g, gy, w, gx);
+    case ConvAlgorithm::Winograd: return backward_data_winograd(g, gy, w, gx);
   }
 }
 
@@ -91,7 +94,9 @@ void conv_backward_weight(const ConvGeometry& g, const T* x, const T* gy, T* gw,
                           ConvAlgorithm algorithm) {
   switch (choose_conv_algorithm(g, ConvPass::BackwardWeight, algorithm)) {
     case ConvAlgorithm::Auto:  // never returned by choose_conv_algorithm
-    case ConvAlgorithm::Im2colGemm: return backward_weight_im2col_gemm(g, x, gy, gw);
+    case ConvAlgorithm::Im2colGemm:
+    case ConvAlgorithm::Winograd:  // never chosen for backward_weight (unsupported)
+      return backward_weight_im2col_gemm(g, x, gy, gw);
   }
 }
 

@@ -1,0 +1,317 @@
+// Winograd F(4x4, 3x3) for 2-D, 3x3, stride-1, dilation-1 convolutions (any padding, any groups).
+//
+// Per group, with tiles of 4x4 outputs read from overlapping 6x6 input patches d (stride 4):
+//   V = B^T d B          (input transform, one 6x6 matrix per tile and input channel)
+//   U = G g G^T          (filter transform, once per call, computed in double, stored as T)
+//   M[xi] = U[xi] . V[xi] for the 36 positions xi: 36 independent GEMMs
+//           (C_out/g x C_in/g) . (C_in/g x tiles), run by the project's packed gemm<T>()
+//   Y = A^T M A (4x4)    (output transform; + bias; clipped at the output's edges)
+// Points 0, +-1, +-2, inf (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks").
+// The matrices are exact in binary except G's 1/6, 1/12, 1/24, hence U is computed in double.
+//
+// Numerics: the transforms grow the magnitudes (B^T d B sums up to |4|+|5|+|1| = 10 per side, so
+// 100x; A^T M A up to 18 per side for the last row), so float32 loses about 2-3 decimal digits
+// more than direct convolution. Measured (tests/test_conv_winograd.py, test_float32_error):
+// max |y - y_ref| / max |y_ref| on ResNet-like layers with N(0,1) data:
+//   C 64->64 56x56: 7.9e-7 (relative to max|y|); C 256: 6.5e-7; C 512: 6.3e-7
+//   (direct/im2col: ~1e-7). The per-element error relative to the magnitude of the terms
+//   sum |x||w| is ~1e-6. The alternative points 0, +-1, +-1/2, inf gave ~1.4x larger errors
+//   in a NumPy float32 model of both (see the test's docstring), so we keep +-2.
+//
+// Data layout per thread, for a block of nb tiles (global tile index over (n, tile_h, tile_w),
+// so a block may span samples; every GEMM column is one tile and columns never mix, so a
+// sample's result does not depend on the batch around it):
+//   V [36][C_in/g][nb],  M [36][C_out/g][nb],  U [g][36][C_in/g][C_out/g] (A = U^T, strided).
+// Work split: (tile block, group) tasks, each owning its outputs: bitwise the same for any
+// thread count. Workspace: U = 4x the weights (36 vs 9 per filter), plus per thread
+// 36 * (C_in/g + C_out/g) * nb * sizeof(T), nb chosen to keep that near kBlockBytes.
+//
+// backward_data of a stride-1 3x3 conv is a stride-1 3x3 correlation of grad_output with the
+// spatially flipped, in/out-transposed weights and padding 2 - pad (negative: a crop), on an
+// output of the input's size: it runs through the same code.
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "common/parallel.h"
+#include "cpu/conv/conv_algorithms.h"
+#include "cpu/gemm/gemm.h"
+
+namespace fastconv::cpu {
+
+namespace {
+
+constexpr int64_t kXi = 36;       // 6x6 transformed positions
+constexpr int64_t kLanes = 16;    // tiles transformed together (inner, vectorisable loop)
+constexpr int64_t kBlockBytes = 2 * 1024 * 1024;  // V + M of one block of tiles, per thread
+
+int thread_id() {
+#ifdef _OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
+
+// A stride-1 3x3 correlation: y (N, C_out, OH, OW) from x (N, C_in, IH, IW); the input is read
+// at y position (i, j) + (kh, kw) - pad, zero outside; pad may be negative.
+struct Problem {
+  int64_t batch, cin, cout, groups, ih, iw, oh, ow, pad_h, pad_w;
+  int64_t cig() const { return cin / groups; }
+  int64_t cog() const { return cout / groups; }
+  int64_t tiles_h() const { return ceil_div(oh, 4); }
+  int64_t tiles_w() const { return ceil_div(ow, 4); }
+  int64_t tiles() const { return batch * tiles_h() * tiles_w(); }
+};
+
+// Tiles per block: a function of the geometry only.
+template <typename T>
+int64_t tile_block(const Problem& p) {
+  const int64_t per_tile = kXi * (p.cig() + p.cog()) * int64_t(sizeof(T));
+  int64_t nb = kBlockBytes / std::max<int64_t>(per_tile, 1);
+  nb = std::clamp<int64_t>(nb / kLanes * kLanes, 2 * kLanes, 512);
+  // Enough blocks to share between threads on small problems.
+  const int64_t spread = ceil_div(ceil_div(p.tiles(), 8), kLanes) * kLanes;
+  return std::max<int64_t>(kLanes, std::min(nb, spread));
+}
+
+// U[grp][xi][ci][co] = (G w[grp*cog + co][ci] G^T)[xi], from w (C_out, C_in/g, 3, 3).
+template <typename T>
+void transform_filters(const Problem& p, const T* w, T* u) {
+  const int64_t cig = p.cig(), cog = p.cog();
+  const int64_t count = p.cout * cig;
+#pragma omp parallel for num_threads(int(std::min<int64_t>(num_threads(), std::max<int64_t>(count / 256, 1)))) schedule(static)
+  for (int64_t f = 0; f < count; ++f) {
+    const int64_t oc = f / cig, ci = f % cig, grp = oc / cog, co = oc % cog;
+    const T* g = w + f * 9;
+    double t[6][3];  // G g
+    for (int c = 0; c < 3; ++c) {
+      const double g0 = g[c], g1 = g[3 + c], g2 = g[6 + c];
+      t[0][c] = g0 / 4;
+      t[1][c] = -(g0 + g1 + g2) / 6;
+      t[2][c] = -(g0 - g1 + g2) / 6;
+      t[3][c] = g0 / 24 + g1 / 12 + g2 / 6;
+      t[4][c] = g0 / 24 - g1 / 12 + g2 / 6;
+      t[5][c] = g2;
+    }
+    T* dst = u + grp * kXi * cig * cog + ci * cog + co;
+    const int64_t xs = cig * cog;  // stride between xi planes
+    for (int r = 0; r < 6; ++r) {
+      const double g0 = t[r][0], g1 = t[r][1], g2 = t[r][2];
+      const double v[6] = {g0 / 4,
+                           -(g0 + g1 + g2) / 6,
+                           -(g0 - g1 + g2) / 6,
+                           g0 / 24 + g1 / 12 + g2 / 6,
+                           g0 / 24 - g1 / 12 + g2 / 6,
+                           g2};
+      for (int c = 0; c < 6; ++c) dst[(r * 6 + c) * xs] = T(v[c]);
+    }
+  }
+}
+
+// Copies the 6x6 input patch at (h0, w0) of plane xc (ih x iw) into d[i*6+j][lane], 0 outside.
+template <typename T>
+inline void gather_patch(const T* xc, int64_t ih, int64_t iw, int64_t h0, int64_t w0, T* d,
+                         int64_t lane) {
+  if (h0 >= 0 && w0 >= 0 && h0 + 6 <= ih && w0 + 6 <= iw) {
+    const T* src = xc + h0 * iw + w0;
+    for (int i = 0; i < 6; ++i)
+      for (int j = 0; j < 6; ++j) d[(i * 6 + j) * kLanes + lane] = src[i * iw + j];
+    return;
+  }
+  for (int i = 0; i < 6; ++i) {
+    const int64_t h = h0 + i;
+    const bool row_in = h >= 0 && h < ih;
+    for (int j = 0; j < 6; ++j) {
+      const int64_t c = w0 + j;
+      d[(i * 6 + j) * kLanes + lane] = (row_in && c >= 0 && c < iw) ? xc[h * iw + c] : T(0);
+    }
+  }
+}
+
+// out[k*os + l] = (B^T in)[k] for the 6 rows in[k*is + l], lanes l < kLanes.
+template <typename T>
+inline void bt_rows(const T* in, int64_t is, T* out, int64_t os) {
+  const T *d0 = in, *d1 = in + is, *d2 = in + 2 * is, *d3 = in + 3 * is, *d4 = in + 4 * is,
+          *d5 = in + 5 * is;
+  T *r0 = out, *r1 = out + os, *r2 = out + 2 * os, *r3 = out + 3 * os, *r4 = out + 4 * os,
+    *r5 = out + 5 * os;
+  for (int64_t l = 0; l < kLanes; ++l) {
+    const T a = d4[l] - T(4) * d2[l];  // shared by rows 1, 2
+    const T b = d3[l] - T(4) * d1[l];
+    const T c = d4[l] - d2[l];         // shared by rows 3, 4
+    const T e = T(2) * (d3[l] - d1[l]);
+    r0[l] = T(4) * d0[l] - T(5) * d2[l] + d4[l];
+    r1[l] = a + b;
+    r2[l] = a - b;
+    r3[l] = c + e;
+    r4[l] = c - e;
+    r5[l] = T(4) * d1[l] - T(5) * d3[l] + d5[l];
+  }
+}
+
+// out[k*os + l] = (A^T in)[k], k < 4, for the 6 rows in[k*is + l].
+template <typename T>
+inline void at_rows(const T* in, int64_t is, T* out, int64_t os) {
+  const T *m0 = in, *m1 = in + is, *m2 = in + 2 * is, *m3 = in + 3 * is, *m4 = in + 4 * is,
+          *m5 = in + 5 * is;
+  T *y0 = out, *y1 = out + os, *y2 = out + 2 * os, *y3 = out + 3 * os;
+  for (int64_t l = 0; l < kLanes; ++l) {
+    const T s12 = m1[l] + m2[l], d12 = m1[l] - m2[l];
+    const T s34 = m3[l] + m4[l], d34 = m3[l] - m4[l];
+    y0[l] = m0[l] + s12 + s34;
+    y1[l] = d12 + T(2) * d34;
+    y2[l] = s12 + T(4) * s34;
+    y3[l] = d12 + T(8) * d34 + m5[l];
+  }
+}
+
+template <typename T>
+void run_winograd(const Problem& p, const T* x, const T* w, const T* bias, T* y) {
+  const int64_t G = p.groups, cig = p.cig(), cog = p.cog();
+  const int64_t tw_count = p.tiles_w(), plane_tiles = p.tiles_h() * tw_count;
+  const int64_t total = p.tiles();
+  if (total == 0 || p.cout == 0) return;
+  const int64_t nb = tile_block<T>(p);
+  const int64_t blocks = ceil_div(total, nb);
+  const int64_t tasks = blocks * G;
+  const int64_t in_plane = p.ih * p.iw, out_plane = p.oh * p.ow;
+
+  std::vector<T> u(size_t(G * kXi * cig * cog));
+  transform_filters(p, w, u.data());
+
+  const int threads = int(std::min<int64_t>(num_threads(), tasks));
+  const int64_t v_size = kXi * cig * nb, m_size = kXi * cog * nb;
+  const int64_t per_thread = v_size + m_size + 2 * kXi * kLanes;
+  std::vector<T> workspace(size_t(threads * per_thread));
+
+#pragma omp parallel num_threads(threads)
+  {
+    T* v = workspace.data() + thread_id() * per_thread;
+    T* m = v + v_size;
+    T* d = m + m_size;        // [36][kLanes] gathered patches, then output rows
+    T* t = d + kXi * kLanes;  // [36][kLanes] half-transformed
+#pragma omp for schedule(static)
+    for (int64_t task = 0; task < tasks; ++task) {
+      const int64_t blk = task / G, grp = task % G;
+      const int64_t t0 = blk * nb, nt = std::min(nb, total - t0);
+
+      // Input transform: V[xi][ci][tile].
+      for (int64_t l0 = 0; l0 < nt; l0 += kLanes) {
+        const int64_t lanes = std::min(kLanes, nt - l0);
+        for (int64_t ci = 0; ci < cig; ++ci) {
+          std::fill(d, d + kXi * kLanes, T(0));
+          for (int64_t l = 0; l < lanes; ++l) {
+            const int64_t tile = t0 + l0 + l, n = tile / plane_tiles, r = tile % plane_tiles;
+            const int64_t th = r / tw_count, tw = r % tw_count;
+            const T* xc = x + (n * p.cin + grp * cig + ci) * in_plane;
+            gather_patch(xc, p.ih, p.iw, 4 * th - p.pad_h, 4 * tw - p.pad_w, d, l);
+          }
+          // Columns: t[i][j] = (B^T d)[i][j]; then rows: V[i][j] = (t B)[i][j] = (B^T t^T)[j].
+          for (int j = 0; j < 6; ++j) bt_rows(d + j * kLanes, 6 * kLanes, t + j * kLanes, 6 * kLanes);
+          T row[6 * kLanes];
+          for (int i = 0; i < 6; ++i) {
+            bt_rows(t + i * 6 * kLanes, kLanes, row, kLanes);
+            for (int j = 0; j < 6; ++j) {
+              T* dst = v + ((i * 6 + j) * cig + ci) * nb + l0;
+              std::copy(row + j * kLanes, row + j * kLanes + lanes, dst);
+            }
+          }
+        }
+      }
+
+      // 36 GEMMs: M[xi] (cog x nt) = U[xi] (cog x cig) . V[xi] (cig x nt).
+      const T* ug = u.data() + grp * kXi * cig * cog;
+      for (int64_t xi = 0; xi < kXi; ++xi) {
+        gemm<T>(cog, nt, cig, {ug + xi * cig * cog, 1, cog}, {v + xi * cig * nb, nb, 1},
+                m + xi * cog * nb, nb, false);
+      }
+
+      // Output transform: Y = A^T M A (+ bias), clipped.
+      for (int64_t l0 = 0; l0 < nt; l0 += kLanes) {
+        const int64_t lanes = std::min(kLanes, nt - l0);
+        for (int64_t co = 0; co < cog; ++co) {
+          const int64_t oc = grp * cog + co;
+          const T b = bias ? bias[oc] : T(0);
+          for (int64_t xi = 0; xi < kXi; ++xi) {
+            const T* src = m + (xi * cog + co) * nb + l0;
+            std::copy(src, src + lanes, d + xi * kLanes);
+            std::fill(d + xi * kLanes + lanes, d + (xi + 1) * kLanes, T(0));
+          }
+          // t[i][j] = (A^T M)[i][j] (4x6); out[j][i] = (A^T t^T)... rows of t: (t A)[i][k].
+          for (int j = 0; j < 6; ++j) at_rows(d + j * kLanes, 6 * kLanes, t + j * kLanes, 6 * kLanes);
+          T out[4 * kLanes];
+          for (int i = 0; i < 4; ++i) {
+            at_rows(t + i * 6 * kLanes, kLanes, out, kLanes);  // out[k][l] = Y[i][k]
+            for (int64_t l = 0; l < lanes; ++l) {
+              const int64_t tile = t0 + l0 + l, n = tile / plane_tiles, r = tile % plane_tiles;
+              const int64_t oh = 4 * (r / tw_count) + i, ow0 = 4 * (r % tw_count);
+              if (oh >= p.oh) continue;
+              T* yrow = y + (n * p.cout + oc) * out_plane + oh * p.ow;
+              const int64_t kmax = std::min<int64_t>(4, p.ow - ow0);
+              for (int64_t k = 0; k < kmax; ++k) yrow[ow0 + k] = out[k * kLanes + l] + b;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+Problem forward_problem(const ConvGeometry& g) {
+  return {g.batch,       g.in_channels, g.out_channels, g.groups,        g.in_size[1],
+          g.in_size[2],  g.out_size[1], g.out_size[2],  g.pad_before[1], g.pad_before[2]};
+}
+
+}  // namespace
+
+std::string winograd_unsupported(ConvPass pass, const ConvGeometry& g) {
+  if (pass == ConvPass::BackwardWeight)
+    return "winograd computes forward and backward_data only (backward_weight: use "
+           "im2col_gemm or auto)";
+  if (g.in_size[0] != 1 || g.out_size[0] != 1 || g.kernel[0] != 1 || g.pad_before[0] != 0)
+    return "winograd needs a 2-D convolution (depth 1)";
+  if (g.kernel[1] != 3 || g.kernel[2] != 3) return "winograd needs a 3x3 kernel";
+  if (g.stride[1] != 1 || g.stride[2] != 1 || g.stride[0] != 1) return "winograd needs stride 1";
+  if (g.dilation[1] != 1 || g.dilation[2] != 1) return "winograd needs dilation 1";
+  return {};
+}
+
+template <typename T>
+void forward_winograd(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* y) {
+  run_winograd(forward_problem(g), x, w, bias, y);
+}
+
+template <typename T>
+void backward_data_winograd(const ConvGeometry& g, const T* gy, const T* w, T* gx) {
+  // gx = corr(gy, w'), w'[grp*cig + ci][co][kh][kw] = w[grp*cog + co][ci][2-kh][2-kw],
+  // padding 2 - pad, output of the input's size.
+  const int64_t G = g.groups, cig = g.in_channels_per_group(), cog = g.out_channels_per_group();
+  std::vector<T> wt(size_t(g.out_channels * cig * 9));
+  for (int64_t grp = 0; grp < G; ++grp)
+    for (int64_t co = 0; co < cog; ++co)
+      for (int64_t ci = 0; ci < cig; ++ci) {
+        const T* src = w + ((grp * cog + co) * cig + ci) * 9;
+        T* dst = wt.data() + ((grp * cig + ci) * cog + co) * 9;
+        for (int k = 0; k < 9; ++k) dst[k] = src[8 - k];
+      }
+  const Problem p{g.batch,       g.out_channels, g.in_channels, G,
+                  g.out_size[1], g.out_size[2],  g.in_size[1],  g.in_size[2],
+                  2 - g.pad_before[1], 2 - g.pad_before[2]};
+  run_winograd<T>(p, gy, wt.data(), nullptr, gx);
+}
+
+template void forward_winograd<float>(const ConvGeometry&, const float*, const float*,
+                                      const float*, float*);
+template void forward_winograd<double>(const ConvGeometry&, const double*, const double*,
+                                       const double*, double*);
+template void backward_data_winograd<float>(const ConvGeometry&, const float*, const float*,
+                                            float*);
+template void backward_data_winograd<double>(const ConvGeometry&, const double*, const double*,
+                                             double*);
+
+}  // namespace fastconv::cpu
