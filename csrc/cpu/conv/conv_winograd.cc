@@ -33,13 +33,9 @@
 #include <cstring>
 #include <vector>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "common/parallel.h"
 #include "cpu/conv/conv_algorithms.h"
-#include "cpu/gemm/gemm.h"
+#include "cpu/gemm/gemm_kernels.h"
 
 namespace fastconv::cpu {
 
@@ -47,15 +43,8 @@ namespace {
 
 constexpr int64_t kXi = 36;       // 6x6 transformed positions
 constexpr int64_t kLanes = 16;    // tiles transformed together (inner, vectorisable loop)
-constexpr int64_t kBlockBytes = 2 * 1024 * 1024;  // V + M of one block of tiles, per thread
-
-int thread_id() {
-#ifdef _OPENMP
-  return omp_get_thread_num();
-#else
-  return 0;
-#endif
-}
+constexpr int64_t kGemmBytes = 512 * 1024;  // V[xi] + M[xi] of one block of tiles
+constexpr int64_t kMaxBlock = 512;          // tiles per block at most
 
 // A stride-1 3x3 correlation: y (N, C_out, OH, OW) from x (N, C_in, IH, IW); the input is read
 // at y position (i, j) + (kh, kw) - pad, zero outside; pad may be negative.
@@ -68,49 +57,82 @@ struct Problem {
   int64_t tiles() const { return batch * tiles_h() * tiles_w(); }
 };
 
-// Tiles per block: a function of the geometry only.
+constexpr int64_t kKC = 256;  // reduction slice: an A panel (mr x kc) stays in L1
+
+// Tiles per block: a multiple of the micro-kernel's nr, a function of the geometry only. One
+// GEMM's operands V[xi] and M[xi] ((C_in/g + C_out/g) x nb) stay in L2 (kGemmBytes).
 template <typename T>
-int64_t tile_block(const Problem& p) {
-  const int64_t per_tile = kXi * (p.cig() + p.cog()) * int64_t(sizeof(T));
-  int64_t nb = kBlockBytes / std::max<int64_t>(per_tile, 1);
-  nb = std::clamp<int64_t>(nb / kLanes * kLanes, 2 * kLanes, 512);
-  // Enough blocks to share between threads on small problems.
-  const int64_t spread = ceil_div(ceil_div(p.tiles(), 8), kLanes) * kLanes;
-  return std::max<int64_t>(kLanes, std::min(nb, spread));
+int64_t tile_block(const Problem& p, int64_t nr) {
+  const int64_t per_tile = (p.cig() + p.cog()) * int64_t(sizeof(T));
+  const int64_t nb = kGemmBytes / std::max<int64_t>(per_tile, 1) / nr * nr;
+  const int64_t needed = ceil_div(p.tiles(), nr) * nr;
+  return std::min(needed, std::clamp<int64_t>(nb, nr, kMaxBlock / nr * nr));
 }
 
-// U[grp][xi][ci][co] = (G w[grp*cog + co][ci] G^T)[xi], from w (C_out, C_in/g, 3, 3).
+// U[grp][xi] packed for the micro-kernel's A operand: panels of mr output channels,
+// upk[((grp*36 + xi)*panels + panel)*cig*mr + ci*mr + r] = (G w[grp*cog + panel*mr + r][ci] G^T)[xi],
+// zero for r past the group's channels. From w (C_out, C_in/g, 3, 3); computed in double.
 template <typename T>
-void transform_filters(const Problem& p, const T* w, T* u) {
-  const int64_t cig = p.cig(), cog = p.cog();
-  const int64_t count = p.cout * cig;
-#pragma omp parallel for num_threads(int(std::min<int64_t>(num_threads(), std::max<int64_t>(count / 256, 1)))) schedule(static)
-  for (int64_t f = 0; f < count; ++f) {
-    const int64_t oc = f / cig, ci = f % cig, grp = oc / cog, co = oc % cog;
-    const T* g = w + f * 9;
-    double t[6][3];  // G g
-    for (int c = 0; c < 3; ++c) {
-      const double g0 = g[c], g1 = g[3 + c], g2 = g[6 + c];
-      t[0][c] = g0 / 4;
-      t[1][c] = -(g0 + g1 + g2) / 6;
-      t[2][c] = -(g0 - g1 + g2) / 6;
-      t[3][c] = g0 / 24 + g1 / 12 + g2 / 6;
-      t[4][c] = g0 / 24 - g1 / 12 + g2 / 6;
-      t[5][c] = g2;
-    }
-    T* dst = u + grp * kXi * cig * cog + ci * cog + co;
-    const int64_t xs = cig * cog;  // stride between xi planes
-    for (int r = 0; r < 6; ++r) {
-      const double g0 = t[r][0], g1 = t[r][1], g2 = t[r][2];
-      const double v[6] = {g0 / 4,
-                           -(g0 + g1 + g2) / 6,
-                           -(g0 - g1 + g2) / 6,
-                           g0 / 24 + g1 / 12 + g2 / 6,
-                           g0 / 24 - g1 / 12 + g2 / 6,
-                           g2};
-      for (int c = 0; c < 6; ++c) dst[(r * 6 + c) * xs] = T(v[c]);
+void transform_filters(const Problem& p, const T* w, int64_t mr, T* upk) {
+  const int64_t cig = p.cig(), cog = p.cog(), panels = ceil_div(cog, mr);
+  const int64_t xs = panels * cig * mr;  // stride between xi planes
+  // Tasks: (grp, panel, chunk of kChunk input channels); each computes its 36 x (kChunk*mr)
+  // values into a local buffer, then writes one contiguous run per xi plane.
+  constexpr int64_t kChunk = 32;
+  const int64_t chunks = ceil_div(cig, kChunk), tasks = p.groups * panels * chunks;
+  const int threads = int(std::min<int64_t>(num_threads(), std::max<int64_t>(tasks / 4, 1)));
+#pragma omp parallel num_threads(threads)
+  {
+    std::vector<T> buf(size_t(kXi * kChunk * mr));
+#pragma omp for schedule(static)
+    for (int64_t task = 0; task < tasks; ++task) {
+      const int64_t chunk = task % chunks, panel = (task / chunks) % panels;
+      const int64_t grp = task / (chunks * panels);
+      const int64_t c0 = chunk * kChunk, nc = std::min(kChunk, cig - c0), len = nc * mr;
+      for (int64_t ci = 0; ci < nc; ++ci) {
+        for (int64_t r = 0; r < mr; ++r) {
+          const int64_t co = panel * mr + r, slot = ci * mr + r;
+          if (co >= cog) {
+            for (int64_t xi = 0; xi < kXi; ++xi) buf[xi * len + slot] = T(0);
+            continue;
+          }
+          const T* g = w + ((grp * cog + co) * cig + c0 + ci) * 9;
+          // G g G^T with G's rows (1/4, 0, 0), -(1, 1, 1)/6, -(1, -1, 1)/6,
+          // (1/24, 1/12, 1/6), (1/24, -1/12, 1/6), (0, 0, 1); in double.
+          constexpr double k4 = 1.0 / 4, k6 = 1.0 / 6, k12 = 1.0 / 12, k24 = 1.0 / 24;
+          auto g_times = [&](double g0, double g1, double g2, double* out, int stride) {
+            const double s02 = g0 + g2, s = k24 * g0 + k6 * g2, e = k12 * g1;
+            out[0] = k4 * g0;
+            out[stride] = -k6 * (s02 + g1);
+            out[2 * stride] = -k6 * (s02 - g1);
+            out[3 * stride] = s + e;
+            out[4 * stride] = s - e;
+            out[5 * stride] = g2;
+          };
+          double t[6][3];  // G g
+          for (int c = 0; c < 3; ++c) g_times(g[c], g[3 + c], g[6 + c], &t[0][c], 3);
+          for (int i = 0; i < 6; ++i) {
+            double v[6];
+            g_times(t[i][0], t[i][1], t[i][2], v, 1);
+            for (int j = 0; j < 6; ++j) buf[(i * 6 + j) * len + slot] = T(v[j]);
+          }
+        }
+      }
+      T* dst = upk + (grp * kXi * panels + panel) * cig * mr + c0 * mr;
+      for (int64_t xi = 0; xi < kXi; ++xi)
+        std::copy(buf.data() + xi * len, buf.data() + (xi + 1) * len, dst + xi * xs);
     }
   }
+}
+
+// Workspace reused across calls by the calling thread (grows only), like the GEMM's packing
+// buffers: a fresh multi-MiB allocation per call costs its page faults every time.
+template <typename T>
+T* workspace(size_t slot, size_t count) {
+  thread_local std::vector<T> buffers[3];
+  std::vector<T>& b = buffers[slot];
+  if (b.size() < count) b.resize(count);
+  return b.data();
 }
 
 // Copies the 6x6 input patch at (h0, w0) of plane xc (ih x iw) into d[i*6+j][lane], 0 outside.
@@ -176,84 +198,107 @@ void run_winograd(const Problem& p, const T* x, const T* w, const T* bias, T* y)
   const int64_t tw_count = p.tiles_w(), plane_tiles = p.tiles_h() * tw_count;
   const int64_t total = p.tiles();
   if (total == 0 || p.cout == 0) return;
-  const int64_t nb = tile_block<T>(p);
-  const int64_t blocks = ceil_div(total, nb);
-  const int64_t tasks = blocks * G;
+  const MicroKernel<T>& uk = active_micro_kernel<T>();
+  const int64_t mr = uk.mr, nr = uk.nr;
+  const int64_t nb = tile_block<T>(p, nr), jpanels = nb / nr;
+  const int64_t ipanels = ceil_div(cog, mr);
   const int64_t in_plane = p.ih * p.iw, out_plane = p.oh * p.ow;
 
-  std::vector<T> u(size_t(G * kXi * cig * cog));
-  transform_filters(p, w, u.data());
+  // Workspace (see the header comment): U packed, then one block's V and M, shared by threads.
+  T* upk = workspace<T>(0, size_t(G * kXi * ipanels * mr * cig));
+  transform_filters(p, w, mr, upk);
+  const int64_t v_group = kXi * jpanels * cig * nr;  // V[grp]: [xi][jpanel][ci][nr]
+  const int64_t m_group = kXi * cog * nb;            // M[grp]: [xi][co][nb]
+  T* v = workspace<T>(1, size_t(G * v_group));
+  T* m = workspace<T>(2, size_t(G * m_group));
 
-  const int threads = int(std::min<int64_t>(num_threads(), tasks));
-  const int64_t v_size = kXi * cig * nb, m_size = kXi * cog * nb;
-  const int64_t per_thread = v_size + m_size + 2 * kXi * kLanes;
-  std::vector<T> workspace(size_t(threads * per_thread));
-
+  const int64_t gemm_tasks = G * kXi * ipanels;
+  const int threads = int(std::max<int64_t>(1, std::min<int64_t>(num_threads(), gemm_tasks)));
 #pragma omp parallel num_threads(threads)
   {
-    T* v = workspace.data() + thread_id() * per_thread;
-    T* m = v + v_size;
-    T* d = m + m_size;        // [36][kLanes] gathered patches, then output rows
-    T* t = d + kXi * kLanes;  // [36][kLanes] half-transformed
-#pragma omp for schedule(static)
-    for (int64_t task = 0; task < tasks; ++task) {
-      const int64_t blk = task / G, grp = task % G;
-      const int64_t t0 = blk * nb, nt = std::min(nb, total - t0);
+    alignas(64) T d[kXi * kLanes];  // gathered patches, then M values of kLanes tiles
+    alignas(64) T t[kXi * kLanes];  // half-transformed
+    alignas(64) T row[6 * kLanes];
+    for (int64_t t0 = 0; t0 < total; t0 += nb) {
+      const int64_t nt = std::min(nb, total - t0);
 
-      // Input transform: V[xi][ci][tile].
-      for (int64_t l0 = 0; l0 < nt; l0 += kLanes) {
-        const int64_t lanes = std::min(kLanes, nt - l0);
-        for (int64_t ci = 0; ci < cig; ++ci) {
-          std::fill(d, d + kXi * kLanes, T(0));
+      // Input transform, split over input channels: V[grp][xi][tile / nr][ci][tile % nr].
+#pragma omp for schedule(static)
+      for (int64_t c = 0; c < p.cin; ++c) {
+        const int64_t grp = c / cig, ci = c % cig;
+        for (int64_t l0 = 0; l0 < nt; l0 += kLanes) {
+          const int64_t lanes = std::min(kLanes, nt - l0);
+          if (lanes < kLanes) std::fill(d, d + kXi * kLanes, T(0));
           for (int64_t l = 0; l < lanes; ++l) {
             const int64_t tile = t0 + l0 + l, n = tile / plane_tiles, r = tile % plane_tiles;
             const int64_t th = r / tw_count, tw = r % tw_count;
-            const T* xc = x + (n * p.cin + grp * cig + ci) * in_plane;
-            gather_patch(xc, p.ih, p.iw, 4 * th - p.pad_h, 4 * tw - p.pad_w, d, l);
+            gather_patch(x + (n * p.cin + c) * in_plane, p.ih, p.iw, 4 * th - p.pad_h,
+                         4 * tw - p.pad_w, d, l);
           }
-          // Columns: t[i][j] = (B^T d)[i][j]; then rows: V[i][j] = (t B)[i][j] = (B^T t^T)[j].
-          for (int j = 0; j < 6; ++j) bt_rows(d + j * kLanes, 6 * kLanes, t + j * kLanes, 6 * kLanes);
-          T row[6 * kLanes];
+          // Columns: t[i][j] = (B^T d)[i][j]; then rows: V[i][j] = (t B)[i][j].
+          for (int j = 0; j < 6; ++j)
+            bt_rows(d + j * kLanes, 6 * kLanes, t + j * kLanes, 6 * kLanes);
+          // Padding columns of the last panel are written too (zero or finite), never stored.
+          const int64_t width = std::min(kLanes, nb - l0);
           for (int i = 0; i < 6; ++i) {
             bt_rows(t + i * 6 * kLanes, kLanes, row, kLanes);
             for (int j = 0; j < 6; ++j) {
-              T* dst = v + ((i * 6 + j) * cig + ci) * nb + l0;
-              std::copy(row + j * kLanes, row + j * kLanes + lanes, dst);
+              T* vx = v + grp * v_group + (i * 6 + j) * jpanels * cig * nr;
+              for (int64_t l = 0; l < width;) {  // runs of lanes inside one nr panel
+                const int64_t col = l0 + l, jp = col / nr, jr = col % nr;
+                const int64_t run = std::min(width - l, nr - jr);
+                std::copy(row + j * kLanes + l, row + j * kLanes + l + run,
+                          vx + (jp * cig + ci) * nr + jr);
+                l += run;
+              }
             }
           }
         }
       }
 
-      // 36 GEMMs: M[xi] (cog x nt) = U[xi] (cog x cig) . V[xi] (cig x nt).
-      const T* ug = u.data() + grp * kXi * cig * cog;
-      for (int64_t xi = 0; xi < kXi; ++xi) {
-        gemm<T>(cog, nt, cig, {ug + xi * cig * cog, 1, cog}, {v + xi * cig * nb, nb, 1},
-                m + xi * cog * nb, nb, false);
+      // 36 GEMMs per group, split over (group, xi, panel of mr output channels):
+      // M[grp][xi] (cog x nt) = U[grp][xi] (cog x cig) . V[grp][xi] (cig x nt).
+      const int64_t used_panels = ceil_div(nt, nr);
+#pragma omp for schedule(static)
+      for (int64_t task = 0; task < gemm_tasks; ++task) {
+        const int64_t ip = task % ipanels, xi = (task / ipanels) % kXi, grp = task / (ipanels * kXi);
+        const T* a = upk + ((grp * kXi + xi) * ipanels + ip) * cig * mr;
+        const T* b = v + grp * v_group + xi * jpanels * cig * nr;
+        T* c = m + grp * m_group + (xi * cog + ip * mr) * nb;
+        const int64_t rows = std::min(mr, cog - ip * mr);
+        for (int64_t pc = 0; pc < cig; pc += kKC) {
+          const int64_t kc = std::min(kKC, cig - pc);
+          for (int64_t jp = 0; jp < used_panels; ++jp) {
+            uk.run(kc, a + pc * mr, b + (jp * cig + pc) * nr, c + jp * nr, nb, rows,
+                   std::min(nr, nt - jp * nr), pc > 0);
+          }
+        }
       }
 
-      // Output transform: Y = A^T M A (+ bias), clipped.
-      for (int64_t l0 = 0; l0 < nt; l0 += kLanes) {
-        const int64_t lanes = std::min(kLanes, nt - l0);
-        for (int64_t co = 0; co < cog; ++co) {
-          const int64_t oc = grp * cog + co;
-          const T b = bias ? bias[oc] : T(0);
+      // Output transform, split over output channels: Y = A^T M A (+ bias), clipped.
+#pragma omp for schedule(static)
+      for (int64_t oc = 0; oc < p.cout; ++oc) {
+        const int64_t grp = oc / cog, co = oc % cog;
+        const T b = bias ? bias[oc] : T(0);
+        for (int64_t l0 = 0; l0 < nt; l0 += kLanes) {
+          const int64_t lanes = std::min(kLanes, nt - l0);
           for (int64_t xi = 0; xi < kXi; ++xi) {
-            const T* src = m + (xi * cog + co) * nb + l0;
+            const T* src = m + grp * m_group + (xi * cog + co) * nb + l0;
             std::copy(src, src + lanes, d + xi * kLanes);
             std::fill(d + xi * kLanes + lanes, d + (xi + 1) * kLanes, T(0));
           }
-          // t[i][j] = (A^T M)[i][j] (4x6); out[j][i] = (A^T t^T)... rows of t: (t A)[i][k].
-          for (int j = 0; j < 6; ++j) at_rows(d + j * kLanes, 6 * kLanes, t + j * kLanes, 6 * kLanes);
-          T out[4 * kLanes];
+          // t[k][j] = (A^T M)[k][j] (4x6); then out[k] = (t A)[i][k] for each row i.
+          for (int j = 0; j < 6; ++j)
+            at_rows(d + j * kLanes, 6 * kLanes, t + j * kLanes, 6 * kLanes);
           for (int i = 0; i < 4; ++i) {
-            at_rows(t + i * 6 * kLanes, kLanes, out, kLanes);  // out[k][l] = Y[i][k]
+            at_rows(t + i * 6 * kLanes, kLanes, row, kLanes);  // row[k][l] = Y[i][k]
             for (int64_t l = 0; l < lanes; ++l) {
               const int64_t tile = t0 + l0 + l, n = tile / plane_tiles, r = tile % plane_tiles;
               const int64_t oh = 4 * (r / tw_count) + i, ow0 = 4 * (r % tw_count);
               if (oh >= p.oh) continue;
               T* yrow = y + (n * p.cout + oc) * out_plane + oh * p.ow;
               const int64_t kmax = std::min<int64_t>(4, p.ow - ow0);
-              for (int64_t k = 0; k < kmax; ++k) yrow[ow0 + k] = out[k * kLanes + l] + b;
+              for (int64_t k = 0; k < kmax; ++k) yrow[ow0 + k] = row[k * kLanes + l] + b;
             }
           }
         }
