@@ -20,6 +20,9 @@ void backward_weight_im2col_gemm(const ConvGeometry& g, const T* x, const T* gy,
 // Winograd F(4x4, 3x3) (conv_winograd.cc): forward and backward_data of 2-D 3x3 stride-1
 // dilation-1 convolutions; winograd_unsupported says why it cannot compute a problem.
 std::string winograd_unsupported(ConvPass pass, const ConvGeometry& g);
+// Bytes winograd allocates for this problem (transformed filters + one tile block's V and M).
+template <typename T>
+int64_t winograd_workspace_bytes(const ConvGeometry& g, ConvPass pass);
 template <typename T>
 void forward_winograd(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* y);
 template <typename T>

@@ -314,6 +314,24 @@ Problem forward_problem(const ConvGeometry& g) {
 
 }  // namespace
 
+template <typename T>
+int64_t winograd_workspace_bytes(const ConvGeometry& g, ConvPass pass) {
+  Problem p = forward_problem(g);
+  if (pass == ConvPass::BackwardData) {
+    p = {g.batch, g.out_channels, g.in_channels, g.groups, g.out_size[1], g.out_size[2],
+         g.in_size[1], g.in_size[2], 2 - g.pad_before[1], 2 - g.pad_before[2]};
+  }
+  const MicroKernel<T>& uk = active_micro_kernel<T>();
+  const int64_t nb = tile_block<T>(p, uk.nr);
+  const int64_t u = p.groups * kXi * ceil_div(p.cog(), uk.mr) * uk.mr * p.cig();
+  const int64_t vm = p.groups * kXi * (nb * p.cig() + p.cog() * nb);
+  const int64_t wt = pass == ConvPass::BackwardData ? p.cout * p.cig() * 9 : 0;
+  return (u + vm + wt) * int64_t(sizeof(T));
+}
+
+template int64_t winograd_workspace_bytes<float>(const ConvGeometry&, ConvPass);
+template int64_t winograd_workspace_bytes<double>(const ConvGeometry&, ConvPass);
+
 std::string winograd_unsupported(ConvPass pass, const ConvGeometry& g) {
   if (pass == ConvPass::BackwardWeight)
     return "winograd computes forward and backward_data only (backward_weight: use "
