@@ -4,27 +4,30 @@
 //   V = B^T d B          (input transform, one 6x6 matrix per tile and input channel)
 //   U = G g G^T          (filter transform, once per call, computed in double, stored as T)
 //   M[xi] = U[xi] . V[xi] for the 36 positions xi: 36 independent GEMMs
-//           (C_out/g x C_in/g) . (C_in/g x tiles), run by the project's packed gemm<T>()
+//           (C_out/g x C_in/g) . (C_in/g x tiles), on the packed GEMM's micro-kernels
+//           (gemm_kernels.h) with U packed once per call and V written by the input transform
+//           directly in the packed-B layout. (gemm<T>() itself re-packs A on every call: with U
+//           as A that cost more than the GEMM on 256/512-channel layers.)
 //   Y = A^T M A (4x4)    (output transform; + bias; clipped at the output's edges)
 // Points 0, +-1, +-2, inf (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks").
 // The matrices are exact in binary except G's 1/6, 1/12, 1/24, hence U is computed in double.
+// The alternative points 0, +-1, +-1/2, inf were not implemented or measured (left open).
 //
-// Numerics: the transforms grow the magnitudes (B^T d B sums up to |4|+|5|+|1| = 10 per side, so
-// 100x; A^T M A up to 18 per side for the last row), so float32 loses about 2-3 decimal digits
-// more than direct convolution. Measured (tests/test_conv_winograd.py, test_float32_error):
-// max |y - y_ref| / max |y_ref| on ResNet-like layers with N(0,1) data:
-//   C 64->64 56x56: 7.9e-7 (relative to max|y|); C 256: 6.5e-7; C 512: 6.3e-7
-//   (direct/im2col: ~1e-7). The per-element error relative to the magnitude of the terms
-//   sum |x||w| is ~1e-6. The alternative points 0, +-1, +-1/2, inf gave ~1.4x larger errors
-//   in a NumPy float32 model of both (see the test's docstring), so we keep +-2.
+// Numerics (float32, N(0,1) data, padding 1, against float64 on the same inputs; see
+// tests/test_conv_winograd.py): max|err| / max|y| = 6.7e-6 (C 64, 56x56), 1.2e-5 (128, 28x28),
+// 1.6e-5 (256, 14x14), 8.7e-6 (512, 7x7), i.e. 1.1-3.0 x eps32 sqrt(9 C); im2col_gemm: 3.5e-7 to
+// 5.1e-7. The transforms grow the magnitudes (B^T d B up to 10x per side, A^T M A up to 18x).
 //
-// Data layout per thread, for a block of nb tiles (global tile index over (n, tile_h, tile_w),
-// so a block may span samples; every GEMM column is one tile and columns never mix, so a
-// sample's result does not depend on the batch around it):
-//   V [36][C_in/g][nb],  M [36][C_out/g][nb],  U [g][36][C_in/g][C_out/g] (A = U^T, strided).
-// Work split: (tile block, group) tasks, each owning its outputs: bitwise the same for any
-// thread count. Workspace: U = 4x the weights (36 vs 9 per filter), plus per thread
-// 36 * (C_in/g + C_out/g) * nb * sizeof(T), nb chosen to keep that near kBlockBytes.
+// Data layout: tiles are numbered over (n, tile_h, tile_w); blocks of nb tiles (a block may
+// span samples; every GEMM column is one tile and columns never mix, so a sample's result does
+// not depend on the batch around it) are processed one after the other by all threads:
+//   V [g][36][nb/nr][C_in/g][nr], M [g][36][C_out/g][nb], U [g][36][C_out/g / mr][C_in/g][mr].
+// Within a block, threads split the input transform over input channels, the GEMMs over
+// (group, xi, mr rows) and the output transform over output channels: every value is computed
+// by one thread in a fixed order, so results are bitwise the same for any thread count.
+// Workspace (winograd_workspace_bytes): U = 4x the weights (36 vs 9 per filter; 512x512 float32:
+// 36 MiB) plus V and M of one block, 36 (C_in + C_out) nb sizeof(T) (<= ~10 MiB on ResNet
+// shapes), kept by the calling thread across calls.
 //
 // backward_data of a stride-1 3x3 conv is a stride-1 3x3 correlation of grad_output with the
 // spatially flipped, in/out-transposed weights and padding 2 - pad (negative: a crop), on an
