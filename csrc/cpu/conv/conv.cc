@@ -19,6 +19,7 @@ std::string always_supported(ConvPass, const ConvGeometry&) { return {}; }
 
 const AlgorithmInfo kAlgorithms[] = {
     {ConvAlgorithm::Im2colGemm, "im2col_gemm", always_supported},
+    {ConvAlgorithm::Winograd, "winograd", winograd_unsupported},
 };
 
 const AlgorithmInfo& info(ConvAlgorithm algorithm) {
@@ -55,6 +56,36 @@ std::string conv_algorithm_unsupported(ConvAlgorithm algorithm, ConvPass pass,
   return algorithm == ConvAlgorithm::Auto ? std::string() : info(algorithm).unsupported(pass, g);
 }
 
+// Winograd F(4x4,3x3) for 3x3 stride-1 forward / backward_data where it beats im2col_gemm
+// (benchmarks/results/winograd_cpu.md; 2 threads, AVX-512, float32, noisy shared machine):
+//   8x64x56x56 64->64 forward 14.3 ms vs 19.6 ms; 8x128x28x28 8.1 vs 17.7; 8x256x14x14 9.3 vs
+//   32.7; 8x512x7x7 15.5 vs 35.3; 1x128x112x112 13.6 vs 30.6; 8x32x56x56 32->32 4.3 vs 8.8.
+// It loses with few channels per group (8x16x56x56 16->16: 15 vs 5.8 ms; C_in = 3: 10 vs 1.3),
+// where the 36 GEMMs are too thin for the transforms' cost, and on small planes of one sample
+// (1x64x7x7: 0.41 vs 0.15 ms) where the filter transform dominates. Its workspace (4x the
+// weights as transformed filters) must also stay within the 64 MiB budget: 8x512x7x7 float64
+// (75 MiB of transformed filters) stays on im2col_gemm.
+constexpr int64_t kWorkspaceLimit = int64_t(64) << 20;  // bytes per call
+
+bool prefer_winograd(const ConvGeometry& g, ConvPass pass) {
+  if (!winograd_unsupported(pass, g).empty()) return false;
+  if (g.in_channels_per_group() < 32 || g.out_channels_per_group() < 32) return false;
+  if (g.batch * g.out_plane() < 196 || g.batch * g.in_plane() < 196) return false;
+  // Sized for float32 here (choose_conv_algorithm sees no dtype); the float64 dispatch below
+  // checks its own size again.
+  return winograd_workspace_bytes<float>(g, pass) <= kWorkspaceLimit;
+}
+
+// auto's choice for dtype T: float64 Winograd falls back where its workspace is too large.
+template <typename T>
+ConvAlgorithm choose_for(const ConvGeometry& g, ConvPass pass, ConvAlgorithm requested) {
+  const ConvAlgorithm a = choose_conv_algorithm(g, pass, requested);
+  if (requested == ConvAlgorithm::Auto && a == ConvAlgorithm::Winograd &&
+      winograd_workspace_bytes<T>(g, pass) > kWorkspaceLimit)
+    return ConvAlgorithm::Im2colGemm;
+  return a;
+}
+
 // The heuristic behind "auto", in one place; every rule here is justified by a benchmark row.
 ConvAlgorithm choose_conv_algorithm(const ConvGeometry& g, ConvPass pass,
                                     ConvAlgorithm requested) {
@@ -65,24 +96,27 @@ ConvAlgorithm choose_conv_algorithm(const ConvGeometry& g, ConvPass pass,
                                   "' cannot compute this convolution: " + why);
     return requested;
   }
+  if (prefer_winograd(g, pass)) return ConvAlgorithm::Winograd;
   return ConvAlgorithm::Im2colGemm;
 }
 
 template <typename T>
 void conv_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* y,
                   ConvAlgorithm algorithm) {
-  switch (choose_conv_algorithm(g, ConvPass::Forward, algorithm)) {
+  switch (choose_for<T>(g, ConvPass::Forward, algorithm)) {
     case ConvAlgorithm::Auto:  // never returned by choose_conv_algorithm
     case ConvAlgorithm::Im2colGemm: return forward_im2col_gemm(g, x, w, bias, y);
+    case ConvAlgorithm::Winograd: return forward_winograd(g, x, w, bias, y);
   }
 }
 
 template <typename T>
 void conv_backward_data(const ConvGeometry& g, const T* gy, const T* w, T* gx,
                         ConvAlgorithm algorithm) {
-  switch (choose_conv_algorithm(g, ConvPass::BackwardData, algorithm)) {
+  switch (choose_for<T>(g, ConvPass::BackwardData, algorithm)) {
     case ConvAlgorithm::Auto:  // never returned by choose_conv_algorithm
     case ConvAlgorithm::Im2colGemm: return backward_data_im2col_gemm(g, gy, w, gx);
+    case ConvAlgorithm::Winograd: return backward_data_winograd(g, gy, w, gx);
   }
 }
 
@@ -91,7 +125,9 @@ void conv_backward_weight(const ConvGeometry& g, const T* x, const T* gy, T* gw,
                           ConvAlgorithm algorithm) {
   switch (choose_conv_algorithm(g, ConvPass::BackwardWeight, algorithm)) {
     case ConvAlgorithm::Auto:  // never returned by choose_conv_algorithm
-    case ConvAlgorithm::Im2colGemm: return backward_weight_im2col_gemm(g, x, gy, gw);
+    case ConvAlgorithm::Im2colGemm:
+    case ConvAlgorithm::Winograd:  // never chosen for backward_weight (unsupported)
+      return backward_weight_im2col_gemm(g, x, gy, gw);
   }
 }
 

@@ -19,6 +19,7 @@ namespace fastconv::cpu {
 enum class ConvAlgorithm {
   Auto,
   Im2colGemm,  // tiles of the column matrix packed and multiplied; correct for every geometry
+  Winograd,    // F(4x4, 3x3): 2-D 3x3 stride-1 dilation-1, forward and backward_data
 };
 
 enum class ConvPass { Forward, BackwardData, BackwardWeight };

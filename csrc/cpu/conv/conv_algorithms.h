@@ -3,7 +3,10 @@
 // choose_conv_algorithm() admits (im2col_gemm: all of them).
 #pragma once
 
+#include <string>
+
 #include "common/conv_geometry.h"
+#include "cpu/conv/conv.h"
 
 namespace fastconv::cpu {
 
@@ -13,5 +16,16 @@ template <typename T>
 void backward_data_im2col_gemm(const ConvGeometry& g, const T* gy, const T* w, T* gx);
 template <typename T>
 void backward_weight_im2col_gemm(const ConvGeometry& g, const T* x, const T* gy, T* gw);
+
+// Winograd F(4x4, 3x3) (conv_winograd.cc): forward and backward_data of 2-D 3x3 stride-1
+// dilation-1 convolutions; winograd_unsupported says why it cannot compute a problem.
+std::string winograd_unsupported(ConvPass pass, const ConvGeometry& g);
+// Bytes winograd allocates for this problem (transformed filters + one tile block's V and M).
+template <typename T>
+int64_t winograd_workspace_bytes(const ConvGeometry& g, ConvPass pass);
+template <typename T>
+void forward_winograd(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* y);
+template <typename T>
+void backward_data_winograd(const ConvGeometry& g, const T* gy, const T* w, T* gx);
 
 }  // namespace fastconv::cpu

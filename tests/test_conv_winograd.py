@@ -1,0 +1,275 @@
+"""Winograd F(4x4, 3x3) (algorithm="winograd"): 2-D 3x3 stride-1 dilation-1 convolutions,
+forward and backward_data (and conv_transpose2d, which runs backward_data), against the float64
+reference and torch; determinism; what `auto` picks.
+
+float32 error (measured with tests/../csrc/cpu/conv/conv_winograd.cc's points 0, +-1, +-2, inf,
+N(0, 1) inputs and weights, padding 1, against float64 im2col_gemm on the same float32 inputs;
+see test_float32_error_resnet_like):
+    C_in = C_out   64 (56x56)  128 (28x28)  256 (14x14)  512 (7x7)
+    max|err| / max|y|  6.7e-6   1.2e-5       1.6e-5       8.7e-6     (im2col_gemm: 3.5e-7..5.1e-7)
+    ... / (eps32 * sqrt(9 C) * max|y|)  2.3  3.0  2.8  1.1           (im2col_gemm: <= 0.2)
+The error grows like a sum of 9 C rounding errors (sqrt) times the transforms' growth of the
+magnitudes (B^T d B, A^T M A); the worst-case bound (|B^T|_inf^2 |A^T|_inf^2 = 100 * 324) is far
+too loose to test with, so the tolerance is the measured constant with a 5x margin:
+    |y - y_ref| <= WINOGRAD_F32_GROWTH * eps32 * sqrt(9 C_in/g) * max(1, max|y_ref|),
+    WINOGRAD_F32_GROWTH = 16.
+float64 is held to the suite's usual tight bound (4 eps * reduction * scale, conftest).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fastconv
+from fastconv import _C, reference
+
+from conftest import assert_close
+
+WINOGRAD_F32_GROWTH = 16.0
+EPS32 = float(np.finfo(np.float32).eps)
+DTYPES = [np.float32, np.float64]
+DT_IDS = ["f32", "f64"]
+
+
+def check_winograd(actual, expected, reduction, what):
+    """float32: the derived Winograd bound (module docstring); float64: conftest's tight one."""
+    if actual.dtype == np.float64:
+        assert_close(actual, expected, reduction=reduction, what=what)
+        return
+    assert actual.shape == expected.shape, what
+    scale = max(1.0, float(np.max(np.abs(expected))) if expected.size else 1.0)
+    tol = WINOGRAD_F32_GROWTH * EPS32 * np.sqrt(reduction) * scale
+    err = float(np.max(np.abs(actual.astype(np.float64) - expected))) if expected.size else 0.0
+    assert err <= tol, f"{what}: max error {err:.3g} > {tol:.3g}"
+
+
+def _arrays(rng, dtype, n, c_in, c_out, h, w, groups, bias=True):
+    lead = (n,) if n else ()
+    x = rng.standard_normal(lead + (c_in, h, w)).astype(dtype)
+    wt = rng.standard_normal((c_out, c_in // groups, 3, 3)).astype(dtype)
+    b = rng.standard_normal(c_out).astype(dtype) if bias else None
+    return x, wt, b
+
+
+def _f64(a):
+    return None if a is None else a.astype(np.float64)
+
+
+# --------------------------------------------------------------- forward and backward_data
+
+SIZES = [(1, 1), (2, 3), (3, 4), (4, 5), (5, 4), (7, 8), (8, 9), (9, 13), (12, 11), (13, 13)]
+PADDINGS = [0, 1, 2, "same", (0, 2), (2, 1)]
+
+
+def _cases():
+    # (batch, c_in, c_out, (h, w), padding, groups): tile edges 4k-1, 4k, 4k+1 in both dims,
+    # channels 1/3/16/33, groups 1/2/4, batch 0 (unbatched), 1, 3.
+    cases = []
+    for i, (h, w) in enumerate(SIZES):
+        for j, pad in enumerate(PADDINGS):
+            ph, pw = (1, 1) if pad == "same" else pad if isinstance(pad, tuple) else (pad, pad)
+            if h + 2 * ph < 3 or w + 2 * pw < 3:
+                continue  # no output
+            k = i + j
+            c_in, c_out, groups = [(1, 1, 1), (3, 16, 1), (16, 16, 2), (33, 16, 1),
+                                   (16, 8, 4), (4, 4, 4)][k % 6]
+            cases.append(([1, 3, 0][k % 3], c_in, c_out, (h, w), pad, groups))
+    return cases
+
+
+CASES = _cases()
+
+
+def _id(case):
+    n, ci, co, (h, w), pad, g = case
+    pad = "x".join(map(str, pad)) if isinstance(pad, tuple) else pad
+    return f"n{n}_c{ci}to{co}_i{h}x{w}_p{pad}_g{g}"
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+@pytest.mark.parametrize("case", CASES, ids=[_id(c) for c in CASES])
+def test_forward_and_backward_data_match_reference(case, dtype, rng):
+    n, c_in, c_out, (h, w), pad, groups = case
+    x, wt, b = _arrays(rng, dtype, n, c_in, c_out, h, w, groups)
+    y = fastconv.conv2d(x, wt, b, padding=pad, groups=groups, algorithm="winograd")
+    y_ref = reference.conv2d(_f64(x), _f64(wt), _f64(b), padding=pad, groups=groups)
+    assert y.dtype == np.dtype(dtype)
+    check_winograd(y, y_ref, 9 * c_in // groups, f"{_id(case)} forward")
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    gx, gw, gb = fastconv.conv2d_backward(gy, x, wt, padding=pad, groups=groups,
+                                          output_mask=(True, False, False), algorithm="winograd")
+    assert gw is None and gb is None
+    gx_ref = reference.conv2d_backward(_f64(gy), _f64(x), _f64(wt), padding=pad,
+                                       groups=groups)[0]
+    check_winograd(gx, gx_ref, 9 * c_out // groups, f"{_id(case)} grad_input")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+@pytest.mark.parametrize("size,padding,output_padding", [
+    ((5, 7), 0, 0), ((8, 9), 1, 0), ((4, 4), 2, 0), ((7, 6), 3, 0), ((1, 1), 0, 0),
+], ids=["p0", "p1", "p2", "p3_crop", "one_pixel"])
+def test_conv_transpose2d_stride1_matches_reference(size, padding, output_padding, dtype, rng):
+    x = rng.standard_normal((2, 8, *size)).astype(dtype)
+    wt = rng.standard_normal((8, 6, 3, 3)).astype(dtype)  # (C_in, C_out/groups, 3, 3)
+    b = rng.standard_normal(12).astype(dtype)
+    y = fastconv.conv_transpose2d(x, wt, b, padding=padding, groups=2, algorithm="winograd")
+    y_ref = reference.conv_transpose2d(_f64(x), _f64(wt), _f64(b), padding=padding, groups=2)
+    check_winograd(y, y_ref, 9 * 4, f"conv_transpose2d p{padding}")
+    # its backward_data is conv's forward: winograd too
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    gx = fastconv.conv_transpose2d_backward(gy, x, wt, padding=padding, groups=2,
+                                            output_mask=(True, False, False),
+                                            algorithm="winograd")[0]
+    gx_ref = reference.conv_transpose2d_backward(_f64(gy), _f64(x), _f64(wt), padding=padding,
+                                                 groups=2)[0]
+    check_winograd(gx, gx_ref, 9 * 6, f"conv_transpose2d p{padding} grad_input")
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+@pytest.mark.parametrize("n,c_in,c_out,size,padding,groups", [
+    (3, 16, 33, (13, 12), 1, 1), (1, 32, 32, (9, 11), 0, 2), (2, 64, 64, (14, 14), 1, 4),
+    (1, 3, 16, (8, 8), 2, 1),
+], ids=["c16to33", "g2_valid", "c64_g4", "c3_p2"])
+def test_matches_torch(n, c_in, c_out, size, padding, groups, dtype, rng):
+    torch = pytest.importorskip("torch")
+    x, wt, b = _arrays(rng, dtype, n, c_in, c_out, *size, groups)
+    y = fastconv.conv2d(x, wt, b, padding=padding, groups=groups, algorithm="winograd")
+    tx, tw, tb = (torch.from_numpy(a.astype(np.float64)) for a in (x, wt, b))
+    y_t = torch.nn.functional.conv2d(tx, tw, tb, padding=padding, groups=groups).numpy()
+    check_winograd(y, y_t, 9 * c_in // groups, "forward vs torch")
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    gx = fastconv.conv2d_backward(gy, x, wt, padding=padding, groups=groups,
+                                  output_mask=(True, False, False), algorithm="winograd")[0]
+    gx_t = torch.ops.aten.convolution_backward(
+        torch.from_numpy(gy.astype(np.float64)), tx, tw, None, [1, 1], [padding] * 2, [1, 1],
+        False, [0, 0], groups, [True, False, False])[0].numpy()
+    check_winograd(gx, gx_t, 9 * c_out // groups, "grad_input vs torch")
+
+
+def test_float32_error_resnet_like(rng):
+    """The measurement behind WINOGRAD_F32_GROWTH (module docstring), on smaller batches."""
+    for c, hw in ((64, 28), (128, 14), (256, 7)):
+        x = rng.standard_normal((1, c, hw, hw)).astype(np.float32)
+        w = rng.standard_normal((c, c, 3, 3)).astype(np.float32)
+        ref = fastconv.conv2d(_f64(x), _f64(w), padding=1, algorithm="im2col_gemm")
+        y = fastconv.conv2d(x, w, padding=1, algorithm="winograd")
+        rel = np.max(np.abs(y - ref)) / np.max(np.abs(ref))
+        ratio = rel / (EPS32 * np.sqrt(9 * c))
+        assert ratio <= WINOGRAD_F32_GROWTH, f"C={c}: error {rel:.3g} = {ratio:.2f} eps sqrt(K)"
+        assert rel < 3e-5
+
+
+# ------------------------------------------------------------------------ determinism
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+def test_one_and_two_threads_bitwise(dtype):
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((3, 40, 19, 17)).astype(dtype)
+    w = rng.standard_normal((70, 40, 3, 3)).astype(dtype)
+    b = rng.standard_normal(70).astype(dtype)
+    before = fastconv.get_num_threads()
+    results = []
+    try:
+        for threads in (1, 2):
+            fastconv.set_num_threads(threads)
+            y = fastconv.conv2d(x, w, b, padding=1, algorithm="winograd")
+            gx = fastconv.conv2d_backward(y, x, w, padding=1, output_mask=(True, False, False),
+                                          algorithm="winograd")[0]
+            results.append((y, gx))
+    finally:
+        fastconv.set_num_threads(before)
+    for one, two in zip(*results):
+        np.testing.assert_array_equal(one, two)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+def test_sample_does_not_depend_on_batch(dtype):
+    """Sample i of a batch equals that sample computed alone, bitwise (tiles of one block span
+    samples; every GEMM column is one tile)."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((5, 24, 13, 10)).astype(dtype)
+    w = rng.standard_normal((20, 24, 3, 3)).astype(dtype)
+    b = rng.standard_normal(20).astype(dtype)
+    y = fastconv.conv2d(x, w, b, padding=1, algorithm="winograd")
+    gx = fastconv.conv2d_backward(y, x, w, padding=1, output_mask=(True, False, False),
+                                  algorithm="winograd")[0]
+    for i in range(5):
+        xi = x[i:i + 1]
+        np.testing.assert_array_equal(y[i:i + 1], fastconv.conv2d(xi, w, b, padding=1,
+                                                                  algorithm="winograd"))
+        gxi = fastconv.conv2d_backward(y[i:i + 1], xi, w, padding=1,
+                                       output_mask=(True, False, False), algorithm="winograd")[0]
+        np.testing.assert_array_equal(gx[i:i + 1], gxi)
+
+
+# ------------------------------------------------------------------ unsupported problems
+
+@pytest.mark.parametrize("what", ["stride2", "kernel5x5", "dilation2", "conv1d", "conv3d",
+                                  "backward_weight"])
+def test_forced_winograd_on_unsupported_problem_raises(what, rng):
+    x = rng.standard_normal((1, 4, 9, 9))
+    w3, w5 = rng.standard_normal((4, 4, 3, 3)), rng.standard_normal((4, 4, 5, 5))
+    op = "conv2d"
+    with pytest.raises(ValueError) as e:
+        if what == "stride2":
+            fastconv.conv2d(x, w3, stride=2, algorithm="winograd")
+        elif what == "kernel5x5":
+            fastconv.conv2d(x, w5, algorithm="winograd")
+        elif what == "dilation2":
+            fastconv.conv2d(x, w3, dilation=2, algorithm="winograd")
+        elif what == "conv1d":
+            op = "conv1d"
+            fastconv.conv1d(x[:, :, 0], w3[..., 0], algorithm="winograd")
+        elif what == "conv3d":
+            op = "conv3d"
+            fastconv.conv3d(x[:, :, None].repeat(3, 2), w3[:, :, None].repeat(3, 2),
+                            algorithm="winograd")
+        else:
+            op = "conv2d_backward"
+            gy = rng.standard_normal((1, 4, 7, 7))
+            fastconv.conv2d_backward(gy, x, w3, output_mask=(False, True, False),
+                                     algorithm="winograd")
+    msg = str(e.value)
+    assert msg.startswith(op + ":") and "'algorithm'" in msg and "winograd" in msg, msg
+
+
+# ------------------------------------------------------------------------- auto's choice
+
+def _choose(pass_, n, c_in, c_out, h, w, groups=1, pad=1, stride=1, k=3, algorithm="auto"):
+    oh, ow = (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
+    return _C.conv_choose(pass_, (n, c_in, 1, h, w), (c_out, c_in // groups, 1, k, k),
+                          (n, c_out, 1, oh, ow), (1, stride, stride), (0, pad, pad), (1, 1, 1),
+                          groups, algorithm)
+
+
+def test_conv_choose_forced_and_errors():
+    assert _choose("forward", 1, 8, 8, 9, 9, algorithm="winograd") == "winograd"
+    assert _choose("forward", 1, 8, 8, 9, 9, algorithm="im2col_gemm") == "im2col_gemm"
+    with pytest.raises(ValueError, match="winograd"):
+        _choose("backward_weight", 1, 8, 8, 9, 9, algorithm="winograd")
+    with pytest.raises(ValueError, match="pass"):
+        _choose("sideways", 1, 8, 8, 9, 9)
+
+
+@pytest.mark.parametrize("pass_", ["forward", "backward_data"])
+def test_auto_picks_winograd_for_resnet_3x3(pass_):
+    for n, c, hw in ((8, 64, 56), (8, 128, 28), (8, 256, 14), (1, 128, 112)):
+        assert _choose(pass_, n, c, c, hw, hw) == "winograd", (n, c, hw)
+
+
+def test_auto_keeps_im2col_gemm_elsewhere():
+    assert _choose("backward_weight", 8, 64, 64, 56, 56) == "im2col_gemm"
+    assert _choose("forward", 8, 64, 64, 56, 56, stride=2) == "im2col_gemm"
+    assert _choose("forward", 8, 64, 64, 56, 56, k=5, pad=2) == "im2col_gemm"
+    assert _choose("forward", 8, 3, 64, 224, 224) == "im2col_gemm"  # few input channels
+    assert _choose("forward", 8, 64, 64, 56, 56, groups=64) == "im2col_gemm"  # depthwise
+
+
+def test_auto_float32_within_bound(rng):
+    x = rng.standard_normal((2, 64, 20, 20)).astype(np.float32)
+    w = rng.standard_normal((64, 64, 3, 3)).astype(np.float32)
+    assert _choose("forward", 2, 64, 64, 20, 20) == "winograd"
+    y = fastconv.conv2d(x, w, padding=1)
+    check_winograd(y, reference.conv2d(_f64(x), _f64(w), padding=1), 9 * 64, "auto forward")
