@@ -36,8 +36,10 @@
 #include <cstring>
 #include <vector>
 
+#include "common/denormals.h"
 #include "common/parallel.h"
 #include "cpu/conv/conv_algorithms.h"
+#include "cpu/gemm/gemm.h"
 #include "cpu/gemm/gemm_kernels.h"
 
 namespace fastconv::cpu {
@@ -60,7 +62,6 @@ struct Problem {
   int64_t tiles() const { return batch * tiles_h() * tiles_w(); }
 };
 
-constexpr int64_t kKC = 256;  // reduction slice: an A panel (mr x kc) stays in L1
 
 // Tiles per block: a multiple of the micro-kernel's nr, a function of the geometry only. One
 // GEMM's operands V[xi] and M[xi] ((C_in/g + C_out/g) x nb) stay in L2 (kGemmBytes).
@@ -219,6 +220,7 @@ void run_winograd(const Problem& p, const T* x, const T* w, const T* bias, T* y)
   const int threads = int(std::max<int64_t>(1, std::min<int64_t>(num_threads(), gemm_tasks)));
 #pragma omp parallel num_threads(threads)
   {
+    const FlushDenormals flush_denormals;
     alignas(64) T d[kXi * kLanes];  // gathered patches, then M values of kLanes tiles
     alignas(64) T t[kXi * kLanes];  // half-transformed
     alignas(64) T row[6 * kLanes];
@@ -261,21 +263,13 @@ void run_winograd(const Problem& p, const T* x, const T* w, const T* bias, T* y)
 
       // 36 GEMMs per group, split over (group, xi, panel of mr output channels):
       // M[grp][xi] (cog x nt) = U[grp][xi] (cog x cig) . V[grp][xi] (cig x nt).
-      const int64_t used_panels = ceil_div(nt, nr);
 #pragma omp for schedule(static)
       for (int64_t task = 0; task < gemm_tasks; ++task) {
         const int64_t ip = task % ipanels, xi = (task / ipanels) % kXi, grp = task / (ipanels * kXi);
         const T* a = upk + ((grp * kXi + xi) * ipanels + ip) * cig * mr;
         const T* b = v + grp * v_group + xi * jpanels * cig * nr;
         T* c = m + grp * m_group + (xi * cog + ip * mr) * nb;
-        const int64_t rows = std::min(mr, cog - ip * mr);
-        for (int64_t pc = 0; pc < cig; pc += kKC) {
-          const int64_t kc = std::min(kKC, cig - pc);
-          for (int64_t jp = 0; jp < used_panels; ++jp) {
-            uk.run(kc, a + pc * mr, b + (jp * cig + pc) * nr, c + jp * nr, nb, rows,
-                   std::min(nr, nt - jp * nr), pc > 0);
-          }
-        }
+        gemm_packed<T>(std::min(mr, cog - ip * mr), nt, cig, a, b, c, nb, false);
       }
 
       // Output transform, split over output channels: Y = A^T M A (+ bias), clipped.
