@@ -16,6 +16,9 @@ template <typename T>
 void backward_data_im2col_gemm(const ConvGeometry& g, const T* gy, const T* w, T* gx);
 template <typename T>
 void backward_weight_im2col_gemm(const ConvGeometry& g, const T* x, const T* gy, T* gw);
+// Bytes im2col_gemm allocates for one pass (packed weights, COL and dY tiles per thread).
+template <typename T>
+int64_t im2col_gemm_workspace_bytes(const ConvGeometry& g, ConvPass pass);
 
 // Winograd F(4x4, 3x3) (conv_winograd.cc): forward and backward_data of 2-D 3x3 stride-1
 // dilation-1 convolutions; winograd_unsupported says why it cannot compute a problem.

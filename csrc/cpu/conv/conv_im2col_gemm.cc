@@ -48,6 +48,55 @@ int64_t block_size(int64_t count, int64_t outer, int threads) {
   return std::max<int64_t>(1, ceil_div(count, std::max<int64_t>(wanted_blocks, 1)));
 }
 
+// How one pass of the algorithm splits its work and what workspace it takes, in elements;
+// computed the same way by the kernels and by im2col_gemm_workspace_bytes (fastconv.explain).
+//   forward:         tasks = sample x group x column tile; shared = the packed weights;
+//                    per thread b = one packed COL tile
+//   backward_data:   tasks = sample x group x block of `block` input channels; per thread
+//                    a = packed W^T rows of the block, b = one packed dY tile, col = its dCOL
+//   backward_weight: tasks = group x block of `block` COL rows; per thread a = one packed dY
+//                    tile, b = one packed COL^T tile
+struct Im2colPlan {
+  int64_t tile = 1;   // columns per tile (whole GEMM panels)
+  int64_t block = 1;  // channels (backward_data) or rows (backward_weight) per task
+  int64_t tasks = 0;
+  int threads = 1;
+  int64_t shared = 0, a = 0, b = 0, col = 0;
+  int64_t per_thread() const { return a + b + col; }
+  int64_t elements() const { return shared + threads * per_thread(); }
+};
+
+template <typename T>
+Im2colPlan plan_im2col(const ConvGeometry& g, ConvPass pass) {
+  const int64_t G = g.groups, cig = g.in_channels_per_group(), cog = g.out_channels_per_group();
+  const int64_t K = g.gemm_k(), P = g.out_plane(), kvol = g.kernel_volume();
+  const bool pointwise = g.is_pointwise();
+  Im2colPlan plan;
+  plan.tile = column_tile<T>(K, P, gemm_nr<T>());
+  switch (pass) {
+    case ConvPass::Forward:
+      plan.tasks = g.batch * G * ceil_div(P, plan.tile);
+      plan.shared = G * packed_a_size<T>(cog, K);
+      plan.b = packed_b_size<T>(plan.tile, K);
+      break;
+    case ConvPass::BackwardData:
+      plan.block = block_size(cig, g.batch * G, num_threads());
+      plan.tasks = g.batch * G * ceil_div(cig, plan.block);
+      plan.a = packed_a_size<T>(plan.block * kvol, cog);
+      plan.b = packed_b_size<T>(plan.tile, cog);
+      plan.col = pointwise ? 0 : plan.block * kvol * plan.tile;
+      break;
+    case ConvPass::BackwardWeight:
+      plan.block = block_size(K, G, num_threads());
+      plan.tasks = G * ceil_div(K, plan.block);
+      plan.a = packed_a_size<T>(cog, plan.tile);
+      plan.b = packed_b_size<T>(plan.block, plan.tile);
+      break;
+  }
+  plan.threads = threads_for(plan.tasks, g.batch * g.out_channels * P * K);
+  return plan;
+}
+
 int thread_id() {
 #ifdef _OPENMP
   return omp_get_thread_num();
@@ -138,16 +187,15 @@ void forward_im2col_gemm(const ConvGeometry& g, const T* x, const T* w, const T*
   const int64_t G = g.groups, cig = g.in_channels_per_group(), cog = g.out_channels_per_group();
   const int64_t K = g.gemm_k(), P = g.out_plane(), in_plane = g.in_plane();
   const int64_t nr = gemm_nr<T>();
-  const int64_t pt = column_tile<T>(K, P, nr);
-  const int64_t tiles = ceil_div(P, pt);
-  const int64_t tasks = g.batch * G * tiles;
-  if (tasks == 0) return;
+  const Im2colPlan plan = plan_im2col<T>(g, ConvPass::Forward);
+  if (plan.tasks == 0) return;
+  const int64_t pt = plan.tile, tiles = ceil_div(P, pt), tasks = plan.tasks;
   const bool pointwise = g.is_pointwise();
-  const int threads = threads_for(tasks, g.batch * g.out_channels * P * K);
+  const int threads = plan.threads;
   // The weights of every group, packed once and shared read-only by all threads.
   const int64_t a_size = packed_a_size<T>(cog, K);
-  std::vector<T> w_packed(size_t(G * a_size));
-  const int64_t per_thread = packed_b_size<T>(pt, K);
+  std::vector<T> w_packed(size_t(plan.shared));
+  const int64_t per_thread = plan.per_thread();
   std::vector<T> workspace(size_t(threads * per_thread));
 
 #pragma omp parallel num_threads(threads)
@@ -184,18 +232,12 @@ void backward_data_im2col_gemm(const ConvGeometry& g, const T* gy, const T* w, T
   const int64_t G = g.groups, cig = g.in_channels_per_group(), cog = g.out_channels_per_group();
   const int64_t K = g.gemm_k(), P = g.out_plane(), in_plane = g.in_plane();
   const int64_t kvol = g.kernel_volume();
-  const int64_t pt = column_tile<T>(K, P, gemm_nr<T>());
-  const int64_t cb = block_size(cig, g.batch * G, num_threads());
-  const int64_t blocks = ceil_div(cig, cb);
-  const int64_t tasks = g.batch * G * blocks;
-  if (tasks == 0) return;
+  const Im2colPlan plan = plan_im2col<T>(g, ConvPass::BackwardData);
+  if (plan.tasks == 0) return;
+  const int64_t pt = plan.tile, cb = plan.block, blocks = ceil_div(cig, cb), tasks = plan.tasks;
   const bool pointwise = g.is_pointwise();
-  const int threads = threads_for(tasks, g.batch * g.out_channels * P * K);
-  // Per thread: W^T rows of one channel block (packed once per task), one packed dY tile, and
-  // the dCOL tile it produces.
-  const int64_t a_size = packed_a_size<T>(cb * kvol, cog);
-  const int64_t b_size = packed_b_size<T>(pt, cog);
-  const int64_t per_thread = a_size + b_size + (pointwise ? 0 : cb * kvol * pt);
+  const int threads = plan.threads;
+  const int64_t a_size = plan.a, b_size = plan.b, per_thread = plan.per_thread();
   std::vector<T> workspace(size_t(threads * per_thread));
 
 #pragma omp parallel num_threads(threads)
@@ -233,16 +275,12 @@ void backward_weight_im2col_gemm(const ConvGeometry& g, const T* x, const T* gy,
   const int64_t G = g.groups, cig = g.in_channels_per_group(), cog = g.out_channels_per_group();
   const int64_t K = g.gemm_k(), P = g.out_plane(), in_plane = g.in_plane();
   const int64_t nr = gemm_nr<T>();
-  const int64_t pt = column_tile<T>(K, P, nr);
-  const int64_t rb = block_size(K, G, num_threads());
-  const int64_t blocks = ceil_div(K, rb);
-  const int64_t tasks = G * blocks;
-  if (tasks == 0) return;
+  const Im2colPlan plan = plan_im2col<T>(g, ConvPass::BackwardWeight);
+  if (plan.tasks == 0) return;
+  const int64_t pt = plan.tile, rb = plan.block, blocks = ceil_div(K, rb), tasks = plan.tasks;
   const bool pointwise = g.is_pointwise();
-  const int threads = threads_for(tasks, g.batch * g.out_channels * P * K);
-  // Per thread: one packed dY tile (A) and one packed COL^T tile (B).
-  const int64_t a_size = packed_a_size<T>(cog, pt);
-  const int64_t per_thread = a_size + packed_b_size<T>(rb, pt);
+  const int threads = plan.threads;
+  const int64_t a_size = plan.a, per_thread = plan.per_thread();
   std::vector<T> workspace(size_t(threads * per_thread));
 
 #pragma omp parallel num_threads(threads)
@@ -278,6 +316,13 @@ void backward_weight_im2col_gemm(const ConvGeometry& g, const T* x, const T* gy,
   }
 }
 
+template <typename T>
+int64_t im2col_gemm_workspace_bytes(const ConvGeometry& g, ConvPass pass) {
+  return plan_im2col<T>(g, pass).elements() * int64_t(sizeof(T));
+}
+
+template int64_t im2col_gemm_workspace_bytes<float>(const ConvGeometry&, ConvPass);
+template int64_t im2col_gemm_workspace_bytes<double>(const ConvGeometry&, ConvPass);
 template void forward_im2col_gemm<float>(const ConvGeometry&, const float*, const float*,
                                          const float*, float*);
 template void forward_im2col_gemm<double>(const ConvGeometry&, const double*, const double*,
