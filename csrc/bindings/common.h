@@ -57,5 +57,6 @@ void dispatch_dtype(const py::array& a, Fn&& fn) {
 void bind_runtime(py::module_& m);
 void bind_conv(py::module_& m);
 void bind_activation(py::module_& m);
+void bind_ceilings(py::module_& m);
 
 }  // namespace fastconv::bindings

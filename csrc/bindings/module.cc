@@ -44,4 +44,5 @@ PYBIND11_MODULE(_C, m) {
   fastconv::bindings::bind_runtime(m);
   fastconv::bindings::bind_conv(m);
   fastconv::bindings::bind_activation(m);
+  fastconv::bindings::bind_ceilings(m);
 }
