@@ -40,7 +40,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         % runner.available_cores())
     p.add_argument("--device", default="cpu", help="cpu (the only device of this build)")
     p.add_argument("--repeats", type=int, default=None,
-                   help="timed samples per call (default 5)")
+                   help="timed samples per call (default 5, --quick 3)")
     p.add_argument("--phase", action="append", metavar="PHASE",
                    help="forward, backward_data, backward_weight (default: all); repeatable or "
                         "comma-separated")
@@ -74,7 +74,7 @@ def main(args: argparse.Namespace) -> int:
     if threads < 1 or (args.repeats is not None and args.repeats < 1):
         print("fastconv bench: --threads and --repeats must be positive", file=err)
         return 2
-    repeats = args.repeats or 5
+    repeats = args.repeats or (3 if args.quick else 5)
     try:
         cases = shapes.select(shapes.load(args.shapes or ()), _comma_list(args.op), args.quick)
     except (ValueError, OSError) as e:

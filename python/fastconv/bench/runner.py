@@ -89,7 +89,8 @@ def measure_memory(fn: Callable, rss: bool) -> Dict[str, Optional[int]]:
       reset through /proc/self/clear_refs), minus the result's bytes: this includes the C++
       workspace (e.g. im2col buffers). Meaningful after `_fresh_allocations()`, which makes every
       allocation of 64 KiB or more a fresh mapping (else memory that an earlier call left in
-      malloc's free lists is reused without growing the resident set)."""
+      malloc's free lists is reused without growing the resident set). Allocations under 64 KiB
+      may still come from resident heap memory: a lower bound."""
     out: Dict[str, Optional[int]] = {"numpy_extra_bytes": None, "rss_extra_bytes": None}
     rss_before = None
     if rss:
