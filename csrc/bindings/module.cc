@@ -45,4 +45,5 @@ PYBIND11_MODULE(_C, m) {
   fastconv::bindings::bind_conv(m);
   fastconv::bindings::bind_activation(m);
   fastconv::bindings::bind_pool(m);
+  fastconv::bindings::bind_ceilings(m);
 }

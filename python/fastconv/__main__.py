@@ -1,4 +1,5 @@
-"""The `fastconv` command: `fastconv info` (how it was built), `fastconv demo` (a short example)."""
+"""The `fastconv` command: `fastconv info` (how it was built), `fastconv demo` (a short example),
+`fastconv bench` (fastconv against torch, SciPy and NumPy on this machine; `fastconv bench -h`)."""
 
 from __future__ import annotations
 
@@ -43,7 +44,14 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("info", help="print how fastconv was built")
     sub.add_parser("demo", help="run and check a short example")
+    from . import bench
+    bench_parser = sub.add_parser(
+        "bench", help="benchmark fastconv against its peers on this machine",
+        description=bench.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    bench.add_arguments(bench_parser)
     args = parser.parse_args(argv)
+    if args.command == "bench":
+        return bench.main(args)
     return {"info": _info, "demo": _demo}[args.command]()
 
 
