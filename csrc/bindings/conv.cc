@@ -1,5 +1,7 @@
 // Bindings of the convolution primitives (csrc/cpu/conv/conv.h).
+#include <array>
 #include <stdexcept>
+#include <string>
 
 #include "bindings/common.h"
 #include "common/conv_geometry.h"
@@ -17,29 +19,39 @@ struct AlgorithmError : std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
+using Shape5 = std::array<int64_t, 5>;
+
+Shape5 shape5(const py::array& a) { return {a.shape(0), a.shape(1), a.shape(2), a.shape(3), a.shape(4)}; }
+
 // x: activations (N, C_in, ...), w: (C_out, C_in/groups, ...), y: (N, C_out, ...).
-ConvGeometry make_geometry(const py::array& x, const py::array& w, const py::array& y,
+ConvGeometry make_geometry(const Shape5& x, const Shape5& w, const Shape5& y,
                            const Triple& stride, const Triple& pad, const Triple& dilation,
                            int64_t groups) {
   ConvGeometry g;
-  g.batch = x.shape(0);
-  g.in_channels = x.shape(1);
-  g.out_channels = w.shape(0);
+  g.batch = x[0];
+  g.in_channels = x[1];
+  g.out_channels = w[0];
   g.groups = groups;
   for (int d = 0; d < 3; ++d) {
-    g.in_size[d] = x.shape(2 + d);
-    g.out_size[d] = y.shape(2 + d);
-    g.kernel[d] = w.shape(2 + d);
+    g.in_size[d] = x[2 + d];
+    g.out_size[d] = y[2 + d];
+    g.kernel[d] = w[2 + d];
     g.stride[d] = stride[d];
     g.pad_before[d] = pad[d];
     g.dilation[d] = dilation[d];
   }
   g.check();
-  require(y.shape(0) == g.batch, "batch sizes of the activations differ");
-  require(y.shape(1) == g.out_channels, "output channels differ from weight.shape[0]");
-  require(groups > 0 && w.shape(1) * groups == g.in_channels,
+  require(y[0] == g.batch, "batch sizes of the activations differ");
+  require(y[1] == g.out_channels, "output channels differ from weight.shape[0]");
+  require(groups > 0 && w[1] * groups == g.in_channels,
           "weight.shape[1] * groups differs from the input channels");
   return g;
+}
+
+ConvGeometry make_geometry(const py::array& x, const py::array& w, const py::array& y,
+                           const Triple& stride, const Triple& pad, const Triple& dilation,
+                           int64_t groups) {
+  return make_geometry(shape5(x), shape5(w), shape5(y), stride, pad, dilation, groups);
 }
 
 // The algorithm that will run, chosen with the GIL held; a forced algorithm that cannot compute
@@ -121,6 +133,26 @@ void conv_backward_weight(const py::array& x, const py::array& grad_output,
   });
 }
 
+// The name of the algorithm that `algorithm` runs as for this pass and geometry (shapes as the
+// primitives see them): lets tests and tools see what "auto" picks without running it.
+std::string conv_choose(const std::string& pass, const Shape5& x, const Shape5& w,
+                        const Shape5& y, const Triple& stride, const Triple& pad,
+                        const Triple& dilation, int64_t groups, const std::string& algorithm) {
+  ConvPass p;
+  if (pass == "forward") {
+    p = ConvPass::Forward;
+  } else if (pass == "backward_data") {
+    p = ConvPass::BackwardData;
+  } else if (pass == "backward_weight") {
+    p = ConvPass::BackwardWeight;
+  } else {
+    throw py::value_error("fastconv._C: pass must be 'forward', 'backward_data' or "
+                          "'backward_weight', got '" + pass + "'");
+  }
+  return fastconv::cpu::conv_algorithm_name(
+      plan(make_geometry(x, w, y, stride, pad, dilation, groups), p, algorithm));
+}
+
 }  // namespace
 
 void bind_conv(py::module_& m) {
@@ -139,6 +171,12 @@ void bind_conv(py::module_& m) {
   m.def("conv_backward_weight", &conv_backward_weight, py::arg("input"), py::arg("grad_output"),
         py::arg("grad_weight"), py::arg("stride"), py::arg("pad"), py::arg("dilation"),
         py::arg("groups"), py::arg("algorithm"), geometry_doc);
+  m.def("conv_choose", &conv_choose, py::arg("pass"), py::arg("input_shape5"),
+        py::arg("weight_shape5"), py::arg("output_shape5"), py::arg("stride"), py::arg("pad"),
+        py::arg("dilation"), py::arg("groups"), py::arg("algorithm"),
+        "The algorithm's name that conv_<pass> would run for these 5-D shapes (input, weight, "
+        "output as the primitive sees them); raises AlgorithmError where a forced algorithm "
+        "cannot run.");
 }
 
 }  // namespace fastconv::bindings

@@ -17,8 +17,16 @@ struct AlgorithmInfo {
 
 std::string always_supported(ConvPass, const ConvGeometry&) { return {}; }
 
+std::string depthwise_unsupported(ConvPass, const ConvGeometry& g) {
+  if (g.groups == g.in_channels) return {};
+  return "it needs a depthwise convolution (groups == in_channels, one input channel per group), "
+         "got groups=" + std::to_string(g.groups) + " with " + std::to_string(g.in_channels) +
+         " input channels";
+}
+
 const AlgorithmInfo kAlgorithms[] = {
     {ConvAlgorithm::Im2colGemm, "im2col_gemm", always_supported},
+    {ConvAlgorithm::Depthwise, "depthwise", depthwise_unsupported},
 };
 
 const AlgorithmInfo& info(ConvAlgorithm algorithm) {
@@ -74,6 +82,7 @@ void conv_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, 
   switch (choose_conv_algorithm(g, ConvPass::Forward, algorithm)) {
     case ConvAlgorithm::Auto:  // never returned by choose_conv_algorithm
     case ConvAlgorithm::Im2colGemm: return forward_im2col_gemm(g, x, w, bias, y);
+    case ConvAlgorithm::Depthwise: return forward_depthwise(g, x, w, bias, y);
   }
 }
 
@@ -83,6 +92,7 @@ void conv_backward_data(const ConvGeometry& g, const T* gy, const T* w, T* gx,
   switch (choose_conv_algorithm(g, ConvPass::BackwardData, algorithm)) {
     case ConvAlgorithm::Auto:  // never returned by choose_conv_algorithm
     case ConvAlgorithm::Im2colGemm: return backward_data_im2col_gemm(g, gy, w, gx);
+    case ConvAlgorithm::Depthwise: return backward_data_depthwise(g, gy, w, gx);
   }
 }
 
@@ -92,6 +102,7 @@ void conv_backward_weight(const ConvGeometry& g, const T* x, const T* gy, T* gw,
   switch (choose_conv_algorithm(g, ConvPass::BackwardWeight, algorithm)) {
     case ConvAlgorithm::Auto:  // never returned by choose_conv_algorithm
     case ConvAlgorithm::Im2colGemm: return backward_weight_im2col_gemm(g, x, gy, gw);
+    case ConvAlgorithm::Depthwise: return backward_weight_depthwise(g, x, gy, gw);
   }
 }
 

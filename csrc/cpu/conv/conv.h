@@ -19,6 +19,7 @@ namespace fastconv::cpu {
 enum class ConvAlgorithm {
   Auto,
   Im2colGemm,  // tiles of the column matrix packed and multiplied; correct for every geometry
+  Depthwise,   // direct, SIMD along output rows; groups == C_in (any depth multiplier)
 };
 
 enum class ConvPass { Forward, BackwardData, BackwardWeight };
