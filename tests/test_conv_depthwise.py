@@ -190,7 +190,7 @@ def _choose(pass_, x, w, y, stride=(1, 1, 1), pad=(0, 0, 0), dilation=(1, 1, 1),
     ((8, 384, 1, 28, 28), (384, 1, 1, 7, 7), (8, 384, 1, 28, 28), (1, 1, 1), (0, 3, 3), 384),
     ((1, 64, 1, 128, 128), (64, 1, 1, 31, 31), (1, 64, 1, 128, 128), (1, 1, 1), (0, 15, 15), 64),
     ((8, 1024, 1, 1, 4096), (1024, 1, 1, 1, 4), (8, 1024, 1, 1, 4099), (1, 1, 1), (0, 0, 3), 1024),
-    ((2, 32, 1, 20, 20), (64, 1, 1, 3, 3), (2, 32, 1, 20, 20), (1, 1, 1), (0, 1, 1), 32),
+    ((2, 32, 1, 20, 20), (64, 1, 1, 3, 3), (2, 64, 1, 20, 20), (1, 1, 1), (0, 1, 1), 32),
 ], ids=["dw3x3", "dw3x3_s2", "dw7x7", "dw31x31", "causal_conv1d_k4", "multiplier2"])
 def test_auto_picks_depthwise(shapes, pass_):
     x, w, y, stride, pad, groups = shapes
@@ -198,6 +198,11 @@ def test_auto_picks_depthwise(shapes, pass_):
 
 
 def test_auto_keeps_im2col_gemm_for_dense_and_grouped():
+    # depth multiplier 16: GEMM reuses each column 16 times (forward, backward_data)
+    assert _choose("forward", (2, 4, 1, 9, 9), (64, 1, 1, 3, 3), (2, 64, 1, 7, 7),
+                   groups=4) == "im2col_gemm"
+    assert _choose("backward_weight", (2, 4, 1, 9, 9), (64, 1, 1, 3, 3), (2, 64, 1, 7, 7),
+                   groups=4) == "depthwise"
     assert _choose("forward", (2, 16, 1, 9, 9), (32, 16, 1, 3, 3), (2, 32, 1, 7, 7)) == "im2col_gemm"
     assert _choose("forward", (2, 16, 1, 9, 9), (32, 4, 1, 3, 3), (2, 32, 1, 7, 7),
                    groups=4) == "im2col_gemm"

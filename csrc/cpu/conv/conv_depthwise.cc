@@ -28,6 +28,7 @@
 // any thread count, and a forward sample does not depend on its batch.
 #include <algorithm>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "common/cpu_features.h"
@@ -91,10 +92,11 @@ struct PaddedRows {
   int64_t phase_len = 0, row_stride = 0;
   std::vector<int64_t> offset;
 
-  explicit PaddedRows(const ConvGeometry& g) {
+  // slack: zeros after each phase (the row kernels read up to a vector past the end).
+  PaddedRows(const ConvGeometry& g, int64_t slack) {
     const int64_t s = g.stride[2], d = g.dilation[2], ow = g.out_size[2];
     const int64_t span = (ow > 0 ? (ow - 1) * s : 0) + (g.kernel[2] - 1) * d + 1;
-    phase_len = ceil_div(span, s) + kDepthwiseSlack;
+    phase_len = ceil_div(span, s) + slack;
     row_stride = s * phase_len;
     for (int64_t kw = 0; kw < g.kernel[2]; ++kw)
       offset.push_back((kw * d) % s * phase_len + (kw * d) / s);
@@ -153,7 +155,7 @@ void forward_depthwise(const ConvGeometry& g, const T* x, const T* w, const T* b
   if (m == 0 || OW == 0) return;
   const RowBlocks split(g.batch * C, rows, num_threads());
   if (split.tasks == 0) return;
-  const PaddedRows layout(g);
+  const PaddedRows layout(g, kDepthwiseSlack);
   const int threads = int(std::min<int64_t>(num_threads(), split.tasks));
 
 #pragma omp parallel num_threads(threads)
@@ -229,6 +231,14 @@ void backward_data_depthwise(const ConvGeometry& g, const T* gy, const T* w, T* 
       lead + std::max(OW, (s2 - 1 + p2) / s2 + ceil_div(W, s2)) + kDepthwiseSlack;
   const int64_t out_rows = OD * OH;
   const int64_t max_taps = m * kvol;
+  // Along W, residue class res reads taps kw with (res + p2 - kw * d2) a multiple of s2, from
+  // gy row offset (res + p2 - kw * d2) / s2: listed once here.
+  std::vector<std::vector<std::pair<int64_t, int64_t>>> w_taps(static_cast<size_t>(s2));
+  for (int64_t res = 0; res < s2; ++res)
+    for (int64_t kw = 0; kw < KW; ++kw) {
+      const int64_t tw = res + p2 - kw * d2;
+      if (((tw % s2) + s2) % s2 == 0) w_taps[res].emplace_back(kw, tw / s2);  // exact division
+    }
   const int threads = int(std::min<int64_t>(num_threads(), split.tasks));
 
 #pragma omp parallel num_threads(threads)
@@ -274,11 +284,10 @@ void backward_data_depthwise(const ConvGeometry& g, const T* gy, const T* w, T* 
                 const int64_t th = ih + p1 - kh * d1;
                 if (th < 0 || th % s1 != 0 || th / s1 >= OH) continue;
                 const T* row = buf.data() + ((j * OD + td / s0) * OH + th / s1) * row_len + lead;
-                for (int64_t kw = 0; kw < KW; ++kw) {
-                  const int64_t tw = res + p2 - kw * d2;
-                  if (((tw % s2) + s2) % s2 != 0) continue;
-                  src[nt] = row + tw / s2;  // exact division
-                  tap_w[nt++] = wc[(kd * KH + kh) * KW + kw];
+                const T* wk = wc + (kd * KH + kh) * KW;
+                for (const auto& tap : w_taps[res]) {
+                  src[nt] = row + tap.second;
+                  tap_w[nt++] = wk[tap.first];
                 }
               }
             }
@@ -300,46 +309,72 @@ void backward_data_depthwise(const ConvGeometry& g, const T* gy, const T* w, T* 
 
 template <typename T>
 void backward_weight_depthwise(const ConvGeometry& g, const T* x, const T* gy, T* gw) {
+  // Per (n, c) and depth slice, the input is copied into a buffer of padded rows of R elements
+  // (zero rows above and below, rows deinterleaved by the H stride into sh phase planes, columns
+  // by the W stride as in PaddedRows), and each grad_output plane slice into rows of the same
+  // R elements (zeros after OW). Then tap (kh, kw) is ONE long dot product over OH * R elements:
+  // output row oh meets buffer row oh + (kh * dh) / sh of phase plane (kh * dh) % sh, and the
+  // zeros of the padded grad_output rows cancel the columns no output reads. (With non-finite
+  // inputs, those cancelled products can turn a result NaN where the exact sum would not.)
   const DepthwiseKernels<T> kern = select_kernels<T>();
   const int64_t C = g.in_channels, m = g.out_channels_per_group(), Cout = g.out_channels;
   const int64_t D = g.in_size[0], H = g.in_size[1], W = g.in_size[2];
   const int64_t OD = g.out_size[0], OH = g.out_size[1], OW = g.out_size[2];
   const int64_t KD = g.kernel[0], KH = g.kernel[1], KW = g.kernel[2], kvol = g.kernel_volume();
+  const int64_t sh = g.stride[1], ph = g.pad_before[1], dh = g.dilation[1];
   const int64_t in_plane = g.in_plane(), out_plane = g.out_plane();
   if (m == 0 || kvol == 0) return;
   const int64_t L = kern.lanes;
-  const PaddedRows layout(g);
+  const PaddedRows layout(g, 0);
+  const int64_t R = layout.row_stride;
+  const int64_t hspan = (OH > 0 ? (OH - 1) * sh : 0) + (KH - 1) * dh + 1;
+  const int64_t phase_rows = ceil_div(hspan, sh) + 1;  // + 1 zero row: the dot reads past OH rows
+  const int64_t slice = sh * phase_rows * R;           // one depth slice of the buffer
+  const int64_t dot_len = OH * R;
+  const int64_t g_len = ceil_div(std::max<int64_t>(dot_len, 1), L) * L;
+  const bool empty = g.batch == 0 || OD * OH * OW == 0;
   const int threads = int(std::max<int64_t>(1, std::min<int64_t>(num_threads(), C)));
 
 #pragma omp parallel num_threads(threads)
   {
-    std::vector<T> buf(static_cast<size_t>(D * H * layout.row_stride));
+    std::vector<T> buf(empty ? 0 : static_cast<size_t>(D * slice + R + L));
+    std::vector<T> gpad(empty ? 0 : static_cast<size_t>(g_len));
     std::vector<T> acc(static_cast<size_t>(m * kvol * L));
-    std::vector<const T*> src(static_cast<size_t>(KW));
+    std::vector<const T*> src(static_cast<size_t>(KH * KW));
 #pragma omp for schedule(static)
     for (int64_t c = 0; c < C; ++c) {
       std::fill(acc.begin(), acc.end(), T(0));
-      for (int64_t n = 0; n < g.batch && OW > 0; ++n) {
+      for (int64_t n = 0; n < g.batch && !empty; ++n) {
         const T* xp = x + (n * C + c) * in_plane;
-        for (int64_t r = 0; r < D * H; ++r)
-          layout.fill(g, xp + r * W, buf.data() + r * layout.row_stride);
-        for (int64_t od = 0; od < OD; ++od)
-          for (int64_t oh = 0; oh < OH; ++oh)
-            for (int64_t j = 0; j < m; ++j) {
-              const T* grow = gy + (n * Cout + c * m + j) * out_plane + (od * OH + oh) * OW;
-              for (int64_t kd = 0; kd < KD; ++kd) {
-                const int64_t id = od * g.stride[0] - g.pad_before[0] + kd * g.dilation[0];
-                if (id < 0 || id >= D) continue;
-                for (int64_t kh = 0; kh < KH; ++kh) {
-                  const int64_t ih = oh * g.stride[1] - g.pad_before[1] + kh * g.dilation[1];
-                  if (ih < 0 || ih >= H) continue;
-                  const T* row = buf.data() + (id * H + ih) * layout.row_stride;
-                  for (int64_t kw = 0; kw < KW; ++kw) src[kw] = row + layout.offset[kw];
-                  kern.dot(KW, src.data(), grow, OW,
-                           acc.data() + (j * kvol + (kd * KH + kh) * KW) * L);
-                }
-              }
+        for (int64_t id = 0; id < D; ++id)
+          for (int64_t q = 0; q < sh * phase_rows; ++q) {  // padded row q = p + i * sh
+            const int64_t p = q / phase_rows, i = q % phase_rows, ih = p + i * sh - ph;
+            T* dst = buf.data() + id * slice + q * R;
+            if (ih >= 0 && ih < H) {
+              layout.fill(g, xp + (id * H + ih) * W, dst);
+            } else {
+              std::fill(dst, dst + R, T(0));
             }
+          }
+        std::fill(buf.begin() + D * slice, buf.end(), T(0));
+        for (int64_t od = 0; od < OD; ++od)
+          for (int64_t j = 0; j < m; ++j) {
+            const T* gp = gy + (n * Cout + c * m + j) * out_plane + od * OH * OW;
+            std::fill(gpad.begin(), gpad.end(), T(0));
+            for (int64_t oh = 0; oh < OH; ++oh)
+              std::memcpy(gpad.data() + oh * R, gp + oh * OW, static_cast<size_t>(OW) * sizeof(T));
+            for (int64_t kd = 0; kd < KD; ++kd) {
+              const int64_t id = od * g.stride[0] - g.pad_before[0] + kd * g.dilation[0];
+              if (id < 0 || id >= D) continue;
+              const T* sl = buf.data() + id * slice;
+              for (int64_t kh = 0; kh < KH; ++kh) {
+                const T* rows = sl + ((kh * dh) % sh * phase_rows + (kh * dh) / sh) * R;
+                for (int64_t kw = 0; kw < KW; ++kw) src[kh * KW + kw] = rows + layout.offset[kw];
+              }
+              kern.dot(KH * KW, src.data(), gpad.data(), dot_len,
+                       acc.data() + (j * kvol + kd * KH * KW) * L);
+            }
+          }
       }
       for (int64_t k = 0; k < m * kvol; ++k) {
         T sum = T(0);

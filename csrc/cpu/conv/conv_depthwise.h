@@ -17,8 +17,8 @@
 
 namespace fastconv::cpu {
 
-// Elements readable past the end of every source row (>= the widest block of a row kernel).
-constexpr int64_t kDepthwiseSlack = 64;
+// Elements readable past the end of every source row (>= the widest vector: 16 float lanes).
+constexpr int64_t kDepthwiseSlack = 16;
 
 template <typename T>
 struct DepthwiseKernels {
