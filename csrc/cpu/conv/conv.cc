@@ -75,7 +75,7 @@ ConvAlgorithm choose_conv_algorithm(const ConvGeometry& g, ConvPass pass,
   }
   // Depthwise (groups == C_in): the direct kernel beats im2col_gemm on every row of
   // benchmarks/results/depthwise_cpu.md (benchmarks/depthwise_bench.py: 3x3 s1/s2, 7x7, 31x31,
-  // causal conv1d k=4; all three passes, 1.1x to 20x). With a large depth multiplier the GEMM
+  // causal conv1d k=4; all three passes, 1.8x to 21x). With a large depth multiplier the GEMM
   // reuses each column m times and catches up: measured even at m = 16 and m = 64 for forward and
   // backward_data (3x3 and 7x7, 2 threads), while backward_weight stays several times faster
   // with the direct kernel for every m.
