@@ -259,12 +259,12 @@ def test_auto_picks_winograd_for_resnet_3x3(pass_):
         assert _choose(pass_, n, c, c, hw, hw) == "winograd", (n, c, hw)
 
 
-def test_auto_keeps_im2col_gemm_elsewhere():
+def test_auto_picks_no_winograd_elsewhere():
     assert _choose("backward_weight", 8, 64, 64, 56, 56) == "im2col_gemm"
     assert _choose("forward", 8, 64, 64, 56, 56, stride=2) == "im2col_gemm"
     assert _choose("forward", 8, 64, 64, 56, 56, k=5, pad=2) == "im2col_gemm"
     assert _choose("forward", 8, 3, 64, 224, 224) == "im2col_gemm"  # few input channels
-    assert _choose("forward", 8, 64, 64, 56, 56, groups=64) == "im2col_gemm"  # depthwise
+    assert _choose("forward", 8, 64, 64, 56, 56, groups=64) == "depthwise"
 
 
 def test_auto_float32_within_bound(rng):

@@ -1,5 +1,7 @@
 // Bindings of the convolution primitives (csrc/cpu/conv/conv.h).
+#include <array>
 #include <stdexcept>
+#include <string>
 
 #include "bindings/common.h"
 #include "common/conv_geometry.h"
@@ -178,6 +180,12 @@ void bind_conv(py::module_& m) {
   m.def("conv_backward_weight", &conv_backward_weight, py::arg("input"), py::arg("grad_output"),
         py::arg("grad_weight"), py::arg("stride"), py::arg("pad"), py::arg("dilation"),
         py::arg("groups"), py::arg("algorithm"), geometry_doc);
+  m.def("conv_choose", &conv_choose, py::arg("pass"), py::arg("input_shape5"),
+        py::arg("weight_shape5"), py::arg("output_shape5"), py::arg("stride"), py::arg("pad"),
+        py::arg("dilation"), py::arg("groups"), py::arg("algorithm"),
+        "The algorithm's name that conv_<pass> would run for these 5-D shapes (input, weight, "
+        "output as the primitive sees them); raises AlgorithmError where a forced algorithm "
+        "cannot run.");
 }
 
 }  // namespace fastconv::bindings

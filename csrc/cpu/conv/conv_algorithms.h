@@ -31,4 +31,13 @@ void forward_winograd(const ConvGeometry& g, const T* x, const T* w, const T* bi
 template <typename T>
 void backward_data_winograd(const ConvGeometry& g, const T* gy, const T* w, T* gx);
 
+// Direct depthwise convolution (conv_depthwise.cc): groups == C_in (one input channel per
+// group), any depth multiplier C_out / C_in, kernel, stride, padding and dilation, 1D to 3D.
+template <typename T>
+void forward_depthwise(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* y);
+template <typename T>
+void backward_data_depthwise(const ConvGeometry& g, const T* gy, const T* w, T* gx);
+template <typename T>
+void backward_weight_depthwise(const ConvGeometry& g, const T* x, const T* gy, T* gw);
+
 }  // namespace fastconv::cpu

@@ -1,0 +1,46 @@
+// Per-ISA kernels of the direct depthwise convolution (conv_depthwise.cc is the driver).
+//
+// Both kernels work on "taps": a tap is one kernel element, given as a weight and a pointer to
+// the (padded, stride-deinterleaved) source row that this kernel element reads, so that output
+// position i of the row reads src[i]. Borders and strides are resolved by the driver when it
+// builds the padded rows, so the kernels have no branches in their hot loops.
+//
+//   row:  out[i] = (sum_t w[t] * src[t][i]) + bias             for i < len, taps summed in order
+//   dot:  acc[t*lanes + l] += lane l of sum_i g[i] * src[t][i]  (vector partial sums, fixed order)
+//
+// Every src[t] must be readable and finite up to len rounded up to kDepthwiseSlack elements past
+// len (the driver zero-fills that slack); out and g are touched only below len. Results do not
+// depend on where a row starts in memory or on the thread that runs it.
+#pragma once
+
+#include <cstdint>
+
+namespace fastconv::cpu {
+
+// Elements readable past the end of every source row (>= the widest vector: 16 float lanes).
+constexpr int64_t kDepthwiseSlack = 16;
+
+template <typename T>
+struct DepthwiseKernels {
+  const char* name;  // <dtype>_depthwise_row_<vectors>x<lanes>__<isa>
+  int64_t lanes;     // vector width of dot's partial sums
+  void (*row)(int64_t ntaps, const T* w, const T* const* src, int64_t len, T bias, T* out);
+  void (*dot)(int64_t ntaps, const T* const* src, const T* g, int64_t len, T* acc);
+};
+
+namespace generic {
+DepthwiseKernels<float> f32_depthwise_kernels();
+DepthwiseKernels<double> f64_depthwise_kernels();
+}  // namespace generic
+
+namespace avx2 {
+DepthwiseKernels<float> f32_depthwise_kernels();
+DepthwiseKernels<double> f64_depthwise_kernels();
+}  // namespace avx2
+
+namespace avx512 {
+DepthwiseKernels<float> f32_depthwise_kernels();
+DepthwiseKernels<double> f64_depthwise_kernels();
+}  // namespace avx512
+
+}  // namespace fastconv::cpu

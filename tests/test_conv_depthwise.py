@@ -1,0 +1,231 @@
+"""The direct depthwise algorithm (csrc/cpu/conv/conv_depthwise*.cc), forced with
+algorithm="depthwise", against the float64 reference and PyTorch: every primitive (forward,
+backward_data, backward_weight, and the transposed convolution built from them), depth
+multipliers 1 and 2, kernels 1 to 31, strides 1 to 3, padding (incl. asymmetric 'same'),
+dilation, 1D (incl. causal k=4) / 2D / 3D, widths around the vector widths; thread-count and
+batch-position invariance, bitwise; and what algorithm="auto" picks."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+import fastconv
+from fastconv import _C
+
+from conftest import assert_close
+from test_conv import ConvCase, _torch_forward_and_grads, check_against_reference, run_fastconv
+
+DTYPES = [np.float32, np.float64]
+
+
+def dw(ndim, batch, channels, size, kernel, multiplier=1, **kw):
+    """A depthwise case: groups == channels, `multiplier` output channels per input channel."""
+    return ConvCase(ndim, batch, channels, channels * multiplier, size, kernel, groups=channels,
+                    **kw)
+
+
+def _cases():
+    cases = [
+        # 2D: kernels 1..7, multiplier 1 and 2, strides 1..3, padding 0 / k//2 / 'same'
+        dw(2, 2, 3, (9, 10), (3, 3), padding=1),
+        dw(2, 2, 3, (9, 10), (3, 3), 2, padding=1),
+        dw(2, 3, 4, (12, 17), (3, 3), stride=2, padding=1),
+        dw(2, 1, 3, (12, 17), (3, 3), 2, stride=2, padding=1, bias=False),
+        dw(2, 2, 2, (13, 16), (5, 5), stride=3, padding=2),
+        dw(2, 2, 2, (11, 15), (1, 1)),
+        dw(2, 2, 2, (11, 15), (1, 1), stride=2),
+        dw(2, 2, 2, (14, 33), (7, 7), padding=3),
+        dw(2, 1, 2, (14, 33), (7, 7), 2, stride=2, padding=3),
+        dw(2, 2, 3, (10, 9), (4, 4), padding="same"),  # even kernel: asymmetric pads
+        dw(2, 2, 3, (10, 9), (4, 2), stride=2, padding="same"),
+        dw(2, 2, 2, (10, 11), (3, 3), padding=0),
+        dw(2, 2, 2, (13, 16), (3, 3), padding=2, dilation=2),
+        dw(2, 2, 2, (13, 16), (5, 3), stride=(2, 3), padding=(1, 4), dilation=(2, 1)),
+        dw(2, 2, 2, (13, 16), (3, 3), 2, stride=2, padding="same", dilation=2),
+        dw(2, 2, 2, (5, 4), (3, 3), padding=3),  # padding larger than the input
+        dw(2, 1, 3, (33, 35), (31, 31), padding=15),  # large kernel on a small plane
+        dw(2, 2, 1, (31, 31), (31, 31)),  # kernel as large as the input: one output
+        dw(2, 0, 3, (8, 9), (3, 3), padding=1),  # unbatched
+        dw(2, 0, 2, (8, 9), (3, 3), 2, stride=2, padding="same"),
+        # 1D: causal k = 4 (padding 3, output trimmed by the caller), long rows, strides
+        dw(1, 3, 4, (40,), (4,), padding=3),
+        dw(1, 1, 2, (200,), (4,), 2, padding=3, bias=False),
+        dw(1, 2, 3, (37,), (5,), stride=2, padding=2),
+        dw(1, 2, 3, (37,), (3,), stride=3, padding=1, dilation=2),
+        dw(1, 2, 2, (1,), (1,)),
+        dw(1, 2, 2, (17,), (4,), padding="same"),
+        dw(1, 0, 3, (16,), (4,), padding=3),
+        # 3D
+        dw(3, 2, 2, (5, 6, 7), (3, 3, 3), padding=1),
+        dw(3, 2, 2, (5, 6, 17), (3, 2, 3), 2, stride=(1, 2, 2), padding=1),
+        dw(3, 1, 3, (6, 5, 9), (2, 3, 4), stride=(2, 1, 3), padding="same", dilation=(1, 2, 1)),
+        # transposed convolutions that are depthwise (one output channel per group): their
+        # forward is the depthwise backward_data, their backward_data the depthwise forward
+        ConvCase(2, 2, 4, 4, (5, 6), (3, 3), stride=2, padding=1, output_padding=1, groups=4,
+                 transposed=True),
+        ConvCase(1, 2, 6, 3, (9,), (4,), stride=3, padding=1, groups=3, transposed=True),
+    ]
+    # widths around the vector widths (4, 8, 16 lanes; blocks of 4 vectors), stride 1 and 2
+    for width, (k, s, p) in itertools.product((1, 15, 16, 17, 31, 33, 64),
+                                              ((3, 1, 1), (5, 2, 2), (4, 1, "same"))):
+        cases.append(dw(2, 1, 2, (3, width), (3, k), stride=s, padding=p))
+    return cases
+
+
+CASES = _cases()
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_depthwise_matches_reference(case, dtype, rng):
+    check_against_reference(case, rng, dtype, algorithm="depthwise")
+
+
+TORCH_CASES = [c for c in CASES if not (c.padding == "same" and c.stride != 1)]
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("case", TORCH_CASES[::2], ids=[c.id for c in TORCH_CASES[::2]])
+def test_depthwise_matches_torch(case, rng):
+    x, w, b = case.arrays(rng, np.float64)
+    y = run_fastconv(case, x, w, b, algorithm="depthwise")
+    gy = rng.standard_normal(y.shape)
+    y, (gx, gw, gb) = run_fastconv(case, x, w, b, gy, algorithm="depthwise")
+    y_t, gx_t, gw_t, _ = _torch_forward_and_grads(case, x, w, b, gy)
+    r_fwd, r_data, r_weight = case.reductions(y.shape)
+    assert_close(y, y_t, reduction=r_fwd, what="forward vs torch")
+    assert_close(gx, gx_t, reduction=r_data, what="grad_input vs torch")
+    assert_close(gw, gw_t, reduction=r_weight, what="grad_weight vs torch")
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_causal_conv1d_k4_matches_torch(dtype, rng):
+    """Mamba-style causal depthwise conv1d: padding k-1, keep the first L outputs."""
+    torch = pytest.importorskip("torch")
+    n, c, length, k = 2, 8, 67, 4
+    x = rng.standard_normal((n, c, length)).astype(dtype)
+    w = rng.standard_normal((c, 1, k)).astype(dtype)
+    b = rng.standard_normal(c).astype(dtype)
+    y = fastconv.conv1d(x, w, b, padding=k - 1, groups=c, algorithm="depthwise")[..., :length]
+    y_t = torch.nn.functional.conv1d(torch.from_numpy(x), torch.from_numpy(w),
+                                     torch.from_numpy(b), padding=k - 1, groups=c)[..., :length]
+    assert_close(y, y_t.numpy(), dtype=dtype, reduction=k, what="causal conv1d vs torch")
+
+
+# ------------------------------------------------------------------------- invariances
+
+def _all_outputs(case, x, w, b, gy):
+    y, (gx, gw, gb) = run_fastconv(case, x, w, b, gy, algorithm="depthwise")
+    return y, gx, gw
+
+
+INVARIANCE_CASES = [
+    dw(2, 3, 4, (23, 37), (3, 3), padding=1),
+    dw(2, 3, 2, (23, 37), (5, 5), 2, stride=2, padding=2),
+    dw(1, 3, 3, (301,), (4,), padding=3),
+    dw(2, 1, 1, (40, 19), (7, 7), padding=3),  # one plane: rows are split between threads
+    dw(3, 2, 1, (9, 8, 21), (3, 3, 3), stride=(2, 1, 2), padding=1),
+]
+
+
+@pytest.fixture
+def restore_threads():
+    before = fastconv.get_num_threads()
+    yield
+    fastconv.set_num_threads(before)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("case", INVARIANCE_CASES, ids=[c.id for c in INVARIANCE_CASES])
+def test_depthwise_same_bits_with_1_and_2_threads(case, dtype, rng, restore_threads):
+    x, w, b = case.arrays(rng, dtype)
+    gy = rng.standard_normal(run_fastconv(case, x, w, b).shape).astype(dtype)
+    results = []
+    for threads in (1, 2):
+        fastconv.set_num_threads(threads)
+        results.append(_all_outputs(case, x, w, b, gy))
+    for one, two in zip(*results):
+        np.testing.assert_array_equal(one, two)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("case", INVARIANCE_CASES, ids=[c.id for c in INVARIANCE_CASES])
+def test_depthwise_sample_independent_of_batch(case, dtype, rng):
+    """Forward and grad_input of sample i equal those of the sample computed alone, bitwise."""
+    x, w, b = case.arrays(rng, dtype)
+    x = np.concatenate([x, rng.standard_normal((2,) + x.shape[1:]).astype(dtype)])
+    batch = dataclass_replace(case, batch=x.shape[0])
+    y = run_fastconv(batch, x, w, b, algorithm="depthwise")
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    _, (gx, _, _) = run_fastconv(batch, x, w, b, gy, algorithm="depthwise")
+    one = dataclass_replace(case, batch=1)
+    for i in (0, x.shape[0] - 1, 2):
+        y_i, (gx_i, _, _) = run_fastconv(one, x[i:i + 1], w, b, gy[i:i + 1],
+                                         algorithm="depthwise")
+        np.testing.assert_array_equal(y[i:i + 1], y_i)
+        np.testing.assert_array_equal(gx[i:i + 1], gx_i)
+
+
+def dataclass_replace(case, **changes):
+    import dataclasses
+    return dataclasses.replace(case, **changes)
+
+
+# -------------------------------------------------------------------- algorithm choice
+
+def _choose(pass_, x, w, y, stride=(1, 1, 1), pad=(0, 0, 0), dilation=(1, 1, 1), groups=1,
+            algorithm="auto"):
+    return _C.conv_choose(pass_, x, w, y, stride, pad, dilation, groups, algorithm)
+
+
+@pytest.mark.parametrize("pass_", ["forward", "backward_data", "backward_weight"])
+@pytest.mark.parametrize("shapes", [
+    # (input, weight, output, stride, pad, groups) as the primitives see them (5-D)
+    ((8, 256, 1, 56, 56), (256, 1, 1, 3, 3), (8, 256, 1, 56, 56), (1, 1, 1), (0, 1, 1), 256),
+    ((8, 144, 1, 56, 56), (144, 1, 1, 3, 3), (8, 144, 1, 28, 28), (1, 2, 2), (0, 1, 1), 144),
+    ((8, 384, 1, 28, 28), (384, 1, 1, 7, 7), (8, 384, 1, 28, 28), (1, 1, 1), (0, 3, 3), 384),
+    ((1, 64, 1, 128, 128), (64, 1, 1, 31, 31), (1, 64, 1, 128, 128), (1, 1, 1), (0, 15, 15), 64),
+    ((8, 1024, 1, 1, 4096), (1024, 1, 1, 1, 4), (8, 1024, 1, 1, 4099), (1, 1, 1), (0, 0, 3), 1024),
+    ((2, 32, 1, 20, 20), (64, 1, 1, 3, 3), (2, 64, 1, 20, 20), (1, 1, 1), (0, 1, 1), 32),
+], ids=["dw3x3", "dw3x3_s2", "dw7x7", "dw31x31", "causal_conv1d_k4", "multiplier2"])
+def test_auto_picks_depthwise(shapes, pass_):
+    x, w, y, stride, pad, groups = shapes
+    assert _choose(pass_, x, w, y, stride, pad, groups=groups) == "depthwise"
+
+
+def test_auto_keeps_im2col_gemm_for_dense_and_grouped():
+    # depth multiplier 16: GEMM reuses each column 16 times (forward, backward_data)
+    assert _choose("forward", (2, 4, 1, 9, 9), (64, 1, 1, 3, 3), (2, 64, 1, 7, 7),
+                   groups=4) == "im2col_gemm"
+    assert _choose("backward_weight", (2, 4, 1, 9, 9), (64, 1, 1, 3, 3), (2, 64, 1, 7, 7),
+                   groups=4) == "depthwise"
+    assert _choose("forward", (2, 16, 1, 9, 9), (32, 16, 1, 3, 3), (2, 32, 1, 7, 7)) == "im2col_gemm"
+    assert _choose("forward", (2, 16, 1, 9, 9), (32, 4, 1, 3, 3), (2, 32, 1, 7, 7),
+                   groups=4) == "im2col_gemm"
+
+
+def test_conv_choose_forced_and_bad_pass():
+    shapes = ((1, 4, 1, 5, 5), (4, 1, 1, 3, 3), (1, 4, 1, 3, 3))
+    assert _choose("forward", *shapes, groups=4, algorithm="im2col_gemm") == "im2col_gemm"
+    assert _choose("backward_weight", *shapes, groups=4, algorithm="depthwise") == "depthwise"
+    with pytest.raises(ValueError, match="pass"):
+        _choose("sideways", *shapes, groups=4)
+    with pytest.raises(ValueError, match="depthwise"):
+        _choose("forward", (1, 4, 1, 5, 5), (4, 2, 1, 3, 3), (1, 4, 1, 3, 3), groups=2,
+                algorithm="depthwise")
+
+
+@pytest.mark.parametrize("op", ["conv2d", "conv2d_backward", "conv1d", "conv_transpose2d"])
+def test_forced_depthwise_on_non_depthwise_raises(op, rng):
+    nd = 1 if op == "conv1d" else 2
+    x = rng.standard_normal((2, 4) + (8,) * nd)
+    w = rng.standard_normal((4, 2) + (3,) * nd)  # groups=2: two input channels per group
+    with pytest.raises(ValueError, match=r"(?s)^%s: .*'algorithm'.*depthwise" % op):
+        if op == "conv2d_backward":
+            fastconv.conv2d_backward(np.ones((2, 4, 6, 6)), x, w, groups=2, algorithm="depthwise")
+        else:
+            getattr(fastconv, op)(x, w, groups=2, algorithm="depthwise")
