@@ -490,3 +490,35 @@ def conv_cases(draw):
 @given(case=conv_cases(), seed=st.integers(0, 2**32 - 1))
 def test_property_random_configurations(case, seed):
     check_against_reference(case, np.random.default_rng(seed), np.float64)
+
+
+# ---------------------------------------------------------------------------- explain
+
+def test_explain_reports_algorithm_isa_and_workspace():
+    info = fastconv.explain("conv2d", (8, 64, 56, 56), (64, 64, 3, 3), padding=1)
+    assert info["isa"] == fastconv.build_info()["isa"]
+    assert info["gemm_kernel"] == fastconv.build_info()["gemm_f32"]
+    passes = info["passes"]
+    assert set(passes) == {"forward", "backward_data", "backward_weight"}
+    assert passes["backward_weight"]["algorithm"] == "im2col_gemm"
+    for p in passes.values():
+        assert p["algorithm"] in CONV_ALGORITHMS
+        assert p["workspace_bytes"] is None or 0 < p["workspace_bytes"] < 64 * 2**20
+    dw = fastconv.explain("conv2d", (8, 32, 28, 28), (32, 1, 3, 3), padding=1, groups=32)
+    assert {p["algorithm"] for p in dw["passes"].values()} == {"depthwise"}
+    t = fastconv.explain("conv_transpose2d", (2, 16, 8, 8), (16, 8, 4, 4), stride=2, padding=1,
+                         dtype="float64")
+    assert t["dtype"] == "float64" and t["gemm_kernel"] == fastconv.build_info()["gemm_f64"]
+    assert all(p["workspace_bytes"] > 0 for p in t["passes"].values())
+
+
+def test_explain_forced_algorithm_and_bad_arguments():
+    info = fastconv.explain("conv2d", (1, 4, 9, 9), (4, 4, 5, 5), algorithm="winograd")
+    assert all(p["algorithm"] is None and "winograd" in p["unsupported"]
+               for p in info["passes"].values())
+    with pytest.raises(ValueError, match="^explain: argument 'op'"):
+        fastconv.explain("conv4d", (1, 1, 4), (1, 1, 3))
+    with pytest.raises(ValueError, match="^conv2d: kernel larger"):
+        fastconv.explain("conv2d", (1, 1, 4, 4), (1, 1, 7, 7))
+    with pytest.raises(TypeError, match="^conv2d: argument 'input'"):
+        fastconv.explain("conv2d", (1, 1, 4, 4), (1, 1, 3, 3), dtype="int32")

@@ -179,7 +179,7 @@ def dataclass_replace(case, **changes):
 
 def _choose(pass_, x, w, y, stride=(1, 1, 1), pad=(0, 0, 0), dilation=(1, 1, 1), groups=1,
             algorithm="auto"):
-    return _C.conv_choose(pass_, x, w, y, stride, pad, dilation, groups, algorithm)
+    return _C.conv_plan(pass_, x, w, y, stride, pad, dilation, groups, algorithm, 4)[0]
 
 
 @pytest.mark.parametrize("pass_", ["forward", "backward_data", "backward_weight"])
@@ -208,7 +208,7 @@ def test_auto_keeps_im2col_gemm_for_dense_and_grouped():
                    groups=4) == "im2col_gemm"
 
 
-def test_conv_choose_forced_and_bad_pass():
+def test_conv_plan_forced_and_bad_pass():
     shapes = ((1, 4, 1, 5, 5), (4, 1, 1, 3, 3), (1, 4, 1, 3, 3))
     assert _choose("forward", *shapes, groups=4, algorithm="im2col_gemm") == "im2col_gemm"
     assert _choose("backward_weight", *shapes, groups=4, algorithm="depthwise") == "depthwise"

@@ -239,12 +239,12 @@ def test_forced_winograd_on_unsupported_problem_raises(what, rng):
 
 def _choose(pass_, n, c_in, c_out, h, w, groups=1, pad=1, stride=1, k=3, algorithm="auto"):
     oh, ow = (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
-    return _C.conv_choose(pass_, (n, c_in, 1, h, w), (c_out, c_in // groups, 1, k, k),
-                          (n, c_out, 1, oh, ow), (1, stride, stride), (0, pad, pad), (1, 1, 1),
-                          groups, algorithm)
+    return _C.conv_plan(pass_, (n, c_in, 1, h, w), (c_out, c_in // groups, 1, k, k),
+                        (n, c_out, 1, oh, ow), (1, stride, stride), (0, pad, pad), (1, 1, 1),
+                        groups, algorithm, 4)[0]
 
 
-def test_conv_choose_forced_and_errors():
+def test_conv_plan_forced_and_errors():
     assert _choose("forward", 1, 8, 8, 9, 9, algorithm="winograd") == "winograd"
     assert _choose("forward", 1, 8, 8, 9, 9, algorithm="im2col_gemm") == "im2col_gemm"
     with pytest.raises(ValueError, match="winograd"):

@@ -58,10 +58,11 @@ ConvGeometry make_geometry(const py::array& x, const py::array& w, const py::arr
 
 // The algorithm that will run, chosen with the GIL held; a forced algorithm that cannot compute
 // this problem raises AlgorithmError (a ValueError) with the reason.
-ConvAlgorithm plan(const ConvGeometry& g, ConvPass pass, const std::string& algorithm) {
+ConvAlgorithm plan(const ConvGeometry& g, ConvPass pass, const std::string& algorithm,
+                   int64_t element_size) {
   try {
-    return fastconv::cpu::choose_conv_algorithm(g, pass,
-                                                fastconv::cpu::parse_conv_algorithm(algorithm));
+    return fastconv::cpu::choose_conv_algorithm(
+        g, pass, fastconv::cpu::parse_conv_algorithm(algorithm), element_size);
   } catch (const std::invalid_argument& e) {
     throw AlgorithmError(e.what());
   }
@@ -76,7 +77,7 @@ void conv_forward(const py::array& x, const py::array& w, const py::object& bias
   require_same_dtype(x, w);
   require_same_dtype(x, y);
   const ConvGeometry g = make_geometry(x, w, y, stride, pad, dilation, groups);
-  const ConvAlgorithm algo = plan(g, ConvPass::Forward, algorithm);
+  const ConvAlgorithm algo = plan(g, ConvPass::Forward, algorithm, x.itemsize());
   py::array b;
   if (!bias.is_none()) {
     b = bias.cast<py::array>();
@@ -104,7 +105,7 @@ void conv_backward_data(const py::array& grad_output, const py::array& w,
   require_same_dtype(grad_output, w);
   require_same_dtype(grad_output, grad_input);
   const ConvGeometry g = make_geometry(grad_input, w, grad_output, stride, pad, dilation, groups);
-  const ConvAlgorithm algo = plan(g, ConvPass::BackwardData, algorithm);
+  const ConvAlgorithm algo = plan(g, ConvPass::BackwardData, algorithm, w.itemsize());
   dispatch_dtype(w, [&](auto tag) {
     using T = decltype(tag);
     const T* gyp = static_cast<const T*>(grad_output.data());
@@ -124,7 +125,7 @@ void conv_backward_weight(const py::array& x, const py::array& grad_output,
   require_same_dtype(x, grad_output);
   require_same_dtype(x, grad_weight);
   const ConvGeometry g = make_geometry(x, grad_weight, grad_output, stride, pad, dilation, groups);
-  const ConvAlgorithm algo = plan(g, ConvPass::BackwardWeight, algorithm);
+  const ConvAlgorithm algo = plan(g, ConvPass::BackwardWeight, algorithm, x.itemsize());
   dispatch_dtype(x, [&](auto tag) {
     using T = decltype(tag);
     const T* xp = static_cast<const T*>(x.data());
@@ -139,22 +140,30 @@ void conv_backward_weight(const py::array& x, const py::array& grad_output,
 // a forced algorithm that cannot compute it raises AlgorithmError. Shapes are 5-D, in the
 // convolution's terms: input (N, C_in, D, H, W), weight (C_out, C_in/groups, KD, KH, KW),
 // output (N, C_out, OD, OH, OW), whatever the pass.
-std::string conv_choose(const std::string& pass, const Shape5& input, const Shape5& weight,
-                        const Shape5& output, const Triple& stride, const Triple& pad,
-                        const Triple& dilation, int64_t groups, const std::string& algorithm) {
-  ConvPass p;
-  if (pass == "forward") {
-    p = ConvPass::Forward;
-  } else if (pass == "backward_data") {
-    p = ConvPass::BackwardData;
-  } else if (pass == "backward_weight") {
-    p = ConvPass::BackwardWeight;
-  } else {
-    throw py::value_error("fastconv._C: pass must be 'forward', 'backward_data' or "
-                          "'backward_weight', got '" + pass + "'");
-  }
+ConvPass parse_pass(const std::string& pass) {
+  if (pass == "forward") return ConvPass::Forward;
+  if (pass == "backward_data") return ConvPass::BackwardData;
+  if (pass == "backward_weight") return ConvPass::BackwardWeight;
+  throw py::value_error("fastconv._C: pass must be 'forward', 'backward_data' or "
+                        "'backward_weight', got '" + pass + "'");
+}
+
+// The algorithm that `algorithm` ("auto" or a name) runs for this pass, geometry and element
+// size (4: float32, 8: float64), and the bytes of workspace its kernel allocates (-1: not
+// reported); a forced algorithm that cannot compute it raises AlgorithmError. Shapes are 5-D, in
+// the convolution's terms: input (N, C_in, D, H, W), weight (C_out, C_in/groups, KD, KH, KW),
+// output (N, C_out, OD, OH, OW), whatever the pass.
+std::pair<std::string, int64_t> conv_plan(const std::string& pass, const Shape5& input,
+                                          const Shape5& weight, const Shape5& output,
+                                          const Triple& stride, const Triple& pad,
+                                          const Triple& dilation, int64_t groups,
+                                          const std::string& algorithm, int64_t element_size) {
+  require(element_size == 4 || element_size == 8, "element_size must be 4 or 8");
+  const ConvPass p = parse_pass(pass);
   const ConvGeometry g = make_geometry(input, weight, output, stride, pad, dilation, groups);
-  return fastconv::cpu::conv_algorithm_name(plan(g, p, algorithm));
+  const ConvAlgorithm chosen = plan(g, p, algorithm, element_size);
+  return {fastconv::cpu::conv_algorithm_name(chosen),
+          fastconv::cpu::conv_workspace_bytes(chosen, p, g, element_size)};
 }
 
 }  // namespace
@@ -166,10 +175,10 @@ void bind_conv(py::module_& m) {
   const char* geometry_doc =
       "Arrays are C-contiguous 5-D (N, C, D, H, W); stride, pad (before) and dilation are "
       "triples; the output array's shape gives the output size.";
-  m.def("conv_choose", &conv_choose, py::arg("pass"), py::arg("input_shape"),
+  m.def("conv_plan", &conv_plan, py::arg("pass"), py::arg("input_shape"),
         py::arg("weight_shape"), py::arg("output_shape"), py::arg("stride"), py::arg("pad"),
-        py::arg("dilation"), py::arg("groups"), py::arg("algorithm"),
-        "Name of the algorithm that runs for pass ('forward', 'backward_data', "
+        py::arg("dilation"), py::arg("groups"), py::arg("algorithm"), py::arg("element_size"),
+        "(algorithm name, workspace bytes or -1) for pass ('forward', 'backward_data', "
         "'backward_weight') on these 5-D shapes (convolution's input, weight, output).");
   m.def("conv_forward", &conv_forward, py::arg("input"), py::arg("weight"), py::arg("bias"),
         py::arg("output"), py::arg("stride"), py::arg("pad"), py::arg("dilation"),
@@ -180,12 +189,6 @@ void bind_conv(py::module_& m) {
   m.def("conv_backward_weight", &conv_backward_weight, py::arg("input"), py::arg("grad_output"),
         py::arg("grad_weight"), py::arg("stride"), py::arg("pad"), py::arg("dilation"),
         py::arg("groups"), py::arg("algorithm"), geometry_doc);
-  m.def("conv_choose", &conv_choose, py::arg("pass"), py::arg("input_shape5"),
-        py::arg("weight_shape5"), py::arg("output_shape5"), py::arg("stride"), py::arg("pad"),
-        py::arg("dilation"), py::arg("groups"), py::arg("algorithm"),
-        "The algorithm's name that conv_<pass> would run for these 5-D shapes (input, weight, "
-        "output as the primitive sees them); raises AlgorithmError where a forced algorithm "
-        "cannot run.");
 }
 
 }  // namespace fastconv::bindings

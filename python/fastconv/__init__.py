@@ -20,7 +20,7 @@ from .activation import (elu, elu_backward, gelu, gelu_backward, hardtanh, hardt
 from .functional import (conv1d, conv1d_backward, conv2d, conv2d_backward, conv3d,
                          conv3d_backward, conv_transpose1d, conv_transpose1d_backward,
                          conv_transpose2d, conv_transpose2d_backward, conv_transpose3d,
-                         conv_transpose3d_backward)
+                         conv_transpose3d_backward, explain)
 from . import pooling
 from .pooling import *  # noqa: F401,F403 (names listed in pooling.__all__)
 from ._validation import positive_int as _positive_int
@@ -31,7 +31,7 @@ __all__ = [
     "conv1d", "conv2d", "conv3d", "conv1d_backward", "conv2d_backward", "conv3d_backward",
     "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "conv_transpose1d_backward",
     "conv_transpose2d_backward", "conv_transpose3d_backward", "set_num_threads",
-    "get_num_threads", "build_info",
+    "get_num_threads", "build_info", "explain",
     "relu", "relu6", "leaky_relu", "hardtanh", "sigmoid", "tanh", "elu", "gelu", "relu_backward",
     "relu6_backward", "leaky_relu_backward", "hardtanh_backward", "sigmoid_backward",
     "tanh_backward", "elu_backward", "gelu_backward",

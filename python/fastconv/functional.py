@@ -246,3 +246,62 @@ def conv_transpose3d_backward(grad_output, input, weight, stride=1, padding=0, o
     return _conv_transpose_backward("conv_transpose3d_backward", 3, grad_output, input, weight,
                                     stride, padding, output_padding, groups, dilation,
                                     output_mask, algorithm)
+
+
+# ------------------------------------------------------------------------------- explain
+
+def _shape5(shape) -> Tuple[int, ...]:
+    shape = tuple(int(s) for s in shape)
+    return shape[:2] + (1,) * (5 - len(shape)) + shape[2:]
+
+
+def explain(op: str, input_shape, weight_shape, *, dtype="float32", stride=1, padding=0,
+            dilation=1, groups=1, padding_mode="zeros", output_padding=0,
+            algorithm="auto") -> dict:
+    """Which algorithm and ISA path each pass of a convolution would run, and the workspace its
+    kernel allocates, without running it (the choice is a fixed rule: no autotuning, no stall on
+    the first call of a new shape). Arguments as for the op; shapes instead of arrays.
+    workspace_bytes counts what the kernel allocates (None where an algorithm does not report
+    it yet: depthwise), not the output or a padding_mode copy.
+
+    >>> fastconv.explain("conv2d", (8, 64, 56, 56), (64, 64, 3, 3), padding=1)["passes"]
+    {'forward': {'algorithm': 'winograd', 'workspace_bytes': ...}, 'backward_data': {...}, ...}
+    """
+    ops = {f"conv{d}d": d for d in (1, 2, 3)}
+    ops.update({f"conv_transpose{d}d": d for d in (1, 2, 3)})
+    if op not in ops:
+        raise ValueError(f"explain: argument 'op' must be one of {', '.join(ops)}, got {op!r}")
+    dt = np.dtype(dtype)
+    # Zero-stride views: shapes to validate, nothing allocated.
+    x = np.broadcast_to(np.zeros((), dt), tuple(input_shape))
+    w = np.broadcast_to(np.zeros((), dt), tuple(weight_shape))
+    ndim = ops[op]
+    transposed = op.startswith("conv_transpose")
+    if transposed:
+        p = validate_conv_transpose(op, ndim, x, w, None, stride, padding, output_padding,
+                                    groups, dilation)
+        # transposed conv runs convolution's primitives with input and output swapped
+        conv_in, conv_out = p.output_shape, p.input.shape
+        passes = {"forward": "backward_data", "backward_data": "forward",
+                  "backward_weight": "backward_weight"}
+    else:
+        p = validate_conv(op, ndim, x, w, None, stride, padding, dilation, groups, padding_mode)
+        conv_in = p.input.shape[:2] + tuple(s + b + a for s, (b, a) in
+                                            zip(p.input.shape[2:], p.mode_pads))
+        conv_out = p.output_shape
+        passes = {name: name for name in ("forward", "backward_data", "backward_weight")}
+    _check_algorithm(op, algorithm)
+    info = _C.build_info()
+    result = {"op": op, "dtype": dt.name, "isa": info["isa"],
+              "gemm_kernel": info["gemm_f32" if dt == np.float32 else "gemm_f64"],
+              "threads": _C.get_num_threads(), "passes": {}}
+    for public, primitive in passes.items():
+        try:
+            name, workspace = _C.conv_plan(primitive, _shape5(conv_in), _shape5(p.weight.shape),
+                                           _shape5(conv_out), *_geometry(p), algorithm,
+                                           dt.itemsize)
+            result["passes"][public] = {"algorithm": name,
+                                        "workspace_bytes": None if workspace < 0 else workspace}
+        except _C.AlgorithmError as e:
+            result["passes"][public] = {"algorithm": None, "unsupported": str(e)}
+    return result

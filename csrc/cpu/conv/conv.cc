@@ -75,28 +75,33 @@ std::string conv_algorithm_unsupported(ConvAlgorithm algorithm, ConvPass pass,
 // (75 MiB of transformed filters) stays on im2col_gemm.
 constexpr int64_t kWorkspaceLimit = int64_t(64) << 20;  // bytes per call
 
-bool prefer_winograd(const ConvGeometry& g, ConvPass pass) {
+bool prefer_winograd(const ConvGeometry& g, ConvPass pass, int64_t element_size) {
   if (!winograd_unsupported(pass, g).empty()) return false;
   if (g.in_channels_per_group() < 32 || g.out_channels_per_group() < 32) return false;
   if (g.batch * g.out_plane() < 196 || g.batch * g.in_plane() < 196) return false;
-  // Sized for float32 here (choose_conv_algorithm sees no dtype); the float64 dispatch below
-  // checks its own size again.
-  return winograd_workspace_bytes<float>(g, pass) <= kWorkspaceLimit;
+  return conv_workspace_bytes(ConvAlgorithm::Winograd, pass, g, element_size) <= kWorkspaceLimit;
 }
 
-// auto's choice for dtype T: float64 Winograd falls back where its workspace is too large.
-template <typename T>
-ConvAlgorithm choose_for(const ConvGeometry& g, ConvPass pass, ConvAlgorithm requested) {
-  const ConvAlgorithm a = choose_conv_algorithm(g, pass, requested);
-  if (requested == ConvAlgorithm::Auto && a == ConvAlgorithm::Winograd &&
-      winograd_workspace_bytes<T>(g, pass) > kWorkspaceLimit)
-    return ConvAlgorithm::Im2colGemm;
-  return a;
+int64_t conv_workspace_bytes(ConvAlgorithm algorithm, ConvPass pass, const ConvGeometry& g,
+                             int64_t element_size) {
+  const bool f64 = element_size == 8;
+  switch (algorithm) {
+    case ConvAlgorithm::Im2colGemm:
+      return f64 ? im2col_gemm_workspace_bytes<double>(g, pass)
+                 : im2col_gemm_workspace_bytes<float>(g, pass);
+    case ConvAlgorithm::Winograd:
+      return f64 ? winograd_workspace_bytes<double>(g, pass)
+                 : winograd_workspace_bytes<float>(g, pass);
+    case ConvAlgorithm::Auto:
+    case ConvAlgorithm::Depthwise:  // per-thread padded plane buffers, not yet reported
+      break;
+  }
+  return -1;
 }
 
 // The heuristic behind "auto", in one place; every rule here is justified by a benchmark row.
 ConvAlgorithm choose_conv_algorithm(const ConvGeometry& g, ConvPass pass,
-                                    ConvAlgorithm requested) {
+                                    ConvAlgorithm requested, int64_t element_size) {
   if (requested != ConvAlgorithm::Auto) {
     const std::string why = conv_algorithm_unsupported(requested, pass, g);
     if (!why.empty())
@@ -113,14 +118,14 @@ ConvAlgorithm choose_conv_algorithm(const ConvGeometry& g, ConvPass pass,
   if (g.groups == g.in_channels &&
       (g.out_channels_per_group() <= 8 || pass == ConvPass::BackwardWeight))
     return ConvAlgorithm::Depthwise;
-  if (prefer_winograd(g, pass)) return ConvAlgorithm::Winograd;
+  if (prefer_winograd(g, pass, element_size)) return ConvAlgorithm::Winograd;
   return ConvAlgorithm::Im2colGemm;
 }
 
 template <typename T>
 void conv_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* y,
                   ConvAlgorithm algorithm) {
-  switch (choose_for<T>(g, ConvPass::Forward, algorithm)) {
+  switch (choose_conv_algorithm(g, ConvPass::Forward, algorithm, sizeof(T))) {
     case ConvAlgorithm::Auto:  // never returned by choose_conv_algorithm
     case ConvAlgorithm::Im2colGemm: return forward_im2col_gemm(g, x, w, bias, y);
     case ConvAlgorithm::Winograd: return forward_winograd(g, x, w, bias, y);
@@ -131,7 +136,7 @@ void conv_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, 
 template <typename T>
 void conv_backward_data(const ConvGeometry& g, const T* gy, const T* w, T* gx,
                         ConvAlgorithm algorithm) {
-  switch (choose_for<T>(g, ConvPass::BackwardData, algorithm)) {
+  switch (choose_conv_algorithm(g, ConvPass::BackwardData, algorithm, sizeof(T))) {
     case ConvAlgorithm::Auto:  // never returned by choose_conv_algorithm
     case ConvAlgorithm::Im2colGemm: return backward_data_im2col_gemm(g, gy, w, gx);
     case ConvAlgorithm::Winograd: return backward_data_winograd(g, gy, w, gx);
@@ -142,7 +147,7 @@ void conv_backward_data(const ConvGeometry& g, const T* gy, const T* w, T* gx,
 template <typename T>
 void conv_backward_weight(const ConvGeometry& g, const T* x, const T* gy, T* gw,
                           ConvAlgorithm algorithm) {
-  switch (choose_conv_algorithm(g, ConvPass::BackwardWeight, algorithm)) {
+  switch (choose_conv_algorithm(g, ConvPass::BackwardWeight, algorithm, sizeof(T))) {
     case ConvAlgorithm::Auto:  // never returned by choose_conv_algorithm
     case ConvAlgorithm::Im2colGemm:
     case ConvAlgorithm::Winograd:  // never chosen for backward_weight (unsupported)

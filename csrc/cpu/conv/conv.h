@@ -33,7 +33,12 @@ std::string conv_algorithm_unsupported(ConvAlgorithm algorithm, ConvPass pass,
                                        const ConvGeometry& g);
 // The algorithm that runs: `requested` itself (std::invalid_argument if it cannot compute this
 // pass and geometry), or for Auto the choice of the heuristic.
-ConvAlgorithm choose_conv_algorithm(const ConvGeometry& g, ConvPass pass, ConvAlgorithm requested);
+// element_size (4 or 8) matters where a workspace budget does.
+ConvAlgorithm choose_conv_algorithm(const ConvGeometry& g, ConvPass pass, ConvAlgorithm requested,
+                                    int64_t element_size);
+// Bytes the algorithm's kernel allocates for this pass (-1: the algorithm does not report it).
+int64_t conv_workspace_bytes(ConvAlgorithm algorithm, ConvPass pass, const ConvGeometry& g,
+                             int64_t element_size);
 
 template <typename T>
 void conv_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* y,
