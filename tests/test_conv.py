@@ -522,3 +522,39 @@ def test_explain_forced_algorithm_and_bad_arguments():
         fastconv.explain("conv2d", (1, 1, 4, 4), (1, 1, 7, 7))
     with pytest.raises(TypeError, match="^conv2d: argument 'input'"):
         fastconv.explain("conv2d", (1, 1, 4, 4), (1, 1, 3, 3), dtype="int32")
+
+
+# ------------------------------------------------------------------- fused activation
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("algorithm, shapes", [
+    ("im2col_gemm", ((2, 6, 9, 11), (8, 3, 3, 3), dict(padding=1, groups=2))),
+    ("winograd", ((2, 8, 9, 11), (8, 8, 3, 3), dict(padding=1))),
+    ("depthwise", ((2, 6, 9, 11), (12, 1, 5, 5), dict(padding=2, groups=6, stride=2))),
+    ("auto", ((1, 3, 17), (4, 3, 4), dict(padding="same"))),
+])
+def test_fused_relu_equals_relu_of_the_result(algorithm, shapes, dtype, rng):
+    xs, ws, kw = shapes
+    nd = len(xs) - 2
+    conv = getattr(fastconv, f"conv{nd}d")
+    x = rng.standard_normal(xs).astype(dtype)
+    x.flat[::17] = np.nan  # NaN stays NaN through the fused ReLU, as through fastconv.relu
+    w = rng.standard_normal(ws).astype(dtype)
+    b = rng.standard_normal(ws[0]).astype(dtype)
+    plain = conv(x, w, b, **kw, algorithm=algorithm)
+    fused = conv(x, w, b, **kw, algorithm=algorithm, activation="relu")
+    np.testing.assert_array_equal(fused, fastconv.relu(plain))
+    assert (fused[~np.isnan(fused)] >= 0).all() and np.isnan(fused).any()
+
+
+def test_fused_relu_on_transposed_conv_and_bad_activation(rng):
+    x = rng.standard_normal((2, 4, 5, 5))
+    w = rng.standard_normal((4, 3, 4, 4))
+    b = rng.standard_normal(3)
+    plain = fastconv.conv_transpose2d(x, w, b, stride=2, padding=1)
+    fused = fastconv.conv_transpose2d(x, w, b, stride=2, padding=1, activation="relu")
+    np.testing.assert_array_equal(fused, np.maximum(plain, 0))
+    with pytest.raises(ValueError, match="^conv2d: argument 'activation'"):
+        fastconv.conv2d(x, rng.standard_normal((2, 4, 3, 3)), activation="gelu")
+    with pytest.raises(ValueError, match="^conv_transpose1d: argument 'activation'"):
+        fastconv.conv_transpose1d(x[0], w[..., 0], activation="sigmoid")

@@ -70,7 +70,9 @@ ConvAlgorithm plan(const ConvGeometry& g, ConvPass pass, const std::string& algo
 
 void conv_forward(const py::array& x, const py::array& w, const py::object& bias,
                   const py::array& y, const Triple& stride, const Triple& pad,
-                  const Triple& dilation, int64_t groups, const std::string& algorithm) {
+                  const Triple& dilation, int64_t groups, const std::string& algorithm,
+                  const std::string& activation) {
+  require(activation == "none" || activation == "relu", "activation must be 'none' or 'relu'");
   require_5d(x, "input", false);
   require_5d(w, "weight", false);
   require_5d(y, "output", true);
@@ -92,7 +94,7 @@ void conv_forward(const py::array& x, const py::array& w, const py::object& bias
     const T* wp = static_cast<const T*>(w.data());
     T* yp = static_cast<T*>(const_cast<void*>(y.data()));
     py::gil_scoped_release release;
-    fastconv::cpu::conv_forward<T>(g, xp, wp, bp, yp, algo);
+    fastconv::cpu::conv_forward<T>(g, xp, wp, bp, activation == "relu", yp, algo);
   });
 }
 
@@ -182,7 +184,7 @@ void bind_conv(py::module_& m) {
         "'backward_weight') on these 5-D shapes (convolution's input, weight, output).");
   m.def("conv_forward", &conv_forward, py::arg("input"), py::arg("weight"), py::arg("bias"),
         py::arg("output"), py::arg("stride"), py::arg("pad"), py::arg("dilation"),
-        py::arg("groups"), py::arg("algorithm"), geometry_doc);
+        py::arg("groups"), py::arg("algorithm"), py::arg("activation") = "none", geometry_doc);
   m.def("conv_backward_data", &conv_backward_data, py::arg("grad_output"), py::arg("weight"),
         py::arg("grad_input"), py::arg("stride"), py::arg("pad"), py::arg("dilation"),
         py::arg("groups"), py::arg("algorithm"), geometry_doc);

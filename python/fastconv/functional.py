@@ -23,6 +23,16 @@ CONV_ALGORITHMS = ("auto",) + tuple(_C.conv_algorithms())
 GradTriple = Tuple[Optional[np.ndarray], Optional[np.ndarray], Optional[np.ndarray]]
 
 
+ACTIVATIONS = (None, "relu")
+
+
+def _check_activation(op: str, activation) -> str:
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"{op}: argument 'activation' must be None or 'relu' (fused into the "
+                         f"kernel's store), got {activation!r}")
+    return "none" if activation is None else activation
+
+
 def _check_algorithm(op: str, algorithm: str) -> str:
     if algorithm not in CONV_ALGORITHMS:
         raise ValueError(f"{op}: argument 'algorithm' must be one of {', '.join(CONV_ALGORITHMS)}, "
@@ -71,14 +81,15 @@ def _conv_operands(p: ConvProblem, flip: bool):
 
 
 def _conv(op, ndim, input, weight, bias, stride, padding, dilation, groups, padding_mode, flip,
-          algorithm):
+          algorithm, activation):
     p = validate_conv(op, ndim, input, weight, bias, stride, padding, dilation, groups,
                       padding_mode)
     _check_algorithm(op, algorithm)
+    epilogue = _check_activation(op, activation)
     x, w = _conv_operands(p, flip)
     out = np.empty(p.output_shape, dtype=x.dtype)
     bias = None if p.bias is None else np.ascontiguousarray(p.bias)
-    _run(p.op, _C.conv_forward, x, w, bias, _as_5d(out), *_geometry(p), algorithm)
+    _run(p.op, _C.conv_forward, x, w, bias, _as_5d(out), *_geometry(p), algorithm, epilogue)
     return _unbatch(p, out)
 
 
@@ -114,15 +125,18 @@ def _conv_backward(op, ndim, grad_output, input, weight, stride, padding, dilati
 # --------------------------------------------------------------------- transposed convolution
 
 def _conv_transpose(op, ndim, input, weight, bias, stride, padding, output_padding, groups,
-                    dilation, algorithm):
+                    dilation, algorithm, activation):
     p = validate_conv_transpose(op, ndim, input, weight, bias, stride, padding, output_padding,
                                 groups, dilation)
     _check_algorithm(op, algorithm)
+    relu = _check_activation(op, activation) == "relu"
     out = np.empty(p.output_shape, dtype=p.input.dtype)
     _run(p.op, _C.conv_backward_data, _as_5d(p.input), _as_5d(p.weight), _as_5d(out),
          *_geometry(p), algorithm)
     if p.bias is not None:
         out += p.bias.reshape((-1,) + (1,) * ndim)
+    if relu:  # a separate pass here: backward_data's kernels have no epilogue yet
+        _C.activation_forward(out, out, "relu", 0.0, 0.0)
     return _unbatch(p, out)
 
 
@@ -152,26 +166,28 @@ def _conv_transpose_backward(op, ndim, grad_output, input, weight, stride, paddi
 # ------------------------------------------------------------------------------ public ops
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1,
-           padding_mode="zeros", *, flip=False, algorithm="auto"):
+           padding_mode="zeros", *, flip=False, algorithm="auto", activation=None):
     """1-D convolution (cross-correlation unless flip=True) of input (N, C_in, L) or (C_in, L)
     with weight (C_out, C_in/groups, k); padding is an int, a tuple, 'valid' or 'same'
-    (TensorFlow's rule, strides too); padding_mode zeros, reflect, replicate or circular."""
+    (TensorFlow's rule, strides too); padding_mode zeros, reflect, replicate or circular.
+    activation="relu" applies ReLU to the result in the kernel's store (after the bias); the
+    backward is then relu_backward(grad, output) followed by conv1d_backward."""
     return _conv("conv1d", 1, input, weight, bias, stride, padding, dilation, groups,
-                 padding_mode, flip, algorithm)
+                 padding_mode, flip, algorithm, activation)
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1,
-           padding_mode="zeros", *, flip=False, algorithm="auto"):
+           padding_mode="zeros", *, flip=False, algorithm="auto", activation=None):
     """2-D convolution of input (N, C_in, H, W) or (C_in, H, W); see conv1d."""
     return _conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups,
-                 padding_mode, flip, algorithm)
+                 padding_mode, flip, algorithm, activation)
 
 
 def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1,
-           padding_mode="zeros", *, flip=False, algorithm="auto"):
+           padding_mode="zeros", *, flip=False, algorithm="auto", activation=None):
     """3-D convolution of input (N, C_in, D, H, W) or (C_in, D, H, W); see conv1d."""
     return _conv("conv3d", 3, input, weight, bias, stride, padding, dilation, groups,
-                 padding_mode, flip, algorithm)
+                 padding_mode, flip, algorithm, activation)
 
 
 def conv1d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1, groups=1,
@@ -200,25 +216,25 @@ def conv3d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1,
 
 
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
-                     dilation=1, *, algorithm="auto"):
+                     dilation=1, *, algorithm="auto", activation=None):
     """1-D transposed convolution of input (N, C_in, L) or (C_in, L) with weight
     (C_in, C_out/groups, k): the gradient of conv1d with respect to its input, plus bias."""
     return _conv_transpose("conv_transpose1d", 1, input, weight, bias, stride, padding,
-                           output_padding, groups, dilation, algorithm)
+                           output_padding, groups, dilation, algorithm, activation)
 
 
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
-                     dilation=1, *, algorithm="auto"):
+                     dilation=1, *, algorithm="auto", activation=None):
     """2-D transposed convolution; see conv_transpose1d."""
     return _conv_transpose("conv_transpose2d", 2, input, weight, bias, stride, padding,
-                           output_padding, groups, dilation, algorithm)
+                           output_padding, groups, dilation, algorithm, activation)
 
 
 def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
-                     dilation=1, *, algorithm="auto"):
+                     dilation=1, *, algorithm="auto", activation=None):
     """3-D transposed convolution; see conv_transpose1d."""
     return _conv_transpose("conv_transpose3d", 3, input, weight, bias, stride, padding,
-                           output_padding, groups, dilation, algorithm)
+                           output_padding, groups, dilation, algorithm, activation)
 
 
 def conv_transpose1d_backward(grad_output, input, weight, stride=1, padding=0, output_padding=0,

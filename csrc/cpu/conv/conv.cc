@@ -123,13 +123,13 @@ ConvAlgorithm choose_conv_algorithm(const ConvGeometry& g, ConvPass pass,
 }
 
 template <typename T>
-void conv_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* y,
+void conv_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, bool relu, T* y,
                   ConvAlgorithm algorithm) {
   switch (choose_conv_algorithm(g, ConvPass::Forward, algorithm, sizeof(T))) {
     case ConvAlgorithm::Auto:  // never returned by choose_conv_algorithm
-    case ConvAlgorithm::Im2colGemm: return forward_im2col_gemm(g, x, w, bias, y);
-    case ConvAlgorithm::Winograd: return forward_winograd(g, x, w, bias, y);
-    case ConvAlgorithm::Depthwise: return forward_depthwise(g, x, w, bias, y);
+    case ConvAlgorithm::Im2colGemm: return forward_im2col_gemm(g, x, w, bias, relu, y);
+    case ConvAlgorithm::Winograd: return forward_winograd(g, x, w, bias, relu, y);
+    case ConvAlgorithm::Depthwise: return forward_depthwise(g, x, w, bias, relu, y);
   }
 }
 
@@ -157,9 +157,9 @@ void conv_backward_weight(const ConvGeometry& g, const T* x, const T* gy, T* gw,
 }
 
 template void conv_forward<float>(const ConvGeometry&, const float*, const float*, const float*,
-                                  float*, ConvAlgorithm);
+                                  bool, float*, ConvAlgorithm);
 template void conv_forward<double>(const ConvGeometry&, const double*, const double*,
-                                   const double*, double*, ConvAlgorithm);
+                                   const double*, bool, double*, ConvAlgorithm);
 template void conv_backward_data<float>(const ConvGeometry&, const float*, const float*, float*,
                                         ConvAlgorithm);
 template void conv_backward_data<double>(const ConvGeometry&, const double*, const double*,

@@ -4,6 +4,7 @@
 //   backward_data    gx = conv^T(gy, w)                          (conv dgrad; conv_transpose fprop)
 //   backward_weight  gw = sum_n corr(x_n, gy_n)                  (wgrad of both)
 //
+// forward applies the epilogue of epilogue.h: + bias (if not null), then ReLU if `relu`.
 // Layouts (row-major, contiguous): x (N, C_in, D, H, W), w (C_out, C_in/groups, KD, KH, KW),
 // y (N, C_out, OD, OH, OW), bias (C_out) or null. Each primitive overwrites its output.
 // Each op has a list of algorithms; choose_conv_algorithm picks one for `Auto`.
@@ -41,7 +42,7 @@ int64_t conv_workspace_bytes(ConvAlgorithm algorithm, ConvPass pass, const ConvG
                              int64_t element_size);
 
 template <typename T>
-void conv_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* y,
+void conv_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, bool relu, T* y,
                   ConvAlgorithm algorithm);
 
 template <typename T>

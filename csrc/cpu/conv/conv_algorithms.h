@@ -11,7 +11,8 @@
 namespace fastconv::cpu {
 
 template <typename T>
-void forward_im2col_gemm(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* y);
+void forward_im2col_gemm(const ConvGeometry& g, const T* x, const T* w, const T* bias, bool relu,
+                         T* y);
 template <typename T>
 void backward_data_im2col_gemm(const ConvGeometry& g, const T* gy, const T* w, T* gx);
 template <typename T>
@@ -27,14 +28,16 @@ std::string winograd_unsupported(ConvPass pass, const ConvGeometry& g);
 template <typename T>
 int64_t winograd_workspace_bytes(const ConvGeometry& g, ConvPass pass);
 template <typename T>
-void forward_winograd(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* y);
+void forward_winograd(const ConvGeometry& g, const T* x, const T* w, const T* bias, bool relu,
+                         T* y);
 template <typename T>
 void backward_data_winograd(const ConvGeometry& g, const T* gy, const T* w, T* gx);
 
 // Direct depthwise convolution (conv_depthwise.cc): groups == C_in (one input channel per
 // group), any depth multiplier C_out / C_in, kernel, stride, padding and dilation, 1D to 3D.
 template <typename T>
-void forward_depthwise(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* y);
+void forward_depthwise(const ConvGeometry& g, const T* x, const T* w, const T* bias, bool relu,
+                         T* y);
 template <typename T>
 void backward_data_depthwise(const ConvGeometry& g, const T* gy, const T* w, T* gx);
 template <typename T>

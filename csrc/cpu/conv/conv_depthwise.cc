@@ -32,8 +32,10 @@
 #include <vector>
 
 #include "common/cpu_features.h"
+#include "common/denormals.h"
 #include "common/parallel.h"
 #include "cpu/conv/conv_algorithms.h"
+#include "cpu/conv/epilogue.h"
 #include "cpu/conv/conv_depthwise.h"
 
 namespace fastconv::cpu {
@@ -145,7 +147,8 @@ struct RowBlocks {
 // ---------------------------------------------------------------------------------- forward
 
 template <typename T>
-void forward_depthwise(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* y) {
+void forward_depthwise(const ConvGeometry& g, const T* x, const T* w, const T* bias, bool relu,
+                       T* y) {
   const DepthwiseKernels<T> kern = select_kernels<T>();
   const int64_t C = g.in_channels, m = g.out_channels_per_group(), Cout = g.out_channels;
   const int64_t D = g.in_size[0], H = g.in_size[1], W = g.in_size[2];
@@ -160,6 +163,7 @@ void forward_depthwise(const ConvGeometry& g, const T* x, const T* w, const T* b
 
 #pragma omp parallel num_threads(threads)
   {
+    const FlushDenormals flush_denormals;
     std::vector<T> buf(static_cast<size_t>(D * H * layout.row_stride));
     std::vector<const T*> src(static_cast<size_t>(kvol));
     std::vector<int64_t> tap_k(static_cast<size_t>(kvol));
@@ -200,8 +204,9 @@ void forward_depthwise(const ConvGeometry& g, const T* x, const T* w, const T* b
           const int64_t oc = c * m + j;
           const T* wc = w + oc * kvol;
           for (int64_t t = 0; t < nt; ++t) tap_w[t] = wc[tap_k[t]];
-          kern.row(nt, tap_w.data(), src.data(), OW, bias ? bias[oc] : T(0),
-                   y + (n * Cout + oc) * out_plane + r * OW);
+          T* out = y + (n * Cout + oc) * out_plane + r * OW;
+          kern.row(nt, tap_w.data(), src.data(), OW, bias ? bias[oc] : T(0), out);
+          if (relu) bias_relu_row(out, OW, T(0), true);  // the fused ReLU, row still in L1
         }
       }
     }
@@ -243,6 +248,7 @@ void backward_data_depthwise(const ConvGeometry& g, const T* gy, const T* w, T* 
 
 #pragma omp parallel num_threads(threads)
   {
+    const FlushDenormals flush_denormals;
     std::vector<T> buf(static_cast<size_t>(m * out_rows * row_len));
     std::vector<const T*> src(static_cast<size_t>(max_taps));
     std::vector<T> tap_w(static_cast<size_t>(max_taps));
@@ -337,6 +343,7 @@ void backward_weight_depthwise(const ConvGeometry& g, const T* x, const T* gy, T
 
 #pragma omp parallel num_threads(threads)
   {
+    const FlushDenormals flush_denormals;
     std::vector<T> buf(empty ? 0 : static_cast<size_t>(D * slice + R + L));
     std::vector<T> gpad(empty ? 0 : static_cast<size_t>(g_len));
     std::vector<T> acc(static_cast<size_t>(m * kvol * L));
@@ -386,9 +393,9 @@ void backward_weight_depthwise(const ConvGeometry& g, const T* x, const T* gy, T
 }
 
 template void forward_depthwise<float>(const ConvGeometry&, const float*, const float*,
-                                       const float*, float*);
+                                       const float*, bool, float*);
 template void forward_depthwise<double>(const ConvGeometry&, const double*, const double*,
-                                        const double*, double*);
+                                        const double*, bool, double*);
 template void backward_data_depthwise<float>(const ConvGeometry&, const float*, const float*,
                                              float*);
 template void backward_data_depthwise<double>(const ConvGeometry&, const double*, const double*,

@@ -24,6 +24,7 @@
 #include "common/parallel.h"
 #include "cpu/conv/column_walk.h"
 #include "cpu/conv/conv_algorithms.h"
+#include "cpu/conv/epilogue.h"
 #include "cpu/gemm/gemm.h"
 
 namespace fastconv::cpu {
@@ -183,7 +184,8 @@ void col2im_accumulate(const ConvGeometry& g, const T* col, int64_t r0, int64_t 
 }  // namespace
 
 template <typename T>
-void forward_im2col_gemm(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* y) {
+void forward_im2col_gemm(const ConvGeometry& g, const T* x, const T* w, const T* bias, bool relu,
+                         T* y) {
   const int64_t G = g.groups, cig = g.in_channels_per_group(), cog = g.out_channels_per_group();
   const int64_t K = g.gemm_k(), P = g.out_plane(), in_plane = g.in_plane();
   const int64_t nr = gemm_nr<T>();
@@ -217,11 +219,9 @@ void forward_im2col_gemm(const ConvGeometry& g, const T* x, const T* w, const T*
       }
       T* yg = y + (n * g.out_channels + grp * cog) * P + p0;
       gemm_packed<T>(cog, len, K, w_packed.data() + grp * a_size, b_packed, yg, P, false);
-      if (bias) {
-        for (int64_t o = 0; o < cog; ++o) {
-          const T b = bias[grp * cog + o];
-          for (int64_t t = 0; t < len; ++t) yg[o * P + t] += b;
-        }
+      if (bias || relu) {  // the epilogue, while the tile is in cache
+        for (int64_t o = 0; o < cog; ++o)
+          bias_relu_row(yg + o * P, len, bias ? bias[grp * cog + o] : T(0), relu);
       }
     }
   }
@@ -324,9 +324,9 @@ int64_t im2col_gemm_workspace_bytes(const ConvGeometry& g, ConvPass pass) {
 template int64_t im2col_gemm_workspace_bytes<float>(const ConvGeometry&, ConvPass);
 template int64_t im2col_gemm_workspace_bytes<double>(const ConvGeometry&, ConvPass);
 template void forward_im2col_gemm<float>(const ConvGeometry&, const float*, const float*,
-                                         const float*, float*);
+                                         const float*, bool, float*);
 template void forward_im2col_gemm<double>(const ConvGeometry&, const double*, const double*,
-                                          const double*, double*);
+                                          const double*, bool, double*);
 template void backward_data_im2col_gemm<float>(const ConvGeometry&, const float*, const float*,
                                                float*);
 template void backward_data_im2col_gemm<double>(const ConvGeometry&, const double*,

@@ -197,7 +197,7 @@ inline void at_rows(const T* in, int64_t is, T* out, int64_t os) {
 }
 
 template <typename T>
-void run_winograd(const Problem& p, const T* x, const T* w, const T* bias, T* y) {
+void run_winograd(const Problem& p, const T* x, const T* w, const T* bias, bool relu, T* y) {
   const int64_t G = p.groups, cig = p.cig(), cog = p.cog();
   const int64_t tw_count = p.tiles_w(), plane_tiles = p.tiles_h() * tw_count;
   const int64_t total = p.tiles();
@@ -295,7 +295,10 @@ void run_winograd(const Problem& p, const T* x, const T* w, const T* bias, T* y)
               if (oh >= p.oh) continue;
               T* yrow = y + (n * p.cout + oc) * out_plane + oh * p.ow;
               const int64_t kmax = std::min<int64_t>(4, p.ow - ow0);
-              for (int64_t k = 0; k < kmax; ++k) yrow[ow0 + k] = row[k * kLanes + l] + b;
+              for (int64_t k = 0; k < kmax; ++k) {
+                const T v = row[k * kLanes + l] + b;
+                yrow[ow0 + k] = relu && v < T(0) ? T(0) : v;  // epilogue.h's ReLU
+              }
             }
           }
         }
@@ -342,8 +345,9 @@ std::string winograd_unsupported(ConvPass pass, const ConvGeometry& g) {
 }
 
 template <typename T>
-void forward_winograd(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* y) {
-  run_winograd(forward_problem(g), x, w, bias, y);
+void forward_winograd(const ConvGeometry& g, const T* x, const T* w, const T* bias, bool relu,
+                      T* y) {
+  run_winograd(forward_problem(g), x, w, bias, relu, y);
 }
 
 template <typename T>
@@ -362,13 +366,13 @@ void backward_data_winograd(const ConvGeometry& g, const T* gy, const T* w, T* g
   const Problem p{g.batch,       g.out_channels, g.in_channels, G,
                   g.out_size[1], g.out_size[2],  g.in_size[1],  g.in_size[2],
                   2 - g.pad_before[1], 2 - g.pad_before[2]};
-  run_winograd<T>(p, gy, wt.data(), nullptr, gx);
+  run_winograd<T>(p, gy, wt.data(), nullptr, false, gx);
 }
 
 template void forward_winograd<float>(const ConvGeometry&, const float*, const float*,
-                                      const float*, float*);
+                                      const float*, bool, float*);
 template void forward_winograd<double>(const ConvGeometry&, const double*, const double*,
-                                       const double*, double*);
+                                       const double*, bool, double*);
 template void backward_data_winograd<float>(const ConvGeometry&, const float*, const float*,
                                             float*);
 template void backward_data_winograd<double>(const ConvGeometry&, const double*, const double*,
