@@ -557,4 +557,4 @@ def test_fused_relu_on_transposed_conv_and_bad_activation(rng):
     with pytest.raises(ValueError, match="^conv2d: argument 'activation'"):
         fastconv.conv2d(x, rng.standard_normal((2, 4, 3, 3)), activation="gelu")
     with pytest.raises(ValueError, match="^conv_transpose1d: argument 'activation'"):
-        fastconv.conv_transpose1d(x[0], w[..., 0], activation="sigmoid")
+        fastconv.conv_transpose1d(x[0, :, 0], w[..., 0], activation="sigmoid")
