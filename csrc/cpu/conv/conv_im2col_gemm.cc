@@ -88,7 +88,9 @@ Im2colPlan plan_im2col(const ConvGeometry& g, ConvPass pass) {
       plan.col = pointwise ? 0 : plan.block * kvol * plan.tile;
       break;
     case ConvPass::BackwardWeight:
-      plan.block = block_size(K, G, num_threads());
+      // whole GEMM panels of rows: a partial panel wastes micro-kernel lanes on every tile
+      plan.block = std::min(K, ceil_div(block_size(K, G, num_threads()), gemm_nr<T>()) *
+                                   gemm_nr<T>());
       plan.tasks = G * ceil_div(K, plan.block);
       plan.a = packed_a_size<T>(cog, plan.tile);
       plan.b = packed_b_size<T>(plan.block, plan.tile);
