@@ -32,23 +32,13 @@ struct Vec4 {
   }
 };
 
-template <typename T>
-void row(int64_t ntaps, const T* w, const T* const* src, int64_t len, T bias, T* out) {
-  simd::depthwise_row<Vec4<T>, 4>(ntaps, w, src, len, bias, out);
-}
-
-template <typename T>
-void dot(int64_t ntaps, const T* const* src, const T* g, int64_t len, T* acc) {
-  simd::depthwise_dot<Vec4<T>>(ntaps, src, g, len, acc);
-}
-
 }  // namespace
 
 DepthwiseKernels<float> f32_depthwise_kernels() {
-  return {"f32_depthwise_row_4x4__generic", 4, row<float>, dot<float>};
+  return simd::depthwise_kernels<Vec4<float>, 4, float>("f32_depthwise_row_4x4__generic");
 }
 DepthwiseKernels<double> f64_depthwise_kernels() {
-  return {"f64_depthwise_row_4x4__generic", 4, row<double>, dot<double>};
+  return simd::depthwise_kernels<Vec4<double>, 4, double>("f64_depthwise_row_4x4__generic");
 }
 
 }  // namespace fastconv::cpu::generic

@@ -8,6 +8,8 @@
 
 #include <cstdint>
 
+#include "cpu/conv/conv_depthwise.h"
+
 namespace fastconv::cpu::simd {
 
 // NV vectors of the output row starting at out (the last one clipped to `valid` elements):
@@ -81,6 +83,18 @@ inline void depthwise_dot(int64_t ntaps, const T* const* src, const T* g, int64_
     const typename V::type sum = V::add(V::add(p[0], p[1]), V::add(p[2], p[3]));
     V::store(acc + t * L, V::add(V::load(acc + t * L), sum));
   }
+}
+
+// One ISA's kernel table from its vector wrapper V, U vectors per block of an output row.
+template <typename V, int U, typename T>
+DepthwiseKernels<T> depthwise_kernels(const char* name) {
+  return {name, V::kLanes,
+          [](int64_t ntaps, const T* w, const T* const* src, int64_t len, T bias, T* out) {
+            depthwise_row<V, U>(ntaps, w, src, len, bias, out);
+          },
+          [](int64_t ntaps, const T* const* src, const T* g, int64_t len, T* acc) {
+            depthwise_dot<V>(ntaps, src, g, len, acc);
+          }};
 }
 
 }  // namespace fastconv::cpu::simd

@@ -1,32 +1,17 @@
-// AVX-512 micro-kernels (compiled with -mavx512f -mavx512dq -mavx512bw -mavx512vl -mfma; called
-// only where cpuid and the OS report them). f32_gemm_8x32__avx512 and f64_gemm_8x16__avx512:
-// 16 accumulator registers of the 32, two B vectors and one broadcast per step.
-#include <immintrin.h>
-
+// AVX-512 micro-kernels (compiled with FASTCONV_AVX512_FLAGS; called only where cpuid and the OS
+// report them): 8 rows x 2 vectors, 16 accumulator registers of the 32, two B vectors and one
+// broadcast per step.
 #include "cpu/gemm/gemm_kernels.h"
 #include "cpu/gemm/gemm_simd_kernel.h"
 #include "cpu/simd/vec_avx512.h"
 
 namespace fastconv::cpu::avx512 {
 
-namespace {
-
-using simd::avx512::F32;
-using simd::avx512::F64;
-
-void f32_8x32(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t m,
-              int64_t n, bool accumulate) {
-  simd::micro_kernel<F32, 8, 2>(kc, a, b, c, ldc, m, n, accumulate);
+MicroKernel<float> f32_micro_kernel() {
+  return simd::simd_micro_kernel<simd::avx512::F32, 8, 2, float>("f32_gemm_8x32__avx512");
 }
-
-void f64_8x16(int64_t kc, const double* a, const double* b, double* c, int64_t ldc, int64_t m,
-              int64_t n, bool accumulate) {
-  simd::micro_kernel<F64, 8, 2>(kc, a, b, c, ldc, m, n, accumulate);
+MicroKernel<double> f64_micro_kernel() {
+  return simd::simd_micro_kernel<simd::avx512::F64, 8, 2, double>("f64_gemm_8x16__avx512");
 }
-
-}  // namespace
-
-MicroKernel<float> f32_micro_kernel() { return {"f32_gemm_8x32__avx512", 8, 32, f32_8x32}; }
-MicroKernel<double> f64_micro_kernel() { return {"f64_gemm_8x16__avx512", 8, 16, f64_8x16}; }
 
 }  // namespace fastconv::cpu::avx512

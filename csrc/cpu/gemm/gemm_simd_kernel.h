@@ -9,6 +9,8 @@
 
 #include <cstdint>
 
+#include "cpu/gemm/gemm_kernels.h"
+
 namespace fastconv::cpu::simd {
 
 template <typename V, int MR, int NV, typename T>
@@ -61,6 +63,14 @@ inline void micro_kernel(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, 
       for (int64_t j = 0; j < n; ++j) ci[j] = ti[j];
     }
   }
+}
+
+// One ISA's micro-kernel entry: the template above with V, MR rows and NV vectors per row.
+template <typename V, int MR, int NV, typename T>
+MicroKernel<T> simd_micro_kernel(const char* name) {
+  return {name, MR, NV * V::kLanes,
+          [](int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t m, int64_t n,
+             bool accumulate) { micro_kernel<V, MR, NV>(kc, a, b, c, ldc, m, n, accumulate); }};
 }
 
 }  // namespace fastconv::cpu::simd
