@@ -58,13 +58,18 @@ class ConvCase:
             parts.append("nobias")
         return "_".join(parts)
 
-    def arrays(self, rng, dtype):
+    def shapes(self):
         lead = (self.batch,) if self.batch else ()
-        x = rng.standard_normal(lead + (self.c_in,) + self.size)
         if self.transposed:
-            w = rng.standard_normal((self.c_in, self.c_out // self.groups) + self.kernel)
+            w = (self.c_in, self.c_out // self.groups) + self.kernel
         else:
-            w = rng.standard_normal((self.c_out, self.c_in // self.groups) + self.kernel)
+            w = (self.c_out, self.c_in // self.groups) + self.kernel
+        return lead + (self.c_in,) + self.size, w
+
+    def arrays(self, rng, dtype):
+        x_shape, w_shape = self.shapes()
+        x = rng.standard_normal(x_shape)
+        w = rng.standard_normal(w_shape)
         b = rng.standard_normal(self.c_out) if self.bias else None
         cast = lambda a: None if a is None else a.astype(dtype)
         return cast(x), cast(w), cast(b)
@@ -212,7 +217,7 @@ def _forced_or_auto(fn, *args, algorithm, **kwargs):
 
 def _check_forced_algorithm(case: ConvCase, rng, algorithm: str):
     """check_against_reference with `algorithm` forced on every pass it computes (one pass at a
-    time), auto on the others; skipped where it computes none of them."""
+    time), auto on the others."""
     a = _ForcedOrAuto(algorithm)
     x, w, b = case.arrays(rng, np.float64)
     op = case.op_name()
@@ -223,8 +228,7 @@ def _check_forced_algorithm(case: ConvCase, rng, algorithm: str):
                              output_mask=tuple(i == j for j in range(3)), algorithm=a)[i]
              for i in range(2)]
     grads.append(back(gy, x, w, **case.forward_args(), output_mask=(False, False, True))[2])
-    if a.computed == 0:
-        pytest.skip(f"{algorithm} computes no pass of {case.id}")
+    assert a.computed > 0, f"{algorithm} computed no pass of {case.id}"
     y_ref, grads_ref = run_reference(case, x, w, b, gy)
     r_fwd, r_data, r_weight = case.reductions(y.shape)
     spatial = int(np.prod(y.shape[-case.ndim:])) * max(case.batch, 1)
@@ -234,8 +238,18 @@ def _check_forced_algorithm(case: ConvCase, rng, algorithm: str):
         assert_close(got, ref, reduction=r, what=f"{case.id} {what}")
 
 
-@pytest.mark.parametrize("algorithm", ALGORITHMS)
-@pytest.mark.parametrize("case", CASES[::3], ids=[c.id for c in CASES[::3]])
+def _algorithm_cases():
+    """(case, algorithm) for every algorithm and every case it computes at least one pass of,
+    as fastconv.explain reports it."""
+    for algorithm in ALGORITHMS:
+        for case in CASES:
+            args = {k: v for k, v in case.forward_args().items() if k != "flip"}
+            plan = fastconv.explain(case.op_name(), *case.shapes(), algorithm=algorithm, **args)
+            if any(p["algorithm"] for p in plan["passes"].values()):
+                yield pytest.param(case, algorithm, id=f"{algorithm}-{case.id}")
+
+
+@pytest.mark.parametrize("case, algorithm", list(_algorithm_cases()))
 def test_every_algorithm_matches_reference(case, algorithm, rng):
     _check_forced_algorithm(case, rng, algorithm)
 
