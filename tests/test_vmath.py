@@ -154,6 +154,12 @@ def test_sweep_under_every_path(isa):
 
 # --------------------------------------------------------------- activations: body vs tail
 
+def bits_or_nan_equal(a, b, ui):
+    """The same bits, or both NaN: which NaN (sign, payload) an instruction propagates when both
+    operands are NaN is up to the compiler's operand order, as in torch."""
+    return (a.view(ui) == b.view(ui)) | (np.isnan(a) & np.isnan(b))
+
+
 SMOOTH = [("sigmoid", {}), ("tanh", {}), ("elu", {}), ("elu", {"alpha": -0.3}), ("gelu", {}),
           ("gelu", {"approximate": "tanh"})]
 
@@ -179,8 +185,8 @@ def test_value_does_not_depend_on_position(op, params, dtype, rng):
             sl = slice(start, start + length)
             y = fwd(x[sl], **params)
             g = bwd(gy[sl], saved[sl], **params)
-            assert (y.view(ui) == y_full[sl].view(ui)).all(), (start, length)
-            assert (g.view(ui) == g_full[sl].view(ui)).all(), (start, length)
+            assert bits_or_nan_equal(y, y_full[sl], ui).all(), (start, length)
+            assert bits_or_nan_equal(g, g_full[sl], ui).all(), (start, length)
 
 
 # ------------------------------------------------------- activations over the whole range

@@ -166,7 +166,9 @@ inline typename V::type erf_f32(typename V::type x) {
   // 1 <= |x|: 1 - exp(-x^2) Q(1/x), clamped at 4 (erf rounds to 1 there), sign of x
   const auto ac = V::min(V::set1(4.0f), V::max(V::set1(1.0f), a));  // NaN stays NaN
   const auto q = horner<V>(kErfcQ, V::div(V::set1(1.0f), ac));
-  const auto e = vexp<V>(V::bit_xor(sign, V::mul(ac, ac)));
+  // 0 - x^2, not a sign flip: a NaN x keeps its sign, so erf(NaN) is x's NaN on every path
+  // and a NaN result does not depend on which NaN operand an instruction propagates.
+  const auto e = vexp<V>(V::sub(V::zero(), V::mul(ac, ac)));
   const auto large = V::bit_or(V::sub(V::set1(1.0f), V::mul(e, q)), V::bit_and(sign, x));
   return V::select(V::lt(a, V::set1(1.0f)), small, large);
 }
