@@ -9,9 +9,8 @@
 //     leading term), scaled by 2^n built in the exponent bits, in two factors so that results
 //     in the subnormal range are rounded once; ~1 ulp.
 //   tanh(x) = sign(x) * e / (e + 2), e = expm1(2|x|): no cancellation for small |x|; ~2 ulp.
-//   erf (float): |x| < 1: x + x * P(x^2); 1 <= |x| < 4: 1 - exp(-x^2) * Q(1/|x|), least-squares
-//     polynomials fitted to erf / erfc on Chebyshev nodes; ~2 ulp.
-//   erf (double): not vectorised yet -- erf_lanes calls std::erf per lane (correct, slow).
+//   erf: |x| < 1: x + x * P(x^2); 1 <= |x| < 4 (float) / 6 (double): 1 - exp(-x^2) * Q(1/|x|),
+//     polynomials fitted to erf / erfc (see ErfConst); ~2 ulp.
 // Special values: NaN in -> NaN out; exp(+inf) = inf, exp(-inf) = 0, expm1(-inf) = -1,
 // tanh(+-inf) = +-1, erf(+-inf) = +-1; +-0 and subnormal inputs keep their sign and value where
 // the function is odd (expm1, tanh, erf); exp and expm1 overflow to inf and underflow through
@@ -140,37 +139,57 @@ inline typename V::type vtanh(typename V::type x) {
 
 namespace vmath_detail {
 
-// Least-squares fits (float64, Chebyshev nodes, then rounded to float):
-//   erf(x) / x - 1 = P(x^2) on [0, 1], and erfc(x) exp(x^2) = Q(1/x) on [1, 4].
-constexpr float kErfP[7] = {7.933422603e-05f, -8.034827770e-04f, 5.191216711e-03f,
-                            -2.685539797e-02f, 1.128362566e-01f, -3.761262894e-01f,
-                            1.283792257e-01f};
-constexpr float kErfcQ[10] = {2.822135761e-02f, -1.658525765e-01f, 4.047804475e-01f,
-                              -4.909950495e-01f, 1.988273114e-01f, 2.524098754e-01f,
-                              -3.838039637e-01f, 2.232181653e-02f, 5.615408421e-01f,
-                              1.335152192e-04f};
+template <typename T>
+struct ErfConst;
 
+// float: least-squares fits (float64, Chebyshev nodes, then rounded to float):
+//   erf(x) / x - 1 = P(x^2) on [0, 1], and erfc(x) exp(x^2) = Q(u), u = 1/x, on [1, 4].
+template <>
+struct ErfConst<float> {
+  static constexpr float kP[7] = {7.933422603e-05f, -8.034827770e-04f, 5.191216711e-03f,
+                                  -2.685539797e-02f, 1.128362566e-01f, -3.761262894e-01f,
+                                  1.283792257e-01f};
+  static constexpr float kQ[10] = {2.822135761e-02f, -1.658525765e-01f, 4.047804475e-01f,
+                                   -4.909950495e-01f, 1.988273114e-01f, 2.524098754e-01f,
+                                   -3.838039637e-01f, 2.232181653e-02f, 5.615408421e-01f,
+                                   1.335152192e-04f};
+  static constexpr float kUScale = 1.0f, kUOffset = 0.0f;  // u = 1/x
+  static constexpr float kHi = 4.0f;  // erf(x) rounds to 1 above about 3.92
+};
+
+// double: erf(x) / x - 1 = P(x^2) on [0, 1] is the Taylor series to degree 18 in x^2 (terms
+// below 5e-18); erfc(x) exp(x^2) = Q(u) on [1, 6], u = (1/x - 7/12) * 12/5 in [-1, 1], is
+// mpmath's Chebyshev fit of degree 25 (error 3e-18 relative), as monomials in u.
+template <>
+struct ErfConst<double> {
+  static constexpr double kP[19] = {
+      4.763348040515068e-18,  -9.063970842808673e-17, 1.6342614095367152e-15,
+      -2.7835162072109215e-14, 4.4632242632864775e-13, -6.7113668551641105e-12,
+      9.422759064650411e-11,  -1.2290555301717928e-09, 1.4807192815879218e-08,
+      -1.6365844691234924e-07, 1.6462114365889248e-06, -1.492565035840625e-05,
+      0.00012055332981789664, -0.0008548327023450853, 0.005223977625442188,
+      -0.026866170645131252,  0.11283791670955126,    -0.37612638903183754,
+      0.1283791670955126};
+  static constexpr double kQ[26] = {
+      -1.5768862025723247e-10, 2.5468476986980347e-10, 7.524998639958394e-10,
+      -1.7126459020885055e-09, 1.2721860114138617e-10, 7.54774855236345e-10,
+      1.489723854536665e-09,  1.859081176056101e-09,  -1.894047143360001e-08,
+      5.024743480562218e-08,  -9.525923867006882e-08, 1.2460614536136813e-07,
+      1.9437886254096963e-09, -6.626710261591158e-07, 2.582847619754022e-06,
+      -6.498275147459027e-06, 1.088270964169292e-05,  -4.046592518288805e-06,
+      -5.528650342017051e-05, 0.00026560546597435597, -0.0007383867425245655,
+      0.0010344322263817528,  0.0028211318978707835,  -0.030831050508430807,
+      0.1653626900126146,     0.28972211632346423};
+  static constexpr double kUScale = 2.4, kUOffset = -1.4;  // u = 2.4 / x - 1.4
+  static constexpr double kHi = 6.0;  // erf(x) rounds to 1 above about 5.93
+};
+
+// Horner, highest degree first.
 template <class V, int N>
-inline typename V::type horner(const float (&c)[N], typename V::type t) {
+inline typename V::type horner(const typename V::scalar (&c)[N], typename V::type t) {
   typename V::type p = V::set1(c[0]);
   for (int k = 1; k < N; ++k) p = V::fmadd(p, t, V::set1(c[k]));
   return p;
-}
-
-template <class V>
-inline typename V::type erf_f32(typename V::type x) {
-  const auto sign = V::set1(-0.0f);
-  const auto a = V::bit_andnot(sign, x);
-  // |x| < 1: x + x P(x^2) (odd, exact for +-0 and subnormals)
-  const auto small = V::fmadd(x, horner<V>(kErfP, V::mul(x, x)), x);
-  // 1 <= |x|: 1 - exp(-x^2) Q(1/x), clamped at 4 (erf rounds to 1 there), sign of x
-  const auto ac = V::min(V::set1(4.0f), V::max(V::set1(1.0f), a));  // NaN stays NaN
-  const auto q = horner<V>(kErfcQ, V::div(V::set1(1.0f), ac));
-  // 0 - x^2, not a sign flip: a NaN x keeps its sign, so erf(NaN) is x's NaN on every path
-  // and a NaN result does not depend on which NaN operand an instruction propagates.
-  const auto e = vexp<V>(V::sub(V::zero(), V::mul(ac, ac)));
-  const auto large = V::bit_or(V::sub(V::set1(1.0f), V::mul(e, q)), V::bit_and(sign, x));
-  return V::select(V::lt(a, V::set1(1.0f)), small, large);
 }
 
 }  // namespace vmath_detail
@@ -178,14 +197,21 @@ inline typename V::type erf_f32(typename V::type x) {
 template <class V>
 inline typename V::type verf(typename V::type x) {
   using T = typename V::scalar;
-  if constexpr (sizeof(T) == 4) {
-    return vmath_detail::erf_f32<V>(x);
-  } else {  // TODO: a vectorised double erf; per lane std::erf meanwhile
-    alignas(64) T buf[V::kLanes];
-    V::store(buf, x);
-    for (int i = 0; i < V::kLanes; ++i) buf[i] = std::erf(buf[i]);
-    return V::load(buf);
-  }
+  using E = vmath_detail::ErfConst<T>;
+  const auto sign = V::set1(T(-0.0));
+  const auto one = V::set1(T(1));
+  const auto a = V::bit_andnot(sign, x);
+  // |x| < 1: x + x P(x^2) (odd, exact for +-0 and subnormals)
+  const auto small = V::fmadd(x, vmath_detail::horner<V>(E::kP, V::mul(x, x)), x);
+  // 1 <= |x|: 1 - exp(-x^2) Q(u), clamped at kHi (erf rounds to 1 there), sign of x
+  const auto ac = V::min(V::set1(E::kHi), V::max(one, a));  // NaN stays NaN
+  const auto u = V::fmadd(V::div(one, ac), V::set1(E::kUScale), V::set1(E::kUOffset));
+  const auto q = vmath_detail::horner<V>(E::kQ, u);
+  // 0 - x^2, not a sign flip: a NaN x keeps its sign, so erf(NaN) is x's NaN on every path
+  // and a NaN result does not depend on which NaN operand an instruction propagates.
+  const auto e = vexp<V>(V::sub(V::zero(), V::mul(ac, ac)));
+  const auto large = V::bit_or(V::sub(one, V::mul(e, q)), V::bit_and(sign, x));
+  return V::select(V::lt(a, one), small, large);
 }
 
 }  // namespace fastconv::cpu::simd

@@ -1,0 +1,116 @@
+"""SIMD activations (sigmoid, tanh, elu, gelu, gelu tanh; forward and backward) against torch
+on the CPU, and against this machine's copy bandwidth.
+
+Same process, same data (float32 8x64x112x112, standard normal), same thread count; calls
+interleaved after one untimed warm-up each; medians (see activation_baseline.py, whose helpers
+this reuses). GB/s counts bytes read + written (forward 8 B/element, backward 12 B/element);
+"of copy" is that over the threaded memcpy bandwidth measured in the same run
+(_C.measure_copy_bandwidth, 256 MiB, best of 3).
+
+    python benchmarks/activation_simd.py [--threads 2] [--repeats 15]
+
+Writes benchmarks/results/activation_simd_cpu.{md,json}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import fastconv
+from fastconv import _C
+
+sys.path.insert(0, str(Path(__file__).parent))
+from activation_baseline import SHAPE, _cpu_name, _git_commit, _median_interleaved  # noqa: E402
+
+
+def cases(x, gy, torch):
+    F = torch.nn.functional
+    xt, gyt = torch.from_numpy(x), torch.from_numpy(gy)
+    ys, yt = fastconv.sigmoid(x), fastconv.tanh(x)
+    yst, ytt = torch.from_numpy(ys), torch.from_numpy(yt)
+    aten = torch.ops.aten
+    return [
+        ("relu (reference)", 8, lambda: fastconv.relu(x), lambda: F.relu(xt)),
+        ("sigmoid", 8, lambda: fastconv.sigmoid(x), lambda: torch.sigmoid(xt)),
+        ("sigmoid_backward", 12, lambda: fastconv.sigmoid_backward(gy, ys),
+         lambda: aten.sigmoid_backward(gyt, yst)),
+        ("tanh", 8, lambda: fastconv.tanh(x), lambda: torch.tanh(xt)),
+        ("tanh_backward", 12, lambda: fastconv.tanh_backward(gy, yt),
+         lambda: aten.tanh_backward(gyt, ytt)),
+        ("elu", 8, lambda: fastconv.elu(x), lambda: F.elu(xt)),
+        ("elu_backward", 12, lambda: fastconv.elu_backward(gy, x),
+         lambda: aten.elu_backward(gyt, 1.0, 1, 1, False, xt)),
+        ("gelu", 8, lambda: fastconv.gelu(x), lambda: F.gelu(xt)),
+        ("gelu_backward", 12, lambda: fastconv.gelu_backward(gy, x),
+         lambda: aten.gelu_backward(gyt, xt)),
+        ("gelu tanh", 8, lambda: fastconv.gelu(x, approximate="tanh"),
+         lambda: F.gelu(xt, approximate="tanh")),
+        ("gelu tanh_backward", 12, lambda: fastconv.gelu_backward(gy, x, approximate="tanh"),
+         lambda: aten.gelu_backward(gyt, xt, approximate="tanh")),
+    ]
+
+
+def run(threads, repeats):
+    import torch
+    torch.set_num_threads(threads)
+    fastconv.set_num_threads(threads)
+    copy = max(_C.measure_copy_bandwidth(256 << 20, threads, 0.1)["gbps"] for _ in range(3))
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(SHAPE, dtype=np.float32)
+    gy = rng.standard_normal(SHAPE, dtype=np.float32)
+    rows = []
+    for name, bpe, ours, theirs in cases(x, gy, torch):
+        t_ours, t_torch = _median_interleaved((ours, theirs), repeats)
+        gb = bpe * x.size / 1e9
+        rows.append(dict(op=name, gbytes=gb, fastconv_ms=t_ours * 1e3, torch_ms=t_torch * 1e3,
+                         fastconv_gbps=gb / t_ours, torch_gbps=gb / t_torch,
+                         speedup=t_torch / t_ours, of_copy=gb / t_ours / copy))
+        r = rows[-1]
+        print(f"{name:20} fastconv {r['fastconv_ms']:6.2f} ms {r['fastconv_gbps']:5.1f} GB/s "
+              f"({r['of_copy']:.0%} of copy) | torch {r['torch_ms']:6.2f} ms "
+              f"{r['torch_gbps']:5.1f} GB/s | x{r['speedup']:.2f}", flush=True)
+    meta = dict(cpu=_cpu_name(), threads=threads, repeats=repeats, torch=torch.__version__,
+                fastconv=fastconv.__version__, commit=_git_commit(),
+                isa=fastconv.build_info()["isa"],
+                kernel=_C._activation_kernel(np.dtype(np.float32)), copy_gbps=copy,
+                dtype="float32", shape=list(SHAPE), statistic="median")
+    return meta, rows
+
+
+def write(meta, rows, out: Path):
+    out.mkdir(parents=True, exist_ok=True)
+    stem = "activation_simd_cpu"
+    (out / f"{stem}.json").write_text(json.dumps(dict(meta=meta, rows=rows), indent=1))
+    lines = [f"# SIMD activations, CPU ({meta['dtype']} {'x'.join(map(str, SHAPE))}, "
+             f"{meta['threads']} threads)", "",
+             f"fastconv {meta['fastconv']} ({meta['commit']}, ISA path {meta['isa']}, kernels "
+             f"{meta['kernel']}) vs torch {meta['torch']} on {meta['cpu']}; {meta['statistic']} "
+             f"of {meta['repeats']} interleaved runs. Copy bandwidth measured in the same run: "
+             f"{meta['copy_gbps']:.1f} GB/s. GB/s counts bytes read + written; speedup = torch "
+             f"time / fastconv time.", "",
+             "| op | fastconv ms | fastconv GB/s | of copy | torch ms | torch GB/s | speedup |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['op']} | {r['fastconv_ms']:.2f} | {r['fastconv_gbps']:.1f} | "
+                     f"{r['of_copy']:.0%} | {r['torch_ms']:.2f} | {r['torch_gbps']:.1f} | "
+                     f"{r['speedup']:.2f} |")
+    (out / f"{stem}.md").write_text("\n".join(lines) + "\n")
+    print(f"wrote {out / stem}.md/.json")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=15)
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    args = ap.parse_args()
+    write(*run(args.threads, args.repeats), args.out)
+
+
+if __name__ == "__main__":
+    main()
