@@ -9,8 +9,8 @@
 //     leading term), scaled by 2^n built in the exponent bits, in two factors so that results
 //     in the subnormal range are rounded once; ~1 ulp.
 //   tanh(x) = sign(x) * e / (e + 2), e = expm1(2|x|): no cancellation for small |x|; ~2 ulp.
-//   erf: |x| < 1: x + x * P(x^2); 1 <= |x| < 4 (float) / 6 (double): 1 - exp(-x^2) * Q(1/|x|),
-//     polynomials fitted to erf / erfc (see ErfConst); ~2 ulp.
+//   erf: |x| < 1: x + x * P(x^2); above, float: a polynomial in |x| up to 3.92 (then 1);
+//     double: 1 - exp(-x^2) * Q(1/|x|) up to 6 (then 1); fits in ErfConst; ~2 ulp.
 // Special values: NaN in -> NaN out; exp(+inf) = inf, exp(-inf) = 0, expm1(-inf) = -1,
 // tanh(+-inf) = +-1, erf(+-inf) = +-1; +-0 and subnormal inputs keep their sign and value where
 // the function is odd (expm1, tanh, erf); exp and expm1 overflow to inf and underflow through
@@ -142,19 +142,23 @@ namespace vmath_detail {
 template <typename T>
 struct ErfConst;
 
-// float: least-squares fits (float64, Chebyshev nodes, then rounded to float):
-//   erf(x) / x - 1 = P(x^2) on [0, 1], and erfc(x) exp(x^2) = Q(u), u = 1/x, on [1, 4].
+// float: erf(x) / x - 1 = P(x^2) on [0, 1] (least-squares fit, float64 on Chebyshev nodes);
+// erf(x) = R(u) on [1, kOneAt), u = (x - c) / h in [-1, 1] (mpmath's Chebyshev fit of degree 15,
+// error 1e-9); erf(x) rounds to 1 from kOneAt on (erfc(x) < 2^-25). No exp, no division: the
+// float erf costs about 25 FMAs.
 template <>
 struct ErfConst<float> {
+  static constexpr bool kDirect = true;
   static constexpr float kP[7] = {7.933422603e-05f, -8.034827770e-04f, 5.191216711e-03f,
                                   -2.685539797e-02f, 1.128362566e-01f, -3.761262894e-01f,
                                   1.283792257e-01f};
-  static constexpr float kQ[10] = {2.822135761e-02f, -1.658525765e-01f, 4.047804475e-01f,
-                                   -4.909950495e-01f, 1.988273114e-01f, 2.524098754e-01f,
-                                   -3.838039637e-01f, 2.232181653e-02f, 5.615408421e-01f,
-                                   1.335152192e-04f};
-  static constexpr float kUScale = 1.0f, kUOffset = 0.0f;  // u = 1/x
-  static constexpr float kHi = 4.0f;  // erf(x) rounds to 1 above about 3.92
+  static constexpr float kR[16] = {
+      -1.131068857e-04f, 2.190168598e-04f, 4.364952329e-04f,  -1.624041703e-03f,
+      9.510211530e-04f,  3.327799030e-03f, -8.531267755e-03f, 7.350689266e-03f,
+      6.267652847e-03f,  -2.841256373e-02f, 4.513396323e-02f, -4.505974427e-02f,
+      3.062009439e-02f,  -1.394636463e-02f, 3.884734120e-03f, 9.994955659e-01f};
+  static constexpr float kUScale = 0.6851178f, kUOffset = -1.6851177f;  // u = x / h - c / h
+  static constexpr float kOneAt = 3.9192059f;
 };
 
 // double: erf(x) / x - 1 = P(x^2) on [0, 1] is the Taylor series to degree 18 in x^2 (terms
@@ -162,6 +166,7 @@ struct ErfConst<float> {
 // mpmath's Chebyshev fit of degree 25 (error 3e-18 relative), as monomials in u.
 template <>
 struct ErfConst<double> {
+  static constexpr bool kDirect = false;
   static constexpr double kP[19] = {
       4.763348040515068e-18,  -9.063970842808673e-17, 1.6342614095367152e-15,
       -2.7835162072109215e-14, 4.4632242632864775e-13, -6.7113668551641105e-12,
@@ -203,14 +208,23 @@ inline typename V::type verf(typename V::type x) {
   const auto a = V::bit_andnot(sign, x);
   // |x| < 1: x + x P(x^2) (odd, exact for +-0 and subnormals)
   const auto small = V::fmadd(x, vmath_detail::horner<V>(E::kP, V::mul(x, x)), x);
-  // 1 <= |x|: 1 - exp(-x^2) Q(u), clamped at kHi (erf rounds to 1 there), sign of x
-  const auto ac = V::min(V::set1(E::kHi), V::max(one, a));  // NaN stays NaN
-  const auto u = V::fmadd(V::div(one, ac), V::set1(E::kUScale), V::set1(E::kUOffset));
-  const auto q = vmath_detail::horner<V>(E::kQ, u);
-  // 0 - x^2, not a sign flip: a NaN x keeps its sign, so erf(NaN) is x's NaN on every path
-  // and a NaN result does not depend on which NaN operand an instruction propagates.
-  const auto e = vexp<V>(V::sub(V::zero(), V::mul(ac, ac)));
-  const auto large = V::bit_or(V::sub(one, V::mul(e, q)), V::bit_and(sign, x));
+  typename V::type large;
+  if constexpr (E::kDirect) {
+    // 1 <= |x| < kOneAt: R(u); from kOneAt on: 1; sign of x
+    const auto u = V::fmadd(a, V::set1(E::kUScale), V::set1(E::kUOffset));
+    const auto r = vmath_detail::horner<V>(E::kR, u);
+    const auto m = V::select(V::ge(a, V::set1(E::kOneAt)), one, r);  // NaN: r, NaN
+    large = V::bit_or(m, V::bit_and(sign, x));
+  } else {
+    // 1 <= |x|: 1 - exp(-x^2) Q(u), clamped at kHi (erf rounds to 1 there), sign of x
+    const auto ac = V::min(V::set1(E::kHi), V::max(one, a));  // NaN stays NaN
+    const auto u = V::fmadd(V::div(one, ac), V::set1(E::kUScale), V::set1(E::kUOffset));
+    const auto q = vmath_detail::horner<V>(E::kQ, u);
+    // 0 - x^2, not a sign flip: a NaN x keeps its sign, so erf(NaN) is x's NaN on every path
+    // and a NaN result does not depend on which NaN operand an instruction propagates.
+    const auto e = vexp<V>(V::sub(V::zero(), V::mul(ac, ac)));
+    large = V::bit_or(V::sub(one, V::mul(e, q)), V::bit_and(sign, x));
+  }
   return V::select(V::lt(a, one), small, large);
 }
 
