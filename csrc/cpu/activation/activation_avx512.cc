@@ -1,5 +1,5 @@
-// AVX-512 activation kernels (compiled with FASTCONV_AVX512_FLAGS; called only where cpuid and the OS
-// report them): the templates of activation_simd.h and cpu/simd/vmath.h.
+// AVX-512 activation kernels (compiled with FASTCONV_AVX512_FLAGS; called only where cpuid and
+// the OS report them): the templates of activation_simd.h and cpu/simd/vmath.h.
 // f32_activation_16__avx512 and f64_activation_8__avx512.
 #include "cpu/activation/activation_kernels.h"
 #include "cpu/activation/activation_simd.h"

@@ -62,7 +62,8 @@ struct GeluV {
     return V::mul(V::mul(x, V::set1(T(0.5))), V::add(V::set1(T(1)), e));
   }
   VT bwd(VT gy, VT x) const {
-    const VT cdf = V::mul(V::set1(T(0.5)), V::add(V::set1(T(1)), verf<V>(V::mul(x, V::set1(kAlpha)))));
+    const VT e = verf<V>(V::mul(x, V::set1(kAlpha)));
+    const VT cdf = V::mul(V::set1(T(0.5)), V::add(V::set1(T(1)), e));
     const VT pdf = V::mul(V::set1(kBeta), vexp<V>(V::mul(V::mul(x, x), V::set1(T(-0.5)))));
     return V::mul(gy, V::add(cdf, V::mul(x, pdf)));
   }

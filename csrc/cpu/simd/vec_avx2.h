@@ -33,22 +33,22 @@ struct F32 {
   static type bit_xor(type a, type b) { return _mm256_xor_ps(a, b); }
   static type bit_andnot(type a, type b) { return _mm256_andnot_ps(a, b); }  // ~a & b
   // Round to nearest, ties to even.
-  static type round(type a) { return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  static type round(type a) {
+    return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  }
   static mask lt(type a, type b) { return _mm256_cmp_ps(a, b, _CMP_LT_OQ); }
-  static mask le(type a, type b) { return _mm256_cmp_ps(a, b, _CMP_LE_OQ); }
   static mask gt(type a, type b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
   static mask ge(type a, type b) { return _mm256_cmp_ps(a, b, _CMP_GE_OQ); }
   static mask eq(type a, type b) { return _mm256_cmp_ps(a, b, _CMP_EQ_OQ); }
-  static mask unordered(type a, type b) { return _mm256_cmp_ps(a, b, _CMP_UNORD_Q); }
-  static mask mask_and(mask a, mask b) { return _mm256_and_ps(a, b); }
-  static bool any(mask m) { return _mm256_movemask_ps(m) != 0; }
   // m ? a : b, lane by lane.
   static type select(mask m, type a, type b) { return _mm256_blendv_ps(b, a, m); }
   // 2^n for integer-valued n with -126 <= n <= 127, built in the exponent bits: n + 1.5 * 2^23
   // holds n in its low mantissa bits; shifted up into the exponent field and biased.
   static type exp2i(type n) {
-    const auto bits = _mm256_slli_epi32(_mm256_castps_si256(_mm256_add_ps(n, _mm256_set1_ps(0x1.8p23f))), 23);
-    return _mm256_castsi256_ps(_mm256_add_epi32(bits, _mm256_set1_epi32(int32_t{127} << 23)));
+    const auto shifted = _mm256_add_ps(n, _mm256_set1_ps(0x1.8p23f));
+    const auto bits = _mm256_slli_epi32(_mm256_castps_si256(shifted), 23);
+    const auto bias = _mm256_set1_epi32(int32_t{127} << 23);
+    return _mm256_castsi256_ps(_mm256_add_epi32(bits, bias));
   }
 };
 
@@ -76,22 +76,22 @@ struct F64 {
   static type bit_xor(type a, type b) { return _mm256_xor_pd(a, b); }
   static type bit_andnot(type a, type b) { return _mm256_andnot_pd(a, b); }  // ~a & b
   // Round to nearest, ties to even.
-  static type round(type a) { return _mm256_round_pd(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  static type round(type a) {
+    return _mm256_round_pd(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  }
   static mask lt(type a, type b) { return _mm256_cmp_pd(a, b, _CMP_LT_OQ); }
-  static mask le(type a, type b) { return _mm256_cmp_pd(a, b, _CMP_LE_OQ); }
   static mask gt(type a, type b) { return _mm256_cmp_pd(a, b, _CMP_GT_OQ); }
   static mask ge(type a, type b) { return _mm256_cmp_pd(a, b, _CMP_GE_OQ); }
   static mask eq(type a, type b) { return _mm256_cmp_pd(a, b, _CMP_EQ_OQ); }
-  static mask unordered(type a, type b) { return _mm256_cmp_pd(a, b, _CMP_UNORD_Q); }
-  static mask mask_and(mask a, mask b) { return _mm256_and_pd(a, b); }
-  static bool any(mask m) { return _mm256_movemask_pd(m) != 0; }
   // m ? a : b, lane by lane.
   static type select(mask m, type a, type b) { return _mm256_blendv_pd(b, a, m); }
   // 2^n for integer-valued n with -1022 <= n <= 1023, built in the exponent bits: n + 1.5 * 2^52
   // holds n in its low mantissa bits; shifted up into the exponent field and biased.
   static type exp2i(type n) {
-    const auto bits = _mm256_slli_epi64(_mm256_castpd_si256(_mm256_add_pd(n, _mm256_set1_pd(0x1.8p52))), 52);
-    return _mm256_castsi256_pd(_mm256_add_epi64(bits, _mm256_set1_epi64x(int64_t{1023} << 52)));
+    const auto shifted = _mm256_add_pd(n, _mm256_set1_pd(0x1.8p52));
+    const auto bits = _mm256_slli_epi64(_mm256_castpd_si256(shifted), 52);
+    const auto bias = _mm256_set1_epi64x(int64_t{1023} << 52);
+    return _mm256_castsi256_pd(_mm256_add_epi64(bits, bias));
   }
 };
 
