@@ -106,21 +106,35 @@ inline typename V::type vexp(typename V::type x) {
   return V::mul(V::mul(p, V::exp2i(n1)), V::exp2i(n2));
 }
 
+namespace vmath_detail {
+
+// expm1(x) for kExpm1Lo <= x <= 40 (float) / 700 (double), where 2^n - 1 is representable
+// enough: 2^n expm1(r) + (2^n - 1), r and n from reduce_ln2. NaN in, NaN out.
+template <class V>
+inline typename V::type expm1_moderate(typename V::type x, typename V::type& n,
+                                       typename V::type& em1r) {
+  using T = typename V::scalar;
+  typename V::type r;
+  reduce_ln2<V>(x, n, r);
+  // expm1(r) = r + r^2 (1/2 + r/6 + ...)
+  em1r = V::fmadd(V::mul(r, r), taylor_tail<V>(r, 2), r);
+  const auto p2 = V::exp2i(n);
+  return V::fmadd(p2, em1r, V::sub(p2, V::set1(T(1))));
+}
+
+}  // namespace vmath_detail
+
 template <class V>
 inline typename V::type vexpm1(typename V::type x) {
   using T = typename V::scalar;
   using C = VMathConst<T>;
   const auto xin = x;
   x = V::min(V::set1(C::kExpHi), V::max(V::set1(C::kExpm1Lo), x));
-  typename V::type n, r;
-  vmath_detail::reduce_ln2<V>(x, n, r);
-  // expm1(r) = r + r^2 (1/2 + r/6 + ...)
-  const auto em1r = V::fmadd(V::mul(r, r), vmath_detail::taylor_tail<V>(r, 2), r);
-  // expm1(x) = 2^n expm1(r) + (2^n - 1); for large n, (2^(n-1) (expm1(r) + 1)) * 2, which
-  // overflows to inf only where the result does.
+  typename V::type n, em1r;
+  const auto small = vmath_detail::expm1_moderate<V>(x, n, em1r);
+  // For large n: (2^(n-1) (expm1(r) + 1)) * 2, which overflows to inf only where the result
+  // does (2^n itself is not representable for n = 128 / 1024).
   const auto s = V::exp2i(V::sub(n, V::set1(T(1))));
-  const auto p2 = V::add(s, s);
-  const auto small = V::fmadd(p2, em1r, V::sub(p2, V::set1(T(1))));
   const auto big = V::mul(V::mul(s, V::add(em1r, V::set1(T(1)))), V::set1(T(2)));
   const auto y = V::select(V::gt(n, V::set1(C::kBigN)), big, small);
   return V::select(V::eq(xin, V::zero()), xin, y);  // expm1(+-0) = +-0
@@ -132,7 +146,9 @@ inline typename V::type vtanh(typename V::type x) {
   using C = VMathConst<T>;
   const auto sign = V::set1(T(-0.0));
   const auto a = V::min(V::set1(C::kTanhHi), V::bit_andnot(sign, x));  // NaN stays NaN
-  const auto e = vexpm1<V>(V::add(a, a));
+  // 0 <= 2|x| <= 2 kTanhHi: the moderate range of expm1, exact at 0
+  typename V::type n, em1r;
+  const auto e = vmath_detail::expm1_moderate<V>(V::add(a, a), n, em1r);
   const auto t = V::div(e, V::add(e, V::set1(T(2))));
   return V::bit_or(t, V::bit_and(sign, x));
 }
