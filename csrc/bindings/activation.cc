@@ -96,14 +96,6 @@ void vmath(const std::string& fn, const py::array& input, const py::array& outpu
   });
 }
 
-// The SIMD activation kernel set of the ISA path in use for a dtype ("" on the generic path).
-std::string activation_kernel(const py::dtype& dtype) {
-  const char* name = dtype.is(py::dtype::of<float>())
-                         ? fastconv::cpu::activation_simd_kernels<float>().name
-                         : fastconv::cpu::activation_simd_kernels<double>().name;
-  return name ? name : "";
-}
-
 }  // namespace
 
 void bind_activation(py::module_& m) {
@@ -122,9 +114,6 @@ void bind_activation(py::module_& m) {
   m.def("_vmath", &vmath, py::arg("fn"), py::arg("input"), py::arg("output"),
         "Test hook: output = fn(input) for fn in exp, expm1, tanh, erf, with the vectorised "
         "functions of the ISA path in use (libm's on the generic path).");
-  m.def("_activation_kernel", &activation_kernel, py::arg("dtype"),
-        "The SIMD kernel set sigmoid/tanh/elu/gelu use for this dtype on the ISA path in use "
-        "('' on the generic path).");
 }
 
 }  // namespace fastconv::bindings
