@@ -223,6 +223,7 @@ template <typename T>
 void activation_forward(Activation op, const ActivationParams& params, const T* x, T* y,
                         int64_t n) {
   const auto k = activation_simd_kernels<T>();
+  // A call with n = 0 does nothing but say whether the op has a SIMD kernel.
   if (k.forward && k.forward(op, params, x, y, 0)) {
     for_each_chunk(n, [&](int64_t begin, int64_t len) {
       k.forward(op, params, x + begin, y + begin, len);
