@@ -32,23 +32,29 @@ from activation_baseline import SHAPE, _cpu_name, _git_commit, _median_interleav
 
 NOTES = """
 Notes.
-- The machine is shared (2 cores, other engineers' builds and test runs at the same time, load
-  average about 3 during this run): the 2-thread wall-clock medians are dominated by the
-  scheduler (many land on multiples of the 4 ms time slice for both sides alike) and say little;
-  the 1-thread CPU-time column is the reliable comparison of the work each side does. The lead
+- The machine is shared (2 cores; other engineers' builds, test runs and benchmarks ran at the
+  same time, load average 2.5-4): the 2-thread wall-clock medians are dominated by the
+  scheduler (many land near multiples of the 4 ms time slice, for both sides alike), and the
+  copy bandwidth measured under that load is low (about 38 GB/s on a quiet machine, where relu
+  reaches ~33 GB/s). The 1-thread CPU-time column (time.process_time, min of the repeats) is the
+  reliable comparison of the work each side does; it was stable across four runs. The lead
   reruns on a quiet machine.
-- Before this change (generic scalar libm code; activation_baseline_cpu.md, quiet machine):
-  sigmoid 8.8 ms, gelu 31 ms, gelu tanh 63 ms, gelu_backward 38 ms at 2 threads.
-- fastconv's kernels: sigmoid, tanh, elu and gelu_tanh forward and every backward cost about
-  as much CPU as torch's or less (tanh, elu, gelu tanh: 3-8x less); relu moves memory only and
-  marks the bandwidth floor (1.4 ms per 51 MB on one thread here). gelu (exact) forward is
-  compute-bound: the float erf costs about 25 FMAs a vector (two polynomials, one per range,
-  both evaluated and blended), about 1.25x oneDNN's gelu_erf, which trades erf's relative
-  accuracy near 0 for speed. What would reach bandwidth: computing 1 + erf (or erfc for x < 0)
-  directly with one lower-degree approximation, which gelu needs only to an ulp of 1 + erf.
+- Before this change (generic scalar libm code; activation_baseline_cpu.md, quiet machine, 2
+  threads): sigmoid 8.8 ms, gelu 31 ms, gelu tanh 63 ms, gelu_backward 38 ms; bandwidth-bound
+  time for 8x64x112x112 float32 in + out (51 MB) is ~1.4 ms.
+- On one thread, relu (memory only) takes ~1.4 ms: that is the bandwidth floor. sigmoid, tanh
+  and elu forward take 1.4-1.8x that (exp/expm1 plus a division: at 2 threads, ~1 ms of compute
+  per core against ~1.4 ms of memory traffic, so bandwidth-bound); their backwards are
+  bandwidth-bound; gelu tanh forward and backward use 3-4x, tanh 8x, elu 3.5x less CPU than
+  torch.
+- gelu (exact) is compute-bound: the float erf costs about 25 FMAs a vector (a polynomial per
+  range, both evaluated and blended) against exp's ~15; forward ~1.25x torch's CPU time
+  (oneDNN's gelu_erf, which gives up erf's relative accuracy near 0 for speed), backward about
+  equal (erf + exp). What would reach bandwidth: approximating 1 + erf directly (gelu needs it
+  only to an ulp of 1 + erf, not erf to an ulp of erf), with one lower-degree polynomial.
 - Accuracy of the vectorised functions (tests/test_vmath.py, max ulp over every float32
-  exponent, both signs, 1e6 random values): float32 exp 0.91, expm1 1.56, tanh 2.15, erf 1.97;
-  float64 exp 1, expm1 2, tanh 3, erf 1; AVX2 and AVX-512 give identical results.
+  exponent, both signs, 1e6 random values; AVX2 and AVX-512 give identical results):
+  float32 exp 0.91, expm1 1.56, tanh 2.15, erf 1.97; float64 exp 1, expm1 2, tanh 3, erf 1.
 """
 
 
