@@ -43,10 +43,12 @@ Notes.
   threads): sigmoid 8.8 ms, gelu 31 ms, gelu tanh 63 ms, gelu_backward 38 ms; bandwidth-bound
   time for 8x64x112x112 float32 in + out (51 MB) is ~1.4 ms.
 - On one thread, relu (memory only) takes ~1.4 ms: that is the bandwidth floor. sigmoid, tanh
-  and elu forward take 1.4-1.8x that (exp/expm1 plus a division: at 2 threads, ~1 ms of compute
-  per core against ~1.4 ms of memory traffic, so bandwidth-bound); their backwards are
-  bandwidth-bound; gelu tanh forward and backward use 3-4x, tanh 8x, elu 3.5x less CPU than
-  torch.
+  and elu forward take 1.4-1.8x that (exp/expm1 plus a division), their backwards ~1-2x; gelu
+  tanh forward and backward use 3-4x, tanh 8x, elu 3.5x less CPU than torch. In the one quieter
+  moment of the session (2 threads, interleaved with torch, median of 7, an earlier commit of
+  this branch with a slower tanh and erf): relu 1.48 ms (34.7 GB/s), sigmoid 1.72 (29.9),
+  tanh 1.82 (28.2), elu 1.66 (31.0), sigmoid_backward 2.38 (32.4 GB/s), elu_backward 2.87
+  (26.9), gelu tanh_backward 2.79 (27.6), gelu 2.88 (17.8), gelu_backward 4.19 (18.4).
 - gelu (exact) is compute-bound: the float erf costs about 25 FMAs a vector (a polynomial per
   range, both evaluated and blended) against exp's ~15; forward ~1.25x torch's CPU time
   (oneDNN's gelu_erf, which gives up erf's relative accuracy near 0 for speed), backward about
