@@ -11,6 +11,9 @@ this reuses). GB/s counts bytes read + written (forward 8 B/element, backward 12
 
     python benchmarks/activation_simd.py [--threads 2] [--repeats 15]
 
+On a loaded machine, OMP_WAIT_POLICY=PASSIVE keeps fastconv's and torch's idle OpenMP workers
+from spinning against each other (and against other processes) between the interleaved calls.
+
 Writes benchmarks/results/activation_simd_cpu.{md,json}.
 """
 
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -33,27 +37,27 @@ from activation_baseline import SHAPE, _cpu_name, _git_commit, _median_interleav
 NOTES = """
 Notes.
 - The machine is shared (2 cores; other engineers' builds, test runs and benchmarks ran at the
-  same time, load average 2.5-4): the 2-thread wall-clock medians are dominated by the
-  scheduler (many land near multiples of the 4 ms time slice, for both sides alike), and the
-  copy bandwidth measured under that load is low (about 38 GB/s on a quiet machine, where relu
-  reaches ~33 GB/s). The 1-thread CPU-time column (time.process_time, min of the repeats) is the
-  reliable comparison of the work each side does; it was stable across four runs. The lead
-  reruns on a quiet machine.
-- Before this change (generic scalar libm code; activation_baseline_cpu.md, quiet machine, 2
-  threads): sigmoid 8.8 ms, gelu 31 ms, gelu tanh 63 ms, gelu_backward 38 ms; bandwidth-bound
-  time for 8x64x112x112 float32 in + out (51 MB) is ~1.4 ms.
-- On one thread, relu (memory only) takes ~1.4 ms: that is the bandwidth floor. sigmoid, tanh
-  and elu forward take 1.4-1.8x that (exp/expm1 plus a division), their backwards ~1-2x; gelu
-  tanh forward and backward use 3-4x, tanh 8x, elu 3.5x less CPU than torch. In the one quieter
-  moment of the session (2 threads, interleaved with torch, median of 7, an earlier commit of
-  this branch with a slower tanh and erf): relu 1.48 ms (34.7 GB/s), sigmoid 1.72 (29.9),
-  tanh 1.82 (28.2), elu 1.66 (31.0), sigmoid_backward 2.38 (32.4 GB/s), elu_backward 2.87
-  (26.9), gelu tanh_backward 2.79 (27.6), gelu 2.88 (17.8), gelu_backward 4.19 (18.4).
+  same time, load average 2.5-3.5). With the default OMP_WAIT_POLICY, fastconv's and torch's
+  idle OpenMP workers spin against each other and against the other processes, and the 2-thread
+  medians landed on multiples of the 4 ms time slice for both sides alike; the committed run
+  uses OMP_WAIT_POLICY=PASSIVE and was taken in a quieter minute. The copy bandwidth measured
+  under load is low (hence "of copy" above 100%): on a quiet machine it is about 38 GB/s and
+  relu reaches ~33-39 GB/s, which is the bandwidth floor here (~1.3-1.4 ms for 51 MB).
+- The 1-thread CPU-time column (time.process_time, min of the repeats) compares the work each
+  side does and was stable across five runs.
+- Before this change (generic scalar libm code; activation_baseline_cpu.md, 2 threads): sigmoid
+  8.8 ms, gelu 31 ms, gelu tanh 63 ms, gelu_backward 38 ms.
+- sigmoid, tanh, elu, gelu tanh and every backward but gelu's run at about relu's speed, i.e.
+  at memory bandwidth, at 2 threads (elu forward's 2.5 ms in this run is noise: its CPU time is
+  sigmoid's); on one thread they cost 1.4-1.8x relu's CPU time (exp/expm1 and a division), so
+  they stay bandwidth-bound only from 2 threads on. tanh, elu and gelu tanh use 3.5-8x less CPU
+  than torch.
 - gelu (exact) is compute-bound: the float erf costs about 25 FMAs a vector (a polynomial per
-  range, both evaluated and blended) against exp's ~15; forward ~1.25x torch's CPU time
-  (oneDNN's gelu_erf, which gives up erf's relative accuracy near 0 for speed), backward about
-  equal (erf + exp). What would reach bandwidth: approximating 1 + erf directly (gelu needs it
-  only to an ulp of 1 + erf, not erf to an ulp of erf), with one lower-degree polynomial.
+  range, both evaluated and blended) against exp's ~15: forward ~0.85x torch (oneDNN's
+  gelu_erf, which gives up erf's relative accuracy near 0 for speed), 24 GB/s, about 63% of a
+  quiet machine's copy bandwidth; backward about equal to torch (erf + exp), 25 GB/s. What would reach
+  bandwidth: approximating 1 + erf directly (gelu needs it only to an ulp of 1 + erf, not erf to
+  an ulp of erf) with one lower-degree polynomial.
 - Accuracy of the vectorised functions (tests/test_vmath.py, max ulp over every float32
   exponent, both signs, 1e6 random values; AVX2 and AVX-512 give identical results):
   float32 exp 0.91, expm1 1.56, tanh 2.15, erf 1.97; float64 exp 1, expm1 2, tanh 3, erf 1.
@@ -134,7 +138,8 @@ def run(threads, repeats):
                 fastconv=fastconv.__version__, commit=_git_commit(),
                 isa=fastconv.build_info()["isa"],
                 kernel=fastconv.build_info()["activation_f32"], copy_gbps=copy,
-                dtype="float32", shape=list(SHAPE), statistic="median")
+                dtype="float32", shape=list(SHAPE), statistic="median",
+                omp_wait_policy=os.environ.get("OMP_WAIT_POLICY", "(default)"))
     return meta, rows
 
 
@@ -146,7 +151,8 @@ def write(meta, rows, out: Path):
              f"{meta['threads']} threads)", "",
              f"fastconv {meta['fastconv']} ({meta['commit']}, ISA path {meta['isa']}, kernels "
              f"{meta['kernel']}) vs torch {meta['torch']} on {meta['cpu']}; {meta['statistic']} "
-             f"of {meta['repeats']} interleaved runs. Copy bandwidth measured in the same run: "
+             f"of {meta['repeats']} interleaved runs, OMP_WAIT_POLICY={meta['omp_wait_policy']}. "
+             f"Copy bandwidth measured in the same run: "
              f"{meta['copy_gbps']:.1f} GB/s. GB/s counts bytes read + written; speedup = torch "
              f"time / fastconv time.", "",
              "| op | fastconv ms | fastconv GB/s | of copy | torch ms | torch GB/s | speedup | "
