@@ -3,6 +3,7 @@
 
 #include "bindings/common.h"
 #include "cpu/activation/activation.h"
+#include "cpu/activation/activation_kernels.h"
 
 namespace fastconv::bindings {
 
@@ -73,6 +74,28 @@ void activation_backward(const py::array& grad_output, const py::array& saved,
   });
 }
 
+// Test hook: output[i] = fn(input[i]) with the vectorised exp / expm1 / tanh / erf of the ISA
+// path in use (libm's on the generic path).
+void vmath(const std::string& fn, const py::array& input, const py::array& output) {
+  require_contiguous(input, "input", false);
+  require_contiguous(output, "output", true);
+  require_same_dtype(input, output);
+  require_same_shape(input, output);
+  require(!overlap(input, output), "output must not overlap input");
+  const int64_t n = input.size();
+  dispatch_dtype(input, [&](auto tag) {
+    using T = decltype(tag);
+    const T* xp = static_cast<const T*>(input.data());
+    T* yp = static_cast<T*>(const_cast<void*>(output.data()));
+    try {
+      py::gil_scoped_release release;
+      fastconv::cpu::vmath_eval<T>(fn, xp, yp, n);
+    } catch (const std::invalid_argument& e) {
+      throw py::value_error(std::string("fastconv._C: ") + e.what());
+    }
+  });
+}
+
 }  // namespace
 
 void bind_activation(py::module_& m) {
@@ -88,6 +111,9 @@ void bind_activation(py::module_& m) {
         (std::string(doc) + " saved is the forward's output for sigmoid and tanh, its input "
                             "otherwise; grad_input overlaps neither.")
             .c_str());
+  m.def("_vmath", &vmath, py::arg("fn"), py::arg("input"), py::arg("output"),
+        "Test hook: output = fn(input) for fn in exp, expm1, tanh, erf, with the vectorised "
+        "functions of the ISA path in use (libm's on the generic path).");
 }
 
 }  // namespace fastconv::bindings

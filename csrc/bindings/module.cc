@@ -5,6 +5,7 @@
 #include "bindings/common.h"
 #include "common/cpu_features.h"
 #include "common/parallel.h"
+#include "cpu/activation/activation_kernels.h"
 #include "cpu/gemm/gemm_kernels.h"
 
 namespace fastconv::bindings {
@@ -26,6 +27,11 @@ py::dict build_info() {
   info["isa_detected"] = fastconv::isa_name(fastconv::detected_isa());
   info["gemm_f32"] = fastconv::cpu::active_micro_kernel<float>().name;
   info["gemm_f64"] = fastconv::cpu::active_micro_kernel<double>().name;
+  // sigmoid / tanh / elu / gelu kernels; the generic path's are scalar code calling libm
+  const char* act_f32 = fastconv::cpu::activation_simd_kernels<float>().name;
+  const char* act_f64 = fastconv::cpu::activation_simd_kernels<double>().name;
+  info["activation_f32"] = act_f32 ? act_f32 : "f32_activation_libm__generic";
+  info["activation_f64"] = act_f64 ? act_f64 : "f64_activation_libm__generic";
   return info;
 }
 

@@ -11,6 +11,11 @@ written back with ``input[...] = result``, so the caller still sees its own arra
 Backward functions return grad_input from grad_output and what torch's backward uses: the
 forward's *output* for sigmoid and tanh, its *input* for every other op.
 
+sigmoid, tanh, elu and gelu use vectorised exp / expm1 / tanh / erf on the AVX2 and AVX-512
+paths (csrc/cpu/simd/vmath.h: within 2-3 ulp of the exact function over the whole range) and
+libm's on the generic path, so results differ between paths by a few ulp; within one path an
+element's result does not depend on its position, the array's size or the thread count.
+
 Edge cases (all as torch 2.x's CPU kernels give them; see csrc/cpu/activation/activation.cc):
 
 * NaN propagates through every forward; relu(-0.0) and hardtanh(-0.0) are -0.0.

@@ -21,7 +21,9 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "common/cpu_features.h"
 #include "common/parallel.h"
+#include "cpu/activation/activation_kernels.h"
 
 namespace fastconv::cpu {
 
@@ -177,18 +179,78 @@ Activation parse_activation(const std::string& name) {
 }
 
 template <typename T>
+ActivationSimdKernels<T> activation_simd_kernels() {
+#ifdef FASTCONV_X86_KERNELS
+  switch (isa()) {
+    case Isa::Avx512:
+      if constexpr (sizeof(T) == 4) return avx512::f32_activation_kernels();
+      else return avx512::f64_activation_kernels();
+    case Isa::Avx2:
+      if constexpr (sizeof(T) == 4) return avx2::f32_activation_kernels();
+      else return avx2::f64_activation_kernels();
+    case Isa::Generic: break;
+  }
+#endif
+  return {};
+}
+
+template <typename T>
+void vmath_eval(const std::string& fn, const T* x, T* y, int64_t n) {
+  VMathFn f;
+  T (*scalar)(T);
+  if (fn == "exp") {
+    f = VMathFn::Exp, scalar = [](T v) { return std::exp(v); };
+  } else if (fn == "expm1") {
+    f = VMathFn::Expm1, scalar = [](T v) { return std::expm1(v); };
+  } else if (fn == "tanh") {
+    f = VMathFn::Tanh, scalar = [](T v) { return std::tanh(v); };
+  } else if (fn == "erf") {
+    f = VMathFn::Erf, scalar = [](T v) { return std::erf(v); };
+  } else {
+    throw std::invalid_argument("unknown function '" + fn + "'; expected exp, expm1, tanh, erf");
+  }
+  const auto k = activation_simd_kernels<T>();
+  for_each_chunk(n, [&](int64_t begin, int64_t len) {
+    if (k.vmath) {
+      k.vmath(f, x + begin, y + begin, len);
+    } else {
+      for (int64_t i = begin; i < begin + len; ++i) y[i] = scalar(x[i]);
+    }
+  });
+}
+
+template <typename T>
 void activation_forward(Activation op, const ActivationParams& params, const T* x, T* y,
                         int64_t n) {
+  const auto k = activation_simd_kernels<T>();
+  // A call with n = 0 does nothing but say whether the op has a SIMD kernel.
+  if (k.forward && k.forward(op, params, x, y, 0)) {
+    for_each_chunk(n, [&](int64_t begin, int64_t len) {
+      k.forward(op, params, x + begin, y + begin, len);
+    });
+    return;
+  }
   with_activation<T>(op, params, [&](auto f) { map_forward(f, x, y, n); });
 }
 
 template <typename T>
 void activation_backward(Activation op, const ActivationParams& params, const T* grad_output,
                          const T* saved, T* grad_input, int64_t n) {
+  const auto k = activation_simd_kernels<T>();
+  if (k.backward && k.backward(op, params, grad_output, saved, grad_input, 0)) {
+    for_each_chunk(n, [&](int64_t begin, int64_t len) {
+      k.backward(op, params, grad_output + begin, saved + begin, grad_input + begin, len);
+    });
+    return;
+  }
   with_activation<T>(op, params,
                      [&](auto f) { map_backward(f, grad_output, saved, grad_input, n); });
 }
 
+template ActivationSimdKernels<float> activation_simd_kernels<float>();
+template ActivationSimdKernels<double> activation_simd_kernels<double>();
+template void vmath_eval<float>(const std::string&, const float*, float*, int64_t);
+template void vmath_eval<double>(const std::string&, const double*, double*, int64_t);
 template void activation_forward<float>(Activation, const ActivationParams&, const float*, float*,
                                         int64_t);
 template void activation_forward<double>(Activation, const ActivationParams&, const double*,

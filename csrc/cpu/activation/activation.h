@@ -10,6 +10,11 @@
 // +-0, values at a clamp boundary) are PyTorch's CPU ones (aten/src/ATen/native/cpu/Activation.cpp,
 // the vectorised path), evaluated in T (float math for float, as torch does), so results agree
 // with torch to the few ulp by which libm's exp/tanh/erf differ from torch's SLEEF/oneDNN ones.
+// On the AVX2 and AVX-512 paths (fastconv::isa()) sigmoid, tanh, elu, gelu and gelu_tanh use the
+// vectorised exp/expm1/tanh/erf of cpu/simd/vmath.h instead of libm's (within 2-3 ulp of the
+// exact value, see there and tests/test_vmath.py), so their results differ from the generic
+// path's by a few ulp; an element's result never depends on its position, the array's length or
+// alignment, or the thread count.
 // ReLU6 is Hardtanh(0, 6), exactly as in torch.
 #pragma once
 

@@ -5,6 +5,8 @@
 
 #include <immintrin.h>
 
+#include <cstdint>
+
 namespace fastconv::cpu::simd::avx512 {
 
 struct F32 {
@@ -16,6 +18,41 @@ struct F32 {
   static type fmadd(type a, type b, type c) { return _mm512_fmadd_ps(a, b, c); }
   static type add(type a, type b) { return _mm512_add_ps(a, b); }
   static void store(float* p, type v) { _mm512_storeu_ps(p, v); }
+  // --- elementwise math (cpu/simd/vmath.h). min/max are the instructions' own: min(a, b) is
+  // a < b ? a : b, so with a constant first, min(c, x) / max(c, x) give x where x is NaN.
+  using scalar = float;
+  using mask = __mmask16;
+  // The zero-masked forms with every lane set are the plain instructions; GCC 12's unmasked
+  // _mm512_{min,max,roundscale}_ps and _mm512_slli_epi32 trip -Wmaybe-uninitialized.
+  static constexpr mask kAll = 0xFFFF;
+  static type set1(float v) { return _mm512_set1_ps(v); }
+  static type sub(type a, type b) { return _mm512_sub_ps(a, b); }
+  static type mul(type a, type b) { return _mm512_mul_ps(a, b); }
+  static type div(type a, type b) { return _mm512_div_ps(a, b); }
+  static type min(type a, type b) { return _mm512_maskz_min_ps(kAll, a, b); }
+  static type max(type a, type b) { return _mm512_maskz_max_ps(kAll, a, b); }
+  static type bit_and(type a, type b) { return _mm512_and_ps(a, b); }
+  static type bit_or(type a, type b) { return _mm512_or_ps(a, b); }
+  static type bit_xor(type a, type b) { return _mm512_xor_ps(a, b); }
+  static type bit_andnot(type a, type b) { return _mm512_andnot_ps(a, b); }  // ~a & b
+  // Round to nearest, ties to even.
+  static type round(type a) {
+    return _mm512_maskz_roundscale_ps(kAll, a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  }
+  static mask lt(type a, type b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
+  static mask gt(type a, type b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
+  static mask ge(type a, type b) { return _mm512_cmp_ps_mask(a, b, _CMP_GE_OQ); }
+  static mask eq(type a, type b) { return _mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ); }
+  // m ? a : b, lane by lane.
+  static type select(mask m, type a, type b) { return _mm512_mask_blend_ps(m, b, a); }
+  // 2^n for integer-valued n with -126 <= n <= 127, built in the exponent bits: n + 1.5 * 2^23
+  // holds n in its low mantissa bits; shifted up into the exponent field and biased.
+  static type exp2i(type n) {
+    const auto shifted = _mm512_add_ps(n, _mm512_set1_ps(0x1.8p23f));
+    const auto bits = _mm512_maskz_slli_epi32(kAll, _mm512_castps_si512(shifted), 23);
+    const auto bias = _mm512_set1_epi32(int32_t{127} << 23);
+    return _mm512_castsi512_ps(_mm512_add_epi32(bits, bias));
+  }
 };
 
 struct F64 {
@@ -27,6 +64,41 @@ struct F64 {
   static type fmadd(type a, type b, type c) { return _mm512_fmadd_pd(a, b, c); }
   static type add(type a, type b) { return _mm512_add_pd(a, b); }
   static void store(double* p, type v) { _mm512_storeu_pd(p, v); }
+  // --- elementwise math (cpu/simd/vmath.h). min/max are the instructions' own: min(a, b) is
+  // a < b ? a : b, so with a constant first, min(c, x) / max(c, x) give x where x is NaN.
+  using scalar = double;
+  using mask = __mmask8;
+  // The zero-masked forms with every lane set are the plain instructions; GCC 12's unmasked
+  // _mm512_{min,max,roundscale}_pd and _mm512_slli_epi64 trip -Wmaybe-uninitialized.
+  static constexpr mask kAll = 0xFF;
+  static type set1(double v) { return _mm512_set1_pd(v); }
+  static type sub(type a, type b) { return _mm512_sub_pd(a, b); }
+  static type mul(type a, type b) { return _mm512_mul_pd(a, b); }
+  static type div(type a, type b) { return _mm512_div_pd(a, b); }
+  static type min(type a, type b) { return _mm512_maskz_min_pd(kAll, a, b); }
+  static type max(type a, type b) { return _mm512_maskz_max_pd(kAll, a, b); }
+  static type bit_and(type a, type b) { return _mm512_and_pd(a, b); }
+  static type bit_or(type a, type b) { return _mm512_or_pd(a, b); }
+  static type bit_xor(type a, type b) { return _mm512_xor_pd(a, b); }
+  static type bit_andnot(type a, type b) { return _mm512_andnot_pd(a, b); }  // ~a & b
+  // Round to nearest, ties to even.
+  static type round(type a) {
+    return _mm512_maskz_roundscale_pd(kAll, a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  }
+  static mask lt(type a, type b) { return _mm512_cmp_pd_mask(a, b, _CMP_LT_OQ); }
+  static mask gt(type a, type b) { return _mm512_cmp_pd_mask(a, b, _CMP_GT_OQ); }
+  static mask ge(type a, type b) { return _mm512_cmp_pd_mask(a, b, _CMP_GE_OQ); }
+  static mask eq(type a, type b) { return _mm512_cmp_pd_mask(a, b, _CMP_EQ_OQ); }
+  // m ? a : b, lane by lane.
+  static type select(mask m, type a, type b) { return _mm512_mask_blend_pd(m, b, a); }
+  // 2^n for integer-valued n with -1022 <= n <= 1023, built in the exponent bits: n + 1.5 * 2^52
+  // holds n in its low mantissa bits; shifted up into the exponent field and biased.
+  static type exp2i(type n) {
+    const auto shifted = _mm512_add_pd(n, _mm512_set1_pd(0x1.8p52));
+    const auto bits = _mm512_maskz_slli_epi64(kAll, _mm512_castpd_si512(shifted), 52);
+    const auto bias = _mm512_set1_epi64(int64_t{1023} << 52);
+    return _mm512_castsi512_pd(_mm512_add_epi64(bits, bias));
+  }
 };
 
 }  // namespace fastconv::cpu::simd::avx512

@@ -1,0 +1,162 @@
+// The SIMD activation kernels: one template per formula over a vector wrapper V
+// (cpu/simd/vec_avx2.h, vec_avx512.h), instantiated in activation_avx2.cc / activation_avx512.cc
+// and called by activation.cc on one contiguous chunk at a time (it does the threading).
+// Include only from files compiled with an ISA's flags.
+//
+// The formulas and their order of operations are those of the scalar functors in activation.cc
+// (torch's), with exp / expm1 / tanh / erf from cpu/simd/vmath.h. The tail of a chunk (fewer than
+// V::kLanes elements) goes through the same vector code on a zero-padded copy, so an element's
+// value never depends on where it falls in the array.
+#pragma once
+
+#include <cstdint>
+
+#include "cpu/activation/activation.h"
+#include "cpu/simd/vmath.h"
+
+namespace fastconv::cpu::simd {
+
+template <class V>
+struct SigmoidV {
+  using VT = typename V::type;
+  using T = typename V::scalar;
+  VT fwd(VT x) const {
+    const VT one = V::set1(T(1));
+    return V::div(one, V::add(one, vexp<V>(V::bit_xor(V::set1(T(-0.0)), x))));
+  }
+  VT bwd(VT gy, VT y) const { return V::mul(V::mul(gy, V::sub(V::set1(T(1)), y)), y); }
+};
+
+template <class V>
+struct TanhV {
+  using VT = typename V::type;
+  using T = typename V::scalar;
+  VT fwd(VT x) const { return vtanh<V>(x); }
+  VT bwd(VT gy, VT y) const {
+    return V::mul(gy, V::sub(V::set1(T(1)), V::mul(y, y)));
+  }
+};
+
+template <class V>
+struct EluV {
+  using VT = typename V::type;
+  using T = typename V::scalar;
+  T alpha;
+  VT fwd(VT x) const {  // x >= 0 keeps elu(-0) = -0; NaN takes the expm1 branch
+    return V::select(V::ge(x, V::zero()), x, V::mul(vexpm1<V>(x), V::set1(alpha)));
+  }
+  VT bwd(VT gy, VT x) const {
+    return V::select(V::gt(x, V::zero()), gy,
+                     V::mul(V::mul(gy, V::set1(alpha)), vexp<V>(x)));
+  }
+};
+
+template <class V>
+struct GeluV {
+  using VT = typename V::type;
+  using T = typename V::scalar;
+  static constexpr T kAlpha = T(M_SQRT1_2);
+  static constexpr T kBeta = T(M_2_SQRTPI * M_SQRT1_2 * 0.5);
+  VT fwd(VT x) const {
+    const VT e = verf<V>(V::mul(x, V::set1(kAlpha)));
+    return V::mul(V::mul(x, V::set1(T(0.5))), V::add(V::set1(T(1)), e));
+  }
+  VT bwd(VT gy, VT x) const {
+    const VT e = verf<V>(V::mul(x, V::set1(kAlpha)));
+    const VT cdf = V::mul(V::set1(T(0.5)), V::add(V::set1(T(1)), e));
+    const VT pdf = V::mul(V::set1(kBeta), vexp<V>(V::mul(V::mul(x, x), V::set1(T(-0.5)))));
+    return V::mul(gy, V::add(cdf, V::mul(x, pdf)));
+  }
+};
+
+template <class V>
+struct GeluTanhV {
+  using VT = typename V::type;
+  using T = typename V::scalar;
+  static constexpr T kBeta = T(M_SQRT2 * M_2_SQRTPI * 0.5);
+  static constexpr T kKappa = T(0.044715);
+  static VT inner(VT x) {
+    const VT x3 = V::mul(V::mul(x, x), x);
+    return V::mul(V::set1(kBeta), V::add(x, V::mul(V::set1(kKappa), x3)));
+  }
+  VT fwd(VT x) const {
+    const VT t = vtanh<V>(inner(x));
+    return V::mul(V::mul(V::set1(T(0.5)), x), V::add(V::set1(T(1)), t));
+  }
+  VT bwd(VT gy, VT x) const {
+    const VT one = V::set1(T(1));
+    const VT x_sq = V::mul(x, x);
+    const VT t = vtanh<V>(inner(x));
+    const VT left = V::mul(V::set1(T(0.5)), x);
+    const VT left_derivative = V::mul(V::set1(T(0.5)), V::add(one, t));
+    const VT inner_derivative =
+        V::mul(V::set1(kBeta), V::add(one, V::mul(V::set1(T(3) * kKappa), x_sq)));
+    const VT right_derivative =
+        V::mul(V::mul(left, V::sub(one, V::mul(t, t))), inner_derivative);
+    return V::mul(gy, V::add(left_derivative, right_derivative));
+  }
+};
+
+template <class V, class Op>
+void map_forward_simd(const Op op, const typename V::scalar* x, typename V::scalar* y,
+                      int64_t n) {
+  using T = typename V::scalar;
+  constexpr int L = V::kLanes;
+  int64_t i = 0;
+  for (; i + L <= n; i += L) V::store(y + i, op.fwd(V::load(x + i)));
+  if (i < n) {
+    alignas(64) T buf[L] = {};
+    for (int64_t j = i; j < n; ++j) buf[j - i] = x[j];
+    V::store(buf, op.fwd(V::load(buf)));
+    for (int64_t j = i; j < n; ++j) y[j] = buf[j - i];
+  }
+}
+
+template <class V, class Op>
+void map_backward_simd(const Op op, const typename V::scalar* gy,
+                       const typename V::scalar* s, typename V::scalar* gx, int64_t n) {
+  using T = typename V::scalar;
+  constexpr int L = V::kLanes;
+  int64_t i = 0;
+  for (; i + L <= n; i += L) V::store(gx + i, op.bwd(V::load(gy + i), V::load(s + i)));
+  if (i < n) {
+    alignas(64) T g[L] = {}, v[L] = {};
+    for (int64_t j = i; j < n; ++j) {
+      g[j - i] = gy[j];
+      v[j - i] = s[j];
+    }
+    V::store(g, op.bwd(V::load(g), V::load(v)));
+    for (int64_t j = i; j < n; ++j) gx[j] = g[j - i];
+  }
+}
+
+// Calls fn(functor) for the ops with a SIMD kernel and returns true; false for the others
+// (relu, leaky_relu, hardtanh: compare-and-select loops the compiler vectorises already).
+template <class V, class Fn>
+bool with_simd_activation(Activation op, const ActivationParams& p, Fn&& fn) {
+  using T = typename V::scalar;
+  switch (op) {
+    case Activation::Sigmoid: fn(SigmoidV<V>{}); return true;
+    case Activation::Tanh: fn(TanhV<V>{}); return true;
+    case Activation::Elu: fn(EluV<V>{static_cast<T>(p.param0)}); return true;
+    case Activation::Gelu: fn(GeluV<V>{}); return true;
+    case Activation::GeluTanh: fn(GeluTanhV<V>{}); return true;
+    default: return false;
+  }
+}
+
+template <class V>
+bool activation_forward_chunk(Activation op, const ActivationParams& p,
+                              const typename V::scalar* x, typename V::scalar* y, int64_t n) {
+  return with_simd_activation<V>(op, p, [&](auto f) { map_forward_simd<V>(f, x, y, n); });
+}
+
+template <class V>
+bool activation_backward_chunk(Activation op, const ActivationParams& p,
+                               const typename V::scalar* gy, const typename V::scalar* s,
+                               typename V::scalar* gx, int64_t n) {
+  return with_simd_activation<V>(op, p,
+                                 [&](auto f) { map_backward_simd<V>(f, gy, s, gx, n); });
+}
+
+}  // namespace fastconv::cpu::simd
