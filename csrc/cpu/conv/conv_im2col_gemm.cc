@@ -4,14 +4,16 @@
 //   forward          Y[C_out/g, P]  = W[C_out/g, K] * COL[K, P]
 //   backward_data    dCOL[K, P]     = W^T * dY,  then col2im scatters dCOL into dX
 //   backward_weight  dW[C_out/g, K] = sum_n dY[C_out/g, P] * COL[K, P]^T
-// COL is built one tile of columns at a time (kColumnTileBytes), never whole, and written straight
-// into the GEMM's packed-panel layout (no second copy); the weights are packed once per call. A
-// 1x1, stride-1, unpadded kernel packs X itself as COL.
+// COL is built one tile of columns at a time (kColumnTileBytes), never whole: the forward writes
+// it straight into the GEMM's packed-panel layout (no second copy); backward_weight, whose
+// B = COL^T needs panels across rows, builds the tile row-major with contiguous runs and packs it
+// with SIMD block transposes (as it packs dY). The weights are packed once per call. A 1x1,
+// stride-1, unpadded kernel packs X itself as COL.
 //
 // Threads split the *outputs* (forward: sample x group x column tile; backward_data: sample x
-// group x channel block; backward_weight: group x row block) and every output element is reduced
-// in one fixed order that depends only on the geometry, so results are bitwise the same for any
-// thread count.
+// group x channel block; backward_weight: group x row block x output-channel block) and every
+// output element is reduced in one fixed order that depends only on the geometry, so results are
+// bitwise the same for any thread count.
 #include <algorithm>
 #include <stdexcept>
 #include <vector>
@@ -55,17 +57,48 @@ int64_t block_size(int64_t count, int64_t outer, int threads) {
 //                    per thread b = one packed COL tile
 //   backward_data:   tasks = sample x group x block of `block` input channels; per thread
 //                    a = packed W^T rows of the block, b = one packed dY tile, col = its dCOL
-//   backward_weight: tasks = group x block of `block` COL rows; per thread a = one packed dY
-//                    tile, b = one packed COL^T tile
+//   backward_weight: tasks = group x block of `block` COL rows x block of `out_block` output
+//                    channels; per thread a = one packed dY tile, col = its COL tile (row-major),
+//                    b = that tile packed as COL^T
 struct Im2colPlan {
   int64_t tile = 1;   // columns per tile (whole GEMM panels)
   int64_t block = 1;  // channels (backward_data) or rows (backward_weight) per task
+  int64_t out_block = 1;  // output channels per task (backward_weight)
   int64_t tasks = 0;
   int threads = 1;
   int64_t shared = 0, a = 0, b = 0, col = 0;
   int64_t per_thread() const { return a + b + col; }
   int64_t elements() const { return shared + threads * per_thread(); }
 };
+
+// backward_weight's task blocks: `block` of the K rows (whole nr panels) x `out_block` of the cog
+// output channels (whole mr panels), chosen to minimise the busiest thread's estimated time per
+// column tile: its tasks' micro-kernel work (rows x channels / 32 cycles) plus their packing (a
+// row block re-packs the dY tile, a channel block re-builds the COL tile), so that short-K
+// problems (conv1d with C_in = 1) split over output channels and long ones over rows. The blocks
+// change only which task computes an element, never its reduction order.
+void backward_weight_blocks(int64_t G, int64_t K, int64_t cog, int64_t mr, int64_t nr,
+                            int threads, Im2colPlan& plan) {
+  const int64_t row_panels = ceil_div(K, nr), out_panels = ceil_div(cog, mr);
+  double best = -1;
+  plan.block = K;
+  plan.out_block = cog;
+  for (int64_t rp = row_panels; rp >= 1; --rp) {
+    const int64_t rb = std::min(K, rp * nr), row_blocks = ceil_div(K, rb);
+    if (rp < row_panels && ceil_div(row_panels, rp + 1) == ceil_div(row_panels, rp)) continue;
+    for (int64_t op = out_panels; op >= 1; --op) {
+      const int64_t cb = std::min(cog, op * mr), out_blocks = ceil_div(cog, cb);
+      if (op < out_panels && ceil_div(out_panels, op + 1) == ceil_div(out_panels, op)) continue;
+      const int64_t per_thread = ceil_div(G * row_blocks * out_blocks, int64_t(threads));
+      const double cost = double(per_thread) * (double(rb) * double(cb) / 32.0 + 0.5 * double(rb + cb));
+      if (best < 0 || cost < best * (1 - 1e-9)) {
+        best = cost;
+        plan.block = rb;
+        plan.out_block = cb;
+      }
+    }
+  }
+}
 
 template <typename T>
 Im2colPlan plan_im2col(const ConvGeometry& g, ConvPass pass) {
@@ -88,12 +121,11 @@ Im2colPlan plan_im2col(const ConvGeometry& g, ConvPass pass) {
       plan.col = pointwise ? 0 : plan.block * kvol * plan.tile;
       break;
     case ConvPass::BackwardWeight:
-      // whole GEMM panels of rows: a partial panel wastes micro-kernel lanes on every tile
-      plan.block = std::min(K, ceil_div(block_size(K, G, num_threads()), gemm_nr<T>()) *
-                                   gemm_nr<T>());
-      plan.tasks = G * ceil_div(K, plan.block);
-      plan.a = packed_a_size<T>(cog, plan.tile);
+      backward_weight_blocks(G, K, cog, gemm_mr<T>(), gemm_nr<T>(), num_threads(), plan);
+      plan.tasks = G * ceil_div(K, plan.block) * ceil_div(cog, plan.out_block);
+      plan.a = packed_a_size<T>(plan.out_block, plan.tile);
       plan.b = packed_b_size<T>(plan.block, plan.tile);
+      plan.col = pointwise ? 0 : plan.block * plan.tile;
       break;
   }
   plan.threads = threads_for(plan.tasks, g.batch * g.out_channels * P * K);
@@ -108,66 +140,67 @@ int thread_id() {
 #endif
 }
 
-// Which packed-B layout im2col_packed writes (see gemm.h): panels of nr along the columns
-// (forward: B = COL, the reduction runs over rows) or along the rows (backward_weight:
-// B = COL^T, the reduction runs over columns).
-enum class Panels { OverColumns, OverRows };
-
-// Cells (r, p), r in [r0, r1), p in [c0, c1), of the column matrix as zero-padded GEMM panels.
+// Cells (r, p), r in [r0, r1), p in [c0, c1), of the column matrix as zero-padded packed-B
+// panels of nr columns (B = COL, the forward's reduction runs over rows).
 template <typename T>
 void im2col_packed(const ConvGeometry& g, const T* x, int64_t r0, int64_t r1, int64_t c0,
-                   int64_t c1, int64_t nr, Panels panels, T* out) {
+                   int64_t c1, int64_t nr, T* out) {
   const int64_t rows = r1 - r0, cols = c1 - c0;
-  if (panels == Panels::OverColumns) {
-    // cell (r', p') at ((p' / nr) * rows + r') * nr + p' % nr: runs along p are contiguous
-    // until a panel ends.
-    auto each_chunk = [&](int64_t r, int64_t p, int64_t len, auto&& emit) {
-      for (int64_t done = 0; done < len;) {
-        const int64_t chunk = std::min(len - done, nr - p % nr);
-        emit(out + ((p / nr) * rows + r) * nr + p % nr, done, chunk);
-        p += chunk;
-        done += chunk;
-      }
-    };
-    walk_columns(
-        g, r0, r1, c0, c1,
-        [&](int64_t r, int64_t p, int64_t xi, int64_t len, int64_t step) {
-          each_chunk(r, p, len, [&](T* dst, int64_t done, int64_t chunk) {
-            // Inline loops, not memcpy: chunks are at most one panel wide (8..32 elements).
-            const T* src = x + xi + done * step;
-            if (step == 1) {
-              for (int64_t t = 0; t < chunk; ++t) dst[t] = src[t];
-            } else {
-              for (int64_t t = 0; t < chunk; ++t) dst[t] = src[t * step];
-            }
-          });
-        },
-        [&](int64_t r, int64_t p, int64_t len) {
-          each_chunk(r, p, len, [](T* dst, int64_t, int64_t chunk) {
-            for (int64_t t = 0; t < chunk; ++t) dst[t] = T(0);
-          });
-        });
-    if (cols % nr != 0) {  // zero columns that pad the last panel
-      T* last = out + (cols / nr) * rows * nr;
-      for (int64_t r = 0; r < rows; ++r) std::fill(last + r * nr + cols % nr, last + (r + 1) * nr, T(0));
+  // cell (r', p') at ((p' / nr) * rows + r') * nr + p' % nr: runs along p are contiguous
+  // until a panel ends.
+  auto each_chunk = [&](int64_t r, int64_t p, int64_t len, auto&& emit) {
+    for (int64_t done = 0; done < len;) {
+      const int64_t chunk = std::min(len - done, nr - p % nr);
+      emit(out + ((p / nr) * rows + r) * nr + p % nr, done, chunk);
+      p += chunk;
+      done += chunk;
     }
-  } else {
-    // cell (r', p') at ((r' / nr) * cols + p') * nr + r' % nr: a run along p strides by nr.
-    walk_columns(
-        g, r0, r1, c0, c1,
-        [&](int64_t r, int64_t p, int64_t xi, int64_t len, int64_t step) {
-          T* dst = out + ((r / nr) * cols + p) * nr + r % nr;
-          for (int64_t t = 0; t < len; ++t) dst[t * nr] = x[xi + t * step];
-        },
-        [&](int64_t r, int64_t p, int64_t len) {
-          T* dst = out + ((r / nr) * cols + p) * nr + r % nr;
-          for (int64_t t = 0; t < len; ++t) dst[t * nr] = T(0);
+  };
+  walk_columns(
+      g, r0, r1, c0, c1,
+      [&](int64_t r, int64_t p, int64_t xi, int64_t len, int64_t step) {
+        each_chunk(r, p, len, [&](T* dst, int64_t done, int64_t chunk) {
+          // Inline loops, not memcpy: chunks are at most one panel wide (8..32 elements).
+          const T* src = x + xi + done * step;
+          if (step == 1) {
+            for (int64_t t = 0; t < chunk; ++t) dst[t] = src[t];
+          } else {
+            for (int64_t t = 0; t < chunk; ++t) dst[t] = src[t * step];
+          }
         });
-    if (rows % nr != 0) {  // zero rows that pad the last panel
-      T* last = out + (rows / nr) * cols * nr;
-      for (int64_t p = 0; p < cols; ++p) std::fill(last + p * nr + rows % nr, last + (p + 1) * nr, T(0));
-    }
+      },
+      [&](int64_t r, int64_t p, int64_t len) {
+        each_chunk(r, p, len, [](T* dst, int64_t, int64_t chunk) {
+          for (int64_t t = 0; t < chunk; ++t) dst[t] = T(0);
+        });
+      });
+  if (cols % nr != 0) {  // zero columns that pad the last panel
+    T* last = out + (cols / nr) * rows * nr;
+    for (int64_t r = 0; r < rows; ++r) std::fill(last + r * nr + cols % nr, last + (r + 1) * nr, T(0));
   }
+}
+
+// Cells (r, p), r in [r0, r1), p in [c0, c1), of the column matrix, row-major with row stride
+// c1 - c0: contiguous runs (backward_weight then packs them with SIMD block transposes).
+template <typename T>
+void im2col_rows(const ConvGeometry& g, const T* x, int64_t r0, int64_t r1, int64_t c0, int64_t c1,
+                 T* col) {
+  const int64_t cols = c1 - c0;
+  walk_columns(
+      g, r0, r1, c0, c1,
+      [&](int64_t r, int64_t p, int64_t xi, int64_t len, int64_t step) {
+        T* dst = col + r * cols + p;
+        const T* src = x + xi;
+        if (step == 1) {
+          for (int64_t t = 0; t < len; ++t) dst[t] = src[t];
+        } else {
+          for (int64_t t = 0; t < len; ++t) dst[t] = src[t * step];
+        }
+      },
+      [&](int64_t r, int64_t p, int64_t len) {
+        T* dst = col + r * cols + p;
+        for (int64_t t = 0; t < len; ++t) dst[t] = T(0);
+      });
 }
 
 template <typename T>
@@ -217,7 +250,7 @@ void forward_im2col_gemm(const ConvGeometry& g, const T* x, const T* w, const T*
       if (pointwise) {
         pack_b_panels<T>(K, len, {xg + p0, in_plane, 1}, b_packed);
       } else {
-        im2col_packed(g, xg, 0, K, p0, p0 + len, nr, Panels::OverColumns, b_packed);
+        im2col_packed(g, xg, 0, K, p0, p0 + len, nr, b_packed);
       }
       T* yg = y + (n * g.out_channels + grp * cog) * P + p0;
       gemm_packed<T>(cog, len, K, w_packed.data() + grp * a_size, b_packed, yg, P, false);
@@ -274,15 +307,15 @@ void backward_data_im2col_gemm(const ConvGeometry& g, const T* gy, const T* w, T
 
 template <typename T>
 void backward_weight_im2col_gemm(const ConvGeometry& g, const T* x, const T* gy, T* gw) {
-  const int64_t G = g.groups, cig = g.in_channels_per_group(), cog = g.out_channels_per_group();
+  const int64_t cig = g.in_channels_per_group(), cog = g.out_channels_per_group();
   const int64_t K = g.gemm_k(), P = g.out_plane(), in_plane = g.in_plane();
-  const int64_t nr = gemm_nr<T>();
   const Im2colPlan plan = plan_im2col<T>(g, ConvPass::BackwardWeight);
   if (plan.tasks == 0) return;
-  const int64_t pt = plan.tile, rb = plan.block, blocks = ceil_div(K, rb), tasks = plan.tasks;
+  const int64_t pt = plan.tile, rb = plan.block, cb = plan.out_block, tasks = plan.tasks;
+  const int64_t row_blocks = ceil_div(K, rb), out_blocks = ceil_div(cog, cb);
   const bool pointwise = g.is_pointwise();
   const int threads = plan.threads;
-  const int64_t a_size = plan.a, per_thread = plan.per_thread();
+  const int64_t a_size = plan.a, b_size = plan.b, per_thread = plan.per_thread();
   std::vector<T> workspace(size_t(threads * per_thread));
 
 #pragma omp parallel num_threads(threads)
@@ -290,29 +323,35 @@ void backward_weight_im2col_gemm(const ConvGeometry& g, const T* x, const T* gy,
     const FlushDenormals flush_denormals;
     T* a_packed = workspace.data() + thread_id() * per_thread;
     T* b_packed = a_packed + a_size;
+    T* col = b_packed + b_size;
 #pragma omp for schedule(static)
     for (int64_t task = 0; task < tasks; ++task) {
-      const int64_t blk = task % blocks, grp = task / blocks;
+      const int64_t ob = task % out_blocks, blk = (task / out_blocks) % row_blocks;
+      const int64_t grp = task / (out_blocks * row_blocks);
       const int64_t r0 = blk * rb, r1 = std::min(K, r0 + rb);
-      T* gwb = gw + grp * cog * K + r0;
+      const int64_t o0 = ob * cb, o1 = std::min(cog, o0 + cb);
+      T* gwb = gw + (grp * cog + o0) * K + r0;
       bool accumulate = false;
       for (int64_t n = 0; n < g.batch; ++n) {
         const T* xg = x + (n * g.in_channels + grp * cig) * in_plane;
-        const T* gyg = gy + (n * g.out_channels + grp * cog) * P;
+        const T* gyg = gy + (n * g.out_channels + grp * cog + o0) * P;
         for (int64_t p0 = 0; p0 < P; p0 += pt) {
           const int64_t len = std::min(pt, P - p0);
-          pack_a_panels<T>(cog, len, {gyg + p0, P, 1}, a_packed);
+          // Both operands are rows contiguous along the positions (the reduction): packing
+          // transposes them in SIMD blocks.
+          pack_a_panels<T>(o1 - o0, len, {gyg + p0, P, 1}, a_packed);
           if (pointwise) {  // B(k = position, j = row) is X transposed
             pack_b_panels<T>(len, r1 - r0, {xg + r0 * in_plane + p0, 1, in_plane}, b_packed);
           } else {
-            im2col_packed(g, xg, r0, r1, p0, p0 + len, nr, Panels::OverRows, b_packed);
+            im2col_rows(g, xg, r0, r1, p0, p0 + len, col);
+            pack_b_panels<T>(len, r1 - r0, {col, 1, len}, b_packed);
           }
-          gemm_packed<T>(cog, r1 - r0, len, a_packed, b_packed, gwb, K, accumulate);
+          gemm_packed<T>(o1 - o0, r1 - r0, len, a_packed, b_packed, gwb, K, accumulate);
           accumulate = true;
         }
       }
       if (!accumulate) {  // empty batch or no output positions: the gradient is zero
-        for (int64_t o = 0; o < cog; ++o) std::fill(gwb + o * K, gwb + o * K + (r1 - r0), T(0));
+        for (int64_t o = 0; o < o1 - o0; ++o) std::fill(gwb + o * K, gwb + o * K + (r1 - r0), T(0));
       }
     }
   }

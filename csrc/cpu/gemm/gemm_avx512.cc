@@ -24,9 +24,19 @@ void f64_8x16(int64_t kc, const double* a, const double* b, double* c, int64_t l
   simd::micro_kernel<F64, 8, 2>(kc, a, b, c, ldc, m, n, accumulate);
 }
 
+void f32_pack_rows(int64_t rows, int64_t k, const float* s, int64_t lds, int64_t width,
+                   float* packed) {
+  simd::pack_rows_to_panels<F32>(rows, k, s, lds, width, packed);
+}
+
+void f64_pack_rows(int64_t rows, int64_t k, const double* s, int64_t lds, int64_t width,
+                   double* packed) {
+  simd::pack_rows_to_panels<F64>(rows, k, s, lds, width, packed);
+}
+
 }  // namespace
 
-MicroKernel<float> f32_micro_kernel() { return {"f32_gemm_8x32__avx512", 8, 32, f32_8x32}; }
-MicroKernel<double> f64_micro_kernel() { return {"f64_gemm_8x16__avx512", 8, 16, f64_8x16}; }
+MicroKernel<float> f32_micro_kernel() { return {"f32_gemm_8x32__avx512", 8, 32, f32_8x32, f32_pack_rows}; }
+MicroKernel<double> f64_micro_kernel() { return {"f64_gemm_8x16__avx512", 8, 16, f64_8x16, f64_pack_rows}; }
 
 }  // namespace fastconv::cpu::avx512
