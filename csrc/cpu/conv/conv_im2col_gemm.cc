@@ -11,9 +11,10 @@
 // stride-1, unpadded kernel packs X itself as COL.
 //
 // Threads split the *outputs* (forward: sample x group x column tile; backward_data: sample x
-// group x channel block; backward_weight: group x row block x output-channel block) and every
-// output element is reduced in one fixed order that depends only on the geometry, so results are
-// bitwise the same for any thread count.
+// group x channel block; backward_weight: group x row block x output-channel block, and chunks
+// of samples into separate partial sums added in chunk order) and every output element is
+// reduced in one fixed order that depends only on the geometry, so results are bitwise the same
+// for any thread count.
 #include <algorithm>
 #include <stdexcept>
 #include <vector>
@@ -34,6 +35,10 @@ namespace fastconv::cpu {
 namespace {
 
 constexpr int64_t kColumnTileBytes = 512 * 1024;  // one tile of COL stays in L2
+constexpr int64_t kMaxSampleChunks = 8;           // backward_weight: partial sums over samples
+constexpr int64_t kChunkBytes = 8 << 20;          // ... and the most workspace they may take
+constexpr int64_t kMaxBlockRows = 256;            // backward_weight task: COL rows ...
+constexpr int64_t kMaxBlockChannels = 256;        // ... x output channels, at most
 
 // Columns per tile, a whole number of GEMM panels: a function of the geometry and the ISA's
 // panel width only (never of the thread count), since it fixes the order of the backward
@@ -57,13 +62,15 @@ int64_t block_size(int64_t count, int64_t outer, int threads) {
 //                    per thread b = one packed COL tile
 //   backward_data:   tasks = sample x group x block of `block` input channels; per thread
 //                    a = packed W^T rows of the block, b = one packed dY tile, col = its dCOL
-//   backward_weight: tasks = group x block of `block` COL rows x block of `out_block` output
-//                    channels; per thread a = one packed dY tile, col = its COL tile (row-major),
-//                    b = that tile packed as COL^T
+//   backward_weight: tasks = chunk of samples x group x block of `block` COL rows x block of
+//                    `out_block` output channels; shared = the partial dW of every chunk but
+//                    the first; per thread a = one packed dY tile, col = its COL tile
+//                    (row-major), b = that tile packed as COL^T
 struct Im2colPlan {
   int64_t tile = 1;   // columns per tile (whole GEMM panels)
   int64_t block = 1;  // channels (backward_data) or rows (backward_weight) per task
   int64_t out_block = 1;  // output channels per task (backward_weight)
+  int64_t chunks = 1;     // chunks of samples reduced separately, then summed (backward_weight)
   int64_t tasks = 0;
   int threads = 1;
   int64_t shared = 0, a = 0, b = 0, col = 0;
@@ -77,16 +84,23 @@ struct Im2colPlan {
 // row block re-packs the dY tile, a channel block re-builds the COL tile), so that short-K
 // problems (conv1d with C_in = 1) split over output channels and long ones over rows. The blocks
 // change only which task computes an element, never its reduction order.
+// Blocks are at most max_row_panels(nr) x max_out_panels(mr) panels (geometry-only caps, which
+// also size the column tile) so that the dW block, and the packed tiles of both operands, stay in
+// L2 while the reduction runs over a long tile of positions.
+int64_t max_row_panels(int64_t nr) { return std::max<int64_t>(1, kMaxBlockRows / nr); }
+int64_t max_out_panels(int64_t mr) { return std::max<int64_t>(1, kMaxBlockChannels / mr); }
+
 void backward_weight_blocks(int64_t G, int64_t K, int64_t cog, int64_t mr, int64_t nr,
                             int threads, Im2colPlan& plan) {
+  G *= plan.chunks;  // chunks of samples are independent tasks too
   const int64_t row_panels = ceil_div(K, nr), out_panels = ceil_div(cog, mr);
   double best = -1;
   plan.block = K;
   plan.out_block = cog;
-  for (int64_t rp = row_panels; rp >= 1; --rp) {
+  for (int64_t rp = std::min(row_panels, max_row_panels(nr)); rp >= 1; --rp) {
     const int64_t rb = std::min(K, rp * nr), row_blocks = ceil_div(K, rb);
     if (rp < row_panels && ceil_div(row_panels, rp + 1) == ceil_div(row_panels, rp)) continue;
-    for (int64_t op = out_panels; op >= 1; --op) {
+    for (int64_t op = std::min(out_panels, max_out_panels(mr)); op >= 1; --op) {
       const int64_t cb = std::min(cog, op * mr), out_blocks = ceil_div(cog, cb);
       if (op < out_panels && ceil_div(out_panels, op + 1) == ceil_div(out_panels, op)) continue;
       const int64_t per_thread = ceil_div(G * row_blocks * out_blocks, int64_t(threads));
@@ -120,13 +134,26 @@ Im2colPlan plan_im2col(const ConvGeometry& g, ConvPass pass) {
       plan.b = packed_b_size<T>(plan.tile, cog);
       plan.col = pointwise ? 0 : plan.block * kvol * plan.tile;
       break;
-    case ConvPass::BackwardWeight:
-      backward_weight_blocks(G, K, cog, gemm_mr<T>(), gemm_nr<T>(), num_threads(), plan);
-      plan.tasks = G * ceil_div(K, plan.block) * ceil_div(cog, plan.out_block);
+    case ConvPass::BackwardWeight: {
+      // The tile bounds a task's packed dY tile and COL tile (at most the block caps' rows).
+      const int64_t mr = gemm_mr<T>(), nr = gemm_nr<T>();
+      plan.tile = column_tile<T>(std::min(K, max_row_panels(nr) * nr) +
+                                     std::min(cog, max_out_panels(mr) * mr),
+                                 P, nr);
+      // Samples reduce in up to kMaxSampleChunks chunks, each into its own partial dW, summed
+      // in chunk order at the end: parallel work even for one group and a short K, at a
+      // workspace cost bounded by kChunkBytes. The count depends on the geometry only.
+      const int64_t dw = G * cog * K;
+      const int64_t affordable = 1 + kChunkBytes / int64_t(sizeof(T)) / std::max<int64_t>(dw, 1);
+      plan.chunks = std::max<int64_t>(1, std::min({g.batch, kMaxSampleChunks, affordable}));
+      backward_weight_blocks(G, K, cog, mr, nr, num_threads(), plan);
+      plan.tasks = plan.chunks * G * ceil_div(K, plan.block) * ceil_div(cog, plan.out_block);
+      plan.shared = (plan.chunks - 1) * dw;
       plan.a = packed_a_size<T>(plan.out_block, plan.tile);
       plan.b = packed_b_size<T>(plan.block, plan.tile);
       plan.col = pointwise ? 0 : plan.block * plan.tile;
       break;
+    }
   }
   plan.threads = threads_for(plan.tasks, g.batch * g.out_channels * P * K);
   return plan;
@@ -307,15 +334,18 @@ void backward_data_im2col_gemm(const ConvGeometry& g, const T* gy, const T* w, T
 
 template <typename T>
 void backward_weight_im2col_gemm(const ConvGeometry& g, const T* x, const T* gy, T* gw) {
-  const int64_t cig = g.in_channels_per_group(), cog = g.out_channels_per_group();
+  const int64_t G = g.groups, cig = g.in_channels_per_group(), cog = g.out_channels_per_group();
   const int64_t K = g.gemm_k(), P = g.out_plane(), in_plane = g.in_plane();
   const Im2colPlan plan = plan_im2col<T>(g, ConvPass::BackwardWeight);
   if (plan.tasks == 0) return;
   const int64_t pt = plan.tile, rb = plan.block, cb = plan.out_block, tasks = plan.tasks;
   const int64_t row_blocks = ceil_div(K, rb), out_blocks = ceil_div(cog, cb);
+  const int64_t chunks = plan.chunks, per_chunk = ceil_div(g.batch, chunks), dw = G * cog * K;
   const bool pointwise = g.is_pointwise();
   const int threads = plan.threads;
   const int64_t a_size = plan.a, b_size = plan.b, per_thread = plan.per_thread();
+  // chunk 0 reduces into gw itself, chunk c > 0 into partial[(c - 1) * dw ...]
+  std::vector<T> partial(size_t(plan.shared));
   std::vector<T> workspace(size_t(threads * per_thread));
 
 #pragma omp parallel num_threads(threads)
@@ -327,12 +357,15 @@ void backward_weight_im2col_gemm(const ConvGeometry& g, const T* x, const T* gy,
 #pragma omp for schedule(static)
     for (int64_t task = 0; task < tasks; ++task) {
       const int64_t ob = task % out_blocks, blk = (task / out_blocks) % row_blocks;
-      const int64_t grp = task / (out_blocks * row_blocks);
+      const int64_t grp = (task / (out_blocks * row_blocks)) % G;
+      const int64_t chunk = task / (out_blocks * row_blocks * G);
       const int64_t r0 = blk * rb, r1 = std::min(K, r0 + rb);
       const int64_t o0 = ob * cb, o1 = std::min(cog, o0 + cb);
-      T* gwb = gw + (grp * cog + o0) * K + r0;
+      T* dst = chunk == 0 ? gw : partial.data() + (chunk - 1) * dw;
+      T* gwb = dst + (grp * cog + o0) * K + r0;
+      const int64_t n0 = chunk * per_chunk, n1 = std::min(g.batch, n0 + per_chunk);
       bool accumulate = false;
-      for (int64_t n = 0; n < g.batch; ++n) {
+      for (int64_t n = n0; n < n1; ++n) {
         const T* xg = x + (n * g.in_channels + grp * cig) * in_plane;
         const T* gyg = gy + (n * g.out_channels + grp * cog + o0) * P;
         for (int64_t p0 = 0; p0 < P; p0 += pt) {
@@ -350,8 +383,19 @@ void backward_weight_im2col_gemm(const ConvGeometry& g, const T* x, const T* gy,
           accumulate = true;
         }
       }
-      if (!accumulate) {  // empty batch or no output positions: the gradient is zero
+      if (!accumulate) {  // no samples in the chunk or no output positions: zero
         for (int64_t o = 0; o < o1 - o0; ++o) std::fill(gwb + o * K, gwb + o * K + (r1 - r0), T(0));
+      }
+    }
+    if (chunks > 1) {  // gw += the other chunks' partial sums, in chunk order
+      constexpr int64_t kSpan = 4096;
+#pragma omp for schedule(static)
+      for (int64_t e0 = 0; e0 < dw; e0 += kSpan) {
+        const int64_t e1 = std::min(dw, e0 + kSpan);
+        for (int64_t c = 1; c < chunks; ++c) {
+          const T* src = partial.data() + (c - 1) * dw;
+          for (int64_t e = e0; e < e1; ++e) gw[e] += src[e];
+        }
       }
     }
   }
