@@ -2,7 +2,7 @@
 volume) and output channels per group just below, at and above the micro-kernel's panel widths
 (nr = 8/16/32 rows, mr = 4/6/8 channels over the ISA paths) and the 8x8 / 4x4 transpose blocks,
 output planes that end inside a transpose block, short-K conv1d (C_in = 1) whose work splits
-over output channels, blocks past the 256-row / 256-channel caps, and batches split into sample
+over output channels, blocks past the 256-row / 256-channel caps, and the (sample, column tile) steps split into
 chunks of partial sums; against the float64 reference and bitwise across 1, 2 and 3 threads."""
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ CASES = [
     (8, 12, (3, 5, 6), (3, 3, 3), 1, 1, 1, 2, 2),  # 3-D, groups 2: K = 108, cog = 6
     (1, 300, (120,), (9,), 2, 4, 1, 1, 3),       # cog = 300 above the 256-channel block cap
     (64, 9, (6, 5), (3, 3), 1, 1, 1, 1, 2),      # K = 576: several 256-row blocks
-    (5, 7, (6, 7), (3, 3), 2, 1, 1, 1, 11),      # batch 11: 8 sample chunks, some empty
+    (5, 7, (6, 7), (3, 3), 2, 1, 1, 1, 11),      # batch 11: 8 chunks of steps, some empty
+    (64, 16, (30, 41), (3, 3), 1, 1, 1, 1, 1),   # batch 1, several column tiles in chunks
 ]
 
 

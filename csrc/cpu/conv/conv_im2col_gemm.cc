@@ -12,7 +12,7 @@
 //
 // Threads split the *outputs* (forward: sample x group x column tile; backward_data: sample x
 // group x channel block; backward_weight: group x row block x output-channel block, and chunks
-// of samples into separate partial sums added in chunk order) and every output element is
+// of the (sample, column tile) steps into separate partial sums added in chunk order) and every output element is
 // reduced in one fixed order that depends only on the geometry, so results are bitwise the same
 // for any thread count.
 #include <algorithm>
@@ -35,7 +35,7 @@ namespace fastconv::cpu {
 namespace {
 
 constexpr int64_t kColumnTileBytes = 512 * 1024;  // one tile of COL stays in L2
-constexpr int64_t kMaxSampleChunks = 8;           // backward_weight: partial sums over samples
+constexpr int64_t kMaxChunks = 8;                 // backward_weight: partial sums over steps
 constexpr int64_t kChunkBytes = 8 << 20;          // ... and the most workspace they may take
 constexpr int64_t kMaxBlockRows = 256;            // backward_weight task: COL rows ...
 constexpr int64_t kMaxBlockChannels = 256;        // ... x output channels, at most
@@ -62,7 +62,7 @@ int64_t block_size(int64_t count, int64_t outer, int threads) {
 //                    per thread b = one packed COL tile
 //   backward_data:   tasks = sample x group x block of `block` input channels; per thread
 //                    a = packed W^T rows of the block, b = one packed dY tile, col = its dCOL
-//   backward_weight: tasks = chunk of samples x group x block of `block` COL rows x block of
+//   backward_weight: tasks = chunk of (sample, tile) steps x group x block of `block` COL rows x block of
 //                    `out_block` output channels; shared = the partial dW of every chunk but
 //                    the first; per thread a = one packed dY tile, col = its COL tile
 //                    (row-major), b = that tile packed as COL^T
@@ -70,7 +70,8 @@ struct Im2colPlan {
   int64_t tile = 1;   // columns per tile (whole GEMM panels)
   int64_t block = 1;  // channels (backward_data) or rows (backward_weight) per task
   int64_t out_block = 1;  // output channels per task (backward_weight)
-  int64_t chunks = 1;     // chunks of samples reduced separately, then summed (backward_weight)
+  int64_t chunks = 1;     // chunks of (sample, tile) steps reduced separately, then summed
+                          // (backward_weight)
   int64_t tasks = 0;
   int threads = 1;
   int64_t shared = 0, a = 0, b = 0, col = 0;
@@ -92,7 +93,7 @@ int64_t max_out_panels(int64_t mr) { return std::max<int64_t>(1, kMaxBlockChanne
 
 void backward_weight_blocks(int64_t G, int64_t K, int64_t cog, int64_t mr, int64_t nr,
                             int threads, Im2colPlan& plan) {
-  G *= plan.chunks;  // chunks of samples are independent tasks too
+  G *= plan.chunks;  // chunks of the reduction are independent tasks too
   const int64_t row_panels = ceil_div(K, nr), out_panels = ceil_div(cog, mr);
   double best = -1;
   plan.block = K;
@@ -140,12 +141,13 @@ Im2colPlan plan_im2col(const ConvGeometry& g, ConvPass pass) {
       plan.tile = column_tile<T>(std::min(K, max_row_panels(nr) * nr) +
                                      std::min(cog, max_out_panels(mr) * mr),
                                  P, nr);
-      // Samples reduce in up to kMaxSampleChunks chunks, each into its own partial dW, summed
-      // in chunk order at the end: parallel work even for one group and a short K, at a
-      // workspace cost bounded by kChunkBytes. The count depends on the geometry only.
-      const int64_t dw = G * cog * K;
+      // The (sample, column tile) steps of the reduction run in up to kMaxChunks chunks, each
+      // into its own partial dW, summed in chunk order at the end: parallel work without
+      // splitting dW (even for one group, a short K or batch 1), at a workspace cost bounded by
+      // kChunkBytes. The count depends on the geometry only.
+      const int64_t dw = G * cog * K, steps = g.batch * ceil_div(P, plan.tile);
       const int64_t affordable = 1 + kChunkBytes / int64_t(sizeof(T)) / std::max<int64_t>(dw, 1);
-      plan.chunks = std::max<int64_t>(1, std::min({g.batch, kMaxSampleChunks, affordable}));
+      plan.chunks = std::max<int64_t>(1, std::min({steps, kMaxChunks, affordable}));
       backward_weight_blocks(G, K, cog, mr, nr, num_threads(), plan);
       plan.tasks = plan.chunks * G * ceil_div(K, plan.block) * ceil_div(cog, plan.out_block);
       plan.shared = (plan.chunks - 1) * dw;
@@ -340,7 +342,8 @@ void backward_weight_im2col_gemm(const ConvGeometry& g, const T* x, const T* gy,
   if (plan.tasks == 0) return;
   const int64_t pt = plan.tile, rb = plan.block, cb = plan.out_block, tasks = plan.tasks;
   const int64_t row_blocks = ceil_div(K, rb), out_blocks = ceil_div(cog, cb);
-  const int64_t chunks = plan.chunks, per_chunk = ceil_div(g.batch, chunks), dw = G * cog * K;
+  const int64_t tiles = ceil_div(P, pt), steps = g.batch * tiles, dw = G * cog * K;
+  const int64_t chunks = plan.chunks, per_chunk = ceil_div(steps, chunks);
   const bool pointwise = g.is_pointwise();
   const int threads = plan.threads;
   const int64_t a_size = plan.a, b_size = plan.b, per_thread = plan.per_thread();
@@ -363,27 +366,25 @@ void backward_weight_im2col_gemm(const ConvGeometry& g, const T* x, const T* gy,
       const int64_t o0 = ob * cb, o1 = std::min(cog, o0 + cb);
       T* dst = chunk == 0 ? gw : partial.data() + (chunk - 1) * dw;
       T* gwb = dst + (grp * cog + o0) * K + r0;
-      const int64_t n0 = chunk * per_chunk, n1 = std::min(g.batch, n0 + per_chunk);
+      const int64_t s0 = chunk * per_chunk, s1 = std::min(steps, s0 + per_chunk);
       bool accumulate = false;
-      for (int64_t n = n0; n < n1; ++n) {
+      for (int64_t step = s0; step < s1; ++step) {  // sample n, columns [p0, p0 + len)
+        const int64_t n = step / tiles, p0 = (step % tiles) * pt, len = std::min(pt, P - p0);
         const T* xg = x + (n * g.in_channels + grp * cig) * in_plane;
         const T* gyg = gy + (n * g.out_channels + grp * cog + o0) * P;
-        for (int64_t p0 = 0; p0 < P; p0 += pt) {
-          const int64_t len = std::min(pt, P - p0);
-          // Both operands are rows contiguous along the positions (the reduction): packing
-          // transposes them in SIMD blocks.
-          pack_a_panels<T>(o1 - o0, len, {gyg + p0, P, 1}, a_packed);
-          if (pointwise) {  // B(k = position, j = row) is X transposed
-            pack_b_panels<T>(len, r1 - r0, {xg + r0 * in_plane + p0, 1, in_plane}, b_packed);
-          } else {
-            im2col_rows(g, xg, r0, r1, p0, p0 + len, col);
-            pack_b_panels<T>(len, r1 - r0, {col, 1, len}, b_packed);
-          }
-          gemm_packed<T>(o1 - o0, r1 - r0, len, a_packed, b_packed, gwb, K, accumulate);
-          accumulate = true;
+        // Both operands are rows contiguous along the positions (the reduction): packing
+        // transposes them in SIMD blocks.
+        pack_a_panels<T>(o1 - o0, len, {gyg + p0, P, 1}, a_packed);
+        if (pointwise) {  // B(k = position, j = row) is X transposed
+          pack_b_panels<T>(len, r1 - r0, {xg + r0 * in_plane + p0, 1, in_plane}, b_packed);
+        } else {
+          im2col_rows(g, xg, r0, r1, p0, p0 + len, col);
+          pack_b_panels<T>(len, r1 - r0, {col, 1, len}, b_packed);
         }
+        gemm_packed<T>(o1 - o0, r1 - r0, len, a_packed, b_packed, gwb, K, accumulate);
+        accumulate = true;
       }
-      if (!accumulate) {  // no samples in the chunk or no output positions: zero
+      if (!accumulate) {  // no steps in the chunk (no samples or no output positions): zero
         for (int64_t o = 0; o < o1 - o0; ++o) std::fill(gwb + o * K, gwb + o * K + (r1 - r0), T(0));
       }
     }
