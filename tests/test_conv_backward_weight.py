@@ -1,9 +1,10 @@
-"""im2col_gemm's backward_weight at the edges of its blocking: GEMM-K rows (C_in/groups x kernel
-volume) and output channels per group just below, at and above the micro-kernel's panel widths
-(nr = 8/16/32 rows, mr = 4/6/8 channels over the ISA paths) and the 8x8 / 4x4 transpose blocks,
-output planes that end inside a transpose block, short-K conv1d (C_in = 1) whose work splits
-over output channels, blocks past the 256-row / 256-channel caps, and the (sample, column tile) steps split into
-chunks of partial sums; against the float64 reference and bitwise across 1, 2 and 3 threads."""
+"""im2col_gemm's backward_weight at the edges of its blocking: GEMM-K rows (C_in/groups x
+kernel volume) and output channels per group just below, at and above the micro-kernel's panel
+widths (nr = 8/16/32 rows, mr = 4/6/8 channels over the ISA paths) and the 8x8 / 4x4 transpose
+blocks, output planes that end inside a transpose block, short-K conv1d (C_in = 1) whose work
+splits over output channels, blocks past the 256-row / 256-channel caps, and the (sample, column
+tile) steps split into chunks of partial sums; against the float64 reference and bitwise across
+1, 2 and 3 threads."""
 
 from __future__ import annotations
 

@@ -12,9 +12,9 @@
 //
 // Threads split the *outputs* (forward: sample x group x column tile; backward_data: sample x
 // group x channel block; backward_weight: group x row block x output-channel block, and chunks
-// of the (sample, column tile) steps into separate partial sums added in chunk order) and every output element is
-// reduced in one fixed order that depends only on the geometry, so results are bitwise the same
-// for any thread count.
+// of the (sample, column tile) steps into separate partial sums added in chunk order) and every
+// output element is reduced in one fixed order that depends only on the geometry, so results are
+// bitwise the same for any thread count.
 #include <algorithm>
 #include <stdexcept>
 #include <vector>
@@ -62,9 +62,9 @@ int64_t block_size(int64_t count, int64_t outer, int threads) {
 //                    per thread b = one packed COL tile
 //   backward_data:   tasks = sample x group x block of `block` input channels; per thread
 //                    a = packed W^T rows of the block, b = one packed dY tile, col = its dCOL
-//   backward_weight: tasks = chunk of (sample, tile) steps x group x block of `block` COL rows x block of
-//                    `out_block` output channels; shared = the partial dW of every chunk but
-//                    the first; per thread a = one packed dY tile, col = its COL tile
+//   backward_weight: tasks = chunk of (sample, tile) steps x group x block of `block` COL rows
+//                    x block of `out_block` output channels; shared = the partial dW of every
+//                    chunk but the first; per thread a = one packed dY tile, col = its COL tile
 //                    (row-major), b = that tile packed as COL^T
 struct Im2colPlan {
   int64_t tile = 1;   // columns per tile (whole GEMM panels)
@@ -105,7 +105,8 @@ void backward_weight_blocks(int64_t G, int64_t K, int64_t cog, int64_t mr, int64
       const int64_t cb = std::min(cog, op * mr), out_blocks = ceil_div(cog, cb);
       if (op < out_panels && ceil_div(out_panels, op + 1) == ceil_div(out_panels, op)) continue;
       const int64_t per_thread = ceil_div(G * row_blocks * out_blocks, int64_t(threads));
-      const double cost = double(per_thread) * (double(rb) * double(cb) / 32.0 + 0.5 * double(rb + cb));
+      const double cost =
+          double(per_thread) * (double(rb) * double(cb) / 32.0 + 0.5 * double(rb + cb));
       if (best < 0 || cost < best * (1 - 1e-9)) {
         best = cost;
         plan.block = rb;
@@ -212,8 +213,8 @@ void im2col_packed(const ConvGeometry& g, const T* x, int64_t r0, int64_t r1, in
 // Cells (r, p), r in [r0, r1), p in [c0, c1), of the column matrix, row-major with row stride
 // c1 - c0: contiguous runs (backward_weight then packs them with SIMD block transposes).
 template <typename T>
-void im2col_rows(const ConvGeometry& g, const T* x, int64_t r0, int64_t r1, int64_t c0, int64_t c1,
-                 T* col) {
+void im2col_rows(const ConvGeometry& g, const T* x, int64_t r0, int64_t r1, int64_t c0,
+                 int64_t c1, T* col) {
   const int64_t cols = c1 - c0;
   walk_columns(
       g, r0, r1, c0, c1,
@@ -385,7 +386,8 @@ void backward_weight_im2col_gemm(const ConvGeometry& g, const T* x, const T* gy,
         accumulate = true;
       }
       if (!accumulate) {  // no steps in the chunk (no samples or no output positions): zero
-        for (int64_t o = 0; o < o1 - o0; ++o) std::fill(gwb + o * K, gwb + o * K + (r1 - r0), T(0));
+        for (int64_t o = 0; o < o1 - o0; ++o)
+          std::fill(gwb + o * K, gwb + o * K + (r1 - r0), T(0));
       }
     }
     if (chunks > 1) {  // gw += the other chunks' partial sums, in chunk order

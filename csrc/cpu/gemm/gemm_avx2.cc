@@ -35,7 +35,11 @@ void f64_pack_rows(int64_t rows, int64_t k, const double* s, int64_t lds, int64_
 
 }  // namespace
 
-MicroKernel<float> f32_micro_kernel() { return {"f32_gemm_6x16__avx2", 6, 16, f32_6x16, f32_pack_rows}; }
-MicroKernel<double> f64_micro_kernel() { return {"f64_gemm_6x8__avx2", 6, 8, f64_6x8, f64_pack_rows}; }
+MicroKernel<float> f32_micro_kernel() {
+  return {"f32_gemm_6x16__avx2", 6, 16, f32_6x16, f32_pack_rows};
+}
+MicroKernel<double> f64_micro_kernel() {
+  return {"f64_gemm_6x8__avx2", 6, 8, f64_6x8, f64_pack_rows};
+}
 
 }  // namespace fastconv::cpu::avx2

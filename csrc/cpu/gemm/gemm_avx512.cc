@@ -36,7 +36,11 @@ void f64_pack_rows(int64_t rows, int64_t k, const double* s, int64_t lds, int64_
 
 }  // namespace
 
-MicroKernel<float> f32_micro_kernel() { return {"f32_gemm_8x32__avx512", 8, 32, f32_8x32, f32_pack_rows}; }
-MicroKernel<double> f64_micro_kernel() { return {"f64_gemm_8x16__avx512", 8, 16, f64_8x16, f64_pack_rows}; }
+MicroKernel<float> f32_micro_kernel() {
+  return {"f32_gemm_8x32__avx512", 8, 32, f32_8x32, f32_pack_rows};
+}
+MicroKernel<double> f64_micro_kernel() {
+  return {"f64_gemm_8x16__avx512", 8, 16, f64_8x16, f64_pack_rows};
+}
 
 }  // namespace fastconv::cpu::avx512

@@ -81,7 +81,8 @@ inline void pack_rows_to_panels(int64_t rows, int64_t k, const T* s, int64_t lds
     for (; i + kT <= n; i += kT) {
       const T* src = s + (r0 + i) * lds;
       int64_t kk = 0;
-      for (; kk + kT <= k; kk += kT) V::transpose_tile(src + kk, lds, panel + kk * width + i, width);
+      for (; kk + kT <= k; kk += kT)
+        V::transpose_tile(src + kk, lds, panel + kk * width + i, width);
       for (; kk < k; ++kk)
         for (int64_t t = 0; t < kT; ++t) panel[kk * width + i + t] = src[t * lds + kk];
     }

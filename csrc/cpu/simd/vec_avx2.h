@@ -20,7 +20,8 @@ struct F32 {
   static void store(float* p, type v) { _mm256_storeu_ps(p, v); }
   // Transposes a kTile x kTile block: dst[j * ldd + i] = src[i * lds + j].
   static constexpr int kTile = 8;
-  __attribute__((always_inline)) static void transpose_tile(const float* src, int64_t lds, float* dst, int64_t ldd) {
+  __attribute__((always_inline)) static void transpose_tile(const float* src, int64_t lds,
+                                                            float* dst, int64_t ldd) {
     __m256 r[8], t[8];
     for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * lds);
     for (int i = 0; i < 8; i += 2) {
@@ -51,7 +52,8 @@ struct F64 {
   static void store(double* p, type v) { _mm256_storeu_pd(p, v); }
   // Transposes a kTile x kTile block: dst[j * ldd + i] = src[i * lds + j].
   static constexpr int kTile = 4;
-  __attribute__((always_inline)) static void transpose_tile(const double* src, int64_t lds, double* dst, int64_t ldd) {
+  __attribute__((always_inline)) static void transpose_tile(const double* src, int64_t lds,
+                                                            double* dst, int64_t ldd) {
     const __m256d r0 = _mm256_loadu_pd(src), r1 = _mm256_loadu_pd(src + lds);
     const __m256d r2 = _mm256_loadu_pd(src + 2 * lds), r3 = _mm256_loadu_pd(src + 3 * lds);
     const __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);
