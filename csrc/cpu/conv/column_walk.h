@@ -37,6 +37,14 @@ inline void walk_columns(const ConvGeometry& g, int64_t r0, int64_t r1, int64_t 
     const int64_t z_offset = ka * g.dilation[0] - g.pad_before[0];
     const int64_t y_offset = kb * g.dilation[1] - g.pad_before[1];
     const int64_t x_offset = ke * g.dilation[2] - g.pad_before[2];
+    // Cells t in [lo, hi) of a segment starting at ow read inside the row: 0 <= ix0 + t*sw < IW
+    // with ix0 = ow*sw + x_offset. Whole output rows (ow = 0, len = OW) share one pair.
+    auto inside = [&](int64_t ix0, int64_t len, int64_t& lo, int64_t& hi) {
+      lo = std::min(len, ix0 >= 0 ? int64_t(0) : ceil_div(-ix0, sw));
+      hi = std::max(lo, std::min(len, ix0 < IW ? ceil_div(IW - ix0, sw) : 0));
+    };
+    int64_t row_lo, row_hi;
+    inside(x_offset, OW, row_lo, row_hi);
     int64_t ow = ow_first, oh = oh_first, od = od_first;
     for (int64_t p = c0; p < c1;) {
       const int64_t len = std::min(OW - ow, c1 - p);
@@ -46,10 +54,9 @@ inline void walk_columns(const ConvGeometry& g, int64_t r0, int64_t r1, int64_t 
       if (iz < 0 || iz >= ID || iy < 0 || iy >= IH) {
         zero(row, col, len);
       } else {
-        // Cells t in [lo, hi) of this segment read inside the row: 0 <= ix0 + t*sw < IW.
         const int64_t ix0 = ow * sw + x_offset;
-        const int64_t lo = std::min(len, ix0 >= 0 ? int64_t(0) : ceil_div(-ix0, sw));
-        const int64_t hi = std::max(lo, std::min(len, ix0 < IW ? ceil_div(IW - ix0, sw) : 0));
+        int64_t lo = row_lo, hi = row_hi;
+        if (ow != 0 || len != OW) inside(ix0, len, lo, hi);
         if (lo > 0) zero(row, col, lo);
         if (hi > lo)
           run(row, col + lo, x_channel + (iz * IH + iy) * IW + ix0 + lo * sw, hi - lo, sw);

@@ -113,10 +113,15 @@ ConvAlgorithm choose_conv_algorithm(const ConvGeometry& g, ConvPass pass,
   // benchmarks/results/depthwise_cpu.md (benchmarks/depthwise_bench.py: 3x3 s1/s2, 7x7, 31x31,
   // causal conv1d k=4; all three passes, 1.8x to 21x). With a large depth multiplier the GEMM
   // reuses each column m times and catches up: measured even at m = 16 and m = 64 for forward and
-  // backward_data (3x3 and 7x7, 2 threads), while backward_weight stays several times faster
-  // with the direct kernel for every m.
+  // backward_data (3x3 and 7x7, 2 threads), while backward_weight stays faster with the direct
+  // kernel for every m (m = 4 and 16 in benchmarks/results/wgrad_cpu.md) -- except for a single
+  // input channel (groups == C_in == 1: wav2vec2 conv0, DeepSpeech conv1, Fashion-MNIST conv1),
+  // one GEMM over all m outputs, where im2col_gemm's backward_weight wins from m = 16 (1.1x) to
+  // m = 512 (4.3x) (wgrad_cpu.md).
+  const bool single_channel_wide = g.groups == 1 && g.out_channels_per_group() >= 16;
   if (g.groups == g.in_channels &&
-      (g.out_channels_per_group() <= 8 || pass == ConvPass::BackwardWeight))
+      (g.out_channels_per_group() <= 8 ||
+       (pass == ConvPass::BackwardWeight && !single_channel_wide)))
     return ConvAlgorithm::Depthwise;
   if (prefer_winograd(g, pass, element_size)) return ConvAlgorithm::Winograd;
   return ConvAlgorithm::Im2colGemm;

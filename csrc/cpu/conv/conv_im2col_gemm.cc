@@ -4,14 +4,17 @@
 //   forward          Y[C_out/g, P]  = W[C_out/g, K] * COL[K, P]
 //   backward_data    dCOL[K, P]     = W^T * dY,  then col2im scatters dCOL into dX
 //   backward_weight  dW[C_out/g, K] = sum_n dY[C_out/g, P] * COL[K, P]^T
-// COL is built one tile of columns at a time (kColumnTileBytes), never whole, and written straight
-// into the GEMM's packed-panel layout (no second copy); the weights are packed once per call. A
-// 1x1, stride-1, unpadded kernel packs X itself as COL.
+// COL is built one tile of columns at a time (kColumnTileBytes), never whole: the forward writes
+// it straight into the GEMM's packed-panel layout (no second copy); backward_weight, whose
+// B = COL^T needs panels across rows, builds the tile row-major with contiguous runs and packs it
+// with SIMD block transposes (as it packs dY). The weights are packed once per call. A 1x1,
+// stride-1, unpadded kernel packs X itself as COL.
 //
 // Threads split the *outputs* (forward: sample x group x column tile; backward_data: sample x
-// group x channel block; backward_weight: group x row block) and every output element is reduced
-// in one fixed order that depends only on the geometry, so results are bitwise the same for any
-// thread count.
+// group x channel block; backward_weight: group x row block x output-channel block, and chunks
+// of the (sample, column tile) steps into separate partial sums added in chunk order) and every
+// output element is reduced in one fixed order that depends only on the geometry, so results are
+// bitwise the same for any thread count.
 #include <algorithm>
 #include <stdexcept>
 #include <vector>
@@ -32,6 +35,10 @@ namespace fastconv::cpu {
 namespace {
 
 constexpr int64_t kColumnTileBytes = 512 * 1024;  // one tile of COL stays in L2
+constexpr int64_t kMaxChunks = 8;                 // backward_weight: partial sums over steps
+constexpr int64_t kChunkBytes = 8 << 20;          // ... and the most workspace they may take
+constexpr int64_t kMaxBlockRows = 256;            // backward_weight task: COL rows ...
+constexpr int64_t kMaxBlockChannels = 256;        // ... x output channels, at most
 
 // Columns per tile, a whole number of GEMM panels: a function of the geometry and the ISA's
 // panel width only (never of the thread count), since it fixes the order of the backward
@@ -55,17 +62,59 @@ int64_t block_size(int64_t count, int64_t outer, int threads) {
 //                    per thread b = one packed COL tile
 //   backward_data:   tasks = sample x group x block of `block` input channels; per thread
 //                    a = packed W^T rows of the block, b = one packed dY tile, col = its dCOL
-//   backward_weight: tasks = group x block of `block` COL rows; per thread a = one packed dY
-//                    tile, b = one packed COL^T tile
+//   backward_weight: tasks = chunk of (sample, tile) steps x group x block of `block` COL rows
+//                    x block of `out_block` output channels; shared = the partial dW of every
+//                    chunk but the first; per thread a = one packed dY tile, col = its COL tile
+//                    (row-major), b = that tile packed as COL^T
 struct Im2colPlan {
   int64_t tile = 1;   // columns per tile (whole GEMM panels)
   int64_t block = 1;  // channels (backward_data) or rows (backward_weight) per task
+  int64_t out_block = 1;  // output channels per task (backward_weight)
+  int64_t chunks = 1;     // chunks of (sample, tile) steps reduced separately, then summed
+                          // (backward_weight)
   int64_t tasks = 0;
   int threads = 1;
   int64_t shared = 0, a = 0, b = 0, col = 0;
   int64_t per_thread() const { return a + b + col; }
   int64_t elements() const { return shared + threads * per_thread(); }
 };
+
+// backward_weight's task blocks: `block` of the K rows (whole nr panels) x `out_block` of the cog
+// output channels (whole mr panels), chosen to minimise the busiest thread's estimated time per
+// column tile: its tasks' micro-kernel work (rows x channels / 32 cycles) plus their packing (a
+// row block re-packs the dY tile, a channel block re-builds the COL tile), so that short-K
+// problems (conv1d with C_in = 1) split over output channels and long ones over rows. The blocks
+// change only which task computes an element, never its reduction order.
+// Blocks are at most max_row_panels(nr) x max_out_panels(mr) panels (geometry-only caps, which
+// also size the column tile) so that the dW block, and the packed tiles of both operands, stay in
+// L2 while the reduction runs over a long tile of positions.
+int64_t max_row_panels(int64_t nr) { return std::max<int64_t>(1, kMaxBlockRows / nr); }
+int64_t max_out_panels(int64_t mr) { return std::max<int64_t>(1, kMaxBlockChannels / mr); }
+
+void backward_weight_blocks(int64_t G, int64_t K, int64_t cog, int64_t mr, int64_t nr,
+                            int threads, Im2colPlan& plan) {
+  G *= plan.chunks;  // chunks of the reduction are independent tasks too
+  const int64_t row_panels = ceil_div(K, nr), out_panels = ceil_div(cog, mr);
+  double best = -1;
+  plan.block = K;
+  plan.out_block = cog;
+  for (int64_t rp = std::min(row_panels, max_row_panels(nr)); rp >= 1; --rp) {
+    const int64_t rb = std::min(K, rp * nr), row_blocks = ceil_div(K, rb);
+    if (rp < row_panels && ceil_div(row_panels, rp + 1) == ceil_div(row_panels, rp)) continue;
+    for (int64_t op = std::min(out_panels, max_out_panels(mr)); op >= 1; --op) {
+      const int64_t cb = std::min(cog, op * mr), out_blocks = ceil_div(cog, cb);
+      if (op < out_panels && ceil_div(out_panels, op + 1) == ceil_div(out_panels, op)) continue;
+      const int64_t per_thread = ceil_div(G * row_blocks * out_blocks, int64_t(threads));
+      const double cost =
+          double(per_thread) * (double(rb) * double(cb) / 32.0 + 0.5 * double(rb + cb));
+      if (best < 0 || cost < best * (1 - 1e-9)) {
+        best = cost;
+        plan.block = rb;
+        plan.out_block = cb;
+      }
+    }
+  }
+}
 
 template <typename T>
 Im2colPlan plan_im2col(const ConvGeometry& g, ConvPass pass) {
@@ -87,14 +136,27 @@ Im2colPlan plan_im2col(const ConvGeometry& g, ConvPass pass) {
       plan.b = packed_b_size<T>(plan.tile, cog);
       plan.col = pointwise ? 0 : plan.block * kvol * plan.tile;
       break;
-    case ConvPass::BackwardWeight:
-      // whole GEMM panels of rows: a partial panel wastes micro-kernel lanes on every tile
-      plan.block = std::min(K, ceil_div(block_size(K, G, num_threads()), gemm_nr<T>()) *
-                                   gemm_nr<T>());
-      plan.tasks = G * ceil_div(K, plan.block);
-      plan.a = packed_a_size<T>(cog, plan.tile);
+    case ConvPass::BackwardWeight: {
+      // The tile bounds a task's packed dY tile and COL tile (at most the block caps' rows).
+      const int64_t mr = gemm_mr<T>(), nr = gemm_nr<T>();
+      plan.tile = column_tile<T>(std::min(K, max_row_panels(nr) * nr) +
+                                     std::min(cog, max_out_panels(mr) * mr),
+                                 P, nr);
+      // The (sample, column tile) steps of the reduction run in up to kMaxChunks chunks, each
+      // into its own partial dW, summed in chunk order at the end: parallel work without
+      // splitting dW (even for one group, a short K or batch 1), at a workspace cost bounded by
+      // kChunkBytes. The count depends on the geometry only.
+      const int64_t dw = G * cog * K, steps = g.batch * ceil_div(P, plan.tile);
+      const int64_t affordable = 1 + kChunkBytes / int64_t(sizeof(T)) / std::max<int64_t>(dw, 1);
+      plan.chunks = std::max<int64_t>(1, std::min({steps, kMaxChunks, affordable}));
+      backward_weight_blocks(G, K, cog, mr, nr, num_threads(), plan);
+      plan.tasks = plan.chunks * G * ceil_div(K, plan.block) * ceil_div(cog, plan.out_block);
+      plan.shared = (plan.chunks - 1) * dw;
+      plan.a = packed_a_size<T>(plan.out_block, plan.tile);
       plan.b = packed_b_size<T>(plan.block, plan.tile);
+      plan.col = pointwise ? 0 : plan.block * plan.tile;
       break;
+    }
   }
   plan.threads = threads_for(plan.tasks, g.batch * g.out_channels * P * K);
   return plan;
@@ -108,66 +170,67 @@ int thread_id() {
 #endif
 }
 
-// Which packed-B layout im2col_packed writes (see gemm.h): panels of nr along the columns
-// (forward: B = COL, the reduction runs over rows) or along the rows (backward_weight:
-// B = COL^T, the reduction runs over columns).
-enum class Panels { OverColumns, OverRows };
-
-// Cells (r, p), r in [r0, r1), p in [c0, c1), of the column matrix as zero-padded GEMM panels.
+// Cells (r, p), r in [r0, r1), p in [c0, c1), of the column matrix as zero-padded packed-B
+// panels of nr columns (B = COL, the forward's reduction runs over rows).
 template <typename T>
 void im2col_packed(const ConvGeometry& g, const T* x, int64_t r0, int64_t r1, int64_t c0,
-                   int64_t c1, int64_t nr, Panels panels, T* out) {
+                   int64_t c1, int64_t nr, T* out) {
   const int64_t rows = r1 - r0, cols = c1 - c0;
-  if (panels == Panels::OverColumns) {
-    // cell (r', p') at ((p' / nr) * rows + r') * nr + p' % nr: runs along p are contiguous
-    // until a panel ends.
-    auto each_chunk = [&](int64_t r, int64_t p, int64_t len, auto&& emit) {
-      for (int64_t done = 0; done < len;) {
-        const int64_t chunk = std::min(len - done, nr - p % nr);
-        emit(out + ((p / nr) * rows + r) * nr + p % nr, done, chunk);
-        p += chunk;
-        done += chunk;
-      }
-    };
-    walk_columns(
-        g, r0, r1, c0, c1,
-        [&](int64_t r, int64_t p, int64_t xi, int64_t len, int64_t step) {
-          each_chunk(r, p, len, [&](T* dst, int64_t done, int64_t chunk) {
-            // Inline loops, not memcpy: chunks are at most one panel wide (8..32 elements).
-            const T* src = x + xi + done * step;
-            if (step == 1) {
-              for (int64_t t = 0; t < chunk; ++t) dst[t] = src[t];
-            } else {
-              for (int64_t t = 0; t < chunk; ++t) dst[t] = src[t * step];
-            }
-          });
-        },
-        [&](int64_t r, int64_t p, int64_t len) {
-          each_chunk(r, p, len, [](T* dst, int64_t, int64_t chunk) {
-            for (int64_t t = 0; t < chunk; ++t) dst[t] = T(0);
-          });
-        });
-    if (cols % nr != 0) {  // zero columns that pad the last panel
-      T* last = out + (cols / nr) * rows * nr;
-      for (int64_t r = 0; r < rows; ++r) std::fill(last + r * nr + cols % nr, last + (r + 1) * nr, T(0));
+  // cell (r', p') at ((p' / nr) * rows + r') * nr + p' % nr: runs along p are contiguous
+  // until a panel ends.
+  auto each_chunk = [&](int64_t r, int64_t p, int64_t len, auto&& emit) {
+    for (int64_t done = 0; done < len;) {
+      const int64_t chunk = std::min(len - done, nr - p % nr);
+      emit(out + ((p / nr) * rows + r) * nr + p % nr, done, chunk);
+      p += chunk;
+      done += chunk;
     }
-  } else {
-    // cell (r', p') at ((r' / nr) * cols + p') * nr + r' % nr: a run along p strides by nr.
-    walk_columns(
-        g, r0, r1, c0, c1,
-        [&](int64_t r, int64_t p, int64_t xi, int64_t len, int64_t step) {
-          T* dst = out + ((r / nr) * cols + p) * nr + r % nr;
-          for (int64_t t = 0; t < len; ++t) dst[t * nr] = x[xi + t * step];
-        },
-        [&](int64_t r, int64_t p, int64_t len) {
-          T* dst = out + ((r / nr) * cols + p) * nr + r % nr;
-          for (int64_t t = 0; t < len; ++t) dst[t * nr] = T(0);
+  };
+  walk_columns(
+      g, r0, r1, c0, c1,
+      [&](int64_t r, int64_t p, int64_t xi, int64_t len, int64_t step) {
+        each_chunk(r, p, len, [&](T* dst, int64_t done, int64_t chunk) {
+          // Inline loops, not memcpy: chunks are at most one panel wide (8..32 elements).
+          const T* src = x + xi + done * step;
+          if (step == 1) {
+            for (int64_t t = 0; t < chunk; ++t) dst[t] = src[t];
+          } else {
+            for (int64_t t = 0; t < chunk; ++t) dst[t] = src[t * step];
+          }
         });
-    if (rows % nr != 0) {  // zero rows that pad the last panel
-      T* last = out + (rows / nr) * cols * nr;
-      for (int64_t p = 0; p < cols; ++p) std::fill(last + p * nr + rows % nr, last + (p + 1) * nr, T(0));
-    }
+      },
+      [&](int64_t r, int64_t p, int64_t len) {
+        each_chunk(r, p, len, [](T* dst, int64_t, int64_t chunk) {
+          for (int64_t t = 0; t < chunk; ++t) dst[t] = T(0);
+        });
+      });
+  if (cols % nr != 0) {  // zero columns that pad the last panel
+    T* last = out + (cols / nr) * rows * nr;
+    for (int64_t r = 0; r < rows; ++r) std::fill(last + r * nr + cols % nr, last + (r + 1) * nr, T(0));
   }
+}
+
+// Cells (r, p), r in [r0, r1), p in [c0, c1), of the column matrix, row-major with row stride
+// c1 - c0: contiguous runs (backward_weight then packs them with SIMD block transposes).
+template <typename T>
+void im2col_rows(const ConvGeometry& g, const T* x, int64_t r0, int64_t r1, int64_t c0,
+                 int64_t c1, T* col) {
+  const int64_t cols = c1 - c0;
+  walk_columns(
+      g, r0, r1, c0, c1,
+      [&](int64_t r, int64_t p, int64_t xi, int64_t len, int64_t step) {
+        T* dst = col + r * cols + p;
+        const T* src = x + xi;
+        if (step == 1) {
+          for (int64_t t = 0; t < len; ++t) dst[t] = src[t];
+        } else {
+          for (int64_t t = 0; t < len; ++t) dst[t] = src[t * step];
+        }
+      },
+      [&](int64_t r, int64_t p, int64_t len) {
+        T* dst = col + r * cols + p;
+        for (int64_t t = 0; t < len; ++t) dst[t] = T(0);
+      });
 }
 
 template <typename T>
@@ -217,7 +280,7 @@ void forward_im2col_gemm(const ConvGeometry& g, const T* x, const T* w, const T*
       if (pointwise) {
         pack_b_panels<T>(K, len, {xg + p0, in_plane, 1}, b_packed);
       } else {
-        im2col_packed(g, xg, 0, K, p0, p0 + len, nr, Panels::OverColumns, b_packed);
+        im2col_packed(g, xg, 0, K, p0, p0 + len, nr, b_packed);
       }
       T* yg = y + (n * g.out_channels + grp * cog) * P + p0;
       gemm_packed<T>(cog, len, K, w_packed.data() + grp * a_size, b_packed, yg, P, false);
@@ -276,13 +339,17 @@ template <typename T>
 void backward_weight_im2col_gemm(const ConvGeometry& g, const T* x, const T* gy, T* gw) {
   const int64_t G = g.groups, cig = g.in_channels_per_group(), cog = g.out_channels_per_group();
   const int64_t K = g.gemm_k(), P = g.out_plane(), in_plane = g.in_plane();
-  const int64_t nr = gemm_nr<T>();
   const Im2colPlan plan = plan_im2col<T>(g, ConvPass::BackwardWeight);
   if (plan.tasks == 0) return;
-  const int64_t pt = plan.tile, rb = plan.block, blocks = ceil_div(K, rb), tasks = plan.tasks;
+  const int64_t pt = plan.tile, rb = plan.block, cb = plan.out_block, tasks = plan.tasks;
+  const int64_t row_blocks = ceil_div(K, rb), out_blocks = ceil_div(cog, cb);
+  const int64_t tiles = ceil_div(P, pt), steps = g.batch * tiles, dw = G * cog * K;
+  const int64_t chunks = plan.chunks, per_chunk = ceil_div(steps, chunks);
   const bool pointwise = g.is_pointwise();
   const int threads = plan.threads;
-  const int64_t a_size = plan.a, per_thread = plan.per_thread();
+  const int64_t a_size = plan.a, b_size = plan.b, per_thread = plan.per_thread();
+  // chunk 0 reduces into gw itself, chunk c > 0 into partial[(c - 1) * dw ...]
+  std::vector<T> partial(size_t(plan.shared));
   std::vector<T> workspace(size_t(threads * per_thread));
 
 #pragma omp parallel num_threads(threads)
@@ -290,29 +357,48 @@ void backward_weight_im2col_gemm(const ConvGeometry& g, const T* x, const T* gy,
     const FlushDenormals flush_denormals;
     T* a_packed = workspace.data() + thread_id() * per_thread;
     T* b_packed = a_packed + a_size;
+    T* col = b_packed + b_size;
 #pragma omp for schedule(static)
     for (int64_t task = 0; task < tasks; ++task) {
-      const int64_t blk = task % blocks, grp = task / blocks;
+      const int64_t ob = task % out_blocks, blk = (task / out_blocks) % row_blocks;
+      const int64_t grp = (task / (out_blocks * row_blocks)) % G;
+      const int64_t chunk = task / (out_blocks * row_blocks * G);
       const int64_t r0 = blk * rb, r1 = std::min(K, r0 + rb);
-      T* gwb = gw + grp * cog * K + r0;
+      const int64_t o0 = ob * cb, o1 = std::min(cog, o0 + cb);
+      T* dst = chunk == 0 ? gw : partial.data() + (chunk - 1) * dw;
+      T* gwb = dst + (grp * cog + o0) * K + r0;
+      const int64_t s0 = chunk * per_chunk, s1 = std::min(steps, s0 + per_chunk);
       bool accumulate = false;
-      for (int64_t n = 0; n < g.batch; ++n) {
+      for (int64_t step = s0; step < s1; ++step) {  // sample n, columns [p0, p0 + len)
+        const int64_t n = step / tiles, p0 = (step % tiles) * pt, len = std::min(pt, P - p0);
         const T* xg = x + (n * g.in_channels + grp * cig) * in_plane;
-        const T* gyg = gy + (n * g.out_channels + grp * cog) * P;
-        for (int64_t p0 = 0; p0 < P; p0 += pt) {
-          const int64_t len = std::min(pt, P - p0);
-          pack_a_panels<T>(cog, len, {gyg + p0, P, 1}, a_packed);
-          if (pointwise) {  // B(k = position, j = row) is X transposed
-            pack_b_panels<T>(len, r1 - r0, {xg + r0 * in_plane + p0, 1, in_plane}, b_packed);
-          } else {
-            im2col_packed(g, xg, r0, r1, p0, p0 + len, nr, Panels::OverRows, b_packed);
-          }
-          gemm_packed<T>(cog, r1 - r0, len, a_packed, b_packed, gwb, K, accumulate);
-          accumulate = true;
+        const T* gyg = gy + (n * g.out_channels + grp * cog + o0) * P;
+        // Both operands are rows contiguous along the positions (the reduction): packing
+        // transposes them in SIMD blocks.
+        pack_a_panels<T>(o1 - o0, len, {gyg + p0, P, 1}, a_packed);
+        if (pointwise) {  // B(k = position, j = row) is X transposed
+          pack_b_panels<T>(len, r1 - r0, {xg + r0 * in_plane + p0, 1, in_plane}, b_packed);
+        } else {
+          im2col_rows(g, xg, r0, r1, p0, p0 + len, col);
+          pack_b_panels<T>(len, r1 - r0, {col, 1, len}, b_packed);
         }
+        gemm_packed<T>(o1 - o0, r1 - r0, len, a_packed, b_packed, gwb, K, accumulate);
+        accumulate = true;
       }
-      if (!accumulate) {  // empty batch or no output positions: the gradient is zero
-        for (int64_t o = 0; o < cog; ++o) std::fill(gwb + o * K, gwb + o * K + (r1 - r0), T(0));
+      if (!accumulate) {  // no steps in the chunk (no samples or no output positions): zero
+        for (int64_t o = 0; o < o1 - o0; ++o)
+          std::fill(gwb + o * K, gwb + o * K + (r1 - r0), T(0));
+      }
+    }
+    if (chunks > 1) {  // gw += the other chunks' partial sums, in chunk order
+      constexpr int64_t kSpan = 4096;
+#pragma omp for schedule(static)
+      for (int64_t e0 = 0; e0 < dw; e0 += kSpan) {
+        const int64_t e1 = std::min(dw, e0 + kSpan);
+        for (int64_t c = 1; c < chunks; ++c) {
+          const T* src = partial.data() + (c - 1) * dw;
+          for (int64_t e = e0; e < e1; ++e) gw[e] += src[e];
+        }
       }
     }
   }

@@ -48,7 +48,14 @@ MicroKernel<double> select_micro_kernel<double>() {
 }
 
 template <typename T>
+const MicroKernel<T>& kernel_in_use();
+
+template <typename T>
 void pack_a(int64_t mc, int64_t kc, const T* a, int64_t rs, int64_t cs, int64_t mr, T* packed) {
+  if (cs == 1 && kernel_in_use<T>().pack_rows) {  // rows of A are contiguous: block transposes
+    kernel_in_use<T>().pack_rows(mc, kc, a, rs, mr, packed);
+    return;
+  }
   for (int64_t i0 = 0; i0 < mc; i0 += mr) {
     const int64_t rows = std::min(mr, mc - i0);
     for (int64_t k = 0; k < kc; ++k) {
@@ -62,6 +69,10 @@ void pack_a(int64_t mc, int64_t kc, const T* a, int64_t rs, int64_t cs, int64_t 
 
 template <typename T>
 void pack_b(int64_t kc, int64_t nc, const T* b, int64_t rs, int64_t cs, int64_t nr, T* packed) {
+  if (rs == 1 && cs != 1 && kernel_in_use<T>().pack_rows) {  // B^T is row-major: block transposes
+    kernel_in_use<T>().pack_rows(nc, kc, b, cs, nr, packed);
+    return;
+  }
   for (int64_t j0 = 0; j0 < nc; j0 += nr) {
     const int64_t cols = std::min(nr, nc - j0);
     for (int64_t k = 0; k < kc; ++k) {
@@ -78,12 +89,17 @@ void pack_b(int64_t kc, int64_t nc, const T* b, int64_t rs, int64_t cs, int64_t 
   }
 }
 
+template <typename T>
+const MicroKernel<T>& kernel_in_use() {
+  static const MicroKernel<T> kernel = select_micro_kernel<T>();
+  return kernel;
+}
+
 }  // namespace
 
 template <typename T>
 const MicroKernel<T>& active_micro_kernel() {
-  static const MicroKernel<T> kernel = select_micro_kernel<T>();
-  return kernel;
+  return kernel_in_use<T>();
 }
 
 template <typename T>

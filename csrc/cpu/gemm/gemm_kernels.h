@@ -15,12 +15,19 @@ template <typename T>
 using MicroKernelFn = void (*)(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t m,
                                int64_t n, bool accumulate);
 
+// Packs rows of a row-major matrix (row stride lds, k contiguous elements each) into panels of
+// `width` rows, zero-padded: packed[((r / width) * k + kk) * width + r % width] = S[r, kk].
+template <typename T>
+using PackRowsFn = void (*)(int64_t rows, int64_t k, const T* s, int64_t lds, int64_t width,
+                            T* packed);
+
 template <typename T>
 struct MicroKernel {
   const char* name;  // <dtype>_gemm_<mr>x<nr>__<isa>
   int64_t mr;
   int64_t nr;
   MicroKernelFn<T> run;
+  PackRowsFn<T> pack_rows = nullptr;  // SIMD block-transpose packing; nullptr: gemm.cc's loops
 };
 
 namespace generic {

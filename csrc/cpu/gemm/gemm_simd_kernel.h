@@ -5,6 +5,8 @@
 //
 // V provides: type (the register), kLanes, zero(), load(p), broadcast(p), fmadd(a, b, c) = a*b+c,
 // store(p, v). The tile is MR rows x NV vectors: MR * NV accumulators stay in registers.
+// pack_rows_to_panels also needs kTile and transpose_tile(src, lds, dst, ldd) (a kTile x kTile
+// block transpose).
 #pragma once
 
 #include <cstdint>
@@ -65,12 +67,46 @@ inline void micro_kernel(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, 
   }
 }
 
+// Packs `rows` rows of a row-major matrix S (k contiguous elements each, row stride lds) into
+// panels of `width` rows: packed[((r / width) * k + kk) * width + r % width] = S[r, kk], with the
+// rows past `rows` zero up to a whole panel. This is the packed-A layout of A = S and the packed-B
+// layout of B = S^T (gemm.h), built from kTile x kTile block transposes: contiguous loads and
+// stores instead of a strided gather or a stride-width scatter.
+template <typename V, typename T>
+inline void pack_rows_to_panels(int64_t rows, int64_t k, const T* s, int64_t lds, int64_t width,
+                                T* packed) {
+  constexpr int64_t kT = V::kTile;
+  for (int64_t r0 = 0; r0 < rows; r0 += width) {
+    const int64_t n = rows - r0 < width ? rows - r0 : width;
+    T* panel = packed + (r0 / width) * k * width;
+    int64_t i = 0;
+    for (; i + kT <= n; i += kT) {
+      const T* src = s + (r0 + i) * lds;
+      int64_t kk = 0;
+      for (; kk + kT <= k; kk += kT)
+        V::transpose_tile(src + kk, lds, panel + kk * width + i, width);
+      for (; kk < k; ++kk)
+        for (int64_t t = 0; t < kT; ++t) panel[kk * width + i + t] = src[t * lds + kk];
+    }
+    for (; i < n; ++i) {
+      const T* src = s + (r0 + i) * lds;
+      for (int64_t kk = 0; kk < k; ++kk) panel[kk * width + i] = src[kk];
+    }
+    if (n < width)
+      for (int64_t kk = 0; kk < k; ++kk)
+        for (int64_t t = n; t < width; ++t) panel[kk * width + t] = T(0);
+  }
+}
+
 // One ISA's micro-kernel entry: the template above with V, MR rows and NV vectors per row.
 template <typename V, int MR, int NV, typename T>
 MicroKernel<T> simd_micro_kernel(const char* name) {
   return {name, MR, NV * V::kLanes,
           [](int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t m, int64_t n,
-             bool accumulate) { micro_kernel<V, MR, NV>(kc, a, b, c, ldc, m, n, accumulate); }};
+             bool accumulate) { micro_kernel<V, MR, NV>(kc, a, b, c, ldc, m, n, accumulate); },
+          [](int64_t rows, int64_t k, const T* s, int64_t lds, int64_t width, T* packed) {
+            pack_rows_to_panels<V>(rows, k, s, lds, width, packed);
+          }};
 }
 
 }  // namespace fastconv::cpu::simd

@@ -53,6 +53,28 @@ struct F32 {
     const auto bias = _mm512_set1_epi32(int32_t{127} << 23);
     return _mm512_castsi512_ps(_mm512_add_epi32(bits, bias));
   }
+
+  // Transposes a kTile x kTile block: dst[j * ldd + i] = src[i * lds + j].
+  static constexpr int kTile = 8;
+  __attribute__((always_inline)) static void transpose_tile(const float* src, int64_t lds,
+                                                            float* dst, int64_t ldd) {
+    __m256 r[8], t[8];
+    for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * lds);
+    for (int i = 0; i < 8; i += 2) {
+      t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+      t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+      r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+      r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+      r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+      r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; ++i) {
+      _mm256_storeu_ps(dst + i * ldd, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
+      _mm256_storeu_ps(dst + (i + 4) * ldd, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
+    }
+  }
 };
 
 struct F64 {
@@ -98,6 +120,20 @@ struct F64 {
     const auto bits = _mm512_maskz_slli_epi64(kAll, _mm512_castpd_si512(shifted), 52);
     const auto bias = _mm512_set1_epi64(int64_t{1023} << 52);
     return _mm512_castsi512_pd(_mm512_add_epi64(bits, bias));
+  }
+
+  // Transposes a kTile x kTile block: dst[j * ldd + i] = src[i * lds + j].
+  static constexpr int kTile = 4;
+  __attribute__((always_inline)) static void transpose_tile(const double* src, int64_t lds,
+                                                            double* dst, int64_t ldd) {
+    const __m256d r0 = _mm256_loadu_pd(src), r1 = _mm256_loadu_pd(src + lds);
+    const __m256d r2 = _mm256_loadu_pd(src + 2 * lds), r3 = _mm256_loadu_pd(src + 3 * lds);
+    const __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);
+    const __m256d t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
+    _mm256_storeu_pd(dst, _mm256_permute2f128_pd(t0, t2, 0x20));
+    _mm256_storeu_pd(dst + ldd, _mm256_permute2f128_pd(t1, t3, 0x20));
+    _mm256_storeu_pd(dst + 2 * ldd, _mm256_permute2f128_pd(t0, t2, 0x31));
+    _mm256_storeu_pd(dst + 3 * ldd, _mm256_permute2f128_pd(t1, t3, 0x31));
   }
 };
 
