@@ -207,26 +207,6 @@ inline void column_range(int64_t off, int64_t s, int64_t W, int64_t OW, int64_t*
   if (*ow0 > *ow1) *ow0 = *ow1;
 }
 
-// best[ow] / bidx[ow] take src[ow * S] (candidate index base + ow * S) by torch's rule.
-// (All pass pointers point at the first column updated; n columns.)
-template <typename T, typename I, int S, bool kIdx>
-inline void max_pass(const T* __restrict src, int64_t s_rt, T* __restrict best,
-                     I* __restrict bidx, I base, int64_t n) {
-  const int64_t s = S > 0 ? S : s_rt;
-  for (int64_t ow = 0; ow < n; ++ow) {
-    const T v = src[ow * s];
-    const bool take = (v > best[ow]) | (v != v);
-    best[ow] = take ? v : best[ow];
-    if (kIdx) bidx[ow] = take ? I(base + I(ow * s)) : bidx[ow];
-  }
-}
-
-template <typename T, int S>
-inline void sum_pass(const T* __restrict src, int64_t s_rt, T* __restrict acc, int64_t n) {
-  const int64_t s = S > 0 ? S : s_rt;
-  for (int64_t ow = 0; ow < n; ++ow) acc[ow] += src[ow * s];
-}
-
 template <typename T, int S>
 inline void scatter_pass(T* __restrict dst, int64_t s_rt, const T* __restrict delta,
                          int64_t n) {
@@ -262,6 +242,57 @@ inline bool indices_fit_int32(const PoolGeometry& g) {
     if (ext >= (int64_t(1) << 31)) return false;
   }
   return true;
+}
+
+// Column layout of a windowed pooling along W, shared by every output row: koff[kw] (input
+// column of tap kw is ow * stride + koff[kw]) and the interior [lo, hi) of output columns whose
+// taps are all inside the row.
+struct Columns {
+  std::vector<int64_t> koff;
+  int64_t lo = 0, hi = 0;
+  Columns(const PoolGeometry& g, int64_t dilation) : koff(size_t(g.kernel[2])) {
+    const int64_t W = g.in_size[2], OW = g.out_size[2], s = g.stride[2];
+    lo = 0;
+    hi = OW;
+    for (int64_t kw = 0; kw < g.kernel[2]; ++kw) {
+      koff[size_t(kw)] = kw * dilation - g.pad_before[2];
+      int64_t a, b;
+      column_range(koff[size_t(kw)], s, W, OW, &a, &b);
+      lo = std::max(lo, a);
+      hi = std::min(hi, b);
+    }
+    if (hi < lo) hi = lo;
+  }
+};
+
+// Calls tile(ow) for tiles of B interior columns covering [lo, hi): consecutive tiles, the last
+// one shifted left to end at hi (it recomputes some columns: the same values, written again).
+// Returns false (nothing done) where the interior is narrower than B.
+template <int B, typename F>
+inline bool for_each_tile(int64_t lo, int64_t hi, F&& tile) {
+  if (hi - lo < B) return false;
+  int64_t ow = lo;
+  for (; ow + B <= hi; ow += B) tile(ow);
+  if (ow < hi) tile(hi - B);
+  return true;
+}
+
+// (All pass pointers point at the first column updated; n columns.)
+template <typename T, typename I, int S, bool kIdx>
+inline void max_pass(const T* __restrict src, int64_t s_rt, T* __restrict best,
+                     I* __restrict bidx, I base, int64_t n) {
+  const int64_t s = S > 0 ? S : s_rt;
+  for (int64_t ow = 0; ow < n; ++ow) {
+    // take = v > old || isnan(v), as two single-compare selects (compare + blend on every ISA)
+    const T v = src[ow * s], old = best[ow];
+    const T m = v > old ? v : old;
+    best[ow] = v != v ? v : m;
+    if (kIdx) {
+      const I cand = I(base + I(ow * s));
+      const I i1 = v > old ? cand : bidx[ow];
+      bidx[ow] = v != v ? cand : i1;
+    }
+  }
 }
 
 template <typename T, typename I, bool kIdx>
@@ -359,18 +390,56 @@ struct AvgColumns {
   }
 };
 
+template <typename T, int B, int S>
+inline void avg_tile(const T* __restrict xp, const int64_t* rows, int64_t nrows,
+                     const int64_t* koff, int64_t KW, int64_t s_rt, int64_t ow, T div,
+                     T* __restrict y) {
+  const int64_t s = S > 0 ? S : s_rt;
+  T a[B];
+  for (int j = 0; j < B; ++j) a[j] = T(0);
+  for (int64_t r = 0; r < nrows; ++r)
+    for (int64_t kw = 0; kw < KW; ++kw) {
+      const T* src = xp + (rows[r] + ow * s + koff[kw]);
+      for (int j = 0; j < B; ++j) a[j] += src[j * s];
+    }
+  for (int j = 0; j < B; ++j) y[ow + j] = a[j] / div;
+}
+
+template <typename T, int S>
+void avg_row_tiles(const T* xp, const int64_t* rows, int64_t nrows, const Columns& cols,
+                   int64_t KW, int64_t s, T div, T* y, int64_t* lo, int64_t* hi) {
+  constexpr int kWide = 64 / int(sizeof(T)), kNarrow = kWide / 4;
+  auto wide = [&](int64_t ow) {
+    avg_tile<T, kWide, S>(xp, rows, nrows, cols.koff.data(), KW, s, ow, div, y);
+  };
+  auto narrow = [&](int64_t ow) {
+    avg_tile<T, kNarrow, S>(xp, rows, nrows, cols.koff.data(), KW, s, ow, div, y);
+  };
+  if (for_each_tile<kWide>(cols.lo, cols.hi, wide) ||
+      for_each_tile<kNarrow>(cols.lo, cols.hi, narrow)) {
+    *lo = cols.lo;
+    *hi = cols.hi;
+  } else {
+    *lo = *hi = 0;
+  }
+}
+
+// Average pooling: interior columns in tiles (all taps inside the row: the divisor is the same
+// for all of them), border columns one at a time; both sum each window in the scalar order
+// (rows, then kw), from +0.0, and divide once: the scalar definition's bits.
 template <typename T>
 void avg_pool_forward(const PoolGeometry& g, bool count_include_pad, int64_t divisor_override,
                       const T* x, T* y) {
   const int64_t H = g.in_size[1], W = g.in_size[2];
   const int64_t OD = g.out_size[0], OH = g.out_size[1], OW = g.out_size[2];
   const int64_t in_plane = g.in_plane(), out_plane = g.out_plane();
-  const int64_t s = g.stride[2], pb = g.pad_before[2], KW = g.kernel[2];
-  const AvgColumns cols(g);
+  const int64_t s = g.stride[2], KW = g.kernel[2];
+  const AvgColumns wcols(g);
+  const Columns cols(g, 1);
   const int nt = threads_for(g.planes, g.planes * out_plane * g.kernel_volume());
 #pragma omp parallel num_threads(nt)
   {
-    std::vector<T> acc(size_t(std::max<int64_t>(OW, 1)));
+    std::vector<int64_t> rows(size_t(g.kernel[0] * g.kernel[1]));
 #pragma omp for schedule(static)
     for (int64_t p = 0; p < g.planes; ++p) {
       const T* xp = x + p * in_plane;
@@ -381,30 +450,34 @@ void avg_pool_forward(const PoolGeometry& g, bool count_include_pad, int64_t div
         for (int64_t oh = 0; oh < OH; ++oh, yp += OW) {
           int64_t h_lo, h_hi, h_pad;
           avg_lo_hi(oh, 1, g, &h_lo, &h_hi, &h_pad);
-          std::fill(acc.begin(), acc.end(), T(0));
+          int64_t nrows = 0;
           for (int64_t id = d_lo; id < d_hi; ++id)
-            for (int64_t ih = h_lo; ih < h_hi; ++ih) {
-              const T* row = xp + (id * H + ih) * W;
-              for (int64_t kw = 0; kw < KW; ++kw) {
-                const int64_t off = kw - pb;
-                int64_t ow0, ow1;
-                column_range(off, s, W, OW, &ow0, &ow1);
-                if (ow0 >= ow1) continue;
-                const T* src = row + (off + ow0 * s);
-                T* a = acc.data() + ow0;
-                const int64_t n = ow1 - ow0;
-                if (s == 1)
-                  sum_pass<T, 1>(src, 1, a, n);
-                else if (s == 2)
-                  sum_pass<T, 2>(src, 2, a, n);
-                else
-                  sum_pass<T, 0>(src, s, a, n);
-              }
-            }
+            for (int64_t ih = h_lo; ih < h_hi; ++ih) rows[size_t(nrows++)] = (id * H + ih) * W;
+          int64_t lo = 0, hi = 0;
+          if (nrows > 0 && cols.hi > cols.lo) {
+            const int64_t div = wcols.divisor(cols.lo, d_hi - d_lo, h_hi - h_lo, d_pad * h_pad,
+                                              count_include_pad, divisor_override);
+            if (s == 1)
+              avg_row_tiles<T, 1>(xp, rows.data(), nrows, cols, KW, s, T(div), yp, &lo, &hi);
+            else if (s == 2)
+              avg_row_tiles<T, 2>(xp, rows.data(), nrows, cols, KW, s, T(div), yp, &lo, &hi);
+            else
+              avg_row_tiles<T, 0>(xp, rows.data(), nrows, cols, KW, s, T(div), yp, &lo, &hi);
+          }
           for (int64_t ow = 0; ow < OW; ++ow) {
-            const int64_t div = cols.divisor(ow, d_hi - d_lo, h_hi - h_lo, d_pad * h_pad,
-                                             count_include_pad, divisor_override);
-            yp[ow] = div == 0 ? T(0) : acc[size_t(ow)] / T(div);  // torch: empty window -> 0
+            if (ow == lo && hi > lo) {
+              ow = hi - 1;
+              continue;
+            }
+            const int64_t div = wcols.divisor(ow, d_hi - d_lo, h_hi - h_lo, d_pad * h_pad,
+                                              count_include_pad, divisor_override);
+            T sum = T(0);
+            for (int64_t r = 0; r < nrows; ++r)
+              for (int64_t kw = 0; kw < KW; ++kw) {
+                const int64_t iw = ow * s + cols.koff[size_t(kw)];
+                if (iw >= 0 && iw < W) sum += xp[rows[size_t(r)] + iw];
+              }
+            yp[ow] = div == 0 ? T(0) : sum / T(div);  // torch: empty window -> 0
           }
         }
       }
