@@ -485,23 +485,53 @@ void avg_pool_forward(const PoolGeometry& g, bool count_include_pad, int64_t div
   }
 }
 
-// Gradient of average pooling: gx = 0, then per output row (od, oh) in order, per window row
-// in order, per kernel column kw: gx[row][ow * s + kw - pad] += gy[o] / divisor for every ow.
-// Every gx element receives its terms in one fixed order, so the result is deterministic and
-// independent of the thread count (it differs from the output-by-output scalar order by rounding
-// only).
+template <typename T, int B, int S>
+inline void avg_grad_tile(T* __restrict gxp, const int64_t* rows, int64_t nrows,
+                          const int64_t* koff, int64_t KW, int64_t s_rt, int64_t ow,
+                          const T* __restrict delta) {
+  const int64_t s = S > 0 ? S : s_rt;
+  T d[B];
+  for (int j = 0; j < B; ++j) d[j] = delta[ow + j];
+  for (int64_t r = 0; r < nrows; ++r)
+    for (int64_t kw = 0; kw < KW; ++kw) {
+      T* dst = gxp + (rows[r] + ow * s + koff[kw]);
+      for (int j = 0; j < B; ++j) dst[j * s] += d[j];
+    }
+}
+
+// Interior columns from cols.lo in whole tiles; returns the first column not done.
+template <typename T, int S>
+int64_t avg_grad_tiles(T* gxp, const int64_t* rows, int64_t nrows, const Columns& cols,
+                       int64_t KW, int64_t s, const T* delta) {
+  constexpr int kWide = 64 / int(sizeof(T)), kNarrow = kWide / 4;
+  int64_t ow = cols.lo;
+  for (; ow + kWide <= cols.hi; ow += kWide)
+    avg_grad_tile<T, kWide, S>(gxp, rows, nrows, cols.koff.data(), KW, s, ow, delta);
+  for (; ow + kNarrow <= cols.hi; ow += kNarrow)
+    avg_grad_tile<T, kNarrow, S>(gxp, rows, nrows, cols.koff.data(), KW, s, ow, delta);
+  return ow;
+}
+
+// Gradient of average pooling: gx = 0, then per output row (od, oh) in order: interior columns
+// in tiles (ascending; per tile, window rows in order, then kw, then the tile's columns:
+// gx[row][ow * s + kw - pad] += gy[o] / divisor), then the border and leftover columns one at a
+// time. Every gx element receives its terms in one fixed order, so the result is deterministic
+// and independent of the thread count (it differs from the output-by-output scalar order by
+// rounding only).
 template <typename T>
 void avg_pool_backward(const PoolGeometry& g, bool count_include_pad, int64_t divisor_override,
                        const T* gy, T* gx) {
   const int64_t H = g.in_size[1], W = g.in_size[2];
   const int64_t OD = g.out_size[0], OH = g.out_size[1], OW = g.out_size[2];
   const int64_t in_plane = g.in_plane(), out_plane = g.out_plane();
-  const int64_t s = g.stride[2], pb = g.pad_before[2], KW = g.kernel[2];
-  const AvgColumns cols(g);
+  const int64_t s = g.stride[2], KW = g.kernel[2];
+  const AvgColumns wcols(g);
+  const Columns cols(g, 1);
   const int nt = threads_for(g.planes, g.planes * (out_plane * g.kernel_volume() + in_plane));
 #pragma omp parallel num_threads(nt)
   {
     std::vector<T> delta(size_t(std::max<int64_t>(OW, 1)));
+    std::vector<int64_t> rows(size_t(g.kernel[0] * g.kernel[1]));
 #pragma omp for schedule(static)
     for (int64_t p = 0; p < g.planes; ++p) {
       const T* gyp = gy + p * out_plane;
@@ -514,29 +544,33 @@ void avg_pool_backward(const PoolGeometry& g, bool count_include_pad, int64_t di
           int64_t h_lo, h_hi, h_pad;
           avg_lo_hi(oh, 1, g, &h_lo, &h_hi, &h_pad);
           for (int64_t ow = 0; ow < OW; ++ow) {
-            const int64_t div = cols.divisor(ow, d_hi - d_lo, h_hi - h_lo, d_pad * h_pad,
-                                             count_include_pad, divisor_override);
+            const int64_t div = wcols.divisor(ow, d_hi - d_lo, h_hi - h_lo, d_pad * h_pad,
+                                              count_include_pad, divisor_override);
             delta[size_t(ow)] = div == 0 ? T(0) : gyp[ow] / T(div);
           }
+          int64_t nrows = 0;
           for (int64_t id = d_lo; id < d_hi; ++id)
-            for (int64_t ih = h_lo; ih < h_hi; ++ih) {
-              T* row = gxp + (id * H + ih) * W;
+            for (int64_t ih = h_lo; ih < h_hi; ++ih) rows[size_t(nrows++)] = (id * H + ih) * W;
+          if (nrows == 0) continue;
+          // interior columns in non-overlapping tiles of 16 / 4 floats (8 / 2 doubles)
+          int64_t ow = cols.lo;
+          if (s == 1)
+            ow = avg_grad_tiles<T, 1>(gxp, rows.data(), nrows, cols, KW, s, delta.data());
+          else if (s == 2)
+            ow = avg_grad_tiles<T, 2>(gxp, rows.data(), nrows, cols, KW, s, delta.data());
+          else
+            ow = avg_grad_tiles<T, 0>(gxp, rows.data(), nrows, cols, KW, s, delta.data());
+          // the rest (borders, leftovers) one column at a time, taps in window order
+          auto column = [&](int64_t c) {
+            const T dv = delta[size_t(c)];
+            for (int64_t r = 0; r < nrows; ++r)
               for (int64_t kw = 0; kw < KW; ++kw) {
-                const int64_t off = kw - pb;
-                int64_t ow0, ow1;
-                column_range(off, s, W, OW, &ow0, &ow1);
-                if (ow0 >= ow1) continue;
-                T* dst = row + (off + ow0 * s);
-                const T* dl = delta.data() + ow0;
-                const int64_t n = ow1 - ow0;
-                if (s == 1)
-                  scatter_pass<T, 1>(dst, 1, dl, n);
-                else if (s == 2)
-                  scatter_pass<T, 2>(dst, 2, dl, n);
-                else
-                  scatter_pass<T, 0>(dst, s, dl, n);
+                const int64_t iw = c * s + cols.koff[size_t(kw)];
+                if (iw >= 0 && iw < W) gxp[rows[size_t(r)] + iw] += dv;
               }
-            }
+          };
+          for (int64_t c = 0; c < cols.lo; ++c) column(c);
+          for (int64_t c = ow; c < OW; ++c) column(c);
         }
       }
     }
