@@ -1,15 +1,87 @@
-// AVX512 pooling kernels: the plain C++ row kernels of pool_kernels.h compiled with
+// AVX-512 pooling kernels: the plain C++ row kernels of pool_kernels.h compiled with
 // FASTCONV_AVX512_FLAGS, so the compiler vectorises them at that width (called only where cpuid
-// and the OS report the ISA). f32_pool_rows__avx512 and f64_pool_rows__avx512.
+// and the OS report the ISA), plus the global-average plane sums written with intrinsics
+// (f32_plane_sum_2x16__avx512, f64_plane_sum_2x8__avx512): plane_sum's fixed order exactly
+// (partials 0..31 / 0..15 in two registers, masked tail adding +0.0, the same pairwise tree), so
+// the same bits as the generic path.
+#include <immintrin.h>
+
 #include "cpu/pool/pool_kernels.h"
 
 namespace fastconv::cpu::avx512 {
 
+namespace {
+
+// Upper 256 bits (the zero-masked extract: the unmasked one passes GCC 12 an undefined
+// vector and trips -Wmaybe-uninitialized).
+// (GCC 12's _mm512_castpd512_pd256 is built the same way: the lower half likewise.)
+inline __m256d upper_half(__m512d a) { return _mm512_maskz_extractf64x4_pd(0xF, a, 1); }
+inline __m256d lower_half(__m512d a) { return _mm512_maskz_extractf64x4_pd(0xF, a, 0); }
+inline __m256 lower_half(__m512 a) { return _mm256_castpd_ps(lower_half(_mm512_castps_pd(a))); }
+inline __m256 upper_half(__m512 a) {
+  return _mm256_castpd_ps(upper_half(_mm512_castps_pd(a)));
+}
+
+void f32_plane_sum_2x16(const float* x, int64_t count, int64_t n, const float*, float* sums) {
+  for (int64_t q = 0; q < count; ++q) {
+    const float* p = x + q * n;
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+      a0 = _mm512_add_ps(a0, _mm512_loadu_ps(p + i));
+      a1 = _mm512_add_ps(a1, _mm512_loadu_ps(p + i + 16));
+    }
+    const int64_t tail = n - i;
+    if (tail > 0) {
+      const __mmask16 m0 = tail >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << tail) - 1);
+      const __mmask16 m1 = tail > 16 ? __mmask16((1u << (tail - 16)) - 1) : __mmask16(0);
+      a0 = _mm512_add_ps(a0, _mm512_maskz_loadu_ps(m0, p + i));
+      a1 = _mm512_add_ps(a1, _mm512_maskz_loadu_ps(m1, p + i + 16));
+    }
+    const __m512 a = _mm512_add_ps(a0, a1);                                 // w = 16
+    const __m256 b = _mm256_add_ps(lower_half(a), upper_half(a));  // w = 8
+    const __m128 c = _mm_add_ps(_mm256_castps256_ps128(b), _mm256_extractf128_ps(b, 1));  // w = 4
+    const __m128 d = _mm_add_ps(c, _mm_movehl_ps(c, c));                    // w = 2
+    const __m128 e = _mm_add_ss(d, _mm_shuffle_ps(d, d, 1));                // w = 1
+    sums[q] = _mm_cvtss_f32(e);
+  }
+}
+
+void f64_plane_sum_2x8(const double* x, int64_t count, int64_t n, const double*, double* sums) {
+  for (int64_t q = 0; q < count; ++q) {
+    const double* p = x + q * n;
+    __m512d a0 = _mm512_setzero_pd(), a1 = _mm512_setzero_pd();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+      a0 = _mm512_add_pd(a0, _mm512_loadu_pd(p + i));
+      a1 = _mm512_add_pd(a1, _mm512_loadu_pd(p + i + 8));
+    }
+    const int64_t tail = n - i;
+    if (tail > 0) {
+      const __mmask8 m0 = tail >= 8 ? __mmask8(0xFF) : __mmask8((1u << tail) - 1);
+      const __mmask8 m1 = tail > 8 ? __mmask8((1u << (tail - 8)) - 1) : __mmask8(0);
+      a0 = _mm512_add_pd(a0, _mm512_maskz_loadu_pd(m0, p + i));
+      a1 = _mm512_add_pd(a1, _mm512_maskz_loadu_pd(m1, p + i + 8));
+    }
+    const __m512d a = _mm512_add_pd(a0, a1);                                            // w = 8
+    const __m256d b = _mm256_add_pd(lower_half(a), upper_half(a));  // w = 4
+    const __m128d c = _mm_add_pd(_mm256_castpd256_pd128(b), _mm256_extractf128_pd(b, 1));   // 2
+    const __m128d d = _mm_add_sd(c, _mm_unpackhi_pd(c, c));                             // w = 1
+    sums[q] = _mm_cvtsd_f64(d);
+  }
+}
+
+}  // namespace
+
 PoolKernels<float> f32_pool_kernels() {
-  return pool_kernels::make_pool_kernels<float>("f32_pool_rows__avx512");
+  auto k = pool_kernels::make_pool_kernels<float>("f32_pool_rows__avx512");
+  k.plane_sums = f32_plane_sum_2x16;
+  return k;
 }
 PoolKernels<double> f64_pool_kernels() {
-  return pool_kernels::make_pool_kernels<double>("f64_pool_rows__avx512");
+  auto k = pool_kernels::make_pool_kernels<double>("f64_pool_rows__avx512");
+  k.plane_sums = f64_plane_sum_2x8;
+  return k;
 }
 
 }  // namespace fastconv::cpu::avx512

@@ -63,7 +63,10 @@ namespace {
 // w = kLanes/2, kLanes/4, ..., 1). kLanes = 32 floats / 16 doubles (two AVX-512 vectors, four
 // AVX2, eight SSE2): the result is the same bits on every ISA and every thread count, and
 // differs from the strict sequential sum by rounding only (the error bound of pairwise-ish
-// summation, no worse than sequential).
+// summation, no worse than sequential). pool_avx2.cc / pool_avx512.cc compute the same order
+// with intrinsics (partials in 4 / 2 registers, masked tail loads, the tree as register halves);
+// tests/test_pooling_fast_paths.py checks every path against a NumPy model of this order, bit
+// for bit.
 template <typename T>
 constexpr int kSumLanes = 128 / int(sizeof(T));
 
