@@ -3,8 +3,12 @@
 // and the OS report the ISA), plus the global-average plane sums written with intrinsics
 // (f32_plane_sum_2x16__avx512, f64_plane_sum_2x8__avx512): plane_sum's fixed order exactly
 // (partials 0..31 / 0..15 in two registers, masked tail adding +0.0, the same pairwise tree), so
-// the same bits as the generic path.
+// the same bits as the generic path; and the float max pooling register tile
+// (f32_max_pool_tile_16__avx512, below).
 #include <immintrin.h>
+
+#include <cstdint>
+#include <limits>
 
 #include "cpu/pool/pool_kernels.h"
 
@@ -21,6 +25,46 @@ inline __m256 lower_half(__m512 a) { return _mm256_castpd_ps(lower_half(_mm512_c
 inline __m256 upper_half(__m512 a) {
   return _mm256_castpd_ps(upper_half(_mm512_castps_pd(a)));
 }
+
+// Max pooling, float: 16 interior output columns in one register, every tap of the window in
+// order (rows, then kw), torch's rule as compare-and-blend: take where (v > best) | (v != v)
+// (ordered greater-than, unordered self-compare), candidate indices as int32 lanes. Stride 2
+// picks the even lanes of two loads (the second masked to the 15 cells the tile reads).
+struct F32MaxTile16 {
+  static constexpr int kCols = 16;
+  template <bool kIdx>
+  static void run(const float* xp, const int64_t* rows, int64_t nrows, const int64_t* koff,
+                  int64_t KW, int64_t s, int64_t ow, float* y, int64_t* yi) {
+    const __m512i step = s == 1 ? _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+                                                    13, 14, 15)
+                                : _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22,
+                                                    24, 26, 28, 30);
+    __m512 best = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+    __m512i bi = _mm512_add_epi32(_mm512_set1_epi32(int32_t(rows[0] + ow * s + koff[0])), step);
+    for (int64_t r = 0; r < nrows; ++r)
+      for (int64_t kw = 0; kw < KW; ++kw) {
+        const int64_t c = rows[r] + ow * s + koff[kw];
+        const __m512 v =
+            s == 1 ? _mm512_loadu_ps(xp + c)
+                   : _mm512_permutex2var_ps(_mm512_loadu_ps(xp + c), step,
+                                            _mm512_maskz_loadu_ps(0x7FFF, xp + c + 16));
+        const __mmask16 take = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) |
+                               _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+        best = _mm512_mask_mov_ps(best, take, v);
+        if (kIdx)
+          bi = _mm512_mask_mov_epi32(bi, take,
+                                     _mm512_add_epi32(_mm512_set1_epi32(int32_t(c)), step));
+      }
+    _mm512_storeu_ps(y + ow, best);
+    if (kIdx) {
+      // (zero-masked forms throughout: GCC 12's unmasked ones trip -Wmaybe-uninitialized)
+      const __m256i lo = _mm512_maskz_extracti64x4_epi64(0xF, bi, 0);
+      const __m256i hi = _mm512_maskz_extracti64x4_epi64(0xF, bi, 1);
+      _mm512_storeu_si512(yi + ow, _mm512_maskz_cvtepi32_epi64(0xFF, lo));
+      _mm512_storeu_si512(yi + ow + 8, _mm512_maskz_cvtepi32_epi64(0xFF, hi));
+    }
+  }
+};
 
 void f32_plane_sum_2x16(const float* x, int64_t count, int64_t n, const float*, float* sums) {
   for (int64_t q = 0; q < count; ++q) {
@@ -76,6 +120,7 @@ void f64_plane_sum_2x8(const double* x, int64_t count, int64_t n, const double*,
 PoolKernels<float> f32_pool_kernels() {
   auto k = pool_kernels::make_pool_kernels<float>("f32_pool_rows__avx512");
   k.plane_sums = f32_plane_sum_2x16;
+  k.max_forward = pool_kernels::max_pool_forward<float, F32MaxTile16>;
   return k;
 }
 PoolKernels<double> f64_pool_kernels() {

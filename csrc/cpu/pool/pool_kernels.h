@@ -298,16 +298,27 @@ inline void max_pass(const T* __restrict src, int64_t s_rt, T* __restrict best,
   }
 }
 
-template <typename T, typename I, bool kIdx>
+// An ISA's register tile for max pooling (see pool_avx512.cc): Tile::run<kIdx>(xp, rows, nrows,
+// koff, KW, s, ow, y, yi) computes Tile::kCols interior output columns from ow, stride 1 or 2,
+// int32 candidate indices. NoTile: the passes below do every row.
+struct NoTile {
+  static constexpr int kCols = 0;
+};
+
+template <typename T, typename I, bool kIdx, typename Tile = NoTile>
 void max_pool_forward_rows(const PoolGeometry& g, const T* x, T* y, int64_t* indices) {
   const int64_t H = g.in_size[1], W = g.in_size[2];
   const int64_t OD = g.out_size[0], OH = g.out_size[1], OW = g.out_size[2];
   const int64_t in_plane = g.in_plane(), out_plane = g.out_plane();
   const int64_t dd = g.dilation[0], dh = g.dilation[1], dw = g.dilation[2];
   const int64_t s = g.stride[2], pb = g.pad_before[2], KW = g.kernel[2];
+  const Columns cols(g, dw);
+  const bool tiles = Tile::kCols > 0 && (s == 1 || s == 2) && cols.hi - cols.lo >= Tile::kCols &&
+                     (!kIdx || std::is_same_v<I, int32_t>);
   const int nt = threads_for(g.planes, g.planes * out_plane * g.kernel_volume());
 #pragma omp parallel num_threads(nt)
   {
+    std::vector<int64_t> rows(size_t(g.kernel[0] * g.kernel[1]));
     std::vector<T> best(size_t(std::max<int64_t>(OW, 1)));
     std::vector<I> bidx(size_t(std::max<int64_t>(OW, 1)));
     std::vector<I> wlo(size_t(std::max<int64_t>(OW, 1)));
@@ -328,6 +339,37 @@ void max_pool_forward_rows(const PoolGeometry& g, const T* x, T* y, int64_t* ind
           int64_t h_lo, h_hi;
           dilated_lo_hi(oh, 1, g, &h_lo, &h_hi);
           const I first = I((d_lo * H + h_lo) * W);
+          if constexpr (Tile::kCols > 0) {
+            int64_t nrows = 0;
+            if (tiles)
+              for (int64_t id = d_lo; id < d_hi; id += dd)
+                for (int64_t ih = h_lo; ih < h_hi; ih += dh)
+                  rows[size_t(nrows++)] = (id * H + ih) * W;
+            if (nrows > 0) {
+              for_each_tile<Tile::kCols>(cols.lo, cols.hi, [&](int64_t ow) {
+                Tile::template run<kIdx>(xp, rows.data(), nrows, cols.koff.data(), KW, s, ow, yp,
+                                         ip);
+              });
+              // border columns: one element at a time, the scalar definition
+              for (int64_t ow = 0; ow < OW; ++ow) {
+                if (ow == cols.lo) ow = cols.hi;
+                if (ow >= OW) break;
+                T bv = -std::numeric_limits<T>::infinity();
+                int64_t bi = int64_t(first) + int64_t(wlo[size_t(ow)]);
+                for (int64_t r = 0; r < nrows; ++r)
+                  for (int64_t kw = 0; kw < KW; ++kw) {
+                    const int64_t iw = ow * s + cols.koff[size_t(kw)];
+                    if (iw < 0 || iw >= W) continue;
+                    const T v = xp[rows[size_t(r)] + iw];
+                    if (v > bv || std::isnan(v)) bv = v, bi = rows[size_t(r)] + iw;
+                  }
+                yp[ow] = bv;
+                if (kIdx) ip[ow] = bi;
+              }
+              if (kIdx) ip += OW;
+              continue;
+            }
+          }
           for (int64_t ow = 0; ow < OW; ++ow) {
             best[size_t(ow)] = -std::numeric_limits<T>::infinity();
             if (kIdx) bidx[size_t(ow)] = I(first + wlo[size_t(ow)]);
@@ -364,11 +406,11 @@ void max_pool_forward_rows(const PoolGeometry& g, const T* x, T* y, int64_t* ind
   }
 }
 
-template <typename T>
+template <typename T, typename Tile = NoTile>
 void max_pool_forward(const PoolGeometry& g, const T* x, T* y, int64_t* indices) {
   using I32 = std::conditional_t<sizeof(T) == 4, int32_t, int64_t>;
-  if (!indices) return max_pool_forward_rows<T, I32, false>(g, x, y, nullptr);
-  if (indices_fit_int32(g)) return max_pool_forward_rows<T, I32, true>(g, x, y, indices);
+  if (!indices) return max_pool_forward_rows<T, I32, false, Tile>(g, x, y, nullptr);
+  if (indices_fit_int32(g)) return max_pool_forward_rows<T, I32, true, Tile>(g, x, y, indices);
   max_pool_forward_rows<T, int64_t, true>(g, x, y, indices);
 }
 
