@@ -4,7 +4,8 @@
 // (f32_plane_sum_2x16__avx512, f64_plane_sum_2x8__avx512): plane_sum's fixed order exactly
 // (partials 0..31 / 0..15 in two registers, masked tail adding +0.0, the same pairwise tree), so
 // the same bits as the generic path; and the float max pooling register tile
-// (f32_max_pool_tile_16__avx512, below).
+// (f32_max_pool_tile_16__avx512) and average pooling gradient tile (f32_avg_pool_grad_tile_16__avx512),
+// below.
 #include <immintrin.h>
 
 #include <cstdint>
@@ -66,6 +67,40 @@ struct F32MaxTile16 {
   }
 };
 
+// Average pooling gradient, float: 16 interior output columns' deltas added into every tap of
+// their windows (rows, then kw), as avg_grad_tile does. Stride 2: the deltas spread to the even
+// lanes of 31 cells (odd lanes add +0.0, which changes no gradient cell: they start at +0.0 and
+// never become -0.0), the second half masked to the 15 cells the tile touches.
+struct F32AvgGradTile16 {
+  static constexpr int kCols = 16;
+  static void run(float* gxp, const int64_t* rows, int64_t nrows, const int64_t* koff,
+                  int64_t KW, int64_t s, int64_t ow, const float* delta) {
+    const __m512 d = _mm512_loadu_ps(delta + ow);
+    const __m512 zero = _mm512_setzero_ps();
+    // lanes 2j <- d[j] (j < 8) and d[j + 8]; odd lanes <- 0 (index 16 picks zero's lane 0)
+    const __m512i lo_idx = _mm512_setr_epi32(0, 16, 1, 16, 2, 16, 3, 16, 4, 16, 5, 16, 6, 16,
+                                             7, 16);
+    const __m512i hi_idx = _mm512_setr_epi32(8, 16, 9, 16, 10, 16, 11, 16, 12, 16, 13, 16, 14,
+                                             16, 15, 16);
+    const __m512 d0 = _mm512_permutex2var_ps(d, lo_idx, zero);
+    const __m512 d1 = _mm512_permutex2var_ps(d, hi_idx, zero);
+    // kw outer, rows inner: consecutive read-modify-writes touch different rows, so a load
+    // never waits on the overlapping store just before it; each cell still gets its terms in kw
+    // order (a cell lies in one row).
+    for (int64_t kw = 0; kw < KW; ++kw)
+      for (int64_t r = 0; r < nrows; ++r) {
+        float* dst = gxp + (rows[r] + ow * s + koff[kw]);
+        if (s == 1) {
+          _mm512_storeu_ps(dst, _mm512_add_ps(_mm512_loadu_ps(dst), d));
+        } else {
+          _mm512_storeu_ps(dst, _mm512_add_ps(_mm512_loadu_ps(dst), d0));
+          _mm512_mask_storeu_ps(dst + 16, 0x7FFF,
+                                _mm512_add_ps(_mm512_maskz_loadu_ps(0x7FFF, dst + 16), d1));
+        }
+      }
+  }
+};
+
 void f32_plane_sum_2x16(const float* x, int64_t count, int64_t n, const float*, float* sums) {
   for (int64_t q = 0; q < count; ++q) {
     const float* p = x + q * n;
@@ -121,6 +156,7 @@ PoolKernels<float> f32_pool_kernels() {
   auto k = pool_kernels::make_pool_kernels<float>("f32_pool_rows__avx512");
   k.plane_sums = f32_plane_sum_2x16;
   k.max_forward = pool_kernels::max_pool_forward<float, F32MaxTile16>;
+  k.avg_backward = pool_kernels::avg_pool_backward<float, F32AvgGradTile16>;
   return k;
 }
 PoolKernels<double> f64_pool_kernels() {

@@ -537,19 +537,27 @@ inline void avg_grad_tile(T* __restrict gxp, const int64_t* rows, int64_t nrows,
   const int64_t s = S > 0 ? S : s_rt;
   T d[B];
   for (int j = 0; j < B; ++j) d[j] = delta[ow + j];
-  for (int64_t r = 0; r < nrows; ++r)
-    for (int64_t kw = 0; kw < KW; ++kw) {
+  // kw outer, rows inner (consecutive read-modify-writes in different rows); per cell the terms
+  // still come in kw order, since a cell lies in one row.
+  for (int64_t kw = 0; kw < KW; ++kw)
+    for (int64_t r = 0; r < nrows; ++r) {
       T* dst = gxp + (rows[r] + ow * s + koff[kw]);
       for (int j = 0; j < B; ++j) dst[j * s] += d[j];
     }
 }
 
-// Interior columns from cols.lo in whole tiles; returns the first column not done.
-template <typename T, int S>
+// Interior columns from cols.lo in whole tiles; returns the first column not done. GradTile:
+// an ISA's register tile of kWide columns for stride 1 and 2 (the same additions in the same
+// order as avg_grad_tile), or NoTile.
+template <typename T, int S, typename GradTile = NoTile>
 int64_t avg_grad_tiles(T* gxp, const int64_t* rows, int64_t nrows, const Columns& cols,
                        int64_t KW, int64_t s, const T* delta) {
   constexpr int kWide = 64 / int(sizeof(T)), kNarrow = kWide / 4;
   int64_t ow = cols.lo;
+  if constexpr (GradTile::kCols == kWide && (S == 1 || S == 2)) {
+    for (; ow + kWide <= cols.hi; ow += kWide)
+      GradTile::run(gxp, rows, nrows, cols.koff.data(), KW, S, ow, delta);
+  }
   for (; ow + kWide <= cols.hi; ow += kWide)
     avg_grad_tile<T, kWide, S>(gxp, rows, nrows, cols.koff.data(), KW, s, ow, delta);
   for (; ow + kNarrow <= cols.hi; ow += kNarrow)
@@ -558,12 +566,12 @@ int64_t avg_grad_tiles(T* gxp, const int64_t* rows, int64_t nrows, const Columns
 }
 
 // Gradient of average pooling: gx = 0, then per output row (od, oh) in order: interior columns
-// in tiles (ascending; per tile, window rows in order, then kw, then the tile's columns:
+// in tiles (ascending; per tile, kw, then window rows, then the tile's columns:
 // gx[row][ow * s + kw - pad] += gy[o] / divisor), then the border and leftover columns one at a
 // time. Every gx element receives its terms in one fixed order, so the result is deterministic
 // and independent of the thread count (it differs from the output-by-output scalar order by
 // rounding only).
-template <typename T>
+template <typename T, typename GradTile = NoTile>
 void avg_pool_backward(const PoolGeometry& g, bool count_include_pad, int64_t divisor_override,
                        const T* gy, T* gx) {
   const int64_t H = g.in_size[1], W = g.in_size[2];
@@ -588,10 +596,24 @@ void avg_pool_backward(const PoolGeometry& g, bool count_include_pad, int64_t di
         for (int64_t oh = 0; oh < OH; ++oh, gyp += OW) {
           int64_t h_lo, h_hi, h_pad;
           avg_lo_hi(oh, 1, g, &h_lo, &h_hi, &h_pad);
-          for (int64_t ow = 0; ow < OW; ++ow) {
+          auto delta_of = [&](int64_t ow) {
             const int64_t div = wcols.divisor(ow, d_hi - d_lo, h_hi - h_lo, d_pad * h_pad,
                                               count_include_pad, divisor_override);
             delta[size_t(ow)] = div == 0 ? T(0) : gyp[ow] / T(div);
+          };
+          for (int64_t ow = 0; ow < cols.lo; ++ow) delta_of(ow);
+          for (int64_t ow = cols.hi; ow < OW; ++ow) delta_of(ow);
+          if (cols.hi > cols.lo) {  // interior: one divisor for all (a vectorised division)
+            const int64_t div = wcols.divisor(cols.lo, d_hi - d_lo, h_hi - h_lo, d_pad * h_pad,
+                                              count_include_pad, divisor_override);
+            if (div == 0) {
+              std::fill(delta.begin() + cols.lo, delta.begin() + cols.hi, T(0));
+            } else {
+              const T dv = T(div);
+              const T* __restrict src = gyp;
+              T* __restrict dst = delta.data();
+              for (int64_t ow = cols.lo; ow < cols.hi; ++ow) dst[ow] = src[ow] / dv;
+            }
           }
           int64_t nrows = 0;
           for (int64_t id = d_lo; id < d_hi; ++id)
@@ -600,9 +622,9 @@ void avg_pool_backward(const PoolGeometry& g, bool count_include_pad, int64_t di
           // interior columns in non-overlapping tiles of 16 / 4 floats (8 / 2 doubles)
           int64_t ow = cols.lo;
           if (s == 1)
-            ow = avg_grad_tiles<T, 1>(gxp, rows.data(), nrows, cols, KW, s, delta.data());
+            ow = avg_grad_tiles<T, 1, GradTile>(gxp, rows.data(), nrows, cols, KW, s, delta.data());
           else if (s == 2)
-            ow = avg_grad_tiles<T, 2>(gxp, rows.data(), nrows, cols, KW, s, delta.data());
+            ow = avg_grad_tiles<T, 2, GradTile>(gxp, rows.data(), nrows, cols, KW, s, delta.data());
           else
             ow = avg_grad_tiles<T, 0>(gxp, rows.data(), nrows, cols, KW, s, delta.data());
           // the rest (borders, leftovers) one column at a time, taps in window order
