@@ -1,5 +1,7 @@
 """Pooling speed after row vectorisation: fastconv vs torch, same process, same data, 2 threads
-each, interleaved runs, median of repeats. Writes benchmarks/results/pool_speed_cpu.md.
+each, interleaved runs, median of repeats. Prints one line per case and writes the Markdown table
+to benchmarks/results/pool_speed_cpu.md.table (the committed pool_speed_cpu.md is written from it by
+hand, with the machine's load noted).
 
     PYTHONPATH=python python benchmarks/pool_speed.py [--repeats 21] [--copy-gbs 38]
 
