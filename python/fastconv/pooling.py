@@ -33,6 +33,11 @@ Semantics, as torch 2.13 on CPU:
   real cells (padding adds 0) with no rescaling. ceil_mode must be False with "same".
 * **Adaptive pooling**: output i reads [floor(i * L / out), ceil((i + 1) * L / out)); output_size
   entries may be None (keep that size). Adaptive max pooling has max pooling's tie and NaN rules.
+  Global average pooling (output size 1 in every dim) sums each plane in a fixed order that
+  vectorises: 32 float32 / 16 float64 partial sums (partial j takes cells j, j + 32, j + 64, ...
+  in order), then a fixed pairwise tree (partial j += partial j + w for w = 16, 8, 4, 2, 1), then
+  divides by D, H and W in turn as torch does. The result is the same bits on every ISA path and
+  thread count, and differs from a strict sequential sum by rounding only.
 * **max_unpool**: output zero except output[indices] = input (for repeated indices the last one
   in scan order wins); default output size (L - 1) * stride - 2 * padding + kernel_size, or
   output_size (spatial, or with N and C) strictly within stride of it. Indices are checked

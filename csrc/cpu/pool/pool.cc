@@ -1,6 +1,8 @@
 // Pooling kernels; see pool.h for what each computes. One template per family serves 1D, 2D and
 // 3D (as 3D with singleton dims) and float/double. Loops run over one contiguous (n, c) plane per
-// task; the innermost loop walks the contiguous W axis of the input.
+// task. Max pooling, average pooling (forward and backward) and global adaptive pooling (output
+// 1x1x1) use the row-vectorised kernels of pool_kernels.h, compiled per ISA and chosen by isa();
+// general adaptive windows (whose sizes vary per output) keep the scalar loops below.
 #include "cpu/pool/pool.h"
 
 #include <algorithm>
@@ -8,153 +10,81 @@
 #include <cstring>
 #include <limits>
 
+#include "common/cpu_features.h"
 #include "common/parallel.h"
+#include "cpu/pool/pool_kernels.h"
 
 namespace fastconv::cpu {
 
-namespace {
-
-// One dimension of a dilated window, torch's way: first in-bounds position `lo` (found by
-// stepping by the dilation from the window start) and exclusive bound `hi`.
-struct Span {
-  int64_t lo, hi;
-};
-inline Span dilated_span(int64_t o, int64_t d, const PoolGeometry& g) {
-  const int64_t start = o * g.stride[d] - g.pad_before[d];
-  const int64_t end = std::min(start + (g.kernel[d] - 1) * g.dilation[d] + 1, g.in_size[d]);
-  int64_t lo = start;
-  if (lo < 0) lo += ceil_div(-lo, g.dilation[d]) * g.dilation[d];  // torch: while (lo < 0) lo += dil
-  return {lo, end};
-}
-
-// Average pooling window in one dimension: clipped to the input, and torch's pool size (the
-// window clipped to the padded extent, used when count_include_pad).
-struct AvgSpan {
-  int64_t lo, hi, padded;
-};
-inline AvgSpan avg_span(int64_t o, int64_t d, const PoolGeometry& g) {
-  const int64_t start = o * g.stride[d] - g.pad_before[d];
-  const int64_t end_padded = std::min(start + g.kernel[d], g.in_size[d] + g.pad_after[d]);
-  return {std::max<int64_t>(start, 0), std::min(end_padded, g.in_size[d]), end_padded - start};
-}
-
 template <typename T>
-inline int64_t avg_divisor(const AvgSpan& a, const AvgSpan& b, const AvgSpan& c,
-                           bool count_include_pad, int64_t divisor_override) {
-  if (divisor_override != 0) return divisor_override;
-  if (count_include_pad) return a.padded * b.padded * c.padded;
-  return (a.hi - a.lo) * (b.hi - b.lo) * (c.hi - c.lo);
+PoolKernels<T> select_pool_kernels();
+
+template <>
+PoolKernels<float> select_pool_kernels<float>() {
+  switch (isa()) {
+#if FASTCONV_X86_KERNELS
+    case Isa::Avx512: return avx512::f32_pool_kernels();
+    case Isa::Avx2: return avx2::f32_pool_kernels();
+#endif
+    default: break;
+  }
+  return pool_kernels::make_pool_kernels<float>("f32_pool_rows__generic");
 }
 
-}  // namespace
+template <>
+PoolKernels<double> select_pool_kernels<double>() {
+  switch (isa()) {
+#if FASTCONV_X86_KERNELS
+    case Isa::Avx512: return avx512::f64_pool_kernels();
+    case Isa::Avx2: return avx2::f64_pool_kernels();
+#endif
+    default: break;
+  }
+  return pool_kernels::make_pool_kernels<double>("f64_pool_rows__generic");
+}
 
 template <typename T>
 void max_pool_forward(const PoolGeometry& g, const T* x, T* y, int64_t* indices) {
-  const int64_t H = g.in_size[1], W = g.in_size[2];
-  const int64_t in_plane = g.in_plane(), out_plane = g.out_plane();
-  const int64_t dd = g.dilation[0], dh = g.dilation[1], dw = g.dilation[2];
-#pragma omp parallel for num_threads(fastconv::num_threads()) schedule(static)
-  for (int64_t p = 0; p < g.planes; ++p) {
-    const T* xp = x + p * in_plane;
-    T* yp = y + p * out_plane;
-    int64_t* ip = indices ? indices + p * out_plane : nullptr;
-    int64_t o = 0;
-    for (int64_t od = 0; od < g.out_size[0]; ++od) {
-      const Span sd = dilated_span(od, 0, g);
-      for (int64_t oh = 0; oh < g.out_size[1]; ++oh) {
-        const Span sh = dilated_span(oh, 1, g);
-        for (int64_t ow = 0; ow < g.out_size[2]; ++ow, ++o) {
-          const Span sw = dilated_span(ow, 2, g);
-          int64_t best = (sd.lo * H + sh.lo) * W + sw.lo;
-          T best_value = -std::numeric_limits<T>::infinity();
-          for (int64_t id = sd.lo; id < sd.hi; id += dd) {
-            for (int64_t ih = sh.lo; ih < sh.hi; ih += dh) {
-              const int64_t row = (id * H + ih) * W;
-              for (int64_t iw = sw.lo; iw < sw.hi; iw += dw) {
-                const T v = xp[row + iw];
-                if (v > best_value || std::isnan(v)) {
-                  best_value = v;
-                  best = row + iw;
-                }
-              }
-            }
-          }
-          yp[o] = best_value;
-          if (ip) ip[o] = best;
-        }
-      }
-    }
-  }
+  select_pool_kernels<T>().max_forward(g, x, y, indices);
 }
 
 template <typename T>
 void avg_pool_forward(const PoolGeometry& g, bool count_include_pad, int64_t divisor_override,
                       const T* x, T* y) {
-  const int64_t H = g.in_size[1], W = g.in_size[2];
-  const int64_t in_plane = g.in_plane(), out_plane = g.out_plane();
-#pragma omp parallel for num_threads(fastconv::num_threads()) schedule(static)
-  for (int64_t p = 0; p < g.planes; ++p) {
-    const T* xp = x + p * in_plane;
-    T* yp = y + p * out_plane;
-    int64_t o = 0;
-    for (int64_t od = 0; od < g.out_size[0]; ++od) {
-      const AvgSpan sd = avg_span(od, 0, g);
-      for (int64_t oh = 0; oh < g.out_size[1]; ++oh) {
-        const AvgSpan sh = avg_span(oh, 1, g);
-        for (int64_t ow = 0; ow < g.out_size[2]; ++ow, ++o) {
-          const AvgSpan sw = avg_span(ow, 2, g);
-          if (sd.lo >= sd.hi || sh.lo >= sh.hi || sw.lo >= sw.hi) {
-            yp[o] = T(0);  // torch: a window with no input cell gives 0
-            continue;
-          }
-          T sum = T(0);
-          for (int64_t id = sd.lo; id < sd.hi; ++id)
-            for (int64_t ih = sh.lo; ih < sh.hi; ++ih) {
-              const T* row = xp + (id * H + ih) * W;
-              for (int64_t iw = sw.lo; iw < sw.hi; ++iw) sum += row[iw];
-            }
-          yp[o] = sum / T(avg_divisor<T>(sd, sh, sw, count_include_pad, divisor_override));
-        }
-      }
-    }
-  }
+  select_pool_kernels<T>().avg_forward(g, count_include_pad, divisor_override, x, y);
 }
 
 template <typename T>
 void avg_pool_backward(const PoolGeometry& g, bool count_include_pad, int64_t divisor_override,
                        const T* gy, T* gx) {
-  const int64_t H = g.in_size[1], W = g.in_size[2];
-  const int64_t in_plane = g.in_plane(), out_plane = g.out_plane();
-#pragma omp parallel for num_threads(fastconv::num_threads()) schedule(static)
-  for (int64_t p = 0; p < g.planes; ++p) {
-    const T* gyp = gy + p * out_plane;
-    T* gxp = gx + p * in_plane;
-    std::fill(gxp, gxp + in_plane, T(0));
-    int64_t o = 0;
-    for (int64_t od = 0; od < g.out_size[0]; ++od) {
-      const AvgSpan sd = avg_span(od, 0, g);
-      for (int64_t oh = 0; oh < g.out_size[1]; ++oh) {
-        const AvgSpan sh = avg_span(oh, 1, g);
-        for (int64_t ow = 0; ow < g.out_size[2]; ++ow, ++o) {
-          const AvgSpan sw = avg_span(ow, 2, g);
-          if (sd.lo >= sd.hi || sh.lo >= sh.hi || sw.lo >= sw.hi) continue;
-          const T delta =
-              gyp[o] / T(avg_divisor<T>(sd, sh, sw, count_include_pad, divisor_override));
-          for (int64_t id = sd.lo; id < sd.hi; ++id)
-            for (int64_t ih = sh.lo; ih < sh.hi; ++ih) {
-              T* row = gxp + (id * H + ih) * W;
-              for (int64_t iw = sw.lo; iw < sw.hi; ++iw) row[iw] += delta;
-            }
-        }
-      }
-    }
-  }
+  select_pool_kernels<T>().avg_backward(g, count_include_pad, divisor_override, gy, gx);
 }
+
+namespace {
+bool is_global(const PoolGeometry& g) {
+  return g.out_size[0] == 1 && g.out_size[1] == 1 && g.out_size[2] == 1;
+}
+}  // namespace
 
 template <typename T>
 void adaptive_avg_pool_forward(const PoolGeometry& g, const T* x, T* y) {
   const int64_t D = g.in_size[0], H = g.in_size[1], W = g.in_size[2];
   const int64_t in_plane = g.in_plane(), out_plane = g.out_plane();
+  if (is_global(g)) {
+    // Global average: the plane's sum in plane_sum's fixed vectorisable order (32 float / 16
+    // double partial sums, then a fixed tree; see pool_kernels.h), divided as torch does.
+    auto sums = select_pool_kernels<T>().plane_sums;
+    constexpr int64_t kChunk = 64;
+    const int64_t chunks = ceil_div(g.planes, kChunk);
+    const T* end = x + g.planes * in_plane;
+#pragma omp parallel for num_threads(threads_for(chunks, g.planes * in_plane)) schedule(static)
+    for (int64_t c = 0; c < chunks; ++c) {
+      const int64_t p0 = c * kChunk, np = std::min(kChunk, g.planes - p0);
+      sums(x + p0 * in_plane, np, in_plane, end, y + p0);
+      for (int64_t p = p0; p < p0 + np; ++p) y[p] = y[p] / T(D) / T(H) / T(W);
+    }
+    return;
+  }
 #pragma omp parallel for num_threads(fastconv::num_threads()) schedule(static)
   for (int64_t p = 0; p < g.planes; ++p) {
     const T* xp = x + p * in_plane;
@@ -184,6 +114,15 @@ template <typename T>
 void adaptive_avg_pool_backward(const PoolGeometry& g, const T* gy, T* gx) {
   const int64_t D = g.in_size[0], H = g.in_size[1], W = g.in_size[2];
   const int64_t in_plane = g.in_plane(), out_plane = g.out_plane();
+  if (is_global(g)) {
+    // Every cell gets 0 + gy / D / H / W (the + 0 as in the general loop: -0.0 becomes +0.0).
+#pragma omp parallel for num_threads(threads_for(g.planes, g.planes * in_plane)) schedule(static)
+    for (int64_t p = 0; p < g.planes; ++p) {
+      const T delta = T(0) + gy[p] / T(D) / T(H) / T(W);
+      std::fill(gx + p * in_plane, gx + (p + 1) * in_plane, delta);
+    }
+    return;
+  }
 #pragma omp parallel for num_threads(fastconv::num_threads()) schedule(static)
   for (int64_t p = 0; p < g.planes; ++p) {
     const T* gyp = gy + p * out_plane;
@@ -212,6 +151,17 @@ template <typename T>
 void adaptive_max_pool_forward(const PoolGeometry& g, const T* x, T* y, int64_t* indices) {
   const int64_t D = g.in_size[0], H = g.in_size[1], W = g.in_size[2];
   const int64_t in_plane = g.in_plane(), out_plane = g.out_plane();
+  if (is_global(g) && in_plane > 0) {
+    // Global max: lane-wise scans merged exactly into the sequential scan's result (plane_max).
+    auto pmax = select_pool_kernels<T>().plane_max;
+#pragma omp parallel for num_threads(threads_for(g.planes, g.planes * in_plane)) schedule(static)
+    for (int64_t p = 0; p < g.planes; ++p) {
+      int64_t i;
+      pmax(x + p * in_plane, in_plane, x + g.planes * in_plane, y + p, &i);
+      if (indices) indices[p] = i;
+    }
+    return;
+  }
 #pragma omp parallel for num_threads(fastconv::num_threads()) schedule(static)
   for (int64_t p = 0; p < g.planes; ++p) {
     const T* xp = x + p * in_plane;

@@ -1,0 +1,168 @@
+// AVX-512 pooling kernels: the plain C++ row kernels of pool_kernels.h compiled with
+// FASTCONV_AVX512_FLAGS, so the compiler vectorises them at that width (called only where cpuid
+// and the OS report the ISA), plus the global-average plane sums written with intrinsics
+// (f32_plane_sum_2x16__avx512, f64_plane_sum_2x8__avx512): plane_sum's fixed order exactly
+// (partials 0..31 / 0..15 in two registers, masked tail adding +0.0, the same pairwise tree), so
+// the same bits as the generic path; and the float max pooling register tile
+// (f32_max_pool_tile_16__avx512) and average pooling gradient tile (f32_avg_pool_grad_tile_16__avx512),
+// below.
+#include <immintrin.h>
+
+#include <cstdint>
+#include <limits>
+
+#include "cpu/pool/pool_kernels.h"
+
+namespace fastconv::cpu::avx512 {
+
+namespace {
+
+// Upper 256 bits (the zero-masked extract: the unmasked one passes GCC 12 an undefined
+// vector and trips -Wmaybe-uninitialized).
+// (GCC 12's _mm512_castpd512_pd256 is built the same way: the lower half likewise.)
+inline __m256d upper_half(__m512d a) { return _mm512_maskz_extractf64x4_pd(0xF, a, 1); }
+inline __m256d lower_half(__m512d a) { return _mm512_maskz_extractf64x4_pd(0xF, a, 0); }
+inline __m256 lower_half(__m512 a) { return _mm256_castpd_ps(lower_half(_mm512_castps_pd(a))); }
+inline __m256 upper_half(__m512 a) {
+  return _mm256_castpd_ps(upper_half(_mm512_castps_pd(a)));
+}
+
+// Max pooling, float: 16 interior output columns in one register, every tap of the window in
+// order (rows, then kw), torch's rule as compare-and-blend: take where (v > best) | (v != v)
+// (ordered greater-than, unordered self-compare), candidate indices as int32 lanes. Stride 2
+// picks the even lanes of two loads (the second masked to the 15 cells the tile reads).
+struct F32MaxTile16 {
+  static constexpr int kCols = 16;
+  template <bool kIdx>
+  static void run(const float* xp, const int64_t* rows, int64_t nrows, const int64_t* koff,
+                  int64_t KW, int64_t s, int64_t ow, float* y, int64_t* yi) {
+    const __m512i step = s == 1 ? _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+                                                    13, 14, 15)
+                                : _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22,
+                                                    24, 26, 28, 30);
+    __m512 best = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+    __m512i bi = _mm512_add_epi32(_mm512_set1_epi32(int32_t(rows[0] + ow * s + koff[0])), step);
+    for (int64_t r = 0; r < nrows; ++r)
+      for (int64_t kw = 0; kw < KW; ++kw) {
+        const int64_t c = rows[r] + ow * s + koff[kw];
+        const __m512 v =
+            s == 1 ? _mm512_loadu_ps(xp + c)
+                   : _mm512_permutex2var_ps(_mm512_loadu_ps(xp + c), step,
+                                            _mm512_maskz_loadu_ps(0x7FFF, xp + c + 16));
+        const __mmask16 take = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) |
+                               _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+        best = _mm512_mask_mov_ps(best, take, v);
+        if (kIdx)
+          bi = _mm512_mask_mov_epi32(bi, take,
+                                     _mm512_add_epi32(_mm512_set1_epi32(int32_t(c)), step));
+      }
+    _mm512_storeu_ps(y + ow, best);
+    if (kIdx) {
+      // (zero-masked forms throughout: GCC 12's unmasked ones trip -Wmaybe-uninitialized)
+      const __m256i lo = _mm512_maskz_extracti64x4_epi64(0xF, bi, 0);
+      const __m256i hi = _mm512_maskz_extracti64x4_epi64(0xF, bi, 1);
+      _mm512_storeu_si512(yi + ow, _mm512_maskz_cvtepi32_epi64(0xFF, lo));
+      _mm512_storeu_si512(yi + ow + 8, _mm512_maskz_cvtepi32_epi64(0xFF, hi));
+    }
+  }
+};
+
+// Average pooling gradient, float: 16 interior output columns' deltas added into every tap of
+// their windows (rows, then kw), as avg_grad_tile does. Stride 2: the deltas spread to the even
+// lanes of 31 cells (odd lanes add +0.0, which changes no gradient cell: they start at +0.0 and
+// never become -0.0), the second half masked to the 15 cells the tile touches.
+struct F32AvgGradTile16 {
+  static constexpr int kCols = 16;
+  static void run(float* gxp, const int64_t* rows, int64_t nrows, const int64_t* koff,
+                  int64_t KW, int64_t s, int64_t ow, const float* delta) {
+    const __m512 d = _mm512_loadu_ps(delta + ow);
+    const __m512 zero = _mm512_setzero_ps();
+    // lanes 2j <- d[j] (j < 8) and d[j + 8]; odd lanes <- 0 (index 16 picks zero's lane 0)
+    const __m512i lo_idx = _mm512_setr_epi32(0, 16, 1, 16, 2, 16, 3, 16, 4, 16, 5, 16, 6, 16,
+                                             7, 16);
+    const __m512i hi_idx = _mm512_setr_epi32(8, 16, 9, 16, 10, 16, 11, 16, 12, 16, 13, 16, 14,
+                                             16, 15, 16);
+    const __m512 d0 = _mm512_permutex2var_ps(d, lo_idx, zero);
+    const __m512 d1 = _mm512_permutex2var_ps(d, hi_idx, zero);
+    // kw outer, rows inner: consecutive read-modify-writes touch different rows, so a load
+    // never waits on the overlapping store just before it; each cell still gets its terms in kw
+    // order (a cell lies in one row).
+    for (int64_t kw = 0; kw < KW; ++kw)
+      for (int64_t r = 0; r < nrows; ++r) {
+        float* dst = gxp + (rows[r] + ow * s + koff[kw]);
+        if (s == 1) {
+          _mm512_storeu_ps(dst, _mm512_add_ps(_mm512_loadu_ps(dst), d));
+        } else {
+          _mm512_storeu_ps(dst, _mm512_add_ps(_mm512_loadu_ps(dst), d0));
+          _mm512_mask_storeu_ps(dst + 16, 0x7FFF,
+                                _mm512_add_ps(_mm512_maskz_loadu_ps(0x7FFF, dst + 16), d1));
+        }
+      }
+  }
+};
+
+void f32_plane_sum_2x16(const float* x, int64_t count, int64_t n, const float*, float* sums) {
+  for (int64_t q = 0; q < count; ++q) {
+    const float* p = x + q * n;
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+      a0 = _mm512_add_ps(a0, _mm512_loadu_ps(p + i));
+      a1 = _mm512_add_ps(a1, _mm512_loadu_ps(p + i + 16));
+    }
+    const int64_t tail = n - i;
+    if (tail > 0) {
+      const __mmask16 m0 = tail >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << tail) - 1);
+      const __mmask16 m1 = tail > 16 ? __mmask16((1u << (tail - 16)) - 1) : __mmask16(0);
+      a0 = _mm512_add_ps(a0, _mm512_maskz_loadu_ps(m0, p + i));
+      a1 = _mm512_add_ps(a1, _mm512_maskz_loadu_ps(m1, p + i + 16));
+    }
+    const __m512 a = _mm512_add_ps(a0, a1);                                 // w = 16
+    const __m256 b = _mm256_add_ps(lower_half(a), upper_half(a));  // w = 8
+    const __m128 c = _mm_add_ps(_mm256_castps256_ps128(b), _mm256_extractf128_ps(b, 1));  // w = 4
+    const __m128 d = _mm_add_ps(c, _mm_movehl_ps(c, c));                    // w = 2
+    const __m128 e = _mm_add_ss(d, _mm_shuffle_ps(d, d, 1));                // w = 1
+    sums[q] = _mm_cvtss_f32(e);
+  }
+}
+
+void f64_plane_sum_2x8(const double* x, int64_t count, int64_t n, const double*, double* sums) {
+  for (int64_t q = 0; q < count; ++q) {
+    const double* p = x + q * n;
+    __m512d a0 = _mm512_setzero_pd(), a1 = _mm512_setzero_pd();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+      a0 = _mm512_add_pd(a0, _mm512_loadu_pd(p + i));
+      a1 = _mm512_add_pd(a1, _mm512_loadu_pd(p + i + 8));
+    }
+    const int64_t tail = n - i;
+    if (tail > 0) {
+      const __mmask8 m0 = tail >= 8 ? __mmask8(0xFF) : __mmask8((1u << tail) - 1);
+      const __mmask8 m1 = tail > 8 ? __mmask8((1u << (tail - 8)) - 1) : __mmask8(0);
+      a0 = _mm512_add_pd(a0, _mm512_maskz_loadu_pd(m0, p + i));
+      a1 = _mm512_add_pd(a1, _mm512_maskz_loadu_pd(m1, p + i + 8));
+    }
+    const __m512d a = _mm512_add_pd(a0, a1);                                            // w = 8
+    const __m256d b = _mm256_add_pd(lower_half(a), upper_half(a));  // w = 4
+    const __m128d c = _mm_add_pd(_mm256_castpd256_pd128(b), _mm256_extractf128_pd(b, 1));   // 2
+    const __m128d d = _mm_add_sd(c, _mm_unpackhi_pd(c, c));                             // w = 1
+    sums[q] = _mm_cvtsd_f64(d);
+  }
+}
+
+}  // namespace
+
+PoolKernels<float> f32_pool_kernels() {
+  auto k = pool_kernels::make_pool_kernels<float>("f32_pool_rows__avx512");
+  k.plane_sums = f32_plane_sum_2x16;
+  k.max_forward = pool_kernels::max_pool_forward<float, F32MaxTile16>;
+  k.avg_backward = pool_kernels::avg_pool_backward<float, F32AvgGradTile16>;
+  return k;
+}
+PoolKernels<double> f64_pool_kernels() {
+  auto k = pool_kernels::make_pool_kernels<double>("f64_pool_rows__avx512");
+  k.plane_sums = f64_plane_sum_2x8;
+  return k;
+}
+
+}  // namespace fastconv::cpu::avx512

@@ -1,0 +1,655 @@
+// Row-vectorised pooling kernels, written once in plain C++ and compiled per ISA: pool.cc
+// (baseline), pool_avx2.cc and pool_avx512.cc include this header and instantiate the templates
+// with their own flags (the loops are shaped so that GCC/Clang auto-vectorise them; -O3, no
+// -ffast-math). Everything here lives in an anonymous namespace, so each translation unit keeps
+// its own copy and no ISA-specific code can be picked by the linker for another TU.
+//
+// Shape of every windowed kernel: threads split the (n, c) planes; per output row (od, oh) the
+// window's input rows (id, ih) are visited in window order, and for each kernel column kw one
+// contiguous pass over the output columns ow updates a row buffer:
+//     buf[ow] = update(buf[ow], row[ow * stride + kw * dilation - pad])
+// restricted to the ow whose input column is inside the row (padding is skipped). The inner loop
+// is a unit-stride (stride 1) or constant-stride (stride 2, specialised) read and a unit-stride
+// read-modify-write of the buffer, which vectorises; each output element still sees its window
+// cells in torch's window order (d, h, w row-major), so max pooling's tie / NaN / -0.0 rules
+// and average pooling's summation order are exactly those of the scalar definition.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <type_traits>
+#include <vector>
+
+#include "common/parallel.h"
+#include "common/pool_geometry.h"
+
+namespace fastconv::cpu {
+
+// Function table of one ISA's pooling kernels (see pool.h for what each computes; plane_sum and
+// plane_max reduce one contiguous plane, for global adaptive pooling).
+template <typename T>
+struct PoolKernels {
+  const char* name;
+  void (*max_forward)(const PoolGeometry&, const T*, T*, int64_t*);
+  void (*avg_forward)(const PoolGeometry&, bool, int64_t, const T*, T*);
+  void (*avg_backward)(const PoolGeometry&, bool, int64_t, const T*, T*);
+  // sums[q] = plane_sum of plane q (x + q * n, n cells) for q < count; reads up to `end`
+  // (>= x + count * n) are allowed and ignored.
+  void (*plane_sums)(const T* x, int64_t count, int64_t n, const T* end, T* sums);
+  void (*plane_max)(const T* x, int64_t n, const T* end, T* value, int64_t* index);
+};
+
+// Each ISA's table (pool_avx2.cc / pool_avx512.cc on x86-64; only called where isa() allows).
+namespace avx2 {
+PoolKernels<float> f32_pool_kernels();
+PoolKernels<double> f64_pool_kernels();
+}  // namespace avx2
+namespace avx512 {
+PoolKernels<float> f32_pool_kernels();
+PoolKernels<double> f64_pool_kernels();
+}  // namespace avx512
+
+namespace pool_kernels {
+namespace {
+
+// ------------------------------------------------------------------------------ global sums
+
+// Sum of a contiguous array in a FIXED order that vectorises: kLanes independent partial sums
+// (partial j takes x[j], x[j + kLanes], x[j + 2 kLanes], ... in ascending order, the tail
+// x[n - n % kLanes + j] last), then a fixed pairwise tree (partial j += partial j + w for
+// w = kLanes/2, kLanes/4, ..., 1). kLanes = 32 floats / 16 doubles (two AVX-512 vectors, four
+// AVX2, eight SSE2): the result is the same bits on every ISA and every thread count, and
+// differs from the strict sequential sum by rounding only (the error bound of pairwise-ish
+// summation, no worse than sequential). pool_avx2.cc / pool_avx512.cc compute the same order
+// with intrinsics (partials in 4 / 2 registers, masked tail loads, the tree as register halves);
+// tests/test_pooling_fast_paths.py checks every path against a NumPy model of this order, bit
+// for bit.
+template <typename T>
+constexpr int kSumLanes = 128 / int(sizeof(T));
+
+// Accumulation part of the sum: acc[j] = partial j (before the tree).
+template <typename T>
+inline void plane_partials(const T* x, int64_t n, const T* end, T* __restrict acc) {
+  constexpr int kLanes = kSumLanes<T>;
+  for (int j = 0; j < kLanes; ++j) acc[j] = T(0);
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int j = 0; j < kLanes; ++j) acc[j] += x[i + j];
+  // The tail as one zero-padded block: a partial sum is never -0.0 (it starts at +0.0), so
+  // adding +0.0 to the unused partials changes nothing; this equals adding the tail alone.
+  // Where a whole block is readable (planes are contiguous: all but the last) it is read
+  // unconditionally and masked, which vectorises; else copied.
+  const int64_t tail = n - i;
+  if (tail > 0) {
+    if (end - (x + i) >= kLanes) {
+      for (int j = 0; j < kLanes; ++j) {
+        const T v = x[i + j];
+        acc[j] += j < tail ? v : T(0);
+      }
+    } else {
+      for (int j = 0; j < tail; ++j) acc[j] += x[i + j];
+    }
+  }
+}
+
+template <typename T>
+T plane_sum(const T* x, int64_t n, const T* end) {
+  T acc[kSumLanes<T>];
+  plane_partials(x, n, end, acc);
+  for (int w = kSumLanes<T> / 2; w >= 1; w /= 2)
+    for (int j = 0; j < w; ++j) acc[j] += acc[j + w];
+  return acc[0];
+}
+
+// plane_sum of `count` consecutive planes, in blocks of 16 planes: the wide tree levels run
+// within each plane's partials (whole-vector adds), the last two levels (4 -> 2 -> 1) across the
+// 16 planes of the block (transposed, so they are vertical adds too). Same additions, same order
+// as plane_sum: the same bits.
+template <typename T>
+void plane_sums(const T* x, int64_t count, int64_t n, const T* end, T* sums) {
+  constexpr int kLanes = kSumLanes<T>, kBlock = 16;
+  alignas(64) T acc[kLanes];
+  alignas(64) T last[4][kBlock];
+  for (int64_t q0 = 0; q0 < count; q0 += kBlock) {
+    const int nb = int(std::min<int64_t>(kBlock, count - q0));
+    for (int q = 0; q < nb; ++q) {
+      plane_partials(x + (q0 + q) * n, n, end, acc);
+      for (int w = kLanes / 2; w >= 4; w /= 2)
+        for (int j = 0; j < w; ++j) acc[j] += acc[j + w];
+      for (int j = 0; j < 4; ++j) last[j][q] = acc[j];
+    }
+    for (int q = 0; q < kBlock; ++q) {
+      last[0][q] += last[2][q];
+      last[1][q] += last[3][q];
+      last[0][q] += last[1][q];
+    }
+    for (int q = 0; q < nb; ++q) sums[q0 + q] = last[0][q];
+  }
+}
+
+// Max of a contiguous array with the index torch's sequential scan gives (`v > best ||
+// isnan(v)` in ascending order: ties -> first occurrence, NaN -> the last NaN, -0.0 / +0.0 ->
+// the first of them). Lane j scans x[j], x[j + kLanes], ... with that rule; the lanes are then
+// merged exactly: if any lane holds NaN, the NaN with the largest index; else the largest value
+// and, among lanes comparing equal to it, the smallest index (each lane's index is the first
+// occurrence of its maximum, so the smallest is the scan's). An empty array gives (-inf, 0).
+template <typename T>
+void plane_max(const T* x, int64_t n, const T* end, T* value, int64_t* index) {
+  using I = std::conditional_t<sizeof(T) == 4, int32_t, int64_t>;
+  constexpr int kLanes = 128 / int(sizeof(T));
+  // Small planes (the lane merge would cost more than it saves) and planes whose indices would
+  // overflow int32 lanes: the sequential scan itself.
+  if (n < 8 * kLanes || (sizeof(I) < sizeof(int64_t) && n >= (int64_t(1) << 30))) {
+    T best = -std::numeric_limits<T>::infinity();
+    int64_t bi = 0;
+    for (int64_t i = 0; i < n; ++i)
+      if (x[i] > best || std::isnan(x[i])) best = x[i], bi = i;
+    *value = best;
+    *index = bi;
+    return;
+  }
+  T best[kLanes];
+  I bidx[kLanes];
+  for (int j = 0; j < kLanes; ++j) best[j] = -std::numeric_limits<T>::infinity(), bidx[j] = I(-1);
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int j = 0; j < kLanes; ++j) {
+      const T v = x[i + j];
+      const bool take = (v > best[j]) | (v != v);
+      best[j] = take ? v : best[j];
+      bidx[j] = take ? I(i + j) : bidx[j];
+    }
+  const int64_t tail = n - i;
+  if (tail > 0 && end - (x + i) >= kLanes) {  // whole block readable: masked to -inf (never taken)
+    for (int j = 0; j < kLanes; ++j) {
+      const T v = j < tail ? x[i + j] : -std::numeric_limits<T>::infinity();
+      const bool take = (v > best[j]) | (v != v);
+      best[j] = take ? v : best[j];
+      bidx[j] = take ? I(i + j) : bidx[j];
+    }
+  } else {
+    for (int j = 0; j < tail; ++j) {
+      const T v = x[i + j];
+      if ((v > best[j]) | (v != v)) best[j] = v, bidx[j] = I(i + j);
+    }
+  }
+  // Merge. A lane that never took a cell (all -inf, or empty) has index -1: its first cell is
+  // its first occurrence of -inf, i.e. index j.
+  int64_t bi = -1;
+  T bv = -std::numeric_limits<T>::infinity();
+  bool nan = false;
+  for (int j = 0; j < kLanes && j < n; ++j) {
+    const int64_t lj = bidx[j] < 0 ? j : int64_t(bidx[j]);
+    const T vj = best[j];
+    if (vj != vj) {
+      if (!nan || lj > bi) bv = vj, bi = lj;
+      nan = true;
+    } else if (!nan) {
+      if (bi < 0 || vj > bv || (vj == bv && lj < bi)) bv = vj, bi = lj;
+    }
+  }
+  if (nan) {
+    *value = bv;
+    *index = bi;
+    return;
+  }
+  *value = bi < 0 ? -std::numeric_limits<T>::infinity() : x[bi];  // the scan's own cell (-0.0)
+  *index = bi < 0 ? 0 : bi;
+}
+
+// ------------------------------------------------------------------------------ row passes
+
+// First output column whose input column ow * s + off is >= 0, and the end of those < W.
+inline void column_range(int64_t off, int64_t s, int64_t W, int64_t OW, int64_t* ow0,
+                         int64_t* ow1) {
+  *ow0 = off >= 0 ? 0 : ceil_div(-off, s);
+  *ow1 = (W - 1 - off) < 0 ? 0 : std::min(OW, (W - 1 - off) / s + 1);
+  if (*ow0 > *ow1) *ow0 = *ow1;
+}
+
+template <typename T, int S>
+inline void scatter_pass(T* __restrict dst, int64_t s_rt, const T* __restrict delta,
+                         int64_t n) {
+  const int64_t s = S > 0 ? S : s_rt;
+  for (int64_t ow = 0; ow < n; ++ow) dst[ow * s] += delta[ow];
+}
+
+// One dimension of a dilated max window, torch's way (see pool.cc).
+inline void dilated_lo_hi(int64_t o, int64_t d, const PoolGeometry& g, int64_t* lo, int64_t* hi) {
+  const int64_t start = o * g.stride[d] - g.pad_before[d];
+  *hi = std::min(start + (g.kernel[d] - 1) * g.dilation[d] + 1, g.in_size[d]);
+  *lo = start < 0 ? start + ceil_div(-start, g.dilation[d]) * g.dilation[d] : start;
+}
+
+// Average window in one dimension: clipped to the input, and torch's padded pool size.
+inline void avg_lo_hi(int64_t o, int64_t d, const PoolGeometry& g, int64_t* lo, int64_t* hi,
+                      int64_t* padded) {
+  const int64_t start = o * g.stride[d] - g.pad_before[d];
+  const int64_t end_padded = std::min(start + g.kernel[d], g.in_size[d] + g.pad_after[d]);
+  *lo = std::max<int64_t>(start, 0);
+  *hi = std::min(end_padded, g.in_size[d]);
+  *padded = end_padded - start;
+}
+
+// Whether every candidate index (and the initial index of an empty window) fits in int32.
+inline bool indices_fit_int32(const PoolGeometry& g) {
+  int64_t ext = 1;
+  for (int d = 0; d < 3; ++d) {
+    const int64_t e = g.in_size[d] + g.out_size[d] * g.stride[d] + g.kernel[d] * g.dilation[d] +
+                      g.pad_before[d];
+    if (e >= (int64_t(1) << 31)) return false;
+    ext *= e;
+    if (ext >= (int64_t(1) << 31)) return false;
+  }
+  return true;
+}
+
+// Column layout of a windowed pooling along W, shared by every output row: koff[kw] (input
+// column of tap kw is ow * stride + koff[kw]) and the interior [lo, hi) of output columns whose
+// taps are all inside the row.
+struct Columns {
+  std::vector<int64_t> koff;
+  int64_t lo = 0, hi = 0;
+  Columns(const PoolGeometry& g, int64_t dilation) : koff(size_t(g.kernel[2])) {
+    const int64_t W = g.in_size[2], OW = g.out_size[2], s = g.stride[2];
+    lo = 0;
+    hi = OW;
+    for (int64_t kw = 0; kw < g.kernel[2]; ++kw) {
+      koff[size_t(kw)] = kw * dilation - g.pad_before[2];
+      int64_t a, b;
+      column_range(koff[size_t(kw)], s, W, OW, &a, &b);
+      lo = std::max(lo, a);
+      hi = std::min(hi, b);
+    }
+    if (hi < lo) hi = lo;
+  }
+};
+
+// Calls tile(ow) for tiles of B interior columns covering [lo, hi): consecutive tiles, the last
+// one shifted left to end at hi (it recomputes some columns: the same values, written again).
+// Returns false (nothing done) where the interior is narrower than B.
+template <int B, typename F>
+inline bool for_each_tile(int64_t lo, int64_t hi, F&& tile) {
+  if (hi - lo < B) return false;
+  int64_t ow = lo;
+  for (; ow + B <= hi; ow += B) tile(ow);
+  if (ow < hi) tile(hi - B);
+  return true;
+}
+
+// (All pass pointers point at the first column updated; n columns.)
+template <typename T, typename I, int S, bool kIdx>
+inline void max_pass(const T* __restrict src, int64_t s_rt, T* __restrict best,
+                     I* __restrict bidx, I base, int64_t n) {
+  const int64_t s = S > 0 ? S : s_rt;
+  for (int64_t ow = 0; ow < n; ++ow) {
+    // take = v > old || isnan(v), as two single-compare selects (compare + blend on every ISA)
+    const T v = src[ow * s], old = best[ow];
+    const T m = v > old ? v : old;
+    best[ow] = v != v ? v : m;
+    if (kIdx) {
+      const I cand = I(base + I(ow * s));
+      const I i1 = v > old ? cand : bidx[ow];
+      bidx[ow] = v != v ? cand : i1;
+    }
+  }
+}
+
+// An ISA's register tile for max pooling (see pool_avx512.cc): Tile::run<kIdx>(xp, rows, nrows,
+// koff, KW, s, ow, y, yi) computes Tile::kCols interior output columns from ow, stride 1 or 2,
+// int32 candidate indices. NoTile: the passes below do every row.
+struct NoTile {
+  static constexpr int kCols = 0;
+};
+
+template <typename T, typename I, bool kIdx, typename Tile = NoTile>
+void max_pool_forward_rows(const PoolGeometry& g, const T* x, T* y, int64_t* indices) {
+  const int64_t H = g.in_size[1], W = g.in_size[2];
+  const int64_t OD = g.out_size[0], OH = g.out_size[1], OW = g.out_size[2];
+  const int64_t in_plane = g.in_plane(), out_plane = g.out_plane();
+  const int64_t dd = g.dilation[0], dh = g.dilation[1], dw = g.dilation[2];
+  const int64_t s = g.stride[2], pb = g.pad_before[2], KW = g.kernel[2];
+  const Columns cols(g, dw);
+  const bool tiles = Tile::kCols > 0 && (s == 1 || s == 2) && cols.hi - cols.lo >= Tile::kCols &&
+                     (!kIdx || std::is_same_v<I, int32_t>);
+  const int nt = threads_for(g.planes, g.planes * out_plane * g.kernel_volume());
+#pragma omp parallel num_threads(nt)
+  {
+    std::vector<int64_t> rows(size_t(g.kernel[0] * g.kernel[1]));
+    std::vector<T> best(size_t(std::max<int64_t>(OW, 1)));
+    std::vector<I> bidx(size_t(std::max<int64_t>(OW, 1)));
+    std::vector<I> wlo(size_t(std::max<int64_t>(OW, 1)));
+    for (int64_t ow = 0; ow < OW; ++ow) {
+      int64_t lo, hi;
+      dilated_lo_hi(ow, 2, g, &lo, &hi);
+      wlo[size_t(ow)] = I(lo);
+    }
+#pragma omp for schedule(static)
+    for (int64_t p = 0; p < g.planes; ++p) {
+      const T* xp = x + p * in_plane;
+      T* yp = y + p * out_plane;
+      int64_t* ip = kIdx ? indices + p * out_plane : nullptr;
+      for (int64_t od = 0; od < OD; ++od) {
+        int64_t d_lo, d_hi;
+        dilated_lo_hi(od, 0, g, &d_lo, &d_hi);
+        for (int64_t oh = 0; oh < OH; ++oh, yp += OW) {
+          int64_t h_lo, h_hi;
+          dilated_lo_hi(oh, 1, g, &h_lo, &h_hi);
+          const I first = I((d_lo * H + h_lo) * W);
+          if constexpr (Tile::kCols > 0) {
+            int64_t nrows = 0;
+            if (tiles)
+              for (int64_t id = d_lo; id < d_hi; id += dd)
+                for (int64_t ih = h_lo; ih < h_hi; ih += dh)
+                  rows[size_t(nrows++)] = (id * H + ih) * W;
+            if (nrows > 0) {
+              for_each_tile<Tile::kCols>(cols.lo, cols.hi, [&](int64_t ow) {
+                Tile::template run<kIdx>(xp, rows.data(), nrows, cols.koff.data(), KW, s, ow, yp,
+                                         ip);
+              });
+              // border columns: one element at a time, the scalar definition
+              for (int64_t ow = 0; ow < OW; ++ow) {
+                if (ow == cols.lo) ow = cols.hi;
+                if (ow >= OW) break;
+                T bv = -std::numeric_limits<T>::infinity();
+                int64_t bi = int64_t(first) + int64_t(wlo[size_t(ow)]);
+                for (int64_t r = 0; r < nrows; ++r)
+                  for (int64_t kw = 0; kw < KW; ++kw) {
+                    const int64_t iw = ow * s + cols.koff[size_t(kw)];
+                    if (iw < 0 || iw >= W) continue;
+                    const T v = xp[rows[size_t(r)] + iw];
+                    if (v > bv || std::isnan(v)) bv = v, bi = rows[size_t(r)] + iw;
+                  }
+                yp[ow] = bv;
+                if (kIdx) ip[ow] = bi;
+              }
+              if (kIdx) ip += OW;
+              continue;
+            }
+          }
+          for (int64_t ow = 0; ow < OW; ++ow) {
+            best[size_t(ow)] = -std::numeric_limits<T>::infinity();
+            if (kIdx) bidx[size_t(ow)] = I(first + wlo[size_t(ow)]);
+          }
+          for (int64_t id = d_lo; id < d_hi; id += dd)
+            for (int64_t ih = h_lo; ih < h_hi; ih += dh) {
+              const int64_t row = (id * H + ih) * W;
+              for (int64_t kw = 0; kw < KW; ++kw) {
+                const int64_t off = kw * dw - pb;
+                int64_t ow0, ow1;
+                column_range(off, s, W, OW, &ow0, &ow1);
+                if (ow0 >= ow1) continue;
+                const T* src = xp + (row + off + ow0 * s);
+                const I base = I(row + off + ow0 * s);
+                T* b = best.data() + ow0;
+                I* bi = bidx.data() + ow0;
+                const int64_t n = ow1 - ow0;
+                if (s == 1)
+                  max_pass<T, I, 1, kIdx>(src, 1, b, bi, base, n);
+                else if (s == 2)
+                  max_pass<T, I, 2, kIdx>(src, 2, b, bi, base, n);
+                else
+                  max_pass<T, I, 0, kIdx>(src, s, b, bi, base, n);
+              }
+            }
+          std::memcpy(yp, best.data(), size_t(OW) * sizeof(T));
+          if (kIdx) {
+            for (int64_t ow = 0; ow < OW; ++ow) ip[ow] = int64_t(bidx[size_t(ow)]);
+            ip += OW;
+          }
+        }
+      }
+    }
+  }
+}
+
+template <typename T, typename Tile = NoTile>
+void max_pool_forward(const PoolGeometry& g, const T* x, T* y, int64_t* indices) {
+  using I32 = std::conditional_t<sizeof(T) == 4, int32_t, int64_t>;
+  if (!indices) return max_pool_forward_rows<T, I32, false, Tile>(g, x, y, nullptr);
+  if (indices_fit_int32(g)) return max_pool_forward_rows<T, I32, true, Tile>(g, x, y, indices);
+  max_pool_forward_rows<T, int64_t, true>(g, x, y, indices);
+}
+
+// Per output column: the w extent of the window (clipped) and its padded size.
+struct AvgColumns {
+  std::vector<int64_t> n, padded;
+  explicit AvgColumns(const PoolGeometry& g) : n(size_t(g.out_size[2])), padded(n.size()) {
+    for (int64_t ow = 0; ow < g.out_size[2]; ++ow) {
+      int64_t lo, hi, pd;
+      avg_lo_hi(ow, 2, g, &lo, &hi, &pd);
+      n[size_t(ow)] = hi - lo;
+      padded[size_t(ow)] = pd;
+    }
+  }
+  // torch's divisor of output column ow, given the d and h extents; 0 marks an empty window.
+  int64_t divisor(int64_t ow, int64_t nd, int64_t nh, int64_t pdh, bool count_include_pad,
+                  int64_t divisor_override) const {
+    if (nd <= 0 || nh <= 0 || n[size_t(ow)] <= 0) return 0;
+    if (divisor_override != 0) return divisor_override;
+    if (count_include_pad) return pdh * padded[size_t(ow)];
+    return nd * nh * n[size_t(ow)];
+  }
+};
+
+template <typename T, int B, int S>
+inline void avg_tile(const T* __restrict xp, const int64_t* rows, int64_t nrows,
+                     const int64_t* koff, int64_t KW, int64_t s_rt, int64_t ow, T div,
+                     T* __restrict y) {
+  const int64_t s = S > 0 ? S : s_rt;
+  T a[B];
+  for (int j = 0; j < B; ++j) a[j] = T(0);
+  for (int64_t r = 0; r < nrows; ++r)
+    for (int64_t kw = 0; kw < KW; ++kw) {
+      const T* src = xp + (rows[r] + ow * s + koff[kw]);
+      for (int j = 0; j < B; ++j) a[j] += src[j * s];
+    }
+  for (int j = 0; j < B; ++j) y[ow + j] = a[j] / div;
+}
+
+template <typename T, int S>
+void avg_row_tiles(const T* xp, const int64_t* rows, int64_t nrows, const Columns& cols,
+                   int64_t KW, int64_t s, T div, T* y, int64_t* lo, int64_t* hi) {
+  constexpr int kWide = 64 / int(sizeof(T)), kNarrow = kWide / 4;
+  auto wide = [&](int64_t ow) {
+    avg_tile<T, kWide, S>(xp, rows, nrows, cols.koff.data(), KW, s, ow, div, y);
+  };
+  auto narrow = [&](int64_t ow) {
+    avg_tile<T, kNarrow, S>(xp, rows, nrows, cols.koff.data(), KW, s, ow, div, y);
+  };
+  if (for_each_tile<kWide>(cols.lo, cols.hi, wide) ||
+      for_each_tile<kNarrow>(cols.lo, cols.hi, narrow)) {
+    *lo = cols.lo;
+    *hi = cols.hi;
+  } else {
+    *lo = *hi = 0;
+  }
+}
+
+// Average pooling: interior columns in tiles (all taps inside the row: the divisor is the same
+// for all of them), border columns one at a time; both sum each window in the scalar order
+// (rows, then kw), from +0.0, and divide once: the scalar definition's bits.
+template <typename T>
+void avg_pool_forward(const PoolGeometry& g, bool count_include_pad, int64_t divisor_override,
+                      const T* x, T* y) {
+  const int64_t H = g.in_size[1], W = g.in_size[2];
+  const int64_t OD = g.out_size[0], OH = g.out_size[1], OW = g.out_size[2];
+  const int64_t in_plane = g.in_plane(), out_plane = g.out_plane();
+  const int64_t s = g.stride[2], KW = g.kernel[2];
+  const AvgColumns wcols(g);
+  const Columns cols(g, 1);
+  const int nt = threads_for(g.planes, g.planes * out_plane * g.kernel_volume());
+#pragma omp parallel num_threads(nt)
+  {
+    std::vector<int64_t> rows(size_t(g.kernel[0] * g.kernel[1]));
+#pragma omp for schedule(static)
+    for (int64_t p = 0; p < g.planes; ++p) {
+      const T* xp = x + p * in_plane;
+      T* yp = y + p * out_plane;
+      for (int64_t od = 0; od < OD; ++od) {
+        int64_t d_lo, d_hi, d_pad;
+        avg_lo_hi(od, 0, g, &d_lo, &d_hi, &d_pad);
+        for (int64_t oh = 0; oh < OH; ++oh, yp += OW) {
+          int64_t h_lo, h_hi, h_pad;
+          avg_lo_hi(oh, 1, g, &h_lo, &h_hi, &h_pad);
+          int64_t nrows = 0;
+          for (int64_t id = d_lo; id < d_hi; ++id)
+            for (int64_t ih = h_lo; ih < h_hi; ++ih) rows[size_t(nrows++)] = (id * H + ih) * W;
+          int64_t lo = 0, hi = 0;
+          if (nrows > 0 && cols.hi > cols.lo) {
+            const int64_t div = wcols.divisor(cols.lo, d_hi - d_lo, h_hi - h_lo, d_pad * h_pad,
+                                              count_include_pad, divisor_override);
+            if (s == 1)
+              avg_row_tiles<T, 1>(xp, rows.data(), nrows, cols, KW, s, T(div), yp, &lo, &hi);
+            else if (s == 2)
+              avg_row_tiles<T, 2>(xp, rows.data(), nrows, cols, KW, s, T(div), yp, &lo, &hi);
+            else
+              avg_row_tiles<T, 0>(xp, rows.data(), nrows, cols, KW, s, T(div), yp, &lo, &hi);
+          }
+          for (int64_t ow = 0; ow < OW; ++ow) {
+            if (ow == lo && hi > lo) {
+              ow = hi - 1;
+              continue;
+            }
+            const int64_t div = wcols.divisor(ow, d_hi - d_lo, h_hi - h_lo, d_pad * h_pad,
+                                              count_include_pad, divisor_override);
+            T sum = T(0);
+            for (int64_t r = 0; r < nrows; ++r)
+              for (int64_t kw = 0; kw < KW; ++kw) {
+                const int64_t iw = ow * s + cols.koff[size_t(kw)];
+                if (iw >= 0 && iw < W) sum += xp[rows[size_t(r)] + iw];
+              }
+            yp[ow] = div == 0 ? T(0) : sum / T(div);  // torch: empty window -> 0
+          }
+        }
+      }
+    }
+  }
+}
+
+template <typename T, int B, int S>
+inline void avg_grad_tile(T* __restrict gxp, const int64_t* rows, int64_t nrows,
+                          const int64_t* koff, int64_t KW, int64_t s_rt, int64_t ow,
+                          const T* __restrict delta) {
+  const int64_t s = S > 0 ? S : s_rt;
+  T d[B];
+  for (int j = 0; j < B; ++j) d[j] = delta[ow + j];
+  // kw outer, rows inner (consecutive read-modify-writes in different rows); per cell the terms
+  // still come in kw order, since a cell lies in one row.
+  for (int64_t kw = 0; kw < KW; ++kw)
+    for (int64_t r = 0; r < nrows; ++r) {
+      T* dst = gxp + (rows[r] + ow * s + koff[kw]);
+      for (int j = 0; j < B; ++j) dst[j * s] += d[j];
+    }
+}
+
+// Interior columns from cols.lo in whole tiles; returns the first column not done. GradTile:
+// an ISA's register tile of kWide columns for stride 1 and 2 (the same additions in the same
+// order as avg_grad_tile), or NoTile.
+template <typename T, int S, typename GradTile = NoTile>
+int64_t avg_grad_tiles(T* gxp, const int64_t* rows, int64_t nrows, const Columns& cols,
+                       int64_t KW, int64_t s, const T* delta) {
+  constexpr int kWide = 64 / int(sizeof(T)), kNarrow = kWide / 4;
+  int64_t ow = cols.lo;
+  if constexpr (GradTile::kCols == kWide && (S == 1 || S == 2)) {
+    for (; ow + kWide <= cols.hi; ow += kWide)
+      GradTile::run(gxp, rows, nrows, cols.koff.data(), KW, S, ow, delta);
+  }
+  for (; ow + kWide <= cols.hi; ow += kWide)
+    avg_grad_tile<T, kWide, S>(gxp, rows, nrows, cols.koff.data(), KW, s, ow, delta);
+  for (; ow + kNarrow <= cols.hi; ow += kNarrow)
+    avg_grad_tile<T, kNarrow, S>(gxp, rows, nrows, cols.koff.data(), KW, s, ow, delta);
+  return ow;
+}
+
+// Gradient of average pooling: gx = 0, then per output row (od, oh) in order: interior columns
+// in tiles (ascending; per tile, kw, then window rows, then the tile's columns:
+// gx[row][ow * s + kw - pad] += gy[o] / divisor), then the border and leftover columns one at a
+// time. Every gx element receives its terms in one fixed order, so the result is deterministic
+// and independent of the thread count (it differs from the output-by-output scalar order by
+// rounding only).
+template <typename T, typename GradTile = NoTile>
+void avg_pool_backward(const PoolGeometry& g, bool count_include_pad, int64_t divisor_override,
+                       const T* gy, T* gx) {
+  const int64_t H = g.in_size[1], W = g.in_size[2];
+  const int64_t OD = g.out_size[0], OH = g.out_size[1], OW = g.out_size[2];
+  const int64_t in_plane = g.in_plane(), out_plane = g.out_plane();
+  const int64_t s = g.stride[2], KW = g.kernel[2];
+  const AvgColumns wcols(g);
+  const Columns cols(g, 1);
+  const int nt = threads_for(g.planes, g.planes * (out_plane * g.kernel_volume() + in_plane));
+#pragma omp parallel num_threads(nt)
+  {
+    std::vector<T> delta(size_t(std::max<int64_t>(OW, 1)));
+    std::vector<int64_t> rows(size_t(g.kernel[0] * g.kernel[1]));
+#pragma omp for schedule(static)
+    for (int64_t p = 0; p < g.planes; ++p) {
+      const T* gyp = gy + p * out_plane;
+      T* gxp = gx + p * in_plane;
+      std::fill(gxp, gxp + in_plane, T(0));
+      for (int64_t od = 0; od < OD; ++od) {
+        int64_t d_lo, d_hi, d_pad;
+        avg_lo_hi(od, 0, g, &d_lo, &d_hi, &d_pad);
+        for (int64_t oh = 0; oh < OH; ++oh, gyp += OW) {
+          int64_t h_lo, h_hi, h_pad;
+          avg_lo_hi(oh, 1, g, &h_lo, &h_hi, &h_pad);
+          auto delta_of = [&](int64_t ow) {
+            const int64_t div = wcols.divisor(ow, d_hi - d_lo, h_hi - h_lo, d_pad * h_pad,
+                                              count_include_pad, divisor_override);
+            delta[size_t(ow)] = div == 0 ? T(0) : gyp[ow] / T(div);
+          };
+          for (int64_t ow = 0; ow < cols.lo; ++ow) delta_of(ow);
+          for (int64_t ow = cols.hi; ow < OW; ++ow) delta_of(ow);
+          if (cols.hi > cols.lo) {  // interior: one divisor for all (a vectorised division)
+            const int64_t div = wcols.divisor(cols.lo, d_hi - d_lo, h_hi - h_lo, d_pad * h_pad,
+                                              count_include_pad, divisor_override);
+            if (div == 0) {
+              std::fill(delta.begin() + cols.lo, delta.begin() + cols.hi, T(0));
+            } else {
+              const T dv = T(div);
+              const T* __restrict src = gyp;
+              T* __restrict dst = delta.data();
+              for (int64_t ow = cols.lo; ow < cols.hi; ++ow) dst[ow] = src[ow] / dv;
+            }
+          }
+          int64_t nrows = 0;
+          for (int64_t id = d_lo; id < d_hi; ++id)
+            for (int64_t ih = h_lo; ih < h_hi; ++ih) rows[size_t(nrows++)] = (id * H + ih) * W;
+          if (nrows == 0) continue;
+          // interior columns in non-overlapping tiles of 16 / 4 floats (8 / 2 doubles)
+          int64_t ow = cols.lo;
+          if (s == 1)
+            ow = avg_grad_tiles<T, 1, GradTile>(gxp, rows.data(), nrows, cols, KW, s, delta.data());
+          else if (s == 2)
+            ow = avg_grad_tiles<T, 2, GradTile>(gxp, rows.data(), nrows, cols, KW, s, delta.data());
+          else
+            ow = avg_grad_tiles<T, 0>(gxp, rows.data(), nrows, cols, KW, s, delta.data());
+          // the rest (borders, leftovers) one column at a time, taps in window order
+          auto column = [&](int64_t c) {
+            const T dv = delta[size_t(c)];
+            for (int64_t r = 0; r < nrows; ++r)
+              for (int64_t kw = 0; kw < KW; ++kw) {
+                const int64_t iw = c * s + cols.koff[size_t(kw)];
+                if (iw >= 0 && iw < W) gxp[rows[size_t(r)] + iw] += dv;
+              }
+          };
+          for (int64_t c = 0; c < cols.lo; ++c) column(c);
+          for (int64_t c = ow; c < OW; ++c) column(c);
+        }
+      }
+    }
+  }
+}
+
+template <typename T>
+PoolKernels<T> make_pool_kernels(const char* name) {
+  return {name, &max_pool_forward<T>, &avg_pool_forward<T>, &avg_pool_backward<T>, &plane_sums<T>,
+          &plane_max<T>};
+}
+
+}  // namespace
+}  // namespace pool_kernels
+}  // namespace fastconv::cpu
