@@ -23,6 +23,9 @@ py::dict build_info() {
 #else
   info["compiler"] = std::string("unknown");
 #endif
+#ifdef FASTCONV_COMMIT
+  info["commit"] = std::string(FASTCONV_COMMIT);
+#endif
   info["isa"] = fastconv::isa_name(fastconv::isa());
   info["isa_detected"] = fastconv::isa_name(fastconv::detected_isa());
   info["gemm_f32"] = fastconv::cpu::active_micro_kernel<float>().name;

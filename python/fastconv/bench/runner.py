@@ -12,11 +12,9 @@ import datetime
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 import tracemalloc
-from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
@@ -188,18 +186,9 @@ def available_cores() -> int:
 
 
 def git_commit() -> Optional[str]:
-    """The commit of a source checkout fastconv runs from (None for an installed wheel)."""
-    here = Path(fastconv.__file__).resolve().parent
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                             text=True, cwd=here, timeout=5)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, cwd=here, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if out.returncode != 0 or not out.stdout.strip():
-        return None
-    return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    """The commit this fastconv was built from (recorded by CMake at build time), or None."""
+    commit = fastconv.build_info().get("commit")
+    return None if commit in (None, "", "unknown") else commit
 
 
 def machine_info(threads: int, torch) -> Dict:
