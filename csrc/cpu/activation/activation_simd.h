@@ -12,6 +12,7 @@
 #include <cstdint>
 
 #include "cpu/activation/activation.h"
+#include "cpu/activation/activation_kernels.h"
 #include "cpu/simd/vmath.h"
 
 namespace fastconv::cpu::simd {
@@ -157,6 +158,35 @@ bool activation_backward_chunk(Activation op, const ActivationParams& p,
                                typename V::scalar* gx, int64_t n) {
   return with_simd_activation<V>(op, p,
                                  [&](auto f) { map_backward_simd<V>(f, gy, s, gx, n); });
+}
+
+// y = f(x) elementwise for one of vmath.h's functions (the test-only _C._vmath).
+template <class V>
+void vmath_map(VMathFn fn, const typename V::scalar* x, typename V::scalar* y, int64_t n) {
+  auto run = [&](auto f) {
+    struct Op {
+      decltype(f) g;
+      typename V::type fwd(typename V::type v) const { return g(v); }
+    };
+    map_forward_simd<V>(Op{f}, x, y, n);
+  };
+  switch (fn) {
+    case VMathFn::Exp: return run([](typename V::type v) { return vexp<V>(v); });
+    case VMathFn::Expm1: return run([](typename V::type v) { return vexpm1<V>(v); });
+    case VMathFn::Tanh: return run([](typename V::type v) { return vtanh<V>(v); });
+    case VMathFn::Erf: return run([](typename V::type v) { return verf<V>(v); });
+  }
+}
+
+// One ISA's kernel table from its vector wrapper V.
+template <class V>
+ActivationSimdKernels<typename V::scalar> activation_kernels(const char* name) {
+  ActivationSimdKernels<typename V::scalar> k;
+  k.name = name;
+  k.forward = activation_forward_chunk<V>;
+  k.backward = activation_backward_chunk<V>;
+  k.vmath = vmath_map<V>;
+  return k;
 }
 
 }  // namespace fastconv::cpu::simd
