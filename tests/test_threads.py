@@ -129,3 +129,24 @@ def test_denormals_flushed_inside_kernels_and_caller_mode_restored(rng):
     # the caller's MXCSR is restored: NumPy still produces denormals in this thread
     assert tiny * np.float32(1.0) != 0
     assert np.float32(1e-30) * np.float32(1e-9) != 0
+
+
+@pytest.mark.parametrize("algorithm", ["auto", "im2col_gemm"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_forward_of_a_sample_does_not_depend_on_its_batch(algorithm, dtype):
+    """A sample's forward result (and grad_input) is bitwise the same alone or at any position of
+    a larger batch: the work split and reduction order depend on the geometry of one sample."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((5, 24, 17, 19)).astype(dtype)
+    w = rng.standard_normal((40, 24, 3, 3)).astype(dtype)
+    gy = rng.standard_normal((5, 40, 9, 10)).astype(dtype)
+    y = fastconv.conv2d(x, w, stride=2, padding=1, algorithm=algorithm)
+    gx, _, _ = fastconv.conv2d_backward(gy, x, w, stride=2, padding=1, algorithm=algorithm,
+                                         output_mask=(True, False, False))
+    for i in (0, 3):
+        alone = fastconv.conv2d(x[i:i + 1], w, stride=2, padding=1, algorithm=algorithm)
+        np.testing.assert_array_equal(alone, y[i:i + 1])
+        gx_alone, _, _ = fastconv.conv2d_backward(gy[i:i + 1], x[i:i + 1], w, stride=2,
+                                                   padding=1, algorithm=algorithm,
+                                                   output_mask=(True, False, False))
+        np.testing.assert_array_equal(gx_alone, gx[i:i + 1])
