@@ -95,6 +95,17 @@ const MicroKernel<T>& kernel_in_use() {
   return kernel;
 }
 
+// Handles the products with nothing to multiply: an empty C, or k = 0 (C = 0 unless
+// accumulating). True when there is nothing left to compute.
+template <typename T>
+bool empty_product(int64_t m, int64_t n, int64_t k, T* c, int64_t ldc, bool accumulate) {
+  if (m <= 0 || n <= 0) return true;
+  if (k > 0) return false;
+  if (!accumulate)
+    for (int64_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, T(0));
+  return true;
+}
+
 }  // namespace
 
 template <typename T>
@@ -105,12 +116,7 @@ const MicroKernel<T>& active_micro_kernel() {
 template <typename T>
 void gemm(int64_t m, int64_t n, int64_t k, StridedMatrix<T> a, StridedMatrix<T> b, T* c,
           int64_t ldc, bool accumulate) {
-  if (m <= 0 || n <= 0) return;
-  if (k <= 0) {
-    if (!accumulate)
-      for (int64_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, T(0));
-    return;
-  }
+  if (empty_product(m, n, k, c, ldc, accumulate)) return;
   const MicroKernel<T>& uk = active_micro_kernel<T>();
   const int64_t mr = uk.mr, nr = uk.nr;
   const int64_t mc_max = std::max<int64_t>(mr, kMCRows / mr * mr);
@@ -178,12 +184,7 @@ void pack_b_panels(int64_t k, int64_t n, StridedMatrix<T> b, T* packed) {
 template <typename T>
 void gemm_packed(int64_t m, int64_t n, int64_t k, const T* a_packed, const T* b_packed, T* c,
                  int64_t ldc, bool accumulate) {
-  if (m <= 0 || n <= 0) return;
-  if (k <= 0) {
-    if (!accumulate)
-      for (int64_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, T(0));
-    return;
-  }
+  if (empty_product(m, n, k, c, ldc, accumulate)) return;
   const MicroKernel<T>& uk = active_micro_kernel<T>();
   const int64_t mr = uk.mr, nr = uk.nr;
   // kc slices in the same order as gemm(); inside one, a B panel stays in L1 while the A panels

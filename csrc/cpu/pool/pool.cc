@@ -64,6 +64,27 @@ namespace {
 bool is_global(const PoolGeometry& g) {
   return g.out_size[0] == 1 && g.out_size[1] == 1 && g.out_size[2] == 1;
 }
+
+// An adaptive window: output o (flat in its plane) covers input [d0, d1) x [h0, h1) x [w0, w1).
+struct AdaptiveWindow {
+  int64_t o, d0, d1, h0, h1, w0, w1;
+};
+
+// Calls fn(window) for every output of a plane, in output order (torch's start/end rule).
+template <typename Fn>
+void for_each_adaptive_window(const PoolGeometry& g, Fn&& fn) {
+  const int64_t D = g.in_size[0], H = g.in_size[1], W = g.in_size[2];
+  int64_t o = 0;
+  for (int64_t od = 0; od < g.out_size[0]; ++od) {
+    const int64_t d0 = adaptive_start(od, g.out_size[0], D), d1 = adaptive_end(od, g.out_size[0], D);
+    for (int64_t oh = 0; oh < g.out_size[1]; ++oh) {
+      const int64_t h0 = adaptive_start(oh, g.out_size[1], H), h1 = adaptive_end(oh, g.out_size[1], H);
+      for (int64_t ow = 0; ow < g.out_size[2]; ++ow, ++o)
+        fn(AdaptiveWindow{o, d0, d1, h0, h1, adaptive_start(ow, g.out_size[2], W),
+                          adaptive_end(ow, g.out_size[2], W)});
+    }
+  }
+}
 }  // namespace
 
 template <typename T>
@@ -89,24 +110,16 @@ void adaptive_avg_pool_forward(const PoolGeometry& g, const T* x, T* y) {
   for (int64_t p = 0; p < g.planes; ++p) {
     const T* xp = x + p * in_plane;
     T* yp = y + p * out_plane;
-    int64_t o = 0;
-    for (int64_t od = 0; od < g.out_size[0]; ++od) {
-      const int64_t d0 = adaptive_start(od, g.out_size[0], D), d1 = adaptive_end(od, g.out_size[0], D);
-      for (int64_t oh = 0; oh < g.out_size[1]; ++oh) {
-        const int64_t h0 = adaptive_start(oh, g.out_size[1], H), h1 = adaptive_end(oh, g.out_size[1], H);
-        for (int64_t ow = 0; ow < g.out_size[2]; ++ow, ++o) {
-          const int64_t w0 = adaptive_start(ow, g.out_size[2], W), w1 = adaptive_end(ow, g.out_size[2], W);
-          T sum = T(0);
-          for (int64_t id = d0; id < d1; ++id)
-            for (int64_t ih = h0; ih < h1; ++ih) {
-              const T* row = xp + (id * H + ih) * W;
-              for (int64_t iw = w0; iw < w1; ++iw) sum += row[iw];
-            }
-          // torch divides by each extent in turn (sum / kd / kh / kw)
-          yp[o] = sum / T(d1 - d0) / T(h1 - h0) / T(w1 - w0);
+    for_each_adaptive_window(g, [&](const AdaptiveWindow& a) {
+      T sum = T(0);
+      for (int64_t id = a.d0; id < a.d1; ++id)
+        for (int64_t ih = a.h0; ih < a.h1; ++ih) {
+          const T* row = xp + (id * H + ih) * W;
+          for (int64_t iw = a.w0; iw < a.w1; ++iw) sum += row[iw];
         }
-      }
-    }
+      // torch divides by each extent in turn (sum / kd / kh / kw)
+      yp[a.o] = sum / T(a.d1 - a.d0) / T(a.h1 - a.h0) / T(a.w1 - a.w0);
+    });
   }
 }
 
@@ -128,22 +141,14 @@ void adaptive_avg_pool_backward(const PoolGeometry& g, const T* gy, T* gx) {
     const T* gyp = gy + p * out_plane;
     T* gxp = gx + p * in_plane;
     std::fill(gxp, gxp + in_plane, T(0));
-    int64_t o = 0;
-    for (int64_t od = 0; od < g.out_size[0]; ++od) {
-      const int64_t d0 = adaptive_start(od, g.out_size[0], D), d1 = adaptive_end(od, g.out_size[0], D);
-      for (int64_t oh = 0; oh < g.out_size[1]; ++oh) {
-        const int64_t h0 = adaptive_start(oh, g.out_size[1], H), h1 = adaptive_end(oh, g.out_size[1], H);
-        for (int64_t ow = 0; ow < g.out_size[2]; ++ow, ++o) {
-          const int64_t w0 = adaptive_start(ow, g.out_size[2], W), w1 = adaptive_end(ow, g.out_size[2], W);
-          const T delta = gyp[o] / T(d1 - d0) / T(h1 - h0) / T(w1 - w0);
-          for (int64_t id = d0; id < d1; ++id)
-            for (int64_t ih = h0; ih < h1; ++ih) {
-              T* row = gxp + (id * H + ih) * W;
-              for (int64_t iw = w0; iw < w1; ++iw) row[iw] += delta;
-            }
+    for_each_adaptive_window(g, [&](const AdaptiveWindow& a) {
+      const T delta = gyp[a.o] / T(a.d1 - a.d0) / T(a.h1 - a.h0) / T(a.w1 - a.w0);
+      for (int64_t id = a.d0; id < a.d1; ++id)
+        for (int64_t ih = a.h0; ih < a.h1; ++ih) {
+          T* row = gxp + (id * H + ih) * W;
+          for (int64_t iw = a.w0; iw < a.w1; ++iw) row[iw] += delta;
         }
-      }
-    }
+    });
   }
 }
 
@@ -167,31 +172,23 @@ void adaptive_max_pool_forward(const PoolGeometry& g, const T* x, T* y, int64_t*
     const T* xp = x + p * in_plane;
     T* yp = y + p * out_plane;
     int64_t* ip = indices ? indices + p * out_plane : nullptr;
-    int64_t o = 0;
-    for (int64_t od = 0; od < g.out_size[0]; ++od) {
-      const int64_t d0 = adaptive_start(od, g.out_size[0], D), d1 = adaptive_end(od, g.out_size[0], D);
-      for (int64_t oh = 0; oh < g.out_size[1]; ++oh) {
-        const int64_t h0 = adaptive_start(oh, g.out_size[1], H), h1 = adaptive_end(oh, g.out_size[1], H);
-        for (int64_t ow = 0; ow < g.out_size[2]; ++ow, ++o) {
-          const int64_t w0 = adaptive_start(ow, g.out_size[2], W), w1 = adaptive_end(ow, g.out_size[2], W);
-          int64_t best = (d0 * H + h0) * W + w0;
-          T best_value = -std::numeric_limits<T>::infinity();
-          for (int64_t id = d0; id < d1; ++id)
-            for (int64_t ih = h0; ih < h1; ++ih) {
-              const int64_t row = (id * H + ih) * W;
-              for (int64_t iw = w0; iw < w1; ++iw) {
-                const T v = xp[row + iw];
-                if (v > best_value || std::isnan(v)) {  // torch's rule, as in max_pool_forward
-                  best_value = v;
-                  best = row + iw;
-                }
-              }
+    for_each_adaptive_window(g, [&](const AdaptiveWindow& a) {
+      int64_t best = (a.d0 * H + a.h0) * W + a.w0;
+      T best_value = -std::numeric_limits<T>::infinity();
+      for (int64_t id = a.d0; id < a.d1; ++id)
+        for (int64_t ih = a.h0; ih < a.h1; ++ih) {
+          const int64_t row = (id * H + ih) * W;
+          for (int64_t iw = a.w0; iw < a.w1; ++iw) {
+            const T v = xp[row + iw];
+            if (v > best_value || std::isnan(v)) {  // torch's rule, as in max_pool_forward
+              best_value = v;
+              best = row + iw;
             }
-          yp[o] = best_value;
-          if (ip) ip[o] = best;
+          }
         }
-      }
-    }
+      yp[a.o] = best_value;
+      if (ip) ip[a.o] = best;
+    });
   }
 }
 
