@@ -4,8 +4,6 @@ NumPy reference (fastconv.reference) and against PyTorch where it is installed."
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
-from typing import Tuple, Union
 
 import numpy as np
 import pytest
@@ -16,102 +14,27 @@ from fastconv import reference
 from fastconv.functional import CONV_ALGORITHMS
 
 from conftest import assert_close
+from conv_cases import ConvCase
 
 ALGORITHMS = [a for a in CONV_ALGORITHMS if a != "auto"]
 DTYPES = [np.float32, np.float64]
 
 
-@dataclass(frozen=True)
-class ConvCase:
-    ndim: int
-    batch: int  # 0 = unbatched
-    c_in: int
-    c_out: int
-    size: Tuple[int, ...]
-    kernel: Tuple[int, ...]
-    stride: Union[int, Tuple[int, ...]] = 1
-    padding: Union[int, str, Tuple[int, ...]] = 0
-    dilation: Union[int, Tuple[int, ...]] = 1
-    groups: int = 1
-    padding_mode: str = "zeros"
-    flip: bool = False
-    bias: bool = True
-    output_padding: Union[int, Tuple[int, ...]] = 0  # transposed only
-    transposed: bool = False
-    extra: dict = field(default_factory=dict)
-
-    @property
-    def id(self) -> str:
-        def f(v):
-            return "x".join(map(str, v)) if isinstance(v, tuple) else str(v)
-        op = f"conv_transpose{self.ndim}d" if self.transposed else f"conv{self.ndim}d"
-        parts = [op, f"n{self.batch}" if self.batch else "unbatched", f"c{self.c_in}to{self.c_out}",
-                 f"i{f(self.size)}", f"k{f(self.kernel)}", f"s{f(self.stride)}",
-                 f"p{f(self.padding)}", f"d{f(self.dilation)}", f"g{self.groups}"]
-        if self.transposed:
-            parts.append(f"op{f(self.output_padding)}")
-        if self.padding_mode != "zeros":
-            parts.append(self.padding_mode)
-        if self.flip:
-            parts.append("flip")
-        if not self.bias:
-            parts.append("nobias")
-        return "_".join(parts)
-
-    def shapes(self):
-        lead = (self.batch,) if self.batch else ()
-        if self.transposed:
-            w = (self.c_in, self.c_out // self.groups) + self.kernel
-        else:
-            w = (self.c_out, self.c_in // self.groups) + self.kernel
-        return lead + (self.c_in,) + self.size, w
-
-    def arrays(self, rng, dtype):
-        x_shape, w_shape = self.shapes()
-        x = rng.standard_normal(x_shape)
-        w = rng.standard_normal(w_shape)
-        b = rng.standard_normal(self.c_out) if self.bias else None
-        cast = lambda a: None if a is None else a.astype(dtype)
-        return cast(x), cast(w), cast(b)
-
-    def forward_args(self):
-        if self.transposed:
-            return dict(stride=self.stride, padding=self.padding,
-                        output_padding=self.output_padding, groups=self.groups,
-                        dilation=self.dilation)
-        return dict(stride=self.stride, padding=self.padding, dilation=self.dilation,
-                    groups=self.groups, padding_mode=self.padding_mode, flip=self.flip)
-
-    def op_name(self):
-        return f"conv_transpose{self.ndim}d" if self.transposed else f"conv{self.ndim}d"
-
-    def reductions(self, out_shape):
-        """Lengths of the sums behind each result: forward, grad_input, grad_weight."""
-        kvol = int(np.prod(self.kernel))
-        per_group_in, per_group_out = self.c_in // self.groups, self.c_out // self.groups
-        n = max(self.batch, 1)
-        spatial = int(np.prod(out_shape[-self.ndim:]))
-        insp = int(np.prod(self.size))
-        if self.transposed:
-            return per_group_in * kvol, per_group_out * kvol, n * insp
-        return per_group_in * kvol, per_group_out * kvol, n * spatial
-
-
 def run_fastconv(case: ConvCase, x, w, b, gy=None, algorithm="auto"):
-    op = case.op_name()
-    y = getattr(fastconv, op)(x, w, b, **case.forward_args(), algorithm=algorithm)
+    op = case.op
+    y = getattr(fastconv, op)(x, w, b, **case.args(), algorithm=algorithm)
     if gy is None:
         return y
-    grads = getattr(fastconv, op + "_backward")(gy, x, w, **case.forward_args(),
+    grads = getattr(fastconv, op + "_backward")(gy, x, w, **case.args(),
                                                 algorithm=algorithm)
     return y, grads
 
 
 def run_reference(case: ConvCase, x, w, b, gy):
-    op = case.op_name()
+    op = case.op
     f64 = lambda a: None if a is None else a.astype(np.float64)
-    y = getattr(reference, op)(f64(x), f64(w), f64(b), **case.forward_args())
-    grads = getattr(reference, op + "_backward")(f64(gy), f64(x), f64(w), **case.forward_args())
+    y = getattr(reference, op)(f64(x), f64(w), f64(b), **case.args())
+    grads = getattr(reference, op + "_backward")(f64(gy), f64(x), f64(w), **case.args())
     return y, grads
 
 
@@ -220,14 +143,14 @@ def _check_forced_algorithm(case: ConvCase, rng, algorithm: str):
     time), auto on the others."""
     a = _ForcedOrAuto(algorithm)
     x, w, b = case.arrays(rng, np.float64)
-    op = case.op_name()
-    y = _forced_or_auto(getattr(fastconv, op), x, w, b, **case.forward_args(), algorithm=a)
+    op = case.op
+    y = _forced_or_auto(getattr(fastconv, op), x, w, b, **case.args(), algorithm=a)
     gy = rng.standard_normal(y.shape)
     back = getattr(fastconv, op + "_backward")
-    grads = [_forced_or_auto(back, gy, x, w, **case.forward_args(),
+    grads = [_forced_or_auto(back, gy, x, w, **case.args(),
                              output_mask=tuple(i == j for j in range(3)), algorithm=a)[i]
              for i in range(2)]
-    grads.append(back(gy, x, w, **case.forward_args(), output_mask=(False, False, True))[2])
+    grads.append(back(gy, x, w, **case.args(), output_mask=(False, False, True))[2])
     assert a.computed > 0, f"{algorithm} computed no pass of {case.id}"
     y_ref, grads_ref = run_reference(case, x, w, b, gy)
     r_fwd, r_data, r_weight = case.reductions(y.shape)
@@ -243,8 +166,8 @@ def _algorithm_cases():
     as fastconv.explain reports it."""
     for algorithm in ALGORITHMS:
         for case in CASES:
-            args = {k: v for k, v in case.forward_args().items() if k != "flip"}
-            plan = fastconv.explain(case.op_name(), *case.shapes(), algorithm=algorithm, **args)
+            args = {k: v for k, v in case.args().items() if k != "flip"}
+            plan = fastconv.explain(case.op, *case.shapes(), algorithm=algorithm, **args)
             if any(p["algorithm"] for p in plan["passes"].values()):
                 yield pytest.param(case, algorithm, id=f"{algorithm}-{case.id}")
 
@@ -308,19 +231,19 @@ def _torch_forward_and_grads(case: ConvCase, x, w, b, gy):
     t = lambda a: None if a is None else torch.from_numpy(a).requires_grad_(True)
     X, W, B = t(x), t(w), t(b)
     if case.transposed:
-        Y = getattr(F, case.op_name())(X, W, B, case.stride, case.padding, case.output_padding,
+        Y = getattr(F, case.op)(X, W, B, case.stride, case.padding, case.output_padding,
                                        case.groups, case.dilation)
     else:
         Wk = torch.flip(W, dims=tuple(range(2, 2 + case.ndim))) if case.flip else W
-        conv = getattr(F, case.op_name())
+        conv = getattr(F, case.op)
         if case.padding_mode != "zeros":
             # torch.nn.ConvNd's rule: pad first (F.pad takes pads last-dim first), then 'valid'
-            pads = reference_pads(case, x)
+            pads = case.explicit_pads(x.shape[-case.ndim:])
             flat = [p for pair in reversed(pads) for p in pair]
             Xp = F.pad(X, flat, mode=case.padding_mode)
             Y = conv(Xp, Wk, B, case.stride, 0, case.dilation, case.groups)
         elif case.padding == "same":  # explicit pads: torch refuses strides and warns on even kernels
-            pads = reference_pads(case, x)
+            pads = case.explicit_pads(x.shape[-case.ndim:])
             flat = [p for pair in reversed(pads) for p in pair]
             Y = conv(F.pad(X, flat), Wk, B, case.stride, 0, case.dilation, case.groups)
         else:
@@ -328,23 +251,6 @@ def _torch_forward_and_grads(case: ConvCase, x, w, b, gy):
     Y.backward(torch.from_numpy(gy))
     grad = lambda T: None if T is None else T.grad.numpy()
     return Y.detach().numpy(), grad(X), grad(W), grad(B)
-
-
-def reference_pads(case: ConvCase, x):
-    """(before, after) per spatial dim, written out independently of fastconv (TF's SAME rule)."""
-    nd = case.ndim
-    tup = lambda v: (v,) * nd if isinstance(v, int) else tuple(v)
-    stride, dilation = tup(case.stride), tup(case.dilation)
-    if case.padding == "valid":
-        return [(0, 0)] * nd
-    if case.padding == "same":
-        pads = []
-        for L, k, s, d in zip(x.shape[-nd:], case.kernel, stride, dilation):
-            out = -(-L // s)
-            total = max((out - 1) * s + d * (k - 1) + 1 - L, 0)
-            pads.append((total // 2, total - total // 2))
-        return pads
-    return [(p, p) for p in tup(case.padding)]
 
 
 TORCH_CASES = [c for c in CASES] + SWEEP[::7]

@@ -16,7 +16,8 @@ import fastconv
 from fastconv import _C
 
 from conftest import assert_close
-from test_conv import ConvCase, _torch_forward_and_grads, check_against_reference, run_fastconv
+from conv_cases import ConvCase
+from test_conv import _torch_forward_and_grads, check_against_reference, run_fastconv
 
 DTYPES = [np.float32, np.float64]
 

@@ -6,13 +6,12 @@ from __future__ import annotations
 import itertools
 import warnings
 import zlib
-from dataclasses import dataclass
-from typing import Tuple, Union
-
 import numpy as np
 import pytest
 
 from fastconv import reference
+
+from conv_cases import ConvCase, tf_same_pads
 
 RTOL = 1e-10
 
@@ -30,91 +29,25 @@ def rng_for(*key):
     return np.random.default_rng(zlib.crc32(repr(key).encode()))
 
 
-def tf_same_pads(size, kernel, stride, dilation):
-    """(before, after) per dimension by TensorFlow's SAME rule, written out independently."""
-    pads = []
-    for L, k, s, d in zip(size, kernel, stride, dilation):
-        out = -(-L // s)
-        total = max((out - 1) * s + d * (k - 1) + 1 - L, 0)
-        pads.append((total // 2, total - total // 2))
-    return pads
-
-
 def torch_pad_list(pads):
     """[(before, after)] per dimension, first to last, as F.pad's flat list (last dim first)."""
     return [p for pair in reversed(pads) for p in pair]
 
 
-@dataclass(frozen=True)
-class Case:
-    ndim: int
-    batch: int  # 0 = unbatched
-    c_in: int
-    c_out: int
-    size: Tuple[int, ...]
-    kernel: Tuple[int, ...]
-    stride: Union[int, Tuple[int, ...]] = 1
-    padding: Union[int, str, Tuple[int, ...]] = 0
-    dilation: Union[int, Tuple[int, ...]] = 1
-    groups: int = 1
-    padding_mode: str = "zeros"
-    flip: bool = False
-    bias: bool = True
-    output_padding: Union[int, Tuple[int, ...]] = 0  # transposed only
-    transposed: bool = False
+def ref_forward(case: ConvCase, x, w, b):
+    return getattr(reference, case.op)(x, w, b, **case.args())
 
-    @property
-    def op(self):
-        return f"conv_transpose{self.ndim}d" if self.transposed else f"conv{self.ndim}d"
 
-    @property
-    def id(self):
-        f = lambda v: "x".join(map(str, v)) if isinstance(v, tuple) else str(v)
-        parts = [self.op, f"n{self.batch}" if self.batch else "unbatched",
-                 f"c{self.c_in}to{self.c_out}", f"i{f(self.size)}", f"k{f(self.kernel)}",
-                 f"s{f(self.stride)}", f"p{f(self.padding)}", f"d{f(self.dilation)}",
-                 f"g{self.groups}"]
-        if self.transposed:
-            parts.append(f"op{f(self.output_padding)}")
-        if self.padding_mode != "zeros":
-            parts.append(self.padding_mode)
-        if self.flip:
-            parts.append("flip")
-        if not self.bias:
-            parts.append("nobias")
-        return "_".join(parts)
-
-    def args(self):
-        if self.transposed:
-            return dict(stride=self.stride, padding=self.padding,
-                        output_padding=self.output_padding, groups=self.groups,
-                        dilation=self.dilation)
-        return dict(stride=self.stride, padding=self.padding, dilation=self.dilation,
-                    groups=self.groups, padding_mode=self.padding_mode, flip=self.flip)
-
-    def arrays(self, rng):
-        lead = (self.batch,) if self.batch else ()
-        x = rng.standard_normal(lead + (self.c_in,) + self.size)
-        if self.transposed:
-            w = rng.standard_normal((self.c_in, self.c_out // self.groups) + self.kernel)
-        else:
-            w = rng.standard_normal((self.c_out, self.c_in // self.groups) + self.kernel)
-        b = rng.standard_normal(self.c_out) if self.bias else None
-        return x, w, b
-
-    def forward(self, x, w, b):
-        return getattr(reference, self.op)(x, w, b, **self.args())
-
-    def backward(self, gy, x, w):
-        return getattr(reference, self.op + "_backward")(gy, x, w, **self.args())
+def ref_backward(case: ConvCase, gy, x, w):
+    return getattr(reference, case.op + "_backward")(gy, x, w, **case.args())
 
 
 def C(ndim, batch, c_in, c_out, size, kernel, **kw):
-    return Case(ndim, batch, c_in, c_out, tuple(size), tuple(kernel), **kw)
+    return ConvCase(ndim, batch, c_in, c_out, tuple(size), tuple(kernel), **kw)
 
 
 def T(ndim, batch, c_in, c_out, size, kernel, **kw):
-    return Case(ndim, batch, c_in, c_out, tuple(size), tuple(kernel), transposed=True, **kw)
+    return ConvCase(ndim, batch, c_in, c_out, tuple(size), tuple(kernel), transposed=True, **kw)
 
 
 CASES = [
@@ -167,7 +100,7 @@ ids = lambda cases: [c.id for c in cases]
 
 # ------------------------------------------------------------------------------- against torch
 
-def torch_forward_and_grads(case: Case, x, w, b, gy):
+def torch_forward_and_grads(case: ConvCase, x, w, b, gy):
     """torch's forward and autograd gradients (grad_bias None without bias)."""
     torch = pytest.importorskip("torch")
     import torch.nn.functional as F
@@ -205,9 +138,9 @@ def torch_forward_and_grads(case: Case, x, w, b, gy):
 def test_forward_and_backward_match_torch(case):
     rng = rng_for("torch", case.id)
     x, w, b = case.arrays(rng)
-    y = case.forward(x, w, b)
+    y = ref_forward(case, x, w, b)
     gy = rng.standard_normal(y.shape)
-    gx, gw, gb = case.backward(gy, x, w)
+    gx, gw, gb = ref_backward(case, gy, x, w)
     y_t, gx_t, gw_t, gb_t = torch_forward_and_grads(case, x, w, b, gy)
     assert_close(y, y_t, "forward")
     assert_close(gx, gx_t, "grad_input")
@@ -246,8 +179,8 @@ def test_padding_modes_match_torch_modules(case):
         Y = module(X)
     gy = rng.standard_normal(tuple(Y.shape))
     Y.backward(torch.from_numpy(gy))
-    assert_close(case.forward(x, w, b), Y.detach().numpy(), "forward")
-    gx, gw, gb = case.backward(gy, x, w)
+    assert_close(ref_forward(case, x, w, b), Y.detach().numpy(), "forward")
+    gx, gw, gb = ref_backward(case, gy, x, w)
     assert_close(gx, X.grad.numpy(), "grad_input")
     assert_close(gw, module.weight.grad.numpy(), "grad_weight")
     if case.bias:
@@ -351,12 +284,12 @@ def central_difference(loss, array, step):
 def test_backward_matches_finite_differences(case):
     rng = rng_for("fd", case.id)
     x, w, b = case.arrays(rng)
-    gy = rng.standard_normal(case.forward(x, w, b).shape)
-    loss = lambda: float(np.sum(case.forward(x, w, b) * gy))
+    gy = rng.standard_normal(ref_forward(case, x, w, b).shape)
+    loss = lambda: float(np.sum(ref_forward(case, x, w, b) * gy))
     # The loss is linear in each of x, w, b separately, so central differences have no truncation
     # error: a large step keeps the rounding error small.
     step = 0.5
-    gx, gw, gb = case.backward(gy, x, w)
+    gx, gw, gb = ref_backward(case, gy, x, w)
     assert_close(gx, central_difference(loss, x, step), "grad_input", rtol=1e-9)
     assert_close(gw, central_difference(loss, w, step), "grad_weight", rtol=1e-9)
     assert_close(gb, central_difference(loss, b, step), "grad_bias", rtol=1e-9)
@@ -368,17 +301,17 @@ def test_backward_matches_finite_differences(case):
 def test_float32_in_float32_out(case):
     x, w, b = (None if a is None else a.astype(np.float32)
                for a in case.arrays(rng_for("f32", case.id)))
-    y = case.forward(x, w, b)
+    y = ref_forward(case, x, w, b)
     assert y.dtype == np.float32
     gy = rng_for("f32 gy", case.id).standard_normal(y.shape).astype(np.float32)
-    for got in case.backward(gy, x, w):
+    for got in ref_backward(case, gy, x, w):
         assert got.dtype == np.float32
     # computed in float64, rounded once at the end
-    y64 = case.forward(x.astype(np.float64), w.astype(np.float64),
+    y64 = ref_forward(case, x.astype(np.float64), w.astype(np.float64),
                        None if b is None else b.astype(np.float64))
     np.testing.assert_array_equal(y, y64.astype(np.float32))
     # mixed dtypes give numpy's result type
-    assert case.forward(x, w.astype(np.float64), b).dtype == np.float64
+    assert ref_forward(case, x, w.astype(np.float64), b).dtype == np.float64
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.batch][::3],
@@ -386,10 +319,10 @@ def test_float32_in_float32_out(case):
 def test_empty_batch(case):
     x, w, b = case.arrays(rng_for("empty", case.id))
     x = x[:0]
-    y = case.forward(x, w, b)
-    full = case.forward(case.arrays(rng_for("empty", case.id))[0], w, b)
+    y = ref_forward(case, x, w, b)
+    full = ref_forward(case, case.arrays(rng_for("empty", case.id))[0], w, b)
     assert y.shape == (0,) + full.shape[1:]
-    gx, gw, gb = case.backward(np.zeros(y.shape), x, w)
+    gx, gw, gb = ref_backward(case, np.zeros(y.shape), x, w)
     assert gx.shape == x.shape
     assert gw.shape == w.shape and not gw.any()
     assert gb.shape == (case.c_out,) and not gb.any()
@@ -400,11 +333,11 @@ def test_empty_batch(case):
 def test_unbatched_is_batch_of_one(case):
     x, w, b = case.arrays(rng_for("unbatched", case.id))
     x = x[0]
-    y = case.forward(x, w, b)
-    assert_close(y, case.forward(x[None], w, b)[0], "forward", rtol=0)
+    y = ref_forward(case, x, w, b)
+    assert_close(y, ref_forward(case, x[None], w, b)[0], "forward", rtol=0)
     gy = rng_for("unbatched gy", case.id).standard_normal(y.shape)
-    grads = case.backward(gy, x, w)
-    grads_batched = case.backward(gy[None], x[None], w)
+    grads = ref_backward(case, gy, x, w)
+    grads_batched = ref_backward(case, gy[None], x[None], w)
     assert_close(grads[0], grads_batched[0][0], "grad_input", rtol=0)
     assert_close(grads[1], grads_batched[1], "grad_weight", rtol=0)
     assert_close(grads[2], grads_batched[2], "grad_bias", rtol=0)
