@@ -46,13 +46,12 @@ ConvGeometry make_geometry(const Shape5& x, const Shape5& w, const Shape5& y,
   return g;
 }
 
-Shape5 shape5(const py::array& a) {
-  return {a.shape(0), a.shape(1), a.shape(2), a.shape(3), a.shape(4)};
-}
-
+// Arrays of 1 to 3 spatial dims (all three of the same rank), read as 5-D.
 ConvGeometry make_geometry(const py::array& x, const py::array& w, const py::array& y,
                            const Triple& stride, const Triple& pad, const Triple& dilation,
                            int64_t groups) {
+  require(x.ndim() == w.ndim() && x.ndim() == y.ndim(),
+          "activations and weight must have the same number of dims");
   return make_geometry(shape5(x), shape5(w), shape5(y), stride, pad, dilation, groups);
 }
 
@@ -72,10 +71,11 @@ void conv_forward(const py::array& x, const py::array& w, const py::object& bias
                   const py::array& y, const Triple& stride, const Triple& pad,
                   const Triple& dilation, int64_t groups, const std::string& algorithm,
                   const std::string& activation) {
-  require(activation == "none" || activation == "relu", "activation must be 'none' or 'relu'");
-  require_5d(x, "input", false);
-  require_5d(w, "weight", false);
-  require_5d(y, "output", true);
+  const bool relu = activation == "relu";
+  require(relu || activation == "none", "activation must be 'none' or 'relu'");
+  require_spatial(x, "input", false);
+  require_spatial(w, "weight", false);
+  require_spatial(y, "output", true);
   require_same_dtype(x, w);
   require_same_dtype(x, y);
   const ConvGeometry g = make_geometry(x, w, y, stride, pad, dilation, groups);
@@ -94,16 +94,16 @@ void conv_forward(const py::array& x, const py::array& w, const py::object& bias
     const T* wp = static_cast<const T*>(w.data());
     T* yp = static_cast<T*>(const_cast<void*>(y.data()));
     py::gil_scoped_release release;
-    fastconv::cpu::conv_forward<T>(g, xp, wp, bp, activation == "relu", yp, algo);
+    fastconv::cpu::conv_forward<T>(g, xp, wp, bp, relu, yp, algo);
   });
 }
 
 void conv_backward_data(const py::array& grad_output, const py::array& w,
                         const py::array& grad_input, const Triple& stride, const Triple& pad,
                         const Triple& dilation, int64_t groups, const std::string& algorithm) {
-  require_5d(grad_output, "grad_output", false);
-  require_5d(w, "weight", false);
-  require_5d(grad_input, "grad_input", true);
+  require_spatial(grad_output, "grad_output", false);
+  require_spatial(w, "weight", false);
+  require_spatial(grad_input, "grad_input", true);
   require_same_dtype(grad_output, w);
   require_same_dtype(grad_output, grad_input);
   const ConvGeometry g = make_geometry(grad_input, w, grad_output, stride, pad, dilation, groups);
@@ -121,9 +121,9 @@ void conv_backward_data(const py::array& grad_output, const py::array& w,
 void conv_backward_weight(const py::array& x, const py::array& grad_output,
                           const py::array& grad_weight, const Triple& stride, const Triple& pad,
                           const Triple& dilation, int64_t groups, const std::string& algorithm) {
-  require_5d(x, "input", false);
-  require_5d(grad_output, "grad_output", false);
-  require_5d(grad_weight, "grad_weight", true);
+  require_spatial(x, "input", false);
+  require_spatial(grad_output, "grad_output", false);
+  require_spatial(grad_weight, "grad_weight", true);
   require_same_dtype(x, grad_output);
   require_same_dtype(x, grad_weight);
   const ConvGeometry g = make_geometry(x, grad_weight, grad_output, stride, pad, dilation, groups);
@@ -175,8 +175,9 @@ void bind_conv(py::module_& m) {
   m.def("conv_algorithms", &fastconv::cpu::conv_algorithm_names,
         "Names of the convolution algorithms (besides 'auto').");
   const char* geometry_doc =
-      "Arrays are C-contiguous 5-D (N, C, D, H, W); stride, pad (before) and dilation are "
-      "triples; the output array's shape gives the output size.";
+      "Arrays are C-contiguous (N, C, *spatial) with 1 to 3 spatial dims, read as (N, C, D, H, W); "
+      "stride, pad (before) and dilation are (D, H, W) triples; the output array's shape gives "
+      "the output size.";
   m.def("conv_plan", &conv_plan, py::arg("pass"), py::arg("input_shape"),
         py::arg("weight_shape"), py::arg("output_shape"), py::arg("stride"), py::arg("pad"),
         py::arg("dilation"), py::arg("groups"), py::arg("algorithm"), py::arg("element_size"),

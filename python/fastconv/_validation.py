@@ -7,6 +7,7 @@ size arithmetic is done on Python integers (no overflow) and checked before anyt
 
 from __future__ import annotations
 
+import functools
 import numbers
 from dataclasses import dataclass
 from typing import Optional, Sequence, Tuple
@@ -133,12 +134,20 @@ class ConvProblem:
     output_padding: IntTuple  # transposed convolution only, zeros otherwise
     output_size: IntTuple
 
-    @property
+    @functools.cached_property
     def output_shape(self) -> IntTuple:
         n = self.input.shape[0]
         if self.op.startswith("conv_transpose"):
             return (n, self.weight.shape[1] * self.groups) + self.output_size
         return (n, self.weight.shape[0]) + self.output_size
+
+    @functools.cached_property
+    def launch(self) -> Tuple[IntTuple, IntTuple, IntTuple, int]:
+        """The kernels' geometry arguments: stride, padding before and dilation as (D, H, W)
+        triples (1, 0 and 1 for the dims a 1-D or 2-D op does not have), and groups."""
+        lead = 3 - self.ndim
+        return ((1,) * lead + self.stride, (0,) * lead + self.pad_before,
+                (1,) * lead + self.dilation, self.groups)
 
 
 def _check_channels(op: str, input: np.ndarray, weight: np.ndarray, groups: int,
@@ -175,6 +184,50 @@ def _same_pads(size: int, kernel: int, stride: int, dilation: int) -> Tuple[int,
     return total // 2, total - total // 2
 
 
+def _plain_argument(value) -> bool:
+    """An int, a str or a tuple of ints: the argument types whose hash and equality say exactly
+    what validation sees (a bool or np.int64 hashes like an int but validates differently)."""
+    kind = type(value)
+    return kind is int or kind is str or (kind is tuple and all(type(v) is int for v in value))
+
+
+def _memoized(validate):
+    """Caches `validate`'s geometry per (shapes, dtypes, arguments), for calls on plain NumPy
+    arrays with plain arguments: small convolutions (a Fashion-MNIST layer at batch 1) otherwise
+    spend more time here than in the kernel. Only successful validations are cached, without
+    their arrays (the cache never keeps a user's data alive); any other call validates fully."""
+    cache = {}
+
+    def validated(op, ndim, input, weight, bias, *arguments):
+        if (type(input) is not np.ndarray or type(weight) is not np.ndarray
+                or (bias is not None and type(bias) is not np.ndarray)):
+            return validate(op, ndim, input, weight, bias, *arguments)
+        for a in arguments:
+            if not (type(a) is int or type(a) is str or _plain_argument(a)):
+                return validate(op, ndim, input, weight, bias, *arguments)
+        key = (op, ndim, input.shape, input.dtype, weight.shape, weight.dtype,
+               None if bias is None else (bias.shape, bias.dtype)) + arguments
+        template = cache.get(key)
+        if template is None:
+            problem = validate(op, ndim, input, weight, bias, *arguments)
+            problem.output_shape, problem.launch  # computed once, kept in the template
+            if len(cache) >= 512:
+                cache.clear()
+            template = object.__new__(ConvProblem)
+            template.__dict__.update(problem.__dict__, input=None, weight=None, bias=None)
+            cache[key] = template
+            return problem
+        problem = object.__new__(ConvProblem)
+        problem.__dict__.update(template.__dict__, input=input if template.batched
+                                else input[np.newaxis], weight=weight, bias=bias)
+        return problem
+
+    validated.__doc__ = validate.__doc__
+    validated.cache = cache
+    return validated
+
+
+@_memoized
 def validate_conv(op: str, ndim: int, input, weight, bias, stride, padding, dilation, groups,
                   padding_mode: str = "zeros") -> ConvProblem:
     x = as_float_array(op, "input", input)
@@ -249,6 +302,7 @@ def validate_conv(op: str, ndim: int, input, weight, bias, stride, padding, dila
     return problem
 
 
+@_memoized
 def validate_conv_transpose(op: str, ndim: int, input, weight, bias, stride, padding,
                             output_padding, groups, dilation) -> ConvProblem:
     x = as_float_array(op, "input", input)
@@ -304,7 +358,10 @@ def validate_conv_transpose(op: str, ndim: int, input, weight, bias, stride, pad
 def check_grad_output(op: str, grad_output, expected_shape: Sequence[int], batched: bool,
                       dtype: np.dtype) -> np.ndarray:
     g = as_float_array(op, "grad_output", grad_output)
-    check_same_dtype(op, "input", np.empty(0, dtype), grad_output=g)
+    if g.dtype != dtype:
+        raise TypeError(
+            f"{op}: argument 'grad_output' has dtype {g.dtype} but 'input' has dtype {dtype}; "
+            f"expected the same dtype (convert one with .astype())")
     shape = tuple(expected_shape) if batched else tuple(expected_shape[1:])
     if g.shape != shape:
         raise ValueError(f"{op}: argument 'grad_output' must have the forward output's shape "
@@ -313,6 +370,8 @@ def check_grad_output(op: str, grad_output, expected_shape: Sequence[int], batch
 
 
 def check_output_mask(op: str, output_mask) -> Tuple[bool, bool, bool]:
+    if type(output_mask) is tuple and len(output_mask) == 3:  # the common case, without ABCs
+        return tuple(bool(m) for m in output_mask)
     if isinstance(output_mask, (str, bytes)) or not isinstance(output_mask, Sequence) \
             or len(output_mask) != 3:
         raise TypeError(f"{op}: argument 'output_mask' must be a sequence of 3 bools "

@@ -42,42 +42,32 @@ def _check_algorithm(op: str, algorithm: str) -> str:
 
 def _run(op: str, kernel, *args) -> None:
     """Calls a compiled primitive; a forced algorithm that cannot compute the problem is reported
-    as the op's error about its 'algorithm' argument."""
+    as the op's error about its 'algorithm' argument. The primitives take (N, C, *spatial)
+    C-contiguous arrays of the op's own rank: no reshape to 5-D on this side."""
     try:
         kernel(*args)
     except _C.AlgorithmError as e:
         raise ValueError(f"{op}: argument 'algorithm': {e}") from None
 
 
-def _as_5d(a: np.ndarray) -> np.ndarray:
-    """(N, C, *spatial) -> (N, C, D, H, W), contiguous; a view where a already is contiguous."""
-    a = np.ascontiguousarray(a)
-    return a.reshape(a.shape[:2] + (1,) * (5 - a.ndim) + a.shape[2:])
-
-
-def _triple(values, fill: int) -> Tuple[int, int, int]:
-    return (fill,) * (3 - len(values)) + tuple(values)
-
-
-def _geometry(p: ConvProblem):
-    return _triple(p.stride, 1), _triple(p.pad_before, 0), _triple(p.dilation, 1), p.groups
-
-
 def _unbatch(p: ConvProblem, a: Optional[np.ndarray]) -> Optional[np.ndarray]:
     return a if a is None or p.batched else a[0]
+
+
+_SPATIAL_AXES = {1: (0, 2), 2: (0, 2, 3), 3: (0, 2, 3, 4)}  # grad_bias sums over N and space
 
 
 # ------------------------------------------------------------------------------- convolution
 
 def _conv_operands(p: ConvProblem, flip: bool):
-    """The kernel's input (after padding_mode) and weight (after flip)."""
+    """The kernel's input (after padding_mode) and weight (after flip), C-contiguous."""
     x = p.input
     if p.padding_mode != "zeros":
         x = _padding.pad(x, p.mode_pads, p.padding_mode)
     w = p.weight
     if flip:
         w = w[(Ellipsis,) + (slice(None, None, -1),) * p.ndim]
-    return _as_5d(x), _as_5d(w)
+    return np.ascontiguousarray(x), np.ascontiguousarray(w)
 
 
 def _conv(op, ndim, input, weight, bias, stride, padding, dilation, groups, padding_mode, flip,
@@ -89,7 +79,7 @@ def _conv(op, ndim, input, weight, bias, stride, padding, dilation, groups, padd
     x, w = _conv_operands(p, flip)
     out = np.empty(p.output_shape, dtype=x.dtype)
     bias = None if p.bias is None else np.ascontiguousarray(p.bias)
-    _run(p.op, _C.conv_forward, x, w, bias, _as_5d(out), *_geometry(p), algorithm, epilogue)
+    _run(p.op, _C.conv_forward, x, w, bias, out, *p.launch, algorithm, epilogue)
     return _unbatch(p, out)
 
 
@@ -99,26 +89,24 @@ def _conv_backward(op, ndim, grad_output, input, weight, stride, padding, dilati
                       padding_mode)
     _check_algorithm(op, algorithm)
     want_input, want_weight, want_bias = check_output_mask(op, output_mask)
-    gy = _as_5d(check_grad_output(op, grad_output, p.output_shape, p.batched, p.input.dtype))
+    gy = np.ascontiguousarray(check_grad_output(op, grad_output, p.output_shape, p.batched,
+                                                p.input.dtype))
     x, w = _conv_operands(p, flip)
     grad_input = grad_weight = grad_bias = None
     if want_input:
         gx = np.empty(x.shape, dtype=x.dtype)
-        _run(p.op, _C.conv_backward_data, gy, w, gx, *_geometry(p), algorithm)
-        gx = gx.reshape(p.input.shape[:2] + tuple(s + b + a for s, (b, a) in
-                                                  zip(p.input.shape[2:], p.mode_pads)))
+        _run(p.op, _C.conv_backward_data, gy, w, gx, *p.launch, algorithm)
         if p.padding_mode != "zeros":
             gx = _padding.pad_backward(gx, p.mode_pads, p.padding_mode)
         grad_input = _unbatch(p, gx)
     if want_weight:
         gw = np.empty(w.shape, dtype=x.dtype)
-        _run(p.op, _C.conv_backward_weight, x, gy, gw, *_geometry(p), algorithm)
-        gw = gw.reshape(p.weight.shape)
+        _run(p.op, _C.conv_backward_weight, x, gy, gw, *p.launch, algorithm)
         if flip:
             gw = np.ascontiguousarray(gw[(Ellipsis,) + (slice(None, None, -1),) * p.ndim])
         grad_weight = gw
     if want_bias:
-        grad_bias = gy.sum(axis=(0, 2, 3, 4))
+        grad_bias = gy.sum(axis=_SPATIAL_AXES[ndim])
     return grad_input, grad_weight, grad_bias
 
 
@@ -131,8 +119,8 @@ def _conv_transpose(op, ndim, input, weight, bias, stride, padding, output_paddi
     _check_algorithm(op, algorithm)
     relu = _check_activation(op, activation) == "relu"
     out = np.empty(p.output_shape, dtype=p.input.dtype)
-    _run(p.op, _C.conv_backward_data, _as_5d(p.input), _as_5d(p.weight), _as_5d(out),
-         *_geometry(p), algorithm)
+    _run(p.op, _C.conv_backward_data, np.ascontiguousarray(p.input),
+         np.ascontiguousarray(p.weight), out, *p.launch, algorithm)
     if p.bias is not None:
         out += p.bias.reshape((-1,) + (1,) * ndim)
     if relu:  # a separate pass here: backward_data's kernels have no epilogue yet
@@ -147,19 +135,20 @@ def _conv_transpose_backward(op, ndim, grad_output, input, weight, stride, paddi
                                 groups, dilation)
     _check_algorithm(op, algorithm)
     want_input, want_weight, want_bias = check_output_mask(op, output_mask)
-    gy = _as_5d(check_grad_output(op, grad_output, p.output_shape, p.batched, p.input.dtype))
-    x, w = _as_5d(p.input), _as_5d(p.weight)
+    gy = np.ascontiguousarray(check_grad_output(op, grad_output, p.output_shape, p.batched,
+                                                p.input.dtype))
+    x, w = np.ascontiguousarray(p.input), np.ascontiguousarray(p.weight)
     grad_input = grad_weight = grad_bias = None
     if want_input:
         gx = np.empty(x.shape, dtype=x.dtype)
-        _run(p.op, _C.conv_forward, gy, w, None, gx, *_geometry(p), algorithm)
-        grad_input = _unbatch(p, gx.reshape(p.input.shape))
+        _run(p.op, _C.conv_forward, gy, w, None, gx, *p.launch, algorithm)
+        grad_input = _unbatch(p, gx)
     if want_weight:
         gw = np.empty(w.shape, dtype=x.dtype)
-        _run(p.op, _C.conv_backward_weight, gy, x, gw, *_geometry(p), algorithm)
-        grad_weight = gw.reshape(p.weight.shape)
+        _run(p.op, _C.conv_backward_weight, gy, x, gw, *p.launch, algorithm)
+        grad_weight = gw
     if want_bias:
-        grad_bias = gy.sum(axis=(0, 2, 3, 4))
+        grad_bias = gy.sum(axis=_SPATIAL_AXES[ndim])
     return grad_input, grad_weight, grad_bias
 
 
@@ -314,7 +303,7 @@ def explain(op: str, input_shape, weight_shape, *, dtype="float32", stride=1, pa
     for public, primitive in passes.items():
         try:
             name, workspace = _C.conv_plan(primitive, _shape5(conv_in), _shape5(p.weight.shape),
-                                           _shape5(conv_out), *_geometry(p), algorithm,
+                                           _shape5(conv_out), *p.launch, algorithm,
                                            dt.itemsize)
             result["passes"][public] = {"algorithm": name,
                                         "workspace_bytes": None if workspace < 0 else workspace}

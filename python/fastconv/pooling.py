@@ -47,7 +47,7 @@ Semantics, as torch 2.13 on CPU:
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Optional, Tuple
 
 import numpy as np
 
@@ -55,7 +55,6 @@ from . import _C
 from ._validation import (PoolProblem, check_bool, check_divisor_override, check_grad_output,
                           check_indices, check_norm_type, validate_adaptive, validate_pool,
                           validate_unpool, as_float_array, check_ndim, _fmt)
-from .functional import _as_5d, _triple
 
 __all__ = [f"{name}{n}d{suffix}" for name in ("max_pool", "avg_pool", "lp_pool",
                                                "adaptive_avg_pool", "adaptive_max_pool",
@@ -69,6 +68,16 @@ def _plane(shape) -> int:
 
 def _unbatch(batched: bool, a: Optional[np.ndarray]) -> Optional[np.ndarray]:
     return a if a is None or batched else a[0]
+
+
+def _as_5d(a: np.ndarray) -> np.ndarray:
+    """(N, C, *spatial) -> (N, C, D, H, W), contiguous; a view where a already is contiguous."""
+    a = np.ascontiguousarray(a)
+    return a.reshape(a.shape[:2] + (1,) * (5 - a.ndim) + a.shape[2:])
+
+
+def _triple(values, fill: int) -> Tuple[int, int, int]:
+    return (fill,) * (3 - len(values)) + tuple(values)
 
 
 def _geometry(p: PoolProblem):

@@ -131,7 +131,8 @@ def parse_line(text: str, set_name: str = "", source: str = "") -> Optional[Case
             params[key] = None if default is None else _value(key, str(default), nd)
     if op in ("max_pool2d", "avg_pool2d") and params["stride"] is None:
         params["stride"] = (params["r"], params["s"])
-    for key in ("n", "c", "k", "groups") + _SPATIAL[nd] + _KERNEL[nd]:
+    # n=0 is allowed: an empty batch does no work, so its time is the per-call overhead.
+    for key in ("c", "k", "groups") + _SPATIAL[nd] + _KERNEL[nd]:
         if key in params and params[key] == 0:
             raise ValueError(f"{key} must be positive")
     for key in ("stride", "dil", "out"):
