@@ -1,0 +1,71 @@
+"""The validated-geometry cache of small calls (fastconv/_validation.py, _memoized): a cache hit
+must behave exactly like a full validation, and the cache must never keep user data alive."""
+
+import gc
+import weakref
+
+import numpy as np
+import pytest
+
+import fastconv
+from fastconv._validation import validate_conv, validate_conv_transpose
+
+
+def _arrays(rng, shape=(2, 4, 9, 9), wshape=(6, 4, 3, 3)):
+    return rng.standard_normal(shape).astype(np.float32), \
+        rng.standard_normal(wshape).astype(np.float32)
+
+
+def test_cache_hit_gives_the_same_result_on_new_data(rng):
+    x, w = _arrays(rng)
+    first = fastconv.conv2d(x, w, stride=2, padding=1)
+    x2, w2 = _arrays(rng)
+    second = fastconv.conv2d(x2, w2, stride=2, padding=1)  # same key: a cache hit
+    np.testing.assert_array_equal(second, fastconv.conv2d(x2, w2, stride=(2, 2),
+                                                          padding=[1, 1]))  # list: no cache
+    assert not np.array_equal(first, second)
+
+
+@pytest.mark.parametrize("argument", [True, np.int64(1), 1.0])
+def test_argument_types_that_hash_like_int_are_validated_fully(rng, argument):
+    x, w = _arrays(rng)
+    fastconv.conv2d(x, w, stride=1)  # caches stride=1
+    if isinstance(argument, np.integer):  # a NumPy integer is a valid stride
+        fastconv.conv2d(x, w, stride=argument)
+        return
+    with pytest.raises(TypeError, match="conv2d: argument 'stride'"):
+        fastconv.conv2d(x, w, stride=argument)
+
+
+def test_unbatched_input_after_a_batched_call(rng):
+    x, w = _arrays(rng, shape=(1, 4, 9, 9))
+    batched = fastconv.conv2d(x, w)
+    unbatched = fastconv.conv2d(x[0], w)
+    assert unbatched.shape == batched.shape[1:]
+    np.testing.assert_array_equal(unbatched, batched[0])
+    again = fastconv.conv2d(x[0], w)  # a hit on the unbatched key
+    np.testing.assert_array_equal(again, batched[0])
+
+
+def test_errors_are_never_cached(rng):
+    x, w = _arrays(rng)
+    for _ in range(2):
+        with pytest.raises(ValueError, match="conv2d: given groups=3"):
+            fastconv.conv2d(x, w, groups=3)
+
+
+@pytest.mark.parametrize("validate, args", [
+    (validate_conv, (1, 0, 1, 1, "zeros")),
+    (validate_conv_transpose, (1, 0, 0, 1, 1)),
+])
+def test_the_cache_does_not_keep_arrays_alive(rng, validate, args):
+    transposed = validate is validate_conv_transpose
+    x, w = _arrays(rng, wshape=(4, 6, 3, 3) if transposed else (6, 4, 3, 3))
+    op = "conv_transpose2d" if transposed else "conv2d"
+    for _ in range(2):  # a miss, then a hit
+        problem = validate(op, 2, x, w, None, *args)
+        assert problem.input is x and problem.weight is w
+    refs = [weakref.ref(x), weakref.ref(w)]
+    del x, w, problem
+    gc.collect()
+    assert all(r() is None for r in refs)
