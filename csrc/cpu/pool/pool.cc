@@ -65,6 +65,21 @@ bool is_global(const PoolGeometry& g) {
   return g.out_size[0] == 1 && g.out_size[1] == 1 && g.out_size[2] == 1;
 }
 
+// Where every output size divides its input size, adaptive windows are all alike: plain pooling
+// with kernel = stride = in / out and no padding (VGG's 14 -> 7, any 2x downsampling), which runs
+// on the row-vectorised kernels instead of the per-window loops (measured for 8x512x14x14 -> 7x7:
+// the per-window loop reads at about 5 GB/s).
+bool uniform_windows(const PoolGeometry& g, PoolGeometry* plain) {
+  *plain = g;
+  for (int d = 0; d < 3; ++d) {
+    if (g.out_size[d] < 1 || g.in_size[d] % g.out_size[d] != 0) return false;
+    plain->kernel[d] = plain->stride[d] = g.in_size[d] / g.out_size[d];
+    plain->pad_before[d] = plain->pad_after[d] = 0;
+    plain->dilation[d] = 1;
+  }
+  return true;
+}
+
 // An adaptive window: output o (flat in its plane) covers input [d0, d1) x [h0, h1) x [w0, w1).
 struct AdaptiveWindow {
   int64_t o, d0, d1, h0, h1, w0, w1;
@@ -106,6 +121,8 @@ void adaptive_avg_pool_forward(const PoolGeometry& g, const T* x, T* y) {
     }
     return;
   }
+  PoolGeometry plain;
+  if (uniform_windows(g, &plain)) return avg_pool_forward(plain, false, 0, x, y);
 #pragma omp parallel for num_threads(fastconv::num_threads()) schedule(static)
   for (int64_t p = 0; p < g.planes; ++p) {
     const T* xp = x + p * in_plane;
@@ -136,6 +153,8 @@ void adaptive_avg_pool_backward(const PoolGeometry& g, const T* gy, T* gx) {
     }
     return;
   }
+  PoolGeometry plain;
+  if (uniform_windows(g, &plain)) return avg_pool_backward(plain, false, 0, gy, gx);
 #pragma omp parallel for num_threads(fastconv::num_threads()) schedule(static)
   for (int64_t p = 0; p < g.planes; ++p) {
     const T* gyp = gy + p * out_plane;
@@ -154,7 +173,7 @@ void adaptive_avg_pool_backward(const PoolGeometry& g, const T* gy, T* gx) {
 
 template <typename T>
 void adaptive_max_pool_forward(const PoolGeometry& g, const T* x, T* y, int64_t* indices) {
-  const int64_t D = g.in_size[0], H = g.in_size[1], W = g.in_size[2];
+  const int64_t H = g.in_size[1], W = g.in_size[2];
   const int64_t in_plane = g.in_plane(), out_plane = g.out_plane();
   if (is_global(g) && in_plane > 0) {
     // Global max: lane-wise scans merged exactly into the sequential scan's result (plane_max).
@@ -167,6 +186,8 @@ void adaptive_max_pool_forward(const PoolGeometry& g, const T* x, T* y, int64_t*
     }
     return;
   }
+  PoolGeometry plain;
+  if (uniform_windows(g, &plain)) return max_pool_forward(plain, x, y, indices);
 #pragma omp parallel for num_threads(fastconv::num_threads()) schedule(static)
   for (int64_t p = 0; p < g.planes; ++p) {
     const T* xp = x + p * in_plane;
