@@ -125,9 +125,10 @@ def test_max_pool_nan_inf_ties_like_torch(nd, rng):
         np.testing.assert_allclose(gx, _torch_grad(
             lambda t: getattr(F, f"max_pool{nd}d")(t, k, s, p, 1, ceil), x, gy), rtol=1e-12,
             atol=1e-12)
-        # adaptive max: same scan rule
-        av, ai = getattr(fc, f"adaptive_max_pool{nd}d")(x, 3, return_indices=True)
-        tav, tai = getattr(F, f"adaptive_max_pool{nd}d")(torch.from_numpy(x), 3, True)
+    # adaptive max: same scan rule, per window and (sizes that divide) as plain pooling
+    for out in [3, tuple(next(d for d in (3, 2, 1) if n % d == 0) for n in SPATIAL[nd])]:
+        av, ai = getattr(fc, f"adaptive_max_pool{nd}d")(x, out, return_indices=True)
+        tav, tai = getattr(F, f"adaptive_max_pool{nd}d")(torch.from_numpy(x), out, True)
         np.testing.assert_array_equal(av, tav.numpy())
         np.testing.assert_array_equal(ai, tai.numpy())
 
@@ -286,7 +287,9 @@ def test_lp_pool_quirks_like_torch():
 # ------------------------------------------------------------------------ adaptive pooling
 ADAPTIVE_CASES = [(1, (11,), 4), (1, (5,), 7), (1, (6,), None), (2, (7, 9), (3, 4)),
                   (2, (7, 9), (None, 2)), (2, (5, 5), 1), (2, (4, 6), (6, 9)),
-                  (3, (5, 6, 7), (2, 3, 4)), (3, (5, 4, 3), (None, 3, 1)), (3, (4, 4, 4), 1)]
+                  (3, (5, 6, 7), (2, 3, 4)), (3, (5, 4, 3), (None, 3, 1)), (3, (4, 4, 4), 1),
+                  # sizes that divide: plain pooling with kernel = stride = in / out
+                  (1, (12,), 4), (2, (8, 6), (4, 3)), (3, (4, 6, 2), (2, 3, 1))]
 
 
 @pytest.mark.torch
