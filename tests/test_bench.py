@@ -12,7 +12,7 @@ import pytest
 import fastconv
 from fastconv import _C
 from fastconv.__main__ import main as cli
-from fastconv.bench import ceilings, peers, shapes
+from fastconv.bench import ceilings, peers, shapes, targets
 
 SETS = sorted(shapes.default_shapes_dir().glob("*.txt"))
 EXPECTED_SETS = {"resnet50", "vgg16", "mobilenetv2", "depthwise_large", "deeplab", "resnext",
@@ -170,6 +170,7 @@ def test_bench_end_to_end(tmp_path):
         pass
     md = (out / "results.md").read_text()
     assert "| tiny conv | fwd |" in md and "geometric-mean speedup" in md
+    assert "## Targets" in md and "every row >= 0.9x torch" in md
     try:
         import matplotlib  # noqa: F401
     except ImportError:
@@ -186,3 +187,33 @@ def test_bench_refuses_cuda_and_bad_options(capsys):
     assert cli(["bench", "--op", "nope", "--list"]) == 2
     assert cli(["bench", "--quick", "--list", "--op", "pool"]) == 0
     assert "max_pool" in capsys.readouterr().out
+
+
+def _row(params, phase, ratio, seconds, work, unit="GFLOP/s", fraction=None, set_="s"):
+    return {"case": params, "params": params, "phase": phase, "set": set_, "unit": unit,
+            "work": work, "fastconv": {"median_s": seconds},
+            "peers": {"torch": {"ratio": ratio}}, "fraction_of_ceiling": fraction}
+
+
+def test_targets_say_which_rows_miss_them():
+    ceil = {"copy_gbps": 20.0, "fma_peak_f32_gflops": 200.0}
+    dense = "conv2d n=8 c=64 h=56 w=56 k=64 r=3 s=3 pad=1"
+    pointwise = "conv2d n=8 c=64 h=56 w=56 k=64 r=1 s=1"
+    # depthwise 3x3: x and y 8*64*56*56 floats, w 64*9: 12.85 MB, bandwidth-bound
+    depthwise = "conv2d n=8 c=64 h=56 w=56 k=64 r=3 s=3 pad=1 groups=64"
+    doc = {"ceilings": ceil, "rows": [
+        _row(dense, "forward", 2.0, 1e-3, 3.7e9, fraction=0.85),
+        _row(pointwise, "forward", 1.1, 1e-3, 4.1e8, fraction=0.4),
+        _row(depthwise, "forward", 3.0, 12.85e6 / 20e9 / 0.5, 3.7e7),  # at 50% of bandwidth
+    ]}
+    by_name = {e["target"]: e for e in targets.evaluate(doc)}
+    assert by_name["every row >= 0.9x torch"]["met"] is True
+    assert by_name["dense convolutions with >= 1 GFLOP at >= 80% of the FMA peak"]["rows"] == 1
+    one_by_one = by_name["1x1 convolutions >= 1.3x torch"]
+    assert one_by_one["met"] is False and one_by_one["worst"]["value"] == 1.1
+    dw = by_name["depthwise convolutions at >= 70% of the roofline (copy bandwidth or FMA peak)"]
+    assert dw["rows"] == 1 and dw["met"] is False
+    assert dw["worst"]["value"] == pytest.approx(0.5, rel=1e-3)
+    assert by_name["pooling at >= 70% of the copy bandwidth"]["rows"] == 0
+    md = "\n".join(targets.markdown_lines(targets.evaluate(doc)))
+    assert "| 1x1 convolutions >= 1.3x torch | 1 | 0 | **no** |" in md

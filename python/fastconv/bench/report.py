@@ -54,6 +54,8 @@ def summary(doc: Dict) -> Dict:
         worst = min(rows, key=lambda r: r["peers"]["torch"]["ratio"])
         out["slowest_vs_torch"] = {"case": worst["case"], "phase": worst["phase"],
                                    "ratio": worst["peers"]["torch"]["ratio"]}
+    from .targets import evaluate  # targets.py uses geomean from here
+    out["targets"] = evaluate(doc)
     return out
 
 
@@ -104,6 +106,9 @@ def markdown(doc: Dict) -> str:
         lines.append(f"- slowest against torch: {w['case']} ({w['phase']}) at {w['ratio']:.2f}x")
     for note in doc["notes"]:
         lines.append(f"- note: {note}")
+    if summ.get("targets"):
+        from .targets import markdown_lines
+        lines += [""] + markdown_lines(summ["targets"])
     header = ("| case | phase | fastconv ms (min-max) | rate | % ceil | "
               + " | ".join(f"{p} ms | x {p}" for p in peers) + " | extra MiB |")
     align = "|---|---|---:|---:|---:|" + "---:|---:|" * len(peers) + "---:|"
