@@ -187,6 +187,20 @@ def test_bench_refuses_cuda_and_bad_options(capsys):
     assert cli(["bench", "--op", "nope", "--list"]) == 2
     assert cli(["bench", "--quick", "--list", "--op", "pool"]) == 0
     assert "max_pool" in capsys.readouterr().out
+    assert cli(["bench", "--algorithm", "fft"]) == 2
+    assert "--algorithm fft: expected one of im2col_gemm" in capsys.readouterr().err
+
+
+def test_forced_algorithms_are_timed_beside_auto():
+    """--algorithm: each forced algorithm that can compute the pass is a 'fastconv:<name>' peer
+    on the same data (checked against auto); one that cannot is noted."""
+    from fastconv.bench import runner
+    case = shapes.parse_line("conv2d n=1 c=4 h=8 w=8 k=4 r=3 s=3 pad=1  # tiny")
+    row = runner.run_case(case, "forward", 1, None, 0, False, ("im2col_gemm", "depthwise"))
+    assert row["status"] == "ok" and "fastconv:im2col_gemm" in row["peers"]
+    assert row["check"]["fastconv:im2col_gemm"] < 1e-5
+    assert "fastconv:depthwise" not in row["peers"]
+    assert "depthwise cannot compute this pass" in row["notes"]
 
 
 def _row(params, phase, ratio, seconds, work, unit="GFLOP/s", fraction=None, set_="s"):

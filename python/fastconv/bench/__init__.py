@@ -5,6 +5,7 @@ shipped with fastconv, on this machine.
     fastconv bench --op conv2d --op pool          # op names, families (conv, conv_transpose,
     fastconv bench --op resnet50,mobilenetv2      #   pool, activation) or set names
     fastconv bench --threads 1 --repeats 9 --phase forward --out results/
+    fastconv bench --op resnet50 --algorithm im2col_gemm,winograd   # auto vs forced algorithms
 
 Writes results.md, results.json and speedup.png into --out (default ./fastconv-bench-results).
 Modules: shapes (the shape-set files), peers (what each case computes per library), ceilings
@@ -52,6 +53,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ceiling-seconds", type=float, default=0.2,
                    help="seconds for each ceiling measurement (default 0.2)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--algorithm", action="append", metavar="NAME",
+                   help="also time convolutions with this algorithm forced (a column "
+                        "'fastconv:NAME' beside the peers; e.g. im2col_gemm, winograd); "
+                        "repeatable or comma-separated")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -75,6 +80,14 @@ def main(args: argparse.Namespace) -> int:
         print("fastconv bench: --threads and --repeats must be positive", file=err)
         return 2
     repeats = args.repeats or (3 if args.quick else 5)
+    algorithms = _comma_list(args.algorithm)
+    if algorithms:
+        from ..functional import CONV_ALGORITHMS
+        bad = [a for a in algorithms if a not in CONV_ALGORITHMS or a == "auto"]
+        if bad:
+            print(f"fastconv bench: --algorithm {', '.join(bad)}: expected one of "
+                  f"{', '.join(a for a in CONV_ALGORITHMS if a != 'auto')}", file=err)
+            return 2
     try:
         cases = shapes.select(shapes.load(args.shapes or ()), _comma_list(args.op), args.quick)
     except (ValueError, OSError) as e:
@@ -96,8 +109,9 @@ def main(args: argparse.Namespace) -> int:
     print(f"fastconv bench: {len(cases)} cases x {len(phases)} phases, {threads} threads, "
           f"{repeats} repeats; measuring ceilings first", file=err, flush=True)
     doc = runner.run(cases, phases, threads, repeats, args.ceiling_seconds,
-                     progress=not args.no_progress)
+                     progress=not args.no_progress, algorithms=algorithms)
     doc["settings"]["quick"] = args.quick
+    doc["settings"]["algorithms"] = algorithms
     doc["settings"]["ops"] = _comma_list(args.op)
     paths = report.write(doc, args.out)
     s = doc["summary"]

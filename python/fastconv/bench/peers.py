@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -56,7 +56,7 @@ def _f32(rng, shape):
 
 # ------------------------------------------------------------------------------ convolution
 
-def _conv(case: Case, phase: str, rng, torch) -> Workload:
+def _conv(case: Case, phase: str, rng, torch, algorithms: Sequence[str] = ()) -> Workload:
     p, nd = case.params, case.ndim
     transposed = case.op.startswith("conv_transpose")
     n, c, k, g = p["n"], p["c"], p["k"], p["groups"]
@@ -84,18 +84,30 @@ def _conv(case: Case, phase: str, rng, torch) -> Workload:
     conv_cin = k if transposed else c
     w_.work = 2.0 * conv_out * (conv_cin // g) * numel(kernel)
 
-    if phase == "forward":
-        if transposed:
-            w_.fastconv = lambda: getattr(fastconv, case.op)(x, w, None, stride, pad, opad, g, dil)
-        else:
-            w_.fastconv = lambda: getattr(fastconv, case.op)(x, w, None, stride, pad, dil, g)
-    else:
+    def fastconv_call(algorithm: str) -> Callable:
+        if phase == "forward":
+            fn = getattr(fastconv, case.op)
+            if transposed:
+                return lambda: fn(x, w, None, stride, pad, opad, g, dil, algorithm=algorithm)
+            return lambda: fn(x, w, None, stride, pad, dil, g, algorithm=algorithm)
         back = getattr(fastconv, case.op + "_backward")
         mask = _MASKS[phase]
         if transposed:
-            w_.fastconv = lambda: back(gy, x, w, stride, pad, opad, g, dil, output_mask=mask)
+            return lambda: back(gy, x, w, stride, pad, opad, g, dil, output_mask=mask,
+                                algorithm=algorithm)
+        return lambda: back(gy, x, w, stride, pad, dil, g, output_mask=mask,
+                            algorithm=algorithm)
+
+    w_.fastconv = fastconv_call("auto")
+    # Forced algorithms, timed like peers ("fastconv:<name>"): studies of the auto rule.
+    for name in algorithms:
+        extra = {"output_padding": opad} if transposed else {}
+        plan = fastconv.explain(case.op, x.shape, w.shape, stride=stride, padding=pad,
+                                dilation=dil, groups=g, algorithm=name, **extra)
+        if plan["passes"][phase]["algorithm"] is None:
+            w_.notes.append(f"{name} cannot compute this pass")
         else:
-            w_.fastconv = lambda: back(gy, x, w, stride, pad, dil, g, output_mask=mask)
+            w_.peers[f"fastconv:{name}"] = fastconv_call(name)
 
     if torch is not None:
         F = torch.nn.functional
@@ -260,12 +272,13 @@ def _activation(case: Case, phase: str, rng, torch) -> Workload:
     return w_
 
 
-def build(case: Case, phase: str, rng, torch=None) -> Workload:
-    """The calls of one case and phase on fresh data from rng. torch: the module, or None."""
+def build(case: Case, phase: str, rng, torch=None, algorithms: Sequence[str] = ()) -> Workload:
+    """The calls of one case and phase on fresh data from rng. torch: the module, or None;
+    algorithms: convolution algorithms to time besides "auto", as peers "fastconv:<name>"."""
     if case.op in CONV_OPS:
         if not hasattr(fastconv, case.op):
             return Workload(case, phase, skip=f"fastconv.{case.op} does not exist in this build")
-        return _conv(case, phase, rng, torch)
+        return _conv(case, phase, rng, torch, algorithms)
     if case.op in POOL_OPS:
         return _pool(case, phase, rng, torch)
     assert case.op in ACTIVATION_OPS

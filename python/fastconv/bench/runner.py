@@ -236,9 +236,10 @@ class Progress:
             self.bar.close()
 
 
-def run_case(case: Case, phase: str, repeats: int, torch, seed: int, rss: bool) -> Dict:
+def run_case(case: Case, phase: str, repeats: int, torch, seed: int, rss: bool,
+             algorithms: Sequence[str] = ()) -> Dict:
     rng = np.random.default_rng(seed)
-    w = build(case, phase, rng, torch)
+    w = build(case, phase, rng, torch, algorithms)
     row = {"set": case.set, "case": case.label, "op": case.op, "params": case.describe(),
            "source": case.source, "phase": phase, "unit": w.unit, "work": w.work,
            "status": "ok", "fastconv": None, "peers": {}, "check": {}, "memory": None,
@@ -275,7 +276,8 @@ def run_case(case: Case, phase: str, repeats: int, torch, seed: int, rss: bool) 
 
 def run(cases: Sequence[Case], phases: Sequence[str], threads: int, repeats: int,
         ceiling_seconds: float = 0.2, progress: bool = True, seed: int = 0,
-        on_row: Optional[Callable[[Dict], None]] = None) -> Dict:
+        on_row: Optional[Callable[[Dict], None]] = None,
+        algorithms: Sequence[str] = ()) -> Dict:
     """Runs every case and phase; returns the results document (see report.write)."""
     torch = optional_module("torch")
     notes = []
@@ -297,7 +299,7 @@ def run(cases: Sequence[Case], phases: Sequence[str], threads: int, repeats: int
         interrupted = False
         try:
             for i, (case, phase) in enumerate(units):
-                row = run_case(case, phase, repeats, torch, seed + i, rss)
+                row = run_case(case, phase, repeats, torch, seed + i, rss, algorithms)
                 if row["fastconv"] is not None:
                     if row["unit"] == "GFLOP/s":
                         row["fraction_of_ceiling"] = row["fastconv"]["rate"] / ceilings[
