@@ -37,16 +37,12 @@
 #include "cpu/conv/conv_algorithms.h"
 #include "cpu/conv/epilogue.h"
 #include "cpu/conv/conv_depthwise.h"
+#include "cpu/conv/conv_depthwise_lanes.h"
 
 namespace fastconv::cpu {
 
-namespace {
-
-template <typename T>
-DepthwiseKernels<T> select_kernels();
-
 template <>
-DepthwiseKernels<float> select_kernels<float>() {
+DepthwiseKernels<float> select_depthwise_kernels<float>() {
   switch (isa()) {
 #if FASTCONV_X86_KERNELS
     case Isa::Avx512: return avx512::f32_depthwise_kernels();
@@ -58,7 +54,7 @@ DepthwiseKernels<float> select_kernels<float>() {
 }
 
 template <>
-DepthwiseKernels<double> select_kernels<double>() {
+DepthwiseKernels<double> select_depthwise_kernels<double>() {
   switch (isa()) {
 #if FASTCONV_X86_KERNELS
     case Isa::Avx512: return avx512::f64_depthwise_kernels();
@@ -68,6 +64,8 @@ DepthwiseKernels<double> select_kernels<double>() {
   }
   return generic::f64_depthwise_kernels();
 }
+
+namespace {
 
 // Floor division for a possibly negative numerator (b > 0).
 int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
@@ -149,7 +147,9 @@ struct RowBlocks {
 template <typename T>
 void forward_depthwise(const ConvGeometry& g, const T* x, const T* w, const T* bias, bool relu,
                        T* y) {
-  const DepthwiseKernels<T> kern = select_kernels<T>();
+  if (depthwise_lanes_preferred(g, ConvPass::Forward, sizeof(T)))
+    return forward_depthwise_lanes(g, x, w, bias, relu, y);
+  const DepthwiseKernels<T> kern = select_depthwise_kernels<T>();
   const int64_t C = g.in_channels, m = g.out_channels_per_group(), Cout = g.out_channels;
   const int64_t D = g.in_size[0], H = g.in_size[1], W = g.in_size[2];
   const int64_t OD = g.out_size[0], OH = g.out_size[1], OW = g.out_size[2];
@@ -217,7 +217,9 @@ void forward_depthwise(const ConvGeometry& g, const T* x, const T* w, const T* b
 
 template <typename T>
 void backward_data_depthwise(const ConvGeometry& g, const T* gy, const T* w, T* gx) {
-  const DepthwiseKernels<T> kern = select_kernels<T>();
+  if (depthwise_lanes_preferred(g, ConvPass::BackwardData, sizeof(T)))
+    return backward_data_depthwise_lanes(g, gy, w, gx);
+  const DepthwiseKernels<T> kern = select_depthwise_kernels<T>();
   const int64_t C = g.in_channels, m = g.out_channels_per_group(), Cout = g.out_channels;
   const int64_t D = g.in_size[0], H = g.in_size[1], W = g.in_size[2];
   const int64_t OD = g.out_size[0], OH = g.out_size[1], OW = g.out_size[2];
@@ -315,6 +317,8 @@ void backward_data_depthwise(const ConvGeometry& g, const T* gy, const T* w, T* 
 
 template <typename T>
 void backward_weight_depthwise(const ConvGeometry& g, const T* x, const T* gy, T* gw) {
+  if (depthwise_lanes_preferred(g, ConvPass::BackwardWeight, sizeof(T)))
+    return backward_weight_depthwise_lanes(g, x, gy, gw);
   // Per (n, c) and depth slice, the input is copied into a buffer of padded rows of R elements
   // (zero rows above and below, rows deinterleaved by the H stride into sh phase planes, columns
   // by the W stride as in PaddedRows), and each grad_output plane slice into rows of the same
@@ -322,7 +326,7 @@ void backward_weight_depthwise(const ConvGeometry& g, const T* x, const T* gy, T
   // output row oh meets buffer row oh + (kh * dh) / sh of phase plane (kh * dh) % sh, and the
   // zeros of the padded grad_output rows cancel the columns no output reads. (With non-finite
   // inputs, those cancelled products can turn a result NaN where the exact sum would not.)
-  const DepthwiseKernels<T> kern = select_kernels<T>();
+  const DepthwiseKernels<T> kern = select_depthwise_kernels<T>();
   const int64_t C = g.in_channels, m = g.out_channels_per_group(), Cout = g.out_channels;
   const int64_t D = g.in_size[0], H = g.in_size[1], W = g.in_size[2];
   const int64_t OD = g.out_size[0], OH = g.out_size[1], OW = g.out_size[2];
