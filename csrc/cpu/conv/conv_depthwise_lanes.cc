@@ -43,7 +43,9 @@ struct LanesPlan {
   int64_t taps = 0;  // per thread: taps of the longest tap list (a pointer and a weight each)
   std::vector<std::vector<std::pair<int64_t, int64_t>>> w_taps;  // backward_data: (kw, offset)
 
-  int64_t per_thread() const { return tile + stage + out; }
+  // + one cache line: the tile starts on a cache-line boundary (every vector load is whole)
+  int64_t per_thread() const { return tile + stage + out + kAlignElements; }
+  static constexpr int64_t kAlignElements = 64;  // >= 64 bytes of any T
 
   LanesPlan(const ConvGeometry& g, ConvPass pass, int64_t lanes, int64_t pack_tile) {
     L = lanes;
@@ -108,6 +110,11 @@ struct LanesPlan {
   }
 };
 
+template <typename T>
+T* align_to_line(T* p) {
+  return reinterpret_cast<T*>((reinterpret_cast<uintptr_t>(p) + 63) & ~uintptr_t(63));
+}
+
 // wl[((cb * m + j) * kvol + k) * L + l] = w[((cb * L + l) * m + j) * kvol + k] (0 past C).
 template <typename T>
 std::vector<T> pack_weights(const ConvGeometry& g, const T* w, const LanesPlan& p) {
@@ -161,15 +168,39 @@ void load_input_tile(const ConvGeometry& g, const DepthwiseKernels<T>& kern, con
 
 }  // namespace
 
+// Rows or lanes, from measurements of both paths on one thread, float32, AVX-512 (L = 16), on
+// the shared 2-core Zen 4 (benchmarks/results/depthwise_cpu.md has the suite's rows; times
+// rows / lanes in ms, the best of 5):
+// - Lanes need channels to fill them: C = 4 (a quarter of the lanes) 8x4x56x56 3x3 forward
+//   0.29 / 0.66, backward_weight 0.23 / 0.84; C = 8 (half) 8x8x56x56 forward 0.57 / 0.69,
+//   backward_weight 0.28 / 0.42, but on 14x14 planes 0.096 / 0.051; C = 16 2x16x112x112
+//   forward 0.52 / 0.37, backward_weight 0.77 / 0.39. So: more than half the lanes used, or
+//   half on rows shorter than 32.
+// - The row path is at its best on long rows, for forward and backward_data: 1-D k=4, 64
+//   channels, length 256 (b8) forward 0.153 / 0.125, backward_data 0.129 / 0.104; length 1024
+//   0.174 / 0.330 and 0.324 / 0.746; length 4096 (b2) 0.52 / 0.73 and 0.35 / 0.90. So: rows
+//   from 512 pixels per row. backward_weight stays faster with lanes (1024: 1.30 / 0.69; 4096:
+//   0.82 / 0.67; k=31: 3.36 / 1.42).
+// - Small planes are where lanes win most (8x960x7x7 3x3: 1.98 / 0.28 ms forward on 2
+//   threads); every other suite row too (8x144x56x56 3x3/2 forward 4.28 / 1.06).
+// - A tile larger than 4 MiB per thread would not stay in L2 and the workspace would grow with
+//   the plane: rows then.
 bool depthwise_lanes_preferred(const ConvGeometry& g, ConvPass pass, int64_t element_size) {
   if (const char* force = std::getenv("FASTCONV_DEPTHWISE")) {
     if (std::strcmp(force, "lanes") == 0) return true;
     if (std::strcmp(force, "rows") == 0) return false;
   }
-  (void)pass;
-  (void)element_size;
-  // TODO(measure): placeholder until the threshold is measured.
-  return g.out_size[2] < 32 || g.stride[2] > 1;
+  const bool f64 = element_size == 8;
+  const int64_t lanes = f64 ? select_depthwise_kernels<double>().lanes
+                            : select_depthwise_kernels<float>().lanes;
+  const int64_t pack_tile = f64 ? select_depthwise_kernels<double>().pack_tile
+                                : select_depthwise_kernels<float>().pack_tile;
+  const int64_t used = g.in_channels, offered = ceil_div(g.in_channels, lanes) * lanes;
+  const int64_t row = pass == ConvPass::BackwardData ? g.in_size[2] : g.out_size[2];
+  if (2 * used < offered || (2 * used == offered && row >= 32)) return false;
+  if (pass != ConvPass::BackwardWeight && row >= 512) return false;
+  LanesPlan plan(g, pass, lanes, pack_tile);
+  return plan.per_thread() * element_size <= (int64_t(4) << 20);
 }
 
 // ---------------------------------------------------------------------------------- forward
@@ -193,7 +224,7 @@ void forward_depthwise_lanes(const ConvGeometry& g, const T* x, const T* w, cons
   {
     const FlushDenormals flush_denormals;
     std::vector<T> buf(static_cast<size_t>(p.per_thread()));
-    T* tile = buf.data();
+    T* tile = align_to_line(buf.data());
     T* stage = tile + p.tile;
     T* out = stage + p.stage;
     T* bvec = out + out_plane * L;
@@ -247,7 +278,7 @@ void backward_data_depthwise_lanes(const ConvGeometry& g, const T* gy, const T* 
   {
     const FlushDenormals flush_denormals;
     std::vector<T> buf(static_cast<size_t>(p.per_thread()));
-    T* tile = buf.data();
+    T* tile = align_to_line(buf.data());
     T* stage = tile + p.tile;
     T* gxt = stage + p.stage;
     std::vector<const T*> ptrs(static_cast<size_t>(2 * p.taps));
@@ -309,7 +340,7 @@ void backward_weight_depthwise_lanes(const ConvGeometry& g, const T* x, const T*
   {
     const FlushDenormals flush_denormals;
     std::vector<T> buf(static_cast<size_t>(p.per_thread()));
-    T* tile = buf.data();
+    T* tile = align_to_line(buf.data());
     T* stage = tile + p.tile;
     T* gt = stage + p.stage;
     T* acc = gt + out_plane * L;
