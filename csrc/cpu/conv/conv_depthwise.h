@@ -42,6 +42,10 @@ struct DepthwiseKernels {
                     int64_t len, const T* bias, T* out, int64_t out_step);
   void (*lanes_dot)(int64_t ntaps, const T* const* src, int64_t src_step, const T* g,
                     int64_t len, T* acc);
+  // lanes_row for unit stride and dilation along W: nrows rows of kw taps, tap k of row r at
+  // src[r] + k * tstep (tstep = +-L); same result as lanes_row, fewer loads
+  void (*lanes_window)(int64_t nrows, int64_t kw, const T* const* w, const T* const* src,
+                       int64_t tstep, int64_t len, const T* bias, T* out);
 };
 
 namespace generic {

@@ -160,6 +160,79 @@ inline void lanes_row(int64_t ntaps, const T* const* w, const T* const* src, int
   }
 }
 
+// NB output pixels i .. i+NB-1 of lanes_window: the inputs of the NB pixels for one tap stay in
+// registers, and the next tap of the row (one pixel further along W, or back for tstep < 0)
+// needs one new load: NB + KW - 1 loads instead of NB * KW per tap row.
+template <typename V, int NB, bool kAhead, typename T>
+inline void lanes_window_block(int64_t nrows, int64_t kw, const T* const* w,
+                               const T* const* src, int64_t i, const T* bias, T* out) {
+  constexpr int64_t L = V::kLanes;
+  const int64_t tstep = kAhead ? L : -L;
+  typename V::type acc[NB], win[NB];
+#pragma GCC unroll 8
+  for (int b = 0; b < NB; ++b) acc[b] = V::zero();
+  for (int64_t r = 0; r < nrows; ++r) {
+    const T* s = src[r] + i * L;
+#pragma GCC unroll 8
+    for (int b = 0; b < NB; ++b) win[b] = V::load(s + b * L);
+    const T* const* wr = w + r * kw;
+    for (int64_t k = 0; k < kw; ++k) {
+      const typename V::type wt = V::load(wr[k]);
+#pragma GCC unroll 8
+      for (int b = 0; b < NB; ++b) acc[b] = V::fmadd(wt, win[b], acc[b]);
+      if (k + 1 == kw) break;
+      s += tstep;
+      if (kAhead) {
+#pragma GCC unroll 8
+        for (int b = 0; b + 1 < NB; ++b) win[b] = win[b + 1];
+        win[NB - 1] = V::load(s + (NB - 1) * L);
+      } else {
+#pragma GCC unroll 8
+        for (int b = NB - 1; b > 0; --b) win[b] = win[b - 1];
+        win[0] = V::load(s);
+      }
+    }
+  }
+  if (bias) {
+    const typename V::type bv = V::load(bias);
+#pragma GCC unroll 8
+    for (int b = 0; b < NB; ++b) acc[b] = V::add(acc[b], bv);
+  }
+#pragma GCC unroll 8
+  for (int b = 0; b < NB; ++b) V::store(out + (i + b) * L, acc[b]);
+}
+
+// lanes_row for unit stride and unit dilation along W, taps given as nrows rows of kw taps:
+// tap k of row r reads src[r] + k * tstep (tstep = +-L) and pixel i one vector further per
+// pixel, out[i*L] = (sum over r, then k, of w[r*kw + k] * input) + bias: the same taps in the
+// same order as lanes_row, so the same result, bitwise.
+template <typename V, bool kAhead, typename T>
+inline void lanes_window_dir(int64_t nrows, int64_t kw, const T* const* w, const T* const* src,
+                             int64_t len, const T* bias, T* out) {
+  constexpr int NB = 7;  // 7 accumulators + 7 inputs + 1 weight: 15 of AVX2's 16 registers
+  int64_t i = 0;
+  for (; i + NB <= len; i += NB) lanes_window_block<V, NB, kAhead>(nrows, kw, w, src, i, bias, out);
+  switch (len - i) {
+    case 1: lanes_window_block<V, 1, kAhead>(nrows, kw, w, src, i, bias, out); break;
+    case 2: lanes_window_block<V, 2, kAhead>(nrows, kw, w, src, i, bias, out); break;
+    case 3: lanes_window_block<V, 3, kAhead>(nrows, kw, w, src, i, bias, out); break;
+    case 4: lanes_window_block<V, 4, kAhead>(nrows, kw, w, src, i, bias, out); break;
+    case 5: lanes_window_block<V, 5, kAhead>(nrows, kw, w, src, i, bias, out); break;
+    case 6: lanes_window_block<V, 6, kAhead>(nrows, kw, w, src, i, bias, out); break;
+    default: break;
+  }
+}
+
+template <typename V, typename T>
+inline void lanes_window(int64_t nrows, int64_t kw, const T* const* w, const T* const* src,
+                         int64_t tstep, int64_t len, const T* bias, T* out) {
+  if (tstep < 0) {
+    lanes_window_dir<V, false>(nrows, kw, w, src, len, bias, out);
+  } else {
+    lanes_window_dir<V, true>(nrows, kw, w, src, len, bias, out);
+  }
+}
+
 // G taps of lanes_dot, one accumulator each in registers: G independent FMA chains.
 template <typename V, int G, typename T>
 inline void lanes_dot_group(const T* const* src, int64_t src_step, const T* g, int64_t len,
@@ -228,7 +301,11 @@ DepthwiseKernels<T> depthwise_kernels(const char* name) {
             lanes_row<V>(ntaps, w, src, src_step, len, bias, out, out_step);
           },
           [](int64_t ntaps, const T* const* src, int64_t src_step, const T* g, int64_t len,
-             T* acc) { lanes_dot<V>(ntaps, src, src_step, g, len, acc); }};
+             T* acc) { lanes_dot<V>(ntaps, src, src_step, g, len, acc); },
+          [](int64_t nrows, int64_t kw, const T* const* w, const T* const* src, int64_t tstep,
+             int64_t len, const T* bias, T* out) {
+            lanes_window<V>(nrows, kw, w, src, tstep, len, bias, out);
+          }};
 }
 
 }  // namespace fastconv::cpu::simd

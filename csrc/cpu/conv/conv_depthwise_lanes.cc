@@ -216,7 +216,8 @@ void forward_depthwise_lanes(const ConvGeometry& g, const T* x, const T* w, cons
   const int64_t Cout = g.out_channels, kvol = g.kernel_volume();
   const int64_t in_plane = g.in_plane(), out_plane = g.out_plane();
   const int64_t s0 = g.stride[0], s1 = g.stride[1], s2 = g.stride[2];
-  const int64_t E1 = p.ext[1], E2 = p.ext[2];
+  const int64_t E1 = p.ext[1], E2 = p.ext[2], KW = g.kernel[2];
+  const bool window = s2 == 1 && g.dilation[2] == 1;  // lanes_window's case
   const std::vector<T> wl = pack_weights(g, w, p);
   const std::vector<int64_t> off = tap_offsets(g, p);
 
@@ -243,9 +244,14 @@ void forward_depthwise_lanes(const ConvGeometry& g, const T* x, const T* w, cons
         for (int64_t od = 0; od < OD; ++od)
           for (int64_t oh = 0; oh < OH; ++oh) {
             const T* base = tile + (od * s0 * E1 + oh * s1) * E2 * L;
-            for (int64_t t = 0; t < kvol; ++t) src[t] = base + off[t];
-            kern.lanes_row(kvol, wt, src, s2 * L, OW, bias ? bvec : nullptr,
-                           out + (od * OH + oh) * OW * L, L);
+            T* orow = out + (od * OH + oh) * OW * L;
+            if (window) {  // kvol / KW rows of KW taps
+              for (int64_t r = 0; r < kvol / KW; ++r) src[r] = base + off[r * KW];
+              kern.lanes_window(kvol / KW, KW, wt, src, L, OW, bias ? bvec : nullptr, orow);
+            } else {
+              for (int64_t t = 0; t < kvol; ++t) src[t] = base + off[t];
+              kern.lanes_row(kvol, wt, src, s2 * L, OW, bias ? bvec : nullptr, orow, L);
+            }
           }
         T* yj = y + (n * Cout + c0 * m + j) * out_plane;
         kern.unpack(out, nch, out_plane, yj, m * out_plane);
@@ -272,6 +278,8 @@ void backward_data_depthwise_lanes(const ConvGeometry& g, const T* gy, const T* 
   const int64_t p0 = g.pad_before[0], p1 = g.pad_before[1];
   const int64_t d0 = g.dilation[0], d1 = g.dilation[1];
   const int64_t in_plane = g.in_plane(), out_plane = g.out_plane();
+  // unit stride and dilation along W: every tap kw of a gy row, at offsets p2 - kw
+  const bool window = s2 == 1 && g.dilation[2] == 1;
   const std::vector<T> wl = pack_weights(g, w, p);
 
 #pragma omp parallel num_threads(p.threads)
@@ -296,7 +304,7 @@ void backward_data_depthwise_lanes(const ConvGeometry& g, const T* gy, const T* 
       for (int64_t id = 0; id < D; ++id)
         for (int64_t ih = 0; ih < H; ++ih)
           for (int64_t res = 0; res < std::min(s2, W); ++res) {
-            int64_t nt = 0;
+            int64_t nt = 0, nrows = 0;
             for (int64_t j = 0; j < m; ++j) {
               const T* wj = wl.data() + (cb * m + j) * kvol * L;
               for (int64_t kd = 0; kd < g.kernel[0]; ++kd) {
@@ -306,15 +314,20 @@ void backward_data_depthwise_lanes(const ConvGeometry& g, const T* gy, const T* 
                   const int64_t th = ih + p1 - kh * d1;
                   if (th < 0 || th % s1 != 0 || th / s1 >= OH) continue;
                   const T* row = tile + (((j * OD + td / s0) * OH + th / s1) * p.wg + p.lead) * L;
+                  if (window) src[nrows++] = row + p.w_taps[0][0].second * L;
                   for (const auto& tap : p.w_taps[res]) {
-                    src[nt] = row + tap.second * L;
+                    if (!window) src[nt] = row + tap.second * L;
                     wt[nt++] = wj + ((kd * KH + kh) * KW + tap.first) * L;
                   }
                 }
               }
             }
-            kern.lanes_row(nt, wt, src, L, ceil_div(W - res, s2), nullptr,
-                           gxt + ((id * H + ih) * W + res) * L, s2 * L);
+            T* gxrow = gxt + ((id * H + ih) * W + res) * L;
+            if (window) {  // rows of KW taps kw = 0, 1, ..., each one pixel back along gy
+              kern.lanes_window(nrows, KW, wt, src, -L, W, nullptr, gxrow);
+            } else {
+              kern.lanes_row(nt, wt, src, L, ceil_div(W - res, s2), nullptr, gxrow, s2 * L);
+            }
           }
       kern.unpack(gxt, nch, in_plane, gx + (n * C + c0) * in_plane, in_plane);
     }
