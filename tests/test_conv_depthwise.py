@@ -2,8 +2,10 @@
 algorithm="depthwise", against the float64 reference and PyTorch: every primitive (forward,
 backward_data, backward_weight, and the transposed convolution built from them), depth
 multipliers 1 and 2, kernels 1 to 31, strides 1 to 3, padding (incl. asymmetric 'same'),
-dilation, 1D (incl. causal k=4) / 2D / 3D, widths around the vector widths; thread-count and
-batch-position invariance, bitwise; and what algorithm="auto" picks."""
+dilation, 1D (incl. causal k=4) / 2D / 3D, widths around the vector widths, tiny planes and
+channel counts around the lane counts; thread-count and batch-position invariance, bitwise; and
+what algorithm="auto" picks. Both paths of the algorithm run every case: rows (SIMD along W) and
+lanes (channels in the vector lanes), forced with FASTCONV_DEPTHWISE=rows|lanes."""
 
 from __future__ import annotations
 
@@ -20,6 +22,14 @@ from conv_cases import ConvCase
 from test_conv import _torch_forward_and_grads, check_against_reference, run_fastconv
 
 DTYPES = [np.float32, np.float64]
+PATHS = ["rows", "lanes"]
+
+
+@pytest.fixture(params=PATHS)
+def path(request, monkeypatch):
+    """The depthwise path every fastconv call of the test runs (read by the C++ per call)."""
+    monkeypatch.setenv("FASTCONV_DEPTHWISE", request.param)
+    return request.param
 
 
 def dw(ndim, batch, channels, size, kernel, multiplier=1, **kw):
@@ -69,6 +79,21 @@ def _cases():
                  transposed=True),
         ConvCase(1, 2, 6, 3, (9,), (4,), stride=3, padding=1, groups=3, transposed=True),
     ]
+    # channel counts around the lane counts (4, 8, 16: full and partial channel blocks) on
+    # tiny and odd planes, every stride / dilation / padding kind, 1D / 3D, multiplier 2
+    cases += [
+        dw(2, 2, 17, (7, 7), (3, 3), padding=1),
+        dw(2, 2, 20, (1, 1), (3, 3), padding=1),
+        dw(2, 1, 5, (2, 3), (3, 3), 2, padding=1),
+        dw(2, 2, 33, (7, 7), (3, 3), stride=2, padding=1, bias=False),
+        dw(2, 1, 18, (9, 11), (5, 5), stride=3, padding=2, dilation=(2, 1)),
+        dw(2, 2, 16, (6, 7), (4, 4), padding="same"),
+        dw(2, 1, 12, (7, 7), (7, 7), 3, padding=3),
+        dw(2, 1, 9, (14, 14), (3, 3), stride=(1, 2), padding=(0, 1)),
+        dw(1, 2, 18, (23,), (4,), padding=3),
+        dw(1, 1, 16, (9,), (3,), stride=2, padding=1, dilation=3),
+        dw(3, 1, 17, (3, 4, 5), (3, 3, 3), stride=(1, 2, 1), padding=1),
+    ]
     # widths around the vector widths (4, 8, 16 lanes; blocks of 4 vectors), stride 1 and 2
     for width, (k, s, p) in itertools.product((1, 15, 16, 17, 31, 33, 64),
                                               ((3, 1, 1), (5, 2, 2), (4, 1, "same"))):
@@ -81,7 +106,7 @@ CASES = _cases()
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_depthwise_matches_reference(case, dtype, rng):
+def test_depthwise_matches_reference(case, dtype, rng, path):
     check_against_reference(case, rng, dtype, algorithm="depthwise")
 
 
@@ -90,7 +115,7 @@ TORCH_CASES = [c for c in CASES if not (c.padding == "same" and c.stride != 1)]
 
 @pytest.mark.torch
 @pytest.mark.parametrize("case", TORCH_CASES[::2], ids=[c.id for c in TORCH_CASES[::2]])
-def test_depthwise_matches_torch(case, rng):
+def test_depthwise_matches_torch(case, rng, path):
     x, w, b = case.arrays(rng, np.float64)
     y = run_fastconv(case, x, w, b, algorithm="depthwise")
     gy = rng.standard_normal(y.shape)
@@ -104,7 +129,7 @@ def test_depthwise_matches_torch(case, rng):
 
 @pytest.mark.torch
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
-def test_causal_conv1d_k4_matches_torch(dtype, rng):
+def test_causal_conv1d_k4_matches_torch(dtype, rng, path):
     """Mamba-style causal depthwise conv1d: padding k-1, keep the first L outputs."""
     torch = pytest.importorskip("torch")
     n, c, length, k = 2, 8, 67, 4
@@ -130,6 +155,8 @@ INVARIANCE_CASES = [
     dw(1, 3, 3, (301,), (4,), padding=3),
     dw(2, 1, 1, (40, 19), (7, 7), padding=3),  # one plane: rows are split between threads
     dw(3, 2, 1, (9, 8, 21), (3, 3, 3), stride=(2, 1, 2), padding=1),
+    dw(2, 3, 20, (7, 7), (3, 3), padding=1),  # a full and a partial block of 16 lanes
+    dw(2, 1, 40, (9, 8), (5, 5), 2, stride=2, padding=2),
 ]
 
 
@@ -142,7 +169,7 @@ def restore_threads():
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 @pytest.mark.parametrize("case", INVARIANCE_CASES, ids=[c.id for c in INVARIANCE_CASES])
-def test_depthwise_same_bits_with_1_and_2_threads(case, dtype, rng, restore_threads):
+def test_depthwise_same_bits_with_1_and_2_threads(case, dtype, rng, restore_threads, path):
     x, w, b = case.arrays(rng, dtype)
     gy = rng.standard_normal(run_fastconv(case, x, w, b).shape).astype(dtype)
     results = []
@@ -155,7 +182,7 @@ def test_depthwise_same_bits_with_1_and_2_threads(case, dtype, rng, restore_thre
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 @pytest.mark.parametrize("case", INVARIANCE_CASES, ids=[c.id for c in INVARIANCE_CASES])
-def test_depthwise_sample_independent_of_batch(case, dtype, rng):
+def test_depthwise_sample_independent_of_batch(case, dtype, rng, path):
     """Forward and grad_input of sample i equal those of the sample computed alone, bitwise."""
     x, w, b = case.arrays(rng, dtype)
     x = np.concatenate([x, rng.standard_normal((2,) + x.shape[1:]).astype(dtype)])
@@ -174,6 +201,58 @@ def test_depthwise_sample_independent_of_batch(case, dtype, rng):
 def dataclass_replace(case, **changes):
     import dataclasses
     return dataclasses.replace(case, **changes)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_fused_relu_and_bias(dtype, rng, path):
+    """activation="relu" after the bias, NaN kept: equal to relu of the plain result."""
+    x = rng.standard_normal((2, 20, 7, 9)).astype(dtype)
+    x.flat[::17] = np.nan
+    w = rng.standard_normal((40, 1, 3, 3)).astype(dtype)
+    b = rng.standard_normal(40).astype(dtype)
+    plain = fastconv.conv2d(x, w, b, stride=2, padding=1, groups=20, algorithm="depthwise")
+    fused = fastconv.conv2d(x, w, b, stride=2, padding=1, groups=20, algorithm="depthwise",
+                            activation="relu")
+    np.testing.assert_array_equal(fused, fastconv.relu(plain))
+    assert np.isnan(fused).any()
+
+
+@pytest.mark.parametrize("shape, expected", [
+    # (batch, channels, size, kernel, padding) as fastconv.conv*d takes them; the path that
+    # "auto" must take on every ISA (lanes of 4, 8 or 16 float32)
+    ((2, 32, (7, 7), (3, 3), 1), "lanes"),  # small planes, every lane used
+    ((2, 64, (13,), (3,), 1), "lanes"),
+    ((2, 1, (9, 40), (3, 3), 1), "rows"),  # one channel: a lane of each vector
+    ((1, 32, (1024,), (4,), 3), "rows"),  # long rows (forward and backward_data)
+], ids=["lanes_2d", "lanes_1d", "rows_one_channel", "rows_long"])
+def test_auto_runs_the_path_of_the_threshold(shape, expected, rng, monkeypatch):
+    """Without FASTCONV_DEPTHWISE, each pass runs the path the threshold names: its result is
+    bitwise that of the forced path (backward_weight of long rows runs lanes). Forward and
+    backward_data sum the taps in the same order on both paths (the same bits); backward_weight
+    is what tells the paths apart."""
+    n, c, size, kernel, pad = shape
+    nd = len(size)
+    conv = getattr(fastconv, f"conv{nd}d")
+    conv_backward = getattr(fastconv, f"conv{nd}d_backward")
+    x = rng.standard_normal((n, c) + size).astype(np.float32)
+    w = rng.standard_normal((c, 1) + kernel).astype(np.float32)
+    b = rng.standard_normal(c).astype(np.float32)
+    gy = rng.standard_normal(conv(x, w, b, 1, pad, 1, c).shape).astype(np.float32)
+
+    def run():
+        y = conv(x, w, b, 1, pad, 1, c, algorithm="depthwise")
+        gx, gw, _ = conv_backward(gy, x, w, 1, pad, 1, c, algorithm="depthwise")
+        return y, gx, gw
+
+    monkeypatch.delenv("FASTCONV_DEPTHWISE", raising=False)
+    auto = run()
+    forced = {}
+    for p in PATHS:
+        monkeypatch.setenv("FASTCONV_DEPTHWISE", p)
+        forced[p] = run()
+    weight_path = "lanes" if shape[2] == (1024,) else expected
+    for k, p in enumerate((expected, expected, weight_path)):
+        np.testing.assert_array_equal(auto[k], forced[p][k])
 
 
 # -------------------------------------------------------------------- algorithm choice

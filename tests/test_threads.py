@@ -32,9 +32,12 @@ def test_set_and_get_num_threads(restore_threads):
     # tasks, several column tiles and several GEMM blocks, so that threads share the work
     (3, 40, 70, (19, 17), (3, 3), 1, 1, 1),
     (1, 8, 8, (40, 33), (3, 3), 2, 1, 8),
+    (2, 40, 40, (7, 9), (3, 3), 1, 1, 40),  # depthwise, channels in lanes (small planes)
+    (1, 2, 2, (40, 70), (3, 3), 1, 1, 2),  # depthwise along rows (2 channels: lanes unfilled)
     (2, 96, 32, (14, 14), (1, 1), 1, 0, 1),
     (1, 16, 12, (600,), (5,), 1, 2, 2),
-], ids=["dense3x3", "depthwise_s2", "pointwise", "conv1d_long"])
+], ids=["dense3x3", "depthwise_s2", "depthwise_lanes", "depthwise_rows", "pointwise",
+        "conv1d_long"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 def test_results_identical_with_1_and_2_threads(shape, dtype, restore_threads):
     n, c_in, c_out, size, kernel, stride, padding, groups = shape

@@ -267,7 +267,7 @@ def explain(op: str, input_shape, weight_shape, *, dtype="float32", stride=1, pa
     kernel allocates, without running it (the choice is a fixed rule: no autotuning, no stall on
     the first call of a new shape). Arguments as for the op; shapes instead of arrays.
     workspace_bytes counts what the kernel allocates (None where an algorithm does not report
-    it yet: depthwise), not the output or a padding_mode copy.
+    it), not the output or a padding_mode copy.
 
     >>> fastconv.explain("conv2d", (8, 64, 56, 56), (64, 64, 3, 3), padding=1)["passes"]
     {'forward': {'algorithm': 'winograd', 'workspace_bytes': ...}, 'backward_data': {...}, ...}

@@ -92,8 +92,10 @@ int64_t conv_workspace_bytes(ConvAlgorithm algorithm, ConvPass pass, const ConvG
     case ConvAlgorithm::Winograd:
       return f64 ? winograd_workspace_bytes<double>(g, pass)
                  : winograd_workspace_bytes<float>(g, pass);
+    case ConvAlgorithm::Depthwise:
+      return f64 ? depthwise_workspace_bytes<double>(g, pass)
+                 : depthwise_workspace_bytes<float>(g, pass);
     case ConvAlgorithm::Auto:
-    case ConvAlgorithm::Depthwise:  // per-thread padded plane buffers, not yet reported
       break;
   }
   return -1;

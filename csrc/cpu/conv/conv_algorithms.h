@@ -42,5 +42,8 @@ template <typename T>
 void backward_data_depthwise(const ConvGeometry& g, const T* gy, const T* w, T* gx);
 template <typename T>
 void backward_weight_depthwise(const ConvGeometry& g, const T* x, const T* gy, T* gw);
+// Bytes the depthwise pass allocates (its row or lanes path: buffers, tap lists, per thread).
+template <typename T>
+int64_t depthwise_workspace_bytes(const ConvGeometry& g, ConvPass pass);
 
 }  // namespace fastconv::cpu

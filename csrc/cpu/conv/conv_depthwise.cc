@@ -37,16 +37,12 @@
 #include "cpu/conv/conv_algorithms.h"
 #include "cpu/conv/epilogue.h"
 #include "cpu/conv/conv_depthwise.h"
+#include "cpu/conv/conv_depthwise_lanes.h"
 
 namespace fastconv::cpu {
 
-namespace {
-
-template <typename T>
-DepthwiseKernels<T> select_kernels();
-
 template <>
-DepthwiseKernels<float> select_kernels<float>() {
+DepthwiseKernels<float> select_depthwise_kernels<float>() {
   switch (isa()) {
 #if FASTCONV_X86_KERNELS
     case Isa::Avx512: return avx512::f32_depthwise_kernels();
@@ -58,7 +54,7 @@ DepthwiseKernels<float> select_kernels<float>() {
 }
 
 template <>
-DepthwiseKernels<double> select_kernels<double>() {
+DepthwiseKernels<double> select_depthwise_kernels<double>() {
   switch (isa()) {
 #if FASTCONV_X86_KERNELS
     case Isa::Avx512: return avx512::f64_depthwise_kernels();
@@ -68,6 +64,8 @@ DepthwiseKernels<double> select_kernels<double>() {
   }
   return generic::f64_depthwise_kernels();
 }
+
+namespace {
 
 // Floor division for a possibly negative numerator (b > 0).
 int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
@@ -149,7 +147,9 @@ struct RowBlocks {
 template <typename T>
 void forward_depthwise(const ConvGeometry& g, const T* x, const T* w, const T* bias, bool relu,
                        T* y) {
-  const DepthwiseKernels<T> kern = select_kernels<T>();
+  if (depthwise_lanes_preferred(g, ConvPass::Forward, sizeof(T)))
+    return forward_depthwise_lanes(g, x, w, bias, relu, y);
+  const DepthwiseKernels<T> kern = select_depthwise_kernels<T>();
   const int64_t C = g.in_channels, m = g.out_channels_per_group(), Cout = g.out_channels;
   const int64_t D = g.in_size[0], H = g.in_size[1], W = g.in_size[2];
   const int64_t OD = g.out_size[0], OH = g.out_size[1], OW = g.out_size[2];
@@ -217,7 +217,9 @@ void forward_depthwise(const ConvGeometry& g, const T* x, const T* w, const T* b
 
 template <typename T>
 void backward_data_depthwise(const ConvGeometry& g, const T* gy, const T* w, T* gx) {
-  const DepthwiseKernels<T> kern = select_kernels<T>();
+  if (depthwise_lanes_preferred(g, ConvPass::BackwardData, sizeof(T)))
+    return backward_data_depthwise_lanes(g, gy, w, gx);
+  const DepthwiseKernels<T> kern = select_depthwise_kernels<T>();
   const int64_t C = g.in_channels, m = g.out_channels_per_group(), Cout = g.out_channels;
   const int64_t D = g.in_size[0], H = g.in_size[1], W = g.in_size[2];
   const int64_t OD = g.out_size[0], OH = g.out_size[1], OW = g.out_size[2];
@@ -315,6 +317,8 @@ void backward_data_depthwise(const ConvGeometry& g, const T* gy, const T* w, T* 
 
 template <typename T>
 void backward_weight_depthwise(const ConvGeometry& g, const T* x, const T* gy, T* gw) {
+  if (depthwise_lanes_preferred(g, ConvPass::BackwardWeight, sizeof(T)))
+    return backward_weight_depthwise_lanes(g, x, gy, gw);
   // Per (n, c) and depth slice, the input is copied into a buffer of padded rows of R elements
   // (zero rows above and below, rows deinterleaved by the H stride into sh phase planes, columns
   // by the W stride as in PaddedRows), and each grad_output plane slice into rows of the same
@@ -322,7 +326,7 @@ void backward_weight_depthwise(const ConvGeometry& g, const T* x, const T* gy, T
   // output row oh meets buffer row oh + (kh * dh) / sh of phase plane (kh * dh) % sh, and the
   // zeros of the padded grad_output rows cancel the columns no output reads. (With non-finite
   // inputs, those cancelled products can turn a result NaN where the exact sum would not.)
-  const DepthwiseKernels<T> kern = select_kernels<T>();
+  const DepthwiseKernels<T> kern = select_depthwise_kernels<T>();
   const int64_t C = g.in_channels, m = g.out_channels_per_group(), Cout = g.out_channels;
   const int64_t D = g.in_size[0], H = g.in_size[1], W = g.in_size[2];
   const int64_t OD = g.out_size[0], OH = g.out_size[1], OW = g.out_size[2];
@@ -392,6 +396,65 @@ void backward_weight_depthwise(const ConvGeometry& g, const T* x, const T* gy, T
   }
 }
 
+// The bytes the row path allocates, computed as the three passes above allocate them.
+template <typename T>
+int64_t rows_workspace_bytes(const ConvGeometry& g, ConvPass pass) {
+  const DepthwiseKernels<T> kern = select_depthwise_kernels<T>();
+  const int64_t C = g.in_channels, m = g.out_channels_per_group();
+  const int64_t D = g.in_size[0], H = g.in_size[1], W = g.in_size[2];
+  const int64_t OD = g.out_size[0], OH = g.out_size[1], OW = g.out_size[2];
+  const int64_t KH = g.kernel[1], KW = g.kernel[2], kvol = g.kernel_volume();
+  const int64_t s2 = g.stride[2], p2 = g.pad_before[2], d2 = g.dilation[2];
+  const int64_t t = int64_t(sizeof(T)), ptr = int64_t(sizeof(void*)), i64 = int64_t(sizeof(int64_t));
+  switch (pass) {
+    case ConvPass::Forward: {
+      if (m == 0 || OW == 0) return 0;
+      const RowBlocks split(g.batch * C, OD * OH, num_threads());
+      if (split.tasks == 0) return 0;
+      const PaddedRows layout(g, kDepthwiseSlack);
+      const int64_t threads = std::min<int64_t>(num_threads(), split.tasks);
+      return KW * i64 + threads * (D * H * layout.row_stride * t + kvol * (ptr + i64 + t));
+    }
+    case ConvPass::BackwardData: {
+      if (W == 0) return 0;
+      const RowBlocks split(g.batch * C, D * H, num_threads());
+      if (split.tasks == 0) return 0;
+      const int64_t lead = ceil_div((KW - 1) * d2, s2);
+      const int64_t row_len =
+          lead + std::max(OW, (s2 - 1 + p2) / s2 + ceil_div(W, s2)) + kDepthwiseSlack;
+      int64_t pairs = 0;
+      for (int64_t res = 0; res < s2; ++res)
+        for (int64_t kw = 0; kw < KW; ++kw)
+          pairs += ((res + p2 - kw * d2) % s2 + s2) % s2 == 0;
+      const int64_t threads = std::min<int64_t>(num_threads(), split.tasks);
+      return s2 * int64_t(sizeof(std::vector<std::pair<int64_t, int64_t>>)) + pairs * 2 * i64 +
+             threads * ((m * OD * OH * row_len + (s2 > 1 ? ceil_div(W, s2) : 0)) * t +
+                        m * kvol * (ptr + t));
+    }
+    case ConvPass::BackwardWeight: {
+      if (m == 0 || kvol == 0) return 0;
+      const PaddedRows layout(g, 0);
+      const int64_t R = layout.row_stride, L = kern.lanes, sh = g.stride[1];
+      const int64_t hspan = (OH > 0 ? (OH - 1) * sh : 0) + (KH - 1) * g.dilation[1] + 1;
+      const int64_t slice = sh * (ceil_div(hspan, sh) + 1) * R;
+      const int64_t g_len = ceil_div(std::max<int64_t>(OH * R, 1), L) * L;
+      const bool empty = g.batch == 0 || OD * OH * OW == 0;
+      const int64_t threads = std::max<int64_t>(1, std::min<int64_t>(num_threads(), C));
+      return KW * i64 + threads * ((empty ? 0 : D * slice + R + L + g_len) * t +
+                                   m * kvol * L * t + KH * KW * ptr);
+    }
+  }
+  return 0;
+}
+
+template <typename T>
+int64_t depthwise_workspace_bytes(const ConvGeometry& g, ConvPass pass) {
+  return depthwise_lanes_preferred(g, pass, sizeof(T)) ? depthwise_lanes_workspace_bytes<T>(g, pass)
+                                                       : rows_workspace_bytes<T>(g, pass);
+}
+
+template int64_t depthwise_workspace_bytes<float>(const ConvGeometry&, ConvPass);
+template int64_t depthwise_workspace_bytes<double>(const ConvGeometry&, ConvPass);
 template void forward_depthwise<float>(const ConvGeometry&, const float*, const float*,
                                        const float*, bool, float*);
 template void forward_depthwise<double>(const ConvGeometry&, const double*, const double*,

@@ -85,15 +85,226 @@ inline void depthwise_dot(int64_t ntaps, const T* const* src, const T* g, int64_
   }
 }
 
+// ------------------------------------------------------- channels in lanes (see the header)
+
+// dst[i*L + c] = src[c*ld + i] for c < nch (0 for nch <= c < L), i < len: kTile x kTile
+// transposes, element copies at the edges.
+template <typename V, typename T>
+inline void pack_channels(const T* src, int64_t ld, int64_t nch, int64_t len, T* dst) {
+  constexpr int64_t L = V::kLanes, K = V::kTile;
+  const int64_t full_c = nch / K * K, full_i = len / K * K;
+  for (int64_t c = 0; c < full_c; c += K) {
+    for (int64_t i = 0; i < full_i; i += K) V::transpose_tile(src + c * ld + i, ld, dst + i * L + c, L);
+    for (int64_t i = full_i; i < len; ++i)
+      for (int64_t k = 0; k < K; ++k) dst[i * L + c + k] = src[(c + k) * ld + i];
+  }
+  if (full_c == L) return;
+  for (int64_t i = 0; i < len; ++i) {
+    for (int64_t c = full_c; c < nch; ++c) dst[i * L + c] = src[c * ld + i];
+    for (int64_t c = nch; c < L; ++c) dst[i * L + c] = T(0);
+  }
+}
+
+// dst[c*ld + i] = src[i*L + c] for c < nch, i < len (the inverse of pack_channels).
+template <typename V, typename T>
+inline void unpack_channels(const T* src, int64_t nch, int64_t len, T* dst, int64_t ld) {
+  constexpr int64_t L = V::kLanes, K = V::kTile;
+  const int64_t full_c = nch / K * K, full_i = len / K * K;
+  for (int64_t c = 0; c < full_c; c += K) {
+    for (int64_t i = 0; i < full_i; i += K) V::transpose_tile(src + i * L + c, L, dst + c * ld + i, ld);
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t i = full_i; i < len; ++i) dst[(c + k) * ld + i] = src[i * L + c + k];
+  }
+  for (int64_t c = full_c; c < nch; ++c)
+    for (int64_t i = 0; i < len; ++i) dst[c * ld + i] = src[i * L + c];
+}
+
+// NB output pixels i .. i+NB-1 of lanes_row, accumulators in registers across all taps.
+template <typename V, int NB, typename T>
+inline void lanes_row_block(int64_t ntaps, const T* const* w, const T* const* src,
+                            int64_t src_step, int64_t i, const T* bias, T* out, int64_t out_step) {
+  typename V::type acc[NB];
+#pragma GCC unroll 8
+  for (int b = 0; b < NB; ++b) acc[b] = V::zero();
+  for (int64_t t = 0; t < ntaps; ++t) {
+    const typename V::type wt = V::load(w[t]);
+    const T* s = src[t] + i * src_step;
+#pragma GCC unroll 8
+    for (int b = 0; b < NB; ++b) acc[b] = V::fmadd(wt, V::load(s + b * src_step), acc[b]);
+  }
+  if (bias) {
+    const typename V::type bv = V::load(bias);
+#pragma GCC unroll 8
+    for (int b = 0; b < NB; ++b) acc[b] = V::add(acc[b], bv);
+  }
+#pragma GCC unroll 8
+  for (int b = 0; b < NB; ++b) V::store(out + (i + b) * out_step, acc[b]);
+}
+
+// out[i*out_step + l] = (sum_t w[t][l] * src[t][i*src_step + l]) + bias[l], taps in order.
+template <typename V, typename T>
+inline void lanes_row(int64_t ntaps, const T* const* w, const T* const* src, int64_t src_step,
+                      int64_t len, const T* bias, T* out, int64_t out_step) {
+  int64_t i = 0;
+  for (; i + 8 <= len; i += 8)
+    lanes_row_block<V, 8>(ntaps, w, src, src_step, i, bias, out, out_step);
+  switch (len - i) {
+    case 1: lanes_row_block<V, 1>(ntaps, w, src, src_step, i, bias, out, out_step); break;
+    case 2: lanes_row_block<V, 2>(ntaps, w, src, src_step, i, bias, out, out_step); break;
+    case 3: lanes_row_block<V, 3>(ntaps, w, src, src_step, i, bias, out, out_step); break;
+    case 4: lanes_row_block<V, 4>(ntaps, w, src, src_step, i, bias, out, out_step); break;
+    case 5: lanes_row_block<V, 5>(ntaps, w, src, src_step, i, bias, out, out_step); break;
+    case 6: lanes_row_block<V, 6>(ntaps, w, src, src_step, i, bias, out, out_step); break;
+    case 7: lanes_row_block<V, 7>(ntaps, w, src, src_step, i, bias, out, out_step); break;
+    default: break;
+  }
+}
+
+// NB output pixels i .. i+NB-1 of lanes_window: the inputs of the NB pixels for one tap stay in
+// registers, and the next tap of the row (one pixel further along W, or back for tstep < 0)
+// needs one new load: NB + KW - 1 loads instead of NB * KW per tap row.
+template <typename V, int NB, bool kAhead, typename T>
+inline void lanes_window_block(int64_t nrows, int64_t kw, const T* const* w,
+                               const T* const* src, int64_t i, const T* bias, T* out) {
+  constexpr int64_t L = V::kLanes;
+  const int64_t tstep = kAhead ? L : -L;
+  typename V::type acc[NB], win[NB];
+#pragma GCC unroll 8
+  for (int b = 0; b < NB; ++b) acc[b] = V::zero();
+  for (int64_t r = 0; r < nrows; ++r) {
+    const T* s = src[r] + i * L;
+#pragma GCC unroll 8
+    for (int b = 0; b < NB; ++b) win[b] = V::load(s + b * L);
+    const T* const* wr = w + r * kw;
+    for (int64_t k = 0; k < kw; ++k) {
+      const typename V::type wt = V::load(wr[k]);
+#pragma GCC unroll 8
+      for (int b = 0; b < NB; ++b) acc[b] = V::fmadd(wt, win[b], acc[b]);
+      if (k + 1 == kw) break;
+      s += tstep;
+      if (kAhead) {
+#pragma GCC unroll 8
+        for (int b = 0; b + 1 < NB; ++b) win[b] = win[b + 1];
+        win[NB - 1] = V::load(s + (NB - 1) * L);
+      } else {
+#pragma GCC unroll 8
+        for (int b = NB - 1; b > 0; --b) win[b] = win[b - 1];
+        win[0] = V::load(s);
+      }
+    }
+  }
+  if (bias) {
+    const typename V::type bv = V::load(bias);
+#pragma GCC unroll 8
+    for (int b = 0; b < NB; ++b) acc[b] = V::add(acc[b], bv);
+  }
+#pragma GCC unroll 8
+  for (int b = 0; b < NB; ++b) V::store(out + (i + b) * L, acc[b]);
+}
+
+// lanes_row for unit stride and unit dilation along W, taps given as nrows rows of kw taps:
+// tap k of row r reads src[r] + k * tstep (tstep = +-L) and pixel i one vector further per
+// pixel, out[i*L] = (sum over r, then k, of w[r*kw + k] * input) + bias: the same taps in the
+// same order as lanes_row, so the same result, bitwise.
+template <typename V, bool kAhead, typename T>
+inline void lanes_window_dir(int64_t nrows, int64_t kw, const T* const* w, const T* const* src,
+                             int64_t len, const T* bias, T* out) {
+  constexpr int NB = 7;  // 7 accumulators + 7 inputs + 1 weight: 15 of AVX2's 16 registers
+  int64_t i = 0;
+  for (; i + NB <= len; i += NB) lanes_window_block<V, NB, kAhead>(nrows, kw, w, src, i, bias, out);
+  switch (len - i) {
+    case 1: lanes_window_block<V, 1, kAhead>(nrows, kw, w, src, i, bias, out); break;
+    case 2: lanes_window_block<V, 2, kAhead>(nrows, kw, w, src, i, bias, out); break;
+    case 3: lanes_window_block<V, 3, kAhead>(nrows, kw, w, src, i, bias, out); break;
+    case 4: lanes_window_block<V, 4, kAhead>(nrows, kw, w, src, i, bias, out); break;
+    case 5: lanes_window_block<V, 5, kAhead>(nrows, kw, w, src, i, bias, out); break;
+    case 6: lanes_window_block<V, 6, kAhead>(nrows, kw, w, src, i, bias, out); break;
+    default: break;
+  }
+}
+
+template <typename V, typename T>
+inline void lanes_window(int64_t nrows, int64_t kw, const T* const* w, const T* const* src,
+                         int64_t tstep, int64_t len, const T* bias, T* out) {
+  if (tstep < 0) {
+    lanes_window_dir<V, false>(nrows, kw, w, src, len, bias, out);
+  } else {
+    lanes_window_dir<V, true>(nrows, kw, w, src, len, bias, out);
+  }
+}
+
+// G taps of lanes_dot, one accumulator each in registers: G independent FMA chains.
+template <typename V, int G, typename T>
+inline void lanes_dot_group(const T* const* src, int64_t src_step, const T* g, int64_t len,
+                            T* acc) {
+  constexpr int64_t L = V::kLanes;
+  typename V::type a[G];
+#pragma GCC unroll 12
+  for (int k = 0; k < G; ++k) a[k] = V::load(acc + k * L);
+  for (int64_t i = 0; i < len; ++i) {
+    const typename V::type gv = V::load(g + i * L);
+#pragma GCC unroll 12
+    for (int k = 0; k < G; ++k) a[k] = V::fmadd(gv, V::load(src[k] + i * src_step), a[k]);
+  }
+#pragma GCC unroll 12
+  for (int k = 0; k < G; ++k) V::store(acc + k * L, a[k]);
+}
+
+// acc[t*L + l] += g[i*L + l] * src[t][i*src_step + l] for i = 0, 1, ... < len in order (one
+// sequential sum per tap and lane, whatever the grouping of taps).
+template <typename V, typename T>
+inline void lanes_dot(int64_t ntaps, const T* const* src, int64_t src_step, const T* g,
+                      int64_t len, T* acc) {
+  constexpr int64_t L = V::kLanes;
+  const int64_t groups = (ntaps + 11) / 12;  // of at most 12 taps, sizes as even as can be
+  int64_t t = 0;
+  for (int64_t q = 0; q < groups; ++q) {
+    const int64_t gsize = ntaps / groups + (q < ntaps % groups ? 1 : 0);
+    const T* const* s = src + t;
+    T* a = acc + t * L;
+    switch (gsize) {
+      case 1: lanes_dot_group<V, 1>(s, src_step, g, len, a); break;
+      case 2: lanes_dot_group<V, 2>(s, src_step, g, len, a); break;
+      case 3: lanes_dot_group<V, 3>(s, src_step, g, len, a); break;
+      case 4: lanes_dot_group<V, 4>(s, src_step, g, len, a); break;
+      case 5: lanes_dot_group<V, 5>(s, src_step, g, len, a); break;
+      case 6: lanes_dot_group<V, 6>(s, src_step, g, len, a); break;
+      case 7: lanes_dot_group<V, 7>(s, src_step, g, len, a); break;
+      case 8: lanes_dot_group<V, 8>(s, src_step, g, len, a); break;
+      case 9: lanes_dot_group<V, 9>(s, src_step, g, len, a); break;
+      case 10: lanes_dot_group<V, 10>(s, src_step, g, len, a); break;
+      case 11: lanes_dot_group<V, 11>(s, src_step, g, len, a); break;
+      default: lanes_dot_group<V, 12>(s, src_step, g, len, a); break;
+    }
+    t += gsize;
+  }
+}
+
 // One ISA's kernel table from its vector wrapper V, U vectors per block of an output row.
 template <typename V, int U, typename T>
 DepthwiseKernels<T> depthwise_kernels(const char* name) {
-  return {name, V::kLanes,
+  return {name, V::kLanes, V::kTile,
           [](int64_t ntaps, const T* w, const T* const* src, int64_t len, T bias, T* out) {
             depthwise_row<V, U>(ntaps, w, src, len, bias, out);
           },
           [](int64_t ntaps, const T* const* src, const T* g, int64_t len, T* acc) {
             depthwise_dot<V>(ntaps, src, g, len, acc);
+          },
+          [](const T* src, int64_t ld, int64_t nch, int64_t len, T* dst) {
+            pack_channels<V>(src, ld, nch, len, dst);
+          },
+          [](const T* src, int64_t nch, int64_t len, T* dst, int64_t ld) {
+            unpack_channels<V>(src, nch, len, dst, ld);
+          },
+          [](int64_t ntaps, const T* const* w, const T* const* src, int64_t src_step,
+             int64_t len, const T* bias, T* out, int64_t out_step) {
+            lanes_row<V>(ntaps, w, src, src_step, len, bias, out, out_step);
+          },
+          [](int64_t ntaps, const T* const* src, int64_t src_step, const T* g, int64_t len,
+             T* acc) { lanes_dot<V>(ntaps, src, src_step, g, len, acc); },
+          [](int64_t nrows, int64_t kw, const T* const* w, const T* const* src, int64_t tstep,
+             int64_t len, const T* bias, T* out) {
+            lanes_window<V>(nrows, kw, w, src, tstep, len, bias, out);
           }};
 }
 

@@ -1,0 +1,35 @@
+// The two paths of the direct depthwise convolution (conv_depthwise.cc drives both):
+//   rows   (conv_depthwise.cc)        one output row along W per kernel call, SIMD along W
+//   lanes  (conv_depthwise_lanes.cc)  a block of L channels of one sample transposed into a
+//                                     padded [D][H][W][L] tile, SIMD across channels
+#pragma once
+
+#include <cstdint>
+
+#include "common/conv_geometry.h"
+#include "cpu/conv/conv.h"
+#include "cpu/conv/conv_depthwise.h"
+
+namespace fastconv::cpu {
+
+// The kernel table of the running ISA (conv_depthwise.cc).
+template <typename T>
+DepthwiseKernels<T> select_depthwise_kernels();
+
+// Whether the lanes path computes this pass (a function of one sample's geometry and the ISA,
+// never of the batch or the thread count). FASTCONV_DEPTHWISE=rows|lanes forces a path (tests,
+// measurements).
+bool depthwise_lanes_preferred(const ConvGeometry& g, ConvPass pass, int64_t element_size);
+
+template <typename T>
+void forward_depthwise_lanes(const ConvGeometry& g, const T* x, const T* w, const T* bias,
+                             bool relu, T* y);
+template <typename T>
+void backward_data_depthwise_lanes(const ConvGeometry& g, const T* gy, const T* w, T* gx);
+template <typename T>
+void backward_weight_depthwise_lanes(const ConvGeometry& g, const T* x, const T* gy, T* gw);
+// Bytes the lanes path allocates for this pass (packed weights, tap lists, per-thread tiles).
+template <typename T>
+int64_t depthwise_lanes_workspace_bytes(const ConvGeometry& g, ConvPass pass);
+
+}  // namespace fastconv::cpu
