@@ -366,13 +366,12 @@ void backward_weight_depthwise_lanes(const ConvGeometry& g, const T* x, const T*
         load_input_tile(g, kern, p, x + (n * C + c0) * in_plane, nch, tile, stage);
         for (int64_t j = 0; j < m; ++j) {
           kern.pack(gy + (n * Cout + c0 * m + j) * out_plane, m * out_plane, nch, out_plane, gt);
-          for (int64_t od = 0; od < OD; ++od)
-            for (int64_t oh = 0; oh < OH; ++oh) {
-              const T* base = tile + (od * s0 * E1 + oh * s1) * E2 * L;
-              for (int64_t t = 0; t < kvol; ++t) src[t] = base + off[t];
-              kern.lanes_dot(kvol, src.data(), s2 * L, gt + (od * OH + oh) * OW * L, OW,
-                             acc + j * kvol * L);
-            }
+          for (int64_t od = 0; od < OD; ++od) {  // the OH rows of a slice in one call
+            const T* base = tile + od * s0 * E1 * E2 * L;
+            for (int64_t t = 0; t < kvol; ++t) src[t] = base + off[t];
+            kern.lanes_dot(kvol, src.data(), s2 * L, s1 * E2 * L, gt + od * OH * OW * L,
+                           OW * L, OH, OW, acc + j * kvol * L);
+          }
         }
       }
       for (int64_t c = 0; c < nch; ++c)
