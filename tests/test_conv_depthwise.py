@@ -309,3 +309,17 @@ def test_forced_depthwise_on_non_depthwise_raises(op, rng):
             fastconv.conv2d_backward(np.ones((2, 4, 6, 6)), x, w, groups=2, algorithm="depthwise")
         else:
             getattr(fastconv, op)(x, w, groups=2, algorithm="depthwise")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_explain_reports_the_depthwise_workspace(dtype, path):
+    """Both paths report what they allocate (buffers per thread, tap lists), within budget."""
+    for x, w, kw in [((8, 960, 7, 7), (960, 1, 3, 3), dict(padding=1)),
+                     ((8, 144, 56, 56), (144, 1, 3, 3), dict(padding=1, stride=2)),
+                     ((2, 24, 5, 6, 7), (48, 1, 3, 3, 3), dict(padding=1))]:
+        op = f"conv{len(x) - 2}d"
+        plan = fastconv.explain(op, x, w, dtype=dtype, groups=x[1], **kw)
+        for name, p in plan["passes"].items():
+            assert p["algorithm"] == "depthwise", name
+            assert isinstance(p["workspace_bytes"], int), name
+            assert 0 < p["workspace_bytes"] < 64 * 2**20, name

@@ -1,7 +1,10 @@
 // Direct depthwise convolution: groups == C_in, so output channel oc = c * m + j (m = the depth
 // multiplier) reads input channel c only, and the reduction per output element is just the
 // kernel volume. GEMM is the wrong tool for so short a reduction; this is a bandwidth-minded
-// direct convolution instead.
+// direct convolution instead, with two paths: the row path below (SIMD along W), and the lanes
+// path of conv_depthwise_lanes.cc (SIMD across channels), which each pass takes where
+// depthwise_lanes_preferred says so (small planes and strides: per-row overhead dominates the
+// row path there). Both sum a forward / backward_data output's taps in the same order.
 //
 // Rows. Every pass works on rows along W (the contiguous dimension). The input rows a task needs
 // are first copied into a per-thread buffer, zero-padded in W and, for stride s > 1,

@@ -100,13 +100,18 @@ struct LanesPlan {
     threads = int(std::max<int64_t>(1, std::min<int64_t>(num_threads(), tasks)));
   }
 
-  // The bytes the kernels allocate: elements, tap lists and the tap offsets / w_taps vectors.
-  int64_t bytes(int64_t element_size) const {
-    int64_t pairs = 0;
-    for (const auto& v : w_taps) pairs += int64_t(v.size());
+  // The bytes the kernels allocate: elements, tap lists, and the tap offsets (forward,
+  // backward_weight) or the w_taps lists (backward_data, held by the plan).
+  int64_t bytes(const ConvGeometry& g, ConvPass pass, int64_t element_size) const {
+    int64_t lists = 0;
+    if (pass == ConvPass::BackwardData) {
+      lists = int64_t(w_taps.size() * sizeof(w_taps[0]));
+      for (const auto& v : w_taps) lists += int64_t(v.size() * sizeof(v[0]));
+    } else {
+      lists = g.kernel_volume() * int64_t(sizeof(int64_t));
+    }
     return (shared + int64_t(threads) * per_thread()) * element_size +
-           int64_t(threads) * taps * int64_t(2 * sizeof(void*)) +
-           taps * int64_t(sizeof(int64_t)) + pairs * int64_t(sizeof(std::pair<int64_t, int64_t>));
+           int64_t(threads) * taps * int64_t(2 * sizeof(void*)) + lists;
   }
 };
 
@@ -385,7 +390,11 @@ void backward_weight_depthwise_lanes(const ConvGeometry& g, const T* x, const T*
 template <typename T>
 int64_t depthwise_lanes_workspace_bytes(const ConvGeometry& g, ConvPass pass) {
   const DepthwiseKernels<T> kern = select_depthwise_kernels<T>();
-  return LanesPlan(g, pass, kern.lanes, kern.pack_tile).bytes(int64_t(sizeof(T)));
+  const LanesPlan p(g, pass, kern.lanes, kern.pack_tile);
+  const bool runs = p.tasks > 0 && (pass == ConvPass::Forward        ? g.out_plane() > 0
+                                    : pass == ConvPass::BackwardData ? g.in_plane() > 0
+                                    : g.out_channels > 0 && g.kernel_volume() > 0);
+  return runs ? p.bytes(g, pass, int64_t(sizeof(T))) : 0;  // as the passes return early
 }
 
 template void forward_depthwise_lanes<float>(const ConvGeometry&, const float*, const float*,
