@@ -72,7 +72,7 @@ struct LanesPlan {
       if (pass == ConvPass::Forward && !staged && OH > 1) {
         // Bands of output rows whose input tile and result fit in 256 KiB (L2) together:
         // 112x112 planes are 7 bands of 16 rows. 1 thread, CPU time, one band / bands: 1x32x112x112
-        // 3x3 0.283 / 0.252 ms, 2x64x128x128 1.87 / 1.67 ms, 8x144x56x56 (2 bands) 3.87 / 3.59.
+        // 3x3 0.283 / 0.252 ms, 2x64x128x128 1.87 / 1.67 ms; 8x144x56x56 (2 bands): the same.
         // (Not staged planes: those are small.)
         const int64_t row_bytes =
             ext[0] * (g.stride[1] * ext[2] + g.out_size[0] * g.out_size[2]) * L * element_size;
