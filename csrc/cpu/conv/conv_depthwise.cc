@@ -408,7 +408,8 @@ int64_t rows_workspace_bytes(const ConvGeometry& g, ConvPass pass) {
   const int64_t OD = g.out_size[0], OH = g.out_size[1], OW = g.out_size[2];
   const int64_t KH = g.kernel[1], KW = g.kernel[2], kvol = g.kernel_volume();
   const int64_t s2 = g.stride[2], p2 = g.pad_before[2], d2 = g.dilation[2];
-  const int64_t t = int64_t(sizeof(T)), ptr = int64_t(sizeof(void*)), i64 = int64_t(sizeof(int64_t));
+  const int64_t t = int64_t(sizeof(T)), ptr = int64_t(sizeof(void*));
+  const int64_t i64 = int64_t(sizeof(int64_t));
   switch (pass) {
     case ConvPass::Forward: {
       if (m == 0 || OW == 0) return 0;

@@ -94,7 +94,8 @@ inline void pack_channels(const T* src, int64_t ld, int64_t nch, int64_t len, T*
   constexpr int64_t L = V::kLanes, K = V::kTile;
   const int64_t full_c = nch / K * K, full_i = len / K * K;
   for (int64_t c = 0; c < full_c; c += K) {
-    for (int64_t i = 0; i < full_i; i += K) V::transpose_tile(src + c * ld + i, ld, dst + i * L + c, L);
+    for (int64_t i = 0; i < full_i; i += K)
+      V::transpose_tile(src + c * ld + i, ld, dst + i * L + c, L);
     for (int64_t i = full_i; i < len; ++i)
       for (int64_t k = 0; k < K; ++k) dst[i * L + c + k] = src[(c + k) * ld + i];
   }
@@ -111,7 +112,8 @@ inline void unpack_channels(const T* src, int64_t nch, int64_t len, T* dst, int6
   constexpr int64_t L = V::kLanes, K = V::kTile;
   const int64_t full_c = nch / K * K, full_i = len / K * K;
   for (int64_t c = 0; c < full_c; c += K) {
-    for (int64_t i = 0; i < full_i; i += K) V::transpose_tile(src + i * L + c, L, dst + c * ld + i, ld);
+    for (int64_t i = 0; i < full_i; i += K)
+      V::transpose_tile(src + i * L + c, L, dst + c * ld + i, ld);
     for (int64_t k = 0; k < K; ++k)
       for (int64_t i = full_i; i < len; ++i) dst[(c + k) * ld + i] = src[i * L + c + k];
   }

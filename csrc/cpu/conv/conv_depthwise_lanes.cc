@@ -57,9 +57,8 @@ struct LanesPlan {
     blocks = ceil_div(C, L);
     if (pass != ConvPass::BackwardData) {
       for (int d : {0, 2}) {  // whole input rows and depth slices, and what the outputs read
-        const int64_t reach =
-            g.out_size[d] > 0 ? (g.out_size[d] - 1) * g.stride[d] + (g.kernel[d] - 1) * g.dilation[d] + 1
-                              : 0;
+        const int64_t o = g.out_size[d], span = (g.kernel[d] - 1) * g.dilation[d] + 1;
+        const int64_t reach = o > 0 ? (o - 1) * g.stride[d] + span : 0;
         ext[d] = std::max(g.pad_before[d] + g.in_size[d], reach);
       }
       // Rows of a whole number of transposes go straight into the tile; short odd rows (7, 14,
@@ -76,7 +75,8 @@ struct LanesPlan {
         // (Not staged planes: those are small.)
         const int64_t row_bytes =
             ext[0] * (g.stride[1] * ext[2] + g.out_size[0] * g.out_size[2]) * L * element_size;
-        band = std::min(OH, std::max<int64_t>(1, (int64_t(256) << 10) / std::max<int64_t>(row_bytes, 1)));
+        const int64_t budget = int64_t(256) << 10;
+        band = std::min(OH, std::max<int64_t>(1, budget / std::max<int64_t>(row_bytes, 1)));
       }
       bands = ceil_div(std::max<int64_t>(OH, 1), band);
       ext[1] = (band - 1) * g.stride[1] + (g.kernel[1] - 1) * g.dilation[1] + 1;
@@ -292,7 +292,8 @@ void forward_depthwise_lanes(const ConvGeometry& g, const T* x, const T* w, cons
           T* yj = y + (n * Cout + c0 * m + j) * out_plane + (od * OH + oh0) * OW;
           kern.unpack(out + od * p.band * OW * L, nch, rows * OW, yj, m * out_plane);
           if (relu)
-            for (int64_t c = 0; c < nch; ++c) bias_relu_row(yj + c * m * out_plane, rows * OW, T(0), true);
+            for (int64_t c = 0; c < nch; ++c)
+              bias_relu_row(yj + c * m * out_plane, rows * OW, T(0), true);
         }
       }
     }
