@@ -93,6 +93,10 @@ def _cases():
         dw(1, 2, 18, (23,), (4,), padding=3),
         dw(1, 1, 16, (9,), (3,), stride=2, padding=1, dilation=3),
         dw(3, 1, 17, (3, 4, 5), (3, 3, 3), stride=(1, 2, 1), padding=1),
+        # planes the lanes path's forward splits into bands of output rows (16 lanes)
+        dw(2, 1, 17, (34, 64), (3, 3), padding=1),
+        dw(2, 1, 18, (45, 64), (5, 4), 2, stride=(2, 1), padding=(2, 1), dilation=(1, 2)),
+        dw(3, 1, 9, (3, 20, 64), (3, 3, 3), stride=(1, 2, 1), padding=1),
     ]
     # widths around the vector widths (4, 8, 16 lanes; blocks of 4 vectors), stride 1 and 2
     for width, (k, s, p) in itertools.product((1, 15, 16, 17, 31, 33, 64),
@@ -157,6 +161,7 @@ INVARIANCE_CASES = [
     dw(3, 2, 1, (9, 8, 21), (3, 3, 3), stride=(2, 1, 2), padding=1),
     dw(2, 3, 20, (7, 7), (3, 3), padding=1),  # a full and a partial block of 16 lanes
     dw(2, 1, 40, (9, 8), (5, 5), 2, stride=2, padding=2),
+    dw(2, 2, 20, (34, 64), (3, 3), padding=1),  # bands of output rows
 ]
 
 
@@ -206,15 +211,16 @@ def dataclass_replace(case, **changes):
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 def test_fused_relu_and_bias(dtype, rng, path):
     """activation="relu" after the bias, NaN kept: equal to relu of the plain result."""
-    x = rng.standard_normal((2, 20, 7, 9)).astype(dtype)
-    x.flat[::17] = np.nan
-    w = rng.standard_normal((40, 1, 3, 3)).astype(dtype)
-    b = rng.standard_normal(40).astype(dtype)
-    plain = fastconv.conv2d(x, w, b, stride=2, padding=1, groups=20, algorithm="depthwise")
-    fused = fastconv.conv2d(x, w, b, stride=2, padding=1, groups=20, algorithm="depthwise",
-                            activation="relu")
-    np.testing.assert_array_equal(fused, fastconv.relu(plain))
-    assert np.isnan(fused).any()
+    for shape in ((2, 20, 7, 9), (1, 20, 60, 64)):  # one band and several
+        x = rng.standard_normal(shape).astype(dtype)
+        x.flat[::17] = np.nan
+        w = rng.standard_normal((40, 1, 3, 3)).astype(dtype)
+        b = rng.standard_normal(40).astype(dtype)
+        plain = fastconv.conv2d(x, w, b, stride=2, padding=1, groups=20, algorithm="depthwise")
+        fused = fastconv.conv2d(x, w, b, stride=2, padding=1, groups=20, algorithm="depthwise",
+                                activation="relu")
+        np.testing.assert_array_equal(fused, fastconv.relu(plain))
+        assert np.isnan(fused).any()
 
 
 @pytest.mark.parametrize("shape, expected", [
@@ -309,3 +315,17 @@ def test_forced_depthwise_on_non_depthwise_raises(op, rng):
             fastconv.conv2d_backward(np.ones((2, 4, 6, 6)), x, w, groups=2, algorithm="depthwise")
         else:
             getattr(fastconv, op)(x, w, groups=2, algorithm="depthwise")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_explain_reports_the_depthwise_workspace(dtype, path):
+    """Both paths report what they allocate (buffers per thread, tap lists), within budget."""
+    for x, w, kw in [((8, 960, 7, 7), (960, 1, 3, 3), dict(padding=1)),
+                     ((8, 144, 56, 56), (144, 1, 3, 3), dict(padding=1, stride=2)),
+                     ((2, 24, 5, 6, 7), (48, 1, 3, 3, 3), dict(padding=1))]:
+        op = f"conv{len(x) - 2}d"
+        plan = fastconv.explain(op, x, w, dtype=dtype, groups=x[1], **kw)
+        for name, p in plan["passes"].items():
+            assert p["algorithm"] == "depthwise", name
+            assert isinstance(p["workspace_bytes"], int), name
+            assert 0 < p["workspace_bytes"] < 64 * 2**20, name

@@ -21,7 +21,8 @@ enum class ConvAlgorithm {
   Auto,
   Im2colGemm,  // tiles of the column matrix packed and multiplied; correct for every geometry
   Winograd,    // F(4x4, 3x3): 2-D 3x3 stride-1 dilation-1, forward and backward_data
-  Depthwise,   // direct, SIMD along output rows; groups == C_in (any depth multiplier)
+  Depthwise,   // direct, SIMD along output rows or across channels; groups == C_in (any
+               // depth multiplier)
 };
 
 enum class ConvPass { Forward, BackwardData, BackwardWeight };

@@ -1,7 +1,10 @@
 // Direct depthwise convolution: groups == C_in, so output channel oc = c * m + j (m = the depth
 // multiplier) reads input channel c only, and the reduction per output element is just the
 // kernel volume. GEMM is the wrong tool for so short a reduction; this is a bandwidth-minded
-// direct convolution instead.
+// direct convolution instead, with two paths: the row path below (SIMD along W), and the lanes
+// path of conv_depthwise_lanes.cc (SIMD across channels), which each pass takes where
+// depthwise_lanes_preferred says so (small planes and strides: per-row overhead dominates the
+// row path there). Both sum a forward / backward_data output's taps in the same order.
 //
 // Rows. Every pass works on rows along W (the contiguous dimension). The input rows a task needs
 // are first copied into a per-thread buffer, zero-padded in W and, for stride s > 1,
@@ -405,7 +408,8 @@ int64_t rows_workspace_bytes(const ConvGeometry& g, ConvPass pass) {
   const int64_t OD = g.out_size[0], OH = g.out_size[1], OW = g.out_size[2];
   const int64_t KH = g.kernel[1], KW = g.kernel[2], kvol = g.kernel_volume();
   const int64_t s2 = g.stride[2], p2 = g.pad_before[2], d2 = g.dilation[2];
-  const int64_t t = int64_t(sizeof(T)), ptr = int64_t(sizeof(void*)), i64 = int64_t(sizeof(int64_t));
+  const int64_t t = int64_t(sizeof(T)), ptr = int64_t(sizeof(void*));
+  const int64_t i64 = int64_t(sizeof(int64_t));
   switch (pass) {
     case ConvPass::Forward: {
       if (m == 0 || OW == 0) return 0;

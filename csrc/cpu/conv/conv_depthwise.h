@@ -15,7 +15,8 @@
 //   unpack:    dst[c*ld + i] = src[i*L + c] (c < nch), i < len
 //   lanes_row: out[i*out_step] = (sum_t w[t] * src[t][i*src_step]) + bias (null: none), vectors
 //              of L lanes, i < len, taps summed in order
-//   lanes_dot: acc[t*L] += sum_i g[i*L] * src[t][i*src_step], vectors, i summed in order
+//   lanes_dot: acc[t*L] += sum over rows r, then i, of g[r*g_row_step + i*L] *
+//              src[t][r*src_row_step + i*src_step], vectors, summed in that order
 //
 // Every src[t] must be readable and finite up to len rounded up to kDepthwiseSlack elements past
 // len (the driver zero-fills that slack); out and g are touched only below len. Results do not
@@ -40,8 +41,8 @@ struct DepthwiseKernels {
   void (*unpack)(const T* src, int64_t nch, int64_t len, T* dst, int64_t ld);
   void (*lanes_row)(int64_t ntaps, const T* const* w, const T* const* src, int64_t src_step,
                     int64_t len, const T* bias, T* out, int64_t out_step);
-  void (*lanes_dot)(int64_t ntaps, const T* const* src, int64_t src_step, const T* g,
-                    int64_t len, T* acc);
+  void (*lanes_dot)(int64_t ntaps, const T* const* src, int64_t src_step, int64_t src_row_step,
+                    const T* g, int64_t g_row_step, int64_t rows, int64_t len, T* acc);
   // lanes_row for unit stride and dilation along W: nrows rows of kw taps, tap k of row r at
   // src[r] + k * tstep (tstep = +-L); same result as lanes_row, fewer loads
   void (*lanes_window)(int64_t nrows, int64_t kw, const T* const* w, const T* const* src,

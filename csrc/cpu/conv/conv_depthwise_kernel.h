@@ -94,7 +94,8 @@ inline void pack_channels(const T* src, int64_t ld, int64_t nch, int64_t len, T*
   constexpr int64_t L = V::kLanes, K = V::kTile;
   const int64_t full_c = nch / K * K, full_i = len / K * K;
   for (int64_t c = 0; c < full_c; c += K) {
-    for (int64_t i = 0; i < full_i; i += K) V::transpose_tile(src + c * ld + i, ld, dst + i * L + c, L);
+    for (int64_t i = 0; i < full_i; i += K)
+      V::transpose_tile(src + c * ld + i, ld, dst + i * L + c, L);
     for (int64_t i = full_i; i < len; ++i)
       for (int64_t k = 0; k < K; ++k) dst[i * L + c + k] = src[(c + k) * ld + i];
   }
@@ -111,7 +112,8 @@ inline void unpack_channels(const T* src, int64_t nch, int64_t len, T* dst, int6
   constexpr int64_t L = V::kLanes, K = V::kTile;
   const int64_t full_c = nch / K * K, full_i = len / K * K;
   for (int64_t c = 0; c < full_c; c += K) {
-    for (int64_t i = 0; i < full_i; i += K) V::transpose_tile(src + i * L + c, L, dst + c * ld + i, ld);
+    for (int64_t i = 0; i < full_i; i += K)
+      V::transpose_tile(src + i * L + c, L, dst + c * ld + i, ld);
     for (int64_t k = 0; k < K; ++k)
       for (int64_t i = full_i; i < len; ++i) dst[(c + k) * ld + i] = src[i * L + c + k];
   }
@@ -235,26 +237,32 @@ inline void lanes_window(int64_t nrows, int64_t kw, const T* const* w, const T* 
 
 // G taps of lanes_dot, one accumulator each in registers: G independent FMA chains.
 template <typename V, int G, typename T>
-inline void lanes_dot_group(const T* const* src, int64_t src_step, const T* g, int64_t len,
-                            T* acc) {
+inline void lanes_dot_group(const T* const* src, int64_t src_step, int64_t src_row_step,
+                            const T* g, int64_t g_row_step, int64_t rows, int64_t len, T* acc) {
   constexpr int64_t L = V::kLanes;
   typename V::type a[G];
 #pragma GCC unroll 12
   for (int k = 0; k < G; ++k) a[k] = V::load(acc + k * L);
-  for (int64_t i = 0; i < len; ++i) {
-    const typename V::type gv = V::load(g + i * L);
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* gr = g + r * g_row_step;
+    const int64_t base = r * src_row_step;
+    for (int64_t i = 0; i < len; ++i) {
+      const typename V::type gv = V::load(gr + i * L);
 #pragma GCC unroll 12
-    for (int k = 0; k < G; ++k) a[k] = V::fmadd(gv, V::load(src[k] + i * src_step), a[k]);
+      for (int k = 0; k < G; ++k)
+        a[k] = V::fmadd(gv, V::load(src[k] + base + i * src_step), a[k]);
+    }
   }
 #pragma GCC unroll 12
   for (int k = 0; k < G; ++k) V::store(acc + k * L, a[k]);
 }
 
-// acc[t*L + l] += g[i*L + l] * src[t][i*src_step + l] for i = 0, 1, ... < len in order (one
-// sequential sum per tap and lane, whatever the grouping of taps).
+// acc[t*L + l] += g[r*g_row_step + i*L + l] * src[t][r*src_row_step + i*src_step + l] over rows
+// r, then pixels i < len, in order (one sequential sum per tap and lane, whatever the grouping
+// of the taps).
 template <typename V, typename T>
-inline void lanes_dot(int64_t ntaps, const T* const* src, int64_t src_step, const T* g,
-                      int64_t len, T* acc) {
+inline void lanes_dot(int64_t ntaps, const T* const* src, int64_t src_step, int64_t src_row_step,
+                      const T* g, int64_t g_row_step, int64_t rows, int64_t len, T* acc) {
   constexpr int64_t L = V::kLanes;
   const int64_t groups = (ntaps + 11) / 12;  // of at most 12 taps, sizes as even as can be
   int64_t t = 0;
@@ -262,20 +270,17 @@ inline void lanes_dot(int64_t ntaps, const T* const* src, int64_t src_step, cons
     const int64_t gsize = ntaps / groups + (q < ntaps % groups ? 1 : 0);
     const T* const* s = src + t;
     T* a = acc + t * L;
+#define FASTCONV_DOT_GROUP(G)                                                        \
+  case G:                                                                            \
+    lanes_dot_group<V, G>(s, src_step, src_row_step, g, g_row_step, rows, len, a); \
+    break;
     switch (gsize) {
-      case 1: lanes_dot_group<V, 1>(s, src_step, g, len, a); break;
-      case 2: lanes_dot_group<V, 2>(s, src_step, g, len, a); break;
-      case 3: lanes_dot_group<V, 3>(s, src_step, g, len, a); break;
-      case 4: lanes_dot_group<V, 4>(s, src_step, g, len, a); break;
-      case 5: lanes_dot_group<V, 5>(s, src_step, g, len, a); break;
-      case 6: lanes_dot_group<V, 6>(s, src_step, g, len, a); break;
-      case 7: lanes_dot_group<V, 7>(s, src_step, g, len, a); break;
-      case 8: lanes_dot_group<V, 8>(s, src_step, g, len, a); break;
-      case 9: lanes_dot_group<V, 9>(s, src_step, g, len, a); break;
-      case 10: lanes_dot_group<V, 10>(s, src_step, g, len, a); break;
-      case 11: lanes_dot_group<V, 11>(s, src_step, g, len, a); break;
-      default: lanes_dot_group<V, 12>(s, src_step, g, len, a); break;
+      FASTCONV_DOT_GROUP(1) FASTCONV_DOT_GROUP(2) FASTCONV_DOT_GROUP(3) FASTCONV_DOT_GROUP(4)
+      FASTCONV_DOT_GROUP(5) FASTCONV_DOT_GROUP(6) FASTCONV_DOT_GROUP(7) FASTCONV_DOT_GROUP(8)
+      FASTCONV_DOT_GROUP(9) FASTCONV_DOT_GROUP(10) FASTCONV_DOT_GROUP(11)
+      default: lanes_dot_group<V, 12>(s, src_step, src_row_step, g, g_row_step, rows, len, a);
     }
+#undef FASTCONV_DOT_GROUP
     t += gsize;
   }
 }
@@ -300,8 +305,10 @@ DepthwiseKernels<T> depthwise_kernels(const char* name) {
              int64_t len, const T* bias, T* out, int64_t out_step) {
             lanes_row<V>(ntaps, w, src, src_step, len, bias, out, out_step);
           },
-          [](int64_t ntaps, const T* const* src, int64_t src_step, const T* g, int64_t len,
-             T* acc) { lanes_dot<V>(ntaps, src, src_step, g, len, acc); },
+          [](int64_t ntaps, const T* const* src, int64_t src_step, int64_t src_row_step,
+             const T* g, int64_t g_row_step, int64_t rows, int64_t len, T* acc) {
+            lanes_dot<V>(ntaps, src, src_step, src_row_step, g, g_row_step, rows, len, acc);
+          },
           [](int64_t nrows, int64_t kw, const T* const* w, const T* const* src, int64_t tstep,
              int64_t len, const T* bias, T* out) {
             lanes_window<V>(nrows, kw, w, src, tstep, len, bias, out);
