@@ -111,9 +111,10 @@ ConvAlgorithm choose_conv_algorithm(const ConvGeometry& g, ConvPass pass,
                                   "' cannot compute this convolution: " + why);
     return requested;
   }
-  // Depthwise (groups == C_in): the direct kernel beats im2col_gemm on every row of
-  // benchmarks/results/depthwise_cpu.md (benchmarks/depthwise_bench.py: 3x3 s1/s2, 7x7, 31x31,
-  // causal conv1d k=4; all three passes, 1.8x to 21x). With a large depth multiplier the GEMM
+  // Depthwise (groups == C_in): the direct kernel (its row path) beat im2col_gemm on every row
+  // of the study summarised at the end of benchmarks/results/depthwise_cpu.md (3x3 s1/s2, 7x7,
+  // 31x31, causal conv1d k=4; all three passes, 1.8x to 21x); its lanes path is taken only where
+  // it measures faster still. With a large depth multiplier the GEMM
   // reuses each column m times and catches up: measured even at m = 16 and m = 64 for forward and
   // backward_data (3x3 and 7x7, 2 threads), while backward_weight stays faster with the direct
   // kernel for every m (m = 4 and 16 in benchmarks/results/wgrad_cpu.md) -- except for a single

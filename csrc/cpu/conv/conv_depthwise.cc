@@ -70,6 +70,16 @@ DepthwiseKernels<double> select_depthwise_kernels<double>() {
 
 namespace {
 
+}  // namespace
+
+// Threads for `tasks` tasks of a depthwise pass: one for small problems (a parallel region
+// costs more than a few thousand multiply-adds), used by both paths and their workspace sizes.
+int depthwise_threads(const ConvGeometry& g, int64_t tasks) {
+  return threads_for(tasks, g.batch * g.out_channels * g.out_plane() * g.kernel_volume());
+}
+
+namespace {
+
 // Floor division for a possibly negative numerator (b > 0).
 int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 
@@ -162,7 +172,7 @@ void forward_depthwise(const ConvGeometry& g, const T* x, const T* w, const T* b
   const RowBlocks split(g.batch * C, rows, num_threads());
   if (split.tasks == 0) return;
   const PaddedRows layout(g, kDepthwiseSlack);
-  const int threads = int(std::min<int64_t>(num_threads(), split.tasks));
+  const int threads = depthwise_threads(g, split.tasks);
 
 #pragma omp parallel num_threads(threads)
   {
@@ -249,7 +259,7 @@ void backward_data_depthwise(const ConvGeometry& g, const T* gy, const T* w, T* 
       const int64_t tw = res + p2 - kw * d2;
       if (((tw % s2) + s2) % s2 == 0) w_taps[res].emplace_back(kw, tw / s2);  // exact division
     }
-  const int threads = int(std::min<int64_t>(num_threads(), split.tasks));
+  const int threads = depthwise_threads(g, split.tasks);
 
 #pragma omp parallel num_threads(threads)
   {
@@ -346,7 +356,7 @@ void backward_weight_depthwise(const ConvGeometry& g, const T* x, const T* gy, T
   const int64_t dot_len = OH * R;
   const int64_t g_len = ceil_div(std::max<int64_t>(dot_len, 1), L) * L;
   const bool empty = g.batch == 0 || OD * OH * OW == 0;
-  const int threads = int(std::max<int64_t>(1, std::min<int64_t>(num_threads(), C)));
+  const int threads = depthwise_threads(g, C);
 
 #pragma omp parallel num_threads(threads)
   {
@@ -416,7 +426,7 @@ int64_t rows_workspace_bytes(const ConvGeometry& g, ConvPass pass) {
       const RowBlocks split(g.batch * C, OD * OH, num_threads());
       if (split.tasks == 0) return 0;
       const PaddedRows layout(g, kDepthwiseSlack);
-      const int64_t threads = std::min<int64_t>(num_threads(), split.tasks);
+      const int64_t threads = depthwise_threads(g, split.tasks);
       return KW * i64 + threads * (D * H * layout.row_stride * t + kvol * (ptr + i64 + t));
     }
     case ConvPass::BackwardData: {
@@ -430,7 +440,7 @@ int64_t rows_workspace_bytes(const ConvGeometry& g, ConvPass pass) {
       for (int64_t res = 0; res < s2; ++res)
         for (int64_t kw = 0; kw < KW; ++kw)
           pairs += ((res + p2 - kw * d2) % s2 + s2) % s2 == 0;
-      const int64_t threads = std::min<int64_t>(num_threads(), split.tasks);
+      const int64_t threads = depthwise_threads(g, split.tasks);
       return s2 * int64_t(sizeof(std::vector<std::pair<int64_t, int64_t>>)) + pairs * 2 * i64 +
              threads * ((m * OD * OH * row_len + (s2 > 1 ? ceil_div(W, s2) : 0)) * t +
                         m * kvol * (ptr + t));
@@ -443,7 +453,7 @@ int64_t rows_workspace_bytes(const ConvGeometry& g, ConvPass pass) {
       const int64_t slice = sh * (ceil_div(hspan, sh) + 1) * R;
       const int64_t g_len = ceil_div(std::max<int64_t>(OH * R, 1), L) * L;
       const bool empty = g.batch == 0 || OD * OH * OW == 0;
-      const int64_t threads = std::max<int64_t>(1, std::min<int64_t>(num_threads(), C));
+      const int64_t threads = depthwise_threads(g, C);
       return KW * i64 + threads * ((empty ? 0 : D * slice + R + L + g_len) * t +
                                    m * kvol * L * t + KH * KW * ptr);
     }

@@ -113,7 +113,7 @@ struct LanesPlan {
       tasks = g.batch * blocks;
       shared = blocks * m * kvol * L;
     }
-    threads = int(std::max<int64_t>(1, std::min<int64_t>(num_threads(), tasks)));
+    threads = depthwise_threads(g, tasks);
   }
 
   // The bytes the kernels allocate: elements, tap lists, and the tap offsets (forward,

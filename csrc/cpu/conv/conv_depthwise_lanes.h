@@ -16,6 +16,10 @@ namespace fastconv::cpu {
 template <typename T>
 DepthwiseKernels<T> select_depthwise_kernels();
 
+// Threads for `tasks` tasks of a depthwise pass, by its work (conv_depthwise.cc): both paths and
+// their workspace sizes use it.
+int depthwise_threads(const ConvGeometry& g, int64_t tasks);
+
 // Whether the lanes path computes this pass (a function of one sample's geometry and the ISA,
 // never of the batch or the thread count). FASTCONV_DEPTHWISE=rows|lanes forces a path (tests,
 // measurements).
