@@ -28,6 +28,7 @@ const AlgorithmInfo kAlgorithms[] = {
     {ConvAlgorithm::Im2colGemm, "im2col_gemm", always_supported},
     {ConvAlgorithm::Winograd, "winograd", winograd_unsupported},
     {ConvAlgorithm::Depthwise, "depthwise", depthwise_unsupported},
+    {ConvAlgorithm::ImplicitGemm, "implicit_gemm", implicit_gemm_unsupported},
 };
 
 const AlgorithmInfo& info(ConvAlgorithm algorithm) {
@@ -92,6 +93,9 @@ int64_t conv_workspace_bytes(ConvAlgorithm algorithm, ConvPass pass, const ConvG
     case ConvAlgorithm::Winograd:
       return f64 ? winograd_workspace_bytes<double>(g, pass)
                  : winograd_workspace_bytes<float>(g, pass);
+    case ConvAlgorithm::ImplicitGemm:
+      return f64 ? implicit_gemm_workspace_bytes<double>(g, pass)
+                 : implicit_gemm_workspace_bytes<float>(g, pass);
     case ConvAlgorithm::Auto:
     case ConvAlgorithm::Depthwise:  // per-thread padded plane buffers, not yet reported
       break;
@@ -135,6 +139,7 @@ void conv_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, 
     case ConvAlgorithm::Im2colGemm: return forward_im2col_gemm(g, x, w, bias, relu, y);
     case ConvAlgorithm::Winograd: return forward_winograd(g, x, w, bias, relu, y);
     case ConvAlgorithm::Depthwise: return forward_depthwise(g, x, w, bias, relu, y);
+    case ConvAlgorithm::ImplicitGemm: return forward_implicit_gemm(g, x, w, bias, relu, y);
   }
 }
 
@@ -146,6 +151,7 @@ void conv_backward_data(const ConvGeometry& g, const T* gy, const T* w, T* gx,
     case ConvAlgorithm::Im2colGemm: return backward_data_im2col_gemm(g, gy, w, gx);
     case ConvAlgorithm::Winograd: return backward_data_winograd(g, gy, w, gx);
     case ConvAlgorithm::Depthwise: return backward_data_depthwise(g, gy, w, gx);
+    case ConvAlgorithm::ImplicitGemm: return backward_data_implicit_gemm(g, gy, w, gx);
   }
 }
 
@@ -156,6 +162,7 @@ void conv_backward_weight(const ConvGeometry& g, const T* x, const T* gy, T* gw,
     case ConvAlgorithm::Auto:  // never returned by choose_conv_algorithm
     case ConvAlgorithm::Im2colGemm:
     case ConvAlgorithm::Winograd:  // never chosen for backward_weight (unsupported)
+    case ConvAlgorithm::ImplicitGemm:
       return backward_weight_im2col_gemm(g, x, gy, gw);
     case ConvAlgorithm::Depthwise: return backward_weight_depthwise(g, x, gy, gw);
   }

@@ -22,6 +22,8 @@ enum class ConvAlgorithm {
   Im2colGemm,  // tiles of the column matrix packed and multiplied; correct for every geometry
   Winograd,    // F(4x4, 3x3): 2-D 3x3 stride-1 dilation-1, forward and backward_data
   Depthwise,   // direct, SIMD along output rows; groups == C_in (any depth multiplier)
+  ImplicitGemm,  // GEMM reading a zero-padded input frame in place (no im2col); forward, and
+                 // backward_data with stride 1
 };
 
 enum class ConvPass { Forward, BackwardData, BackwardWeight };

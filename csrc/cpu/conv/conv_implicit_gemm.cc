@@ -1,0 +1,388 @@
+// Convolution as an implicit GEMM over a zero-padded input "frame": no im2col buffer.
+//
+// For one (sample, group) the group's input channels are copied once into a zero-padded frame in
+// which every kernel tap reads a contiguous, in-bounds stretch. With stride 1 the frame has
+// FD x FH x FW cells, F = O + (K-1) dil per dimension, cell f = x[f - pad] (0 outside), and output
+// position q = (od FH + oh) FW + ow (frame coordinates) of tap (a, b, e) reads
+// frame[q + (a dD FH + b dH) FW + e dW]. So one group's convolution is the GEMM
+//   Y'[o, q] = sum_{k = (c, tap)} W[o, k] * frame[rowoff[k] + q]
+// whose B operand row k is the frame itself at offset rowoff[k]: B is never packed, the
+// micro-kernel (conv_implicit_gemm.h) loads its vectors straight from the frame through the offset
+// table. Columns with ow >= OW (or oh >= OH) are junk: computed, never stored (a fraction
+// (KW-1) dW / FW of the work). Tiles of columns go through a per-thread C buffer (output channels
+// x columns); the valid positions are stored into y with the bias / ReLU epilogue.
+//
+// Stride s > 1 (polyphase): each channel's frame is deinterleaved into sD sH sW phase frames
+// (phase (rd, rh, rw) holds the cells f with f % s == r); tap (a, b, e) reads phase
+// ((a dD) % sD, (b dH) % sH, (e dW) % sW) at offset ((a dD) / sD FHp + (b dH) / sH) FWp + (e dW) / sW,
+// and the output is stride 1 inside the phases, Fp = O + ((K-1) dil) / s. One code path: stride 1
+// is one phase.
+//
+// Bands: when a group's frame would exceed kFrameBytes, or there are too few (sample, group)
+// pairs to keep the threads busy, the output is cut along its outermost non-trivial dimension
+// into bands, each with its own frame (plus the kernel's halo). Threads split tasks = (sample,
+// group, band). Every output element is one vector lane summing its K products in k order (in
+// fixed blocks of kKc), whatever band, tile or thread computes it: results are bitwise the same
+// for any thread count and for a sample alone or inside any batch.
+//
+// backward_data with stride 1 is a stride-1 forward correlation of grad_output (padded by
+// (K-1) dil - pad per dimension, negative = a crop) with the spatially flipped, in/out-transposed
+// weights, on an output of the input's size: the same code. Stride > 1 backward_data and
+// backward_weight are not implemented (the predicate says so; im2col_gemm computes them).
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "common/cpu_features.h"
+#include "common/denormals.h"
+#include "common/parallel.h"
+#include "cpu/conv/conv_algorithms.h"
+#include "cpu/conv/conv_implicit_gemm.h"
+#include "cpu/conv/epilogue.h"
+
+namespace fastconv::cpu {
+
+namespace {
+
+constexpr int64_t kFrameBytes = int64_t(2) << 20;  // a task's frame, at most (whole rows)
+constexpr int64_t kCBytes = 192 * 1024;            // the C tile of a task stays in L2
+constexpr int64_t kKc = 256;                       // K block: B rows of one block stay in L1
+
+template <typename T>
+ImplicitGemmKernels<T> select_kernels();
+
+template <>
+ImplicitGemmKernels<float> select_kernels<float>() {
+  switch (isa()) {
+#if FASTCONV_X86_KERNELS
+    case Isa::Avx512: return avx512::f32_implicit_gemm_kernels();
+    case Isa::Avx2: return avx2::f32_implicit_gemm_kernels();
+#endif
+    default: break;
+  }
+  return generic::f32_implicit_gemm_kernels();
+}
+
+template <>
+ImplicitGemmKernels<double> select_kernels<double>() {
+  switch (isa()) {
+#if FASTCONV_X86_KERNELS
+    case Isa::Avx512: return avx512::f64_implicit_gemm_kernels();
+    case Isa::Avx2: return avx2::f64_implicit_gemm_kernels();
+#endif
+    default: break;
+  }
+  return generic::f64_implicit_gemm_kernels();
+}
+
+// A strided correlation y (N, cout, out) = corr(x (N, cin, in), weights): position o of a
+// dimension reads x at o s - pad + t dil for tap t, zero outside; pad may be negative.
+struct Problem {
+  int64_t batch = 0, cin = 0, cout = 0, groups = 1;
+  int64_t in[3], out[3], k[3], s[3], dil[3], pad[3];
+  int64_t cig() const { return cin / groups; }
+  int64_t cog() const { return cout / groups; }
+  int64_t kvol() const { return k[0] * k[1] * k[2]; }
+  int64_t gemm_k() const { return cig() * kvol(); }
+  int64_t in_plane() const { return in[0] * in[1] * in[2]; }
+  int64_t out_plane() const { return out[0] * out[1] * out[2]; }
+  int64_t phases() const { return s[0] * s[1] * s[2]; }
+};
+
+Problem forward_problem(const ConvGeometry& g) {
+  Problem p;
+  p.batch = g.batch;
+  p.cin = g.in_channels;
+  p.cout = g.out_channels;
+  p.groups = g.groups;
+  for (int d = 0; d < 3; ++d) {
+    p.in[d] = g.in_size[d];
+    p.out[d] = g.out_size[d];
+    p.k[d] = g.kernel[d];
+    p.s[d] = g.stride[d];
+    p.dil[d] = g.dilation[d];
+    p.pad[d] = g.pad_before[d];
+  }
+  return p;
+}
+
+// gx = corr(gy padded by (K-1) dil - pad, flipped transposed weights), stride 1 only.
+Problem backward_data_problem(const ConvGeometry& g) {
+  Problem p = forward_problem(g);
+  std::swap(p.cin, p.cout);
+  for (int d = 0; d < 3; ++d) {
+    std::swap(p.in[d], p.out[d]);
+    p.pad[d] = (g.kernel[d] - 1) * g.dilation[d] - g.pad_before[d];
+  }
+  return p;
+}
+
+// The phase frames of one band of `len` output positions along dimension `bd`.
+struct FrameLayout {
+  int64_t o[3];   // output positions of the band per dimension
+  int64_t fp[3];  // phase frame size per dimension
+  int64_t phase_size = 0, channel = 0;
+  int64_t span = 0;  // columns from the first output position to one past the last
+
+  FrameLayout(const Problem& p, int bd, int64_t len) {
+    for (int d = 0; d < 3; ++d) {
+      o[d] = d == bd ? len : p.out[d];
+      fp[d] = o[d] + (p.k[d] - 1) * p.dil[d] / p.s[d];
+    }
+    phase_size = fp[0] * fp[1] * fp[2];
+    channel = p.phases() * phase_size;
+    span = o[0] * o[1] * o[2] == 0 ? 0 : ((o[0] - 1) * fp[1] + (o[1] - 1)) * fp[2] + o[2];
+  }
+  int64_t elements(const Problem& p, int64_t slack) const { return p.cig() * channel + slack; }
+};
+
+// How one call splits its work and what workspace it takes; computed the same way by the kernel
+// and by implicit_gemm_workspace_bytes (fastconv.explain).
+template <typename T>
+struct Plan {
+  ImplicitGemmKernel<T> kernel{};
+  int64_t cog_pad = 0;      // output channels rounded up to whole mr panels
+  int bd = 2;               // band dimension: the outermost one with more than 1 output
+  int64_t band = 1, bands = 1;
+  int64_t tile = 0;         // columns per C tile (whole nr)
+  int64_t tasks = 0;
+  int threads = 1;
+  int64_t shared = 0;       // packed weights, elements
+  int64_t frame = 0, cbuf = 0;  // per thread, elements
+  int64_t bytes(const Problem& p) const {
+    return (shared + threads * (frame + cbuf)) * int64_t(sizeof(T)) +
+           threads * p.gemm_k() * int64_t(sizeof(int64_t));
+  }
+};
+
+template <typename T>
+Plan<T> make_plan(const Problem& p) {
+  Plan<T> plan;
+  const ImplicitGemmKernels<T> kernels = select_kernels<T>();
+  const int64_t cog = p.cog();
+  const auto padded = [cog](int64_t mr) { return ceil_div(cog, mr) * mr; };
+  plan.kernel = padded(kernels.wide.mr) <= padded(kernels.narrow.mr) ? kernels.wide
+                                                                       : kernels.narrow;
+  const int64_t mr = plan.kernel.mr, nr = plan.kernel.nr;
+  plan.cog_pad = padded(mr);
+  plan.shared = p.groups * plan.cog_pad * p.gemm_k();
+  if (p.batch == 0 || p.out_plane() == 0 || cog == 0) return plan;
+  plan.bd = p.out[0] > 1 ? 0 : p.out[1] > 1 ? 1 : 2;
+  const int64_t rows = p.out[plan.bd];
+  // Bands: as long as the frame fits kFrameBytes, and enough of them for the threads.
+  int64_t len = rows;
+  while (len > 1 && FrameLayout(p, plan.bd, len).elements(p, nr) * int64_t(sizeof(T)) >
+                        kFrameBytes)
+    len = ceil_div(len, 2);
+  const int64_t pairs = p.batch * p.groups;
+  const int64_t for_threads = std::min(rows, ceil_div(4 * int64_t(num_threads()), pairs));
+  plan.bands = std::max(ceil_div(rows, len), for_threads);
+  plan.band = ceil_div(rows, plan.bands);
+  plan.bands = ceil_div(rows, plan.band);
+  const FrameLayout first(p, plan.bd, plan.band);
+  plan.frame = first.elements(p, nr);
+  const int64_t fit = kCBytes / (plan.cog_pad * nr * int64_t(sizeof(T)));
+  plan.tile = nr * std::max<int64_t>(1, std::min(fit, ceil_div(first.span, nr)));
+  plan.cbuf = plan.cog_pad * plan.tile;
+  plan.tasks = pairs * plan.bands;
+  plan.threads = threads_for(plan.tasks, p.batch * p.cout * p.out_plane() * p.gemm_k());
+  return plan;
+}
+
+int thread_id() {
+#ifdef _OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
+
+// The phase frames of channel `src` (one input plane) for the band starting at output o0.
+template <typename T>
+void build_frame(const Problem& p, const FrameLayout& f, int bd, int64_t o0, const T* src,
+                 T* dst) {
+  int64_t start[3];  // full-resolution frame coordinate of the band's first cell, minus pad
+  for (int d = 0; d < 3; ++d) start[d] = (d == bd ? o0 * p.s[d] : 0) - p.pad[d];
+  for (int64_t rd = 0; rd < p.s[0]; ++rd)
+    for (int64_t rh = 0; rh < p.s[1]; ++rh)
+      for (int64_t rw = 0; rw < p.s[2]; ++rw) {
+        T* phase = dst + ((rd * p.s[1] + rh) * p.s[2] + rw) * f.phase_size;
+        // cells i along W read x column w0 + i s (stride 1: one copy between zeros)
+        const int64_t sw = p.s[2], w0 = start[2] + rw, W = p.in[2], FW = f.fp[2];
+        const int64_t lo = std::min(FW, w0 >= 0 ? int64_t(0) : ceil_div(-w0, sw));
+        const int64_t hi = std::max(lo, std::min(FW, w0 < W ? ceil_div(W - w0, sw) : 0));
+        for (int64_t i0 = 0; i0 < f.fp[0]; ++i0) {
+          const int64_t xd = start[0] + rd + i0 * p.s[0];
+          for (int64_t i1 = 0; i1 < f.fp[1]; ++i1) {
+            const int64_t xh = start[1] + rh + i1 * p.s[1];
+            T* row = phase + (i0 * f.fp[1] + i1) * FW;
+            if (xd < 0 || xd >= p.in[0] || xh < 0 || xh >= p.in[1] || hi == lo) {
+              std::fill(row, row + FW, T(0));
+              continue;
+            }
+            const T* xrow = src + (xd * p.in[1] + xh) * W;
+            std::fill(row, row + lo, T(0));
+            if (sw == 1) {
+              std::memcpy(row + lo, xrow + w0 + lo, size_t(hi - lo) * sizeof(T));
+            } else {
+              for (int64_t i = lo; i < hi; ++i) row[i] = xrow[w0 + i * sw];
+            }
+            std::fill(row + hi, row + FW, T(0));
+          }
+        }
+      }
+}
+
+// Y (N, cout, out) = corr(x, weights) + bias, ReLU; weight(grp, o, k) gives W[o, k] of a group.
+template <typename T, typename Weight>
+void implicit_gemm(const Problem& p, const T* x, Weight weight, const T* bias, bool relu, T* y) {
+  const Plan<T> plan = make_plan<T>(p);
+  if (plan.tasks == 0) return;
+  const ImplicitGemmKernel<T> kern = plan.kernel;
+  const int64_t G = p.groups, cig = p.cig(), cog = p.cog(), K = p.gemm_k();
+  const int64_t mr = kern.mr, nr = kern.nr, panels = plan.cog_pad / mr;
+  const int64_t in_plane = p.in_plane(), out_plane = p.out_plane();
+  const int64_t KD = p.k[0], KH = p.k[1], KW = p.k[2];
+  const int64_t k_blocks = std::max<int64_t>(1, ceil_div(K, kKc));
+  const int bd = plan.bd;
+  const int threads = plan.threads;
+  const int64_t per_thread = plan.frame + plan.cbuf;
+  std::vector<T> a_packed(size_t(plan.shared));
+  // Zero-filled once: a frame's slack and stale cells past a shorter band are read by junk
+  // columns only.
+  std::vector<T> workspace(size_t(threads * per_thread));
+  std::vector<int64_t> offsets(size_t(threads * K));
+
+#pragma omp parallel num_threads(threads)
+  {
+    const FlushDenormals flush_denormals;
+    // MR-row panels of every group's weights: a[(grp panels + panel) K mr + k mr + i]
+#pragma omp for schedule(static)
+    for (int64_t gp = 0; gp < G * panels; ++gp) {
+      const int64_t grp = gp / panels, o0 = (gp % panels) * mr;
+      T* a = a_packed.data() + gp * K * mr;
+      for (int64_t k = 0; k < K; ++k)
+        for (int64_t i = 0; i < mr; ++i)
+          a[k * mr + i] = o0 + i < cog ? weight(grp, o0 + i, k) : T(0);
+    }
+    T* frame = workspace.data() + thread_id() * per_thread;
+    T* cbuf = frame + plan.frame;
+    int64_t* rowoff = offsets.data() + thread_id() * K;
+#pragma omp for schedule(static)
+    for (int64_t task = 0; task < plan.tasks; ++task) {
+      const int64_t band = task % plan.bands, grp = (task / plan.bands) % G;
+      const int64_t n = task / (plan.bands * G);
+      const int64_t o0 = band * plan.band, len = std::min(plan.band, p.out[bd] - o0);
+      const FrameLayout f(p, bd, len);
+      const T* xg = x + (n * p.cin + grp * cig) * in_plane;
+      for (int64_t c = 0; c < cig; ++c)
+        build_frame(p, f, bd, o0, xg + c * in_plane, frame + c * f.channel);
+      for (int64_t c = 0, k = 0; c < cig; ++c)
+        for (int64_t a = 0; a < KD; ++a)
+          for (int64_t b = 0; b < KH; ++b)
+            for (int64_t e = 0; e < KW; ++e, ++k) {
+              const int64_t td = a * p.dil[0], th = b * p.dil[1], tw = e * p.dil[2];
+              const int64_t phase = ((td % p.s[0]) * p.s[1] + th % p.s[1]) * p.s[2] + tw % p.s[2];
+              rowoff[k] = c * f.channel + phase * f.phase_size +
+                          ((td / p.s[0]) * f.fp[1] + th / p.s[1]) * f.fp[2] + tw / p.s[2];
+            }
+      const T* ag = a_packed.data() + grp * panels * K * mr;
+      T* yg = y + (n * p.cout + grp * cog) * out_plane;
+      for (int64_t q0 = 0; q0 < f.span; q0 += plan.tile) {
+        const int64_t cols = std::min(plan.tile, f.span - q0), subtiles = ceil_div(cols, nr);
+        for (int64_t kb = 0; kb < k_blocks; ++kb) {
+          const int64_t k0 = kb * kKc, kc = std::min(kKc, K - k0);
+          for (int64_t j = 0; j < subtiles; ++j)
+            for (int64_t panel = 0; panel < panels; ++panel)
+              kern.run(kc, ag + (panel * K + k0) * mr, frame + q0 + j * nr, rowoff + k0,
+                       cbuf + panel * mr * plan.tile + j * nr, plan.tile, kb > 0);
+        }
+        // The valid positions of the tile: output rows (i0, i1), columns below o[2].
+        const int64_t q1 = q0 + cols;
+        int64_t row = q0 / f.fp[2];
+        for (int64_t qr = row * f.fp[2]; qr < q1; qr += f.fp[2], ++row) {
+          const int64_t i0 = row / f.fp[1], i1 = row % f.fp[1];
+          if (i1 >= f.o[1] || i0 >= f.o[0]) continue;
+          const int64_t c0 = std::max(qr, q0), c1 = std::min({qr + f.o[2], q1});
+          if (c1 <= c0) continue;
+          const int64_t od = i0 + (bd == 0 ? o0 : 0), oh = i1 + (bd == 1 ? o0 : 0);
+          const int64_t ow = c0 - qr + (bd == 2 ? o0 : 0);
+          T* yrow = yg + (od * p.out[1] + oh) * p.out[2] + ow;
+          for (int64_t o = 0; o < cog; ++o) {
+            T* dst = yrow + o * out_plane;
+            std::memcpy(dst, cbuf + o * plan.tile + (c0 - q0), size_t(c1 - c0) * sizeof(T));
+            if (bias || relu) bias_relu_row(dst, c1 - c0, bias ? bias[grp * cog + o] : T(0), relu);
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+std::string implicit_gemm_unsupported(ConvPass pass, const ConvGeometry& g) {
+  switch (pass) {
+    case ConvPass::Forward: return {};
+    case ConvPass::BackwardData:
+      for (int d = 0; d < 3; ++d)
+        if (g.stride[d] != 1)
+          return "its backward_data needs stride 1 (a strided grad_input is not implemented), "
+                 "got stride " + std::to_string(g.stride[d]) + " along spatial dimension " +
+                 std::to_string(d);
+      return {};
+    case ConvPass::BackwardWeight: return "its backward_weight is not implemented";
+  }
+  return {};
+}
+
+template <typename T>
+int64_t implicit_gemm_workspace_bytes(const ConvGeometry& g, ConvPass pass) {
+  if (!implicit_gemm_unsupported(pass, g).empty()) return -1;
+  const Problem p = pass == ConvPass::Forward ? forward_problem(g) : backward_data_problem(g);
+  const Plan<T> plan = make_plan<T>(p);
+  return plan.tasks == 0 ? 0 : plan.bytes(p);
+}
+
+template <typename T>
+void forward_implicit_gemm(const ConvGeometry& g, const T* x, const T* w, const T* bias,
+                           bool relu, T* y) {
+  const Problem p = forward_problem(g);
+  const int64_t cog = p.cog(), K = p.gemm_k();
+  implicit_gemm(
+      p, x, [&](int64_t grp, int64_t o, int64_t k) { return w[(grp * cog + o) * K + k]; }, bias,
+      relu, y);
+}
+
+template <typename T>
+void backward_data_implicit_gemm(const ConvGeometry& g, const T* gy, const T* w, T* gx) {
+  const Problem p = backward_data_problem(g);
+  // Row c of group grp, column k = (o, tap) reads w[grp cog + o, c, flipped tap].
+  const int64_t cig = g.in_channels_per_group(), cog = g.out_channels_per_group();
+  const int64_t kvol = g.kernel_volume();
+  implicit_gemm(
+      p, gy,
+      [&](int64_t grp, int64_t c, int64_t k) {
+        const int64_t o = k / kvol, tap = kvol - 1 - k % kvol;
+        return w[((grp * cog + o) * cig + c) * kvol + tap];
+      },
+      static_cast<const T*>(nullptr), false, gx);
+}
+
+template int64_t implicit_gemm_workspace_bytes<float>(const ConvGeometry&, ConvPass);
+template int64_t implicit_gemm_workspace_bytes<double>(const ConvGeometry&, ConvPass);
+template void forward_implicit_gemm<float>(const ConvGeometry&, const float*, const float*,
+                                           const float*, bool, float*);
+template void forward_implicit_gemm<double>(const ConvGeometry&, const double*, const double*,
+                                            const double*, bool, double*);
+template void backward_data_implicit_gemm<float>(const ConvGeometry&, const float*, const float*,
+                                                 float*);
+template void backward_data_implicit_gemm<double>(const ConvGeometry&, const double*,
+                                                  const double*, double*);
+
+}  // namespace fastconv::cpu

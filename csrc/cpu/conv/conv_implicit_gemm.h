@@ -1,0 +1,50 @@
+// Per-ISA micro-kernels of the implicit-GEMM convolution (conv_implicit_gemm.cc is the driver).
+//
+// A micro-kernel computes one MR x NR tile of C = A * B where A is packed in MR-row panels
+// (a[k * MR + i]) and row k of B is NOT packed: it is the contiguous stretch b + off[k] of the
+// zero-padded input frame, read with unaligned vector loads:
+//   C[i * ldc + j] (= or +=) sum_{k < kc} a[k * MR + i] * b[off[k] + j]    i < MR, j < NR
+// The products of each element are summed in k order, in one vector lane, so the result does not
+// depend on where the tile lies in the frame or in C. C always holds a whole MR x NR tile (the
+// driver's C buffer is padded), so there is no edge case.
+#pragma once
+
+#include <cstdint>
+
+namespace fastconv::cpu {
+
+template <typename T>
+using ImplicitGemmFn = void (*)(int64_t kc, const T* a, const T* b, const int64_t* off, T* c,
+                                int64_t ldc, bool accumulate);
+
+template <typename T>
+struct ImplicitGemmKernel {
+  const char* name;  // <dtype>_implicit_gemm_<mr>x<nr>__<isa>
+  int64_t mr;
+  int64_t nr;
+  ImplicitGemmFn<T> run;
+};
+
+// Two register tiles per ISA: `narrow` (4 rows, more columns) for few output channels per group
+// (ResNeXt's 4), `wide` (more rows) otherwise; the driver takes the one that pads fewer rows.
+template <typename T>
+struct ImplicitGemmKernels {
+  ImplicitGemmKernel<T> narrow, wide;
+};
+
+namespace generic {
+ImplicitGemmKernels<float> f32_implicit_gemm_kernels();
+ImplicitGemmKernels<double> f64_implicit_gemm_kernels();
+}  // namespace generic
+
+namespace avx2 {
+ImplicitGemmKernels<float> f32_implicit_gemm_kernels();
+ImplicitGemmKernels<double> f64_implicit_gemm_kernels();
+}  // namespace avx2
+
+namespace avx512 {
+ImplicitGemmKernels<float> f32_implicit_gemm_kernels();
+ImplicitGemmKernels<double> f64_implicit_gemm_kernels();
+}  // namespace avx512
+
+}  // namespace fastconv::cpu

@@ -1,0 +1,20 @@
+// AVX2 implicit-GEMM micro-kernels (compiled with FASTCONV_AVX2_FLAGS; called only where cpuid
+// and the OS report them): 4 rows x 3 vectors and 6 x 2 (12 accumulators), of the 16 registers.
+#include "cpu/conv/conv_implicit_gemm.h"
+#include "cpu/conv/conv_implicit_gemm_kernel.h"
+#include "cpu/simd/vec_avx2.h"
+
+namespace fastconv::cpu::avx2 {
+
+ImplicitGemmKernels<float> f32_implicit_gemm_kernels() {
+  using V = simd::avx2::F32;
+  return {simd::implicit_gemm_kernel<V, 4, 3, float>("f32_implicit_gemm_4x24__avx2"),
+          simd::implicit_gemm_kernel<V, 6, 2, float>("f32_implicit_gemm_6x16__avx2")};
+}
+ImplicitGemmKernels<double> f64_implicit_gemm_kernels() {
+  using V = simd::avx2::F64;
+  return {simd::implicit_gemm_kernel<V, 4, 3, double>("f64_implicit_gemm_4x12__avx2"),
+          simd::implicit_gemm_kernel<V, 6, 2, double>("f64_implicit_gemm_6x8__avx2")};
+}
+
+}  // namespace fastconv::cpu::avx2

@@ -1,0 +1,20 @@
+// AVX512 implicit-GEMM micro-kernels (compiled with FASTCONV_AVX512_FLAGS; called only where cpuid
+// and the OS report them): 4 rows x 6 vectors (24 accumulators) and 8 x 3, of the 32 registers.
+#include "cpu/conv/conv_implicit_gemm.h"
+#include "cpu/conv/conv_implicit_gemm_kernel.h"
+#include "cpu/simd/vec_avx512.h"
+
+namespace fastconv::cpu::avx512 {
+
+ImplicitGemmKernels<float> f32_implicit_gemm_kernels() {
+  using V = simd::avx512::F32;
+  return {simd::implicit_gemm_kernel<V, 4, 6, float>("f32_implicit_gemm_4x96__avx512"),
+          simd::implicit_gemm_kernel<V, 8, 3, float>("f32_implicit_gemm_8x48__avx512")};
+}
+ImplicitGemmKernels<double> f64_implicit_gemm_kernels() {
+  using V = simd::avx512::F64;
+  return {simd::implicit_gemm_kernel<V, 4, 6, double>("f64_implicit_gemm_4x48__avx512"),
+          simd::implicit_gemm_kernel<V, 8, 3, double>("f64_implicit_gemm_8x24__avx512")};
+}
+
+}  // namespace fastconv::cpu::avx512
