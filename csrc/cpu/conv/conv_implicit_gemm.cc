@@ -164,33 +164,45 @@ template <typename T>
 Plan<T> make_plan(const Problem& p) {
   Plan<T> plan;
   const ImplicitGemmKernels<T> kernels = select_kernels<T>();
+  plan.kernel = kernels.kernel[0];
   const int64_t cog = p.cog();
-  const auto padded = [cog](int64_t mr) { return ceil_div(cog, mr) * mr; };
-  plan.kernel = padded(kernels.wide.mr) <= padded(kernels.narrow.mr) ? kernels.wide
-                                                                       : kernels.narrow;
-  const int64_t mr = plan.kernel.mr, nr = plan.kernel.nr;
-  plan.cog_pad = padded(mr);
-  plan.shared = p.groups * plan.cog_pad * p.gemm_k();
-  if (p.batch == 0 || p.out_plane() == 0 || cog == 0) return plan;
+  const auto padded = [](int64_t n, int64_t unit) { return ceil_div(n, unit) * unit; };
   plan.bd = p.out[0] > 1 ? 0 : p.out[1] > 1 ? 1 : 2;
   const int64_t rows = p.out[plan.bd];
-  // Bands: as long as the frame fits kFrameBytes, and enough of them for the threads.
-  int64_t len = rows;
-  while (len > 1 && FrameLayout(p, plan.bd, len).elements(p, nr) * int64_t(sizeof(T)) >
-                        kFrameBytes)
-    len = ceil_div(len, 2);
-  const int64_t pairs = p.batch * p.groups;
-  const int64_t for_threads = std::min(rows, ceil_div(4 * int64_t(num_threads()), pairs));
-  plan.bands = std::max(ceil_div(rows, len), for_threads);
-  plan.band = ceil_div(rows, plan.bands);
-  plan.bands = ceil_div(rows, plan.band);
+  if (p.batch > 0 && p.out_plane() > 0 && cog > 0) {
+    // Bands: as long as the frame fits kFrameBytes, and enough of them for the threads.
+    int64_t len = rows;
+    while (len > 1 &&
+           FrameLayout(p, plan.bd, len).elements(p, 0) * int64_t(sizeof(T)) > kFrameBytes)
+      len = ceil_div(len, 2);
+    const int64_t pairs = p.batch * p.groups;
+    const int64_t for_threads = std::min(rows, ceil_div(4 * int64_t(num_threads()), pairs));
+    plan.bands = std::max(ceil_div(rows, len), for_threads);
+    plan.band = ceil_div(rows, plan.bands);
+    plan.bands = ceil_div(rows, plan.band);
+    plan.tasks = pairs * plan.bands;
+    plan.threads = threads_for(plan.tasks, p.batch * p.cout * p.out_plane() * p.gemm_k());
+    // The register tile that computes the fewest padded rows x columns of a band.
+    const int64_t span = FrameLayout(p, plan.bd, plan.band).span;
+    int64_t best = -1;
+    for (int i = 0; i < kernels.count; ++i) {
+      const ImplicitGemmKernel<T>& k = kernels.kernel[i];
+      const int64_t work = padded(cog, k.mr) * padded(span, k.nr);
+      if (best < 0 || work < best) {
+        best = work;
+        plan.kernel = k;
+      }
+    }
+  }
+  const int64_t nr = plan.kernel.nr;
+  plan.cog_pad = padded(cog, plan.kernel.mr);
+  plan.shared = p.groups * plan.cog_pad * p.gemm_k();
+  if (plan.tasks == 0) return plan;
   const FrameLayout first(p, plan.bd, plan.band);
   plan.frame = first.elements(p, nr);
   const int64_t fit = kCBytes / (plan.cog_pad * nr * int64_t(sizeof(T)));
   plan.tile = nr * std::max<int64_t>(1, std::min(fit, ceil_div(first.span, nr)));
   plan.cbuf = plan.cog_pad * plan.tile;
-  plan.tasks = pairs * plan.bands;
-  plan.threads = threads_for(plan.tasks, p.batch * p.cout * p.out_plane() * p.gemm_k());
   return plan;
 }
 

@@ -25,11 +25,14 @@ struct ImplicitGemmKernel {
   ImplicitGemmFn<T> run;
 };
 
-// Two register tiles per ISA: `narrow` (4 rows, more columns) for few output channels per group
-// (ResNeXt's 4), `wide` (more rows) otherwise; the driver takes the one that pads fewer rows.
+// The register tiles of one ISA, in order of preference; the driver takes the one that computes
+// the fewest padded rows x columns for a problem (4 rows for ResNeXt's 4 channels per group,
+// fewer columns for small planes).
+constexpr int kMaxImplicitGemmKernels = 3;
 template <typename T>
 struct ImplicitGemmKernels {
-  ImplicitGemmKernel<T> narrow, wide;
+  ImplicitGemmKernel<T> kernel[kMaxImplicitGemmKernels];
+  int count;
 };
 
 namespace generic {

@@ -8,13 +8,17 @@ namespace fastconv::cpu::avx2 {
 
 ImplicitGemmKernels<float> f32_implicit_gemm_kernels() {
   using V = simd::avx2::F32;
-  return {simd::implicit_gemm_kernel<V, 4, 3, float>("f32_implicit_gemm_4x24__avx2"),
-          simd::implicit_gemm_kernel<V, 6, 2, float>("f32_implicit_gemm_6x16__avx2")};
+  return {{simd::implicit_gemm_kernel<V, 6, 2, float>("f32_implicit_gemm_6x16__avx2"),
+           simd::implicit_gemm_kernel<V, 4, 3, float>("f32_implicit_gemm_4x24__avx2"),
+           simd::implicit_gemm_kernel<V, 6, 1, float>("f32_implicit_gemm_6x8__avx2")},
+          3};
 }
 ImplicitGemmKernels<double> f64_implicit_gemm_kernels() {
   using V = simd::avx2::F64;
-  return {simd::implicit_gemm_kernel<V, 4, 3, double>("f64_implicit_gemm_4x12__avx2"),
-          simd::implicit_gemm_kernel<V, 6, 2, double>("f64_implicit_gemm_6x8__avx2")};
+  return {{simd::implicit_gemm_kernel<V, 6, 2, double>("f64_implicit_gemm_6x8__avx2"),
+           simd::implicit_gemm_kernel<V, 4, 3, double>("f64_implicit_gemm_4x12__avx2"),
+           simd::implicit_gemm_kernel<V, 6, 1, double>("f64_implicit_gemm_6x4__avx2")},
+          3};
 }
 
 }  // namespace fastconv::cpu::avx2

@@ -8,13 +8,17 @@ namespace fastconv::cpu::avx512 {
 
 ImplicitGemmKernels<float> f32_implicit_gemm_kernels() {
   using V = simd::avx512::F32;
-  return {simd::implicit_gemm_kernel<V, 4, 6, float>("f32_implicit_gemm_4x96__avx512"),
-          simd::implicit_gemm_kernel<V, 8, 3, float>("f32_implicit_gemm_8x48__avx512")};
+  return {{simd::implicit_gemm_kernel<V, 8, 3, float>("f32_implicit_gemm_8x48__avx512"),
+           simd::implicit_gemm_kernel<V, 4, 6, float>("f32_implicit_gemm_4x96__avx512"),
+           simd::implicit_gemm_kernel<V, 8, 2, float>("f32_implicit_gemm_8x32__avx512")},
+          3};
 }
 ImplicitGemmKernels<double> f64_implicit_gemm_kernels() {
   using V = simd::avx512::F64;
-  return {simd::implicit_gemm_kernel<V, 4, 6, double>("f64_implicit_gemm_4x48__avx512"),
-          simd::implicit_gemm_kernel<V, 8, 3, double>("f64_implicit_gemm_8x24__avx512")};
+  return {{simd::implicit_gemm_kernel<V, 8, 3, double>("f64_implicit_gemm_8x24__avx512"),
+           simd::implicit_gemm_kernel<V, 4, 6, double>("f64_implicit_gemm_4x48__avx512"),
+           simd::implicit_gemm_kernel<V, 8, 2, double>("f64_implicit_gemm_8x16__avx512")},
+          3};
 }
 
 }  // namespace fastconv::cpu::avx512

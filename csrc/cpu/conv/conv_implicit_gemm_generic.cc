@@ -10,12 +10,12 @@ namespace fastconv::cpu::generic {
 ImplicitGemmKernels<float> f32_implicit_gemm_kernels() {
   const auto k = simd::implicit_gemm_kernel<simd::generic::Vec4<float>, 4, 2, float>(
       "f32_implicit_gemm_4x8__generic");
-  return {k, k};
+  return {{k}, 1};
 }
 ImplicitGemmKernels<double> f64_implicit_gemm_kernels() {
   const auto k = simd::implicit_gemm_kernel<simd::generic::Vec4<double>, 4, 2, double>(
       "f64_implicit_gemm_4x8__generic");
-  return {k, k};
+  return {{k}, 1};
 }
 
 }  // namespace fastconv::cpu::generic
