@@ -187,3 +187,26 @@ def test_unsupported_passes_say_why():
     assert plan["passes"]["forward"]["workspace_bytes"] > 0
     assert "stride 1" in plan["passes"]["backward_data"]["unsupported"]
     assert "backward_weight" in plan["passes"]["backward_weight"]["unsupported"]
+
+
+def _auto(op, x_shape, w_shape, pass_="forward", **args):
+    return fastconv.explain(op, x_shape, w_shape, **args)["passes"][pass_]["algorithm"]
+
+
+def test_auto_choice():
+    """The rules of conv.cc's choose_conv_algorithm for implicit_gemm (each cites a benchmark)."""
+    resnext = ((8, 128, 56, 56), (128, 4, 3, 3))
+    for pass_ in ("forward", "backward_data"):
+        assert _auto("conv2d", *resnext, pass_, padding=1, groups=32) == ALGO
+    assert _auto("conv2d", *resnext, "backward_weight", padding=1, groups=32) == "im2col_gemm"
+    # 1x1 stride 1: im2col_gemm multiplies X in place
+    assert _auto("conv2d", (1, 1024, 14, 14), (256, 1024, 1, 1)) == "im2col_gemm"
+    # mostly junk columns: ASPP 3x3 dilation 12 on 33x33
+    assert _auto("conv2d", (1, 512, 33, 33), (256, 512, 3, 3), padding=12,
+                 dilation=12) == "im2col_gemm"
+    # backward_data with one output (= input) channel per group
+    assert _auto("conv2d", (64, 1, 28, 28), (16, 1, 5, 5), "backward_data",
+                 padding=2) == "im2col_gemm"
+    assert _auto("conv2d", (64, 1, 28, 28), (16, 1, 5, 5), padding=2) == ALGO
+    # many channels on a large problem: winograd
+    assert _auto("conv2d", (8, 256, 14, 14), (256, 256, 3, 3), padding=1) == "winograd"

@@ -83,6 +83,46 @@ bool prefer_winograd(const ConvGeometry& g, ConvPass pass, int64_t element_size)
   return conv_workspace_bytes(ConvAlgorithm::Winograd, pass, g, element_size) <= kWorkspaceLimit;
 }
 
+// implicit_gemm (no im2col copy: the B operand is read from a zero-padded input frame) against
+// im2col_gemm and winograd, forward and stride-1 backward_data (benchmarks/results/
+// implicit_gemm_cpu.md; 2 threads, AVX-512, float32, x torch = torch time / fastconv time in the
+// same run on a loaded machine, so read the columns of one row against each other):
+//   it wins wherever building the column matrix costs as much as the GEMM -- few channels per
+//   group or per output: ResNeXt g32 res2 2.35x torch vs im2col 0.70x, res3 1.15 vs 0.44, res5 b1
+//   6.2 vs 1.06; Fashion-MNIST conv2 b64 0.61 vs 0.35; i3d stem 0.65 vs 0.44; DeepSpeech conv2
+//   0.85 vs 0.48; 3-D ResNet-18 0.75 vs 0.53 -- and on dense 3x3 / 7x1 / k9 convs too (ResNet-50
+//   res2 b8 0.89 vs 0.70, 7x1 0.77 vs 0.63, conv1d k9 1.06 vs 0.92).
+//   It loses (a) on 1x1 stride-1 unpadded kernels, where im2col_gemm multiplies X in place and
+//   implicit_gemm copies it into frames (res4 1x1 reduce b1: 0.69 vs 3.19); (b) where the junk
+//   columns (the (K-1) dil / s cells of every frame row past the output's width, plus the last
+//   register tile's padding) are a large part of the work: ASPP 3x3 d6 on 33x33 (27% junk) 0.51
+//   vs 0.46 forward but 0.44 vs 0.64 backward_data, d12 (42%) 0.51 vs 0.64; d4 on 28x28 (22%) is
+//   even (0.60 vs 0.63), hence the 25% cut; (c) with fewer than 4 output channels per group, where
+//   its 4-row register tile is mostly padding (Fashion-MNIST conv1 backward_data, 16 -> 1
+//   channel: 2.39 vs 8.04).
+// Against winograd it wins with 64 channels (ResNet-50 res2 b8 0.89 vs 0.75, b1 2.59 vs 0.93;
+// VGG conv1_2 0.82 vs 0.55) and on one 14x14 sample (res4 b1, 256 channels: 1.32 vs 0.85);
+// winograd wins from 128 channels on larger problems (res3 b8 1.43 vs 0.89, res4 b8 1.34 vs 0.92,
+// VGG conv2_2 1.07 vs 0.80, conv5_x b8 1.29 vs 0.70).
+constexpr double kMaxImplicitJunk = 0.25;
+
+bool prefer_implicit_gemm(const ConvGeometry& g, ConvPass pass, int64_t element_size) {
+  if (!implicit_gemm_unsupported(pass, g).empty() || g.is_pointwise()) return false;
+  const int64_t outputs_per_group = pass == ConvPass::Forward ? g.out_channels_per_group()
+                                                              : g.in_channels_per_group();
+  if (outputs_per_group < 4) return false;
+  const double junk = element_size == 8 ? implicit_gemm_junk_fraction<double>(g, pass)
+                                        : implicit_gemm_junk_fraction<float>(g, pass);
+  if (junk > kMaxImplicitJunk) return false;
+  return conv_workspace_bytes(ConvAlgorithm::ImplicitGemm, pass, g, element_size) <=
+         kWorkspaceLimit;
+}
+
+bool implicit_gemm_beats_winograd(const ConvGeometry& g) {
+  return g.in_channels_per_group() < 128 || g.out_channels_per_group() < 128 ||
+         g.batch * g.out_plane() < 392;
+}
+
 int64_t conv_workspace_bytes(ConvAlgorithm algorithm, ConvPass pass, const ConvGeometry& g,
                              int64_t element_size) {
   const bool f64 = element_size == 8;
@@ -127,7 +167,10 @@ ConvAlgorithm choose_conv_algorithm(const ConvGeometry& g, ConvPass pass,
       (g.out_channels_per_group() <= 8 ||
        (pass == ConvPass::BackwardWeight && !single_channel_wide)))
     return ConvAlgorithm::Depthwise;
-  if (prefer_winograd(g, pass, element_size)) return ConvAlgorithm::Winograd;
+  const bool implicit = prefer_implicit_gemm(g, pass, element_size);
+  if (prefer_winograd(g, pass, element_size) && !(implicit && implicit_gemm_beats_winograd(g)))
+    return ConvAlgorithm::Winograd;
+  if (implicit) return ConvAlgorithm::ImplicitGemm;
   return ConvAlgorithm::Im2colGemm;
 }
 

@@ -149,6 +149,7 @@ struct Plan {
   int64_t cog_pad = 0;      // output channels rounded up to whole mr panels
   int bd = 2;               // band dimension: the outermost one with more than 1 output
   int64_t band = 1, bands = 1;
+  int64_t panels_per_block = 1, blocks = 1;  // output-channel blocks of whole mr panels
   int64_t tile = 0;         // columns per C tile (whole nr)
   int64_t tasks = 0;
   int threads = 1;
@@ -175,13 +176,15 @@ Plan<T> make_plan(const Problem& p) {
     while (len > 1 &&
            FrameLayout(p, plan.bd, len).elements(p, 0) * int64_t(sizeof(T)) > kFrameBytes)
       len = ceil_div(len, 2);
+    // Too few (sample, group) pairs for the threads: more bands, as long as each is at least
+    // twice the halo (a frame rebuilt at most 1.5x), then blocks of output channels.
     const int64_t pairs = p.batch * p.groups;
-    const int64_t for_threads = std::min(rows, ceil_div(4 * int64_t(num_threads()), pairs));
-    plan.bands = std::max(ceil_div(rows, len), for_threads);
+    const int64_t wanted = ceil_div(4 * int64_t(num_threads()), pairs);
+    const int64_t halo = (p.k[plan.bd] - 1) * p.dil[plan.bd] / p.s[plan.bd];
+    const int64_t thin = std::max<int64_t>(1, rows / std::max<int64_t>(1, 2 * halo));
+    plan.bands = std::max(ceil_div(rows, len), std::min(wanted, thin));
     plan.band = ceil_div(rows, plan.bands);
     plan.bands = ceil_div(rows, plan.band);
-    plan.tasks = pairs * plan.bands;
-    plan.threads = threads_for(plan.tasks, p.batch * p.cout * p.out_plane() * p.gemm_k());
     // The register tile that computes the fewest padded rows x columns of a band.
     const int64_t span = FrameLayout(p, plan.bd, plan.band).span;
     int64_t best = -1;
@@ -197,7 +200,14 @@ Plan<T> make_plan(const Problem& p) {
   const int64_t nr = plan.kernel.nr;
   plan.cog_pad = padded(cog, plan.kernel.mr);
   plan.shared = p.groups * plan.cog_pad * p.gemm_k();
-  if (plan.tasks == 0) return plan;
+  if (p.batch == 0 || p.out_plane() == 0 || cog == 0) return plan;
+  const int64_t panels = plan.cog_pad / plan.kernel.mr;
+  const int64_t wanted_blocks =
+      ceil_div(4 * int64_t(num_threads()), p.batch * p.groups * plan.bands);
+  plan.panels_per_block = ceil_div(panels, std::min(panels, wanted_blocks));
+  plan.blocks = ceil_div(panels, plan.panels_per_block);
+  plan.tasks = p.batch * p.groups * plan.bands * plan.blocks;
+  plan.threads = threads_for(plan.tasks, p.batch * p.cout * p.out_plane() * p.gemm_k());
   const FrameLayout first(p, plan.bd, plan.band);
   plan.frame = first.elements(p, nr);
   const int64_t fit = kCBytes / (plan.cog_pad * nr * int64_t(sizeof(T)));
@@ -215,15 +225,28 @@ int thread_id() {
 }
 
 // The phase frames of channel `src` (one input plane) for the band starting at output o0.
+// Phases that some tap reads (a 1x1 stride-2 kernel reads one of four).
+std::vector<char> used_phases(const Problem& p) {
+  std::vector<char> used(size_t(p.phases()), 0);
+  for (int64_t a = 0; a < p.k[0]; ++a)
+    for (int64_t b = 0; b < p.k[1]; ++b)
+      for (int64_t e = 0; e < p.k[2]; ++e)
+        used[size_t((((a * p.dil[0]) % p.s[0]) * p.s[1] + (b * p.dil[1]) % p.s[1]) * p.s[2] +
+                    (e * p.dil[2]) % p.s[2])] = 1;
+  return used;
+}
+
 template <typename T>
-void build_frame(const Problem& p, const FrameLayout& f, int bd, int64_t o0, const T* src,
-                 T* dst) {
+void build_frame(const Problem& p, const FrameLayout& f, int bd, int64_t o0,
+                 const std::vector<char>& used, const T* src, T* dst) {
   int64_t start[3];  // full-resolution frame coordinate of the band's first cell, minus pad
   for (int d = 0; d < 3; ++d) start[d] = (d == bd ? o0 * p.s[d] : 0) - p.pad[d];
   for (int64_t rd = 0; rd < p.s[0]; ++rd)
     for (int64_t rh = 0; rh < p.s[1]; ++rh)
       for (int64_t rw = 0; rw < p.s[2]; ++rw) {
-        T* phase = dst + ((rd * p.s[1] + rh) * p.s[2] + rw) * f.phase_size;
+        const int64_t ph = (rd * p.s[1] + rh) * p.s[2] + rw;
+        if (!used[size_t(ph)]) continue;  // read by junk columns only
+        T* phase = dst + ph * f.phase_size;
         // cells i along W read x column w0 + i s (stride 1: one copy between zeros)
         const int64_t sw = p.s[2], w0 = start[2] + rw, W = p.in[2], FW = f.fp[2];
         const int64_t lo = std::min(FW, w0 >= 0 ? int64_t(0) : ceil_div(-w0, sw));
@@ -269,6 +292,7 @@ void implicit_gemm(const Problem& p, const T* x, Weight weight, const T* bias, b
   // columns only.
   std::vector<T> workspace(size_t(threads * per_thread));
   std::vector<int64_t> offsets(size_t(threads * K));
+  const std::vector<char> used = used_phases(p);
 
 #pragma omp parallel num_threads(threads)
   {
@@ -287,13 +311,17 @@ void implicit_gemm(const Problem& p, const T* x, Weight weight, const T* bias, b
     int64_t* rowoff = offsets.data() + thread_id() * K;
 #pragma omp for schedule(static)
     for (int64_t task = 0; task < plan.tasks; ++task) {
-      const int64_t band = task % plan.bands, grp = (task / plan.bands) % G;
-      const int64_t n = task / (plan.bands * G);
+      const int64_t blk = task % plan.blocks, band = (task / plan.blocks) % plan.bands;
+      const int64_t grp = (task / (plan.blocks * plan.bands)) % G;
+      const int64_t n = task / (plan.blocks * plan.bands * G);
+      const int64_t panel0 = blk * plan.panels_per_block;
+      const int64_t panel1 = std::min(panels, panel0 + plan.panels_per_block);
+      const int64_t oc0 = panel0 * mr, oc1 = std::min(cog, panel1 * mr);
       const int64_t o0 = band * plan.band, len = std::min(plan.band, p.out[bd] - o0);
       const FrameLayout f(p, bd, len);
       const T* xg = x + (n * p.cin + grp * cig) * in_plane;
       for (int64_t c = 0; c < cig; ++c)
-        build_frame(p, f, bd, o0, xg + c * in_plane, frame + c * f.channel);
+        build_frame(p, f, bd, o0, used, xg + c * in_plane, frame + c * f.channel);
       for (int64_t c = 0, k = 0; c < cig; ++c)
         for (int64_t a = 0; a < KD; ++a)
           for (int64_t b = 0; b < KH; ++b)
@@ -310,7 +338,7 @@ void implicit_gemm(const Problem& p, const T* x, Weight weight, const T* bias, b
         for (int64_t kb = 0; kb < k_blocks; ++kb) {
           const int64_t k0 = kb * kKc, kc = std::min(kKc, K - k0);
           for (int64_t j = 0; j < subtiles; ++j)
-            for (int64_t panel = 0; panel < panels; ++panel)
+            for (int64_t panel = panel0; panel < panel1; ++panel)
               kern.run(kc, ag + (panel * K + k0) * mr, frame + q0 + j * nr, rowoff + k0,
                        cbuf + panel * mr * plan.tile + j * nr, plan.tile, kb > 0);
         }
@@ -325,7 +353,7 @@ void implicit_gemm(const Problem& p, const T* x, Weight weight, const T* bias, b
           const int64_t od = i0 + (bd == 0 ? o0 : 0), oh = i1 + (bd == 1 ? o0 : 0);
           const int64_t ow = c0 - qr + (bd == 2 ? o0 : 0);
           T* yrow = yg + (od * p.out[1] + oh) * p.out[2] + ow;
-          for (int64_t o = 0; o < cog; ++o) {
+          for (int64_t o = oc0; o < oc1; ++o) {
             T* dst = yrow + o * out_plane;
             std::memcpy(dst, cbuf + o * plan.tile + (c0 - q0), size_t(c1 - c0) * sizeof(T));
             if (bias || relu) bias_relu_row(dst, c1 - c0, bias ? bias[grp * cog + o] : T(0), relu);
@@ -362,6 +390,21 @@ int64_t implicit_gemm_workspace_bytes(const ConvGeometry& g, ConvPass pass) {
 }
 
 template <typename T>
+double implicit_gemm_junk_fraction(const ConvGeometry& g, ConvPass pass) {
+  if (!implicit_gemm_unsupported(pass, g).empty()) return 1;
+  const Problem p = pass == ConvPass::Forward ? forward_problem(g) : backward_data_problem(g);
+  const Plan<T> plan = make_plan<T>(p);
+  if (plan.tasks == 0) return 0;
+  const int64_t rows = p.out[plan.bd], last = rows - (plan.bands - 1) * plan.band;
+  const auto computed = [&](int64_t len) {
+    return ceil_div(FrameLayout(p, plan.bd, len).span, plan.kernel.nr) * plan.kernel.nr;
+  };
+  const double columns = double(plan.bands - 1) * double(computed(plan.band)) +
+                         double(computed(last));
+  return 1.0 - double(p.out_plane()) / columns;
+}
+
+template <typename T>
 void forward_implicit_gemm(const ConvGeometry& g, const T* x, const T* w, const T* bias,
                            bool relu, T* y) {
   const Problem p = forward_problem(g);
@@ -388,6 +431,8 @@ void backward_data_implicit_gemm(const ConvGeometry& g, const T* gy, const T* w,
 
 template int64_t implicit_gemm_workspace_bytes<float>(const ConvGeometry&, ConvPass);
 template int64_t implicit_gemm_workspace_bytes<double>(const ConvGeometry&, ConvPass);
+template double implicit_gemm_junk_fraction<float>(const ConvGeometry&, ConvPass);
+template double implicit_gemm_junk_fraction<double>(const ConvGeometry&, ConvPass);
 template void forward_implicit_gemm<float>(const ConvGeometry&, const float*, const float*,
                                            const float*, bool, float*);
 template void forward_implicit_gemm<double>(const ConvGeometry&, const double*, const double*,

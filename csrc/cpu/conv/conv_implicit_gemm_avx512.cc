@@ -1,5 +1,6 @@
 // AVX512 implicit-GEMM micro-kernels (compiled with FASTCONV_AVX512_FLAGS; called only where cpuid
-// and the OS report them): 4 rows x 6 vectors (24 accumulators) and 8 x 3, of the 32 registers.
+// and the OS report them): 8 rows x 3 vectors and 4 x 6 (24 accumulators of the 32 registers), and
+// 8 x 2 for small planes (fewer padded columns).
 #include "cpu/conv/conv_implicit_gemm.h"
 #include "cpu/conv/conv_implicit_gemm_kernel.h"
 #include "cpu/simd/vec_avx512.h"
