@@ -97,23 +97,24 @@ bool prefer_winograd(const ConvGeometry& g, ConvPass pass, int64_t element_size)
 //   columns (the (K-1) dil / s cells of every frame row past the output's width, plus the last
 //   register tile's padding) are a large part of the work: ASPP 3x3 d6 on 33x33 (27% junk) 0.51
 //   vs 0.46 forward but 0.44 vs 0.64 backward_data, d12 (42%) 0.51 vs 0.64; d4 on 28x28 (22%) is
-//   even (0.60 vs 0.63), hence the 25% cut; (c) with fewer than 4 output channels per group, where
+//   even (0.60 vs 0.63), hence the 25% cut, which also covers frames rebuilt for thin bands
+//   (d12's 512-channel frame fits 2 MiB one output row at a time: 25 rows built per row); (c) with fewer than 4 output channels per group, where
 //   its 4-row register tile is mostly padding (Fashion-MNIST conv1 backward_data, 16 -> 1
 //   channel: 2.39 vs 8.04).
 // Against winograd it wins with 64 channels (ResNet-50 res2 b8 0.89 vs 0.75, b1 2.59 vs 0.93;
 // VGG conv1_2 0.82 vs 0.55) and on one 14x14 sample (res4 b1, 256 channels: 1.32 vs 0.85);
 // winograd wins from 128 channels on larger problems (res3 b8 1.43 vs 0.89, res4 b8 1.34 vs 0.92,
 // VGG conv2_2 1.07 vs 0.80, conv5_x b8 1.29 vs 0.70).
-constexpr double kMaxImplicitJunk = 0.25;
+constexpr double kMaxImplicitWaste = 0.25;
 
 bool prefer_implicit_gemm(const ConvGeometry& g, ConvPass pass, int64_t element_size) {
   if (!implicit_gemm_unsupported(pass, g).empty() || g.is_pointwise()) return false;
   const int64_t outputs_per_group = pass == ConvPass::Forward ? g.out_channels_per_group()
                                                               : g.in_channels_per_group();
   if (outputs_per_group < 4) return false;
-  const double junk = element_size == 8 ? implicit_gemm_junk_fraction<double>(g, pass)
-                                        : implicit_gemm_junk_fraction<float>(g, pass);
-  if (junk > kMaxImplicitJunk) return false;
+  const double waste = element_size == 8 ? implicit_gemm_waste<double>(g, pass)
+                                         : implicit_gemm_waste<float>(g, pass);
+  if (waste > kMaxImplicitWaste) return false;
   return conv_workspace_bytes(ConvAlgorithm::ImplicitGemm, pass, g, element_size) <=
          kWorkspaceLimit;
 }

@@ -50,10 +50,11 @@ std::string implicit_gemm_unsupported(ConvPass pass, const ConvGeometry& g);
 // offsets); -1 for a pass it does not compute.
 template <typename T>
 int64_t implicit_gemm_workspace_bytes(const ConvGeometry& g, ConvPass pass);
-// Fraction of the columns it computes that are junk (past the output's width, or padding the
-// last register tile of a band): the waste that the choice of "auto" weighs.
+// The larger of two wastes that the choice of "auto" weighs: the fraction of the columns it
+// computes that are junk (past the output's width, or padding a band's last register tile), and
+// the fraction of the frame cells it builds that repeat another band's halo (1 - 1 / rebuild).
 template <typename T>
-double implicit_gemm_junk_fraction(const ConvGeometry& g, ConvPass pass);
+double implicit_gemm_waste(const ConvGeometry& g, ConvPass pass);
 template <typename T>
 void forward_implicit_gemm(const ConvGeometry& g, const T* x, const T* w, const T* bias,
                            bool relu, T* y);

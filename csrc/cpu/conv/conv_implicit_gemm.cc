@@ -390,7 +390,7 @@ int64_t implicit_gemm_workspace_bytes(const ConvGeometry& g, ConvPass pass) {
 }
 
 template <typename T>
-double implicit_gemm_junk_fraction(const ConvGeometry& g, ConvPass pass) {
+double implicit_gemm_waste(const ConvGeometry& g, ConvPass pass) {
   if (!implicit_gemm_unsupported(pass, g).empty()) return 1;
   const Problem p = pass == ConvPass::Forward ? forward_problem(g) : backward_data_problem(g);
   const Plan<T> plan = make_plan<T>(p);
@@ -401,7 +401,11 @@ double implicit_gemm_junk_fraction(const ConvGeometry& g, ConvPass pass) {
   };
   const double columns = double(plan.bands - 1) * double(computed(plan.band)) +
                          double(computed(last));
-  return 1.0 - double(p.out_plane()) / columns;
+  const double junk = 1.0 - double(p.out_plane()) / columns;
+  // frame rows built per frame row of the whole plane
+  const int64_t halo = (p.k[plan.bd] - 1) * p.dil[plan.bd] / p.s[plan.bd];
+  const double rebuild = double(plan.bands * (plan.band + halo)) / double(rows + halo);
+  return std::max(junk, 1.0 - 1.0 / rebuild);
 }
 
 template <typename T>
@@ -431,8 +435,8 @@ void backward_data_implicit_gemm(const ConvGeometry& g, const T* gy, const T* w,
 
 template int64_t implicit_gemm_workspace_bytes<float>(const ConvGeometry&, ConvPass);
 template int64_t implicit_gemm_workspace_bytes<double>(const ConvGeometry&, ConvPass);
-template double implicit_gemm_junk_fraction<float>(const ConvGeometry&, ConvPass);
-template double implicit_gemm_junk_fraction<double>(const ConvGeometry&, ConvPass);
+template double implicit_gemm_waste<float>(const ConvGeometry&, ConvPass);
+template double implicit_gemm_waste<double>(const ConvGeometry&, ConvPass);
 template void forward_implicit_gemm<float>(const ConvGeometry&, const float*, const float*,
                                            const float*, bool, float*);
 template void forward_implicit_gemm<double>(const ConvGeometry&, const double*, const double*,
