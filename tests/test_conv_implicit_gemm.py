@@ -37,6 +37,21 @@ def _check_forward(rng, dtype, n, c_in, c_out, size, kernel, activation=None, **
     return x, w, y
 
 
+def _check_backward_weight(rng, dtype, n, c_in, c_out, size, kernel, **args):
+    nd = len(size)
+    back = getattr(fastconv, f"conv{nd}d_backward")
+    ref_back = getattr(reference, f"conv{nd}d_backward")
+    groups = args.get("groups", 1)
+    x = rng.standard_normal((n, c_in) + size).astype(dtype)
+    w = rng.standard_normal((c_out, c_in // groups) + kernel).astype(dtype)
+    y = _conv(nd)[0](x, w, None, **args)
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    _, gw, _ = back(gy, x, w, **args, output_mask=(False, True, False), algorithm=ALGO)
+    _, gw_ref, _ = ref_back(gy.astype(np.float64), x.astype(np.float64), w.astype(np.float64),
+                            **args)
+    assert_close(gw, gw_ref, dtype=dtype, reduction=n * int(np.prod(y.shape[2:])))
+
+
 def _check_backward_data(rng, dtype, n, c_in, c_out, size, kernel, **args):
     nd = len(size)
     back = getattr(fastconv, f"conv{nd}d_backward")
@@ -66,9 +81,10 @@ STRIDED = [
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 @pytest.mark.parametrize("case", STRIDED, ids=lambda c: f"{c[3]}k{c[4]}{c[5]}")
-def test_strided_dilated_forward(case, dtype, rng):
+def test_strided_dilated_forward_and_backward_weight(case, dtype, rng):
     n, c_in, c_out, size, kernel, args = case
     _check_forward(rng, dtype, n, c_in, c_out, size, kernel, **args)
+    _check_backward_weight(rng, dtype, n, c_in, c_out, size, kernel, **args)
 
 
 SHAPES = [
@@ -94,10 +110,11 @@ SHAPES = [
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 @pytest.mark.parametrize("case", SHAPES, ids=lambda c: f"n{c[0]}c{c[1]}k{c[2]}{c[3]}k{c[4]}{c[5]}")
-def test_forward_and_backward_data(case, dtype, rng):
+def test_forward_and_backward(case, dtype, rng):
     n, c_in, c_out, size, kernel, args = case
     _check_forward(rng, dtype, n, c_in, c_out, size, kernel, **args)
     _check_backward_data(rng, dtype, n, c_in, c_out, size, kernel, **args)
+    _check_backward_weight(rng, dtype, n, c_in, c_out, size, kernel, **args)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
@@ -125,12 +142,18 @@ def test_junk_columns_never_leak(rng):
 
 def test_bands_match_one_frame(rng):
     """A frame larger than the band budget (2 MiB) is cut into bands along the outermost
-    dimension, each with its halo rows."""
-    x = rng.standard_normal((1, 64, 130, 70)).astype(np.float32)
+    dimension, each with its halo rows; backward_weight also splits the channels into blocks and
+    the (sample, band) steps into chunks."""
+    x = rng.standard_normal((2, 64, 130, 70)).astype(np.float32)
     w = rng.standard_normal((8, 64, 3, 3)).astype(np.float32)
     y = fastconv.conv2d(x, w, padding=1, algorithm=ALGO)
-    assert_close(y, reference.conv2d(x.astype(np.float64), w.astype(np.float64), padding=1),
-                 dtype=np.float32, reduction=64 * 9)
+    x64, w64 = x.astype(np.float64), w.astype(np.float64)
+    assert_close(y, reference.conv2d(x64, w64, padding=1), dtype=np.float32, reduction=64 * 9)
+    gy = rng.standard_normal(y.shape).astype(np.float32)
+    gw = fastconv.conv2d_backward(gy, x, w, padding=1, output_mask=(False, True, False),
+                                  algorithm=ALGO)[1]
+    gw_ref = reference.conv2d_backward(gy.astype(np.float64), x64, w64, padding=1)[1]
+    assert_close(gw, gw_ref, dtype=np.float32, reduction=2 * 130 * 70)
 
 
 @pytest.fixture
@@ -148,8 +171,8 @@ def restore_threads():
     (2, 6, 8, (9, 10, 11), (3, 3, 3), dict(padding=1)),
 ], ids=["dense3x3", "strided_grouped", "conv1d_long", "conv3d"])
 def test_bitwise_same_for_threads_and_batch(shape, dtype, restore_threads):
-    """1 and 2 threads give bitwise the same forward and grad_input, and a sample alone gives
-    bitwise its rows of the batch."""
+    """1 and 2 threads give bitwise the same forward, grad_input and grad_weight, and a sample
+    alone gives bitwise its rows of the batch (forward, grad_input)."""
     n, c_in, c_out, size, kernel, args = shape
     nd = len(size)
     conv = getattr(fastconv, f"conv{nd}d")
@@ -170,11 +193,12 @@ def test_bitwise_same_for_threads_and_batch(shape, dtype, restore_threads):
     results = []
     for threads in (1, 2):
         fastconv.set_num_threads(threads)
-        results.append(run(x, gy))
+        gw = back(gy, x, w, **args, output_mask=(False, True, False), algorithm=ALGO)[1]
+        results.append(run(x, gy) + (gw,))
     for one, two in zip(*results):
         if one is not None:
             np.testing.assert_array_equal(one, two)
-    y, gx = results[1]
+    y, gx, _ = results[1]
     alone = run(x[-1:], gy[-1:])
     np.testing.assert_array_equal(alone[0], y[-1:])
     if data:
@@ -186,7 +210,7 @@ def test_unsupported_passes_say_why():
     assert plan["passes"]["forward"]["algorithm"] == ALGO
     assert plan["passes"]["forward"]["workspace_bytes"] > 0
     assert "stride 1" in plan["passes"]["backward_data"]["unsupported"]
-    assert "backward_weight" in plan["passes"]["backward_weight"]["unsupported"]
+    assert plan["passes"]["backward_weight"]["algorithm"] == ALGO
 
 
 def _auto(op, x_shape, w_shape, pass_="forward", **args):
@@ -198,7 +222,6 @@ def test_auto_choice():
     resnext = ((8, 128, 56, 56), (128, 4, 3, 3))
     for pass_ in ("forward", "backward_data"):
         assert _auto("conv2d", *resnext, pass_, padding=1, groups=32) == ALGO
-    assert _auto("conv2d", *resnext, "backward_weight", padding=1, groups=32) == "im2col_gemm"
     # 1x1 stride 1: im2col_gemm multiplies X in place
     assert _auto("conv2d", (1, 1024, 14, 14), (256, 1024, 1, 1)) == "im2col_gemm"
     # mostly junk columns: ASPP 3x3 dilation 12 on 33x33

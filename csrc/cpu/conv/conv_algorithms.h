@@ -43,8 +43,9 @@ void backward_data_depthwise(const ConvGeometry& g, const T* gy, const T* w, T* 
 template <typename T>
 void backward_weight_depthwise(const ConvGeometry& g, const T* x, const T* gy, T* gw);
 
-// Implicit GEMM over a zero-padded input frame (conv_implicit_gemm.cc): forward of every geometry,
-// backward_data with stride 1; implicit_gemm_unsupported says why it cannot compute a problem.
+// Implicit GEMM over a zero-padded input frame (conv_implicit_gemm.cc): forward and
+// backward_weight of every geometry, backward_data with stride 1; implicit_gemm_unsupported says
+// why it cannot compute a problem.
 std::string implicit_gemm_unsupported(ConvPass pass, const ConvGeometry& g);
 // Bytes implicit_gemm allocates for this pass (packed weights; per thread: frame, C tile, row
 // offsets); -1 for a pass it does not compute.
@@ -60,5 +61,7 @@ void forward_implicit_gemm(const ConvGeometry& g, const T* x, const T* w, const 
                            bool relu, T* y);
 template <typename T>
 void backward_data_implicit_gemm(const ConvGeometry& g, const T* gy, const T* w, T* gx);
+template <typename T>
+void backward_weight_implicit_gemm(const ConvGeometry& g, const T* x, const T* gy, T* gw);
 
 }  // namespace fastconv::cpu

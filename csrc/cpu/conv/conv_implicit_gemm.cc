@@ -27,8 +27,9 @@
 //
 // backward_data with stride 1 is a stride-1 forward correlation of grad_output (padded by
 // (K-1) dil - pad per dimension, negative = a crop) with the spatially flipped, in/out-transposed
-// weights, on an output of the input's size: the same code. Stride > 1 backward_data and
-// backward_weight are not implemented (the predicate says so; im2col_gemm computes them).
+// weights, on an output of the input's size: the same code. Stride > 1 backward_data is not
+// implemented (the predicate says so; im2col_gemm computes it). backward_weight reads the same
+// frames with a dot-product kernel (its section below).
 #include <algorithm>
 #include <cstring>
 #include <string>
@@ -78,6 +79,33 @@ ImplicitGemmKernels<double> select_kernels<double>() {
     default: break;
   }
   return generic::f64_implicit_gemm_kernels();
+}
+
+template <typename T>
+ImplicitDotKernel<T> select_dot_kernel();
+
+template <>
+ImplicitDotKernel<float> select_dot_kernel<float>() {
+  switch (isa()) {
+#if FASTCONV_X86_KERNELS
+    case Isa::Avx512: return avx512::f32_implicit_dot_kernel();
+    case Isa::Avx2: return avx2::f32_implicit_dot_kernel();
+#endif
+    default: break;
+  }
+  return generic::f32_implicit_dot_kernel();
+}
+
+template <>
+ImplicitDotKernel<double> select_dot_kernel<double>() {
+  switch (isa()) {
+#if FASTCONV_X86_KERNELS
+    case Isa::Avx512: return avx512::f64_implicit_dot_kernel();
+    case Isa::Avx2: return avx2::f64_implicit_dot_kernel();
+#endif
+    default: break;
+  }
+  return generic::f64_implicit_dot_kernel();
 }
 
 // A strided correlation y (N, cout, out) = corr(x (N, cin, in), weights): position o of a
@@ -364,6 +392,181 @@ void implicit_gemm(const Problem& p, const T* x, Weight weight, const T* bias, b
   }
 }
 
+// ---------------------------------------------------------------------------- backward_weight
+//
+//   dW[o, k = (c, tap)] = sum_n sum_q dYf[o, q] * frame_n[rowoff[k] + q]
+// with dYf = grad_output placed in frame coordinates (zeros at the junk columns): both operands are
+// contiguous along q, so the dot-product kernel (conv_implicit_gemm.h) keeps MO x NK vectors of
+// partial sums, one lane per position class q mod lanes, in a per-task buffer across all positions
+// of a chunk of (sample, band) steps, and reduces the lanes in order at the end. Tasks = chunk x
+// group x block of input channels (frames are built for the block's channels only); the chunks
+// (at most kMaxChunks, their count and the bands a function of the geometry only) are partial
+// sums added in chunk order, so results are bitwise the same for any thread count.
+constexpr int64_t kPartialBytes = int64_t(1) << 20;  // a task's vector partial sums
+constexpr int64_t kDotColumns = 512;                  // positions per kernel call (L1 blocks)
+constexpr int64_t kMaxChunks = 8;
+constexpr int64_t kChunkBytes = int64_t(8) << 20;     // the chunks' partial dW, at most
+
+template <typename T>
+struct WgradPlan {
+  ImplicitDotKernel<T> kernel{};
+  int bd = 2;
+  int64_t band = 1, bands = 0, steps = 0;
+  int64_t cb = 1, cblocks = 0;       // input channels per task
+  int64_t chunks = 1, per_chunk = 1;
+  int64_t cog_pad = 0, kc_pad = 0;  // partial-sum rows x columns (whole kernel blocks)
+  int64_t ld = 0;                   // dYf row stride (the longest band's span, whole vectors)
+  int64_t tasks = 0;
+  int threads = 1;
+  int64_t shared = 0, frame = 0, dyf = 0, partial = 0;  // elements
+  int64_t bytes() const {
+    return (shared + threads * (frame + dyf + partial)) * int64_t(sizeof(T)) +
+           threads * kc_pad * int64_t(sizeof(int64_t));
+  }
+};
+
+template <typename T>
+WgradPlan<T> make_wgrad_plan(const Problem& p) {
+  WgradPlan<T> plan;
+  plan.kernel = select_dot_kernel<T>();
+  const int64_t cig = p.cig(), cog = p.cog(), kvol = p.kvol(), K = p.gemm_k();
+  const int64_t L = plan.kernel.lanes, mo = plan.kernel.mo, nk = plan.kernel.nk;
+  if (cog == 0 || K == 0) return plan;
+  plan.cog_pad = ceil_div(cog, mo) * mo;
+  const int64_t per_channel = plan.cog_pad * kvol * L * int64_t(sizeof(T));
+  plan.cb = std::max<int64_t>(1, std::min(cig, kPartialBytes / per_channel));
+  plan.cblocks = ceil_div(cig, plan.cb);
+  plan.kc_pad = ceil_div(plan.cb * kvol, nk) * nk;
+  plan.partial = plan.cog_pad * plan.kc_pad * L;
+  plan.bd = p.out[0] > 1 ? 0 : p.out[1] > 1 ? 1 : 2;
+  const int64_t rows = p.out[plan.bd];
+  if (p.batch > 0 && p.out_plane() > 0) {
+    Problem block = p;  // the frame holds cb channels of a group
+    block.cin = plan.cb * p.groups;
+    int64_t len = rows;
+    while (len > 1 &&
+           FrameLayout(block, plan.bd, len).elements(block, 0) * int64_t(sizeof(T)) > kFrameBytes)
+      len = ceil_div(len, 2);
+    plan.bands = ceil_div(rows, len);
+    plan.band = ceil_div(rows, plan.bands);
+    plan.bands = ceil_div(rows, plan.band);
+    const FrameLayout first(block, plan.bd, plan.band);
+    plan.frame = first.elements(block, L);
+    plan.ld = ceil_div(first.span, L) * L;
+    plan.dyf = plan.cog_pad * plan.ld;
+  }
+  plan.steps = p.batch * plan.bands;
+  const int64_t dw = p.groups * cog * K;
+  const int64_t affordable = 1 + kChunkBytes / int64_t(sizeof(T)) / dw;
+  plan.chunks = std::max<int64_t>(1, std::min({plan.steps, kMaxChunks, affordable}));
+  plan.per_chunk = std::max<int64_t>(1, ceil_div(plan.steps, plan.chunks));
+  plan.chunks = std::max<int64_t>(1, ceil_div(plan.steps, plan.per_chunk));
+  plan.shared = (plan.chunks - 1) * dw;
+  plan.tasks = plan.chunks * p.groups * plan.cblocks;
+  plan.threads = threads_for(plan.tasks, p.batch * p.cout * p.out_plane() * K);
+  return plan;
+}
+
+template <typename T>
+void wgrad_implicit_gemm(const Problem& p, const T* x, const T* gy, T* gw) {
+  const WgradPlan<T> plan = make_wgrad_plan<T>(p);
+  if (plan.tasks == 0) return;
+  const ImplicitDotKernel<T> kern = plan.kernel;
+  const int64_t G = p.groups, cig = p.cig(), cog = p.cog(), K = p.gemm_k(), kvol = p.kvol();
+  const int64_t L = kern.lanes, mo = kern.mo, nk = kern.nk, kc_pad = plan.kc_pad;
+  const int64_t in_plane = p.in_plane(), out_plane = p.out_plane(), dw = G * cog * K;
+  const int64_t KD = p.k[0], KH = p.k[1], KW = p.k[2];
+  const int bd = plan.bd;
+  const int threads = plan.threads;
+  const int64_t per_thread = plan.frame + plan.dyf + plan.partial;
+  std::vector<T> partial_dw(size_t(plan.shared));  // chunk c > 0 sums into block c - 1
+  std::vector<T> workspace(size_t(threads * per_thread));  // zero: the frame slack is read
+  std::vector<int64_t> offsets(size_t(threads * kc_pad));
+  const std::vector<char> used = used_phases(p);
+  Problem block = p;
+  block.cin = plan.cb * p.groups;
+
+#pragma omp parallel num_threads(threads)
+  {
+    const FlushDenormals flush_denormals;
+    T* frame = workspace.data() + thread_id() * per_thread;
+    T* dyf = frame + plan.frame;
+    T* partial = dyf + plan.dyf;
+    int64_t* rowoff = offsets.data() + thread_id() * kc_pad;
+#pragma omp for schedule(static)
+    for (int64_t task = 0; task < plan.tasks; ++task) {
+      const int64_t cblk = task % plan.cblocks, grp = (task / plan.cblocks) % G;
+      const int64_t chunk = task / (plan.cblocks * G);
+      const int64_t c0 = cblk * plan.cb, c1 = std::min(cig, c0 + plan.cb), kc = (c1 - c0) * kvol;
+      std::fill(partial, partial + plan.partial, T(0));
+      const int64_t s0 = chunk * plan.per_chunk, s1 = std::min(plan.steps, s0 + plan.per_chunk);
+      for (int64_t step = s0; step < s1; ++step) {
+        const int64_t n = step / plan.bands, o0 = (step % plan.bands) * plan.band;
+        const int64_t len = std::min(plan.band, p.out[bd] - o0);
+        const FrameLayout f(block, bd, len);
+        const T* xg = x + (n * p.cin + grp * cig) * in_plane;
+        for (int64_t c = c0; c < c1; ++c)
+          build_frame(p, f, bd, o0, used, xg + c * in_plane, frame + (c - c0) * f.channel);
+        for (int64_t c = c0, k = 0; c < c1; ++c)
+          for (int64_t a = 0; a < KD; ++a)
+            for (int64_t b = 0; b < KH; ++b)
+              for (int64_t e = 0; e < KW; ++e, ++k) {
+                const int64_t td = a * p.dil[0], th = b * p.dil[1], tw = e * p.dil[2];
+                const int64_t phase =
+                    ((td % p.s[0]) * p.s[1] + th % p.s[1]) * p.s[2] + tw % p.s[2];
+                rowoff[k] = (c - c0) * f.channel + phase * f.phase_size +
+                            ((td / p.s[0]) * f.fp[1] + th / p.s[1]) * f.fp[2] + tw / p.s[2];
+              }
+        std::fill(rowoff + kc, rowoff + kc_pad, int64_t(0));  // padding rows: never stored
+        // dYf: the band's grad_output rows at their frame columns, zeros elsewhere
+        const int64_t span = ceil_div(f.span, L) * L;
+        const T* gyg = gy + (n * p.cout + grp * cog) * out_plane;
+        for (int64_t o = 0; o < plan.cog_pad; ++o) {
+          T* row = dyf + o * plan.ld;
+          std::fill(row, row + span, T(0));
+          if (o >= cog) continue;
+          for (int64_t i0 = 0; i0 < f.o[0]; ++i0)
+            for (int64_t i1 = 0; i1 < f.o[1]; ++i1) {
+              const int64_t od = i0 + (bd == 0 ? o0 : 0), oh = i1 + (bd == 1 ? o0 : 0);
+              const int64_t ow = bd == 2 ? o0 : 0;
+              std::memcpy(row + (i0 * f.fp[1] + i1) * f.fp[2],
+                          gyg + o * out_plane + (od * p.out[1] + oh) * p.out[2] + ow,
+                          size_t(f.o[2]) * sizeof(T));
+            }
+        }
+        for (int64_t q0 = 0; q0 < span; q0 += kDotColumns) {
+          const int64_t qlen = std::min(kDotColumns, span - q0);
+          for (int64_t op = 0; op < plan.cog_pad; op += mo)
+            for (int64_t j = 0; j < kc_pad; j += nk)
+              kern.run(qlen, dyf + op * plan.ld + q0, plan.ld, frame + q0, rowoff + j,
+                       partial + ((op / mo) * (kc_pad / nk) + j / nk) * mo * nk * L);
+        }
+      }
+      // lanes reduced in order into this chunk's dW
+      T* dst = chunk == 0 ? gw : partial_dw.data() + (chunk - 1) * dw;
+      for (int64_t o = 0; o < cog; ++o)
+        for (int64_t k = 0; k < kc; ++k) {
+          const T* v = partial + (((o / mo) * (kc_pad / nk) + k / nk) * mo * nk +
+                                  (o % mo) * nk + k % nk) * L;
+          T sum = v[0];
+          for (int64_t l = 1; l < L; ++l) sum += v[l];
+          dst[(grp * cog + o) * K + c0 * kvol + k] = sum;
+        }
+    }
+    if (plan.chunks > 1) {  // gw += the other chunks' partial sums, in chunk order
+      constexpr int64_t kSpan = 4096;
+#pragma omp for schedule(static)
+      for (int64_t e0 = 0; e0 < dw; e0 += kSpan) {
+        const int64_t e1 = std::min(dw, e0 + kSpan);
+        for (int64_t c = 1; c < plan.chunks; ++c) {
+          const T* src = partial_dw.data() + (c - 1) * dw;
+          for (int64_t e = e0; e < e1; ++e) gw[e] += src[e];
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 
 std::string implicit_gemm_unsupported(ConvPass pass, const ConvGeometry& g) {
@@ -376,7 +579,7 @@ std::string implicit_gemm_unsupported(ConvPass pass, const ConvGeometry& g) {
                  "got stride " + std::to_string(g.stride[d]) + " along spatial dimension " +
                  std::to_string(d);
       return {};
-    case ConvPass::BackwardWeight: return "its backward_weight is not implemented";
+    case ConvPass::BackwardWeight: return {};
   }
   return {};
 }
@@ -384,6 +587,11 @@ std::string implicit_gemm_unsupported(ConvPass pass, const ConvGeometry& g) {
 template <typename T>
 int64_t implicit_gemm_workspace_bytes(const ConvGeometry& g, ConvPass pass) {
   if (!implicit_gemm_unsupported(pass, g).empty()) return -1;
+  if (pass == ConvPass::BackwardWeight) {
+    const Problem p = forward_problem(g);
+    const WgradPlan<T> plan = make_wgrad_plan<T>(p);
+    return plan.tasks == 0 ? 0 : plan.bytes();
+  }
   const Problem p = pass == ConvPass::Forward ? forward_problem(g) : backward_data_problem(g);
   const Plan<T> plan = make_plan<T>(p);
   return plan.tasks == 0 ? 0 : plan.bytes(p);
@@ -391,7 +599,7 @@ int64_t implicit_gemm_workspace_bytes(const ConvGeometry& g, ConvPass pass) {
 
 template <typename T>
 double implicit_gemm_waste(const ConvGeometry& g, ConvPass pass) {
-  if (!implicit_gemm_unsupported(pass, g).empty()) return 1;
+  if (!implicit_gemm_unsupported(pass, g).empty() || pass == ConvPass::BackwardWeight) return 1;
   const Problem p = pass == ConvPass::Forward ? forward_problem(g) : backward_data_problem(g);
   const Plan<T> plan = make_plan<T>(p);
   if (plan.tasks == 0) return 0;
@@ -433,6 +641,15 @@ void backward_data_implicit_gemm(const ConvGeometry& g, const T* gy, const T* w,
       static_cast<const T*>(nullptr), false, gx);
 }
 
+template <typename T>
+void backward_weight_implicit_gemm(const ConvGeometry& g, const T* x, const T* gy, T* gw) {
+  wgrad_implicit_gemm(forward_problem(g), x, gy, gw);
+}
+
+template void backward_weight_implicit_gemm<float>(const ConvGeometry&, const float*,
+                                                   const float*, float*);
+template void backward_weight_implicit_gemm<double>(const ConvGeometry&, const double*,
+                                                    const double*, double*);
 template int64_t implicit_gemm_workspace_bytes<float>(const ConvGeometry&, ConvPass);
 template int64_t implicit_gemm_workspace_bytes<double>(const ConvGeometry&, ConvPass);
 template double implicit_gemm_waste<float>(const ConvGeometry&, ConvPass);

@@ -35,17 +35,38 @@ struct ImplicitGemmKernels {
   int count;
 };
 
+// backward_weight's dot-product kernel: an MO x NK block of vector partial sums along positions,
+//   acc[(i * NK + j) * L + l] += sum_{v < len / L} dy[i * ldy + v L + l] * f[off[j] + v L + l]
+// for i < MO, j < NK, lanes l < L (len a multiple of L): every lane sums its own positions in
+// order, so the result depends only on where the positions lie relative to the start.
+template <typename T>
+using ImplicitDotFn = void (*)(int64_t len, const T* dy, int64_t ldy, const T* f,
+                               const int64_t* off, T* acc);
+
+template <typename T>
+struct ImplicitDotKernel {
+  const char* name;  // <dtype>_implicit_dot_<mo>x<nk>x<lanes>__<isa>
+  int64_t mo, nk, lanes;
+  ImplicitDotFn<T> run;
+};
+
 namespace generic {
+ImplicitDotKernel<float> f32_implicit_dot_kernel();
+ImplicitDotKernel<double> f64_implicit_dot_kernel();
 ImplicitGemmKernels<float> f32_implicit_gemm_kernels();
 ImplicitGemmKernels<double> f64_implicit_gemm_kernels();
 }  // namespace generic
 
 namespace avx2 {
+ImplicitDotKernel<float> f32_implicit_dot_kernel();
+ImplicitDotKernel<double> f64_implicit_dot_kernel();
 ImplicitGemmKernels<float> f32_implicit_gemm_kernels();
 ImplicitGemmKernels<double> f64_implicit_gemm_kernels();
 }  // namespace avx2
 
 namespace avx512 {
+ImplicitDotKernel<float> f32_implicit_dot_kernel();
+ImplicitDotKernel<double> f64_implicit_dot_kernel();
 ImplicitGemmKernels<float> f32_implicit_gemm_kernels();
 ImplicitGemmKernels<double> f64_implicit_gemm_kernels();
 }  // namespace avx512

@@ -7,6 +7,15 @@
 
 namespace fastconv::cpu::avx2 {
 
+ImplicitDotKernel<float> f32_implicit_dot_kernel() {
+  return simd::implicit_dot_kernel<simd::avx2::F32, 2, 6, float>(
+      "f32_implicit_dot_2x6x8__avx2");
+}
+ImplicitDotKernel<double> f64_implicit_dot_kernel() {
+  return simd::implicit_dot_kernel<simd::avx2::F64, 2, 6, double>(
+      "f64_implicit_dot_2x6x4__avx2");
+}
+
 ImplicitGemmKernels<float> f32_implicit_gemm_kernels() {
   using V = simd::avx2::F32;
   return {{simd::implicit_gemm_kernel<V, 6, 2, float>("f32_implicit_gemm_6x16__avx2"),

@@ -7,6 +7,15 @@
 
 namespace fastconv::cpu::avx512 {
 
+ImplicitDotKernel<float> f32_implicit_dot_kernel() {
+  return simd::implicit_dot_kernel<simd::avx512::F32, 4, 6, float>(
+      "f32_implicit_dot_4x6x16__avx512");
+}
+ImplicitDotKernel<double> f64_implicit_dot_kernel() {
+  return simd::implicit_dot_kernel<simd::avx512::F64, 4, 6, double>(
+      "f64_implicit_dot_4x6x8__avx512");
+}
+
 ImplicitGemmKernels<float> f32_implicit_gemm_kernels() {
   using V = simd::avx512::F32;
   return {{simd::implicit_gemm_kernel<V, 8, 3, float>("f32_implicit_gemm_8x48__avx512"),

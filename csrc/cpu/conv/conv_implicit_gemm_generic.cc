@@ -7,6 +7,15 @@
 
 namespace fastconv::cpu::generic {
 
+ImplicitDotKernel<float> f32_implicit_dot_kernel() {
+  return simd::implicit_dot_kernel<simd::generic::Vec4<float>, 2, 2, float>(
+      "f32_implicit_dot_2x2x4__generic");
+}
+ImplicitDotKernel<double> f64_implicit_dot_kernel() {
+  return simd::implicit_dot_kernel<simd::generic::Vec4<double>, 2, 2, double>(
+      "f64_implicit_dot_2x2x4__generic");
+}
+
 ImplicitGemmKernels<float> f32_implicit_gemm_kernels() {
   const auto k = simd::implicit_gemm_kernel<simd::generic::Vec4<float>, 4, 2, float>(
       "f32_implicit_gemm_4x8__generic");

@@ -52,4 +52,41 @@ ImplicitGemmKernel<T> implicit_gemm_kernel(const char* name) {
           }};
 }
 
+template <typename V, int MO, int NK, typename T>
+inline void implicit_dot_kernel(int64_t len, const T* dy, int64_t ldy, const T* f,
+                                const int64_t* off, T* acc_out) {
+  constexpr int L = V::kLanes;
+  typename V::type acc[MO][NK];
+  const T* fj[NK];
+#pragma GCC unroll 8
+  for (int j = 0; j < NK; ++j) fj[j] = f + off[j];
+#pragma GCC unroll 8
+  for (int i = 0; i < MO; ++i)
+#pragma GCC unroll 8
+    for (int j = 0; j < NK; ++j) acc[i][j] = V::load(acc_out + (i * NK + j) * L);
+  for (int64_t q = 0; q < len; q += L) {
+    typename V::type d[MO];
+#pragma GCC unroll 8
+    for (int i = 0; i < MO; ++i) d[i] = V::load(dy + i * ldy + q);
+#pragma GCC unroll 8
+    for (int j = 0; j < NK; ++j) {
+      const typename V::type fv = V::load(fj[j] + q);
+#pragma GCC unroll 8
+      for (int i = 0; i < MO; ++i) acc[i][j] = V::fmadd(d[i], fv, acc[i][j]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < MO; ++i)
+#pragma GCC unroll 8
+    for (int j = 0; j < NK; ++j) V::store(acc_out + (i * NK + j) * L, acc[i][j]);
+}
+
+template <typename V, int MO, int NK, typename T>
+ImplicitDotKernel<T> implicit_dot_kernel(const char* name) {
+  return {name, MO, NK, V::kLanes,
+          [](int64_t len, const T* dy, int64_t ldy, const T* f, const int64_t* off, T* acc) {
+            implicit_dot_kernel<V, MO, NK>(len, dy, ldy, f, off, acc);
+          }};
+}
+
 }  // namespace fastconv::cpu::simd
