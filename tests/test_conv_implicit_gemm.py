@@ -220,8 +220,13 @@ def _auto(op, x_shape, w_shape, pass_="forward", **args):
 def test_auto_choice():
     """The rules of conv.cc's choose_conv_algorithm for implicit_gemm (each cites a benchmark)."""
     resnext = ((8, 128, 56, 56), (128, 4, 3, 3))
-    for pass_ in ("forward", "backward_data"):
+    for pass_ in ("forward", "backward_data", "backward_weight"):
         assert _auto("conv2d", *resnext, pass_, padding=1, groups=32) == ALGO
+    # backward_weight with many channels per group: im2col_gemm
+    assert _auto("conv2d", (8, 256, 14, 14), (256, 256, 3, 3), "backward_weight",
+                 padding=1) == "im2col_gemm"
+    # 1x1 stride 2: im2col_gemm
+    assert _auto("conv2d", (8, 256, 56, 56), (512, 256, 1, 1), stride=2) == "im2col_gemm"
     # 1x1 stride 1: im2col_gemm multiplies X in place
     assert _auto("conv2d", (1, 1024, 14, 14), (256, 1024, 1, 1)) == "im2col_gemm"
     # mostly junk columns: ASPP 3x3 dilation 12 on 33x33

@@ -92,8 +92,9 @@ bool prefer_winograd(const ConvGeometry& g, ConvPass pass, int64_t element_size)
 //   6.2 vs 1.06; Fashion-MNIST conv2 b64 0.61 vs 0.35; i3d stem 0.65 vs 0.44; DeepSpeech conv2
 //   0.85 vs 0.48; 3-D ResNet-18 0.75 vs 0.53 -- and on dense 3x3 / 7x1 / k9 convs too (ResNet-50
 //   res2 b8 0.89 vs 0.70, 7x1 0.77 vs 0.63, conv1d k9 1.06 vs 0.92).
-//   It loses (a) on 1x1 stride-1 unpadded kernels, where im2col_gemm multiplies X in place and
-//   implicit_gemm copies it into frames (res4 1x1 reduce b1: 0.69 vs 3.19); (b) where the junk
+//   It loses (a) on 1x1 kernels: stride 1, where im2col_gemm multiplies X in place and
+//   implicit_gemm copies it into frames (res4 1x1 reduce b1: 0.69 vs 3.19), and stride 2 (res3
+//   projection 1x1/2 b8, interleaved in one process: 34.4 vs 31.4 ms); (b) where the junk
 //   columns (the (K-1) dil / s cells of every frame row past the output's width, plus the last
 //   register tile's padding) are a large part of the work: ASPP 3x3 d6 on 33x33 (27% junk) 0.51
 //   vs 0.46 forward but 0.44 vs 0.64 backward_data, d12 (42%) 0.51 vs 0.64; d4 on 28x28 (22%) is
@@ -101,6 +102,15 @@ bool prefer_winograd(const ConvGeometry& g, ConvPass pass, int64_t element_size)
 //   (d12's 512-channel frame fits 2 MiB one output row at a time: 25 rows built per row); (c) with fewer than 4 output channels per group, where
 //   its 4-row register tile is mostly padding (Fashion-MNIST conv1 backward_data, 16 -> 1
 //   channel: 2.39 vs 8.04).
+// backward_weight (dot products of grad_output and frame rows along the positions, vector partial
+// sums per task) wins with few output channels per group or few input channels, on planes of
+// 14x14 and up: ResNeXt res2 g32 5.29 vs 1.02, res3 0.75 vs 0.34, res4 (14x14) 0.60 vs 0.43;
+// DeepSpeech conv1 (1 channel) 3.24 vs 1.72, conv2 (32) 0.72 vs 0.52; wav2vec2 conv0 (1 channel)
+// 7.76 vs 4.33; the 7x7/2 stem (3 channels) b8 1.06 vs 0.81, b1 3.91 vs 1.45; i3d stem 0.59 vs
+// 0.45. It loses with more channels (ResNet-50 res2 b8, 64 -> 64: 0.76 vs 1.02; res4 b8 0.50 vs
+// 0.92; conv1d k9 256ch 0.81 vs 1.14: every channel block rebuilds the grad_output rows), on
+// small planes (ResNeXt res5 7x7 b1 0.11 vs 0.32; inception 17x17 0.27 vs 0.59), and is even on
+// Fashion-MNIST conv2 (14x14, 32 outputs) b64 0.64 vs 0.73 / b1 0.90 vs 0.56.
 // Against winograd it wins with 64 channels (ResNet-50 res2 b8 0.89 vs 0.75, b1 2.59 vs 0.93;
 // VGG conv1_2 0.82 vs 0.55) and on one 14x14 sample (res4 b1, 256 channels: 1.32 vs 0.85);
 // winograd wins from 128 channels on larger problems (res3 b8 1.43 vs 0.89, res4 b8 1.34 vs 0.92,
@@ -108,7 +118,12 @@ bool prefer_winograd(const ConvGeometry& g, ConvPass pass, int64_t element_size)
 constexpr double kMaxImplicitWaste = 0.25;
 
 bool prefer_implicit_gemm(const ConvGeometry& g, ConvPass pass, int64_t element_size) {
-  if (!implicit_gemm_unsupported(pass, g).empty() || g.is_pointwise()) return false;
+  if (!implicit_gemm_unsupported(pass, g).empty() || g.kernel_volume() == 1) return false;
+  if (pass == ConvPass::BackwardWeight)
+    return (g.out_channels_per_group() <= 32 || g.in_channels_per_group() <= 3) &&
+           g.out_plane() >= 196 &&
+           conv_workspace_bytes(ConvAlgorithm::ImplicitGemm, pass, g, element_size) <=
+               kWorkspaceLimit;
   const int64_t outputs_per_group = pass == ConvPass::Forward ? g.out_channels_per_group()
                                                               : g.in_channels_per_group();
   if (outputs_per_group < 4) return false;

@@ -301,9 +301,11 @@ void build_frame(const Problem& p, const FrameLayout& f, int bd, int64_t o0,
       }
 }
 
-// Y (N, cout, out) = corr(x, weights) + bias, ReLU; weight(grp, o, k) gives W[o, k] of a group.
-template <typename T, typename Weight>
-void implicit_gemm(const Problem& p, const T* x, Weight weight, const T* bias, bool relu, T* y) {
+// Y (N, cout, out) = corr(x, weights) + bias, ReLU; weight_row(grp, o, dst, stride) writes row o
+// of a group's weight matrix W[o, k] to dst[k * stride], k < K.
+template <typename T, typename WeightRow>
+void implicit_gemm(const Problem& p, const T* x, WeightRow weight_row, const T* bias, bool relu,
+                   T* y) {
   const Plan<T> plan = make_plan<T>(p);
   if (plan.tasks == 0) return;
   const ImplicitGemmKernel<T> kern = plan.kernel;
@@ -330,9 +332,13 @@ void implicit_gemm(const Problem& p, const T* x, Weight weight, const T* bias, b
     for (int64_t gp = 0; gp < G * panels; ++gp) {
       const int64_t grp = gp / panels, o0 = (gp % panels) * mr;
       T* a = a_packed.data() + gp * K * mr;
-      for (int64_t k = 0; k < K; ++k)
-        for (int64_t i = 0; i < mr; ++i)
-          a[k * mr + i] = o0 + i < cog ? weight(grp, o0 + i, k) : T(0);
+      for (int64_t i = 0; i < mr; ++i) {
+        if (o0 + i < cog) {
+          weight_row(grp, o0 + i, a + i, mr);
+        } else {
+          for (int64_t k = 0; k < K; ++k) a[k * mr + i] = T(0);
+        }
+      }
     }
     T* frame = workspace.data() + thread_id() * per_thread;
     T* cbuf = frame + plan.frame;
@@ -622,21 +628,27 @@ void forward_implicit_gemm(const ConvGeometry& g, const T* x, const T* w, const 
   const Problem p = forward_problem(g);
   const int64_t cog = p.cog(), K = p.gemm_k();
   implicit_gemm(
-      p, x, [&](int64_t grp, int64_t o, int64_t k) { return w[(grp * cog + o) * K + k]; }, bias,
-      relu, y);
+      p, x,
+      [&](int64_t grp, int64_t o, T* dst, int64_t stride) {
+        const T* row = w + (grp * cog + o) * K;
+        for (int64_t k = 0; k < K; ++k) dst[k * stride] = row[k];
+      },
+      bias, relu, y);
 }
 
 template <typename T>
 void backward_data_implicit_gemm(const ConvGeometry& g, const T* gy, const T* w, T* gx) {
   const Problem p = backward_data_problem(g);
-  // Row c of group grp, column k = (o, tap) reads w[grp cog + o, c, flipped tap].
+  // Row c of group grp, column k = (o, tap) is w[grp cog + o, c, flipped tap].
   const int64_t cig = g.in_channels_per_group(), cog = g.out_channels_per_group();
   const int64_t kvol = g.kernel_volume();
   implicit_gemm(
       p, gy,
-      [&](int64_t grp, int64_t c, int64_t k) {
-        const int64_t o = k / kvol, tap = kvol - 1 - k % kvol;
-        return w[((grp * cog + o) * cig + c) * kvol + tap];
+      [&](int64_t grp, int64_t c, T* dst, int64_t stride) {
+        for (int64_t o = 0; o < cog; ++o) {
+          const T* taps = w + ((grp * cog + o) * cig + c) * kvol;
+          for (int64_t t = 0; t < kvol; ++t) dst[(o * kvol + t) * stride] = taps[kvol - 1 - t];
+        }
       },
       static_cast<const T*>(nullptr), false, gx);
 }
