@@ -449,10 +449,14 @@ WgradPlan<T> make_wgrad_plan(const Problem& p) {
   if (p.batch > 0 && p.out_plane() > 0) {
     Problem block = p;  // the frame holds cb channels of a group
     block.cin = plan.cb * p.groups;
+    // bands: the frame of cb channels and the band's grad_output rows (dYf) each fit kFrameBytes
+    const auto too_big = [&](int64_t len) {
+      const FrameLayout f(block, plan.bd, len);
+      return std::max(f.elements(block, 0), plan.cog_pad * f.span) * int64_t(sizeof(T)) >
+             kFrameBytes;
+    };
     int64_t len = rows;
-    while (len > 1 &&
-           FrameLayout(block, plan.bd, len).elements(block, 0) * int64_t(sizeof(T)) > kFrameBytes)
-      len = ceil_div(len, 2);
+    while (len > 1 && too_big(len)) len = ceil_div(len, 2);
     plan.bands = ceil_div(rows, len);
     plan.band = ceil_div(rows, plan.bands);
     plan.bands = ceil_div(rows, plan.band);
@@ -473,11 +477,22 @@ WgradPlan<T> make_wgrad_plan(const Problem& p) {
   return plan;
 }
 
+// True if every value is finite (x * 0 is NaN for inf and NaN; no early exit, so it vectorises).
 template <typename T>
-void wgrad_implicit_gemm(const Problem& p, const T* x, const T* gy, T* gw) {
+bool all_finite(const T* v, int64_t n) {
+  T sum = T(0);
+  for (int64_t i = 0; i < n; ++i) sum += v[i] * T(0);
+  return sum == T(0);
+}
+
+// Returns false, leaving gw unspecified, if the frames held a non-finite input value: the junk
+// columns multiply frame cells by 0, and 0 * inf would put a NaN where the gradient has none.
+template <typename T>
+bool wgrad_implicit_gemm(const Problem& p, const T* x, const T* gy, T* gw) {
   const WgradPlan<T> plan = make_wgrad_plan<T>(p);
-  if (plan.tasks == 0) return;
+  if (plan.tasks == 0) return true;
   const ImplicitDotKernel<T> kern = plan.kernel;
+  int nonfinite = 0;
   const int64_t G = p.groups, cig = p.cig(), cog = p.cog(), K = p.gemm_k(), kvol = p.kvol();
   const int64_t L = kern.lanes, mo = kern.mo, nk = kern.nk, kc_pad = plan.kc_pad;
   const int64_t in_plane = p.in_plane(), out_plane = p.out_plane(), dw = G * cog * K;
@@ -513,6 +528,10 @@ void wgrad_implicit_gemm(const Problem& p, const T* x, const T* gy, T* gw) {
         const T* xg = x + (n * p.cin + grp * cig) * in_plane;
         for (int64_t c = c0; c < c1; ++c)
           build_frame(p, f, bd, o0, used, xg + c * in_plane, frame + (c - c0) * f.channel);
+        if (!all_finite(frame, (c1 - c0) * f.channel)) {
+#pragma omp atomic write
+          nonfinite = 1;
+        }
         for (int64_t c = c0, k = 0; c < c1; ++c)
           for (int64_t a = 0; a < KD; ++a)
             for (int64_t b = 0; b < KH; ++b)
@@ -571,6 +590,7 @@ void wgrad_implicit_gemm(const Problem& p, const T* x, const T* gy, T* gw) {
       }
     }
   }
+  return nonfinite == 0;
 }
 
 }  // namespace
@@ -655,7 +675,8 @@ void backward_data_implicit_gemm(const ConvGeometry& g, const T* gy, const T* w,
 
 template <typename T>
 void backward_weight_implicit_gemm(const ConvGeometry& g, const T* x, const T* gy, T* gw) {
-  wgrad_implicit_gemm(forward_problem(g), x, gy, gw);
+  if (!wgrad_implicit_gemm(forward_problem(g), x, gy, gw))
+    backward_weight_im2col_gemm(g, x, gy, gw);  // inf / NaN inputs: no junk products
 }
 
 template void backward_weight_implicit_gemm<float>(const ConvGeometry&, const float*,

@@ -1,6 +1,7 @@
 // AVX2 implicit-GEMM micro-kernels (compiled with FASTCONV_AVX2_FLAGS; called only where cpuid
 // and the OS report them): 6 rows x 2 vectors and 4 x 3 (12 accumulators of the 16 registers), and
 // 6 x 1 for small planes.
+// backward_weight: a dot-product kernel of 2 output channels x 6 frame rows (12 accumulators).
 #include "cpu/conv/conv_implicit_gemm.h"
 #include "cpu/conv/conv_implicit_gemm_kernel.h"
 #include "cpu/simd/vec_avx2.h"

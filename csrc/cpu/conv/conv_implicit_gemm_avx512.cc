@@ -1,6 +1,7 @@
 // AVX512 implicit-GEMM micro-kernels (compiled with FASTCONV_AVX512_FLAGS; called only where cpuid
 // and the OS report them): 8 rows x 3 vectors and 4 x 6 (24 accumulators of the 32 registers), and
 // 8 x 2 for small planes (fewer padded columns).
+// backward_weight: a dot-product kernel of 4 output channels x 6 frame rows (24 accumulators).
 #include "cpu/conv/conv_implicit_gemm.h"
 #include "cpu/conv/conv_implicit_gemm_kernel.h"
 #include "cpu/simd/vec_avx512.h"

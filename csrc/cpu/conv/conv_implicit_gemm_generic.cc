@@ -1,6 +1,6 @@
 // Portable implicit-GEMM micro-kernels: the template of conv_implicit_gemm_kernel.h over the
 // plain C++ 4-element vector of vec_generic.h, 4 rows x 2 vectors (fits the 16 baseline
-// registers).
+// registers), and a 2 x 2 dot-product kernel for backward_weight.
 #include "cpu/conv/conv_implicit_gemm.h"
 #include "cpu/conv/conv_implicit_gemm_kernel.h"
 #include "cpu/simd/vec_generic.h"
