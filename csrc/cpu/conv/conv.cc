@@ -99,7 +99,8 @@ bool prefer_winograd(const ConvGeometry& g, ConvPass pass, int64_t element_size)
 //   register tile's padding) are a large part of the work: ASPP 3x3 d6 on 33x33 (27% junk) 0.51
 //   vs 0.46 forward but 0.44 vs 0.64 backward_data, d12 (42%) 0.51 vs 0.64; d4 on 28x28 (22%) is
 //   even (0.60 vs 0.63), hence the 25% cut, which also covers frames rebuilt for thin bands
-//   (d12's 512-channel frame fits 2 MiB one output row at a time: 25 rows built per row); (c) with fewer than 4 output channels per group, where
+//   (d12's 512-channel frame, 24 halo rows, fits 4 MiB 9 output rows at a time: 2.3x the
+//   plane's rows built); (c) with fewer than 4 output channels per group, where
 //   its 4-row register tile is mostly padding (Fashion-MNIST conv1 backward_data, 16 -> 1
 //   channel: 2.39 vs 8.04).
 // backward_weight (dot products of grad_output and frame rows along the positions, vector partial

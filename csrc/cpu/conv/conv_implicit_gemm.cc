@@ -50,7 +50,7 @@ namespace fastconv::cpu {
 
 namespace {
 
-constexpr int64_t kFrameBytes = int64_t(2) << 20;  // a task's frame, at most (whole rows)
+constexpr int64_t kFrameBytes = int64_t(4) << 20;  // a task's frame, at most (whole rows)
 constexpr int64_t kCBytes = 192 * 1024;            // the C tile of a task stays in L2
 constexpr int64_t kKc = 256;                       // K block: B rows of one block stay in L1
 
