@@ -20,8 +20,9 @@
 //
 // Bands: when a group's frame would exceed kFrameBytes, or there are too few (sample, group)
 // pairs to keep the threads busy, the output is cut along its outermost non-trivial dimension
-// into bands, each with its own frame (plus the kernel's halo). Threads split tasks = (sample,
-// group, band). Every output element is one vector lane summing its K products in k order (in
+// into bands, each with its own frame (plus the kernel's halo); for the threads, only as long as
+// a band stays at least twice the halo, then blocks of output channels. Threads split tasks =
+// (sample, group, band, output-channel block). Every output element is one vector lane summing its K products in k order (in
 // fixed blocks of kKc), whatever band, tile or thread computes it: results are bitwise the same
 // for any thread count and for a sample alone or inside any batch.
 //
@@ -50,9 +51,14 @@ namespace fastconv::cpu {
 
 namespace {
 
-constexpr int64_t kFrameBytes = int64_t(4) << 20;  // a task's frame, at most (whole rows)
-constexpr int64_t kCBytes = 192 * 1024;            // the C tile of a task stays in L2
-constexpr int64_t kKc = 256;                       // K block: B rows of one block stay in L1
+// A task's frame, at most (whole rows). 4 MiB rather than 2 lets the i3d 7x7x7/2 stem's
+// 3-channel frame (2.3 MiB) stay whole: forward 41 vs 51 ms on im2col_gemm, where 2 bands had
+// rebuilt 43% more frame (benchmarks/results/implicit_gemm_cpu.md).
+constexpr int64_t kFrameBytes = int64_t(4) << 20;
+// Not tuned (sized by the cache levels, left to measure): the C tile of a task stays in L2; the
+// B rows of one K block (x the register tile's columns) stay in L1.
+constexpr int64_t kCBytes = 192 * 1024;
+constexpr int64_t kKc = 256;
 
 template <typename T>
 ImplicitGemmKernels<T> select_kernels();
@@ -408,6 +414,7 @@ void implicit_gemm(const Problem& p, const T* x, WeightRow weight_row, const T* 
 // group x block of input channels (frames are built for the block's channels only); the chunks
 // (at most kMaxChunks, their count and the bands a function of the geometry only) are partial
 // sums added in chunk order, so results are bitwise the same for any thread count.
+// Not tuned (sized by the cache levels; the chunk caps are im2col_gemm's backward_weight ones):
 constexpr int64_t kPartialBytes = int64_t(1) << 20;  // a task's vector partial sums
 constexpr int64_t kDotColumns = 512;                  // positions per kernel call (L1 blocks)
 constexpr int64_t kMaxChunks = 8;
