@@ -255,21 +255,24 @@ def test_conv_plan_forced_and_errors():
 
 @pytest.mark.parametrize("pass_", ["forward", "backward_data"])
 def test_auto_picks_winograd_for_resnet_3x3(pass_):
-    for n, c, hw in ((8, 64, 56), (8, 128, 28), (8, 256, 14), (1, 128, 112)):
+    for n, c, hw in ((8, 128, 28), (8, 256, 14), (1, 128, 112)):
         assert _choose(pass_, n, c, c, hw, hw) == "winograd", (n, c, hw)
+    # with 64 channels implicit_gemm wins (conv.cc, implicit_gemm_beats_winograd)
+    assert _choose(pass_, 8, 64, 64, 56, 56) == "implicit_gemm"
 
 
 def test_auto_picks_no_winograd_elsewhere():
     assert _choose("backward_weight", 8, 64, 64, 56, 56) == "im2col_gemm"
-    assert _choose("forward", 8, 64, 64, 56, 56, stride=2) == "im2col_gemm"
-    assert _choose("forward", 8, 64, 64, 56, 56, k=5, pad=2) == "im2col_gemm"
-    assert _choose("forward", 8, 3, 64, 224, 224) == "im2col_gemm"  # few input channels
+    # GEMMs without a Winograd transform (implicit_gemm where it wins, conv.cc)
+    assert _choose("forward", 8, 128, 128, 56, 56, stride=2) == "implicit_gemm"
+    assert _choose("forward", 8, 128, 128, 56, 56, k=5, pad=2) == "implicit_gemm"
+    assert _choose("forward", 8, 3, 64, 224, 224) == "implicit_gemm"  # few input channels
     assert _choose("forward", 8, 64, 64, 56, 56, groups=64) == "depthwise"
 
 
 def test_auto_float32_within_bound(rng):
-    x = rng.standard_normal((2, 64, 20, 20)).astype(np.float32)
-    w = rng.standard_normal((64, 64, 3, 3)).astype(np.float32)
-    assert _choose("forward", 2, 64, 64, 20, 20) == "winograd"
+    x = rng.standard_normal((2, 128, 20, 20)).astype(np.float32)
+    w = rng.standard_normal((128, 128, 3, 3)).astype(np.float32)
+    assert _choose("forward", 2, 128, 128, 20, 20) == "winograd"
     y = fastconv.conv2d(x, w, padding=1)
-    check_winograd(y, reference.conv2d(_f64(x), _f64(w), padding=1), 9 * 64, "auto forward")
+    check_winograd(y, reference.conv2d(_f64(x), _f64(w), padding=1), 9 * 128, "auto forward")

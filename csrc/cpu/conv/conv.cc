@@ -28,6 +28,7 @@ const AlgorithmInfo kAlgorithms[] = {
     {ConvAlgorithm::Im2colGemm, "im2col_gemm", always_supported},
     {ConvAlgorithm::Winograd, "winograd", winograd_unsupported},
     {ConvAlgorithm::Depthwise, "depthwise", depthwise_unsupported},
+    {ConvAlgorithm::ImplicitGemm, "implicit_gemm", implicit_gemm_unsupported},
 };
 
 const AlgorithmInfo& info(ConvAlgorithm algorithm) {
@@ -82,6 +83,63 @@ bool prefer_winograd(const ConvGeometry& g, ConvPass pass, int64_t element_size)
   return conv_workspace_bytes(ConvAlgorithm::Winograd, pass, g, element_size) <= kWorkspaceLimit;
 }
 
+// implicit_gemm (no im2col copy: the B operand is read from a zero-padded input frame) against
+// im2col_gemm and winograd, forward and stride-1 backward_data (benchmarks/results/
+// implicit_gemm_cpu.md; 2 threads, AVX-512, float32, x torch = torch time / fastconv time in the
+// same run on a loaded machine, so read the columns of one row against each other):
+//   it wins wherever building the column matrix costs as much as the GEMM -- few channels per
+//   group or per output: ResNeXt g32 res2 2.35x torch vs im2col 0.70x, res3 1.15 vs 0.44, res5 b1
+//   6.2 vs 1.06; Fashion-MNIST conv2 b64 0.61 vs 0.35; i3d stem 0.65 vs 0.44; DeepSpeech conv2
+//   0.85 vs 0.48; 3-D ResNet-18 0.75 vs 0.53 -- and on dense 3x3 / 7x1 / k9 convs too (ResNet-50
+//   res2 b8 0.89 vs 0.70, 7x1 0.77 vs 0.63, conv1d k9 1.06 vs 0.92).
+//   It loses (a) on 1x1 kernels: stride 1, where im2col_gemm multiplies X in place and
+//   implicit_gemm copies it into frames (res4 1x1 reduce b1: 0.69 vs 3.19), and stride 2 (res3
+//   projection 1x1/2 b8, interleaved in one process: 34.4 vs 31.4 ms); (b) where the junk
+//   columns (the (K-1) dil / s cells of every frame row past the output's width, plus the last
+//   register tile's padding) are a large part of the work: ASPP 3x3 d6 on 33x33 (27% junk) 0.51
+//   vs 0.46 forward but 0.44 vs 0.64 backward_data, d12 (42%) 0.51 vs 0.64; d4 on 28x28 (22%) is
+//   even (0.60 vs 0.63), hence the 25% cut, which also covers frames rebuilt for thin bands
+//   (d12's 512-channel frame, 24 halo rows, fits 4 MiB 9 output rows at a time: 2.3x the
+//   plane's rows built); (c) with fewer than 4 output channels per group, where
+//   its 4-row register tile is mostly padding (Fashion-MNIST conv1 backward_data, 16 -> 1
+//   channel: 2.39 vs 8.04).
+// backward_weight (dot products of grad_output and frame rows along the positions, vector partial
+// sums per task) wins with few output channels per group or few input channels, on planes of
+// 14x14 and up: ResNeXt res2 g32 5.29 vs 1.02, res3 0.75 vs 0.34, res4 (14x14) 0.60 vs 0.43;
+// DeepSpeech conv1 (1 channel) 3.24 vs 1.72, conv2 (32) 0.72 vs 0.52; wav2vec2 conv0 (1 channel)
+// 7.76 vs 4.33; the 7x7/2 stem (3 channels) b8 1.06 vs 0.81, b1 3.91 vs 1.45; i3d stem 0.59 vs
+// 0.45. It loses with more channels (ResNet-50 res2 b8, 64 -> 64: 0.76 vs 1.02; res4 b8 0.50 vs
+// 0.92; conv1d k9 256ch 0.81 vs 1.14: every channel block rebuilds the grad_output rows), on
+// small planes (ResNeXt res5 7x7 b1 0.11 vs 0.32; inception 17x17 0.27 vs 0.59), and is even on
+// Fashion-MNIST conv2 (14x14, 32 outputs) b64 0.64 vs 0.73 / b1 0.90 vs 0.56.
+// Against winograd it wins with 64 channels (ResNet-50 res2 b8 0.89 vs 0.75, b1 2.59 vs 0.93;
+// VGG conv1_2 0.82 vs 0.55) and on one 14x14 sample (res4 b1, 256 channels: 1.32 vs 0.85);
+// winograd wins from 128 channels on larger problems (res3 b8 1.43 vs 0.89, res4 b8 1.34 vs 0.92,
+// VGG conv2_2 1.07 vs 0.80, conv5_x b8 1.29 vs 0.70).
+constexpr double kMaxImplicitWaste = 0.25;
+
+bool prefer_implicit_gemm(const ConvGeometry& g, ConvPass pass, int64_t element_size) {
+  if (!implicit_gemm_unsupported(pass, g).empty() || g.kernel_volume() == 1) return false;
+  if (pass == ConvPass::BackwardWeight)
+    return (g.out_channels_per_group() <= 32 || g.in_channels_per_group() <= 3) &&
+           g.out_plane() >= 196 &&
+           conv_workspace_bytes(ConvAlgorithm::ImplicitGemm, pass, g, element_size) <=
+               kWorkspaceLimit;
+  const int64_t outputs_per_group = pass == ConvPass::Forward ? g.out_channels_per_group()
+                                                              : g.in_channels_per_group();
+  if (outputs_per_group < 4) return false;
+  const double waste = element_size == 8 ? implicit_gemm_waste<double>(g, pass)
+                                         : implicit_gemm_waste<float>(g, pass);
+  if (waste > kMaxImplicitWaste) return false;
+  return conv_workspace_bytes(ConvAlgorithm::ImplicitGemm, pass, g, element_size) <=
+         kWorkspaceLimit;
+}
+
+bool implicit_gemm_beats_winograd(const ConvGeometry& g) {
+  return g.in_channels_per_group() < 128 || g.out_channels_per_group() < 128 ||
+         g.batch * g.out_plane() < 392;
+}
+
 int64_t conv_workspace_bytes(ConvAlgorithm algorithm, ConvPass pass, const ConvGeometry& g,
                              int64_t element_size) {
   const bool f64 = element_size == 8;
@@ -95,6 +153,9 @@ int64_t conv_workspace_bytes(ConvAlgorithm algorithm, ConvPass pass, const ConvG
     case ConvAlgorithm::Depthwise:
       return f64 ? depthwise_workspace_bytes<double>(g, pass)
                  : depthwise_workspace_bytes<float>(g, pass);
+    case ConvAlgorithm::ImplicitGemm:
+      return f64 ? implicit_gemm_workspace_bytes<double>(g, pass)
+                 : implicit_gemm_workspace_bytes<float>(g, pass);
     case ConvAlgorithm::Auto:
       break;
   }
@@ -126,7 +187,10 @@ ConvAlgorithm choose_conv_algorithm(const ConvGeometry& g, ConvPass pass,
       (g.out_channels_per_group() <= 8 ||
        (pass == ConvPass::BackwardWeight && !single_channel_wide)))
     return ConvAlgorithm::Depthwise;
-  if (prefer_winograd(g, pass, element_size)) return ConvAlgorithm::Winograd;
+  const bool implicit = prefer_implicit_gemm(g, pass, element_size);
+  if (prefer_winograd(g, pass, element_size) && !(implicit && implicit_gemm_beats_winograd(g)))
+    return ConvAlgorithm::Winograd;
+  if (implicit) return ConvAlgorithm::ImplicitGemm;
   return ConvAlgorithm::Im2colGemm;
 }
 
@@ -138,6 +202,7 @@ void conv_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, 
     case ConvAlgorithm::Im2colGemm: return forward_im2col_gemm(g, x, w, bias, relu, y);
     case ConvAlgorithm::Winograd: return forward_winograd(g, x, w, bias, relu, y);
     case ConvAlgorithm::Depthwise: return forward_depthwise(g, x, w, bias, relu, y);
+    case ConvAlgorithm::ImplicitGemm: return forward_implicit_gemm(g, x, w, bias, relu, y);
   }
 }
 
@@ -149,6 +214,7 @@ void conv_backward_data(const ConvGeometry& g, const T* gy, const T* w, T* gx,
     case ConvAlgorithm::Im2colGemm: return backward_data_im2col_gemm(g, gy, w, gx);
     case ConvAlgorithm::Winograd: return backward_data_winograd(g, gy, w, gx);
     case ConvAlgorithm::Depthwise: return backward_data_depthwise(g, gy, w, gx);
+    case ConvAlgorithm::ImplicitGemm: return backward_data_implicit_gemm(g, gy, w, gx);
   }
 }
 
@@ -160,6 +226,7 @@ void conv_backward_weight(const ConvGeometry& g, const T* x, const T* gy, T* gw,
     case ConvAlgorithm::Im2colGemm:
     case ConvAlgorithm::Winograd:  // never chosen for backward_weight (unsupported)
       return backward_weight_im2col_gemm(g, x, gy, gw);
+    case ConvAlgorithm::ImplicitGemm: return backward_weight_implicit_gemm(g, x, gy, gw);
     case ConvAlgorithm::Depthwise: return backward_weight_depthwise(g, x, gy, gw);
   }
 }

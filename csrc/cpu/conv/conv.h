@@ -23,6 +23,8 @@ enum class ConvAlgorithm {
   Winograd,    // F(4x4, 3x3): 2-D 3x3 stride-1 dilation-1, forward and backward_data
   Depthwise,   // direct, SIMD along output rows or across channels; groups == C_in (any
                // depth multiplier)
+  ImplicitGemm,  // GEMM reading a zero-padded input frame in place (no im2col); forward,
+                 // backward_weight, and backward_data with stride 1
 };
 
 enum class ConvPass { Forward, BackwardData, BackwardWeight };

@@ -46,4 +46,25 @@ void backward_weight_depthwise(const ConvGeometry& g, const T* x, const T* gy, T
 template <typename T>
 int64_t depthwise_workspace_bytes(const ConvGeometry& g, ConvPass pass);
 
+// Implicit GEMM over a zero-padded input frame (conv_implicit_gemm.cc): forward and
+// backward_weight of every geometry, backward_data with stride 1; implicit_gemm_unsupported says
+// why it cannot compute a problem.
+std::string implicit_gemm_unsupported(ConvPass pass, const ConvGeometry& g);
+// Bytes implicit_gemm allocates for this pass (packed weights; per thread: frame, C tile, row
+// offsets); -1 for a pass it does not compute.
+template <typename T>
+int64_t implicit_gemm_workspace_bytes(const ConvGeometry& g, ConvPass pass);
+// The larger of two wastes that the choice of "auto" weighs: the fraction of the columns it
+// computes that are junk (past the output's width, or padding a band's last register tile), and
+// the fraction of the frame cells it builds that repeat another band's halo (1 - 1 / rebuild).
+template <typename T>
+double implicit_gemm_waste(const ConvGeometry& g, ConvPass pass);
+template <typename T>
+void forward_implicit_gemm(const ConvGeometry& g, const T* x, const T* w, const T* bias,
+                           bool relu, T* y);
+template <typename T>
+void backward_data_implicit_gemm(const ConvGeometry& g, const T* gy, const T* w, T* gx);
+template <typename T>
+void backward_weight_implicit_gemm(const ConvGeometry& g, const T* x, const T* gy, T* gw);
+
 }  // namespace fastconv::cpu

@@ -1,0 +1,706 @@
+// Convolution as an implicit GEMM over a zero-padded input "frame": no im2col buffer.
+//
+// For one (sample, group) the group's input channels are copied once into a zero-padded frame in
+// which every kernel tap reads a contiguous, in-bounds stretch. With stride 1 the frame has
+// FD x FH x FW cells, F = O + (K-1) dil per dimension, cell f = x[f - pad] (0 outside), and output
+// position q = (od FH + oh) FW + ow (frame coordinates) of tap (a, b, e) reads
+// frame[q + (a dD FH + b dH) FW + e dW]. So one group's convolution is the GEMM
+//   Y'[o, q] = sum_{k = (c, tap)} W[o, k] * frame[rowoff[k] + q]
+// whose B operand row k is the frame itself at offset rowoff[k]: B is never packed, the
+// micro-kernel (conv_implicit_gemm.h) loads its vectors straight from the frame through the offset
+// table. Columns with ow >= OW (or oh >= OH) are junk: computed, never stored (a fraction
+// (KW-1) dW / FW of the work). Tiles of columns go through a per-thread C buffer (output channels
+// x columns); the valid positions are stored into y with the bias / ReLU epilogue.
+//
+// Stride s > 1 (polyphase): each channel's frame is deinterleaved into sD sH sW phase frames
+// (phase (rd, rh, rw) holds the cells f with f % s == r); tap (a, b, e) reads phase
+// ((a dD) % sD, (b dH) % sH, (e dW) % sW) at offset ((a dD) / sD FHp + (b dH) / sH) FWp + (e dW) / sW,
+// and the output is stride 1 inside the phases, Fp = O + ((K-1) dil) / s. One code path: stride 1
+// is one phase.
+//
+// Bands: when a group's frame would exceed kFrameBytes, or there are too few (sample, group)
+// pairs to keep the threads busy, the output is cut along its outermost non-trivial dimension
+// into bands, each with its own frame (plus the kernel's halo); for the threads, only as long as
+// a band stays at least twice the halo, then blocks of output channels. Threads split tasks =
+// (sample, group, band, output-channel block). Every output element is one vector lane summing its K products in k order (in
+// fixed blocks of kKc), whatever band, tile or thread computes it: results are bitwise the same
+// for any thread count and for a sample alone or inside any batch.
+//
+// backward_data with stride 1 is a stride-1 forward correlation of grad_output (padded by
+// (K-1) dil - pad per dimension, negative = a crop) with the spatially flipped, in/out-transposed
+// weights, on an output of the input's size: the same code. Stride > 1 backward_data is not
+// implemented (the predicate says so; im2col_gemm computes it). backward_weight reads the same
+// frames with a dot-product kernel (its section below).
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "common/cpu_features.h"
+#include "common/denormals.h"
+#include "common/parallel.h"
+#include "cpu/conv/conv_algorithms.h"
+#include "cpu/conv/conv_implicit_gemm.h"
+#include "cpu/conv/epilogue.h"
+
+namespace fastconv::cpu {
+
+namespace {
+
+// A task's frame, at most (whole rows). 4 MiB rather than 2 lets the i3d 7x7x7/2 stem's
+// 3-channel frame (2.3 MiB) stay whole: forward 41 vs 51 ms on im2col_gemm, where 2 bands had
+// rebuilt 43% more frame (benchmarks/results/implicit_gemm_cpu.md).
+constexpr int64_t kFrameBytes = int64_t(4) << 20;
+// Not tuned (sized by the cache levels, left to measure): the C tile of a task stays in L2; the
+// B rows of one K block (x the register tile's columns) stay in L1.
+constexpr int64_t kCBytes = 192 * 1024;
+constexpr int64_t kKc = 256;
+
+template <typename T>
+ImplicitGemmKernels<T> select_kernels();
+
+template <>
+ImplicitGemmKernels<float> select_kernels<float>() {
+  switch (isa()) {
+#if FASTCONV_X86_KERNELS
+    case Isa::Avx512: return avx512::f32_implicit_gemm_kernels();
+    case Isa::Avx2: return avx2::f32_implicit_gemm_kernels();
+#endif
+    default: break;
+  }
+  return generic::f32_implicit_gemm_kernels();
+}
+
+template <>
+ImplicitGemmKernels<double> select_kernels<double>() {
+  switch (isa()) {
+#if FASTCONV_X86_KERNELS
+    case Isa::Avx512: return avx512::f64_implicit_gemm_kernels();
+    case Isa::Avx2: return avx2::f64_implicit_gemm_kernels();
+#endif
+    default: break;
+  }
+  return generic::f64_implicit_gemm_kernels();
+}
+
+template <typename T>
+ImplicitDotKernel<T> select_dot_kernel();
+
+template <>
+ImplicitDotKernel<float> select_dot_kernel<float>() {
+  switch (isa()) {
+#if FASTCONV_X86_KERNELS
+    case Isa::Avx512: return avx512::f32_implicit_dot_kernel();
+    case Isa::Avx2: return avx2::f32_implicit_dot_kernel();
+#endif
+    default: break;
+  }
+  return generic::f32_implicit_dot_kernel();
+}
+
+template <>
+ImplicitDotKernel<double> select_dot_kernel<double>() {
+  switch (isa()) {
+#if FASTCONV_X86_KERNELS
+    case Isa::Avx512: return avx512::f64_implicit_dot_kernel();
+    case Isa::Avx2: return avx2::f64_implicit_dot_kernel();
+#endif
+    default: break;
+  }
+  return generic::f64_implicit_dot_kernel();
+}
+
+// A strided correlation y (N, cout, out) = corr(x (N, cin, in), weights): position o of a
+// dimension reads x at o s - pad + t dil for tap t, zero outside; pad may be negative.
+struct Problem {
+  int64_t batch = 0, cin = 0, cout = 0, groups = 1;
+  int64_t in[3], out[3], k[3], s[3], dil[3], pad[3];
+  int64_t cig() const { return cin / groups; }
+  int64_t cog() const { return cout / groups; }
+  int64_t kvol() const { return k[0] * k[1] * k[2]; }
+  int64_t gemm_k() const { return cig() * kvol(); }
+  int64_t in_plane() const { return in[0] * in[1] * in[2]; }
+  int64_t out_plane() const { return out[0] * out[1] * out[2]; }
+  int64_t phases() const { return s[0] * s[1] * s[2]; }
+};
+
+Problem forward_problem(const ConvGeometry& g) {
+  Problem p;
+  p.batch = g.batch;
+  p.cin = g.in_channels;
+  p.cout = g.out_channels;
+  p.groups = g.groups;
+  for (int d = 0; d < 3; ++d) {
+    p.in[d] = g.in_size[d];
+    p.out[d] = g.out_size[d];
+    p.k[d] = g.kernel[d];
+    p.s[d] = g.stride[d];
+    p.dil[d] = g.dilation[d];
+    p.pad[d] = g.pad_before[d];
+  }
+  return p;
+}
+
+// gx = corr(gy padded by (K-1) dil - pad, flipped transposed weights), stride 1 only.
+Problem backward_data_problem(const ConvGeometry& g) {
+  Problem p = forward_problem(g);
+  std::swap(p.cin, p.cout);
+  for (int d = 0; d < 3; ++d) {
+    std::swap(p.in[d], p.out[d]);
+    p.pad[d] = (g.kernel[d] - 1) * g.dilation[d] - g.pad_before[d];
+  }
+  return p;
+}
+
+// The phase frames of one band of `len` output positions along dimension `bd`.
+struct FrameLayout {
+  int64_t o[3];   // output positions of the band per dimension
+  int64_t fp[3];  // phase frame size per dimension
+  int64_t phase_size = 0, channel = 0;
+  int64_t span = 0;  // columns from the first output position to one past the last
+
+  FrameLayout(const Problem& p, int bd, int64_t len) {
+    for (int d = 0; d < 3; ++d) {
+      o[d] = d == bd ? len : p.out[d];
+      fp[d] = o[d] + (p.k[d] - 1) * p.dil[d] / p.s[d];
+    }
+    phase_size = fp[0] * fp[1] * fp[2];
+    channel = p.phases() * phase_size;
+    span = o[0] * o[1] * o[2] == 0 ? 0 : ((o[0] - 1) * fp[1] + (o[1] - 1)) * fp[2] + o[2];
+  }
+  int64_t elements(const Problem& p, int64_t slack) const { return p.cig() * channel + slack; }
+};
+
+// How one call splits its work and what workspace it takes; computed the same way by the kernel
+// and by implicit_gemm_workspace_bytes (fastconv.explain).
+template <typename T>
+struct Plan {
+  ImplicitGemmKernel<T> kernel{};
+  int64_t cog_pad = 0;      // output channels rounded up to whole mr panels
+  int bd = 2;               // band dimension: the outermost one with more than 1 output
+  int64_t band = 1, bands = 1;
+  int64_t panels_per_block = 1, blocks = 1;  // output-channel blocks of whole mr panels
+  int64_t tile = 0;         // columns per C tile (whole nr)
+  int64_t tasks = 0;
+  int threads = 1;
+  int64_t shared = 0;       // packed weights, elements
+  int64_t frame = 0, cbuf = 0;  // per thread, elements
+  int64_t bytes(const Problem& p) const {
+    return (shared + threads * (frame + cbuf)) * int64_t(sizeof(T)) +
+           threads * p.gemm_k() * int64_t(sizeof(int64_t));
+  }
+};
+
+template <typename T>
+Plan<T> make_plan(const Problem& p) {
+  Plan<T> plan;
+  const ImplicitGemmKernels<T> kernels = select_kernels<T>();
+  plan.kernel = kernels.kernel[0];
+  const int64_t cog = p.cog();
+  const auto padded = [](int64_t n, int64_t unit) { return ceil_div(n, unit) * unit; };
+  plan.bd = p.out[0] > 1 ? 0 : p.out[1] > 1 ? 1 : 2;
+  const int64_t rows = p.out[plan.bd];
+  if (p.batch > 0 && p.out_plane() > 0 && cog > 0) {
+    // Bands: as long as the frame fits kFrameBytes, and enough of them for the threads.
+    int64_t len = rows;
+    while (len > 1 &&
+           FrameLayout(p, plan.bd, len).elements(p, 0) * int64_t(sizeof(T)) > kFrameBytes)
+      len = ceil_div(len, 2);
+    // Too few (sample, group) pairs for the threads: more bands, as long as each is at least
+    // twice the halo (a frame rebuilt at most 1.5x), then blocks of output channels.
+    const int64_t pairs = p.batch * p.groups;
+    const int64_t wanted = ceil_div(4 * int64_t(num_threads()), pairs);
+    const int64_t halo = (p.k[plan.bd] - 1) * p.dil[plan.bd] / p.s[plan.bd];
+    const int64_t thin = std::max<int64_t>(1, rows / std::max<int64_t>(1, 2 * halo));
+    plan.bands = std::max(ceil_div(rows, len), std::min(wanted, thin));
+    plan.band = ceil_div(rows, plan.bands);
+    plan.bands = ceil_div(rows, plan.band);
+    // The register tile that computes the fewest padded rows x columns of a band.
+    const int64_t span = FrameLayout(p, plan.bd, plan.band).span;
+    int64_t best = -1;
+    for (int i = 0; i < kernels.count; ++i) {
+      const ImplicitGemmKernel<T>& k = kernels.kernel[i];
+      const int64_t work = padded(cog, k.mr) * padded(span, k.nr);
+      if (best < 0 || work < best) {
+        best = work;
+        plan.kernel = k;
+      }
+    }
+  }
+  const int64_t nr = plan.kernel.nr;
+  plan.cog_pad = padded(cog, plan.kernel.mr);
+  plan.shared = p.groups * plan.cog_pad * p.gemm_k();
+  if (p.batch == 0 || p.out_plane() == 0 || cog == 0) return plan;
+  const int64_t panels = plan.cog_pad / plan.kernel.mr;
+  const int64_t wanted_blocks =
+      ceil_div(4 * int64_t(num_threads()), p.batch * p.groups * plan.bands);
+  plan.panels_per_block = ceil_div(panels, std::min(panels, wanted_blocks));
+  plan.blocks = ceil_div(panels, plan.panels_per_block);
+  plan.tasks = p.batch * p.groups * plan.bands * plan.blocks;
+  plan.threads = threads_for(plan.tasks, p.batch * p.cout * p.out_plane() * p.gemm_k());
+  const FrameLayout first(p, plan.bd, plan.band);
+  plan.frame = first.elements(p, nr);
+  const int64_t fit = kCBytes / (plan.cog_pad * nr * int64_t(sizeof(T)));
+  plan.tile = nr * std::max<int64_t>(1, std::min(fit, ceil_div(first.span, nr)));
+  plan.cbuf = plan.cog_pad * plan.tile;
+  return plan;
+}
+
+int thread_id() {
+#ifdef _OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
+
+// The phase frames of channel `src` (one input plane) for the band starting at output o0.
+// Phases that some tap reads (a 1x1 stride-2 kernel reads one of four).
+std::vector<char> used_phases(const Problem& p) {
+  std::vector<char> used(size_t(p.phases()), 0);
+  for (int64_t a = 0; a < p.k[0]; ++a)
+    for (int64_t b = 0; b < p.k[1]; ++b)
+      for (int64_t e = 0; e < p.k[2]; ++e)
+        used[size_t((((a * p.dil[0]) % p.s[0]) * p.s[1] + (b * p.dil[1]) % p.s[1]) * p.s[2] +
+                    (e * p.dil[2]) % p.s[2])] = 1;
+  return used;
+}
+
+template <typename T>
+void build_frame(const Problem& p, const FrameLayout& f, int bd, int64_t o0,
+                 const std::vector<char>& used, const T* src, T* dst) {
+  int64_t start[3];  // full-resolution frame coordinate of the band's first cell, minus pad
+  for (int d = 0; d < 3; ++d) start[d] = (d == bd ? o0 * p.s[d] : 0) - p.pad[d];
+  for (int64_t rd = 0; rd < p.s[0]; ++rd)
+    for (int64_t rh = 0; rh < p.s[1]; ++rh)
+      for (int64_t rw = 0; rw < p.s[2]; ++rw) {
+        const int64_t ph = (rd * p.s[1] + rh) * p.s[2] + rw;
+        if (!used[size_t(ph)]) continue;  // read by junk columns only
+        T* phase = dst + ph * f.phase_size;
+        // cells i along W read x column w0 + i s (stride 1: one copy between zeros)
+        const int64_t sw = p.s[2], w0 = start[2] + rw, W = p.in[2], FW = f.fp[2];
+        const int64_t lo = std::min(FW, w0 >= 0 ? int64_t(0) : ceil_div(-w0, sw));
+        const int64_t hi = std::max(lo, std::min(FW, w0 < W ? ceil_div(W - w0, sw) : 0));
+        for (int64_t i0 = 0; i0 < f.fp[0]; ++i0) {
+          const int64_t xd = start[0] + rd + i0 * p.s[0];
+          for (int64_t i1 = 0; i1 < f.fp[1]; ++i1) {
+            const int64_t xh = start[1] + rh + i1 * p.s[1];
+            T* row = phase + (i0 * f.fp[1] + i1) * FW;
+            if (xd < 0 || xd >= p.in[0] || xh < 0 || xh >= p.in[1] || hi == lo) {
+              std::fill(row, row + FW, T(0));
+              continue;
+            }
+            const T* xrow = src + (xd * p.in[1] + xh) * W;
+            std::fill(row, row + lo, T(0));
+            if (sw == 1) {
+              std::memcpy(row + lo, xrow + w0 + lo, size_t(hi - lo) * sizeof(T));
+            } else {
+              for (int64_t i = lo; i < hi; ++i) row[i] = xrow[w0 + i * sw];
+            }
+            std::fill(row + hi, row + FW, T(0));
+          }
+        }
+      }
+}
+
+// Y (N, cout, out) = corr(x, weights) + bias, ReLU; weight_row(grp, o, dst, stride) writes row o
+// of a group's weight matrix W[o, k] to dst[k * stride], k < K.
+template <typename T, typename WeightRow>
+void implicit_gemm(const Problem& p, const T* x, WeightRow weight_row, const T* bias, bool relu,
+                   T* y) {
+  const Plan<T> plan = make_plan<T>(p);
+  if (plan.tasks == 0) return;
+  const ImplicitGemmKernel<T> kern = plan.kernel;
+  const int64_t G = p.groups, cig = p.cig(), cog = p.cog(), K = p.gemm_k();
+  const int64_t mr = kern.mr, nr = kern.nr, panels = plan.cog_pad / mr;
+  const int64_t in_plane = p.in_plane(), out_plane = p.out_plane();
+  const int64_t KD = p.k[0], KH = p.k[1], KW = p.k[2];
+  const int64_t k_blocks = std::max<int64_t>(1, ceil_div(K, kKc));
+  const int bd = plan.bd;
+  const int threads = plan.threads;
+  const int64_t per_thread = plan.frame + plan.cbuf;
+  std::vector<T> a_packed(size_t(plan.shared));
+  // Zero-filled once: a frame's slack and stale cells past a shorter band are read by junk
+  // columns only.
+  std::vector<T> workspace(size_t(threads * per_thread));
+  std::vector<int64_t> offsets(size_t(threads * K));
+  const std::vector<char> used = used_phases(p);
+
+#pragma omp parallel num_threads(threads)
+  {
+    const FlushDenormals flush_denormals;
+    // MR-row panels of every group's weights: a[(grp panels + panel) K mr + k mr + i]
+#pragma omp for schedule(static)
+    for (int64_t gp = 0; gp < G * panels; ++gp) {
+      const int64_t grp = gp / panels, o0 = (gp % panels) * mr;
+      T* a = a_packed.data() + gp * K * mr;
+      for (int64_t i = 0; i < mr; ++i) {
+        if (o0 + i < cog) {
+          weight_row(grp, o0 + i, a + i, mr);
+        } else {
+          for (int64_t k = 0; k < K; ++k) a[k * mr + i] = T(0);
+        }
+      }
+    }
+    T* frame = workspace.data() + thread_id() * per_thread;
+    T* cbuf = frame + plan.frame;
+    int64_t* rowoff = offsets.data() + thread_id() * K;
+#pragma omp for schedule(static)
+    for (int64_t task = 0; task < plan.tasks; ++task) {
+      const int64_t blk = task % plan.blocks, band = (task / plan.blocks) % plan.bands;
+      const int64_t grp = (task / (plan.blocks * plan.bands)) % G;
+      const int64_t n = task / (plan.blocks * plan.bands * G);
+      const int64_t panel0 = blk * plan.panels_per_block;
+      const int64_t panel1 = std::min(panels, panel0 + plan.panels_per_block);
+      const int64_t oc0 = panel0 * mr, oc1 = std::min(cog, panel1 * mr);
+      const int64_t o0 = band * plan.band, len = std::min(plan.band, p.out[bd] - o0);
+      const FrameLayout f(p, bd, len);
+      const T* xg = x + (n * p.cin + grp * cig) * in_plane;
+      for (int64_t c = 0; c < cig; ++c)
+        build_frame(p, f, bd, o0, used, xg + c * in_plane, frame + c * f.channel);
+      for (int64_t c = 0, k = 0; c < cig; ++c)
+        for (int64_t a = 0; a < KD; ++a)
+          for (int64_t b = 0; b < KH; ++b)
+            for (int64_t e = 0; e < KW; ++e, ++k) {
+              const int64_t td = a * p.dil[0], th = b * p.dil[1], tw = e * p.dil[2];
+              const int64_t phase = ((td % p.s[0]) * p.s[1] + th % p.s[1]) * p.s[2] + tw % p.s[2];
+              rowoff[k] = c * f.channel + phase * f.phase_size +
+                          ((td / p.s[0]) * f.fp[1] + th / p.s[1]) * f.fp[2] + tw / p.s[2];
+            }
+      const T* ag = a_packed.data() + grp * panels * K * mr;
+      T* yg = y + (n * p.cout + grp * cog) * out_plane;
+      for (int64_t q0 = 0; q0 < f.span; q0 += plan.tile) {
+        const int64_t cols = std::min(plan.tile, f.span - q0), subtiles = ceil_div(cols, nr);
+        for (int64_t kb = 0; kb < k_blocks; ++kb) {
+          const int64_t k0 = kb * kKc, kc = std::min(kKc, K - k0);
+          for (int64_t j = 0; j < subtiles; ++j)
+            for (int64_t panel = panel0; panel < panel1; ++panel)
+              kern.run(kc, ag + (panel * K + k0) * mr, frame + q0 + j * nr, rowoff + k0,
+                       cbuf + panel * mr * plan.tile + j * nr, plan.tile, kb > 0);
+        }
+        // The valid positions of the tile: output rows (i0, i1), columns below o[2].
+        const int64_t q1 = q0 + cols;
+        int64_t row = q0 / f.fp[2];
+        for (int64_t qr = row * f.fp[2]; qr < q1; qr += f.fp[2], ++row) {
+          const int64_t i0 = row / f.fp[1], i1 = row % f.fp[1];
+          if (i1 >= f.o[1] || i0 >= f.o[0]) continue;
+          const int64_t c0 = std::max(qr, q0), c1 = std::min({qr + f.o[2], q1});
+          if (c1 <= c0) continue;
+          const int64_t od = i0 + (bd == 0 ? o0 : 0), oh = i1 + (bd == 1 ? o0 : 0);
+          const int64_t ow = c0 - qr + (bd == 2 ? o0 : 0);
+          T* yrow = yg + (od * p.out[1] + oh) * p.out[2] + ow;
+          for (int64_t o = oc0; o < oc1; ++o) {
+            T* dst = yrow + o * out_plane;
+            std::memcpy(dst, cbuf + o * plan.tile + (c0 - q0), size_t(c1 - c0) * sizeof(T));
+            if (bias || relu) bias_relu_row(dst, c1 - c0, bias ? bias[grp * cog + o] : T(0), relu);
+          }
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------- backward_weight
+//
+//   dW[o, k = (c, tap)] = sum_n sum_q dYf[o, q] * frame_n[rowoff[k] + q]
+// with dYf = grad_output placed in frame coordinates (zeros at the junk columns): both operands are
+// contiguous along q, so the dot-product kernel (conv_implicit_gemm.h) keeps MO x NK vectors of
+// partial sums, one lane per position class q mod lanes, in a per-task buffer across all positions
+// of a chunk of (sample, band) steps, and reduces the lanes in order at the end. Tasks = chunk x
+// group x block of input channels (frames are built for the block's channels only); the chunks
+// (at most kMaxChunks, their count and the bands a function of the geometry only) are partial
+// sums added in chunk order, so results are bitwise the same for any thread count.
+// Not tuned (sized by the cache levels; the chunk caps are im2col_gemm's backward_weight ones):
+constexpr int64_t kPartialBytes = int64_t(1) << 20;  // a task's vector partial sums
+constexpr int64_t kDotColumns = 512;                  // positions per kernel call (L1 blocks)
+constexpr int64_t kMaxChunks = 8;
+constexpr int64_t kChunkBytes = int64_t(8) << 20;     // the chunks' partial dW, at most
+
+template <typename T>
+struct WgradPlan {
+  ImplicitDotKernel<T> kernel{};
+  int bd = 2;
+  int64_t band = 1, bands = 0, steps = 0;
+  int64_t cb = 1, cblocks = 0;       // input channels per task
+  int64_t chunks = 1, per_chunk = 1;
+  int64_t cog_pad = 0, kc_pad = 0;  // partial-sum rows x columns (whole kernel blocks)
+  int64_t ld = 0;                   // dYf row stride (the longest band's span, whole vectors)
+  int64_t tasks = 0;
+  int threads = 1;
+  int64_t shared = 0, frame = 0, dyf = 0, partial = 0;  // elements
+  int64_t bytes() const {
+    return (shared + threads * (frame + dyf + partial)) * int64_t(sizeof(T)) +
+           threads * kc_pad * int64_t(sizeof(int64_t));
+  }
+};
+
+template <typename T>
+WgradPlan<T> make_wgrad_plan(const Problem& p) {
+  WgradPlan<T> plan;
+  plan.kernel = select_dot_kernel<T>();
+  const int64_t cig = p.cig(), cog = p.cog(), kvol = p.kvol(), K = p.gemm_k();
+  const int64_t L = plan.kernel.lanes, mo = plan.kernel.mo, nk = plan.kernel.nk;
+  if (cog == 0 || K == 0) return plan;
+  plan.cog_pad = ceil_div(cog, mo) * mo;
+  const int64_t per_channel = plan.cog_pad * kvol * L * int64_t(sizeof(T));
+  plan.cb = std::max<int64_t>(1, std::min(cig, kPartialBytes / per_channel));
+  plan.cblocks = ceil_div(cig, plan.cb);
+  plan.kc_pad = ceil_div(plan.cb * kvol, nk) * nk;
+  plan.partial = plan.cog_pad * plan.kc_pad * L;
+  plan.bd = p.out[0] > 1 ? 0 : p.out[1] > 1 ? 1 : 2;
+  const int64_t rows = p.out[plan.bd];
+  if (p.batch > 0 && p.out_plane() > 0) {
+    Problem block = p;  // the frame holds cb channels of a group
+    block.cin = plan.cb * p.groups;
+    // bands: the frame of cb channels and the band's grad_output rows (dYf) each fit kFrameBytes
+    const auto too_big = [&](int64_t len) {
+      const FrameLayout f(block, plan.bd, len);
+      return std::max(f.elements(block, 0), plan.cog_pad * f.span) * int64_t(sizeof(T)) >
+             kFrameBytes;
+    };
+    int64_t len = rows;
+    while (len > 1 && too_big(len)) len = ceil_div(len, 2);
+    plan.bands = ceil_div(rows, len);
+    plan.band = ceil_div(rows, plan.bands);
+    plan.bands = ceil_div(rows, plan.band);
+    const FrameLayout first(block, plan.bd, plan.band);
+    plan.frame = first.elements(block, L);
+    plan.ld = ceil_div(first.span, L) * L;
+    plan.dyf = plan.cog_pad * plan.ld;
+  }
+  plan.steps = p.batch * plan.bands;
+  const int64_t dw = p.groups * cog * K;
+  const int64_t affordable = 1 + kChunkBytes / int64_t(sizeof(T)) / dw;
+  plan.chunks = std::max<int64_t>(1, std::min({plan.steps, kMaxChunks, affordable}));
+  plan.per_chunk = std::max<int64_t>(1, ceil_div(plan.steps, plan.chunks));
+  plan.chunks = std::max<int64_t>(1, ceil_div(plan.steps, plan.per_chunk));
+  plan.shared = (plan.chunks - 1) * dw;
+  plan.tasks = plan.chunks * p.groups * plan.cblocks;
+  plan.threads = threads_for(plan.tasks, p.batch * p.cout * p.out_plane() * K);
+  return plan;
+}
+
+// True if every value is finite (x * 0 is NaN for inf and NaN; no early exit, so it vectorises).
+template <typename T>
+bool all_finite(const T* v, int64_t n) {
+  T sum = T(0);
+  for (int64_t i = 0; i < n; ++i) sum += v[i] * T(0);
+  return sum == T(0);
+}
+
+// Returns false, leaving gw unspecified, if the frames held a non-finite input value: the junk
+// columns multiply frame cells by 0, and 0 * inf would put a NaN where the gradient has none.
+template <typename T>
+bool wgrad_implicit_gemm(const Problem& p, const T* x, const T* gy, T* gw) {
+  const WgradPlan<T> plan = make_wgrad_plan<T>(p);
+  if (plan.tasks == 0) return true;
+  const ImplicitDotKernel<T> kern = plan.kernel;
+  int nonfinite = 0;
+  const int64_t G = p.groups, cig = p.cig(), cog = p.cog(), K = p.gemm_k(), kvol = p.kvol();
+  const int64_t L = kern.lanes, mo = kern.mo, nk = kern.nk, kc_pad = plan.kc_pad;
+  const int64_t in_plane = p.in_plane(), out_plane = p.out_plane(), dw = G * cog * K;
+  const int64_t KD = p.k[0], KH = p.k[1], KW = p.k[2];
+  const int bd = plan.bd;
+  const int threads = plan.threads;
+  const int64_t per_thread = plan.frame + plan.dyf + plan.partial;
+  std::vector<T> partial_dw(size_t(plan.shared));  // chunk c > 0 sums into block c - 1
+  std::vector<T> workspace(size_t(threads * per_thread));  // zero: the frame slack is read
+  std::vector<int64_t> offsets(size_t(threads * kc_pad));
+  const std::vector<char> used = used_phases(p);
+  Problem block = p;
+  block.cin = plan.cb * p.groups;
+
+#pragma omp parallel num_threads(threads)
+  {
+    const FlushDenormals flush_denormals;
+    T* frame = workspace.data() + thread_id() * per_thread;
+    T* dyf = frame + plan.frame;
+    T* partial = dyf + plan.dyf;
+    int64_t* rowoff = offsets.data() + thread_id() * kc_pad;
+#pragma omp for schedule(static)
+    for (int64_t task = 0; task < plan.tasks; ++task) {
+      const int64_t cblk = task % plan.cblocks, grp = (task / plan.cblocks) % G;
+      const int64_t chunk = task / (plan.cblocks * G);
+      const int64_t c0 = cblk * plan.cb, c1 = std::min(cig, c0 + plan.cb), kc = (c1 - c0) * kvol;
+      std::fill(partial, partial + plan.partial, T(0));
+      const int64_t s0 = chunk * plan.per_chunk, s1 = std::min(plan.steps, s0 + plan.per_chunk);
+      for (int64_t step = s0; step < s1; ++step) {
+        const int64_t n = step / plan.bands, o0 = (step % plan.bands) * plan.band;
+        const int64_t len = std::min(plan.band, p.out[bd] - o0);
+        const FrameLayout f(block, bd, len);
+        const T* xg = x + (n * p.cin + grp * cig) * in_plane;
+        for (int64_t c = c0; c < c1; ++c)
+          build_frame(p, f, bd, o0, used, xg + c * in_plane, frame + (c - c0) * f.channel);
+        if (!all_finite(frame, (c1 - c0) * f.channel)) {
+#pragma omp atomic write
+          nonfinite = 1;
+        }
+        for (int64_t c = c0, k = 0; c < c1; ++c)
+          for (int64_t a = 0; a < KD; ++a)
+            for (int64_t b = 0; b < KH; ++b)
+              for (int64_t e = 0; e < KW; ++e, ++k) {
+                const int64_t td = a * p.dil[0], th = b * p.dil[1], tw = e * p.dil[2];
+                const int64_t phase =
+                    ((td % p.s[0]) * p.s[1] + th % p.s[1]) * p.s[2] + tw % p.s[2];
+                rowoff[k] = (c - c0) * f.channel + phase * f.phase_size +
+                            ((td / p.s[0]) * f.fp[1] + th / p.s[1]) * f.fp[2] + tw / p.s[2];
+              }
+        std::fill(rowoff + kc, rowoff + kc_pad, int64_t(0));  // padding rows: never stored
+        // dYf: the band's grad_output rows at their frame columns, zeros elsewhere
+        const int64_t span = ceil_div(f.span, L) * L;
+        const T* gyg = gy + (n * p.cout + grp * cog) * out_plane;
+        for (int64_t o = 0; o < plan.cog_pad; ++o) {
+          T* row = dyf + o * plan.ld;
+          std::fill(row, row + span, T(0));
+          if (o >= cog) continue;
+          for (int64_t i0 = 0; i0 < f.o[0]; ++i0)
+            for (int64_t i1 = 0; i1 < f.o[1]; ++i1) {
+              const int64_t od = i0 + (bd == 0 ? o0 : 0), oh = i1 + (bd == 1 ? o0 : 0);
+              const int64_t ow = bd == 2 ? o0 : 0;
+              std::memcpy(row + (i0 * f.fp[1] + i1) * f.fp[2],
+                          gyg + o * out_plane + (od * p.out[1] + oh) * p.out[2] + ow,
+                          size_t(f.o[2]) * sizeof(T));
+            }
+        }
+        for (int64_t q0 = 0; q0 < span; q0 += kDotColumns) {
+          const int64_t qlen = std::min(kDotColumns, span - q0);
+          for (int64_t op = 0; op < plan.cog_pad; op += mo)
+            for (int64_t j = 0; j < kc_pad; j += nk)
+              kern.run(qlen, dyf + op * plan.ld + q0, plan.ld, frame + q0, rowoff + j,
+                       partial + ((op / mo) * (kc_pad / nk) + j / nk) * mo * nk * L);
+        }
+      }
+      // lanes reduced in order into this chunk's dW
+      T* dst = chunk == 0 ? gw : partial_dw.data() + (chunk - 1) * dw;
+      for (int64_t o = 0; o < cog; ++o)
+        for (int64_t k = 0; k < kc; ++k) {
+          const T* v = partial + (((o / mo) * (kc_pad / nk) + k / nk) * mo * nk +
+                                  (o % mo) * nk + k % nk) * L;
+          T sum = v[0];
+          for (int64_t l = 1; l < L; ++l) sum += v[l];
+          dst[(grp * cog + o) * K + c0 * kvol + k] = sum;
+        }
+    }
+    if (plan.chunks > 1) {  // gw += the other chunks' partial sums, in chunk order
+      constexpr int64_t kSpan = 4096;
+#pragma omp for schedule(static)
+      for (int64_t e0 = 0; e0 < dw; e0 += kSpan) {
+        const int64_t e1 = std::min(dw, e0 + kSpan);
+        for (int64_t c = 1; c < plan.chunks; ++c) {
+          const T* src = partial_dw.data() + (c - 1) * dw;
+          for (int64_t e = e0; e < e1; ++e) gw[e] += src[e];
+        }
+      }
+    }
+  }
+  return nonfinite == 0;
+}
+
+}  // namespace
+
+std::string implicit_gemm_unsupported(ConvPass pass, const ConvGeometry& g) {
+  switch (pass) {
+    case ConvPass::Forward: return {};
+    case ConvPass::BackwardData:
+      for (int d = 0; d < 3; ++d)
+        if (g.stride[d] != 1)
+          return "its backward_data needs stride 1 (a strided grad_input is not implemented), "
+                 "got stride " + std::to_string(g.stride[d]) + " along spatial dimension " +
+                 std::to_string(d);
+      return {};
+    case ConvPass::BackwardWeight: return {};
+  }
+  return {};
+}
+
+template <typename T>
+int64_t implicit_gemm_workspace_bytes(const ConvGeometry& g, ConvPass pass) {
+  if (!implicit_gemm_unsupported(pass, g).empty()) return -1;
+  if (pass == ConvPass::BackwardWeight) {
+    const Problem p = forward_problem(g);
+    const WgradPlan<T> plan = make_wgrad_plan<T>(p);
+    return plan.tasks == 0 ? 0 : plan.bytes();
+  }
+  const Problem p = pass == ConvPass::Forward ? forward_problem(g) : backward_data_problem(g);
+  const Plan<T> plan = make_plan<T>(p);
+  return plan.tasks == 0 ? 0 : plan.bytes(p);
+}
+
+template <typename T>
+double implicit_gemm_waste(const ConvGeometry& g, ConvPass pass) {
+  if (!implicit_gemm_unsupported(pass, g).empty() || pass == ConvPass::BackwardWeight) return 1;
+  const Problem p = pass == ConvPass::Forward ? forward_problem(g) : backward_data_problem(g);
+  const Plan<T> plan = make_plan<T>(p);
+  if (plan.tasks == 0) return 0;
+  const int64_t rows = p.out[plan.bd], last = rows - (plan.bands - 1) * plan.band;
+  const auto computed = [&](int64_t len) {
+    return ceil_div(FrameLayout(p, plan.bd, len).span, plan.kernel.nr) * plan.kernel.nr;
+  };
+  const double columns = double(plan.bands - 1) * double(computed(plan.band)) +
+                         double(computed(last));
+  const double junk = 1.0 - double(p.out_plane()) / columns;
+  // frame rows built per frame row of the whole plane
+  const int64_t halo = (p.k[plan.bd] - 1) * p.dil[plan.bd] / p.s[plan.bd];
+  const double rebuild = double(plan.bands * (plan.band + halo)) / double(rows + halo);
+  return std::max(junk, 1.0 - 1.0 / rebuild);
+}
+
+template <typename T>
+void forward_implicit_gemm(const ConvGeometry& g, const T* x, const T* w, const T* bias,
+                           bool relu, T* y) {
+  const Problem p = forward_problem(g);
+  const int64_t cog = p.cog(), K = p.gemm_k();
+  implicit_gemm(
+      p, x,
+      [&](int64_t grp, int64_t o, T* dst, int64_t stride) {
+        const T* row = w + (grp * cog + o) * K;
+        for (int64_t k = 0; k < K; ++k) dst[k * stride] = row[k];
+      },
+      bias, relu, y);
+}
+
+template <typename T>
+void backward_data_implicit_gemm(const ConvGeometry& g, const T* gy, const T* w, T* gx) {
+  const Problem p = backward_data_problem(g);
+  // Row c of group grp, column k = (o, tap) is w[grp cog + o, c, flipped tap].
+  const int64_t cig = g.in_channels_per_group(), cog = g.out_channels_per_group();
+  const int64_t kvol = g.kernel_volume();
+  implicit_gemm(
+      p, gy,
+      [&](int64_t grp, int64_t c, T* dst, int64_t stride) {
+        for (int64_t o = 0; o < cog; ++o) {
+          const T* taps = w + ((grp * cog + o) * cig + c) * kvol;
+          for (int64_t t = 0; t < kvol; ++t) dst[(o * kvol + t) * stride] = taps[kvol - 1 - t];
+        }
+      },
+      static_cast<const T*>(nullptr), false, gx);
+}
+
+template <typename T>
+void backward_weight_implicit_gemm(const ConvGeometry& g, const T* x, const T* gy, T* gw) {
+  if (!wgrad_implicit_gemm(forward_problem(g), x, gy, gw))
+    backward_weight_im2col_gemm(g, x, gy, gw);  // inf / NaN inputs: no junk products
+}
+
+template void backward_weight_implicit_gemm<float>(const ConvGeometry&, const float*,
+                                                   const float*, float*);
+template void backward_weight_implicit_gemm<double>(const ConvGeometry&, const double*,
+                                                    const double*, double*);
+template int64_t implicit_gemm_workspace_bytes<float>(const ConvGeometry&, ConvPass);
+template int64_t implicit_gemm_workspace_bytes<double>(const ConvGeometry&, ConvPass);
+template double implicit_gemm_waste<float>(const ConvGeometry&, ConvPass);
+template double implicit_gemm_waste<double>(const ConvGeometry&, ConvPass);
+template void forward_implicit_gemm<float>(const ConvGeometry&, const float*, const float*,
+                                           const float*, bool, float*);
+template void forward_implicit_gemm<double>(const ConvGeometry&, const double*, const double*,
+                                            const double*, bool, double*);
+template void backward_data_implicit_gemm<float>(const ConvGeometry&, const float*, const float*,
+                                                 float*);
+template void backward_data_implicit_gemm<double>(const ConvGeometry&, const double*,
+                                                  const double*, double*);
+
+}  // namespace fastconv::cpu

@@ -1,0 +1,74 @@
+// Per-ISA micro-kernels of the implicit-GEMM convolution (conv_implicit_gemm.cc is the driver).
+//
+// A micro-kernel computes one MR x NR tile of C = A * B where A is packed in MR-row panels
+// (a[k * MR + i]) and row k of B is NOT packed: it is the contiguous stretch b + off[k] of the
+// zero-padded input frame, read with unaligned vector loads:
+//   C[i * ldc + j] (= or +=) sum_{k < kc} a[k * MR + i] * b[off[k] + j]    i < MR, j < NR
+// The products of each element are summed in k order, in one vector lane, so the result does not
+// depend on where the tile lies in the frame or in C. C always holds a whole MR x NR tile (the
+// driver's C buffer is padded), so there is no edge case.
+#pragma once
+
+#include <cstdint>
+
+namespace fastconv::cpu {
+
+template <typename T>
+using ImplicitGemmFn = void (*)(int64_t kc, const T* a, const T* b, const int64_t* off, T* c,
+                                int64_t ldc, bool accumulate);
+
+template <typename T>
+struct ImplicitGemmKernel {
+  const char* name;  // <dtype>_implicit_gemm_<mr>x<nr>__<isa>
+  int64_t mr;
+  int64_t nr;
+  ImplicitGemmFn<T> run;
+};
+
+// The register tiles of one ISA, in order of preference; the driver takes the one that computes
+// the fewest padded rows x columns for a problem (4 rows for ResNeXt's 4 channels per group,
+// fewer columns for small planes).
+constexpr int kMaxImplicitGemmKernels = 3;
+template <typename T>
+struct ImplicitGemmKernels {
+  ImplicitGemmKernel<T> kernel[kMaxImplicitGemmKernels];
+  int count;
+};
+
+// backward_weight's dot-product kernel: an MO x NK block of vector partial sums along positions,
+//   acc[(i * NK + j) * L + l] += sum_{v < len / L} dy[i * ldy + v L + l] * f[off[j] + v L + l]
+// for i < MO, j < NK, lanes l < L (len a multiple of L): every lane sums its own positions in
+// order, so the result depends only on where the positions lie relative to the start.
+template <typename T>
+using ImplicitDotFn = void (*)(int64_t len, const T* dy, int64_t ldy, const T* f,
+                               const int64_t* off, T* acc);
+
+template <typename T>
+struct ImplicitDotKernel {
+  const char* name;  // <dtype>_implicit_dot_<mo>x<nk>x<lanes>__<isa>
+  int64_t mo, nk, lanes;
+  ImplicitDotFn<T> run;
+};
+
+namespace generic {
+ImplicitDotKernel<float> f32_implicit_dot_kernel();
+ImplicitDotKernel<double> f64_implicit_dot_kernel();
+ImplicitGemmKernels<float> f32_implicit_gemm_kernels();
+ImplicitGemmKernels<double> f64_implicit_gemm_kernels();
+}  // namespace generic
+
+namespace avx2 {
+ImplicitDotKernel<float> f32_implicit_dot_kernel();
+ImplicitDotKernel<double> f64_implicit_dot_kernel();
+ImplicitGemmKernels<float> f32_implicit_gemm_kernels();
+ImplicitGemmKernels<double> f64_implicit_gemm_kernels();
+}  // namespace avx2
+
+namespace avx512 {
+ImplicitDotKernel<float> f32_implicit_dot_kernel();
+ImplicitDotKernel<double> f64_implicit_dot_kernel();
+ImplicitGemmKernels<float> f32_implicit_gemm_kernels();
+ImplicitGemmKernels<double> f64_implicit_gemm_kernels();
+}  // namespace avx512
+
+}  // namespace fastconv::cpu

@@ -1,0 +1,30 @@
+// Portable implicit-GEMM micro-kernels: the template of conv_implicit_gemm_kernel.h over the
+// plain C++ 4-element vector of vec_generic.h, 4 rows x 2 vectors (fits the 16 baseline
+// registers), and a 2 x 2 dot-product kernel for backward_weight.
+#include "cpu/conv/conv_implicit_gemm.h"
+#include "cpu/conv/conv_implicit_gemm_kernel.h"
+#include "cpu/simd/vec_generic.h"
+
+namespace fastconv::cpu::generic {
+
+ImplicitDotKernel<float> f32_implicit_dot_kernel() {
+  return simd::implicit_dot_kernel<simd::generic::Vec4<float>, 2, 2, float>(
+      "f32_implicit_dot_2x2x4__generic");
+}
+ImplicitDotKernel<double> f64_implicit_dot_kernel() {
+  return simd::implicit_dot_kernel<simd::generic::Vec4<double>, 2, 2, double>(
+      "f64_implicit_dot_2x2x4__generic");
+}
+
+ImplicitGemmKernels<float> f32_implicit_gemm_kernels() {
+  const auto k = simd::implicit_gemm_kernel<simd::generic::Vec4<float>, 4, 2, float>(
+      "f32_implicit_gemm_4x8__generic");
+  return {{k}, 1};
+}
+ImplicitGemmKernels<double> f64_implicit_gemm_kernels() {
+  const auto k = simd::implicit_gemm_kernel<simd::generic::Vec4<double>, 4, 2, double>(
+      "f64_implicit_gemm_4x8__generic");
+  return {{k}, 1};
+}
+
+}  // namespace fastconv::cpu::generic

@@ -1,0 +1,31 @@
+// A plain C++ "vector" of 4 elements for the SIMD kernel templates' generic (baseline ISA)
+// instantiations: the compiler vectorises it for whatever the baseline offers.
+#pragma once
+
+namespace fastconv::cpu::simd::generic {
+
+template <typename T>
+struct Vec4 {
+  struct type {
+    T v[4];
+  };
+  static constexpr int kLanes = 4;
+  static type zero() { return type{{T(0), T(0), T(0), T(0)}}; }
+  static type load(const T* p) { return type{{p[0], p[1], p[2], p[3]}}; }
+  static type broadcast(const T* p) { return type{{*p, *p, *p, *p}}; }
+  static type fmadd(type a, type b, type c) {
+    type r;
+    for (int k = 0; k < 4; ++k) r.v[k] = a.v[k] * b.v[k] + c.v[k];
+    return r;
+  }
+  static type add(type a, type b) {
+    type r;
+    for (int k = 0; k < 4; ++k) r.v[k] = a.v[k] + b.v[k];
+    return r;
+  }
+  static void store(T* p, type a) {
+    for (int k = 0; k < 4; ++k) p[k] = a.v[k];
+  }
+};
+
+}  // namespace fastconv::cpu::simd::generic

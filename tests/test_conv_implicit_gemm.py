@@ -1,0 +1,256 @@
+"""implicit_gemm (csrc/cpu/conv/conv_implicit_gemm.cc) against the float64 reference on what the
+generic cases of test_conv.py miss: strides 1..3 per dimension (the polyphase frames), dilations,
+asymmetric / 'same' padding, tiny and odd planes, groups with one channel per group on either side,
+1D/2D/3D, the bias + ReLU epilogue, junk frame columns that must never reach the output, bands,
+and bitwise determinism (threads, batch)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fastconv
+from fastconv import reference
+
+from conftest import assert_close
+
+ALGO = "implicit_gemm"
+DTYPES = [np.float32, np.float64]
+
+
+def _conv(nd):
+    return getattr(fastconv, f"conv{nd}d"), getattr(reference, f"conv{nd}d")
+
+
+def _check_forward(rng, dtype, n, c_in, c_out, size, kernel, activation=None, **args):
+    nd = len(size)
+    conv, ref = _conv(nd)
+    groups = args.get("groups", 1)
+    x = rng.standard_normal((n, c_in) + size).astype(dtype)
+    w = rng.standard_normal((c_out, c_in // groups) + kernel).astype(dtype)
+    b = rng.standard_normal(c_out).astype(dtype)
+    y = conv(x, w, b, **args, algorithm=ALGO, activation=activation)
+    y_ref = ref(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), **args)
+    if activation == "relu":
+        y_ref = np.maximum(y_ref, 0)
+    assert_close(y, y_ref, dtype=dtype, reduction=c_in // groups * int(np.prod(kernel)))
+    return x, w, y
+
+
+def _check_backward_weight(rng, dtype, n, c_in, c_out, size, kernel, **args):
+    nd = len(size)
+    back = getattr(fastconv, f"conv{nd}d_backward")
+    ref_back = getattr(reference, f"conv{nd}d_backward")
+    groups = args.get("groups", 1)
+    x = rng.standard_normal((n, c_in) + size).astype(dtype)
+    w = rng.standard_normal((c_out, c_in // groups) + kernel).astype(dtype)
+    y = _conv(nd)[0](x, w, None, **args)
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    _, gw, _ = back(gy, x, w, **args, output_mask=(False, True, False), algorithm=ALGO)
+    _, gw_ref, _ = ref_back(gy.astype(np.float64), x.astype(np.float64), w.astype(np.float64),
+                            **args)
+    assert_close(gw, gw_ref, dtype=dtype, reduction=n * int(np.prod(y.shape[2:])))
+
+
+def _check_backward_data(rng, dtype, n, c_in, c_out, size, kernel, **args):
+    nd = len(size)
+    back = getattr(fastconv, f"conv{nd}d_backward")
+    ref_back = getattr(reference, f"conv{nd}d_backward")
+    groups = args.get("groups", 1)
+    x = rng.standard_normal((n, c_in) + size).astype(dtype)
+    w = rng.standard_normal((c_out, c_in // groups) + kernel).astype(dtype)
+    y = _conv(nd)[0](x, w, None, **args)
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    gx, _, _ = back(gy, x, w, **args, output_mask=(True, False, False), algorithm=ALGO)
+    gx_ref, _, _ = ref_back(gy.astype(np.float64), x.astype(np.float64), w.astype(np.float64),
+                            **args)
+    assert_close(gx, gx_ref, dtype=dtype, reduction=c_out // groups * int(np.prod(kernel)))
+
+
+STRIDED = [
+    # (n, c_in, c_out, size, kernel, args): every stride 1..3 per dimension, odd sizes
+    (2, 3, 5, (11, 13), (3, 3), dict(stride=(1, 3), padding=1)),
+    (2, 3, 5, (11, 13), (3, 3), dict(stride=(3, 2), padding=(2, 0))),
+    (1, 4, 6, (12, 9), (4, 5), dict(stride=(2, 2), padding=(1, 2), dilation=(2, 1))),
+    (1, 2, 3, (17,), (5,), dict(stride=3, padding=2, dilation=3)),
+    (2, 2, 4, (7, 8, 9), (3, 2, 3), dict(stride=(2, 1, 3), padding=(1, 0, 1), dilation=(1, 2, 1))),
+    (3, 3, 64, (23, 23), (7, 7), dict(stride=2, padding=3)),  # the 7x7/2 stem, odd plane
+    (1, 2, 5, (9, 31), (5, 20), dict(stride=(2, 2), padding=(0, 10))),  # DeepSpeech-like
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("case", STRIDED, ids=lambda c: f"{c[3]}k{c[4]}{c[5]}")
+def test_strided_dilated_forward_and_backward_weight(case, dtype, rng):
+    n, c_in, c_out, size, kernel, args = case
+    _check_forward(rng, dtype, n, c_in, c_out, size, kernel, **args)
+    _check_backward_weight(rng, dtype, n, c_in, c_out, size, kernel, **args)
+
+
+SHAPES = [
+    # tiny and odd planes, output of one position, kernel larger than the input + padding
+    (1, 1, 1, (1, 1), (1, 1), dict()),
+    (2, 3, 2, (1, 5), (3, 3), dict(padding=1)),
+    (1, 2, 3, (5, 4), (7, 6), dict(padding=1)),
+    (3, 1, 7, (2,), (3,), dict(padding=2, dilation=2)),
+    # asymmetric 'same' padding (even kernels), 'valid'
+    (2, 3, 4, (10, 9), (4, 2), dict(padding="same")),
+    (2, 3, 4, (6, 7, 5), (2, 3, 2), dict(padding="same", dilation=(1, 2, 1))),
+    (2, 3, 4, (10, 9), (3, 3), dict(padding="valid", dilation=3)),
+    # groups: one output channel per group, one input channel per group, ResNeXt-like 4 per group
+    (2, 8, 4, (9, 10), (3, 3), dict(padding=1, groups=4)),
+    (2, 4, 12, (9, 10), (3, 3), dict(padding=1, groups=4)),
+    (2, 64, 64, (9, 9), (3, 3), dict(padding=1, groups=16)),
+    (1, 6, 10, (8, 5, 6), (3, 3, 3), dict(padding=1, groups=2)),
+    # many output channels (several register panels, a padded last panel), long K (K blocks)
+    (1, 40, 37, (6, 7), (3, 3), dict(padding=1)),
+    (1, 300, 9, (5, 6), (1, 1), dict()),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("case", SHAPES, ids=lambda c: f"n{c[0]}c{c[1]}k{c[2]}{c[3]}k{c[4]}{c[5]}")
+def test_forward_and_backward(case, dtype, rng):
+    n, c_in, c_out, size, kernel, args = case
+    _check_forward(rng, dtype, n, c_in, c_out, size, kernel, **args)
+    _check_backward_data(rng, dtype, n, c_in, c_out, size, kernel, **args)
+    _check_backward_weight(rng, dtype, n, c_in, c_out, size, kernel, **args)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_bias_relu_epilogue(dtype, rng):
+    _check_forward(rng, dtype, 2, 6, 10, (9, 11), (3, 3), activation="relu", padding=1,
+                   stride=2)
+
+
+def test_junk_columns_never_leak(rng):
+    """Inputs with inf next to the borders: the junk frame columns (past the output width, and in
+    the frame's slack) read them, but only valid positions are stored, so the output is the
+    reference's where the reference is finite and nothing else is written."""
+    x = rng.standard_normal((2, 3, 9, 12))
+    w = rng.standard_normal((4, 3, 3, 3))
+    # 'valid' 3x3: output columns 0..9 read input columns 0..11; no valid output reads nothing
+    # but every junk column of the frame does, and finite data must give finite results
+    y = fastconv.conv2d(x, w, algorithm=ALGO)
+    assert_close(y, reference.conv2d(x, w), dtype=np.float64, reduction=27)
+    x_nan = x.copy()
+    x_nan[:, :, :, -1] = np.inf  # only the last output column reads the last input column
+    y_nan = fastconv.conv2d(x_nan, w, algorithm=ALGO)
+    assert np.all(np.isfinite(y_nan[..., :-1]))
+    np.testing.assert_array_equal(y_nan[..., :-1], y[..., :-1])
+
+
+def test_bands_match_one_frame(rng):
+    """A frame larger than the band budget (4 MiB) is cut into bands along the outermost
+    dimension, each with its halo rows; backward_weight also splits the channels into blocks and
+    the (sample, band) steps into chunks."""
+    x = rng.standard_normal((2, 64, 250, 70)).astype(np.float32)
+    w = rng.standard_normal((8, 64, 3, 3)).astype(np.float32)
+    y = fastconv.conv2d(x, w, padding=1, algorithm=ALGO)
+    x64, w64 = x.astype(np.float64), w.astype(np.float64)
+    assert_close(y, reference.conv2d(x64, w64, padding=1), dtype=np.float32, reduction=64 * 9)
+    gy = rng.standard_normal(y.shape).astype(np.float32)
+    gw = fastconv.conv2d_backward(gy, x, w, padding=1, output_mask=(False, True, False),
+                                  algorithm=ALGO)[1]
+    gw_ref = reference.conv2d_backward(gy.astype(np.float64), x64, w64, padding=1)[1]
+    assert_close(gw, gw_ref, dtype=np.float32, reduction=2 * 250 * 70)
+
+
+@pytest.fixture
+def restore_threads():
+    before = fastconv.get_num_threads()
+    yield
+    fastconv.set_num_threads(before)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("shape", [
+    (3, 40, 70, (19, 17), (3, 3), dict(padding=1)),
+    (1, 8, 8, (40, 33), (3, 3), dict(stride=2, padding=1, groups=2)),
+    (1, 16, 12, (600,), (5,), dict(padding=2, groups=2)),
+    (2, 6, 8, (9, 10, 11), (3, 3, 3), dict(padding=1)),
+], ids=["dense3x3", "strided_grouped", "conv1d_long", "conv3d"])
+def test_bitwise_same_for_threads_and_batch(shape, dtype, restore_threads):
+    """1 and 2 threads give bitwise the same forward, grad_input and grad_weight, and a sample
+    alone gives bitwise its rows of the batch (forward, grad_input)."""
+    n, c_in, c_out, size, kernel, args = shape
+    nd = len(size)
+    conv = getattr(fastconv, f"conv{nd}d")
+    back = getattr(fastconv, f"conv{nd}d_backward")
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((n, c_in) + size).astype(dtype)
+    w = rng.standard_normal((c_out, c_in // args.get("groups", 1)) + kernel).astype(dtype)
+    y0 = conv(x, w, None, **args)
+    gy = rng.standard_normal(y0.shape).astype(dtype)
+    data = "stride" not in args
+
+    def run(xx, gg):
+        y = conv(xx, w, None, **args, algorithm=ALGO)
+        gx = back(gg, xx, w, **args, output_mask=(True, False, False),
+                  algorithm=ALGO)[0] if data else None
+        return y, gx
+
+    results = []
+    for threads in (1, 2):
+        fastconv.set_num_threads(threads)
+        gw = back(gy, x, w, **args, output_mask=(False, True, False), algorithm=ALGO)[1]
+        results.append(run(x, gy) + (gw,))
+    for one, two in zip(*results):
+        if one is not None:
+            np.testing.assert_array_equal(one, two)
+    y, gx, _ = results[1]
+    alone = run(x[-1:], gy[-1:])
+    np.testing.assert_array_equal(alone[0], y[-1:])
+    if data:
+        np.testing.assert_array_equal(alone[1], gx[-1:])
+
+
+def test_unsupported_passes_say_why():
+    plan = fastconv.explain("conv2d", (1, 4, 9, 9), (4, 4, 3, 3), stride=2, algorithm=ALGO)
+    assert plan["passes"]["forward"]["algorithm"] == ALGO
+    assert plan["passes"]["forward"]["workspace_bytes"] > 0
+    assert "stride 1" in plan["passes"]["backward_data"]["unsupported"]
+    assert plan["passes"]["backward_weight"]["algorithm"] == ALGO
+
+
+def _auto(op, x_shape, w_shape, pass_="forward", **args):
+    return fastconv.explain(op, x_shape, w_shape, **args)["passes"][pass_]["algorithm"]
+
+
+def test_auto_choice():
+    """The rules of conv.cc's choose_conv_algorithm for implicit_gemm (each cites a benchmark)."""
+    resnext = ((8, 128, 56, 56), (128, 4, 3, 3))
+    for pass_ in ("forward", "backward_data", "backward_weight"):
+        assert _auto("conv2d", *resnext, pass_, padding=1, groups=32) == ALGO
+    # backward_weight with many channels per group: im2col_gemm
+    assert _auto("conv2d", (8, 256, 14, 14), (256, 256, 3, 3), "backward_weight",
+                 padding=1) == "im2col_gemm"
+    # 1x1 stride 2: im2col_gemm
+    assert _auto("conv2d", (8, 256, 56, 56), (512, 256, 1, 1), stride=2) == "im2col_gemm"
+    # 1x1 stride 1: im2col_gemm multiplies X in place
+    assert _auto("conv2d", (1, 1024, 14, 14), (256, 1024, 1, 1)) == "im2col_gemm"
+    # mostly junk columns: ASPP 3x3 dilation 12 on 33x33
+    assert _auto("conv2d", (1, 512, 33, 33), (256, 512, 3, 3), padding=12,
+                 dilation=12) == "im2col_gemm"
+    # backward_data with one output (= input) channel per group
+    assert _auto("conv2d", (64, 1, 28, 28), (16, 1, 5, 5), "backward_data",
+                 padding=2) == "im2col_gemm"
+    assert _auto("conv2d", (64, 1, 28, 28), (16, 1, 5, 5), padding=2) == ALGO
+    # many channels on a large problem: winograd
+    assert _auto("conv2d", (8, 256, 14, 14), (256, 256, 3, 3), padding=1) == "winograd"
+
+
+def test_backward_weight_with_inf_input(rng):
+    """A non-finite input value read only by junk columns (an inf in column 0 of a 'valid' conv:
+    tap 2 reads it only from the previous row's junk columns) must not turn into NaN elsewhere."""
+    x = rng.standard_normal((1, 2, 6, 7))
+    w = rng.standard_normal((3, 2, 3, 3))
+    x[0, 1, 3, 0] = np.inf
+    gy = rng.standard_normal((1, 3, 4, 5))
+    gw = fastconv.conv2d_backward(gy, x, w, output_mask=(False, True, False), algorithm=ALGO)[1]
+    with np.errstate(invalid="ignore"):
+        gw_ref = reference.conv2d_backward(gy, x, w)[1]
+    finite = np.isfinite(gw_ref)
+    assert not finite.all() and finite.any()
+    assert_close(gw[finite], gw_ref[finite], dtype=np.float64, reduction=20)
+    np.testing.assert_array_equal(np.isfinite(gw), finite)
