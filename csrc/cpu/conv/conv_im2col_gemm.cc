@@ -39,6 +39,8 @@ constexpr int64_t kMaxChunks = 8;                 // backward_weight: partial su
 constexpr int64_t kChunkBytes = 8 << 20;          // ... and the most workspace they may take
 constexpr int64_t kMaxBlockRows = 256;            // backward_weight task: COL rows ...
 constexpr int64_t kMaxBlockChannels = 256;        // ... x output channels, at most
+constexpr int64_t kForwardTileColumns = 256;      // forward: columns per tile ...
+constexpr int64_t kForwardMaxRows = 256;          // ... x output channels per task, at most
 
 // Columns per tile, a whole number of GEMM panels: a function of the geometry and the ISA's
 // panel width only (never of the thread count), since it fixes the order of the backward
@@ -58,8 +60,10 @@ int64_t block_size(int64_t count, int64_t outer, int threads) {
 
 // How one pass of the algorithm splits its work and what workspace it takes, in elements;
 // computed the same way by the kernels and by im2col_gemm_workspace_bytes (fastconv.explain).
-//   forward:         tasks = sample x group x column tile; shared = the packed weights;
-//                    per thread b = one packed COL tile
+//   forward:         tasks = group x column tile x block of `rows` output channels, the
+//                    columns q = n * P + p of all samples in a row; shared = the packed
+//                    weights; per thread b = one kc-row slice of a packed COL tile,
+//                    col = the C tile of a tile that straddles samples
 //   backward_data:   tasks = sample x group x block of `block` input channels; per thread
 //                    a = packed W^T rows of the block, b = one packed dY tile, col = its dCOL
 //   backward_weight: tasks = chunk of (sample, tile) steps x group x block of `block` COL rows
@@ -67,11 +71,12 @@ int64_t block_size(int64_t count, int64_t outer, int threads) {
 //                    chunk but the first; per thread a = one packed dY tile, col = its COL tile
 //                    (row-major), b = that tile packed as COL^T
 struct Im2colPlan {
-  int64_t tile = 1;   // columns per tile (whole GEMM panels)
+  int64_t tile = 1;   // columns per tile (whole GEMM panels); forward: of all samples' columns
   int64_t block = 1;  // channels (backward_data) or rows (backward_weight) per task
   int64_t out_block = 1;  // output channels per task (backward_weight)
   int64_t chunks = 1;     // chunks of (sample, tile) steps reduced separately, then summed
                           // (backward_weight)
+  int64_t rows = 1;       // output channels per task (forward)
   int64_t tasks = 0;
   int threads = 1;
   int64_t shared = 0, a = 0, b = 0, col = 0;
@@ -124,11 +129,30 @@ Im2colPlan plan_im2col(const ConvGeometry& g, ConvPass pass) {
   Im2colPlan plan;
   plan.tile = column_tile<T>(K, P, gemm_nr<T>());
   switch (pass) {
-    case ConvPass::Forward:
-      plan.tasks = g.batch * G * ceil_div(P, plan.tile);
+    case ConvPass::Forward: {
+      // Column tiles run across samples (q = n * P + p), so small planes fill whole panels
+      // (P = 49: 64 columns computed per sample alone, 50 across a batch). The reduction runs
+      // one kc slice at a time: the B slice (kc x tile) and the A slice (rows x kc) stay in L2.
+      // Every column is computed by the same instructions wherever it sits, so tiles and row
+      // blocks may follow the thread count: they never change a result.
+      const int64_t mr = gemm_mr<T>(), nr = gemm_nr<T>(), Q = g.batch * P;
+      plan.tile = std::min(ceil_div(std::max<int64_t>(Q, 1), nr) * nr, kForwardTileColumns);
+      const int64_t tiles = ceil_div(Q, plan.tile), panels = ceil_div(cog, mr);
+      const int threads = num_threads();
+      int64_t rp = std::min(panels, std::max<int64_t>(1, kForwardMaxRows / mr));
+      // Smaller row blocks (each re-packs its B tile) until the tasks spread over the threads
+      // within 15%.
+      for (; rp > 1; --rp) {
+        const int64_t t = G * tiles * ceil_div(panels, rp);
+        if (double(t) >= 0.85 * double(ceil_div(t, int64_t(threads)) * threads)) break;
+      }
+      plan.rows = std::min(cog, rp * mr);
+      plan.tasks = G * tiles * ceil_div(cog, plan.rows);
       plan.shared = G * packed_a_size<T>(cog, K);
-      plan.b = packed_b_size<T>(plan.tile, K);
+      plan.b = packed_b_size<T>(plan.tile, std::min(K, gemm_kc()));
+      plan.col = g.batch > 1 && P % plan.tile != 0 ? plan.rows * plan.tile : 0;  // a C tile
       break;
+    }
     case ConvPass::BackwardData:
       plan.block = block_size(cig, g.batch * G, num_threads());
       plan.tasks = g.batch * G * ceil_div(cig, plan.block);
@@ -170,44 +194,53 @@ int thread_id() {
 #endif
 }
 
-// Cells (r, p), r in [r0, r1), p in [c0, c1), of the column matrix as zero-padded packed-B
-// panels of nr columns (B = COL, the forward's reduction runs over rows).
+// Writes `len` elements src[t * step] as row r, columns [col, col + len) of packed-B panels of
+// nr columns and `rows` rows: cell (r, q) lives at ((q / nr) * rows + r) * nr + q % nr, so a run
+// is contiguous until a panel ends.
+template <typename T>
+inline void put_run(T* out, int64_t rows, int64_t nr, int64_t r, int64_t col, const T* src,
+                    int64_t len, int64_t step) {
+  for (int64_t done = 0; done < len;) {
+    const int64_t chunk = std::min(len - done, nr - col % nr);
+    T* dst = out + ((col / nr) * rows + r) * nr + col % nr;
+    // Inline loops, not memcpy: chunks are at most one panel wide (8..32 elements).
+    if (src == nullptr) {
+      for (int64_t t = 0; t < chunk; ++t) dst[t] = T(0);
+    } else if (step == 1) {
+      const T* from = src + done;
+      for (int64_t t = 0; t < chunk; ++t) dst[t] = from[t];
+    } else {
+      const T* from = src + done * step;
+      for (int64_t t = 0; t < chunk; ++t) dst[t] = from[t * step];
+    }
+    col += chunk;
+    done += chunk;
+  }
+}
+
+// Cells (r, p), r in [r0, r1), p in [c0, c1), of the column matrix into packed-B panels of nr
+// columns and r1 - r0 rows, cell (r, p) at panel column col0 + p - c0 (B = COL, the forward's
+// reduction runs over rows). The caller zeroes the columns that pad the last panel.
 template <typename T>
 void im2col_packed(const ConvGeometry& g, const T* x, int64_t r0, int64_t r1, int64_t c0,
-                   int64_t c1, int64_t nr, T* out) {
-  const int64_t rows = r1 - r0, cols = c1 - c0;
-  // cell (r', p') at ((p' / nr) * rows + r') * nr + p' % nr: runs along p are contiguous
-  // until a panel ends.
-  auto each_chunk = [&](int64_t r, int64_t p, int64_t len, auto&& emit) {
-    for (int64_t done = 0; done < len;) {
-      const int64_t chunk = std::min(len - done, nr - p % nr);
-      emit(out + ((p / nr) * rows + r) * nr + p % nr, done, chunk);
-      p += chunk;
-      done += chunk;
-    }
-  };
+                   int64_t c1, int64_t nr, T* out, int64_t col0) {
+  const int64_t rows = r1 - r0;
   walk_columns(
       g, r0, r1, c0, c1,
       [&](int64_t r, int64_t p, int64_t xi, int64_t len, int64_t step) {
-        each_chunk(r, p, len, [&](T* dst, int64_t done, int64_t chunk) {
-          // Inline loops, not memcpy: chunks are at most one panel wide (8..32 elements).
-          const T* src = x + xi + done * step;
-          if (step == 1) {
-            for (int64_t t = 0; t < chunk; ++t) dst[t] = src[t];
-          } else {
-            for (int64_t t = 0; t < chunk; ++t) dst[t] = src[t * step];
-          }
-        });
+        put_run(out, rows, nr, r, col0 + p, x + xi, len, step);
       },
       [&](int64_t r, int64_t p, int64_t len) {
-        each_chunk(r, p, len, [](T* dst, int64_t, int64_t chunk) {
-          for (int64_t t = 0; t < chunk; ++t) dst[t] = T(0);
-        });
+        put_run<T>(out, rows, nr, r, col0 + p, nullptr, len, 1);
       });
-  if (cols % nr != 0) {  // zero columns that pad the last panel
-    T* last = out + (cols / nr) * rows * nr;
-    for (int64_t r = 0; r < rows; ++r) std::fill(last + r * nr + cols % nr, last + (r + 1) * nr, T(0));
-  }
+}
+
+// Zeroes panel columns [cols, whole panels) of packed-B panels with `rows` rows.
+template <typename T>
+void zero_panel_tail(T* out, int64_t rows, int64_t cols, int64_t nr) {
+  if (cols % nr == 0) return;
+  T* last = out + (cols / nr) * rows * nr;
+  for (int64_t r = 0; r < rows; ++r) std::fill(last + r * nr + cols % nr, last + (r + 1) * nr, T(0));
 }
 
 // Cells (r, p), r in [r0, r1), p in [c0, c1), of the column matrix, row-major with row stride
@@ -253,10 +286,11 @@ void forward_im2col_gemm(const ConvGeometry& g, const T* x, const T* w, const T*
                          T* y) {
   const int64_t G = g.groups, cig = g.in_channels_per_group(), cog = g.out_channels_per_group();
   const int64_t K = g.gemm_k(), P = g.out_plane(), in_plane = g.in_plane();
-  const int64_t nr = gemm_nr<T>();
+  const int64_t mr = gemm_mr<T>(), nr = gemm_nr<T>(), kcs = std::min(K, gemm_kc());
   const Im2colPlan plan = plan_im2col<T>(g, ConvPass::Forward);
   if (plan.tasks == 0) return;
-  const int64_t pt = plan.tile, tiles = ceil_div(P, pt), tasks = plan.tasks;
+  const int64_t nc = plan.tile, Q = g.batch * P, tiles = ceil_div(Q, nc), tasks = plan.tasks;
+  const int64_t rb = plan.rows, row_blocks = ceil_div(cog, rb);
   const bool pointwise = g.is_pointwise();
   const int threads = plan.threads;
   // The weights of every group, packed once and shared read-only by all threads.
@@ -272,22 +306,49 @@ void forward_im2col_gemm(const ConvGeometry& g, const T* x, const T* w, const T*
     for (int64_t grp = 0; grp < G; ++grp)
       pack_a_panels<T>(cog, K, {w + grp * cog * K, K, 1}, w_packed.data() + grp * a_size);
     T* b_packed = workspace.data() + thread_id() * per_thread;
+    T* c_tile = b_packed + plan.b;
 #pragma omp for schedule(static)
     for (int64_t task = 0; task < tasks; ++task) {
-      const int64_t tile = task % tiles, grp = (task / tiles) % G, n = task / (tiles * G);
-      const int64_t p0 = tile * pt, len = std::min(pt, P - p0);
-      const T* xg = x + (n * g.in_channels + grp * cig) * in_plane;
-      if (pointwise) {
-        pack_b_panels<T>(K, len, {xg + p0, in_plane, 1}, b_packed);
-      } else {
-        im2col_packed(g, xg, 0, K, p0, p0 + len, nr, b_packed);
+      const int64_t blk = task % row_blocks, tile = (task / row_blocks) % tiles;
+      const int64_t grp = task / (row_blocks * tiles);
+      const int64_t o0 = blk * rb, rows = std::min(rb, cog - o0);
+      const int64_t q0 = tile * nc, cols = std::min(nc, Q - q0);
+      // Calls f(n, p, col, len) for the samples' runs of columns [q0, q0 + cols).
+      auto each_sample = [&](auto&& f) {
+        for (int64_t q = q0; q < q0 + cols;) {
+          const int64_t n = q / P, p = q % P, len = std::min(P - p, q0 + cols - q);
+          f(n, p, q - q0, len);
+          q += len;
+        }
+      };
+      T* const y_out = y + (grp * cog + o0) * P;  // + n * C_out * P + p
+      const bool one_sample = (q0 % P) + cols <= P;
+      T* c = one_sample ? y_out + (q0 / P) * g.out_channels * P + q0 % P : c_tile;
+      const int64_t ldc = one_sample ? P : cols;
+      const T* a = w_packed.data() + grp * a_size + (o0 / mr) * K * mr;
+      for (int64_t pc = 0; pc < K; pc += kcs) {
+        const int64_t kc = std::min(kcs, K - pc);
+        each_sample([&](int64_t n, int64_t p, int64_t col, int64_t len) {
+          const T* xg = x + (n * g.in_channels + grp * cig) * in_plane;
+          if (pointwise) {
+            for (int64_t r = 0; r < kc; ++r)
+              put_run(b_packed, kc, nr, r, col, xg + (pc + r) * in_plane + p, len, 1);
+          } else {
+            im2col_packed(g, xg, pc, pc + kc, p, p + len, nr, b_packed, col);
+          }
+        });
+        zero_panel_tail(b_packed, kc, cols, nr);
+        gemm_packed_panels<T>(rows, cols, kc, a + pc * mr, K * mr, b_packed, kc * nr, c, ldc,
+                              pc > 0);
       }
-      T* yg = y + (n * g.out_channels + grp * cog) * P + p0;
-      gemm_packed<T>(cog, len, K, w_packed.data() + grp * a_size, b_packed, yg, P, false);
-      if (bias || relu) {  // the epilogue, while the tile is in cache
-        for (int64_t o = 0; o < cog; ++o)
-          bias_relu_row(yg + o * P, len, bias ? bias[grp * cog + o] : T(0), relu);
-      }
+      // The epilogue (and the scatter of a C tile to its samples), while the tile is in cache.
+      each_sample([&](int64_t n, int64_t p, int64_t col, int64_t len) {
+        for (int64_t o = 0; o < rows; ++o) {
+          T* yo = y_out + n * g.out_channels * P + o * P + p;
+          if (!one_sample) std::copy(c_tile + o * cols + col, c_tile + o * cols + col + len, yo);
+          if (bias || relu) bias_relu_row(yo, len, bias ? bias[grp * cog + o0 + o] : T(0), relu);
+        }
+      });
     }
   }
 }
