@@ -40,7 +40,7 @@ constexpr int64_t kChunkBytes = 8 << 20;          // ... and the most workspace 
 constexpr int64_t kMaxBlockRows = 256;            // backward_weight task: COL rows ...
 constexpr int64_t kMaxBlockChannels = 256;        // ... x output channels, at most
 constexpr int64_t kForwardTileColumns = 256;      // forward: columns per tile ...
-constexpr int64_t kForwardMaxRows = 256;          // ... x output channels per task, at most
+constexpr int64_t kForwardMaxRows = 512;          // ... x output channels per task, at most
 
 // Columns per tile, a whole number of GEMM panels: a function of the geometry and the ISA's
 // panel width only (never of the thread count), since it fixes the order of the backward
@@ -331,8 +331,16 @@ void forward_im2col_gemm(const ConvGeometry& g, const T* x, const T* w, const T*
         each_sample([&](int64_t n, int64_t p, int64_t col, int64_t len) {
           const T* xg = x + (n * g.in_channels + grp * cig) * in_plane;
           if (pointwise) {
-            for (int64_t r = 0; r < kc; ++r)
+            // Rows are in_plane apart: too many streams for the hardware prefetcher, so
+            // fetch a few rows ahead.
+            constexpr int64_t kAhead = 4, kLine = 64 / int64_t(sizeof(T));
+            for (int64_t r = 0; r < kc; ++r) {
+              if (r + kAhead < kc) {
+                const T* ahead = xg + (pc + r + kAhead) * in_plane + p;
+                for (int64_t t = 0; t < len; t += kLine) __builtin_prefetch(ahead + t);
+              }
               put_run(b_packed, kc, nr, r, col, xg + (pc + r) * in_plane + p, len, 1);
+            }
           } else {
             im2col_packed(g, xg, pc, pc + kc, p, p + len, nr, b_packed, col);
           }
