@@ -40,6 +40,8 @@ constexpr int64_t kChunkBytes = 8 << 20;          // ... and the most workspace 
 constexpr int64_t kMaxBlockRows = 256;            // backward_weight task: COL rows ...
 constexpr int64_t kMaxBlockChannels = 256;        // ... x output channels, at most
 constexpr int64_t kForwardTileColumns = 256;      // forward: columns per tile ...
+constexpr int64_t kBackwardDataTileColumns = 256;  // backward_data: columns per tile ...
+constexpr int64_t kBackwardDataMaxRows = 512;      // ... x dCOL rows per task, at most
 constexpr int64_t kForwardMaxRows = 512;          // ... x output channels per task, at most
 
 // Columns per tile, a whole number of GEMM panels: a function of the geometry and the ISA's
@@ -64,8 +66,9 @@ int64_t block_size(int64_t count, int64_t outer, int threads) {
 //                    columns q = n * P + p of all samples in a row; shared = the packed
 //                    weights; per thread b = one kc-row slice of a packed COL tile,
 //                    col = the C tile of a tile that straddles samples
-//   backward_data:   tasks = sample x group x block of `block` input channels; per thread
-//                    a = packed W^T rows of the block, b = one packed dY tile, col = its dCOL
+//   backward_data:   tasks = group x run of `samples` samples x block of `block` input
+//                    channels; per thread a = packed W^T rows of the block, b = one packed dY
+//                    tile (whole samples where P is small), col = its dCOL
 //   backward_weight: tasks = chunk of (sample, tile) steps x group x block of `block` COL rows
 //                    x block of `out_block` output channels; shared = the partial dW of every
 //                    chunk but the first; per thread a = one packed dY tile, col = its COL tile
@@ -77,6 +80,7 @@ struct Im2colPlan {
   int64_t chunks = 1;     // chunks of (sample, tile) steps reduced separately, then summed
                           // (backward_weight)
   int64_t rows = 1;       // output channels per task (forward)
+  int64_t samples = 1;    // samples per column tile (backward_data; 1 where P > one tile)
   int64_t tasks = 0;
   int threads = 1;
   int64_t shared = 0, a = 0, b = 0, col = 0;
@@ -153,13 +157,23 @@ Im2colPlan plan_im2col(const ConvGeometry& g, ConvPass pass) {
       plan.col = g.batch > 1 && P % plan.tile != 0 ? plan.rows * plan.tile : 0;  // a C tile
       break;
     }
-    case ConvPass::BackwardData:
-      plan.block = block_size(cig, g.batch * G, num_threads());
-      plan.tasks = g.batch * G * ceil_div(cig, plan.block);
+    case ConvPass::BackwardData: {
+      // Small planes put whole samples side by side in one tile (a sample's columns never
+      // straddle two tasks: col2im accumulates its dX in one fixed order), so P = 16 fills whole
+      // panels. Channel blocks keep the dCOL tile (block * kvol rows) in L2; they change which
+      // task computes a row, never how.
+      plan.samples = P >= kBackwardDataTileColumns
+                         ? 1 : std::max<int64_t>(1, kBackwardDataTileColumns / std::max<int64_t>(P, 1));
+      plan.tile = std::max<int64_t>(1, std::min(P * plan.samples, kBackwardDataTileColumns));
+      const int64_t units = ceil_div(g.batch, plan.samples);
+      plan.block = std::min(block_size(cig, units * G, num_threads()),
+                            std::max<int64_t>(1, kBackwardDataMaxRows / kvol));
+      plan.tasks = units * G * ceil_div(cig, plan.block);
       plan.a = packed_a_size<T>(plan.block * kvol, cog);
       plan.b = packed_b_size<T>(plan.tile, cog);
-      plan.col = pointwise ? 0 : plan.block * kvol * plan.tile;
+      plan.col = pointwise && plan.samples == 1 ? 0 : plan.block * kvol * plan.tile;
       break;
+    }
     case ConvPass::BackwardWeight: {
       // The tile bounds a task's packed dY tile and COL tile (at most the block caps' rows).
       const int64_t mr = gemm_mr<T>(), nr = gemm_nr<T>();
@@ -266,10 +280,12 @@ void im2col_rows(const ConvGeometry& g, const T* x, int64_t r0, int64_t r1, int6
       });
 }
 
+// x += the cells (r, p), r in [r0, r1), p in [c0, c1), of a column matrix held row-major with
+// row stride ld (cell (r, p) at col[(r - r0) * ld + p - c0]).
 template <typename T>
-void col2im_accumulate(const ConvGeometry& g, const T* col, int64_t r0, int64_t r1, int64_t c0,
-                       int64_t c1, T* x) {
-  const int64_t cols = c1 - c0;
+void col2im_accumulate(const ConvGeometry& g, const T* col, int64_t ld, int64_t r0, int64_t r1,
+                       int64_t c0, int64_t c1, T* x) {
+  const int64_t cols = ld;
   walk_columns(
       g, r0, r1, c0, c1,
       [&](int64_t r, int64_t p, int64_t xi, int64_t len, int64_t step) {
@@ -365,10 +381,11 @@ template <typename T>
 void backward_data_im2col_gemm(const ConvGeometry& g, const T* gy, const T* w, T* gx) {
   const int64_t G = g.groups, cig = g.in_channels_per_group(), cog = g.out_channels_per_group();
   const int64_t K = g.gemm_k(), P = g.out_plane(), in_plane = g.in_plane();
-  const int64_t kvol = g.kernel_volume();
+  const int64_t kvol = g.kernel_volume(), nr = gemm_nr<T>();
   const Im2colPlan plan = plan_im2col<T>(g, ConvPass::BackwardData);
   if (plan.tasks == 0) return;
   const int64_t pt = plan.tile, cb = plan.block, blocks = ceil_div(cig, cb), tasks = plan.tasks;
+  const int64_t spu = plan.samples, units = ceil_div(g.batch, spu);
   const bool pointwise = g.is_pointwise();
   const int threads = plan.threads;
   const int64_t a_size = plan.a, b_size = plan.b, per_thread = plan.per_thread();
@@ -382,23 +399,44 @@ void backward_data_im2col_gemm(const ConvGeometry& g, const T* gy, const T* w, T
     T* col = b_packed + b_size;
 #pragma omp for schedule(static)
     for (int64_t task = 0; task < tasks; ++task) {
-      const int64_t blk = task % blocks, grp = (task / blocks) % G, n = task / (blocks * G);
+      const int64_t blk = task % blocks, grp = (task / blocks) % G, unit = task / (blocks * G);
       const int64_t c0 = blk * cb, c1 = std::min(cig, c0 + cb);
-      const int64_t r0 = c0 * kvol, r1 = c1 * kvol;
-      const T* gyg = gy + (n * g.out_channels + grp * cog) * P;
-      T* gxg = gx + (n * g.in_channels + grp * cig) * in_plane;
-      pack_a_panels<T>(r1 - r0, cog, {w + grp * cog * K + r0, 1, K}, a_packed);
-      if (!pointwise) std::fill(gxg + c0 * in_plane, gxg + c1 * in_plane, T(0));
-      for (int64_t p0 = 0; p0 < P; p0 += pt) {
-        const int64_t len = std::min(pt, P - p0);
-        pack_b_panels<T>(cog, len, {gyg + p0, P, 1}, b_packed);
-        if (pointwise) {  // dX rows are dCOL rows: write them in place
-          gemm_packed<T>(r1 - r0, len, cog, a_packed, b_packed, gxg + c0 * in_plane + p0, in_plane,
-                         false);
-        } else {
-          gemm_packed<T>(r1 - r0, len, cog, a_packed, b_packed, col, len, false);
-          col2im_accumulate(g, col, r0, r1, p0, p0 + len, gxg);
+      const int64_t r0 = c0 * kvol, r1 = c1 * kvol, rows = r1 - r0;
+      const int64_t n0 = unit * spu, n1 = std::min(g.batch, n0 + spu);
+      auto gx_block = [&](int64_t n) { return gx + (n * g.in_channels + grp * cig) * in_plane; };
+      pack_a_panels<T>(rows, cog, {w + grp * cog * K + r0, 1, K}, a_packed);
+      if (!pointwise)
+        for (int64_t n = n0; n < n1; ++n)
+          std::fill(gx_block(n) + c0 * in_plane, gx_block(n) + c1 * in_plane, T(0));
+      // Tiles: the samples [n0, n1) side by side (spu > 1), or one sample's columns in turn.
+      const int64_t span = spu > 1 ? (n1 - n0) * P : P;
+      for (int64_t q0 = 0; q0 < span; q0 += pt) {
+        const int64_t len = std::min(pt, span - q0);
+        // Calls f(n, p, col, run) for the samples' runs of columns [q0, q0 + len).
+        auto each_sample = [&](auto&& f) {
+          if (spu == 1) return f(n0, q0, int64_t(0), len);
+          for (int64_t n = n0; n < n1; ++n) f(n, int64_t(0), (n - n0) * P, P);
+        };
+        each_sample([&](int64_t n, int64_t p, int64_t c, int64_t run) {
+          const T* gyg = gy + (n * g.out_channels + grp * cog) * P + p;
+          for (int64_t o = 0; o < cog; ++o) put_run(b_packed, cog, nr, o, c, gyg + o * P, run, 1);
+        });
+        zero_panel_tail(b_packed, cog, len, nr);
+        if (pointwise && spu == 1) {  // dX rows are dCOL rows: write them in place
+          gemm_packed<T>(rows, len, cog, a_packed, b_packed, gx_block(n0) + c0 * in_plane + q0,
+                         in_plane, false);
+          continue;
         }
+        gemm_packed<T>(rows, len, cog, a_packed, b_packed, col, len, false);
+        each_sample([&](int64_t n, int64_t p, int64_t c, int64_t run) {
+          if (pointwise) {
+            for (int64_t r = 0; r < rows; ++r)
+              std::copy(col + r * len + c, col + r * len + c + run,
+                        gx_block(n) + (c0 + r) * in_plane + p);
+          } else {
+            col2im_accumulate(g, col + c, len, r0, r1, p, p + run, gx_block(n));
+          }
+        });
       }
     }
   }
