@@ -38,7 +38,7 @@ constexpr int64_t kColumnTileBytes = 512 * 1024;  // one tile of COL stays in L2
 constexpr int64_t kMaxChunks = 8;                 // backward_weight: partial sums over steps
 constexpr int64_t kChunkBytes = 8 << 20;          // ... and the most workspace they may take
 constexpr int64_t kMaxBlockRows = 256;            // backward_weight task: COL rows ...
-constexpr int64_t kMaxBlockChannels = 256;        // ... x output channels, at most
+constexpr int64_t kMaxBlockChannels = 512;        // ... x output channels, at most
 constexpr int64_t kForwardTileColumns = 256;      // forward: columns per tile ...
 constexpr int64_t kBackwardDataTileColumns = 256;  // backward_data: columns per tile ...
 constexpr int64_t kBackwardDataMaxRows = 512;      // ... x dCOL rows per task, at most
@@ -84,7 +84,8 @@ struct Im2colPlan {
   int64_t tasks = 0;
   int threads = 1;
   int64_t shared = 0, a = 0, b = 0, col = 0;
-  int64_t per_thread() const { return a + b + col; }
+  int64_t dy = 0;  // backward_weight: a dY tile gathered across samples (row-major)
+  int64_t per_thread() const { return a + b + col + dy; }
   int64_t elements() const { return shared + threads * per_thread(); }
 };
 
@@ -101,7 +102,11 @@ int64_t max_row_panels(int64_t nr) { return std::max<int64_t>(1, kMaxBlockRows /
 int64_t max_out_panels(int64_t mr) { return std::max<int64_t>(1, kMaxBlockChannels / mr); }
 
 void backward_weight_blocks(int64_t G, int64_t K, int64_t cog, int64_t mr, int64_t nr,
-                            int threads, Im2colPlan& plan) {
+                            bool pointwise, int threads, Im2colPlan& plan) {
+  // Cycles per element and column: the micro-kernel's 16 multiply-adds per cycle, building a
+  // COL row (perf: im2col_rows of conv_transpose 4x4/2 @4 took more time than the GEMM) and
+  // packing a dY row.
+  const double im2col = pointwise ? 1.0 : 4.0, dy_pack = 1.0;
   G *= plan.chunks;  // chunks of the reduction are independent tasks too
   const int64_t row_panels = ceil_div(K, nr), out_panels = ceil_div(cog, mr);
   double best = -1;
@@ -115,7 +120,8 @@ void backward_weight_blocks(int64_t G, int64_t K, int64_t cog, int64_t mr, int64
       if (op < out_panels && ceil_div(out_panels, op + 1) == ceil_div(out_panels, op)) continue;
       const int64_t per_thread = ceil_div(G * row_blocks * out_blocks, int64_t(threads));
       const double cost =
-          double(per_thread) * (double(rb) * double(cb) / 32.0 + 0.5 * double(rb + cb));
+          double(per_thread) * (double(rb) * double(cb) / 16.0 + im2col * double(rb) +
+                                dy_pack * double(cb));
       if (best < 0 || cost < best * (1 - 1e-9)) {
         best = cost;
         plan.block = rb;
@@ -176,23 +182,27 @@ Im2colPlan plan_im2col(const ConvGeometry& g, ConvPass pass) {
     }
     case ConvPass::BackwardWeight: {
       // The tile bounds a task's packed dY tile and COL tile (at most the block caps' rows).
-      const int64_t mr = gemm_mr<T>(), nr = gemm_nr<T>();
+      // Its columns q = n * P + p run across samples, so that small planes (P = 16 or 49) still
+      // reduce over a long k per GEMM call instead of re-loading the dW block every P steps.
+      const int64_t mr = gemm_mr<T>(), nr = gemm_nr<T>(), Q = g.batch * P;
       plan.tile = column_tile<T>(std::min(K, max_row_panels(nr) * nr) +
                                      std::min(cog, max_out_panels(mr) * mr),
-                                 P, nr);
-      // The (sample, column tile) steps of the reduction run in up to kMaxChunks chunks, each
+                                 Q, nr);
+      // The column tile steps of the reduction run in up to kMaxChunks chunks, each
       // into its own partial dW, summed in chunk order at the end: parallel work without
       // splitting dW (even for one group, a short K or batch 1), at a workspace cost bounded by
       // kChunkBytes. The count depends on the geometry only.
-      const int64_t dw = G * cog * K, steps = g.batch * ceil_div(P, plan.tile);
+      const int64_t dw = G * cog * K, steps = ceil_div(Q, plan.tile);
       const int64_t affordable = 1 + kChunkBytes / int64_t(sizeof(T)) / std::max<int64_t>(dw, 1);
       plan.chunks = std::max<int64_t>(1, std::min({steps, kMaxChunks, affordable}));
-      backward_weight_blocks(G, K, cog, mr, nr, num_threads(), plan);
+      backward_weight_blocks(G, K, cog, mr, nr, pointwise, num_threads(), plan);
       plan.tasks = plan.chunks * G * ceil_div(K, plan.block) * ceil_div(cog, plan.out_block);
       plan.shared = (plan.chunks - 1) * dw;
       plan.a = packed_a_size<T>(plan.out_block, plan.tile);
       plan.b = packed_b_size<T>(plan.block, plan.tile);
-      plan.col = pointwise ? 0 : plan.block * plan.tile;
+      const bool straddles = g.batch > 1 && P % plan.tile != 0;  // some tile spans samples
+      plan.col = pointwise && !straddles ? 0 : plan.block * plan.tile;
+      plan.dy = straddles ? plan.out_block * plan.tile : 0;
       break;
     }
   }
@@ -258,11 +268,11 @@ void zero_panel_tail(T* out, int64_t rows, int64_t cols, int64_t nr) {
 }
 
 // Cells (r, p), r in [r0, r1), p in [c0, c1), of the column matrix, row-major with row stride
-// c1 - c0: contiguous runs (backward_weight then packs them with SIMD block transposes).
+// ld (cell (r, p) at col[(r - r0) * ld + p - c0]): contiguous runs (backward_weight then packs them with SIMD block transposes).
 template <typename T>
 void im2col_rows(const ConvGeometry& g, const T* x, int64_t r0, int64_t r1, int64_t c0,
-                 int64_t c1, T* col) {
-  const int64_t cols = c1 - c0;
+                 int64_t c1, T* col, int64_t ld) {
+  const int64_t cols = ld;
   walk_columns(
       g, r0, r1, c0, c1,
       [&](int64_t r, int64_t p, int64_t xi, int64_t len, int64_t step) {
@@ -450,7 +460,7 @@ void backward_weight_im2col_gemm(const ConvGeometry& g, const T* x, const T* gy,
   if (plan.tasks == 0) return;
   const int64_t pt = plan.tile, rb = plan.block, cb = plan.out_block, tasks = plan.tasks;
   const int64_t row_blocks = ceil_div(K, rb), out_blocks = ceil_div(cog, cb);
-  const int64_t tiles = ceil_div(P, pt), steps = g.batch * tiles, dw = G * cog * K;
+  const int64_t Q = g.batch * P, steps = ceil_div(Q, pt), dw = G * cog * K;
   const int64_t chunks = plan.chunks, per_chunk = ceil_div(steps, chunks);
   const bool pointwise = g.is_pointwise();
   const int threads = plan.threads;
@@ -465,6 +475,7 @@ void backward_weight_im2col_gemm(const ConvGeometry& g, const T* x, const T* gy,
     T* a_packed = workspace.data() + thread_id() * per_thread;
     T* b_packed = a_packed + a_size;
     T* col = b_packed + b_size;
+    T* dy = col + plan.col;
 #pragma omp for schedule(static)
     for (int64_t task = 0; task < tasks; ++task) {
       const int64_t ob = task % out_blocks, blk = (task / out_blocks) % row_blocks;
@@ -476,17 +487,38 @@ void backward_weight_im2col_gemm(const ConvGeometry& g, const T* x, const T* gy,
       T* gwb = dst + (grp * cog + o0) * K + r0;
       const int64_t s0 = chunk * per_chunk, s1 = std::min(steps, s0 + per_chunk);
       bool accumulate = false;
-      for (int64_t step = s0; step < s1; ++step) {  // sample n, columns [p0, p0 + len)
-        const int64_t n = step / tiles, p0 = (step % tiles) * pt, len = std::min(pt, P - p0);
+      for (int64_t step = s0; step < s1; ++step) {  // columns [q0, q0 + len) of all samples
+        const int64_t q0 = step * pt, len = std::min(pt, Q - q0);
+        const int64_t n = q0 / P, p0 = q0 % P;
         const T* xg = x + (n * g.in_channels + grp * cig) * in_plane;
         const T* gyg = gy + (n * g.out_channels + grp * cog + o0) * P;
         // Both operands are rows contiguous along the positions (the reduction): packing
         // transposes them in SIMD blocks.
-        pack_a_panels<T>(o1 - o0, len, {gyg + p0, P, 1}, a_packed);
-        if (pointwise) {  // B(k = position, j = row) is X transposed
-          pack_b_panels<T>(len, r1 - r0, {xg + r0 * in_plane + p0, 1, in_plane}, b_packed);
-        } else {
-          im2col_rows(g, xg, r0, r1, p0, p0 + len, col);
+        if (p0 + len <= P) {  // one sample
+          pack_a_panels<T>(o1 - o0, len, {gyg + p0, P, 1}, a_packed);
+          if (pointwise) {  // B(k = position, j = row) is X transposed
+            pack_b_panels<T>(len, r1 - r0, {xg + r0 * in_plane + p0, 1, in_plane}, b_packed);
+          } else {
+            im2col_rows(g, xg, r0, r1, p0, p0 + len, col, len);
+            pack_b_panels<T>(len, r1 - r0, {col, 1, len}, b_packed);
+          }
+        } else {  // the tile spans samples: gather both operands row-major first
+          for (int64_t q = q0; q < q0 + len;) {
+            const int64_t sn = q / P, p = q % P, run = std::min(P - p, q0 + len - q);
+            const T* xs = x + (sn * g.in_channels + grp * cig) * in_plane;
+            const T* gys = gy + (sn * g.out_channels + grp * cog + o0) * P + p;
+            for (int64_t o = 0; o < o1 - o0; ++o)
+              std::copy(gys + o * P, gys + o * P + run, dy + o * len + (q - q0));
+            if (pointwise) {
+              for (int64_t r = r0; r < r1; ++r)
+                std::copy(xs + r * in_plane + p, xs + r * in_plane + p + run,
+                          col + (r - r0) * len + (q - q0));
+            } else {
+              im2col_rows(g, xs, r0, r1, p, p + run, col + (q - q0), len);
+            }
+            q += run;
+          }
+          pack_a_panels<T>(o1 - o0, len, {dy, len, 1}, a_packed);
           pack_b_panels<T>(len, r1 - r0, {col, 1, len}, b_packed);
         }
         gemm_packed<T>(o1 - o0, r1 - r0, len, a_packed, b_packed, gwb, K, accumulate);
