@@ -131,6 +131,56 @@ void backward_weight_blocks(int64_t G, int64_t K, int64_t cog, int64_t mr, int64
   }
 }
 
+// The forward's column tile (whole panels, at most kForwardTileColumns) and row block (whole
+// panels, at most kForwardMaxRows rows): those that minimise the busiest thread's estimated
+// time under OpenMP's static schedule (thread t runs a contiguous range of tasks), counting
+// the padded columns each tile computes (micro-kernel: 16 multiply-adds per cycle) and its
+// B packing per row block (1 cycle per element copied, 3 per im2col element) and its stream of
+// the packed weights (a quarter cycle per element, which favours wide tiles). With 2 threads
+// a batch of 8 x 196 columns in tiles of 256 gives 4 tiles to one thread and 2 1/8 to the
+// other; tiles of 224 still give 4 : 3, tiles of 160 give 5 : 5. Returns the row panels.
+int64_t forward_blocks(int64_t G, int64_t Q, int64_t K, int64_t cog, int64_t mr, int64_t nr,
+                       bool pointwise, int threads, Im2colPlan& plan) {
+  const int64_t panels = ceil_div(cog, mr), max_cols = ceil_div(std::max<int64_t>(Q, 1), nr) * nr;
+  const double pack = pointwise ? 1.0 : 3.0;
+  double best = -1;
+  int64_t best_rp = 1;
+  plan.tile = std::min(max_cols, kForwardTileColumns);
+  for (int64_t nc = std::min(max_cols, kForwardTileColumns); nc >= std::min(max_cols, 4 * nr);
+       nc -= nr) {
+    const int64_t tiles = ceil_div(Q, nc);
+    for (int64_t rp = std::min(panels, std::max<int64_t>(1, kForwardMaxRows / mr)); rp >= 1;
+         --rp) {
+      if (rp < panels && ceil_div(panels, rp + 1) == ceil_div(panels, rp)) continue;
+      const int64_t rb = std::min(cog, rp * mr), blocks = ceil_div(cog, rb);
+      const int64_t tasks = G * tiles * blocks;
+      auto task_cost = [&](int64_t t) {
+        const int64_t blk = t % blocks, tile = (t / blocks) % tiles;
+        const int64_t rows = std::min(rb, cog - blk * rb);
+        const int64_t cols = ceil_div(std::min(nc, Q - tile * nc), nr) * nr;
+        return double(K) * (double(cols) * (double(rows) / 16.0 + pack) + 0.25 * double(rows));
+      };
+      double busiest = 0;
+      if (tasks > 64 * int64_t(threads)) {  // many tasks: the average is close enough
+        busiest = double(ceil_div(tasks, int64_t(threads))) * task_cost(0);
+      } else {
+        const int64_t q = tasks / threads, r = tasks % threads;
+        for (int64_t th = 0, t = 0; th < threads; ++th) {
+          double sum = 0;
+          for (int64_t e = t + q + (th < r ? 1 : 0); t < e; ++t) sum += task_cost(t);
+          busiest = std::max(busiest, sum);
+        }
+      }
+      if (best < 0 || busiest < best * (1 - 1e-9)) {
+        best = busiest;
+        plan.tile = nc;
+        best_rp = rp;
+      }
+    }
+  }
+  return best_rp;
+}
+
 template <typename T>
 Im2colPlan plan_im2col(const ConvGeometry& g, ConvPass pass) {
   const int64_t G = g.groups, cig = g.in_channels_per_group(), cog = g.out_channels_per_group();
@@ -146,18 +196,9 @@ Im2colPlan plan_im2col(const ConvGeometry& g, ConvPass pass) {
       // Every column is computed by the same instructions wherever it sits, so tiles and row
       // blocks may follow the thread count: they never change a result.
       const int64_t mr = gemm_mr<T>(), nr = gemm_nr<T>(), Q = g.batch * P;
-      plan.tile = std::min(ceil_div(std::max<int64_t>(Q, 1), nr) * nr, kForwardTileColumns);
-      const int64_t tiles = ceil_div(Q, plan.tile), panels = ceil_div(cog, mr);
-      const int threads = num_threads();
-      int64_t rp = std::min(panels, std::max<int64_t>(1, kForwardMaxRows / mr));
-      // Smaller row blocks (each re-packs its B tile) until the tasks spread over the threads
-      // within 15%.
-      for (; rp > 1; --rp) {
-        const int64_t t = G * tiles * ceil_div(panels, rp);
-        if (double(t) >= 0.85 * double(ceil_div(t, int64_t(threads)) * threads)) break;
-      }
+      const int64_t rp = forward_blocks(G, Q, K, cog, mr, nr, pointwise, num_threads(), plan);
       plan.rows = std::min(cog, rp * mr);
-      plan.tasks = G * tiles * ceil_div(cog, plan.rows);
+      plan.tasks = G * ceil_div(Q, plan.tile) * ceil_div(cog, plan.rows);
       plan.shared = G * packed_a_size<T>(cog, K);
       plan.b = packed_b_size<T>(plan.tile, std::min(K, gemm_kc()));
       plan.col = g.batch > 1 && P % plan.tile != 0 ? plan.rows * plan.tile : 0;  // a C tile
