@@ -77,6 +77,7 @@ struct Im2colPlan {
   int64_t tile = 1;   // columns per tile (whole GEMM panels); forward: of all samples' columns
   int64_t block = 1;  // channels (backward_data) or rows (backward_weight) per task
   int64_t out_block = 1;  // output channels per task (backward_weight)
+  int64_t row_group = 1;  // row blocks per task, sharing one packed dY tile (backward_weight)
   int64_t chunks = 1;     // chunks of (sample, tile) steps reduced separately, then summed
                           // (backward_weight)
   int64_t rows = 1;       // output channels per task (forward)
@@ -105,27 +106,34 @@ void backward_weight_blocks(int64_t G, int64_t K, int64_t cog, int64_t mr, int64
                             bool pointwise, int threads, Im2colPlan& plan) {
   // Cycles per element and column: the micro-kernel's 16 multiply-adds per cycle, building a
   // COL row (perf: im2col_rows of conv_transpose 4x4/2 @4 took more time than the GEMM) and
-  // packing a dY row.
+  // packing a dY row (once per task and step, for all the task's row blocks).
   const double im2col = pointwise ? 1.0 : 4.0, dy_pack = 1.0;
   G *= plan.chunks;  // chunks of the reduction are independent tasks too
   const int64_t row_panels = ceil_div(K, nr), out_panels = ceil_div(cog, mr);
   double best = -1;
   plan.block = K;
   plan.out_block = cog;
+  plan.row_group = 1;
   for (int64_t rp = std::min(row_panels, max_row_panels(nr)); rp >= 1; --rp) {
     const int64_t rb = std::min(K, rp * nr), row_blocks = ceil_div(K, rb);
     if (rp < row_panels && ceil_div(row_panels, rp + 1) == ceil_div(row_panels, rp)) continue;
     for (int64_t op = std::min(out_panels, max_out_panels(mr)); op >= 1; --op) {
       const int64_t cb = std::min(cog, op * mr), out_blocks = ceil_div(cog, cb);
       if (op < out_panels && ceil_div(out_panels, op + 1) == ceil_div(out_panels, op)) continue;
-      const int64_t per_thread = ceil_div(G * row_blocks * out_blocks, int64_t(threads));
-      const double cost =
-          double(per_thread) * (double(rb) * double(cb) / 16.0 + im2col * double(rb) +
-                                dy_pack * double(cb));
-      if (best < 0 || cost < best * (1 - 1e-9)) {
-        best = cost;
-        plan.block = rb;
-        plan.out_block = cb;
+      for (int64_t rg = row_blocks; rg >= 1; --rg) {
+        if (rg < row_blocks && ceil_div(row_blocks, rg + 1) == ceil_div(row_blocks, rg)) continue;
+        const int64_t per_thread =
+            ceil_div(G * ceil_div(row_blocks, rg) * out_blocks, int64_t(threads));
+        const double cost =
+            double(per_thread) * (double(rg) * (double(rb) * double(cb) / 16.0 +
+                                                 im2col * double(rb)) +
+                                  dy_pack * double(cb));
+        if (best < 0 || cost < best * (1 - 1e-9)) {
+          best = cost;
+          plan.block = rb;
+          plan.out_block = cb;
+          plan.row_group = rg;
+        }
       }
     }
   }
@@ -229,6 +237,9 @@ Im2colPlan plan_im2col(const ConvGeometry& g, ConvPass pass) {
       plan.tile = column_tile<T>(std::min(K, max_row_panels(nr) * nr) +
                                      std::min(cog, max_out_panels(mr) * mr),
                                  Q, nr);
+      // Whole samples per tile where they fit (P = 196: tiles of 196, not 256 straddling two
+      // samples): no gathering copies of dY.
+      if (P > 0 && P <= plan.tile) plan.tile = plan.tile / P * P;
       // The column tile steps of the reduction run in up to kMaxChunks chunks, each
       // into its own partial dW, summed in chunk order at the end: parallel work without
       // splitting dW (even for one group, a short K or batch 1), at a workspace cost bounded by
@@ -237,7 +248,8 @@ Im2colPlan plan_im2col(const ConvGeometry& g, ConvPass pass) {
       const int64_t affordable = 1 + kChunkBytes / int64_t(sizeof(T)) / std::max<int64_t>(dw, 1);
       plan.chunks = std::max<int64_t>(1, std::min({steps, kMaxChunks, affordable}));
       backward_weight_blocks(G, K, cog, mr, nr, pointwise, num_threads(), plan);
-      plan.tasks = plan.chunks * G * ceil_div(K, plan.block) * ceil_div(cog, plan.out_block);
+      plan.tasks = plan.chunks * G * ceil_div(ceil_div(K, plan.block), plan.row_group) *
+                   ceil_div(cog, plan.out_block);
       plan.shared = (plan.chunks - 1) * dw;
       plan.a = packed_a_size<T>(plan.out_block, plan.tile);
       plan.b = packed_b_size<T>(plan.block, plan.tile);
@@ -501,6 +513,7 @@ void backward_weight_im2col_gemm(const ConvGeometry& g, const T* x, const T* gy,
   if (plan.tasks == 0) return;
   const int64_t pt = plan.tile, rb = plan.block, cb = plan.out_block, tasks = plan.tasks;
   const int64_t row_blocks = ceil_div(K, rb), out_blocks = ceil_div(cog, cb);
+  const int64_t rg = plan.row_group, row_groups = ceil_div(row_blocks, rg);
   const int64_t Q = g.batch * P, steps = ceil_div(Q, pt), dw = G * cog * K;
   const int64_t chunks = plan.chunks, per_chunk = ceil_div(steps, chunks);
   const bool pointwise = g.is_pointwise();
@@ -519,55 +532,64 @@ void backward_weight_im2col_gemm(const ConvGeometry& g, const T* x, const T* gy,
     T* dy = col + plan.col;
 #pragma omp for schedule(static)
     for (int64_t task = 0; task < tasks; ++task) {
-      const int64_t ob = task % out_blocks, blk = (task / out_blocks) % row_blocks;
-      const int64_t grp = (task / (out_blocks * row_blocks)) % G;
-      const int64_t chunk = task / (out_blocks * row_blocks * G);
-      const int64_t r0 = blk * rb, r1 = std::min(K, r0 + rb);
+      const int64_t ob = task % out_blocks, rgi = (task / out_blocks) % row_groups;
+      const int64_t grp = (task / (out_blocks * row_groups)) % G;
+      const int64_t chunk = task / (out_blocks * row_groups * G);
+      const int64_t b0 = rgi * rg, b1 = std::min(row_blocks, b0 + rg);  // row blocks
       const int64_t o0 = ob * cb, o1 = std::min(cog, o0 + cb);
       T* dst = chunk == 0 ? gw : partial.data() + (chunk - 1) * dw;
-      T* gwb = dst + (grp * cog + o0) * K + r0;
+      T* gwb = dst + (grp * cog + o0) * K;
       const int64_t s0 = chunk * per_chunk, s1 = std::min(steps, s0 + per_chunk);
       bool accumulate = false;
       for (int64_t step = s0; step < s1; ++step) {  // columns [q0, q0 + len) of all samples
         const int64_t q0 = step * pt, len = std::min(pt, Q - q0);
         const int64_t n = q0 / P, p0 = q0 % P;
-        const T* xg = x + (n * g.in_channels + grp * cig) * in_plane;
-        const T* gyg = gy + (n * g.out_channels + grp * cog + o0) * P;
+        const bool one_sample = p0 + len <= P;
         // Both operands are rows contiguous along the positions (the reduction): packing
-        // transposes them in SIMD blocks.
-        if (p0 + len <= P) {  // one sample
-          pack_a_panels<T>(o1 - o0, len, {gyg + p0, P, 1}, a_packed);
-          if (pointwise) {  // B(k = position, j = row) is X transposed
-            pack_b_panels<T>(len, r1 - r0, {xg + r0 * in_plane + p0, 1, in_plane}, b_packed);
-          } else {
-            im2col_rows(g, xg, r0, r1, p0, p0 + len, col, len);
-            pack_b_panels<T>(len, r1 - r0, {col, 1, len}, b_packed);
-          }
-        } else {  // the tile spans samples: gather both operands row-major first
+        // transposes them in SIMD blocks. A tile that spans samples is gathered row-major first.
+        // Calls f(x of sample, dY rows of sample at p, p, col, run) for the samples' runs.
+        auto each_sample = [&](auto&& f) {
           for (int64_t q = q0; q < q0 + len;) {
             const int64_t sn = q / P, p = q % P, run = std::min(P - p, q0 + len - q);
-            const T* xs = x + (sn * g.in_channels + grp * cig) * in_plane;
-            const T* gys = gy + (sn * g.out_channels + grp * cog + o0) * P + p;
-            for (int64_t o = 0; o < o1 - o0; ++o)
-              std::copy(gys + o * P, gys + o * P + run, dy + o * len + (q - q0));
-            if (pointwise) {
-              for (int64_t r = r0; r < r1; ++r)
-                std::copy(xs + r * in_plane + p, xs + r * in_plane + p + run,
-                          col + (r - r0) * len + (q - q0));
-            } else {
-              im2col_rows(g, xs, r0, r1, p, p + run, col + (q - q0), len);
-            }
+            f(x + (sn * g.in_channels + grp * cig) * in_plane,
+              gy + (sn * g.out_channels + grp * cog + o0) * P + p, p, q - q0, run);
             q += run;
           }
+        };
+        if (one_sample) {
+          pack_a_panels<T>(o1 - o0, len, {gy + (n * g.out_channels + grp * cog + o0) * P + p0, P, 1},
+                           a_packed);
+        } else {
+          each_sample([&](const T*, const T* gys, int64_t, int64_t c, int64_t run) {
+            for (int64_t o = 0; o < o1 - o0; ++o)
+              std::copy(gys + o * P, gys + o * P + run, dy + o * len + c);
+          });
           pack_a_panels<T>(o1 - o0, len, {dy, len, 1}, a_packed);
-          pack_b_panels<T>(len, r1 - r0, {col, 1, len}, b_packed);
         }
-        gemm_packed<T>(o1 - o0, r1 - r0, len, a_packed, b_packed, gwb, K, accumulate);
+        for (int64_t blk = b0; blk < b1; ++blk) {
+          const int64_t r0 = blk * rb, r1 = std::min(K, r0 + rb);
+          if (one_sample && pointwise) {  // B(k = position, j = row) is X transposed
+            const T* xg = x + (n * g.in_channels + grp * cig) * in_plane;
+            pack_b_panels<T>(len, r1 - r0, {xg + r0 * in_plane + p0, 1, in_plane}, b_packed);
+          } else {
+            each_sample([&](const T* xs, const T*, int64_t p, int64_t c, int64_t run) {
+              if (pointwise) {
+                for (int64_t r = r0; r < r1; ++r)
+                  std::copy(xs + r * in_plane + p, xs + r * in_plane + p + run,
+                            col + (r - r0) * len + c);
+              } else {
+                im2col_rows(g, xs, r0, r1, p, p + run, col + c, len);
+              }
+            });
+            pack_b_panels<T>(len, r1 - r0, {col, 1, len}, b_packed);
+          }
+          gemm_packed<T>(o1 - o0, r1 - r0, len, a_packed, b_packed, gwb + r0, K, accumulate);
+        }
         accumulate = true;
       }
       if (!accumulate) {  // no steps in the chunk (no samples or no output positions): zero
-        for (int64_t o = 0; o < o1 - o0; ++o)
-          std::fill(gwb + o * K, gwb + o * K + (r1 - r0), T(0));
+        const int64_t r0 = b0 * rb, r1 = std::min(K, b1 * rb);
+        for (int64_t o = 0; o < o1 - o0; ++o) std::fill(gwb + o * K + r0, gwb + o * K + r1, T(0));
       }
     }
     if (chunks > 1) {  // gw += the other chunks' partial sums, in chunk order
