@@ -32,6 +32,9 @@ CASES = [
  ("1x1/2 512->1024 @28 b8 bwd_weight", (8,512,28,28), (1024,512,1,1), 2, 0, "bwd_weight"),
  ("1x1 1024->256 @14 b8 bwd_weight", (8,1024,14,14), (256,1024,1,1), 1, 0, "bwd_weight"),
  ("convT 4x4/2 512->256 @4 b8 bwd_weight", (8,256,8,8), (512,256,4,4), 2, 1, "bwd_weight"),
+ ("stem 7x7/2 3->64 @224 b8 bwd_weight", (8,3,224,224), (64,3,7,7), 2, 3, "bwd_weight"),
+ ("3x3 64 @56 b1 bwd_weight", (1,64,56,56), (64,64,3,3), 1, 1, "bwd_weight"),
+ ("3x3 256 @56 b1 bwd_weight", (1,256,56,56), (256,256,3,3), 1, 1, "bwd_weight"),
 ]
 reps = int(sys.argv[2]) if len(sys.argv) > 2 else 7
 sel = sys.argv[3].split(",") if len(sys.argv) > 3 else None
