@@ -4,17 +4,21 @@
 //   forward          Y[C_out/g, P]  = W[C_out/g, K] * COL[K, P]
 //   backward_data    dCOL[K, P]     = W^T * dY,  then col2im scatters dCOL into dX
 //   backward_weight  dW[C_out/g, K] = sum_n dY[C_out/g, P] * COL[K, P]^T
-// COL is built one tile of columns at a time (kColumnTileBytes), never whole: the forward writes
-// it straight into the GEMM's packed-panel layout (no second copy); backward_weight, whose
+// Columns of all samples of a group are numbered q = n * P + p, and tiles of columns may hold
+// several samples (small planes: P = 16 or 49 would fill half a GEMM panel alone). COL is built
+// one tile of columns at a time, never whole: the forward writes it straight into the GEMM's
+// packed-panel layout, one kc slice of rows at a time (no second copy); backward_weight, whose
 // B = COL^T needs panels across rows, builds the tile row-major with contiguous runs and packs it
 // with SIMD block transposes (as it packs dY). The weights are packed once per call. A 1x1,
 // stride-1, unpadded kernel packs X itself as COL.
 //
-// Threads split the *outputs* (forward: sample x group x column tile; backward_data: sample x
-// group x channel block; backward_weight: group x row block x output-channel block, and chunks
-// of the (sample, column tile) steps into separate partial sums added in chunk order) and every
-// output element is reduced in one fixed order that depends only on the geometry, so results are
-// bitwise the same for any thread count.
+// Threads split the *outputs* (forward: group x column tile x output-channel block;
+// backward_data: group x run of samples x channel block; backward_weight: group x group of row
+// blocks x output-channel block, and chunks of the column tile steps into separate partial sums
+// added in chunk order) and every output element is reduced in one fixed order that depends only
+// on the geometry, so results are bitwise the same for any thread count. Forward and
+// backward_data compute every column with the same instructions wherever it sits in a tile, so
+// a sample's result does not depend on its batch either.
 #include <algorithm>
 #include <stdexcept>
 #include <vector>
@@ -69,16 +73,17 @@ int64_t block_size(int64_t count, int64_t outer, int threads) {
 //   backward_data:   tasks = group x run of `samples` samples x block of `block` input
 //                    channels; per thread a = packed W^T rows of the block, b = one packed dY
 //                    tile (whole samples where P is small), col = its dCOL
-//   backward_weight: tasks = chunk of (sample, tile) steps x group x block of `block` COL rows
-//                    x block of `out_block` output channels; shared = the partial dW of every
-//                    chunk but the first; per thread a = one packed dY tile, col = its COL tile
-//                    (row-major), b = that tile packed as COL^T
+//   backward_weight: tasks = chunk of column tile steps x group x `row_group` blocks of
+//                    `block` COL rows x block of `out_block` output channels; shared = the
+//                    partial dW of every chunk but the first; per thread a = one packed dY
+//                    tile, col = a COL tile of one row block (row-major), b = that tile packed
+//                    as COL^T, dy = the dY tile gathered row-major where it spans samples
 struct Im2colPlan {
   int64_t tile = 1;   // columns per tile (whole GEMM panels); forward: of all samples' columns
   int64_t block = 1;  // channels (backward_data) or rows (backward_weight) per task
   int64_t out_block = 1;  // output channels per task (backward_weight)
   int64_t row_group = 1;  // row blocks per task, sharing one packed dY tile (backward_weight)
-  int64_t chunks = 1;     // chunks of (sample, tile) steps reduced separately, then summed
+  int64_t chunks = 1;     // chunks of column tile steps reduced separately, then summed
                           // (backward_weight)
   int64_t rows = 1;       // output channels per task (forward)
   int64_t samples = 1;    // samples per column tile (backward_data; 1 where P > one tile)
@@ -91,14 +96,16 @@ struct Im2colPlan {
 };
 
 // backward_weight's task blocks: `block` of the K rows (whole nr panels) x `out_block` of the cog
-// output channels (whole mr panels), chosen to minimise the busiest thread's estimated time per
-// column tile: its tasks' micro-kernel work (rows x channels / 32 cycles) plus their packing (a
-// row block re-packs the dY tile, a channel block re-builds the COL tile), so that short-K
-// problems (conv1d with C_in = 1) split over output channels and long ones over rows. The blocks
-// change only which task computes an element, never its reduction order.
+// output channels (whole mr panels), `row_group` row blocks per task, chosen to minimise the
+// busiest thread's estimated time per column tile: its tasks' micro-kernel work (rows x
+// channels / 16 cycles) plus their packing (a task packs the dY tile once per step for all its
+// row blocks; a channel block re-builds the COL tile), so that short-K problems (conv1d with
+// C_in = 1) split over output channels and long ones over rows. The blocks change only which
+// task computes an element, never its reduction order.
 // Blocks are at most max_row_panels(nr) x max_out_panels(mr) panels (geometry-only caps, which
-// also size the column tile) so that the dW block, and the packed tiles of both operands, stay in
-// L2 while the reduction runs over a long tile of positions.
+// also size the column tile) so that the packed tiles of both operands stay in L2 while the
+// reduction runs over a long tile of positions (the dW rows of a row group stream from L3; the
+// micro-kernel prefetches them).
 int64_t max_row_panels(int64_t nr) { return std::max<int64_t>(1, kMaxBlockRows / nr); }
 int64_t max_out_panels(int64_t mr) { return std::max<int64_t>(1, kMaxBlockChannels / mr); }
 
@@ -221,8 +228,9 @@ Im2colPlan plan_im2col(const ConvGeometry& g, ConvPass pass) {
                          ? 1 : std::max<int64_t>(1, kBackwardDataTileColumns / std::max<int64_t>(P, 1));
       plan.tile = std::max<int64_t>(1, std::min(P * plan.samples, kBackwardDataTileColumns));
       const int64_t units = ceil_div(g.batch, plan.samples);
-      plan.block = std::min(block_size(cig, units * G, num_threads()),
-                            std::max<int64_t>(1, kBackwardDataMaxRows / kvol));
+      plan.block = block_size(cig, units * G, num_threads());
+      const int64_t cap = std::max<int64_t>(1, kBackwardDataMaxRows / kvol);
+      if (plan.block > cap) plan.block = ceil_div(cig, ceil_div(cig, cap));  // even blocks
       plan.tasks = units * G * ceil_div(cig, plan.block);
       plan.a = packed_a_size<T>(plan.block * kvol, cog);
       plan.b = packed_b_size<T>(plan.tile, cog);
