@@ -106,6 +106,13 @@ struct Im2colPlan {
 // also size the column tile) so that the packed tiles of both operands stay in L2 while the
 // reduction runs over a long tile of positions (the dW rows of a row group stream from L3; the
 // micro-kernel prefetches them).
+// True where `size` is the smallest block size that splits `total` into its number of blocks:
+// the blocks are then as even as whole units allow (32 panels in 2 blocks: 16 + 16, where the
+// largest size for 2 blocks, 31, would give 31 + 1). The block searches skip the other sizes.
+bool even_split(int64_t total, int64_t size) {
+  return ceil_div(total, ceil_div(total, size)) == size;
+}
+
 int64_t max_row_panels(int64_t nr) { return std::max<int64_t>(1, kMaxBlockRows / nr); }
 int64_t max_out_panels(int64_t mr) { return std::max<int64_t>(1, kMaxBlockChannels / mr); }
 
@@ -123,12 +130,12 @@ void backward_weight_blocks(int64_t G, int64_t K, int64_t cog, int64_t mr, int64
   plan.row_group = 1;
   for (int64_t rp = std::min(row_panels, max_row_panels(nr)); rp >= 1; --rp) {
     const int64_t rb = std::min(K, rp * nr), row_blocks = ceil_div(K, rb);
-    if (rp < row_panels && ceil_div(row_panels, rp + 1) == ceil_div(row_panels, rp)) continue;
+    if (!even_split(row_panels, rp)) continue;
     for (int64_t op = std::min(out_panels, max_out_panels(mr)); op >= 1; --op) {
       const int64_t cb = std::min(cog, op * mr), out_blocks = ceil_div(cog, cb);
-      if (op < out_panels && ceil_div(out_panels, op + 1) == ceil_div(out_panels, op)) continue;
+      if (!even_split(out_panels, op)) continue;
       for (int64_t rg = row_blocks; rg >= 1; --rg) {
-        if (rg < row_blocks && ceil_div(row_blocks, rg + 1) == ceil_div(row_blocks, rg)) continue;
+        if (!even_split(row_blocks, rg)) continue;
         const int64_t per_thread =
             ceil_div(G * ceil_div(row_blocks, rg) * out_blocks, int64_t(threads));
         const double cost =
@@ -166,7 +173,7 @@ int64_t forward_blocks(int64_t G, int64_t Q, int64_t K, int64_t cog, int64_t mr,
     const int64_t tiles = ceil_div(Q, nc);
     for (int64_t rp = std::min(panels, std::max<int64_t>(1, kForwardMaxRows / mr)); rp >= 1;
          --rp) {
-      if (rp < panels && ceil_div(panels, rp + 1) == ceil_div(panels, rp)) continue;
+      if (!even_split(panels, rp)) continue;
       const int64_t rb = std::min(cog, rp * mr), blocks = ceil_div(cog, rb);
       const int64_t tasks = G * tiles * blocks;
       auto task_cost = [&](int64_t t) {
