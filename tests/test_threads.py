@@ -134,22 +134,29 @@ def test_denormals_flushed_inside_kernels_and_caller_mode_restored(rng):
     assert np.float32(1e-30) * np.float32(1e-9) != 0
 
 
+@pytest.mark.parametrize("geometry", [
+    # (x shape, c_out, kernel, stride, padding): tiles of columns that hold several samples
+    # (P = 90 and P = 49), and a 1x1 with K = 300 (several reduction slices)
+    ((5, 24, 17, 19), 40, 3, 2, 1),
+    ((5, 300, 7, 7), 36, 1, 1, 0),
+], ids=["3x3s2", "1x1_k300"])
 @pytest.mark.parametrize("algorithm", ["auto", "im2col_gemm"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
-def test_forward_of_a_sample_does_not_depend_on_its_batch(algorithm, dtype):
+def test_forward_of_a_sample_does_not_depend_on_its_batch(geometry, algorithm, dtype):
     """A sample's forward result (and grad_input) is bitwise the same alone or at any position of
-    a larger batch: the work split and reduction order depend on the geometry of one sample."""
+    a larger batch: every column of a GEMM tile is computed the same way wherever it sits."""
+    xs, c_out, k, stride, pad = geometry
     rng = np.random.default_rng(5)
-    x = rng.standard_normal((5, 24, 17, 19)).astype(dtype)
-    w = rng.standard_normal((40, 24, 3, 3)).astype(dtype)
-    gy = rng.standard_normal((5, 40, 9, 10)).astype(dtype)
-    y = fastconv.conv2d(x, w, stride=2, padding=1, algorithm=algorithm)
-    gx, _, _ = fastconv.conv2d_backward(gy, x, w, stride=2, padding=1, algorithm=algorithm,
+    x = rng.standard_normal(xs).astype(dtype)
+    w = rng.standard_normal((c_out, xs[1], k, k)).astype(dtype)
+    y = fastconv.conv2d(x, w, stride=stride, padding=pad, algorithm=algorithm)
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    gx, _, _ = fastconv.conv2d_backward(gy, x, w, stride=stride, padding=pad, algorithm=algorithm,
                                          output_mask=(True, False, False))
     for i in (0, 3):
-        alone = fastconv.conv2d(x[i:i + 1], w, stride=2, padding=1, algorithm=algorithm)
+        alone = fastconv.conv2d(x[i:i + 1], w, stride=stride, padding=pad, algorithm=algorithm)
         np.testing.assert_array_equal(alone, y[i:i + 1])
-        gx_alone, _, _ = fastconv.conv2d_backward(gy[i:i + 1], x[i:i + 1], w, stride=2,
-                                                   padding=1, algorithm=algorithm,
+        gx_alone, _, _ = fastconv.conv2d_backward(gy[i:i + 1], x[i:i + 1], w, stride=stride,
+                                                   padding=pad, algorithm=algorithm,
                                                    output_mask=(True, False, False))
         np.testing.assert_array_equal(gx_alone, gx[i:i + 1])

@@ -4,17 +4,21 @@
 //   forward          Y[C_out/g, P]  = W[C_out/g, K] * COL[K, P]
 //   backward_data    dCOL[K, P]     = W^T * dY,  then col2im scatters dCOL into dX
 //   backward_weight  dW[C_out/g, K] = sum_n dY[C_out/g, P] * COL[K, P]^T
-// COL is built one tile of columns at a time (kColumnTileBytes), never whole: the forward writes
-// it straight into the GEMM's packed-panel layout (no second copy); backward_weight, whose
+// Columns of all samples of a group are numbered q = n * P + p, and tiles of columns may hold
+// several samples (small planes: P = 16 or 49 would fill half a GEMM panel alone). COL is built
+// one tile of columns at a time, never whole: the forward writes it straight into the GEMM's
+// packed-panel layout, one kc slice of rows at a time (no second copy); backward_weight, whose
 // B = COL^T needs panels across rows, builds the tile row-major with contiguous runs and packs it
 // with SIMD block transposes (as it packs dY). The weights are packed once per call. A 1x1,
 // stride-1, unpadded kernel packs X itself as COL.
 //
-// Threads split the *outputs* (forward: sample x group x column tile; backward_data: sample x
-// group x channel block; backward_weight: group x row block x output-channel block, and chunks
-// of the (sample, column tile) steps into separate partial sums added in chunk order) and every
-// output element is reduced in one fixed order that depends only on the geometry, so results are
-// bitwise the same for any thread count.
+// Threads split the *outputs* (forward: group x column tile x output-channel block;
+// backward_data: group x run of samples x channel block; backward_weight: group x group of row
+// blocks x output-channel block, and chunks of the column tile steps into separate partial sums
+// added in chunk order) and every output element is reduced in one fixed order that depends only
+// on the geometry, so results are bitwise the same for any thread count. Forward and
+// backward_data compute every column with the same instructions wherever it sits in a tile, so
+// a sample's result does not depend on its batch either.
 #include <algorithm>
 #include <stdexcept>
 #include <vector>
@@ -38,7 +42,11 @@ constexpr int64_t kColumnTileBytes = 512 * 1024;  // one tile of COL stays in L2
 constexpr int64_t kMaxChunks = 8;                 // backward_weight: partial sums over steps
 constexpr int64_t kChunkBytes = 8 << 20;          // ... and the most workspace they may take
 constexpr int64_t kMaxBlockRows = 256;            // backward_weight task: COL rows ...
-constexpr int64_t kMaxBlockChannels = 256;        // ... x output channels, at most
+constexpr int64_t kMaxBlockChannels = 512;        // ... x output channels, at most
+constexpr int64_t kForwardTileColumns = 256;      // forward: columns per tile ...
+constexpr int64_t kBackwardDataTileColumns = 256;  // backward_data: columns per tile ...
+constexpr int64_t kBackwardDataMaxRows = 512;      // ... x dCOL rows per task, at most
+constexpr int64_t kForwardMaxRows = 512;          // ... x output channels per task, at most
 
 // Columns per tile, a whole number of GEMM panels: a function of the geometry and the ISA's
 // panel width only (never of the thread count), since it fixes the order of the backward
@@ -58,62 +66,141 @@ int64_t block_size(int64_t count, int64_t outer, int threads) {
 
 // How one pass of the algorithm splits its work and what workspace it takes, in elements;
 // computed the same way by the kernels and by im2col_gemm_workspace_bytes (fastconv.explain).
-//   forward:         tasks = sample x group x column tile; shared = the packed weights;
-//                    per thread b = one packed COL tile
-//   backward_data:   tasks = sample x group x block of `block` input channels; per thread
-//                    a = packed W^T rows of the block, b = one packed dY tile, col = its dCOL
-//   backward_weight: tasks = chunk of (sample, tile) steps x group x block of `block` COL rows
-//                    x block of `out_block` output channels; shared = the partial dW of every
-//                    chunk but the first; per thread a = one packed dY tile, col = its COL tile
-//                    (row-major), b = that tile packed as COL^T
+//   forward:         tasks = group x column tile x block of `rows` output channels, the
+//                    columns q = n * P + p of all samples in a row; shared = the packed
+//                    weights; per thread b = one kc-row slice of a packed COL tile,
+//                    col = the C tile of a tile that straddles samples
+//   backward_data:   tasks = group x run of `samples` samples x block of `block` input
+//                    channels; per thread a = packed W^T rows of the block, b = one packed dY
+//                    tile (whole samples where P is small), col = its dCOL
+//   backward_weight: tasks = chunk of column tile steps x group x `row_group` blocks of
+//                    `block` COL rows x block of `out_block` output channels; shared = the
+//                    partial dW of every chunk but the first; per thread a = one packed dY
+//                    tile, col = a COL tile of one row block (row-major), b = that tile packed
+//                    as COL^T, dy = the dY tile gathered row-major where it spans samples
 struct Im2colPlan {
-  int64_t tile = 1;   // columns per tile (whole GEMM panels)
+  int64_t tile = 1;   // columns per tile (whole GEMM panels); forward: of all samples' columns
   int64_t block = 1;  // channels (backward_data) or rows (backward_weight) per task
   int64_t out_block = 1;  // output channels per task (backward_weight)
-  int64_t chunks = 1;     // chunks of (sample, tile) steps reduced separately, then summed
+  int64_t row_group = 1;  // row blocks per task, sharing one packed dY tile (backward_weight)
+  int64_t chunks = 1;     // chunks of column tile steps reduced separately, then summed
                           // (backward_weight)
+  int64_t rows = 1;       // output channels per task (forward)
+  int64_t samples = 1;    // samples per column tile (backward_data; 1 where P > one tile)
   int64_t tasks = 0;
   int threads = 1;
   int64_t shared = 0, a = 0, b = 0, col = 0;
-  int64_t per_thread() const { return a + b + col; }
+  int64_t dy = 0;  // backward_weight: a dY tile gathered across samples (row-major)
+  int64_t per_thread() const { return a + b + col + dy; }
   int64_t elements() const { return shared + threads * per_thread(); }
 };
 
 // backward_weight's task blocks: `block` of the K rows (whole nr panels) x `out_block` of the cog
-// output channels (whole mr panels), chosen to minimise the busiest thread's estimated time per
-// column tile: its tasks' micro-kernel work (rows x channels / 32 cycles) plus their packing (a
-// row block re-packs the dY tile, a channel block re-builds the COL tile), so that short-K
-// problems (conv1d with C_in = 1) split over output channels and long ones over rows. The blocks
-// change only which task computes an element, never its reduction order.
+// output channels (whole mr panels), `row_group` row blocks per task, chosen to minimise the
+// busiest thread's estimated time per column tile: its tasks' micro-kernel work (rows x
+// channels / 16 cycles) plus their packing (a task packs the dY tile once per step for all its
+// row blocks; a channel block re-builds the COL tile), so that short-K problems (conv1d with
+// C_in = 1) split over output channels and long ones over rows. The blocks change only which
+// task computes an element, never its reduction order.
 // Blocks are at most max_row_panels(nr) x max_out_panels(mr) panels (geometry-only caps, which
-// also size the column tile) so that the dW block, and the packed tiles of both operands, stay in
-// L2 while the reduction runs over a long tile of positions.
+// also size the column tile) so that the packed tiles of both operands stay in L2 while the
+// reduction runs over a long tile of positions (the dW rows of a row group stream from L3; the
+// micro-kernel prefetches them).
+// True where `size` is the smallest block size that splits `total` into its number of blocks:
+// the blocks are then as even as whole units allow (32 panels in 2 blocks: 16 + 16, where the
+// largest size for 2 blocks, 31, would give 31 + 1). The block searches skip the other sizes.
+bool even_split(int64_t total, int64_t size) {
+  return ceil_div(total, ceil_div(total, size)) == size;
+}
+
 int64_t max_row_panels(int64_t nr) { return std::max<int64_t>(1, kMaxBlockRows / nr); }
 int64_t max_out_panels(int64_t mr) { return std::max<int64_t>(1, kMaxBlockChannels / mr); }
 
 void backward_weight_blocks(int64_t G, int64_t K, int64_t cog, int64_t mr, int64_t nr,
-                            int threads, Im2colPlan& plan) {
+                            bool pointwise, int threads, Im2colPlan& plan) {
+  // Cycles per element and column: the micro-kernel's 16 multiply-adds per cycle, building a
+  // COL row (perf: im2col_rows of conv_transpose 4x4/2 @4 took more time than the GEMM) and
+  // packing a dY row (once per task and step, for all the task's row blocks).
+  const double im2col = pointwise ? 1.0 : 4.0, dy_pack = 1.0;
   G *= plan.chunks;  // chunks of the reduction are independent tasks too
   const int64_t row_panels = ceil_div(K, nr), out_panels = ceil_div(cog, mr);
   double best = -1;
   plan.block = K;
   plan.out_block = cog;
+  plan.row_group = 1;
   for (int64_t rp = std::min(row_panels, max_row_panels(nr)); rp >= 1; --rp) {
     const int64_t rb = std::min(K, rp * nr), row_blocks = ceil_div(K, rb);
-    if (rp < row_panels && ceil_div(row_panels, rp + 1) == ceil_div(row_panels, rp)) continue;
+    if (!even_split(row_panels, rp)) continue;
     for (int64_t op = std::min(out_panels, max_out_panels(mr)); op >= 1; --op) {
       const int64_t cb = std::min(cog, op * mr), out_blocks = ceil_div(cog, cb);
-      if (op < out_panels && ceil_div(out_panels, op + 1) == ceil_div(out_panels, op)) continue;
-      const int64_t per_thread = ceil_div(G * row_blocks * out_blocks, int64_t(threads));
-      const double cost =
-          double(per_thread) * (double(rb) * double(cb) / 32.0 + 0.5 * double(rb + cb));
-      if (best < 0 || cost < best * (1 - 1e-9)) {
-        best = cost;
-        plan.block = rb;
-        plan.out_block = cb;
+      if (!even_split(out_panels, op)) continue;
+      for (int64_t rg = row_blocks; rg >= 1; --rg) {
+        if (!even_split(row_blocks, rg)) continue;
+        const int64_t per_thread =
+            ceil_div(G * ceil_div(row_blocks, rg) * out_blocks, int64_t(threads));
+        const double cost =
+            double(per_thread) * (double(rg) * (double(rb) * double(cb) / 16.0 +
+                                                 im2col * double(rb)) +
+                                  dy_pack * double(cb));
+        if (best < 0 || cost < best * (1 - 1e-9)) {
+          best = cost;
+          plan.block = rb;
+          plan.out_block = cb;
+          plan.row_group = rg;
+        }
       }
     }
   }
+}
+
+// The forward's column tile (whole panels, at most kForwardTileColumns) and row block (whole
+// panels, at most kForwardMaxRows rows): those that minimise the busiest thread's estimated
+// time under OpenMP's static schedule (thread t runs a contiguous range of tasks), counting
+// the padded columns each tile computes (micro-kernel: 16 multiply-adds per cycle) and its
+// B packing per row block (1 cycle per element copied, 3 per im2col element) and its stream of
+// the packed weights (a quarter cycle per element, which favours wide tiles). With 2 threads
+// a batch of 8 x 196 columns in tiles of 256 gives 4 tiles to one thread and 2 1/8 to the
+// other; tiles of 224 still give 4 : 3, tiles of 160 give 5 : 5. Returns the row panels.
+int64_t forward_blocks(int64_t G, int64_t Q, int64_t K, int64_t cog, int64_t mr, int64_t nr,
+                       bool pointwise, int threads, Im2colPlan& plan) {
+  const int64_t panels = ceil_div(cog, mr), max_cols = ceil_div(std::max<int64_t>(Q, 1), nr) * nr;
+  const double pack = pointwise ? 1.0 : 3.0;
+  double best = -1;
+  int64_t best_rp = 1;
+  plan.tile = std::min(max_cols, kForwardTileColumns);
+  for (int64_t nc = std::min(max_cols, kForwardTileColumns); nc >= std::min(max_cols, 4 * nr);
+       nc -= nr) {
+    const int64_t tiles = ceil_div(Q, nc);
+    for (int64_t rp = std::min(panels, std::max<int64_t>(1, kForwardMaxRows / mr)); rp >= 1;
+         --rp) {
+      if (!even_split(panels, rp)) continue;
+      const int64_t rb = std::min(cog, rp * mr), blocks = ceil_div(cog, rb);
+      const int64_t tasks = G * tiles * blocks;
+      auto task_cost = [&](int64_t t) {
+        const int64_t blk = t % blocks, tile = (t / blocks) % tiles;
+        const int64_t rows = std::min(rb, cog - blk * rb);
+        const int64_t cols = ceil_div(std::min(nc, Q - tile * nc), nr) * nr;
+        return double(K) * (double(cols) * (double(rows) / 16.0 + pack) + 0.25 * double(rows));
+      };
+      double busiest = 0;
+      if (tasks > 64 * int64_t(threads)) {  // many tasks: the average is close enough
+        busiest = double(ceil_div(tasks, int64_t(threads))) * task_cost(0);
+      } else {
+        const int64_t q = tasks / threads, r = tasks % threads;
+        for (int64_t th = 0, t = 0; th < threads; ++th) {
+          double sum = 0;
+          for (int64_t e = t + q + (th < r ? 1 : 0); t < e; ++t) sum += task_cost(t);
+          busiest = std::max(busiest, sum);
+        }
+      }
+      if (best < 0 || busiest < best * (1 - 1e-9)) {
+        best = busiest;
+        plan.tile = nc;
+        best_rp = rp;
+      }
+    }
+  }
+  return best_rp;
 }
 
 template <typename T>
@@ -124,37 +211,66 @@ Im2colPlan plan_im2col(const ConvGeometry& g, ConvPass pass) {
   Im2colPlan plan;
   plan.tile = column_tile<T>(K, P, gemm_nr<T>());
   switch (pass) {
-    case ConvPass::Forward:
-      plan.tasks = g.batch * G * ceil_div(P, plan.tile);
+    case ConvPass::Forward: {
+      // Column tiles run across samples (q = n * P + p), so small planes fill whole panels
+      // (P = 49: 64 columns computed per sample alone, 50 across a batch). The reduction runs
+      // one kc slice at a time: the B slice (kc x tile) and the A slice (rows x kc) stay in L2.
+      // Every column is computed by the same instructions wherever it sits, so tiles and row
+      // blocks may follow the thread count: they never change a result.
+      const int64_t mr = gemm_mr<T>(), nr = gemm_nr<T>(), Q = g.batch * P;
+      const int64_t rp = forward_blocks(G, Q, K, cog, mr, nr, pointwise, num_threads(), plan);
+      plan.rows = std::min(cog, rp * mr);
+      plan.tasks = G * ceil_div(Q, plan.tile) * ceil_div(cog, plan.rows);
       plan.shared = G * packed_a_size<T>(cog, K);
-      plan.b = packed_b_size<T>(plan.tile, K);
+      plan.b = packed_b_size<T>(plan.tile, std::min(K, gemm_kc()));
+      plan.col = g.batch > 1 && P % plan.tile != 0 ? plan.rows * plan.tile : 0;  // a C tile
       break;
-    case ConvPass::BackwardData:
-      plan.block = block_size(cig, g.batch * G, num_threads());
-      plan.tasks = g.batch * G * ceil_div(cig, plan.block);
+    }
+    case ConvPass::BackwardData: {
+      // Small planes put whole samples side by side in one tile (a sample's columns never
+      // straddle two tasks: col2im accumulates its dX in one fixed order), so P = 16 fills whole
+      // panels. Channel blocks keep the dCOL tile (block * kvol rows) in L2; they change which
+      // task computes a row, never how.
+      plan.samples = P >= kBackwardDataTileColumns
+                         ? 1 : std::max<int64_t>(1, kBackwardDataTileColumns / std::max<int64_t>(P, 1));
+      plan.tile = std::max<int64_t>(1, std::min(P * plan.samples, kBackwardDataTileColumns));
+      const int64_t units = ceil_div(g.batch, plan.samples);
+      plan.block = block_size(cig, units * G, num_threads());
+      const int64_t cap = std::max<int64_t>(1, kBackwardDataMaxRows / kvol);
+      if (plan.block > cap) plan.block = ceil_div(cig, ceil_div(cig, cap));  // even blocks
+      plan.tasks = units * G * ceil_div(cig, plan.block);
       plan.a = packed_a_size<T>(plan.block * kvol, cog);
       plan.b = packed_b_size<T>(plan.tile, cog);
-      plan.col = pointwise ? 0 : plan.block * kvol * plan.tile;
+      plan.col = pointwise && plan.samples == 1 ? 0 : plan.block * kvol * plan.tile;
       break;
+    }
     case ConvPass::BackwardWeight: {
       // The tile bounds a task's packed dY tile and COL tile (at most the block caps' rows).
-      const int64_t mr = gemm_mr<T>(), nr = gemm_nr<T>();
+      // Its columns q = n * P + p run across samples, so that small planes (P = 16 or 49) still
+      // reduce over a long k per GEMM call instead of re-loading the dW block every P steps.
+      const int64_t mr = gemm_mr<T>(), nr = gemm_nr<T>(), Q = g.batch * P;
       plan.tile = column_tile<T>(std::min(K, max_row_panels(nr) * nr) +
                                      std::min(cog, max_out_panels(mr) * mr),
-                                 P, nr);
-      // The (sample, column tile) steps of the reduction run in up to kMaxChunks chunks, each
+                                 Q, nr);
+      // Whole samples per tile where they fit (P = 196: tiles of 196, not 256 straddling two
+      // samples): no gathering copies of dY.
+      if (P > 0 && P <= plan.tile) plan.tile = plan.tile / P * P;
+      // The column tile steps of the reduction run in up to kMaxChunks chunks, each
       // into its own partial dW, summed in chunk order at the end: parallel work without
       // splitting dW (even for one group, a short K or batch 1), at a workspace cost bounded by
       // kChunkBytes. The count depends on the geometry only.
-      const int64_t dw = G * cog * K, steps = g.batch * ceil_div(P, plan.tile);
+      const int64_t dw = G * cog * K, steps = ceil_div(Q, plan.tile);
       const int64_t affordable = 1 + kChunkBytes / int64_t(sizeof(T)) / std::max<int64_t>(dw, 1);
       plan.chunks = std::max<int64_t>(1, std::min({steps, kMaxChunks, affordable}));
-      backward_weight_blocks(G, K, cog, mr, nr, num_threads(), plan);
-      plan.tasks = plan.chunks * G * ceil_div(K, plan.block) * ceil_div(cog, plan.out_block);
+      backward_weight_blocks(G, K, cog, mr, nr, pointwise, num_threads(), plan);
+      plan.tasks = plan.chunks * G * ceil_div(ceil_div(K, plan.block), plan.row_group) *
+                   ceil_div(cog, plan.out_block);
       plan.shared = (plan.chunks - 1) * dw;
       plan.a = packed_a_size<T>(plan.out_block, plan.tile);
       plan.b = packed_b_size<T>(plan.block, plan.tile);
-      plan.col = pointwise ? 0 : plan.block * plan.tile;
+      const bool straddles = g.batch > 1 && P % plan.tile != 0;  // some tile spans samples
+      plan.col = pointwise && !straddles ? 0 : plan.block * plan.tile;
+      plan.dy = straddles ? plan.out_block * plan.tile : 0;
       break;
     }
   }
@@ -170,52 +286,61 @@ int thread_id() {
 #endif
 }
 
-// Cells (r, p), r in [r0, r1), p in [c0, c1), of the column matrix as zero-padded packed-B
-// panels of nr columns (B = COL, the forward's reduction runs over rows).
+// Writes `len` elements src[t * step] as row r, columns [col, col + len) of packed-B panels of
+// nr columns and `rows` rows: cell (r, q) lives at ((q / nr) * rows + r) * nr + q % nr, so a run
+// is contiguous until a panel ends.
 template <typename T>
-void im2col_packed(const ConvGeometry& g, const T* x, int64_t r0, int64_t r1, int64_t c0,
-                   int64_t c1, int64_t nr, T* out) {
-  const int64_t rows = r1 - r0, cols = c1 - c0;
-  // cell (r', p') at ((p' / nr) * rows + r') * nr + p' % nr: runs along p are contiguous
-  // until a panel ends.
-  auto each_chunk = [&](int64_t r, int64_t p, int64_t len, auto&& emit) {
-    for (int64_t done = 0; done < len;) {
-      const int64_t chunk = std::min(len - done, nr - p % nr);
-      emit(out + ((p / nr) * rows + r) * nr + p % nr, done, chunk);
-      p += chunk;
-      done += chunk;
+inline void put_run(T* out, int64_t rows, int64_t nr, int64_t r, int64_t col, const T* src,
+                    int64_t len, int64_t step) {
+  for (int64_t done = 0; done < len;) {
+    const int64_t chunk = std::min(len - done, nr - col % nr);
+    T* dst = out + ((col / nr) * rows + r) * nr + col % nr;
+    // Inline loops, not memcpy: chunks are at most one panel wide (8..32 elements).
+    if (src == nullptr) {
+      for (int64_t t = 0; t < chunk; ++t) dst[t] = T(0);
+    } else if (step == 1) {
+      const T* from = src + done;
+      for (int64_t t = 0; t < chunk; ++t) dst[t] = from[t];
+    } else {
+      const T* from = src + done * step;
+      for (int64_t t = 0; t < chunk; ++t) dst[t] = from[t * step];
     }
-  };
-  walk_columns(
-      g, r0, r1, c0, c1,
-      [&](int64_t r, int64_t p, int64_t xi, int64_t len, int64_t step) {
-        each_chunk(r, p, len, [&](T* dst, int64_t done, int64_t chunk) {
-          // Inline loops, not memcpy: chunks are at most one panel wide (8..32 elements).
-          const T* src = x + xi + done * step;
-          if (step == 1) {
-            for (int64_t t = 0; t < chunk; ++t) dst[t] = src[t];
-          } else {
-            for (int64_t t = 0; t < chunk; ++t) dst[t] = src[t * step];
-          }
-        });
-      },
-      [&](int64_t r, int64_t p, int64_t len) {
-        each_chunk(r, p, len, [](T* dst, int64_t, int64_t chunk) {
-          for (int64_t t = 0; t < chunk; ++t) dst[t] = T(0);
-        });
-      });
-  if (cols % nr != 0) {  // zero columns that pad the last panel
-    T* last = out + (cols / nr) * rows * nr;
-    for (int64_t r = 0; r < rows; ++r) std::fill(last + r * nr + cols % nr, last + (r + 1) * nr, T(0));
+    col += chunk;
+    done += chunk;
   }
 }
 
+// Cells (r, p), r in [r0, r1), p in [c0, c1), of the column matrix into packed-B panels of nr
+// columns and r1 - r0 rows, cell (r, p) at panel column col0 + p - c0 (B = COL, the forward's
+// reduction runs over rows). The caller zeroes the columns that pad the last panel.
+template <typename T>
+void im2col_packed(const ConvGeometry& g, const T* x, int64_t r0, int64_t r1, int64_t c0,
+                   int64_t c1, int64_t nr, T* out, int64_t col0) {
+  const int64_t rows = r1 - r0;
+  walk_columns(
+      g, r0, r1, c0, c1,
+      [&](int64_t r, int64_t p, int64_t xi, int64_t len, int64_t step) {
+        put_run(out, rows, nr, r, col0 + p, x + xi, len, step);
+      },
+      [&](int64_t r, int64_t p, int64_t len) {
+        put_run<T>(out, rows, nr, r, col0 + p, nullptr, len, 1);
+      });
+}
+
+// Zeroes panel columns [cols, whole panels) of packed-B panels with `rows` rows.
+template <typename T>
+void zero_panel_tail(T* out, int64_t rows, int64_t cols, int64_t nr) {
+  if (cols % nr == 0) return;
+  T* last = out + (cols / nr) * rows * nr;
+  for (int64_t r = 0; r < rows; ++r) std::fill(last + r * nr + cols % nr, last + (r + 1) * nr, T(0));
+}
+
 // Cells (r, p), r in [r0, r1), p in [c0, c1), of the column matrix, row-major with row stride
-// c1 - c0: contiguous runs (backward_weight then packs them with SIMD block transposes).
+// ld (cell (r, p) at col[(r - r0) * ld + p - c0]): contiguous runs (backward_weight then packs them with SIMD block transposes).
 template <typename T>
 void im2col_rows(const ConvGeometry& g, const T* x, int64_t r0, int64_t r1, int64_t c0,
-                 int64_t c1, T* col) {
-  const int64_t cols = c1 - c0;
+                 int64_t c1, T* col, int64_t ld) {
+  const int64_t cols = ld;
   walk_columns(
       g, r0, r1, c0, c1,
       [&](int64_t r, int64_t p, int64_t xi, int64_t len, int64_t step) {
@@ -233,10 +358,12 @@ void im2col_rows(const ConvGeometry& g, const T* x, int64_t r0, int64_t r1, int6
       });
 }
 
+// x += the cells (r, p), r in [r0, r1), p in [c0, c1), of a column matrix held row-major with
+// row stride ld (cell (r, p) at col[(r - r0) * ld + p - c0]).
 template <typename T>
-void col2im_accumulate(const ConvGeometry& g, const T* col, int64_t r0, int64_t r1, int64_t c0,
-                       int64_t c1, T* x) {
-  const int64_t cols = c1 - c0;
+void col2im_accumulate(const ConvGeometry& g, const T* col, int64_t ld, int64_t r0, int64_t r1,
+                       int64_t c0, int64_t c1, T* x) {
+  const int64_t cols = ld;
   walk_columns(
       g, r0, r1, c0, c1,
       [&](int64_t r, int64_t p, int64_t xi, int64_t len, int64_t step) {
@@ -253,10 +380,11 @@ void forward_im2col_gemm(const ConvGeometry& g, const T* x, const T* w, const T*
                          T* y) {
   const int64_t G = g.groups, cig = g.in_channels_per_group(), cog = g.out_channels_per_group();
   const int64_t K = g.gemm_k(), P = g.out_plane(), in_plane = g.in_plane();
-  const int64_t nr = gemm_nr<T>();
+  const int64_t mr = gemm_mr<T>(), nr = gemm_nr<T>(), kcs = std::min(K, gemm_kc());
   const Im2colPlan plan = plan_im2col<T>(g, ConvPass::Forward);
   if (plan.tasks == 0) return;
-  const int64_t pt = plan.tile, tiles = ceil_div(P, pt), tasks = plan.tasks;
+  const int64_t nc = plan.tile, Q = g.batch * P, tiles = ceil_div(Q, nc), tasks = plan.tasks;
+  const int64_t rb = plan.rows, row_blocks = ceil_div(cog, rb);
   const bool pointwise = g.is_pointwise();
   const int threads = plan.threads;
   // The weights of every group, packed once and shared read-only by all threads.
@@ -272,22 +400,57 @@ void forward_im2col_gemm(const ConvGeometry& g, const T* x, const T* w, const T*
     for (int64_t grp = 0; grp < G; ++grp)
       pack_a_panels<T>(cog, K, {w + grp * cog * K, K, 1}, w_packed.data() + grp * a_size);
     T* b_packed = workspace.data() + thread_id() * per_thread;
+    T* c_tile = b_packed + plan.b;
 #pragma omp for schedule(static)
     for (int64_t task = 0; task < tasks; ++task) {
-      const int64_t tile = task % tiles, grp = (task / tiles) % G, n = task / (tiles * G);
-      const int64_t p0 = tile * pt, len = std::min(pt, P - p0);
-      const T* xg = x + (n * g.in_channels + grp * cig) * in_plane;
-      if (pointwise) {
-        pack_b_panels<T>(K, len, {xg + p0, in_plane, 1}, b_packed);
-      } else {
-        im2col_packed(g, xg, 0, K, p0, p0 + len, nr, b_packed);
+      const int64_t blk = task % row_blocks, tile = (task / row_blocks) % tiles;
+      const int64_t grp = task / (row_blocks * tiles);
+      const int64_t o0 = blk * rb, rows = std::min(rb, cog - o0);
+      const int64_t q0 = tile * nc, cols = std::min(nc, Q - q0);
+      // Calls f(n, p, col, len) for the samples' runs of columns [q0, q0 + cols).
+      auto each_sample = [&](auto&& f) {
+        for (int64_t q = q0; q < q0 + cols;) {
+          const int64_t n = q / P, p = q % P, len = std::min(P - p, q0 + cols - q);
+          f(n, p, q - q0, len);
+          q += len;
+        }
+      };
+      T* const y_out = y + (grp * cog + o0) * P;  // + n * C_out * P + p
+      const bool one_sample = (q0 % P) + cols <= P;
+      T* c = one_sample ? y_out + (q0 / P) * g.out_channels * P + q0 % P : c_tile;
+      const int64_t ldc = one_sample ? P : cols;
+      const T* a = w_packed.data() + grp * a_size + (o0 / mr) * K * mr;
+      for (int64_t pc = 0; pc < K; pc += kcs) {
+        const int64_t kc = std::min(kcs, K - pc);
+        each_sample([&](int64_t n, int64_t p, int64_t col, int64_t len) {
+          const T* xg = x + (n * g.in_channels + grp * cig) * in_plane;
+          if (pointwise) {
+            // Rows are in_plane apart: too many streams for the hardware prefetcher, so
+            // fetch a few rows ahead.
+            constexpr int64_t kAhead = 4, kLine = 64 / int64_t(sizeof(T));
+            for (int64_t r = 0; r < kc; ++r) {
+              if (r + kAhead < kc) {
+                const T* ahead = xg + (pc + r + kAhead) * in_plane + p;
+                for (int64_t t = 0; t < len; t += kLine) __builtin_prefetch(ahead + t);
+              }
+              put_run(b_packed, kc, nr, r, col, xg + (pc + r) * in_plane + p, len, 1);
+            }
+          } else {
+            im2col_packed(g, xg, pc, pc + kc, p, p + len, nr, b_packed, col);
+          }
+        });
+        zero_panel_tail(b_packed, kc, cols, nr);
+        gemm_packed_panels<T>(rows, cols, kc, a + pc * mr, K * mr, b_packed, kc * nr, c, ldc,
+                              pc > 0);
       }
-      T* yg = y + (n * g.out_channels + grp * cog) * P + p0;
-      gemm_packed<T>(cog, len, K, w_packed.data() + grp * a_size, b_packed, yg, P, false);
-      if (bias || relu) {  // the epilogue, while the tile is in cache
-        for (int64_t o = 0; o < cog; ++o)
-          bias_relu_row(yg + o * P, len, bias ? bias[grp * cog + o] : T(0), relu);
-      }
+      // The epilogue (and the scatter of a C tile to its samples), while the tile is in cache.
+      each_sample([&](int64_t n, int64_t p, int64_t col, int64_t len) {
+        for (int64_t o = 0; o < rows; ++o) {
+          T* yo = y_out + n * g.out_channels * P + o * P + p;
+          if (!one_sample) std::copy(c_tile + o * cols + col, c_tile + o * cols + col + len, yo);
+          if (bias || relu) bias_relu_row(yo, len, bias ? bias[grp * cog + o0 + o] : T(0), relu);
+        }
+      });
     }
   }
 }
@@ -296,10 +459,11 @@ template <typename T>
 void backward_data_im2col_gemm(const ConvGeometry& g, const T* gy, const T* w, T* gx) {
   const int64_t G = g.groups, cig = g.in_channels_per_group(), cog = g.out_channels_per_group();
   const int64_t K = g.gemm_k(), P = g.out_plane(), in_plane = g.in_plane();
-  const int64_t kvol = g.kernel_volume();
+  const int64_t kvol = g.kernel_volume(), nr = gemm_nr<T>();
   const Im2colPlan plan = plan_im2col<T>(g, ConvPass::BackwardData);
   if (plan.tasks == 0) return;
   const int64_t pt = plan.tile, cb = plan.block, blocks = ceil_div(cig, cb), tasks = plan.tasks;
+  const int64_t spu = plan.samples, units = ceil_div(g.batch, spu);
   const bool pointwise = g.is_pointwise();
   const int threads = plan.threads;
   const int64_t a_size = plan.a, b_size = plan.b, per_thread = plan.per_thread();
@@ -313,23 +477,44 @@ void backward_data_im2col_gemm(const ConvGeometry& g, const T* gy, const T* w, T
     T* col = b_packed + b_size;
 #pragma omp for schedule(static)
     for (int64_t task = 0; task < tasks; ++task) {
-      const int64_t blk = task % blocks, grp = (task / blocks) % G, n = task / (blocks * G);
+      const int64_t blk = task % blocks, grp = (task / blocks) % G, unit = task / (blocks * G);
       const int64_t c0 = blk * cb, c1 = std::min(cig, c0 + cb);
-      const int64_t r0 = c0 * kvol, r1 = c1 * kvol;
-      const T* gyg = gy + (n * g.out_channels + grp * cog) * P;
-      T* gxg = gx + (n * g.in_channels + grp * cig) * in_plane;
-      pack_a_panels<T>(r1 - r0, cog, {w + grp * cog * K + r0, 1, K}, a_packed);
-      if (!pointwise) std::fill(gxg + c0 * in_plane, gxg + c1 * in_plane, T(0));
-      for (int64_t p0 = 0; p0 < P; p0 += pt) {
-        const int64_t len = std::min(pt, P - p0);
-        pack_b_panels<T>(cog, len, {gyg + p0, P, 1}, b_packed);
-        if (pointwise) {  // dX rows are dCOL rows: write them in place
-          gemm_packed<T>(r1 - r0, len, cog, a_packed, b_packed, gxg + c0 * in_plane + p0, in_plane,
-                         false);
-        } else {
-          gemm_packed<T>(r1 - r0, len, cog, a_packed, b_packed, col, len, false);
-          col2im_accumulate(g, col, r0, r1, p0, p0 + len, gxg);
+      const int64_t r0 = c0 * kvol, r1 = c1 * kvol, rows = r1 - r0;
+      const int64_t n0 = unit * spu, n1 = std::min(g.batch, n0 + spu);
+      auto gx_block = [&](int64_t n) { return gx + (n * g.in_channels + grp * cig) * in_plane; };
+      pack_a_panels<T>(rows, cog, {w + grp * cog * K + r0, 1, K}, a_packed);
+      if (!pointwise)
+        for (int64_t n = n0; n < n1; ++n)
+          std::fill(gx_block(n) + c0 * in_plane, gx_block(n) + c1 * in_plane, T(0));
+      // Tiles: the samples [n0, n1) side by side (spu > 1), or one sample's columns in turn.
+      const int64_t span = spu > 1 ? (n1 - n0) * P : P;
+      for (int64_t q0 = 0; q0 < span; q0 += pt) {
+        const int64_t len = std::min(pt, span - q0);
+        // Calls f(n, p, col, run) for the samples' runs of columns [q0, q0 + len).
+        auto each_sample = [&](auto&& f) {
+          if (spu == 1) return f(n0, q0, int64_t(0), len);
+          for (int64_t n = n0; n < n1; ++n) f(n, int64_t(0), (n - n0) * P, P);
+        };
+        each_sample([&](int64_t n, int64_t p, int64_t c, int64_t run) {
+          const T* gyg = gy + (n * g.out_channels + grp * cog) * P + p;
+          for (int64_t o = 0; o < cog; ++o) put_run(b_packed, cog, nr, o, c, gyg + o * P, run, 1);
+        });
+        zero_panel_tail(b_packed, cog, len, nr);
+        if (pointwise && spu == 1) {  // dX rows are dCOL rows: write them in place
+          gemm_packed<T>(rows, len, cog, a_packed, b_packed, gx_block(n0) + c0 * in_plane + q0,
+                         in_plane, false);
+          continue;
         }
+        gemm_packed<T>(rows, len, cog, a_packed, b_packed, col, len, false);
+        each_sample([&](int64_t n, int64_t p, int64_t c, int64_t run) {
+          if (pointwise) {
+            for (int64_t r = 0; r < rows; ++r)
+              std::copy(col + r * len + c, col + r * len + c + run,
+                        gx_block(n) + (c0 + r) * in_plane + p);
+          } else {
+            col2im_accumulate(g, col + c, len, r0, r1, p, p + run, gx_block(n));
+          }
+        });
       }
     }
   }
@@ -343,7 +528,8 @@ void backward_weight_im2col_gemm(const ConvGeometry& g, const T* x, const T* gy,
   if (plan.tasks == 0) return;
   const int64_t pt = plan.tile, rb = plan.block, cb = plan.out_block, tasks = plan.tasks;
   const int64_t row_blocks = ceil_div(K, rb), out_blocks = ceil_div(cog, cb);
-  const int64_t tiles = ceil_div(P, pt), steps = g.batch * tiles, dw = G * cog * K;
+  const int64_t rg = plan.row_group, row_groups = ceil_div(row_blocks, rg);
+  const int64_t Q = g.batch * P, steps = ceil_div(Q, pt), dw = G * cog * K;
   const int64_t chunks = plan.chunks, per_chunk = ceil_div(steps, chunks);
   const bool pointwise = g.is_pointwise();
   const int threads = plan.threads;
@@ -358,36 +544,67 @@ void backward_weight_im2col_gemm(const ConvGeometry& g, const T* x, const T* gy,
     T* a_packed = workspace.data() + thread_id() * per_thread;
     T* b_packed = a_packed + a_size;
     T* col = b_packed + b_size;
+    T* dy = col + plan.col;
 #pragma omp for schedule(static)
     for (int64_t task = 0; task < tasks; ++task) {
-      const int64_t ob = task % out_blocks, blk = (task / out_blocks) % row_blocks;
-      const int64_t grp = (task / (out_blocks * row_blocks)) % G;
-      const int64_t chunk = task / (out_blocks * row_blocks * G);
-      const int64_t r0 = blk * rb, r1 = std::min(K, r0 + rb);
+      const int64_t ob = task % out_blocks, rgi = (task / out_blocks) % row_groups;
+      const int64_t grp = (task / (out_blocks * row_groups)) % G;
+      const int64_t chunk = task / (out_blocks * row_groups * G);
+      const int64_t b0 = rgi * rg, b1 = std::min(row_blocks, b0 + rg);  // row blocks
       const int64_t o0 = ob * cb, o1 = std::min(cog, o0 + cb);
       T* dst = chunk == 0 ? gw : partial.data() + (chunk - 1) * dw;
-      T* gwb = dst + (grp * cog + o0) * K + r0;
+      T* gwb = dst + (grp * cog + o0) * K;
       const int64_t s0 = chunk * per_chunk, s1 = std::min(steps, s0 + per_chunk);
       bool accumulate = false;
-      for (int64_t step = s0; step < s1; ++step) {  // sample n, columns [p0, p0 + len)
-        const int64_t n = step / tiles, p0 = (step % tiles) * pt, len = std::min(pt, P - p0);
-        const T* xg = x + (n * g.in_channels + grp * cig) * in_plane;
-        const T* gyg = gy + (n * g.out_channels + grp * cog + o0) * P;
+      for (int64_t step = s0; step < s1; ++step) {  // columns [q0, q0 + len) of all samples
+        const int64_t q0 = step * pt, len = std::min(pt, Q - q0);
+        const int64_t n = q0 / P, p0 = q0 % P;
+        const bool one_sample = p0 + len <= P;
         // Both operands are rows contiguous along the positions (the reduction): packing
-        // transposes them in SIMD blocks.
-        pack_a_panels<T>(o1 - o0, len, {gyg + p0, P, 1}, a_packed);
-        if (pointwise) {  // B(k = position, j = row) is X transposed
-          pack_b_panels<T>(len, r1 - r0, {xg + r0 * in_plane + p0, 1, in_plane}, b_packed);
+        // transposes them in SIMD blocks. A tile that spans samples is gathered row-major first.
+        // Calls f(x of sample, dY rows of sample at p, p, col, run) for the samples' runs.
+        auto each_sample = [&](auto&& f) {
+          for (int64_t q = q0; q < q0 + len;) {
+            const int64_t sn = q / P, p = q % P, run = std::min(P - p, q0 + len - q);
+            f(x + (sn * g.in_channels + grp * cig) * in_plane,
+              gy + (sn * g.out_channels + grp * cog + o0) * P + p, p, q - q0, run);
+            q += run;
+          }
+        };
+        if (one_sample) {
+          pack_a_panels<T>(o1 - o0, len, {gy + (n * g.out_channels + grp * cog + o0) * P + p0, P, 1},
+                           a_packed);
         } else {
-          im2col_rows(g, xg, r0, r1, p0, p0 + len, col);
-          pack_b_panels<T>(len, r1 - r0, {col, 1, len}, b_packed);
+          each_sample([&](const T*, const T* gys, int64_t, int64_t c, int64_t run) {
+            for (int64_t o = 0; o < o1 - o0; ++o)
+              std::copy(gys + o * P, gys + o * P + run, dy + o * len + c);
+          });
+          pack_a_panels<T>(o1 - o0, len, {dy, len, 1}, a_packed);
         }
-        gemm_packed<T>(o1 - o0, r1 - r0, len, a_packed, b_packed, gwb, K, accumulate);
+        for (int64_t blk = b0; blk < b1; ++blk) {
+          const int64_t r0 = blk * rb, r1 = std::min(K, r0 + rb);
+          if (one_sample && pointwise) {  // B(k = position, j = row) is X transposed
+            const T* xg = x + (n * g.in_channels + grp * cig) * in_plane;
+            pack_b_panels<T>(len, r1 - r0, {xg + r0 * in_plane + p0, 1, in_plane}, b_packed);
+          } else {
+            each_sample([&](const T* xs, const T*, int64_t p, int64_t c, int64_t run) {
+              if (pointwise) {
+                for (int64_t r = r0; r < r1; ++r)
+                  std::copy(xs + r * in_plane + p, xs + r * in_plane + p + run,
+                            col + (r - r0) * len + c);
+              } else {
+                im2col_rows(g, xs, r0, r1, p, p + run, col + c, len);
+              }
+            });
+            pack_b_panels<T>(len, r1 - r0, {col, 1, len}, b_packed);
+          }
+          gemm_packed<T>(o1 - o0, r1 - r0, len, a_packed, b_packed, gwb + r0, K, accumulate);
+        }
         accumulate = true;
       }
       if (!accumulate) {  // no steps in the chunk (no samples or no output positions): zero
-        for (int64_t o = 0; o < o1 - o0; ++o)
-          std::fill(gwb + o * K, gwb + o * K + (r1 - r0), T(0));
+        const int64_t r0 = b0 * rb, r1 = std::min(K, b1 * rb);
+        for (int64_t o = 0; o < o1 - o0; ++o) std::fill(gwb + o * K + r0, gwb + o * K + r1, T(0));
       }
     }
     if (chunks > 1) {  // gw += the other chunks' partial sums, in chunk order

@@ -182,8 +182,9 @@ void pack_b_panels(int64_t k, int64_t n, StridedMatrix<T> b, T* packed) {
 }
 
 template <typename T>
-void gemm_packed(int64_t m, int64_t n, int64_t k, const T* a_packed, const T* b_packed, T* c,
-                 int64_t ldc, bool accumulate) {
+void gemm_packed_panels(int64_t m, int64_t n, int64_t k, const T* a_packed, int64_t a_panel_stride,
+                        const T* b_packed, int64_t b_panel_stride, T* c, int64_t ldc,
+                        bool accumulate) {
   if (empty_product(m, n, k, c, ldc, accumulate)) return;
   const MicroKernel<T>& uk = active_micro_kernel<T>();
   const int64_t mr = uk.mr, nr = uk.nr;
@@ -193,14 +194,23 @@ void gemm_packed(int64_t m, int64_t n, int64_t k, const T* a_packed, const T* b_
     const int64_t kc = std::min(kKC, k - pc);
     const bool acc = accumulate || pc > 0;
     for (int64_t jr = 0; jr < n; jr += nr) {
-      const T* b_panel = b_packed + (jr / nr) * k * nr + pc * nr;
+      const T* b_panel = b_packed + (jr / nr) * b_panel_stride + pc * nr;
       for (int64_t ir = 0; ir < m; ir += mr) {
-        uk.run(kc, a_packed + (ir / mr) * k * mr + pc * mr, b_panel, c + ir * ldc + jr, ldc,
-               std::min(mr, m - ir), std::min(nr, n - jr), acc);
+        uk.run(kc, a_packed + (ir / mr) * a_panel_stride + pc * mr, b_panel, c + ir * ldc + jr,
+               ldc, std::min(mr, m - ir), std::min(nr, n - jr), acc);
       }
     }
   }
 }
+
+template <typename T>
+void gemm_packed(int64_t m, int64_t n, int64_t k, const T* a_packed, const T* b_packed, T* c,
+                 int64_t ldc, bool accumulate) {
+  gemm_packed_panels(m, n, k, a_packed, k * gemm_mr<T>(), b_packed, k * gemm_nr<T>(), c, ldc,
+                     accumulate);
+}
+
+int64_t gemm_kc() { return kKC; }
 
 #define FASTCONV_INSTANTIATE_GEMM(T)                                                            \
   template int64_t gemm_mr<T>();                                                                \
@@ -209,7 +219,9 @@ void gemm_packed(int64_t m, int64_t n, int64_t k, const T* a_packed, const T* b_
   template int64_t packed_b_size<T>(int64_t, int64_t);                                          \
   template void pack_a_panels<T>(int64_t, int64_t, StridedMatrix<T>, T*);                       \
   template void pack_b_panels<T>(int64_t, int64_t, StridedMatrix<T>, T*);                       \
-  template void gemm_packed<T>(int64_t, int64_t, int64_t, const T*, const T*, T*, int64_t, bool);
+  template void gemm_packed<T>(int64_t, int64_t, int64_t, const T*, const T*, T*, int64_t, bool); \
+  template void gemm_packed_panels<T>(int64_t, int64_t, int64_t, const T*, int64_t, const T*,      \
+                                      int64_t, T*, int64_t, bool);
 FASTCONV_INSTANTIATE_GEMM(float)
 FASTCONV_INSTANTIATE_GEMM(double)
 #undef FASTCONV_INSTANTIATE_GEMM

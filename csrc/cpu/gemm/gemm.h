@@ -44,5 +44,15 @@ void pack_b_panels(int64_t k, int64_t n, StridedMatrix<T> b, T* packed);
 template <typename T>
 void gemm_packed(int64_t m, int64_t n, int64_t k, const T* a_packed, const T* b_packed, T* c,
                  int64_t ldc, bool accumulate);
+// The same with explicit panel strides (elements from one panel's start to the next): a caller
+// that builds B one reduction slice at a time passes A's panels at an offset into the whole
+// packed A (a_packed + pc * mr, a_panel_stride = k_total * mr). Slices that start at multiples
+// of gemm_kc() and span at most gemm_kc() keep gemm()'s reduction order.
+template <typename T>
+void gemm_packed_panels(int64_t m, int64_t n, int64_t k, const T* a_packed, int64_t a_panel_stride,
+                        const T* b_packed, int64_t b_panel_stride, T* c, int64_t ldc,
+                        bool accumulate);
+// The reduction slice length of gemm() and gemm_packed() (fixed, independent of the ISA).
+int64_t gemm_kc();
 
 }  // namespace fastconv::cpu

@@ -19,6 +19,12 @@ template <typename V, int MR, int NV, typename T>
 inline void micro_kernel(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t m,
                          int64_t n, bool accumulate) {
   constexpr int NR = NV * V::kLanes;
+  if (accumulate) {  // C is read after the loop: fetch it now (it may sit in L3 by then)
+    constexpr int kLine = 64 / int(sizeof(T));
+    for (int64_t i = 0; i < m; ++i)
+#pragma GCC unroll 8
+      for (int j = 0; j < NR; j += kLine) __builtin_prefetch(c + i * ldc + j, 1);
+  }
   typename V::type acc[MR][NV];
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i)
