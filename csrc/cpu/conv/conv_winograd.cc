@@ -36,10 +36,16 @@
 #include <cstring>
 #include <vector>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "common/cpu_features.h"
 #include "common/denormals.h"
 #include "common/parallel.h"
 #include "cpu/conv/conv_algorithms.h"
 #include "cpu/gemm/gemm.h"
+#include "cpu/conv/conv_winograd_kernel.h"
 #include "cpu/gemm/gemm_kernels.h"
 
 namespace fastconv::cpu {
@@ -47,14 +53,45 @@ namespace fastconv::cpu {
 namespace {
 
 constexpr int64_t kXi = 36;       // 6x6 transformed positions
-constexpr int64_t kLanes = 16;    // tiles transformed together (inner, vectorisable loop)
+constexpr int64_t kLanes = kWinoLanes;  // tiles transformed together by one kernel call
 constexpr int64_t kGemmBytes = 512 * 1024;  // V[xi] + M[xi] of one block of tiles
 constexpr int64_t kMaxBlock = 512;          // tiles per block at most
 
+template <typename T>
+WinogradKernels<T> select_kernels();
+
+template <>
+WinogradKernels<float> select_kernels<float>() {
+  switch (isa()) {
+#if FASTCONV_X86_KERNELS
+    case Isa::Avx512: return avx512::f32_winograd_kernels();
+    case Isa::Avx2: return avx2::f32_winograd_kernels();
+#endif
+    default: break;
+  }
+  return generic::f32_winograd_kernels();
+}
+
+template <>
+WinogradKernels<double> select_kernels<double>() {
+  switch (isa()) {
+#if FASTCONV_X86_KERNELS
+    case Isa::Avx512: return avx512::f64_winograd_kernels();
+    case Isa::Avx2: return avx2::f64_winograd_kernels();
+#endif
+    default: break;
+  }
+  return generic::f64_winograd_kernels();
+}
+
 // A stride-1 3x3 correlation: y (N, C_out, OH, OW) from x (N, C_in, IH, IW); the input is read
-// at y position (i, j) + (kh, kw) - pad, zero outside; pad may be negative.
+// at y position (i, j) + (kh, kw) - pad, zero outside; pad may be negative. The 3x3 filter of
+// (group grp, output channel co, input channel ci) of the group is at
+// w + grp * w_group + co * w_co + ci * w_ci, read backwards if flip (backward_data).
 struct Problem {
   int64_t batch, cin, cout, groups, ih, iw, oh, ow, pad_h, pad_w;
+  int64_t w_group, w_co, w_ci;
+  bool flip;
   int64_t cig() const { return cin / groups; }
   int64_t cog() const { return cout / groups; }
   int64_t tiles_h() const { return ceil_div(oh, 4); }
@@ -62,271 +99,218 @@ struct Problem {
   int64_t tiles() const { return batch * tiles_h() * tiles_w(); }
 };
 
+// Sizes of one call, computed the same way by run_winograd and winograd_workspace_bytes.
+// Tiles are processed in blocks of nb (a multiple of the micro-kernel's nr, a function of the
+// geometry only) such that one GEMM's operands V[xi] and M[xi] ((C_in/g + C_out/g) x nb) stay
+// in L2 (kGemmBytes). With a single block, each GEMM task transforms the filters of its own
+// panel of mr output channels (U never stored whole: 512x512 filters give 36 MiB); with
+// several, U is transformed once into the workspace and read by every block.
+struct Plan {
+  int64_t mr, nr, nb, ldm, jpanels, ipanels, blocks, gemm_tasks;
+  bool fused;
+  int threads;
+  int64_t tiles_table, u, u_panel, v, m;  // workspace elements (tiles_table: int32)
+  int64_t bytes(int64_t elem) const {
+    return tiles_table * 4 + (u + threads * u_panel + v + m) * elem;
+  }
+};
 
-// Tiles per block: a multiple of the micro-kernel's nr, a function of the geometry only. One
-// GEMM's operands V[xi] and M[xi] ((C_in/g + C_out/g) x nb) stay in L2 (kGemmBytes).
 template <typename T>
-int64_t tile_block(const Problem& p, int64_t nr) {
+Plan make_plan(const Problem& p) {
+  const MicroKernel<T>& uk = active_micro_kernel<T>();
+  Plan pl{};
+  pl.mr = uk.mr;
+  pl.nr = uk.nr;
   const int64_t per_tile = (p.cig() + p.cog()) * int64_t(sizeof(T));
-  const int64_t nb = kGemmBytes / std::max<int64_t>(per_tile, 1) / nr * nr;
-  const int64_t needed = ceil_div(p.tiles(), nr) * nr;
-  return std::min(needed, std::clamp<int64_t>(nb, nr, kMaxBlock / nr * nr));
+  const int64_t nb = kGemmBytes / std::max<int64_t>(per_tile, 1) / pl.nr * pl.nr;
+  const int64_t needed = ceil_div(p.tiles(), pl.nr) * pl.nr;
+  pl.nb = std::min(needed, std::clamp<int64_t>(nb, pl.nr, kMaxBlock / pl.nr * pl.nr));
+  pl.ldm = ceil_div(pl.nb, kLanes) * kLanes;  // whole kLanes groups readable in every M row
+  pl.jpanels = pl.nb / pl.nr;
+  pl.ipanels = ceil_div(p.cog(), pl.mr);
+  pl.blocks = ceil_div(p.tiles(), pl.nb);
+  pl.fused = pl.blocks == 1;
+  pl.gemm_tasks = p.groups * pl.ipanels * (pl.fused ? 1 : kXi);
+  pl.threads = int(std::max<int64_t>(
+      1, std::min<int64_t>(num_threads(), std::max<int64_t>(pl.gemm_tasks, p.cin))));
+  pl.tiles_table = 5 * p.tiles();
+  const int64_t u = kXi * p.cig() * pl.mr;  // one panel, all xi
+  pl.u = pl.fused ? 0 : p.groups * pl.ipanels * u;
+  pl.u_panel = pl.fused ? u : 0;
+  pl.v = p.groups * kXi * pl.jpanels * p.cig() * pl.nr;
+  pl.m = p.groups * kXi * p.cog() * pl.ldm;
+  return pl;
 }
 
-// U[grp][xi] packed for the micro-kernel's A operand: panels of mr output channels,
-// upk[((grp*36 + xi)*panels + panel)*cig*mr + ci*mr + r] = (G w[grp*cog + panel*mr + r][ci] G^T)[xi],
-// zero for r past the group's channels. From w (C_out, C_in/g, 3, 3); computed in double.
-template <typename T>
-void transform_filters(const Problem& p, const T* w, int64_t mr, T* upk) {
-  const int64_t cig = p.cig(), cog = p.cog(), panels = ceil_div(cog, mr);
-  const int64_t xs = panels * cig * mr;  // stride between xi planes
-  // Tasks: (grp, panel, chunk of kChunk input channels); each computes its 36 x (kChunk*mr)
-  // values into a local buffer, then writes one contiguous run per xi plane.
-  constexpr int64_t kChunk = 32;
-  const int64_t chunks = ceil_div(cig, kChunk), tasks = p.groups * panels * chunks;
-  const int threads = int(std::min<int64_t>(num_threads(), std::max<int64_t>(tasks / 4, 1)));
-#pragma omp parallel num_threads(threads)
-  {
-    std::vector<T> buf(size_t(kXi * kChunk * mr));
-#pragma omp for schedule(static)
-    for (int64_t task = 0; task < tasks; ++task) {
-      const int64_t chunk = task % chunks, panel = (task / chunks) % panels;
-      const int64_t grp = task / (chunks * panels);
-      const int64_t c0 = chunk * kChunk, nc = std::min(kChunk, cig - c0), len = nc * mr;
-      for (int64_t ci = 0; ci < nc; ++ci) {
-        for (int64_t r = 0; r < mr; ++r) {
-          const int64_t co = panel * mr + r, slot = ci * mr + r;
-          if (co >= cog) {
-            for (int64_t xi = 0; xi < kXi; ++xi) buf[xi * len + slot] = T(0);
-            continue;
-          }
-          const T* g = w + ((grp * cog + co) * cig + c0 + ci) * 9;
-          // G g G^T with G's rows (1/4, 0, 0), -(1, 1, 1)/6, -(1, -1, 1)/6,
-          // (1/24, 1/12, 1/6), (1/24, -1/12, 1/6), (0, 0, 1); in double.
-          constexpr double k4 = 1.0 / 4, k6 = 1.0 / 6, k12 = 1.0 / 12, k24 = 1.0 / 24;
-          auto g_times = [&](double g0, double g1, double g2, double* out, int stride) {
-            const double s02 = g0 + g2, s = k24 * g0 + k6 * g2, e = k12 * g1;
-            out[0] = k4 * g0;
-            out[stride] = -k6 * (s02 + g1);
-            out[2 * stride] = -k6 * (s02 - g1);
-            out[3 * stride] = s + e;
-            out[4 * stride] = s - e;
-            out[5 * stride] = g2;
-          };
-          double t[6][3];  // G g
-          for (int c = 0; c < 3; ++c) g_times(g[c], g[3 + c], g[6 + c], &t[0][c], 3);
-          for (int i = 0; i < 6; ++i) {
-            double v[6];
-            g_times(t[i][0], t[i][1], t[i][2], v, 1);
-            for (int j = 0; j < 6; ++j) buf[(i * 6 + j) * len + slot] = T(v[j]);
-          }
-        }
-      }
-      T* dst = upk + (grp * kXi * panels + panel) * cig * mr + c0 * mr;
-      for (int64_t xi = 0; xi < kXi; ++xi)
-        std::copy(buf.data() + xi * len, buf.data() + (xi + 1) * len, dst + xi * xs);
-    }
-  }
+int thread_id() {
+#ifdef _OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
 }
 
 // Workspace reused across calls by the calling thread (grows only), like the GEMM's packing
 // buffers: a fresh multi-MiB allocation per call costs its page faults every time.
 template <typename T>
 T* workspace(size_t slot, size_t count) {
-  thread_local std::vector<T> buffers[3];
+  thread_local std::vector<T> buffers[4];
   std::vector<T>& b = buffers[slot];
   if (b.size() < count) b.resize(count);
   return b.data();
 }
 
-// Copies the 6x6 input patch at (h0, w0) of plane xc (ih x iw) into d[i*6+j][lane], 0 outside.
-template <typename T>
-inline void gather_patch(const T* xc, int64_t ih, int64_t iw, int64_t h0, int64_t w0, T* d,
-                         int64_t lane) {
-  if (h0 >= 0 && w0 >= 0 && h0 + 6 <= ih && w0 + 6 <= iw) {
-    const T* src = xc + h0 * iw + w0;
-    for (int i = 0; i < 6; ++i)
-      for (int j = 0; j < 6; ++j) d[(i * 6 + j) * kLanes + lane] = src[i * iw + j];
-    return;
-  }
-  for (int i = 0; i < 6; ++i) {
-    const int64_t h = h0 + i;
-    const bool row_in = h >= 0 && h < ih;
-    for (int j = 0; j < 6; ++j) {
-      const int64_t c = w0 + j;
-      d[(i * 6 + j) * kLanes + lane] = (row_in && c >= 0 && c < iw) ? xc[h * iw + c] : T(0);
-    }
-  }
-}
-
-// out[k*os + l] = (B^T in)[k] for the 6 rows in[k*is + l], lanes l < kLanes.
-template <typename T>
-inline void bt_rows(const T* in, int64_t is, T* out, int64_t os) {
-  const T *d0 = in, *d1 = in + is, *d2 = in + 2 * is, *d3 = in + 3 * is, *d4 = in + 4 * is,
-          *d5 = in + 5 * is;
-  T *r0 = out, *r1 = out + os, *r2 = out + 2 * os, *r3 = out + 3 * os, *r4 = out + 4 * os,
-    *r5 = out + 5 * os;
-  for (int64_t l = 0; l < kLanes; ++l) {
-    const T a = d4[l] - T(4) * d2[l];  // shared by rows 1, 2
-    const T b = d3[l] - T(4) * d1[l];
-    const T c = d4[l] - d2[l];         // shared by rows 3, 4
-    const T e = T(2) * (d3[l] - d1[l]);
-    r0[l] = T(4) * d0[l] - T(5) * d2[l] + d4[l];
-    r1[l] = a + b;
-    r2[l] = a - b;
-    r3[l] = c + e;
-    r4[l] = c - e;
-    r5[l] = T(4) * d1[l] - T(5) * d3[l] + d5[l];
-  }
-}
-
-// out[k*os + l] = (A^T in)[k], k < 4, for the 6 rows in[k*is + l].
-template <typename T>
-inline void at_rows(const T* in, int64_t is, T* out, int64_t os) {
-  const T *m0 = in, *m1 = in + is, *m2 = in + 2 * is, *m3 = in + 3 * is, *m4 = in + 4 * is,
-          *m5 = in + 5 * is;
-  T *y0 = out, *y1 = out + os, *y2 = out + 2 * os, *y3 = out + 3 * os;
-  for (int64_t l = 0; l < kLanes; ++l) {
-    const T s12 = m1[l] + m2[l], d12 = m1[l] - m2[l];
-    const T s34 = m3[l] + m4[l], d34 = m3[l] - m4[l];
-    y0[l] = m0[l] + s12 + s34;
-    y1[l] = d12 + T(2) * d34;
-    y2[l] = s12 + T(4) * s34;
-    y3[l] = d12 + T(8) * d34 + m5[l];
-  }
-}
-
 template <typename T>
 void run_winograd(const Problem& p, const T* x, const T* w, const T* bias, bool relu, T* y) {
   const int64_t G = p.groups, cig = p.cig(), cog = p.cog();
-  const int64_t tw_count = p.tiles_w(), plane_tiles = p.tiles_h() * tw_count;
   const int64_t total = p.tiles();
   if (total == 0 || p.cout == 0) return;
-  const MicroKernel<T>& uk = active_micro_kernel<T>();
-  const int64_t mr = uk.mr, nr = uk.nr;
-  const int64_t nb = tile_block<T>(p, nr), jpanels = nb / nr;
-  const int64_t ipanels = ceil_div(cog, mr);
+  static const WinogradKernels<T> kern = select_kernels<T>();
+  const Plan pl = make_plan<T>(p);
+  const int64_t mr = pl.mr, nr = pl.nr, nb = pl.nb, ldm = pl.ldm, ipanels = pl.ipanels;
   const int64_t in_plane = p.ih * p.iw, out_plane = p.oh * p.ow;
 
-  // Workspace (see the header comment): U packed, then one block's V and M, shared by threads.
-  T* upk = workspace<T>(0, size_t(G * kXi * ipanels * mr * cig));
-  transform_filters(p, w, mr, upk);
-  const int64_t v_group = kXi * jpanels * cig * nr;  // V[grp]: [xi][jpanel][ci][nr]
-  const int64_t m_group = kXi * cog * nb;            // M[grp]: [xi][co][nb]
-  T* v = workspace<T>(1, size_t(G * v_group));
-  T* m = workspace<T>(2, size_t(G * m_group));
+  // Tile table: sample, input and output top-left corners of every tile (no divisions later).
+  int32_t* tab = workspace<int32_t>(0, size_t(pl.tiles_table));
+  int32_t *t_n = tab, *t_ih = tab + total, *t_iw = tab + 2 * total, *t_oh = tab + 3 * total,
+          *t_ow = tab + 4 * total;
+  for (int64_t n = 0, t = 0; n < p.batch; ++n)
+    for (int64_t th = 0; th < p.tiles_h(); ++th)
+      for (int64_t tw = 0; tw < p.tiles_w(); ++tw, ++t) {
+        t_n[t] = int32_t(n);
+        t_oh[t] = int32_t(4 * th);
+        t_ow[t] = int32_t(4 * tw);
+        t_ih[t] = int32_t(4 * th - p.pad_h);
+        t_iw[t] = int32_t(4 * tw - p.pad_w);
+      }
 
-  const int64_t gemm_tasks = G * kXi * ipanels;
-  const int threads = int(std::max<int64_t>(1, std::min<int64_t>(num_threads(), gemm_tasks)));
-#pragma omp parallel num_threads(threads)
+  // U[grp][xi][panel] in the packed-A layout, for one panel of mr output channels (all xi).
+  auto transform_panel = [&](int64_t grp, int64_t ip, T* dst, int64_t xs) {
+    kern.filter(w + grp * p.w_group + ip * mr * p.w_co, p.w_co, p.w_ci, p.flip,
+                std::min(mr, cog - ip * mr), cig, mr, dst, xs);
+  };
+  const int64_t u_xs = ipanels * cig * mr;  // stored U: [grp][xi][panel][ci][mr]
+  T* upk = workspace<T>(1, size_t(pl.u + pl.threads * pl.u_panel));
+  if (!pl.fused) {
+    const int64_t tasks = G * ipanels;
+#pragma omp parallel for schedule(static) num_threads(int(std::min<int64_t>(pl.threads, tasks)))
+    for (int64_t task = 0; task < tasks; ++task) {
+      const FlushDenormals flush_denormals;
+      const int64_t grp = task / ipanels, ip = task % ipanels;
+      transform_panel(grp, ip, upk + (grp * kXi * ipanels + ip) * cig * mr, u_xs);
+    }
+  }
+  const int64_t v_group = kXi * pl.jpanels * cig * nr;  // V[grp]: [xi][jpanel][ci][nr]
+  const int64_t m_group = kXi * cog * ldm;              // M[grp]: [xi][co][ldm]
+  T* v = workspace<T>(2, size_t(pl.v));
+  T* m = workspace<T>(3, size_t(pl.m));
+  // V rows are written straight into the packed-B panels when kLanes tiles are contiguous
+  // there (nr a multiple of kLanes), else through a buffer, lane by lane.
+  const bool direct = nr % kLanes == 0;
+
+#pragma omp parallel num_threads(pl.threads)
   {
     const FlushDenormals flush_denormals;
-    alignas(64) T d[kXi * kLanes];  // gathered patches, then M values of kLanes tiles
-    alignas(64) T t[kXi * kLanes];  // half-transformed
-    alignas(64) T row[6 * kLanes];
+    alignas(64) T buf[kXi * kLanes];
+    const T* in_planes[kLanes];
+    T* out_planes[kLanes];
+    T* upanel = upk + pl.u + thread_id() * pl.u_panel;
     for (int64_t t0 = 0; t0 < total; t0 += nb) {
       const int64_t nt = std::min(nb, total - t0);
+      const int64_t padded = ceil_div(nt, nr) * nr;  // columns of the GEMMs' B panels
+      const int64_t in_groups = ceil_div(padded, kLanes), out_groups = ceil_div(nt, kLanes);
 
-      // Input transform, split over input channels: V[grp][xi][tile / nr][ci][tile % nr].
+      // Input transform, split over (input channel, kLanes tiles):
+      // V[grp][xi][tile / nr][ci][tile % nr].
 #pragma omp for schedule(static)
-      for (int64_t c = 0; c < p.cin; ++c) {
+      for (int64_t task = 0; task < p.cin * in_groups; ++task) {
+        const int64_t c = task / in_groups, l0 = task % in_groups * kLanes;
         const int64_t grp = c / cig, ci = c % cig;
-        for (int64_t l0 = 0; l0 < nt; l0 += kLanes) {
-          const int64_t lanes = std::min(kLanes, nt - l0);
-          if (lanes < kLanes) std::fill(d, d + kXi * kLanes, T(0));
-          for (int64_t l = 0; l < lanes; ++l) {
-            const int64_t tile = t0 + l0 + l, n = tile / plane_tiles, r = tile % plane_tiles;
-            const int64_t th = r / tw_count, tw = r % tw_count;
-            gather_patch(x + (n * p.cin + c) * in_plane, p.ih, p.iw, 4 * th - p.pad_h,
-                         4 * tw - p.pad_w, d, l);
-          }
-          // Columns: t[i][j] = (B^T d)[i][j]; then rows: V[i][j] = (t B)[i][j].
-          for (int j = 0; j < 6; ++j)
-            bt_rows(d + j * kLanes, 6 * kLanes, t + j * kLanes, 6 * kLanes);
-          // Padding columns of the last panel are written too (zero or finite), never stored.
-          const int64_t width = std::min(kLanes, nb - l0);
-          for (int i = 0; i < 6; ++i) {
-            bt_rows(t + i * 6 * kLanes, kLanes, row, kLanes);
-            for (int j = 0; j < 6; ++j) {
-              T* vx = v + grp * v_group + (i * 6 + j) * jpanels * cig * nr;
-              for (int64_t l = 0; l < width;) {  // runs of lanes inside one nr panel
-                const int64_t col = l0 + l, jp = col / nr, jr = col % nr;
-                const int64_t run = std::min(width - l, nr - jr);
-                std::copy(row + j * kLanes + l, row + j * kLanes + l + run,
-                          vx + (jp * cig + ci) * nr + jr);
-                l += run;
-              }
-            }
+        const int count = int(std::clamp<int64_t>(nt - l0, 0, kLanes));
+        for (int l = 0; l < count; ++l)
+          in_planes[l] = x + (t_n[t0 + l0 + l] * p.cin + c) * in_plane;
+        T* vg = v + grp * v_group;
+        if (direct) {
+          kern.input(in_planes, t_ih + t0 + l0, t_iw + t0 + l0, count, p.ih, p.iw,
+                     vg + ((l0 / nr) * cig + ci) * nr + l0 % nr, pl.jpanels * cig * nr);
+          continue;
+        }
+        kern.input(in_planes, t_ih + t0 + l0, t_iw + t0 + l0, count, p.ih, p.iw, buf, kLanes);
+        const int64_t width = std::min(kLanes, padded - l0);
+        for (int64_t xi = 0; xi < kXi; ++xi) {
+          T* vx = vg + xi * pl.jpanels * cig * nr;
+          for (int64_t l = 0; l < width; ++l) {
+            const int64_t col = l0 + l;
+            vx[((col / nr) * cig + ci) * nr + col % nr] = buf[xi * kLanes + l];
           }
         }
       }
 
-      // 36 GEMMs per group, split over (group, xi, panel of mr output channels):
-      // M[grp][xi] (cog x nt) = U[grp][xi] (cog x cig) . V[grp][xi] (cig x nt).
+      // 36 GEMMs per group: M[grp][xi] (cog x nt) = U[grp][xi] (cog x cig) . V[grp][xi]
+      // (cig x nt), split over (group, panel of mr output channels) when the task transforms
+      // its panel's filters itself (fused), else over (group, xi, panel).
+      if (pl.fused) {
 #pragma omp for schedule(static)
-      for (int64_t task = 0; task < gemm_tasks; ++task) {
-        const int64_t ip = task % ipanels, xi = (task / ipanels) % kXi, grp = task / (ipanels * kXi);
-        const T* a = upk + ((grp * kXi + xi) * ipanels + ip) * cig * mr;
-        const T* b = v + grp * v_group + xi * jpanels * cig * nr;
-        T* c = m + grp * m_group + (xi * cog + ip * mr) * nb;
-        gemm_packed<T>(std::min(mr, cog - ip * mr), nt, cig, a, b, c, nb, false);
-      }
-
-      // Output transform, split over output channels: Y = A^T M A (+ bias), clipped.
-#pragma omp for schedule(static)
-      for (int64_t oc = 0; oc < p.cout; ++oc) {
-        const int64_t grp = oc / cog, co = oc % cog;
-        const T b = bias ? bias[oc] : T(0);
-        for (int64_t l0 = 0; l0 < nt; l0 += kLanes) {
-          const int64_t lanes = std::min(kLanes, nt - l0);
+        for (int64_t task = 0; task < pl.gemm_tasks; ++task) {
+          const int64_t grp = task / ipanels, ip = task % ipanels;
+          transform_panel(grp, ip, upanel, cig * mr);
           for (int64_t xi = 0; xi < kXi; ++xi) {
-            const T* src = m + grp * m_group + (xi * cog + co) * nb + l0;
-            std::copy(src, src + lanes, d + xi * kLanes);
-            std::fill(d + xi * kLanes + lanes, d + (xi + 1) * kLanes, T(0));
-          }
-          // t[k][j] = (A^T M)[k][j] (4x6); then out[k] = (t A)[i][k] for each row i.
-          for (int j = 0; j < 6; ++j)
-            at_rows(d + j * kLanes, 6 * kLanes, t + j * kLanes, 6 * kLanes);
-          for (int i = 0; i < 4; ++i) {
-            at_rows(t + i * 6 * kLanes, kLanes, row, kLanes);  // row[k][l] = Y[i][k]
-            for (int64_t l = 0; l < lanes; ++l) {
-              const int64_t tile = t0 + l0 + l, n = tile / plane_tiles, r = tile % plane_tiles;
-              const int64_t oh = 4 * (r / tw_count) + i, ow0 = 4 * (r % tw_count);
-              if (oh >= p.oh) continue;
-              T* yrow = y + (n * p.cout + oc) * out_plane + oh * p.ow;
-              const int64_t kmax = std::min<int64_t>(4, p.ow - ow0);
-              for (int64_t k = 0; k < kmax; ++k) {
-                const T v = row[k * kLanes + l] + b;
-                yrow[ow0 + k] = relu && v < T(0) ? T(0) : v;  // epilogue.h's ReLU
-              }
-            }
+            const T* b = v + grp * v_group + xi * pl.jpanels * cig * nr;
+            T* c = m + grp * m_group + (xi * cog + ip * mr) * ldm;
+            gemm_packed<T>(std::min(mr, cog - ip * mr), nt, cig, upanel + xi * cig * mr, b, c,
+                           ldm, false);
           }
         }
+      } else {
+#pragma omp for schedule(static)
+        for (int64_t task = 0; task < pl.gemm_tasks; ++task) {
+          const int64_t ip = task % ipanels, xi = (task / ipanels) % kXi;
+          const int64_t grp = task / (ipanels * kXi);
+          const T* a = upk + ((grp * kXi + xi) * ipanels + ip) * cig * mr;
+          const T* b = v + grp * v_group + xi * pl.jpanels * cig * nr;
+          T* c = m + grp * m_group + (xi * cog + ip * mr) * ldm;
+          gemm_packed<T>(std::min(mr, cog - ip * mr), nt, cig, a, b, c, ldm, false);
+        }
+      }
+
+      // Output transform, split over (output channel, kLanes tiles): Y = A^T M A (+ bias).
+#pragma omp for schedule(static)
+      for (int64_t task = 0; task < p.cout * out_groups; ++task) {
+        const int64_t oc = task / out_groups, l0 = task % out_groups * kLanes;
+        const int64_t grp = oc / cog, co = oc % cog;
+        const int count = int(std::min<int64_t>(kLanes, nt - l0));
+        for (int l = 0; l < count; ++l)
+          out_planes[l] = y + (t_n[t0 + l0 + l] * p.cout + oc) * out_plane;
+        kern.output(m + grp * m_group + co * ldm + l0, cog * ldm, count, out_planes,
+                    t_oh + t0 + l0, t_ow + t0 + l0, p.oh, p.ow, bias ? bias[oc] : T(0), relu);
       }
     }
   }
 }
 
 Problem forward_problem(const ConvGeometry& g) {
-  return {g.batch,       g.in_channels, g.out_channels, g.groups,        g.in_size[1],
-          g.in_size[2],  g.out_size[1], g.out_size[2],  g.pad_before[1], g.pad_before[2]};
+  const int64_t cig = g.in_channels_per_group(), cog = g.out_channels_per_group();
+  return {g.batch,       g.in_channels,  g.out_channels, g.groups,
+          g.in_size[1],  g.in_size[2],   g.out_size[1],  g.out_size[2],
+          g.pad_before[1], g.pad_before[2], cog * cig * 9, cig * 9, 9, false};
+}
+
+// backward_data of a stride-1 3x3 conv is a stride-1 3x3 correlation of grad_output with the
+// spatially flipped, in/out-transposed weights: w'[grp][ci][co] = flip(w[grp][co][ci]),
+// padding 2 - pad, on an output of the input's size.
+Problem backward_data_problem(const ConvGeometry& g) {
+  const int64_t cig = g.in_channels_per_group(), cog = g.out_channels_per_group();
+  return {g.batch,         g.out_channels, g.in_channels,  g.groups,
+          g.out_size[1],   g.out_size[2],  g.in_size[1],   g.in_size[2],
+          2 - g.pad_before[1], 2 - g.pad_before[2], cog * cig * 9, 9, cig * 9, true};
 }
 
 }  // namespace
 
 template <typename T>
 int64_t winograd_workspace_bytes(const ConvGeometry& g, ConvPass pass) {
-  Problem p = forward_problem(g);
-  if (pass == ConvPass::BackwardData) {
-    p = {g.batch, g.out_channels, g.in_channels, g.groups, g.out_size[1], g.out_size[2],
-         g.in_size[1], g.in_size[2], 2 - g.pad_before[1], 2 - g.pad_before[2]};
-  }
-  const MicroKernel<T>& uk = active_micro_kernel<T>();
-  const int64_t nb = tile_block<T>(p, uk.nr);
-  const int64_t u = p.groups * kXi * ceil_div(p.cog(), uk.mr) * uk.mr * p.cig();
-  const int64_t vm = p.groups * kXi * (nb * p.cig() + p.cog() * nb);
-  const int64_t wt = pass == ConvPass::BackwardData ? p.cout * p.cig() * 9 : 0;
-  return (u + vm + wt) * int64_t(sizeof(T));
+  const Problem p = pass == ConvPass::BackwardData ? backward_data_problem(g) : forward_problem(g);
+  return make_plan<T>(p).bytes(int64_t(sizeof(T)));
 }
 
 template int64_t winograd_workspace_bytes<float>(const ConvGeometry&, ConvPass);
@@ -352,21 +336,7 @@ void forward_winograd(const ConvGeometry& g, const T* x, const T* w, const T* bi
 
 template <typename T>
 void backward_data_winograd(const ConvGeometry& g, const T* gy, const T* w, T* gx) {
-  // gx = corr(gy, w'), w'[grp*cig + ci][co][kh][kw] = w[grp*cog + co][ci][2-kh][2-kw],
-  // padding 2 - pad, output of the input's size.
-  const int64_t G = g.groups, cig = g.in_channels_per_group(), cog = g.out_channels_per_group();
-  std::vector<T> wt(size_t(g.out_channels * cig * 9));
-  for (int64_t grp = 0; grp < G; ++grp)
-    for (int64_t co = 0; co < cog; ++co)
-      for (int64_t ci = 0; ci < cig; ++ci) {
-        const T* src = w + ((grp * cog + co) * cig + ci) * 9;
-        T* dst = wt.data() + ((grp * cig + ci) * cog + co) * 9;
-        for (int k = 0; k < 9; ++k) dst[k] = src[8 - k];
-      }
-  const Problem p{g.batch,       g.out_channels, g.in_channels, G,
-                  g.out_size[1], g.out_size[2],  g.in_size[1],  g.in_size[2],
-                  2 - g.pad_before[1], 2 - g.pad_before[2]};
-  run_winograd<T>(p, gy, wt.data(), nullptr, false, gx);
+  run_winograd<T>(backward_data_problem(g), gy, w, nullptr, false, gx);
 }
 
 template void forward_winograd<float>(const ConvGeometry&, const float*, const float*,

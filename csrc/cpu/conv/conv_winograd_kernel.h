@@ -1,0 +1,230 @@
+// Winograd F(4x4, 3x3) transform kernels (conv_winograd.cc), one set per ISA: the templates
+// below over the vector wrappers V (elements of type T) and D (double), instantiated in
+// conv_winograd_{generic,avx2,avx512}.cc, each compiled with its own flags and reached only
+// through WinogradKernels. Every kernel transforms kWinoLanes tiles (or filters) at once, one
+// lane each, in vectors of V::kLanes; lanes never mix, so a tile's result does not depend on
+// the tiles beside it. V needs zero, set1, load, store, add, sub, mul, max; the arithmetic is
+// the same sequence of roundings on every ISA (no FMA).
+#pragma once
+
+#include <cstdint>
+
+namespace fastconv::cpu {
+
+constexpr int kWinoLanes = 16;
+
+template <typename T>
+struct WinogradKernels {
+  const char* name;
+  // V = B^T d B for kWinoLanes tiles of one input channel: tile l < count reads the 6x6 patch
+  // of plane[l] (ih x iw, row-major) whose top-left is (h0[l], w0[l]), zero outside; lanes
+  // >= count are zero. Row xi (kWinoLanes values) is stored at dst + xi * xi_stride.
+  void (*input)(const T* const* plane, const int32_t* h0, const int32_t* w0, int count,
+                int64_t ih, int64_t iw, T* dst, int64_t xi_stride);
+  // Y = A^T M A (+ bias, then ReLU as epilogue.h) for kWinoLanes tiles: M row xi (kWinoLanes
+  // values) at m + xi * xi_stride; tile l < count writes its 4x4 block at (oh0[l], ow0[l]) of
+  // plane[l] (oh x ow), clipped at the plane's edges.
+  void (*output)(const T* m, int64_t xi_stride, int count, T* const* plane,
+                 const int32_t* oh0, const int32_t* ow0, int64_t oh, int64_t ow, T bias,
+                 bool relu);
+  // U = G g G^T, in double, for one panel of mr output channels of one group: filter (r, ci)
+  // is the 3x3 at w + r * rs + ci * cs, read backwards (spatially flipped) if `flip`, for
+  // r < rows, zero for rows <= r < mr; U[xi] of (r, ci) goes to dst[xi * xs + ci * mr + r]
+  // (the packed-A layout of gemm.h, one xi plane every xs).
+  void (*filter)(const T* w, int64_t rs, int64_t cs, bool flip, int64_t rows, int64_t cig,
+                 int64_t mr, T* dst, int64_t xs);
+};
+
+namespace generic {
+WinogradKernels<float> f32_winograd_kernels();
+WinogradKernels<double> f64_winograd_kernels();
+}  // namespace generic
+namespace avx2 {
+WinogradKernels<float> f32_winograd_kernels();
+WinogradKernels<double> f64_winograd_kernels();
+}  // namespace avx2
+namespace avx512 {
+WinogradKernels<float> f32_winograd_kernels();
+WinogradKernels<double> f64_winograd_kernels();
+}  // namespace avx512
+
+namespace simd {
+
+constexpr int kXiCount = 36;
+
+// (B^T d)[k] for k < 6 from the rows d[0..5] (points 0, +-1, +-2, inf).
+template <typename V>
+inline void bt6(const typename V::type* d, typename V::type* r) {
+  using S = typename V::scalar;
+  const auto four = V::set1(S(4)), five = V::set1(S(5)), two = V::set1(S(2));
+  const auto a = V::sub(d[4], V::mul(four, d[2]));  // shared by rows 1, 2
+  const auto b = V::sub(d[3], V::mul(four, d[1]));
+  const auto c = V::sub(d[4], d[2]);                // shared by rows 3, 4
+  const auto e = V::mul(two, V::sub(d[3], d[1]));
+  r[0] = V::add(V::sub(V::mul(four, d[0]), V::mul(five, d[2])), d[4]);
+  r[1] = V::add(a, b);
+  r[2] = V::sub(a, b);
+  r[3] = V::add(c, e);
+  r[4] = V::sub(c, e);
+  r[5] = V::add(V::sub(V::mul(four, d[1]), V::mul(five, d[3])), d[5]);
+}
+
+// (A^T m)[k] for k < 4 from the rows m[0..5].
+template <typename V>
+inline void at6(const typename V::type* m, typename V::type* y) {
+  using S = typename V::scalar;
+  const auto s12 = V::add(m[1], m[2]), d12 = V::sub(m[1], m[2]);
+  const auto s34 = V::add(m[3], m[4]), d34 = V::sub(m[3], m[4]);
+  y[0] = V::add(V::add(m[0], s12), s34);
+  y[1] = V::add(d12, V::mul(V::set1(S(2)), d34));
+  y[2] = V::add(s12, V::mul(V::set1(S(4)), s34));
+  y[3] = V::add(V::add(d12, V::mul(V::set1(S(8)), d34)), m[5]);
+}
+
+// (G g)[k] for k < 6 from g[0..2]: G's rows (1/4, 0, 0), -(1, 1, 1)/6, -(1, -1, 1)/6,
+// (1/24, 1/12, 1/6), (1/24, -1/12, 1/6), (0, 0, 1).
+template <typename D>
+inline void g3(const typename D::type* g, typename D::type* out) {
+  const auto k4 = D::set1(1.0 / 4), k6 = D::set1(1.0 / 6), k12 = D::set1(1.0 / 12);
+  const auto k24 = D::set1(1.0 / 24), m6 = D::set1(-1.0 / 6);
+  const auto s02 = D::add(g[0], g[2]);
+  const auto s = D::add(D::mul(k24, g[0]), D::mul(k6, g[2])), e = D::mul(k12, g[1]);
+  out[0] = D::mul(k4, g[0]);
+  out[1] = D::mul(m6, D::add(s02, g[1]));
+  out[2] = D::mul(m6, D::sub(s02, g[1]));
+  out[3] = D::add(s, e);
+  out[4] = D::sub(s, e);
+  out[5] = g[2];
+}
+
+template <typename V, typename T>
+void input_tiles(const T* const* plane, const int32_t* h0, const int32_t* w0, int count,
+                 int64_t ih, int64_t iw, T* dst, int64_t xi_stride) {
+  constexpr int L = kWinoLanes;
+  alignas(64) T d[kXiCount * L];
+  for (int l = 0; l < count; ++l) {
+    const T* p = plane[l];
+    const int64_t r0 = h0[l], c0 = w0[l];
+    if (r0 >= 0 && c0 >= 0 && r0 + 6 <= ih && c0 + 6 <= iw) {
+      const T* src = p + r0 * iw + c0;
+      for (int i = 0; i < 6; ++i)
+        for (int j = 0; j < 6; ++j) d[(i * 6 + j) * L + l] = src[i * iw + j];
+      continue;
+    }
+    for (int i = 0; i < 6; ++i) {
+      const int64_t h = r0 + i;
+      const bool row_in = h >= 0 && h < ih;
+      for (int j = 0; j < 6; ++j) {
+        const int64_t c = c0 + j;
+        d[(i * 6 + j) * L + l] = (row_in && c >= 0 && c < iw) ? p[h * iw + c] : T(0);
+      }
+    }
+  }
+  for (int xi = 0; xi < kXiCount; ++xi)
+    for (int l = count; l < L; ++l) d[xi * L + l] = T(0);
+
+  for (int v = 0; v < L; v += V::kLanes) {
+    typename V::type col[6][6];  // col[k][j] = (B^T d)[k][j]
+    for (int j = 0; j < 6; ++j) {
+      typename V::type in[6], r[6];
+      for (int i = 0; i < 6; ++i) in[i] = V::load(d + (i * 6 + j) * L + v);
+      bt6<V>(in, r);
+      for (int k = 0; k < 6; ++k) col[k][j] = r[k];
+    }
+    for (int k = 0; k < 6; ++k) {
+      typename V::type r[6];
+      bt6<V>(col[k], r);  // V[k][jj] = (col B)[k][jj]
+      for (int jj = 0; jj < 6; ++jj) V::store(dst + (k * 6 + jj) * xi_stride + v, r[jj]);
+    }
+  }
+}
+
+template <typename V, typename T>
+void output_tiles(const T* m, int64_t xi_stride, int count, T* const* plane, const int32_t* oh0,
+                  const int32_t* ow0, int64_t oh, int64_t ow, T bias, bool relu) {
+  constexpr int L = kWinoLanes;
+  alignas(64) T y[16 * L];  // y[(i * 4 + k) * L + l]
+  const auto b = V::set1(bias), zero = V::zero();
+  for (int v = 0; v < L; v += V::kLanes) {
+    typename V::type t[4][6];  // t[k][j] = (A^T M)[k][j]
+    for (int j = 0; j < 6; ++j) {
+      typename V::type in[6], r[4];
+      for (int i = 0; i < 6; ++i) in[i] = V::load(m + (i * 6 + j) * xi_stride + v);
+      at6<V>(in, r);
+      for (int k = 0; k < 4; ++k) t[k][j] = r[k];
+    }
+    for (int i = 0; i < 4; ++i) {
+      typename V::type r[4];
+      at6<V>(t[i], r);
+      for (int k = 0; k < 4; ++k) {
+        auto val = V::add(r[k], b);
+        // max(0, v): v where v is NaN or -0.0, as epilogue.h's v < 0 ? 0 : v.
+        if (relu) val = V::max(zero, val);
+        V::store(y + (i * 4 + k) * L + v, val);
+      }
+    }
+  }
+  for (int l = 0; l < count; ++l) {
+    T* p = plane[l];
+    const int64_t r0 = oh0[l], c0 = ow0[l];
+    const int64_t rows = oh - r0 < 4 ? oh - r0 : 4, cols = ow - c0 < 4 ? ow - c0 : 4;
+    for (int64_t i = 0; i < rows; ++i) {
+      T* row = p + (r0 + i) * ow + c0;
+      for (int64_t k = 0; k < cols; ++k) row[k] = y[(i * 4 + k) * L + l];
+    }
+  }
+}
+
+template <typename D, typename T>
+void filter_panel(const T* w, int64_t rs, int64_t cs, bool flip, int64_t rows, int64_t cig,
+                  int64_t mr, T* dst, int64_t xs) {
+  constexpr int L = kWinoLanes;
+  alignas(64) double g[9 * L];
+  alignas(64) double u[kXiCount * L];
+  const int64_t slots = cig * mr;  // slot = ci * mr + r
+  for (int64_t s0 = 0; s0 < slots; s0 += L) {
+    const int count = int(slots - s0 < L ? slots - s0 : L);
+    int64_t ci = s0 / mr, r = s0 % mr;
+    for (int l = 0; l < L; ++l) {
+      if (l < count && r < rows) {
+        const T* f = w + r * rs + ci * cs;
+        if (flip) {
+          for (int k = 0; k < 9; ++k) g[k * L + l] = double(f[8 - k]);
+        } else {
+          for (int k = 0; k < 9; ++k) g[k * L + l] = double(f[k]);
+        }
+      } else {
+        for (int k = 0; k < 9; ++k) g[k * L + l] = 0.0;
+      }
+      if (++r == mr) r = 0, ++ci;
+    }
+    for (int v = 0; v < L; v += D::kLanes) {
+      typename D::type t[6][3];  // t = G g
+      for (int c = 0; c < 3; ++c) {
+        typename D::type in[3] = {D::load(g + c * L + v), D::load(g + (3 + c) * L + v),
+                                  D::load(g + (6 + c) * L + v)};
+        typename D::type r[6];
+        g3<D>(in, r);
+        for (int i = 0; i < 6; ++i) t[i][c] = r[i];
+      }
+      for (int i = 0; i < 6; ++i) {
+        typename D::type r[6];
+        g3<D>(t[i], r);  // (t G^T)[i][j]
+        for (int j = 0; j < 6; ++j) D::store(u + (i * 6 + j) * L + v, r[j]);
+      }
+    }
+    for (int xi = 0; xi < kXiCount; ++xi) {
+      T* out = dst + xi * xs + s0;
+      const double* src = u + xi * L;
+      for (int l = 0; l < count; ++l) out[l] = T(src[l]);
+    }
+  }
+}
+
+template <typename V, typename D, typename T>
+WinogradKernels<T> winograd_kernels(const char* name) {
+  return {name, input_tiles<V, T>, output_tiles<V, T>, filter_panel<D, T>};
+}
+
+}  // namespace simd
+}  // namespace fastconv::cpu
