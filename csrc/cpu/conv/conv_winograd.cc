@@ -106,7 +106,7 @@ struct Problem {
 // panel of mr output channels (U never stored whole: 512x512 filters give 36 MiB); with
 // several, U is transformed once into the workspace and read by every block.
 struct Plan {
-  int64_t mr, nr, nb, ldm, jpanels, ipanels, blocks, gemm_tasks;
+  int64_t mr, nr, nb, ldm, jpanels, ipanels, blocks, gemm_tasks, u_xs;
   bool fused;
   int threads;
   int64_t tiles_table, u, u_panel, v, m;  // workspace elements (tiles_table: int32)
@@ -134,9 +134,11 @@ Plan make_plan(const Problem& p) {
   pl.threads = int(std::max<int64_t>(
       1, std::min<int64_t>(num_threads(), std::max<int64_t>(pl.gemm_tasks, p.cin))));
   pl.tiles_table = 5 * p.tiles();
-  const int64_t u = kXi * p.cig() * pl.mr;  // one panel, all xi
-  pl.u = pl.fused ? 0 : p.groups * pl.ipanels * u;
-  pl.u_panel = pl.fused ? u : 0;
+  // Stride between xi planes of U: one panel (fused) or all (stored), plus one cache line so
+  // that the filter transform's 36 stores per lane group do not all land in one L1 set.
+  pl.u_xs = (pl.fused ? 1 : pl.ipanels) * p.cig() * pl.mr + 64 / int64_t(sizeof(T));
+  pl.u = pl.fused ? 0 : p.groups * kXi * pl.u_xs;
+  pl.u_panel = pl.fused ? kXi * pl.u_xs : 0;
   pl.v = p.groups * kXi * pl.jpanels * p.cig() * pl.nr;
   pl.m = p.groups * kXi * p.cog() * pl.ldm;
   return pl;
@@ -189,7 +191,7 @@ void run_winograd(const Problem& p, const T* x, const T* w, const T* bias, bool 
     kern.filter(w + grp * p.w_group + ip * mr * p.w_co, p.w_co, p.w_ci, p.flip,
                 std::min(mr, cog - ip * mr), cig, mr, dst, xs);
   };
-  const int64_t u_xs = ipanels * cig * mr;  // stored U: [grp][xi][panel][ci][mr]
+  const int64_t u_xs = pl.u_xs;  // stored U: [grp][xi][panel][ci][mr], xi planes u_xs apart
   T* upk = workspace<T>(1, size_t(pl.u + pl.threads * pl.u_panel));
   if (!pl.fused) {
     const int64_t tasks = G * ipanels;
@@ -197,7 +199,7 @@ void run_winograd(const Problem& p, const T* x, const T* w, const T* bias, bool 
     for (int64_t task = 0; task < tasks; ++task) {
       const FlushDenormals flush_denormals;
       const int64_t grp = task / ipanels, ip = task % ipanels;
-      transform_panel(grp, ip, upk + (grp * kXi * ipanels + ip) * cig * mr, u_xs);
+      transform_panel(grp, ip, upk + grp * kXi * u_xs + ip * cig * mr, u_xs);
     }
   }
   const int64_t v_group = kXi * pl.jpanels * cig * nr;  // V[grp]: [xi][jpanel][ci][nr]
@@ -253,11 +255,11 @@ void run_winograd(const Problem& p, const T* x, const T* w, const T* bias, bool 
 #pragma omp for schedule(static)
         for (int64_t task = 0; task < pl.gemm_tasks; ++task) {
           const int64_t grp = task / ipanels, ip = task % ipanels;
-          transform_panel(grp, ip, upanel, cig * mr);
+          transform_panel(grp, ip, upanel, u_xs);
           for (int64_t xi = 0; xi < kXi; ++xi) {
             const T* b = v + grp * v_group + xi * pl.jpanels * cig * nr;
             T* c = m + grp * m_group + (xi * cog + ip * mr) * ldm;
-            gemm_packed<T>(std::min(mr, cog - ip * mr), nt, cig, upanel + xi * cig * mr, b, c,
+            gemm_packed<T>(std::min(mr, cog - ip * mr), nt, cig, upanel + xi * u_xs, b, c,
                            ldm, false);
           }
         }
@@ -266,7 +268,7 @@ void run_winograd(const Problem& p, const T* x, const T* w, const T* bias, bool 
         for (int64_t task = 0; task < pl.gemm_tasks; ++task) {
           const int64_t ip = task % ipanels, xi = (task / ipanels) % kXi;
           const int64_t grp = task / (ipanels * kXi);
-          const T* a = upk + ((grp * kXi + xi) * ipanels + ip) * cig * mr;
+          const T* a = upk + (grp * kXi + xi) * u_xs + ip * cig * mr;
           const T* b = v + grp * v_group + xi * pl.jpanels * cig * nr;
           T* c = m + grp * m_group + (xi * cog + ip * mr) * ldm;
           gemm_packed<T>(std::min(mr, cog - ip * mr), nt, cig, a, b, c, ldm, false);
