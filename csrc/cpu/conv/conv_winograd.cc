@@ -100,14 +100,21 @@ struct Problem {
 };
 
 // Sizes of one call, computed the same way by run_winograd and winograd_workspace_bytes.
-// Tiles are processed in blocks of nb (a multiple of the micro-kernel's nr, a function of the
-// geometry only) such that one GEMM's operands V[xi] and M[xi] ((C_in/g + C_out/g) x nb) stay
-// in L2 (kGemmBytes). With a single block, each GEMM task transforms the filters of its own
-// panel of mr output channels (U never stored whole: 512x512 filters give 36 MiB); with
-// several, U is transformed once into the workspace and read by every block.
+// Tiles are processed in blocks of nb (whole V panels, a function of the geometry only) such
+// that one GEMM's operands V[xi] and M[xi] ((C_in/g + C_out/g) x nb) stay in L2 (kGemmBytes).
+// With a single block, each GEMM task transforms the filters of its own panel of output
+// channels (U never stored whole: 512x512 filters give 36 MiB); with several, U is transformed
+// once into the workspace and read by every block.
+// The GEMMs run as M[xi] (cog x tiles) = U[xi] . V[xi] (tiles on the micro-kernel's nr
+// columns), or, with few tiles (tile_rows), as M[xi]^T (tiles x cog) = V[xi]^T . U[xi]^T
+// (tiles on its mr rows): 16 tiles fill two 8-row panels but half of a 32-column one. Both give
+// the same bits: every M element is the same k-ordered sum of the same products.
 struct Plan {
-  int64_t mr, nr, nb, ldm, jpanels, ipanels, blocks, gemm_tasks, u_xs;
-  bool fused;
+  int64_t mr, nr, nb, blocks, gemm_tasks, u_xs;
+  bool tile_rows, fused;
+  int64_t vw, uw;            // panel widths: tiles per V panel, output channels per U panel
+  int64_t vpanels, upanels;  // per block / per group
+  int64_t ldm;               // M row length: tiles (columns) or cog (tile_rows), kLanes-padded
   int threads;
   int64_t tiles_table, u, u_panel, v, m;  // workspace elements (tiles_table: int32)
   int64_t bytes(int64_t elem) const {
@@ -121,26 +128,35 @@ Plan make_plan(const Problem& p) {
   Plan pl{};
   pl.mr = uk.mr;
   pl.nr = uk.nr;
-  const int64_t per_tile = (p.cig() + p.cog()) * int64_t(sizeof(T));
+  const int64_t tiles = p.tiles(), cig = p.cig(), cog = p.cog();
+  const int64_t per_tile = (cig + cog) * int64_t(sizeof(T));
   const int64_t nb = kGemmBytes / std::max<int64_t>(per_tile, 1) / pl.nr * pl.nr;
-  const int64_t needed = ceil_div(p.tiles(), pl.nr) * pl.nr;
-  pl.nb = std::min(needed, std::clamp<int64_t>(nb, pl.nr, kMaxBlock / pl.nr * pl.nr));
-  pl.ldm = ceil_div(pl.nb, kLanes) * kLanes;  // whole kLanes groups readable in every M row
-  pl.jpanels = pl.nb / pl.nr;
-  pl.ipanels = ceil_div(p.cog(), pl.mr);
-  pl.blocks = ceil_div(p.tiles(), pl.nb);
+  const int64_t block = std::clamp<int64_t>(nb, pl.nr, kMaxBlock / pl.nr * pl.nr);
+  const int64_t by_cols = ceil_div(tiles, pl.nr) * pl.nr, by_rows = ceil_div(tiles, pl.mr) * pl.mr;
+  // Tiles on the rows only where the column panels would be half padding or more: 1x256x14x14
+  // (16 tiles) 2.40 vs 2.75 ms, 1x512x7x7 (4 tiles) 4.8 vs 8.7 ms; with more tiles the
+  // lane-by-lane V stores into 8-tile panels cost more than the padding saves (1x64x56x56, 196
+  // tiles: 2.39 vs 1.62 ms). CPU time of one thread, float32, AVX-512.
+  pl.tile_rows = by_cols <= block && 2 * by_rows <= by_cols;
+  pl.vw = pl.tile_rows ? pl.mr : pl.nr;
+  pl.uw = pl.tile_rows ? pl.nr : pl.mr;
+  pl.nb = pl.tile_rows ? by_rows : std::min(by_cols, block);
+  pl.vpanels = pl.nb / pl.vw;
+  pl.upanels = ceil_div(cog, pl.uw);
+  pl.ldm = ceil_div(pl.tile_rows ? cog : pl.nb, kLanes) * kLanes;
+  pl.blocks = ceil_div(tiles, pl.nb);
   pl.fused = pl.blocks == 1;
-  pl.gemm_tasks = p.groups * pl.ipanels * (pl.fused ? 1 : kXi);
+  pl.gemm_tasks = p.groups * pl.upanels * (pl.fused ? 1 : kXi);
   pl.threads = int(std::max<int64_t>(
       1, std::min<int64_t>(num_threads(), std::max<int64_t>(pl.gemm_tasks, p.cin))));
-  pl.tiles_table = 5 * p.tiles();
+  pl.tiles_table = 5 * tiles;
   // Stride between xi planes of U: one panel (fused) or all (stored), plus one cache line so
   // that the filter transform's 36 stores per lane group do not all land in one L1 set.
-  pl.u_xs = (pl.fused ? 1 : pl.ipanels) * p.cig() * pl.mr + 64 / int64_t(sizeof(T));
+  pl.u_xs = (pl.fused ? 1 : pl.upanels) * cig * pl.uw + 64 / int64_t(sizeof(T));
   pl.u = pl.fused ? 0 : p.groups * kXi * pl.u_xs;
   pl.u_panel = pl.fused ? kXi * pl.u_xs : 0;
-  pl.v = p.groups * kXi * pl.jpanels * p.cig() * pl.nr;
-  pl.m = p.groups * kXi * p.cog() * pl.ldm;
+  pl.v = p.groups * kXi * pl.vpanels * cig * pl.vw;
+  pl.m = p.groups * kXi * (pl.tile_rows ? pl.nb : cog) * pl.ldm;
   return pl;
 }
 
@@ -169,7 +185,7 @@ void run_winograd(const Problem& p, const T* x, const T* w, const T* bias, bool 
   if (total == 0 || p.cout == 0) return;
   static const WinogradKernels<T> kern = select_kernels<T>();
   const Plan pl = make_plan<T>(p);
-  const int64_t mr = pl.mr, nr = pl.nr, nb = pl.nb, ldm = pl.ldm, ipanels = pl.ipanels;
+  const int64_t nb = pl.nb, ldm = pl.ldm;
   const int64_t in_plane = p.ih * p.iw, out_plane = p.oh * p.ow;
 
   // Tile table: sample, input and output top-left corners of every tile (no divisions later).
@@ -186,44 +202,60 @@ void run_winograd(const Problem& p, const T* x, const T* w, const T* bias, bool 
         t_iw[t] = int32_t(4 * tw - p.pad_w);
       }
 
-  // U[grp][xi][panel] in the packed-A layout, for one panel of mr output channels (all xi).
-  auto transform_panel = [&](int64_t grp, int64_t ip, T* dst, int64_t xs) {
-    kern.filter(w + grp * p.w_group + ip * mr * p.w_co, p.w_co, p.w_ci, p.flip,
-                std::min(mr, cog - ip * mr), cig, mr, dst, xs);
+  // U[grp][xi][panel] packed (A panels of mr output channels, or B panels of nr), all xi.
+  const int64_t uw = pl.uw, vw = pl.vw, u_xs = pl.u_xs;
+  auto transform_panel = [&](int64_t grp, int64_t up, T* dst, int64_t xs) {
+    kern.filter(w + grp * p.w_group + up * uw * p.w_co, p.w_co, p.w_ci, p.flip,
+                std::min(uw, cog - up * uw), cig, uw, dst, xs);
   };
-  const int64_t u_xs = pl.u_xs;  // stored U: [grp][xi][panel][ci][mr], xi planes u_xs apart
   T* upk = workspace<T>(1, size_t(pl.u + pl.threads * pl.u_panel));
-  if (!pl.fused) {
-    const int64_t tasks = G * ipanels;
+  if (!pl.fused) {  // stored U: [grp][xi][panel][ci][uw], xi planes u_xs apart
+    const int64_t tasks = G * pl.upanels;
 #pragma omp parallel for schedule(static) num_threads(int(std::min<int64_t>(pl.threads, tasks)))
     for (int64_t task = 0; task < tasks; ++task) {
       const FlushDenormals flush_denormals;
-      const int64_t grp = task / ipanels, ip = task % ipanels;
-      transform_panel(grp, ip, upk + grp * kXi * u_xs + ip * cig * mr, u_xs);
+      const int64_t grp = task / pl.upanels, up = task % pl.upanels;
+      transform_panel(grp, up, upk + grp * kXi * u_xs + up * cig * uw, u_xs);
     }
   }
-  const int64_t v_group = kXi * pl.jpanels * cig * nr;  // V[grp]: [xi][jpanel][ci][nr]
-  const int64_t m_group = kXi * cog * ldm;              // M[grp]: [xi][co][ldm]
+  const int64_t v_xs = pl.vpanels * cig * vw;  // V[grp]: [xi][panel][ci][vw]
+  const int64_t v_group = kXi * v_xs;
+  const int64_t m_xs = (pl.tile_rows ? nb : cog) * ldm;  // M[grp][xi]: [co][ldm] or [tile][ldm]
+  const int64_t m_group = kXi * m_xs;
   T* v = workspace<T>(2, size_t(pl.v));
   T* m = workspace<T>(3, size_t(pl.m));
-  // V rows are written straight into the packed-B panels when kLanes tiles are contiguous
-  // there (nr a multiple of kLanes), else through a buffer, lane by lane.
-  const bool direct = nr % kLanes == 0;
+  // V rows are written straight into the packed panels when kLanes tiles are contiguous there
+  // (vw a multiple of kLanes), else through a buffer, lane by lane.
+  const bool direct = vw % kLanes == 0;
+
+  // One GEMM: output channels [up * uw, + cols) of M[grp][xi] for the block's nt tiles.
+  auto gemm = [&](int64_t grp, int64_t xi, int64_t up, const T* u_panel, int64_t nt) {
+    const T* vx = v + grp * v_group + xi * v_xs;
+    T* mx = m + grp * m_group + xi * m_xs;
+    const int64_t chans = std::min(uw, cog - up * uw);
+    if (pl.tile_rows) {
+      gemm_packed<T>(nt, chans, cig, vx, u_panel, mx + up * uw, ldm, false);
+    } else {
+      gemm_packed<T>(chans, nt, cig, u_panel, vx, mx + up * uw * ldm, ldm, false);
+    }
+  };
 
 #pragma omp parallel num_threads(pl.threads)
   {
     const FlushDenormals flush_denormals;
     alignas(64) T buf[kXi * kLanes];
+    alignas(64) T lane_bias[kLanes];
+    int32_t lane_oh[kLanes], lane_ow[kLanes];
     const T* in_planes[kLanes];
     T* out_planes[kLanes];
     T* upanel = upk + pl.u + thread_id() * pl.u_panel;
     for (int64_t t0 = 0; t0 < total; t0 += nb) {
       const int64_t nt = std::min(nb, total - t0);
-      const int64_t padded = ceil_div(nt, nr) * nr;  // columns of the GEMMs' B panels
-      const int64_t in_groups = ceil_div(padded, kLanes), out_groups = ceil_div(nt, kLanes);
+      const int64_t padded = ceil_div(nt, vw) * vw;  // tiles in the V panels
+      const int64_t in_groups = ceil_div(padded, kLanes);
 
       // Input transform, split over (input channel, kLanes tiles):
-      // V[grp][xi][tile / nr][ci][tile % nr].
+      // V[grp][xi][tile / vw][ci][tile % vw].
 #pragma omp for schedule(static)
       for (int64_t task = 0; task < p.cin * in_groups; ++task) {
         const int64_t c = task / in_groups, l0 = task % in_groups * kLanes;
@@ -234,57 +266,70 @@ void run_winograd(const Problem& p, const T* x, const T* w, const T* bias, bool 
         T* vg = v + grp * v_group;
         if (direct) {
           kern.input(in_planes, t_ih + t0 + l0, t_iw + t0 + l0, count, p.ih, p.iw,
-                     vg + ((l0 / nr) * cig + ci) * nr + l0 % nr, pl.jpanels * cig * nr);
+                     vg + ((l0 / vw) * cig + ci) * vw + l0 % vw, v_xs);
           continue;
         }
         kern.input(in_planes, t_ih + t0 + l0, t_iw + t0 + l0, count, p.ih, p.iw, buf, kLanes);
         const int64_t width = std::min(kLanes, padded - l0);
         for (int64_t xi = 0; xi < kXi; ++xi) {
-          T* vx = vg + xi * pl.jpanels * cig * nr;
+          T* vx = vg + xi * v_xs;
           for (int64_t l = 0; l < width; ++l) {
             const int64_t col = l0 + l;
-            vx[((col / nr) * cig + ci) * nr + col % nr] = buf[xi * kLanes + l];
+            vx[((col / vw) * cig + ci) * vw + col % vw] = buf[xi * kLanes + l];
           }
         }
       }
 
-      // 36 GEMMs per group: M[grp][xi] (cog x nt) = U[grp][xi] (cog x cig) . V[grp][xi]
-      // (cig x nt), split over (group, panel of mr output channels) when the task transforms
-      // its panel's filters itself (fused), else over (group, xi, panel).
+      // 36 GEMMs per group, split over (group, panel of output channels) when the task
+      // transforms its panel's filters itself (fused), else over (group, xi, panel).
       if (pl.fused) {
 #pragma omp for schedule(static)
         for (int64_t task = 0; task < pl.gemm_tasks; ++task) {
-          const int64_t grp = task / ipanels, ip = task % ipanels;
-          transform_panel(grp, ip, upanel, u_xs);
-          for (int64_t xi = 0; xi < kXi; ++xi) {
-            const T* b = v + grp * v_group + xi * pl.jpanels * cig * nr;
-            T* c = m + grp * m_group + (xi * cog + ip * mr) * ldm;
-            gemm_packed<T>(std::min(mr, cog - ip * mr), nt, cig, upanel + xi * u_xs, b, c,
-                           ldm, false);
-          }
+          const int64_t grp = task / pl.upanels, up = task % pl.upanels;
+          transform_panel(grp, up, upanel, u_xs);
+          for (int64_t xi = 0; xi < kXi; ++xi) gemm(grp, xi, up, upanel + xi * u_xs, nt);
         }
       } else {
 #pragma omp for schedule(static)
         for (int64_t task = 0; task < pl.gemm_tasks; ++task) {
-          const int64_t ip = task % ipanels, xi = (task / ipanels) % kXi;
-          const int64_t grp = task / (ipanels * kXi);
-          const T* a = upk + (grp * kXi + xi) * u_xs + ip * cig * mr;
-          const T* b = v + grp * v_group + xi * pl.jpanels * cig * nr;
-          T* c = m + grp * m_group + (xi * cog + ip * mr) * ldm;
-          gemm_packed<T>(std::min(mr, cog - ip * mr), nt, cig, a, b, c, ldm, false);
+          const int64_t up = task % pl.upanels, xi = (task / pl.upanels) % kXi;
+          const int64_t grp = task / (pl.upanels * kXi);
+          gemm(grp, xi, up, upk + (grp * kXi + xi) * u_xs + up * cig * uw, nt);
         }
       }
 
-      // Output transform, split over (output channel, kLanes tiles): Y = A^T M A (+ bias).
+      // Output transform: Y = A^T M A (+ bias), kLanes tiles of one output channel per call
+      // (M rows over tiles), or kLanes output channels of one tile (tile_rows).
+      if (pl.tile_rows) {
+        const int64_t co_groups = ceil_div(cog, kLanes);
 #pragma omp for schedule(static)
-      for (int64_t task = 0; task < p.cout * out_groups; ++task) {
-        const int64_t oc = task / out_groups, l0 = task % out_groups * kLanes;
-        const int64_t grp = oc / cog, co = oc % cog;
-        const int count = int(std::min<int64_t>(kLanes, nt - l0));
-        for (int l = 0; l < count; ++l)
-          out_planes[l] = y + (t_n[t0 + l0 + l] * p.cout + oc) * out_plane;
-        kern.output(m + grp * m_group + co * ldm + l0, cog * ldm, count, out_planes,
-                    t_oh + t0 + l0, t_ow + t0 + l0, p.oh, p.ow, bias ? bias[oc] : T(0), relu);
+        for (int64_t task = 0; task < nt * G * co_groups; ++task) {
+          const int64_t t = task / (G * co_groups), grp = task / co_groups % G;
+          const int64_t co0 = task % co_groups * kLanes;
+          const int count = int(std::min<int64_t>(kLanes, cog - co0));
+          for (int l = 0; l < count; ++l) {
+            const int64_t oc = grp * cog + co0 + l;
+            out_planes[l] = y + (t_n[t0 + t] * p.cout + oc) * out_plane;
+            lane_bias[l] = bias ? bias[oc] : T(0);
+            lane_oh[l] = t_oh[t0 + t];
+            lane_ow[l] = t_ow[t0 + t];
+          }
+          kern.output(m + grp * m_group + t * ldm + co0, m_xs, count, out_planes, lane_oh,
+                      lane_ow, p.oh, p.ow, lane_bias, relu);
+        }
+      } else {
+        const int64_t out_groups = ceil_div(nt, kLanes);
+#pragma omp for schedule(static)
+        for (int64_t task = 0; task < p.cout * out_groups; ++task) {
+          const int64_t oc = task / out_groups, l0 = task % out_groups * kLanes;
+          const int64_t grp = oc / cog, co = oc % cog;
+          const int count = int(std::min<int64_t>(kLanes, nt - l0));
+          for (int l = 0; l < count; ++l)
+            out_planes[l] = y + (t_n[t0 + l0 + l] * p.cout + oc) * out_plane;
+          std::fill(lane_bias, lane_bias + kLanes, bias ? bias[oc] : T(0));
+          kern.output(m + grp * m_group + co * ldm + l0, m_xs, count, out_planes,
+                      t_oh + t0 + l0, t_ow + t0 + l0, p.oh, p.ow, lane_bias, relu);
+        }
       }
     }
   }

@@ -21,12 +21,12 @@ struct WinogradKernels {
   // >= count are zero. Row xi (kWinoLanes values) is stored at dst + xi * xi_stride.
   void (*input)(const T* const* plane, const int32_t* h0, const int32_t* w0, int count,
                 int64_t ih, int64_t iw, T* dst, int64_t xi_stride);
-  // Y = A^T M A (+ bias, then ReLU as epilogue.h) for kWinoLanes tiles: M row xi (kWinoLanes
-  // values) at m + xi * xi_stride; tile l < count writes its 4x4 block at (oh0[l], ow0[l]) of
-  // plane[l] (oh x ow), clipped at the plane's edges.
+  // Y = A^T M A (+ bias[l], then ReLU as epilogue.h) for kWinoLanes tiles: M row xi
+  // (kWinoLanes values) at m + xi * xi_stride; tile l < count writes its 4x4 block at
+  // (oh0[l], ow0[l]) of plane[l] (oh x ow), clipped at the plane's edges.
   void (*output)(const T* m, int64_t xi_stride, int count, T* const* plane,
-                 const int32_t* oh0, const int32_t* ow0, int64_t oh, int64_t ow, T bias,
-                 bool relu);
+                 const int32_t* oh0, const int32_t* ow0, int64_t oh, int64_t ow,
+                 const T* bias, bool relu);
   // U = G g G^T, in double, for one panel of mr output channels of one group: filter (r, ci)
   // is the 3x3 at w + r * rs + ci * cs, read backwards (spatially flipped) if `flip`, for
   // r < rows, zero for rows <= r < mr; U[xi] of (r, ci) goes to dst[xi * xs + ci * mr + r]
@@ -141,11 +141,12 @@ void input_tiles(const T* const* plane, const int32_t* h0, const int32_t* w0, in
 
 template <typename V, typename T>
 void output_tiles(const T* m, int64_t xi_stride, int count, T* const* plane, const int32_t* oh0,
-                  const int32_t* ow0, int64_t oh, int64_t ow, T bias, bool relu) {
+                  const int32_t* ow0, int64_t oh, int64_t ow, const T* bias, bool relu) {
   constexpr int L = kWinoLanes;
   alignas(64) T y[16 * L];  // y[(i * 4 + k) * L + l]
-  const auto b = V::set1(bias), zero = V::zero();
+  const auto zero = V::zero();
   for (int v = 0; v < L; v += V::kLanes) {
+    const auto b = V::load(bias + v);
     typename V::type t[4][6];  // t[k][j] = (A^T M)[k][j]
     for (int j = 0; j < 6; ++j) {
       typename V::type in[6], r[4];
