@@ -6,11 +6,11 @@
 namespace fastconv::cpu::avx2 {
 
 WinogradKernels<float> f32_winograd_kernels() {
-  return simd::winograd_kernels<simd::avx2::F32, simd::avx2::F64, float>(
+  return simd::winograd_kernels<simd::avx2::F32, float>(
       "f32_winograd_f4x4_16__avx2");
 }
 WinogradKernels<double> f64_winograd_kernels() {
-  return simd::winograd_kernels<simd::avx2::F64, simd::avx2::F64, double>(
+  return simd::winograd_kernels<simd::avx2::F64, double>(
       "f64_winograd_f4x4_16__avx2");
 }
 

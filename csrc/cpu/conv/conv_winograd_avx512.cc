@@ -7,11 +7,11 @@
 namespace fastconv::cpu::avx512 {
 
 WinogradKernels<float> f32_winograd_kernels() {
-  return simd::winograd_kernels<simd::avx512::F32, simd::avx512::F64, float>(
+  return simd::winograd_kernels<simd::avx512::F32, float>(
       "f32_winograd_f4x4_16__avx512");
 }
 WinogradKernels<double> f64_winograd_kernels() {
-  return simd::winograd_kernels<simd::avx512::F64, simd::avx512::F64, double>(
+  return simd::winograd_kernels<simd::avx512::F64, double>(
       "f64_winograd_f4x4_16__avx512");
 }
 

@@ -41,10 +41,10 @@ struct Vec4 {
 }  // namespace
 
 WinogradKernels<float> f32_winograd_kernels() {
-  return simd::winograd_kernels<Vec4<float>, Vec4<double>, float>("f32_winograd_f4x4_16__generic");
+  return simd::winograd_kernels<Vec4<float>, float>("f32_winograd_f4x4_16__generic");
 }
 WinogradKernels<double> f64_winograd_kernels() {
-  return simd::winograd_kernels<Vec4<double>, Vec4<double>, double>(
+  return simd::winograd_kernels<Vec4<double>, double>(
       "f64_winograd_f4x4_16__generic");
 }
 

@@ -1,10 +1,11 @@
 // Winograd F(4x4, 3x3) transform kernels (conv_winograd.cc), one set per ISA: the templates
-// below over the vector wrappers V (elements of type T) and D (double), instantiated in
+// below over the vector wrapper V (elements of type T), instantiated in
 // conv_winograd_{generic,avx2,avx512}.cc, each compiled with its own flags and reached only
 // through WinogradKernels. Every kernel transforms kWinoLanes tiles (or filters) at once, one
 // lane each, in vectors of V::kLanes; lanes never mix, so a tile's result does not depend on
 // the tiles beside it. V needs zero, set1, load, store, add, sub, mul, max; the arithmetic is
-// the same sequence of roundings on every ISA (no FMA).
+// the same sequence of roundings on every ISA (no FMA). Scalar gathers feed the vectors: the
+// 6x6 patches of NCHW planes (stride 4 between tiles) and the 3x3 filters.
 #pragma once
 
 #include <cstdint>
@@ -27,7 +28,7 @@ struct WinogradKernels {
   void (*output)(const T* m, int64_t xi_stride, int count, T* const* plane,
                  const int32_t* oh0, const int32_t* ow0, int64_t oh, int64_t ow,
                  const T* bias, bool relu);
-  // U = G g G^T, in double, for one panel of mr output channels of one group: filter (r, ci)
+  // U = G g G^T, in T, for one panel of mr output channels of one group: filter (r, ci)
   // is the 3x3 at w + r * rs + ci * cs, read backwards (spatially flipped) if `flip`, for
   // r < rows, zero for rows <= r < mr; U[xi] of (r, ci) goes to dst[xi * xs + ci * mr + r]
   // (the packed-A layout of gemm.h, one xi plane every xs).
@@ -84,9 +85,10 @@ inline void at6(const typename V::type* m, typename V::type* y) {
 // (G g)[k] for k < 6 from g[0..2]: G's rows (1/4, 0, 0), -(1, 1, 1)/6, -(1, -1, 1)/6,
 // (1/24, 1/12, 1/6), (1/24, -1/12, 1/6), (0, 0, 1).
 template <typename D>
-inline void g3(const typename D::type* g, typename D::type* out) {
-  const auto k4 = D::set1(1.0 / 4), k6 = D::set1(1.0 / 6), k12 = D::set1(1.0 / 12);
-  const auto k24 = D::set1(1.0 / 24), m6 = D::set1(-1.0 / 6);
+inline void g3(const typename D::type* g, typename D::type* out) {  // D: the vector wrapper
+  using S = typename D::scalar;
+  const auto k4 = D::set1(S(1.0 / 4)), k6 = D::set1(S(1.0 / 6)), k12 = D::set1(S(1.0 / 12));
+  const auto k24 = D::set1(S(1.0 / 24)), m6 = D::set1(S(-1.0 / 6));
   const auto s02 = D::add(g[0], g[2]);
   const auto s = D::add(D::mul(k24, g[0]), D::mul(k6, g[2])), e = D::mul(k12, g[1]);
   out[0] = D::mul(k4, g[0]);
@@ -176,12 +178,12 @@ void output_tiles(const T* m, int64_t xi_stride, int count, T* const* plane, con
   }
 }
 
-template <typename D, typename T>
+template <typename V, typename T>
 void filter_panel(const T* w, int64_t rs, int64_t cs, bool flip, int64_t rows, int64_t cig,
                   int64_t mr, T* dst, int64_t xs) {
   constexpr int L = kWinoLanes;
-  alignas(64) double g[9 * L];
-  alignas(64) double u[kXiCount * L];
+  alignas(64) T g[9 * L];
+  alignas(64) T u[kXiCount * L];  // the last, partial lane group
   const int64_t slots = cig * mr;  // slot = ci * mr + r
   for (int64_t s0 = 0; s0 < slots; s0 += L) {
     const int count = int(slots - s0 < L ? slots - s0 : L);
@@ -189,42 +191,44 @@ void filter_panel(const T* w, int64_t rs, int64_t cs, bool flip, int64_t rows, i
     for (int l = 0; l < L; ++l) {
       if (l < count && r < rows) {
         const T* f = w + r * rs + ci * cs;
+        __builtin_prefetch(f + 8 * cs);  // the filters 8 input channels on
         if (flip) {
-          for (int k = 0; k < 9; ++k) g[k * L + l] = double(f[8 - k]);
+          for (int k = 0; k < 9; ++k) g[k * L + l] = f[8 - k];
         } else {
-          for (int k = 0; k < 9; ++k) g[k * L + l] = double(f[k]);
+          for (int k = 0; k < 9; ++k) g[k * L + l] = f[k];
         }
       } else {
-        for (int k = 0; k < 9; ++k) g[k * L + l] = 0.0;
+        for (int k = 0; k < 9; ++k) g[k * L + l] = T(0);
       }
       if (++r == mr) r = 0, ++ci;
     }
-    for (int v = 0; v < L; v += D::kLanes) {
-      typename D::type t[6][3];  // t = G g
+    // Whole lane groups go straight to dst (contiguous slots), the last partial one via u.
+    T* out = count == L ? dst + s0 : u;
+    const int64_t os = count == L ? xs : L;
+    for (int v = 0; v < L; v += V::kLanes) {
+      typename V::type t[6][3];  // t = G g
       for (int c = 0; c < 3; ++c) {
-        typename D::type in[3] = {D::load(g + c * L + v), D::load(g + (3 + c) * L + v),
-                                  D::load(g + (6 + c) * L + v)};
-        typename D::type r[6];
-        g3<D>(in, r);
-        for (int i = 0; i < 6; ++i) t[i][c] = r[i];
+        typename V::type in[3] = {V::load(g + c * L + v), V::load(g + (3 + c) * L + v),
+                                  V::load(g + (6 + c) * L + v)};
+        typename V::type res[6];
+        g3<V>(in, res);
+        for (int i = 0; i < 6; ++i) t[i][c] = res[i];
       }
       for (int i = 0; i < 6; ++i) {
-        typename D::type r[6];
-        g3<D>(t[i], r);  // (t G^T)[i][j]
-        for (int j = 0; j < 6; ++j) D::store(u + (i * 6 + j) * L + v, r[j]);
+        typename V::type res[6];
+        g3<V>(t[i], res);  // (t G^T)[i][j]
+        for (int j = 0; j < 6; ++j) V::store(out + (i * 6 + j) * os + v, res[j]);
       }
     }
-    for (int xi = 0; xi < kXiCount; ++xi) {
-      T* out = dst + xi * xs + s0;
-      const double* src = u + xi * L;
-      for (int l = 0; l < count; ++l) out[l] = T(src[l]);
-    }
+    if (count < L)
+      for (int xi = 0; xi < kXiCount; ++xi)
+        for (int l = 0; l < count; ++l) dst[xi * xs + s0 + l] = u[xi * L + l];
   }
 }
 
-template <typename V, typename D, typename T>
+template <typename V, typename T>
 WinogradKernels<T> winograd_kernels(const char* name) {
-  return {name, input_tiles<V, T>, output_tiles<V, T>, filter_panel<D, T>};
+  return {name, input_tiles<V, T>, output_tiles<V, T>, filter_panel<V, T>};
 }
 
 }  // namespace simd
