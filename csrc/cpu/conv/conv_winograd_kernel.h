@@ -113,14 +113,12 @@ void input_tiles(const T* const* plane, const int32_t* h0, const int32_t* w0, in
         for (int j = 0; j < 6; ++j) d[(i * 6 + j) * L + l] = src[i * iw + j];
       continue;
     }
-    for (int i = 0; i < 6; ++i) {
-      const int64_t h = r0 + i;
-      const bool row_in = h >= 0 && h < ih;
-      for (int j = 0; j < 6; ++j) {
-        const int64_t c = c0 + j;
-        d[(i * 6 + j) * L + l] = (row_in && c >= 0 && c < iw) ? p[h * iw + c] : T(0);
-      }
-    }
+    // At an edge: zeros, then the rows [i0, i1) x columns [j0, j1) inside the plane.
+    for (int xi = 0; xi < kXiCount; ++xi) d[xi * L + l] = T(0);
+    const int64_t i0 = r0 < 0 ? -r0 : 0, i1 = ih - r0 < 6 ? ih - r0 : 6;
+    const int64_t j0 = c0 < 0 ? -c0 : 0, j1 = iw - c0 < 6 ? iw - c0 : 6;
+    for (int64_t i = i0; i < i1; ++i)
+      for (int64_t j = j0; j < j1; ++j) d[(i * 6 + j) * L + l] = p[(r0 + i) * iw + c0 + j];
   }
   for (int xi = 0; xi < kXiCount; ++xi)
     for (int l = count; l < L; ++l) d[xi * L + l] = T(0);
@@ -171,6 +169,11 @@ void output_tiles(const T* m, int64_t xi_stride, int count, T* const* plane, con
     T* p = plane[l];
     const int64_t r0 = oh0[l], c0 = ow0[l];
     const int64_t rows = oh - r0 < 4 ? oh - r0 : 4, cols = ow - c0 < 4 ? ow - c0 : 4;
+    if (rows == 4 && cols == 4) {  // inside the plane: fixed trip counts
+      for (int i = 0; i < 4; ++i)
+        for (int k = 0; k < 4; ++k) p[(r0 + i) * ow + c0 + k] = y[(i * 4 + k) * L + l];
+      continue;
+    }
     for (int64_t i = 0; i < rows; ++i) {
       T* row = p + (r0 + i) * ow + c0;
       for (int64_t k = 0; k < cols; ++k) row[k] = y[(i * 4 + k) * L + l];
