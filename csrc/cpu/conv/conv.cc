@@ -65,20 +65,30 @@ std::string conv_algorithm_unsupported(ConvAlgorithm algorithm, ConvPass pass,
 }
 
 // Winograd F(4x4,3x3) for 3x3 stride-1 forward / backward_data where it beats im2col_gemm
-// (benchmarks/results/winograd_cpu.md; 2 threads, AVX-512, float32, noisy shared machine):
-//   8x64x56x56 64->64 forward 14.3 ms vs 19.6 ms; 8x128x28x28 8.1 vs 17.7; 8x256x14x14 9.3 vs
-//   32.7; 8x512x7x7 15.5 vs 35.3; 1x128x112x112 13.6 vs 30.6; 8x32x56x56 32->32 4.3 vs 8.8.
-// It loses with few channels per group (8x16x56x56 16->16: 15 vs 5.8 ms; C_in = 3: 10 vs 1.3),
-// where the 36 GEMMs are too thin for the transforms' cost, and on small planes of one sample
-// (1x64x7x7: 0.41 vs 0.15 ms) where the filter transform dominates. Its workspace (4x the
-// weights as transformed filters) must also stay within the 64 MiB budget: 8x512x7x7 float64
-// (75 MiB of transformed filters) stays on im2col_gemm.
+// (benchmarks/results/winograd_cpu.md: im2col_gemm time / winograd time, forward / backward_data,
+// float32, AVX-512, CPU time of one thread; the machine was too loaded for 2-thread timings):
+//   ResNet-50 3x3: 8x64x56x56 1.94 / 1.75, 8x512x7x7 3.8 / 4.9, 1x256x14x14 2.1 / 1.9;
+//   16 and 8 channels win too: 8x16x16x56x56 1.33 / 1.38, 1x8x8x56x56 1.60 / 1.64.
+// It loses or breaks even
+// - with groups and few channels per group, where 36 GEMMs per group are too thin:
+//   8x128x56x56 g32 (4 per group) 0.80 / 0.63, 8x256x28x28 g32 (8) 1.17 / 0.90,
+//   8x64x56x56 g4 (16) 1.04 / 1.01, while 8x512x14x14 g32 (16) wins 1.37 / 1.20;
+// - with fewer than 8 input channels: vgg16 conv1_1 1x3x224x224 -> 64 0.58 / 0.97;
+// - on problems under ~8 MFLOP (direct 2 N C_in/g C_out 9 OH OW), where the transforms' fixed
+//   costs and waking the threads weigh: 1x64x7x7 1.02 / 0.89, 1x16x14x14 1.02 / 0.90,
+//   1x16x7x7 0.93 / 0.85; 1x128x7x7 (14.5 MFLOP) already wins 1.05 / 1.05.
+// Its workspace (transformed filters when there is more than one tile block, V and M of a block)
+// must also stay within the 64 MiB budget.
 constexpr int64_t kWorkspaceLimit = int64_t(64) << 20;  // bytes per call
+constexpr int64_t kWinogradMinFlops = 8'000'000;
 
 bool prefer_winograd(const ConvGeometry& g, ConvPass pass, int64_t element_size) {
   if (!winograd_unsupported(pass, g).empty()) return false;
-  if (g.in_channels_per_group() < 32 || g.out_channels_per_group() < 32) return false;
-  if (g.batch * g.out_plane() < 196 || g.batch * g.in_plane() < 196) return false;
+  if (g.groups > 1 && g.in_channels_per_group() < 16) return false;
+  if (g.in_channels_per_group() < 8) return false;
+  const int64_t flops = 2 * g.batch * g.in_channels_per_group() * g.out_channels * 9 *
+                        g.out_plane();
+  if (flops < kWinogradMinFlops) return false;
   return conv_workspace_bytes(ConvAlgorithm::Winograd, pass, g, element_size) <= kWorkspaceLimit;
 }
 

@@ -147,8 +147,9 @@ Plan make_plan(const Problem& p) {
   pl.blocks = ceil_div(tiles, pl.nb);
   pl.fused = pl.blocks == 1;
   pl.gemm_tasks = p.groups * pl.upanels * (pl.fused ? 1 : kXi);
-  pl.threads = int(std::max<int64_t>(
-      1, std::min<int64_t>(num_threads(), std::max<int64_t>(pl.gemm_tasks, p.cin))));
+  // Multiply-adds of the GEMMs and the transforms: small problems run on fewer threads.
+  const int64_t work = kXi * pl.nb * pl.blocks * (p.cin * cog + p.cin + p.cout);
+  pl.threads = threads_for(std::max<int64_t>(pl.gemm_tasks, p.cin), work);
   pl.tiles_table = 5 * tiles;
   // Stride between xi planes of U: one panel (fused) or all (stored), plus one cache line so
   // that the filter transform's 36 stores per lane group do not all land in one L1 set.
