@@ -2,38 +2,44 @@
 //
 // Per group, with tiles of 4x4 outputs read from overlapping 6x6 input patches d (stride 4):
 //   V = B^T d B          (input transform, one 6x6 matrix per tile and input channel)
-//   U = G g G^T          (filter transform, once per call, computed in double, stored as T)
+//   U = G g G^T          (filter transform, per call)
 //   M[xi] = U[xi] . V[xi] for the 36 positions xi: 36 independent GEMMs
 //           (C_out/g x C_in/g) . (C_in/g x tiles), on the packed GEMM's micro-kernels
-//           (gemm_kernels.h) with U packed once per call and V written by the input transform
-//           directly in the packed-B layout. (gemm<T>() itself re-packs A on every call: with U
-//           as A that cost more than the GEMM on 256/512-channel layers.)
+//           (gemm_packed) with U and V written by the transforms directly in the packed layouts
+//           (gemm<T>() would re-pack its operands on every call).
 //   Y = A^T M A (4x4)    (output transform; + bias; clipped at the output's edges)
 // Points 0, +-1, +-2, inf (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks").
-// The matrices are exact in binary except G's 1/6, 1/12, 1/24, hence U is computed in double.
-// The alternative points 0, +-1, +-1/2, inf were not implemented or measured (left open).
+// The matrices are exact in binary except G's 1/6, 1/12, 1/24. U was first computed in double;
+// computing it in T changed no measured float32 error (C 256, 14x14: 1.21e-5 vs 1.08e-5) and
+// halves the filter transform's vectors. The alternative points 0, +-1, +-1/2, inf were not
+// implemented or measured (left open); nor F(2x2, 3x3) or F(6x6, 3x3).
+// The transforms are SIMD kernels per ISA (conv_winograd_kernel.h): kWinoLanes tiles (or
+// filters) at once, one per lane, gathered from the NCHW planes by scalar loads.
 //
 // Numerics (float32, N(0,1) data, padding 1, against float64 on the same inputs; see
-// tests/test_conv_winograd.py): max|err| / max|y| = 6.7e-6 (C 64, 56x56), 1.2e-5 (128, 28x28),
-// 1.6e-5 (256, 14x14), 8.7e-6 (512, 7x7), i.e. 1.1-3.0 x eps32 sqrt(9 C); im2col_gemm: 3.5e-7 to
-// 5.1e-7. The transforms grow the magnitudes (B^T d B up to 10x per side, A^T M A up to 18x).
+// tests/test_conv_winograd.py): max|err| / max|y| = 6.0e-6 (C 64, 56x56), 9.7e-6 (128, 28x28),
+// 1.1e-5 (256, 14x14), 9.8e-6 (512, 7x7), i.e. 1.2-2.6 x eps32 sqrt(9 C) (grad_input alike);
+// im2col_gemm: 3.3e-7 to 5.9e-7. The transforms grow the magnitudes (B^T d B up to 10x per
+// side, A^T M A up to 18x).
 //
 // Data layout: tiles are numbered over (n, tile_h, tile_w); blocks of nb tiles (a block may
-// span samples; every GEMM column is one tile and columns never mix, so a sample's result does
-// not depend on the batch around it) are processed one after the other by all threads:
-//   V [g][36][nb/nr][C_in/g][nr], M [g][36][C_out/g][nb], U [g][36][C_out/g / mr][C_in/g][mr].
-// Within a block, threads split the input transform over input channels, the GEMMs over
-// (group, xi, mr rows) and the output transform over output channels: every value is computed
-// by one thread in a fixed order, so results are bitwise the same for any thread count.
-// Workspace (winograd_workspace_bytes): U = 4x the weights (36 vs 9 per filter; 512x512 float32:
-// 36 MiB) plus V and M of one block, 36 (C_in + C_out) nb sizeof(T) (<= ~10 MiB on ResNet
-// shapes), kept by the calling thread across calls.
+// span samples; every GEMM column (or row) is one tile and they never mix, so a sample's result
+// does not depend on the batch around it) are processed one after the other by all threads:
+//   V [g][36][nb/nr][C_in/g][nr], M [g][36][C_out/g][nb], U [g][36][C_out/g / mr][C_in/g][mr],
+// or, with few tiles, the transposed GEMMs (tiles on the micro-kernel's rows, see Plan).
+// Within a block, threads split the input transform over (input channel, 16 tiles), the GEMMs
+// over (group, panel of output channels[, xi]) and the output transform over (output channel,
+// 16 tiles): every value is computed by one thread in a fixed order, so results are bitwise the
+// same for any thread count.
+// Workspace (winograd_workspace_bytes, kept by the calling thread across calls): V and M of
+// one block, 36 (C_in + C_out) nb sizeof(T) (<= ~10 MiB on ResNet shapes); with one block, one
+// panel of U per thread (36 C_in/g mr); with several, the whole U, 4x the weights.
 //
 // backward_data of a stride-1 3x3 conv is a stride-1 3x3 correlation of grad_output with the
 // spatially flipped, in/out-transposed weights and padding 2 - pad (negative: a crop), on an
-// output of the input's size: it runs through the same code.
+// output of the input's size: it runs through the same code, the filter transform reading the
+// weights in that order (no copy).
 #include <algorithm>
-#include <cstring>
 #include <vector>
 
 #ifdef _OPENMP
