@@ -209,11 +209,11 @@ def test_sample_does_not_depend_on_batch(dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
 def test_blocks_do_not_change_bits(dtype):
-    """A batch of 588 tiles runs in two blocks with the filters transformed once for both; each
-    sample alone (196 tiles) in one block, each GEMM task transforming its own filters: the
+    """A batch of 300 tiles runs in three blocks with the filters transformed once for all; each
+    sample alone (100 tiles) in one block, each GEMM task transforming its own filters: the
     results are bitwise the same (forward and grad_input)."""
     rng = np.random.default_rng(5)
-    x = rng.standard_normal((3, 64, 56, 56)).astype(dtype)
+    x = rng.standard_normal((3, 64, 40, 40)).astype(dtype)
     w = rng.standard_normal((64, 64, 3, 3)).astype(dtype)
     y = fastconv.conv2d(x, w, padding=1, algorithm="winograd")
     gx = fastconv.conv2d_backward(y, x, w, padding=1, output_mask=(True, False, False),
