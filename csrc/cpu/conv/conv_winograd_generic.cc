@@ -1,5 +1,7 @@
 // Portable Winograd transform kernels: conv_winograd_kernel.h's templates over a plain C++
 // "vector" of 4 elements that the compiler vectorises for the baseline ISA.
+#include <cstdint>
+
 #include "cpu/conv/conv_winograd_kernel.h"
 
 namespace fastconv::cpu::generic {
@@ -30,6 +32,12 @@ struct Vec4 {
   static type mul(type a, type b) {
     for (int k = 0; k < 4; ++k) a.v[k] *= b.v[k];
     return a;
+  }
+  // dst[j * ldd + i] = src[i * lds + j], i, j < kTile.
+  static constexpr int kTile = 4;
+  static void transpose_tile(const T* src, int64_t lds, T* dst, int64_t ldd) {
+    for (int i = 0; i < kTile; ++i)
+      for (int j = 0; j < kTile; ++j) dst[j * ldd + i] = src[i * lds + j];
   }
   // a > b ? a : b, as the SIMD max: b where b is NaN (or -0.0 against 0).
   static type max(type a, type b) {

@@ -4,8 +4,9 @@
 // through WinogradKernels. Every kernel transforms kWinoLanes tiles (or filters) at once, one
 // lane each, in vectors of V::kLanes; lanes never mix, so a tile's result does not depend on
 // the tiles beside it. V needs zero, set1, load, store, add, sub, mul, max; the arithmetic is
-// the same sequence of roundings on every ISA (no FMA). Scalar gathers feed the vectors: the
-// 6x6 patches of NCHW planes (stride 4 between tiles) and the 3x3 filters.
+// the same sequence of roundings on every ISA (no FMA); input_tiles also needs kTile and
+// transpose_tile (gemm_simd_kernel.h). Scalar gathers feed the vectors: the 6x6 patches of
+// NCHW planes (stride 4 between tiles) and the 3x3 filters.
 #pragma once
 
 #include <cstdint>
@@ -103,25 +104,36 @@ template <typename V, typename T>
 void input_tiles(const T* const* plane, const int32_t* h0, const int32_t* w0, int count,
                  int64_t ih, int64_t iw, T* dst, int64_t xi_stride) {
   constexpr int L = kWinoLanes;
-  alignas(64) T d[kXiCount * L];
-  for (int l = 0; l < count; ++l) {
+  // Patches gathered lane by lane, one contiguous 36-value row each (whole rows of 6 copied),
+  // then turned into d[xi][lane] by V's kTile x kTile block transposes (kPad columns: whole
+  // tiles).
+  constexpr int kPad = (kXiCount + V::kTile - 1) / V::kTile * V::kTile;
+  alignas(64) T patch[L * kPad];
+  alignas(64) T d[kPad * L];
+  for (int l = 0; l < L; ++l) {
+    T* q = patch + l * kPad;
+    if (l >= count) {
+      for (int xi = 0; xi < kPad; ++xi) q[xi] = T(0);
+      continue;
+    }
     const T* p = plane[l];
     const int64_t r0 = h0[l], c0 = w0[l];
     if (r0 >= 0 && c0 >= 0 && r0 + 6 <= ih && c0 + 6 <= iw) {
       const T* src = p + r0 * iw + c0;
       for (int i = 0; i < 6; ++i)
-        for (int j = 0; j < 6; ++j) d[(i * 6 + j) * L + l] = src[i * iw + j];
+        for (int j = 0; j < 6; ++j) q[i * 6 + j] = src[i * iw + j];
       continue;
     }
     // At an edge: zeros, then the rows [i0, i1) x columns [j0, j1) inside the plane.
-    for (int xi = 0; xi < kXiCount; ++xi) d[xi * L + l] = T(0);
+    for (int xi = 0; xi < kPad; ++xi) q[xi] = T(0);
     const int64_t i0 = r0 < 0 ? -r0 : 0, i1 = ih - r0 < 6 ? ih - r0 : 6;
     const int64_t j0 = c0 < 0 ? -c0 : 0, j1 = iw - c0 < 6 ? iw - c0 : 6;
     for (int64_t i = i0; i < i1; ++i)
-      for (int64_t j = j0; j < j1; ++j) d[(i * 6 + j) * L + l] = p[(r0 + i) * iw + c0 + j];
+      for (int64_t j = j0; j < j1; ++j) q[i * 6 + j] = p[(r0 + i) * iw + c0 + j];
   }
-  for (int xi = 0; xi < kXiCount; ++xi)
-    for (int l = count; l < L; ++l) d[xi * L + l] = T(0);
+  for (int l0 = 0; l0 < L; l0 += V::kTile)
+    for (int x0 = 0; x0 < kPad; x0 += V::kTile)
+      V::transpose_tile(patch + l0 * kPad + x0, kPad, d + x0 * L + l0, L);
 
   for (int v = 0; v < L; v += V::kLanes) {
     typename V::type col[6][6];  // col[k][j] = (B^T d)[k][j]
