@@ -3,8 +3,9 @@
 // conv_winograd_{generic,avx2,avx512}.cc, each compiled with its own flags and reached only
 // through WinogradKernels. Every kernel transforms kWinoLanes tiles (or filters) at once, one
 // lane each, in vectors of V::kLanes; lanes never mix, so a tile's result does not depend on
-// the tiles beside it. V needs zero, set1, load, store, add, sub, mul, max; the arithmetic is
-// the same sequence of roundings on every ISA (no FMA); input_tiles also needs kTile and
+// the tiles beside it. V needs zero, set1, load, store, add, sub, mul, max (the compiler may
+// contract a multiply and an add into an FMA where the ISA has one: results differ between ISA
+// paths, never between runs); input_tiles also needs kTile and
 // transpose_tile (gemm_simd_kernel.h). Scalar gathers feed the vectors: the 6x6 patches of
 // NCHW planes (stride 4 between tiles) and the 3x3 filters.
 #pragma once
