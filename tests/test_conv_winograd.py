@@ -209,16 +209,28 @@ def test_sample_does_not_depend_on_batch(dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
 def test_blocks_do_not_change_bits(dtype):
-    """A batch of 300 tiles runs in three blocks with the filters transformed once for all; each
-    sample alone (100 tiles) in one block, each GEMM task transforming its own filters: the
-    results are bitwise the same (forward and grad_input)."""
+    """A batch of 1200 tiles runs in 10 blocks of 128 with the filters transformed once for all,
+    each thread running whole blocks (2 threads) or all threads each block's phases (1 thread);
+    each sample alone (100 tiles) in one block, each GEMM task transforming its own filters:
+    the results are bitwise the same (forward and grad_input)."""
     rng = np.random.default_rng(5)
-    x = rng.standard_normal((3, 64, 40, 40)).astype(dtype)
-    w = rng.standard_normal((64, 64, 3, 3)).astype(dtype)
-    y = fastconv.conv2d(x, w, padding=1, algorithm="winograd")
-    gx = fastconv.conv2d_backward(y, x, w, padding=1, output_mask=(True, False, False),
-                                  algorithm="winograd")[0]
-    for i in (0, 2):
+    x = rng.standard_normal((12, 16, 40, 40)).astype(dtype)
+    w = rng.standard_normal((16, 16, 3, 3)).astype(dtype)
+    before = fastconv.get_num_threads()
+    try:
+        results = []
+        for threads in (1, 2):
+            fastconv.set_num_threads(threads)
+            y = fastconv.conv2d(x, w, padding=1, algorithm="winograd")
+            gx = fastconv.conv2d_backward(y, x, w, padding=1, output_mask=(True, False, False),
+                                          algorithm="winograd")[0]
+            results.append((y, gx))
+    finally:
+        fastconv.set_num_threads(before)
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+    y, gx = results[1]
+    for i in (0, 11):
         xi = x[i:i + 1]
         np.testing.assert_array_equal(y[i:i + 1], fastconv.conv2d(xi, w, padding=1,
                                                                   algorithm="winograd"))

@@ -128,8 +128,9 @@ struct Plan {
   int64_t ldm;               // M row length: tiles (columns) or cog (tile_rows), kLanes-padded
   int threads;
   int64_t tiles_table, u, u_panel, v, m;  // workspace elements (tiles_table: int32)
+  bool own_blocks;  // each thread runs whole blocks with its own V and M
   int64_t bytes(int64_t elem) const {
-    return tiles_table * 4 + (u + threads * u_panel + v + m) * elem;
+    return tiles_table * 4 + (u + threads * u_panel + (v + m) * (own_blocks ? threads : 1)) * elem;
   }
 };
 
@@ -161,6 +162,9 @@ Plan make_plan(const Problem& p) {
   // Multiply-adds of the GEMMs and the transforms: small problems run on fewer threads.
   const int64_t work = kXi * pl.nb * pl.blocks * (p.cin * cog + p.cin + p.cout);
   pl.threads = threads_for(std::max<int64_t>(pl.gemm_tasks, p.cin), work);
+  // Many blocks: each thread runs whole blocks, all three phases, on its own V and M (no
+  // barrier between the phases; the block stays in that core's caches).
+  pl.own_blocks = !pl.fused && pl.blocks >= 4 * pl.threads;
   pl.tiles_table = 5 * tiles;
   // Stride between xi planes of U: one panel (fused) or all (stored), plus one cache line so
   // that the filter transform's 36 stores per lane group do not all land in one L1 set.
@@ -234,14 +238,18 @@ void run_winograd(const Problem& p, const T* x, const T* w, const T* bias, bool 
   const int64_t v_group = kXi * v_xs;
   const int64_t m_xs = (pl.tile_rows ? nb : cog) * ldm;  // M[grp][xi]: [co][ldm] or [tile][ldm]
   const int64_t m_group = kXi * m_xs;
-  T* v = workspace<T>(2, size_t(pl.v));
-  T* m = workspace<T>(3, size_t(pl.m));
+  // V and M of one block: shared by the threads, or one pair per thread (own_blocks).
+  const int v_copies = pl.own_blocks ? pl.threads : 1;
+  T* v_all = workspace<T>(2, size_t(pl.v * v_copies));
+  T* m_all = workspace<T>(3, size_t(pl.m * v_copies));
   // V rows are written straight into the packed panels when kLanes tiles are contiguous there
   // (vw a multiple of kLanes), else through a buffer, lane by lane.
   const bool direct = vw % kLanes == 0;
+  const int64_t co_groups = ceil_div(cog, kLanes);
 
   // One GEMM: output channels [up * uw, + cols) of M[grp][xi] for the block's nt tiles.
-  auto gemm = [&](int64_t grp, int64_t xi, int64_t up, const T* u_panel, int64_t nt) {
+  auto gemm = [&](int64_t grp, int64_t xi, int64_t up, const T* u_panel, int64_t nt,
+                  const T* v, T* m) {
     const T* vx = v + grp * v_group + xi * v_xs;
     T* mx = m + grp * m_group + xi * m_xs;
     const int64_t chans = std::min(uw, cog - up * uw);
@@ -261,87 +269,99 @@ void run_winograd(const Problem& p, const T* x, const T* w, const T* bias, bool 
     const T* in_planes[kLanes];
     T* out_planes[kLanes];
     T* upanel = upk + pl.u + thread_id() * pl.u_panel;
-    for (int64_t t0 = 0; t0 < total; t0 += nb) {
-      const int64_t nt = std::min(nb, total - t0);
+
+    // The three phases of the block of nt tiles from tile t0, one task at a time.
+    // Input transform, tasks (input channel, kLanes tiles): V[grp][xi][tile / vw][ci][tile % vw].
+    auto input_task = [&](int64_t task, int64_t t0, int64_t nt, T* v) {
       const int64_t padded = ceil_div(nt, vw) * vw;  // tiles in the V panels
       const int64_t in_groups = ceil_div(padded, kLanes);
-
-      // Input transform, split over (input channel, kLanes tiles):
-      // V[grp][xi][tile / vw][ci][tile % vw].
-#pragma omp for schedule(static)
-      for (int64_t task = 0; task < p.cin * in_groups; ++task) {
-        const int64_t c = task / in_groups, l0 = task % in_groups * kLanes;
-        const int64_t grp = c / cig, ci = c % cig;
-        const int count = int(std::clamp<int64_t>(nt - l0, 0, kLanes));
-        for (int l = 0; l < count; ++l)
-          in_planes[l] = x + (t_n[t0 + l0 + l] * p.cin + c) * in_plane;
-        T* vg = v + grp * v_group;
-        if (direct) {
-          kern.input(in_planes, t_ih + t0 + l0, t_iw + t0 + l0, count, p.ih, p.iw,
-                     vg + ((l0 / vw) * cig + ci) * vw + l0 % vw, v_xs);
-          continue;
-        }
-        kern.input(in_planes, t_ih + t0 + l0, t_iw + t0 + l0, count, p.ih, p.iw, buf, kLanes);
-        const int64_t width = std::min(kLanes, padded - l0);
-        for (int64_t xi = 0; xi < kXi; ++xi) {
-          T* vx = vg + xi * v_xs;
-          for (int64_t l = 0; l < width; ++l) {
-            const int64_t col = l0 + l;
-            vx[((col / vw) * cig + ci) * vw + col % vw] = buf[xi * kLanes + l];
-          }
+      const int64_t c = task / in_groups, l0 = task % in_groups * kLanes;
+      const int64_t grp = c / cig, ci = c % cig;
+      const int count = int(std::clamp<int64_t>(nt - l0, 0, kLanes));
+      for (int l = 0; l < count; ++l)
+        in_planes[l] = x + (t_n[t0 + l0 + l] * p.cin + c) * in_plane;
+      T* vg = v + grp * v_group;
+      if (direct) {
+        kern.input(in_planes, t_ih + t0 + l0, t_iw + t0 + l0, count, p.ih, p.iw,
+                   vg + ((l0 / vw) * cig + ci) * vw + l0 % vw, v_xs);
+        return;
+      }
+      kern.input(in_planes, t_ih + t0 + l0, t_iw + t0 + l0, count, p.ih, p.iw, buf, kLanes);
+      const int64_t width = std::min(kLanes, padded - l0);
+      for (int64_t xi = 0; xi < kXi; ++xi) {
+        T* vx = vg + xi * v_xs;
+        for (int64_t l = 0; l < width; ++l) {
+          const int64_t col = l0 + l;
+          vx[((col / vw) * cig + ci) * vw + col % vw] = buf[xi * kLanes + l];
         }
       }
-
-      // 36 GEMMs per group, split over (group, panel of output channels) when the task
-      // transforms its panel's filters itself (fused), else over (group, xi, panel).
+    };
+    auto input_tasks = [&](int64_t nt) { return p.cin * ceil_div(ceil_div(nt, vw) * vw, kLanes); };
+    // 36 GEMMs per group, tasks (group, panel of output channels) when the task transforms its
+    // panel's filters itself (fused), else (group, xi, panel).
+    auto gemm_task = [&](int64_t task, int64_t nt, const T* v, T* m) {
       if (pl.fused) {
-#pragma omp for schedule(static)
-        for (int64_t task = 0; task < pl.gemm_tasks; ++task) {
-          const int64_t grp = task / pl.upanels, up = task % pl.upanels;
-          transform_panel(grp, up, upanel, u_xs);
-          for (int64_t xi = 0; xi < kXi; ++xi) gemm(grp, xi, up, upanel + xi * u_xs, nt);
-        }
-      } else {
-#pragma omp for schedule(static)
-        for (int64_t task = 0; task < pl.gemm_tasks; ++task) {
-          const int64_t up = task % pl.upanels, xi = (task / pl.upanels) % kXi;
-          const int64_t grp = task / (pl.upanels * kXi);
-          gemm(grp, xi, up, upk + (grp * kXi + xi) * u_xs + up * cig * uw, nt);
-        }
+        const int64_t grp = task / pl.upanels, up = task % pl.upanels;
+        transform_panel(grp, up, upanel, u_xs);
+        for (int64_t xi = 0; xi < kXi; ++xi) gemm(grp, xi, up, upanel + xi * u_xs, nt, v, m);
+        return;
       }
-
-      // Output transform: Y = A^T M A (+ bias), kLanes tiles of one output channel per call
-      // (M rows over tiles), or kLanes output channels of one tile (tile_rows).
+      const int64_t up = task % pl.upanels, xi = (task / pl.upanels) % kXi;
+      const int64_t grp = task / (pl.upanels * kXi);
+      gemm(grp, xi, up, upk + (grp * kXi + xi) * u_xs + up * cig * uw, nt, v, m);
+    };
+    // Output transform: Y = A^T M A (+ bias), tasks of kLanes tiles of one output channel (M
+    // rows over tiles), or of kLanes output channels of one tile (tile_rows).
+    auto output_task = [&](int64_t task, int64_t t0, int64_t nt, const T* m) {
       if (pl.tile_rows) {
-        const int64_t co_groups = ceil_div(cog, kLanes);
-#pragma omp for schedule(static)
-        for (int64_t task = 0; task < nt * G * co_groups; ++task) {
-          const int64_t t = task / (G * co_groups), grp = task / co_groups % G;
-          const int64_t co0 = task % co_groups * kLanes;
-          const int count = int(std::min<int64_t>(kLanes, cog - co0));
-          for (int l = 0; l < count; ++l) {
-            const int64_t oc = grp * cog + co0 + l;
-            out_planes[l] = y + (t_n[t0 + t] * p.cout + oc) * out_plane;
-            lane_bias[l] = bias ? bias[oc] : T(0);
-            lane_oh[l] = t_oh[t0 + t];
-            lane_ow[l] = t_ow[t0 + t];
-          }
-          kern.output(m + grp * m_group + t * ldm + co0, m_xs, count, out_planes, lane_oh,
-                      lane_ow, p.oh, p.ow, lane_bias, relu);
+        const int64_t t = task / (G * co_groups), grp = task / co_groups % G;
+        const int64_t co0 = task % co_groups * kLanes;
+        const int count = int(std::min<int64_t>(kLanes, cog - co0));
+        for (int l = 0; l < count; ++l) {
+          const int64_t oc = grp * cog + co0 + l;
+          out_planes[l] = y + (t_n[t0 + t] * p.cout + oc) * out_plane;
+          lane_bias[l] = bias ? bias[oc] : T(0);
+          lane_oh[l] = t_oh[t0 + t];
+          lane_ow[l] = t_ow[t0 + t];
         }
-      } else {
-        const int64_t out_groups = ceil_div(nt, kLanes);
+        kern.output(m + grp * m_group + t * ldm + co0, m_xs, count, out_planes, lane_oh,
+                    lane_ow, p.oh, p.ow, lane_bias, relu);
+        return;
+      }
+      const int64_t out_groups = ceil_div(nt, kLanes);
+      const int64_t oc = task / out_groups, l0 = task % out_groups * kLanes;
+      const int64_t grp = oc / cog, co = oc % cog;
+      const int count = int(std::min<int64_t>(kLanes, nt - l0));
+      for (int l = 0; l < count; ++l)
+        out_planes[l] = y + (t_n[t0 + l0 + l] * p.cout + oc) * out_plane;
+      std::fill(lane_bias, lane_bias + kLanes, bias ? bias[oc] : T(0));
+      kern.output(m + grp * m_group + co * ldm + l0, m_xs, count, out_planes, t_oh + t0 + l0,
+                  t_ow + t0 + l0, p.oh, p.ow, lane_bias, relu);
+    };
+    auto output_tasks = [&](int64_t nt) {
+      return pl.tile_rows ? nt * G * co_groups : p.cout * ceil_div(nt, kLanes);
+    };
+
+    if (pl.own_blocks) {
+      T* v = v_all + thread_id() * pl.v;
+      T* m = m_all + thread_id() * pl.m;
+#pragma omp for schedule(dynamic, 1)
+      for (int64_t blk = 0; blk < pl.blocks; ++blk) {
+        const int64_t t0 = blk * nb, nt = std::min(nb, total - t0);
+        for (int64_t task = 0; task < input_tasks(nt); ++task) input_task(task, t0, nt, v);
+        for (int64_t task = 0; task < pl.gemm_tasks; ++task) gemm_task(task, nt, v, m);
+        for (int64_t task = 0; task < output_tasks(nt); ++task) output_task(task, t0, nt, m);
+      }
+    } else {
+      for (int64_t t0 = 0; t0 < total; t0 += nb) {
+        const int64_t nt = std::min(nb, total - t0);
 #pragma omp for schedule(static)
-        for (int64_t task = 0; task < p.cout * out_groups; ++task) {
-          const int64_t oc = task / out_groups, l0 = task % out_groups * kLanes;
-          const int64_t grp = oc / cog, co = oc % cog;
-          const int count = int(std::min<int64_t>(kLanes, nt - l0));
-          for (int l = 0; l < count; ++l)
-            out_planes[l] = y + (t_n[t0 + l0 + l] * p.cout + oc) * out_plane;
-          std::fill(lane_bias, lane_bias + kLanes, bias ? bias[oc] : T(0));
-          kern.output(m + grp * m_group + co * ldm + l0, m_xs, count, out_planes,
-                      t_oh + t0 + l0, t_ow + t0 + l0, p.oh, p.ow, lane_bias, relu);
-        }
+        for (int64_t task = 0; task < input_tasks(nt); ++task) input_task(task, t0, nt, v_all);
+#pragma omp for schedule(static)
+        for (int64_t task = 0; task < pl.gemm_tasks; ++task) gemm_task(task, nt, v_all, m_all);
+#pragma omp for schedule(static)
+        for (int64_t task = 0; task < output_tasks(nt); ++task)
+          output_task(task, t0, nt, m_all);
       }
     }
   }
