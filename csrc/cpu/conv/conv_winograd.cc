@@ -50,8 +50,8 @@
 #include "common/denormals.h"
 #include "common/parallel.h"
 #include "cpu/conv/conv_algorithms.h"
-#include "cpu/gemm/gemm.h"
 #include "cpu/conv/conv_winograd_kernel.h"
+#include "cpu/gemm/gemm.h"
 #include "cpu/gemm/gemm_kernels.h"
 
 namespace fastconv::cpu {
@@ -111,8 +111,9 @@ struct Problem {
 };
 
 // Sizes of one call, computed the same way by run_winograd and winograd_workspace_bytes.
-// Tiles are processed in blocks of nb (whole V panels, a function of the geometry only) such
-// that one GEMM's operands V[xi] and M[xi] ((C_in/g + C_out/g) x nb) stay in L2 (kGemmBytes).
+// Tiles are processed in blocks of nb (whole V panels, a function of the geometry and the
+// micro-kernel only) such that one GEMM's operands V[xi] and M[xi] ((C_in/g + C_out/g) x nb)
+// stay in L2 (kGemmBytes), at most kMaxBlock tiles.
 // With a single block, each GEMM task transforms the filters of its own panel of output
 // channels (U never stored whole: 512x512 filters give 36 MiB); with several, U is transformed
 // once into the workspace and read by every block.
