@@ -1,6 +1,8 @@
 """Winograd F(4x4,3x3) vs im2col_gemm vs torch (oneDNN) on 3x3 stride-1 layers, forward and
 backward_data, in one process, interleaved, median of repeats. GFLOP/s count direct-conv FLOPs
-(2 * N * C_out * C_in * 9 * H * W). Writes benchmarks/results/winograd_cpu.md.
+(2 * N * C_out * C_in * 9 * H * W). Prints the rows; --out FILE also writes them as a markdown
+table (benchmarks/results/winograd_cpu.md is written by hand from winograd_cpu_time.py and the
+suite).
 
     PYTHONPATH=python python benchmarks/winograd_cpu.py [--repeats 7] [--threads 2] [--quick]
 """
@@ -8,7 +10,6 @@ backward_data, in one process, interleaved, median of repeats. GFLOP/s count dir
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 
@@ -30,8 +31,7 @@ def main():
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results",
-                                                  "winograd_cpu.md"))
+    ap.add_argument("--out", default=None)
     args = ap.parse_args()
     import torch
     import torch.nn.functional as F
@@ -77,6 +77,8 @@ def main():
                 f"{k} {med[k]*1e3:8.2f} ms {flops/med[k]/1e9:6.1f} GF/s" for k in med) +
                 f"  wino/torch {med['torch']/med['winograd']:.2f}x"
                 f"  wino/im2col {med['im2col_gemm']/med['winograd']:.2f}x", flush=True)
+    if not args.out:
+        return
     with open(args.out, "w") as fh:
         fh.write("# Winograd F(4x4,3x3) on the CPU\n\n")
         fh.write(f"{args.threads} threads, float32, median of {args.repeats} interleaved repeats "

@@ -66,20 +66,32 @@ std::string conv_algorithm_unsupported(ConvAlgorithm algorithm, ConvPass pass,
 }
 
 // Winograd F(4x4,3x3) for 3x3 stride-1 forward / backward_data where it beats im2col_gemm
-// (benchmarks/results/winograd_cpu.md; 2 threads, AVX-512, float32, noisy shared machine):
-//   8x64x56x56 64->64 forward 14.3 ms vs 19.6 ms; 8x128x28x28 8.1 vs 17.7; 8x256x14x14 9.3 vs
-//   32.7; 8x512x7x7 15.5 vs 35.3; 1x128x112x112 13.6 vs 30.6; 8x32x56x56 32->32 4.3 vs 8.8.
-// It loses with few channels per group (8x16x56x56 16->16: 15 vs 5.8 ms; C_in = 3: 10 vs 1.3),
-// where the 36 GEMMs are too thin for the transforms' cost, and on small planes of one sample
-// (1x64x7x7: 0.41 vs 0.15 ms) where the filter transform dominates. Its workspace (4x the
-// weights as transformed filters) must also stay within the 64 MiB budget: 8x512x7x7 float64
-// (75 MiB of transformed filters) stays on im2col_gemm.
+// (benchmarks/results/winograd_cpu.md: im2col_gemm time / winograd time, forward / backward_data,
+// float32, AVX-512, CPU time of one thread; the machine was too loaded for 2-thread timings):
+//   ResNet-50 3x3: 8x64x56x56 1.94 / 1.75, 8x512x7x7 3.8 / 4.9, 1x256x14x14 2.1 / 1.9;
+//   16 and 8 channels win too: 8x16x16x56x56 1.33 / 1.38, 1x8x8x56x56 1.60 / 1.64.
+// It loses or breaks even
+// - with groups and few channels per group, where 36 GEMMs per group are too thin:
+//   8x128x56x56 g32 (4 per group) 0.80 / 0.63, 8x256x28x28 g32 (8) 1.17 / 0.90,
+//   8x64x56x56 g4 (16) 1.04 / 1.01, while 8x512x14x14 g32 (16) wins 1.37 / 1.20;
+// - with fewer than 8 input channels: vgg16 conv1_1 1x3x224x224 -> 64 0.58 / 0.97;
+// - on problems under ~8 MFLOP (direct 2 N C_in/g C_out 9 OH OW), where the transforms' fixed
+//   costs and waking the threads weigh: 1x64x7x7 1.02 / 0.89, 1x16x14x14 1.02 / 0.90,
+//   1x16x7x7 0.93 / 0.85; 1x128x7x7 (14.5 MFLOP) already wins 1.05 / 1.05.
+// With groups it loses to implicit_gemm even at 16 and 32 channels per group (benchmarks/results/
+// algorithms_3x3/, quiet machine, 2 threads, forward ms winograd / implicit_gemm: ResNeXt res4
+// g32 (16 per group) 4.64 / 2.54, res5 g32 b1 (32) 0.80 / 0.51, res2 (4) 11.6 / 3.5), so grouped
+// convolutions never take it. Its workspace (transformed filters when there is more than one tile
+// block, V and M of a block) must also stay within the 64 MiB budget.
 constexpr int64_t kWorkspaceLimit = int64_t(64) << 20;  // bytes per call
+constexpr int64_t kWinogradMinFlops = 8'000'000;
 
 bool prefer_winograd(const ConvGeometry& g, ConvPass pass, int64_t element_size) {
   if (!winograd_unsupported(pass, g).empty()) return false;
-  if (g.in_channels_per_group() < 32 || g.out_channels_per_group() < 32) return false;
-  if (g.batch * g.out_plane() < 196 || g.batch * g.in_plane() < 196) return false;
+  if (g.groups > 1 || g.in_channels_per_group() < 8) return false;
+  const int64_t flops = 2 * g.batch * g.in_channels_per_group() * g.out_channels * 9 *
+                        g.out_plane();
+  if (flops < kWinogradMinFlops) return false;
   return conv_workspace_bytes(ConvAlgorithm::Winograd, pass, g, element_size) <= kWorkspaceLimit;
 }
 
@@ -100,9 +112,10 @@ bool prefer_winograd(const ConvGeometry& g, ConvPass pass, int64_t element_size)
 //   vs 0.46 forward but 0.44 vs 0.64 backward_data, d12 (42%) 0.51 vs 0.64; d4 on 28x28 (22%) is
 //   even (0.60 vs 0.63), hence the 25% cut, which also covers frames rebuilt for thin bands
 //   (d12's 512-channel frame, 24 halo rows, fits 4 MiB 9 output rows at a time: 2.3x the
-//   plane's rows built); (c) with fewer than 4 output channels per group, where
+//   plane's rows built); (c) with fewer than 3 output channels per group, where
 //   its 4-row register tile is mostly padding (Fashion-MNIST conv1 backward_data, 16 -> 1
-//   channel: 2.39 vs 8.04).
+//   channel: 2.39 vs 8.04), while 3 still win (VGG conv1_1 backward_data, 64 -> 3 channels,
+//   quiet machine: 2.84 vs 6.48 ms, benchmarks/results/algorithms_3x3/).
 // backward_weight (dot products of grad_output and frame rows along the positions, vector partial
 // sums per task) wins with few output channels per group or few input channels, on planes of
 // 14x14 and up: ResNeXt res2 g32 5.29 vs 1.02, res3 0.75 vs 0.34, res4 (14x14) 0.60 vs 0.43;
@@ -112,10 +125,10 @@ bool prefer_winograd(const ConvGeometry& g, ConvPass pass, int64_t element_size)
 // 0.92; conv1d k9 256ch 0.81 vs 1.14: every channel block rebuilds the grad_output rows), on
 // small planes (ResNeXt res5 7x7 b1 0.11 vs 0.32; inception 17x17 0.27 vs 0.59), and is even on
 // Fashion-MNIST conv2 (14x14, 32 outputs) b64 0.64 vs 0.73 / b1 0.90 vs 0.56.
-// Against winograd it wins with 64 channels (ResNet-50 res2 b8 0.89 vs 0.75, b1 2.59 vs 0.93;
-// VGG conv1_2 0.82 vs 0.55) and on one 14x14 sample (res4 b1, 256 channels: 1.32 vs 0.85);
-// winograd wins from 128 channels on larger problems (res3 b8 1.43 vs 0.89, res4 b8 1.34 vs 0.92,
-// VGG conv2_2 1.07 vs 0.80, conv5_x b8 1.29 vs 0.70).
+// Against winograd (after its SIMD rewrite) it loses on every dense 3x3 layer of the suite
+// (benchmarks/results/algorithms_3x3/, quiet machine, 2 threads, forward ms winograd /
+// implicit_gemm: ResNet-50 res2 b8 5.56 / 9.60, res2 b1 0.69 / 1.29, res4 b1 0.80 / 2.13; VGG
+// conv1_2 10.6 / 19.0, conv5_x b8 15.5 / 44.9), so winograd goes first where it applies.
 constexpr double kMaxImplicitWaste = 0.25;
 
 bool prefer_implicit_gemm(const ConvGeometry& g, ConvPass pass, int64_t element_size) {
@@ -127,17 +140,12 @@ bool prefer_implicit_gemm(const ConvGeometry& g, ConvPass pass, int64_t element_
                kWorkspaceLimit;
   const int64_t outputs_per_group = pass == ConvPass::Forward ? g.out_channels_per_group()
                                                               : g.in_channels_per_group();
-  if (outputs_per_group < 4) return false;
+  if (outputs_per_group < 3) return false;
   const double waste = element_size == 8 ? implicit_gemm_waste<double>(g, pass)
                                          : implicit_gemm_waste<float>(g, pass);
   if (waste > kMaxImplicitWaste) return false;
   return conv_workspace_bytes(ConvAlgorithm::ImplicitGemm, pass, g, element_size) <=
          kWorkspaceLimit;
-}
-
-bool implicit_gemm_beats_winograd(const ConvGeometry& g) {
-  return g.in_channels_per_group() < 128 || g.out_channels_per_group() < 128 ||
-         g.batch * g.out_plane() < 392;
 }
 
 int64_t conv_workspace_bytes(ConvAlgorithm algorithm, ConvPass pass, const ConvGeometry& g,
@@ -187,10 +195,8 @@ ConvAlgorithm choose_conv_algorithm(const ConvGeometry& g, ConvPass pass,
       (g.out_channels_per_group() <= 8 ||
        (pass == ConvPass::BackwardWeight && !single_channel_wide)))
     return ConvAlgorithm::Depthwise;
-  const bool implicit = prefer_implicit_gemm(g, pass, element_size);
-  if (prefer_winograd(g, pass, element_size) && !(implicit && implicit_gemm_beats_winograd(g)))
-    return ConvAlgorithm::Winograd;
-  if (implicit) return ConvAlgorithm::ImplicitGemm;
+  if (prefer_winograd(g, pass, element_size)) return ConvAlgorithm::Winograd;
+  if (prefer_implicit_gemm(g, pass, element_size)) return ConvAlgorithm::ImplicitGemm;
   return ConvAlgorithm::Im2colGemm;
 }
 

@@ -463,7 +463,7 @@ void backward_data_im2col_gemm(const ConvGeometry& g, const T* gy, const T* w, T
   const Im2colPlan plan = plan_im2col<T>(g, ConvPass::BackwardData);
   if (plan.tasks == 0) return;
   const int64_t pt = plan.tile, cb = plan.block, blocks = ceil_div(cig, cb), tasks = plan.tasks;
-  const int64_t spu = plan.samples, units = ceil_div(g.batch, spu);
+  const int64_t spu = plan.samples;
   const bool pointwise = g.is_pointwise();
   const int threads = plan.threads;
   const int64_t a_size = plan.a, b_size = plan.b, per_thread = plan.per_thread();
