@@ -498,6 +498,10 @@ template <typename T>
 bool wgrad_implicit_gemm(const Problem& p, const T* x, const T* gy, T* gw) {
   const WgradPlan<T> plan = make_wgrad_plan<T>(p);
   if (plan.tasks == 0) return true;
+  if (plan.steps == 0) {  // no samples or no output positions: an empty sum, no workspace
+    std::fill(gw, gw + p.groups * p.cog() * p.gemm_k(), T(0));
+    return true;
+  }
   const ImplicitDotKernel<T> kern = plan.kernel;
   int nonfinite = 0;
   const int64_t G = p.groups, cig = p.cig(), cog = p.cog(), K = p.gemm_k(), kvol = p.kvol();
@@ -623,7 +627,7 @@ int64_t implicit_gemm_workspace_bytes(const ConvGeometry& g, ConvPass pass) {
   if (pass == ConvPass::BackwardWeight) {
     const Problem p = forward_problem(g);
     const WgradPlan<T> plan = make_wgrad_plan<T>(p);
-    return plan.tasks == 0 ? 0 : plan.bytes();
+    return plan.tasks == 0 || plan.steps == 0 ? 0 : plan.bytes();
   }
   const Problem p = pass == ConvPass::Forward ? forward_problem(g) : backward_data_problem(g);
   const Plan<T> plan = make_plan<T>(p);
