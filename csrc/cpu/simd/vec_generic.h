@@ -2,6 +2,8 @@
 // instantiations: the compiler vectorises it for whatever the baseline offers.
 #pragma once
 
+#include <cstdint>
+
 namespace fastconv::cpu::simd::generic {
 
 template <typename T>
@@ -25,6 +27,11 @@ struct Vec4 {
   }
   static void store(T* p, type a) {
     for (int k = 0; k < 4; ++k) p[k] = a.v[k];
+  }
+  static constexpr int kTile = 4;
+  static void transpose_tile(const T* src, int64_t lds, T* dst, int64_t ldd) {
+    for (int i = 0; i < 4; ++i)
+      for (int j = 0; j < 4; ++j) dst[j * ldd + i] = src[i * lds + j];
   }
 };
 
