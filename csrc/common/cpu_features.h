@@ -15,3 +15,15 @@ Isa detected_isa();
 const char* isa_name(Isa isa);
 
 }  // namespace fastconv
+
+// The per-ISA kernel table in use: avx512::fn(), avx2::fn() or generic::fn() of the enclosing
+// namespace, by isa(). A macro because off x86 (no FASTCONV_X86_KERNELS) the avx2 and avx512
+// functions are not compiled at all, so they must not even be named.
+#if defined(FASTCONV_X86_KERNELS) && FASTCONV_X86_KERNELS
+#define FASTCONV_ISA_DISPATCH(fn)                              \
+  (::fastconv::isa() == ::fastconv::Isa::Avx512 ? avx512::fn() \
+   : ::fastconv::isa() == ::fastconv::Isa::Avx2 ? avx2::fn()   \
+                                                : generic::fn())
+#else
+#define FASTCONV_ISA_DISPATCH(fn) generic::fn()
+#endif

@@ -24,16 +24,7 @@ double since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-FmaChains active_chains() {
-#if defined(FASTCONV_X86_KERNELS)
-  switch (fastconv::isa()) {
-    case Isa::Avx512: return avx512::fma_chains();
-    case Isa::Avx2: return avx2::fma_chains();
-    case Isa::Generic: break;
-  }
-#endif
-  return generic::fma_chains();
-}
+FmaChains active_chains() { return FASTCONV_ISA_DISPATCH(fma_chains); }
 
 // Each thread runs rounds of `chunk` iterations until its own clock passes `seconds`; the rate is
 // all threads' flops over the wall time of the whole parallel region.

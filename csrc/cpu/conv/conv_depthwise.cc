@@ -46,26 +46,12 @@ namespace fastconv::cpu {
 
 template <>
 DepthwiseKernels<float> select_depthwise_kernels<float>() {
-  switch (isa()) {
-#if FASTCONV_X86_KERNELS
-    case Isa::Avx512: return avx512::f32_depthwise_kernels();
-    case Isa::Avx2: return avx2::f32_depthwise_kernels();
-#endif
-    default: break;
-  }
-  return generic::f32_depthwise_kernels();
+  return FASTCONV_ISA_DISPATCH(f32_depthwise_kernels);
 }
 
 template <>
 DepthwiseKernels<double> select_depthwise_kernels<double>() {
-  switch (isa()) {
-#if FASTCONV_X86_KERNELS
-    case Isa::Avx512: return avx512::f64_depthwise_kernels();
-    case Isa::Avx2: return avx2::f64_depthwise_kernels();
-#endif
-    default: break;
-  }
-  return generic::f64_depthwise_kernels();
+  return FASTCONV_ISA_DISPATCH(f64_depthwise_kernels);
 }
 
 namespace {
