@@ -229,9 +229,8 @@ void conv_backward_weight(const ConvGeometry& g, const T* x, const T* gy, T* gw,
                           ConvAlgorithm algorithm) {
   switch (choose_conv_algorithm(g, ConvPass::BackwardWeight, algorithm, sizeof(T))) {
     case ConvAlgorithm::Auto:  // never returned by choose_conv_algorithm
-    case ConvAlgorithm::Im2colGemm:
-    case ConvAlgorithm::Winograd:  // never chosen for backward_weight (unsupported)
-      return backward_weight_im2col_gemm(g, x, gy, gw);
+    case ConvAlgorithm::Im2colGemm: return backward_weight_im2col_gemm(g, x, gy, gw);
+    case ConvAlgorithm::Winograd: return backward_weight_winograd(g, x, gy, gw);
     case ConvAlgorithm::ImplicitGemm: return backward_weight_implicit_gemm(g, x, gy, gw);
     case ConvAlgorithm::Depthwise: return backward_weight_depthwise(g, x, gy, gw);
   }

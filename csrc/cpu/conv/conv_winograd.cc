@@ -385,10 +385,135 @@ Problem backward_data_problem(const ConvGeometry& g) {
           2 - g.pad_before[1], 2 - g.pad_before[2], cog * cig * 9, 9, cig * 9, true};
 }
 
+
+// backward_weight (the adjoint of the forward, per tile t and position xi of the 6x6 domain):
+//   dU[xi][co][ci] = sum_t M'[xi][co][t] V[xi][ci][t],  M' = A dY A^T,  V = B^T d B,
+//   dW[co][ci] = G^T dU[co][ci] G.
+// Tiles (over the whole batch) run in fixed blocks of nb (a function of the geometry only);
+// per block all threads transform the input (V [xi][C_in][nb]) and grad_output (M' [xi][C_out]
+// [nb]), then the 36 G GEMMs (group, xi), each owned by one thread, add the block's sum over
+// its tiles into dU [grp][xi][cog][cig] (gemm(): a fixed k order), blocks in order: the bits do
+// not depend on the thread count. Workspace: dU (36 C_out C_in/g, 36 MiB at 512x512 float32)
+// + V and M' of one block.
+constexpr int64_t kMaxWgradBlock = 256;  // tiles per block (the GEMMs' reduction length)
+
+struct WgradPlan {
+  int64_t nb, blocks;
+  int threads;
+  int64_t tiles_table, v, m, du;  // workspace elements (tiles_table: int32)
+  int64_t bytes(int64_t elem) const { return tiles_table * 4 + (v + m + du) * elem; }
+};
+
+template <typename T>
+WgradPlan make_wgrad_plan(const Problem& p) {
+  WgradPlan pl{};
+  const int64_t tiles = p.tiles();
+  const int64_t per_tile = (p.cin + p.cout) * int64_t(sizeof(T));
+  // One xi plane of V and M' within kGemmBytes, whole lane groups, at least one.
+  const int64_t nb = kGemmBytes / std::max<int64_t>(per_tile, 1) / kLanes * kLanes;
+  pl.nb = std::min(std::clamp<int64_t>(nb, kLanes, kMaxWgradBlock),
+                   std::max<int64_t>(ceil_div(tiles, kLanes) * kLanes, kLanes));
+  pl.blocks = ceil_div(tiles, pl.nb);
+  const int64_t work = kXi * pl.nb * pl.blocks * (p.cin * p.cog() + p.cin + p.cout);
+  pl.threads = threads_for(std::max<int64_t>(kXi * p.groups, p.cin), work);
+  pl.tiles_table = 5 * tiles;
+  pl.v = kXi * p.cin * pl.nb;
+  pl.m = kXi * p.cout * pl.nb;
+  pl.du = kXi * p.cout * p.cig();
+  return pl;
+}
+
+// G^T u G (6x6 -> 3x3) of one filter: u[xi] at u + xi * us, out[3 * a + b].
+template <typename T>
+void filter_adjoint(const T* u, int64_t us, T* out) {
+  auto gt = [](const T* v, int64_t s, T* r, int64_t rs) {  // r = G^T v (6 -> 3)
+    const T v0 = v[0], v1 = v[s], v2 = v[2 * s], v3 = v[3 * s], v4 = v[4 * s], v5 = v[5 * s];
+    const T s12 = v1 + v2, d12 = v2 - v1, s34 = v3 + v4, d34 = v3 - v4;
+    r[0] = v0 / T(4) - s12 / T(6) + s34 / T(24);
+    r[rs] = d12 / T(6) + d34 / T(12);
+    r[2 * rs] = (s34 - s12) / T(6) + v5;
+  };
+  T t[3 * 6];  // t[a][j] = (G^T u)[a][j]
+  for (int64_t j = 0; j < 6; ++j) gt(u + j * us, 6 * us, t + j, 6);
+  for (int64_t a = 0; a < 3; ++a) gt(t + a * 6, 1, out + 3 * a, 1);
+}
+
+template <typename T>
+void run_winograd_wgrad(const Problem& p, const T* x, const T* gy, T* gw) {
+  const int64_t G = p.groups, cig = p.cig(), cog = p.cog();
+  const int64_t total = p.tiles();
+  if (p.cout == 0 || cig == 0) return;
+  if (total == 0) {
+    std::fill(gw, gw + p.cout * cig * 9, T(0));
+    return;
+  }
+  static const WinogradKernels<T> kern = select_kernels<T>();
+  const WgradPlan pl = make_wgrad_plan<T>(p);
+  const int64_t nb = pl.nb;
+  const int64_t in_plane = p.ih * p.iw, out_plane = p.oh * p.ow;
+
+  int32_t* tab = workspace<int32_t>(0, size_t(pl.tiles_table));
+  int32_t *t_n = tab, *t_ih = tab + total, *t_iw = tab + 2 * total, *t_oh = tab + 3 * total,
+          *t_ow = tab + 4 * total;
+  for (int64_t n = 0, t = 0; n < p.batch; ++n)
+    for (int64_t th = 0; th < p.tiles_h(); ++th)
+      for (int64_t tw = 0; tw < p.tiles_w(); ++tw, ++t) {
+        t_n[t] = int32_t(n);
+        t_oh[t] = int32_t(4 * th);
+        t_ow[t] = int32_t(4 * tw);
+        t_ih[t] = int32_t(4 * th - p.pad_h);
+        t_iw[t] = int32_t(4 * tw - p.pad_w);
+      }
+  T* v = workspace<T>(1, size_t(pl.v));
+  T* m = workspace<T>(2, size_t(pl.m));
+  T* du = workspace<T>(3, size_t(pl.du));
+  const int64_t v_xs = p.cin * nb, m_xs = p.cout * nb, du_xs = cog * cig;
+
+#pragma omp parallel num_threads(pl.threads)
+  {
+    const FlushDenormals flush_denormals;
+    const T* planes[kLanes];
+    for (int64_t t0 = 0; t0 < total; t0 += nb) {
+      const int64_t nt = std::min(nb, total - t0), groups = ceil_div(nt, kLanes);
+#pragma omp for schedule(static)
+      for (int64_t task = 0; task < (p.cin + p.cout) * groups; ++task) {
+        const int64_t c = task / groups, l0 = task % groups * kLanes;
+        const int count = int(std::min<int64_t>(kLanes, nt - l0));
+        if (c < p.cin) {
+          for (int l = 0; l < count; ++l)
+            planes[l] = x + (t_n[t0 + l0 + l] * p.cin + c) * in_plane;
+          kern.input(planes, t_ih + t0 + l0, t_iw + t0 + l0, count, p.ih, p.iw,
+                     v + c * nb + l0, v_xs);
+        } else {
+          const int64_t co = c - p.cin;
+          for (int l = 0; l < count; ++l)
+            planes[l] = gy + (t_n[t0 + l0 + l] * p.cout + co) * out_plane;
+          kern.output_adjoint(planes, t_oh + t0 + l0, t_ow + t0 + l0, count, p.oh, p.ow,
+                              m + co * nb + l0, m_xs);
+        }
+      }
+#pragma omp for schedule(static)
+      for (int64_t task = 0; task < G * kXi; ++task) {
+        const int64_t grp = task / kXi, xi = task % kXi;
+        gemm<T>(cog, cig, nt, {m + xi * m_xs + grp * cog * nb, nb, 1},
+                {v + xi * v_xs + grp * cig * nb, 1, nb}, du + task * du_xs, cig, t0 > 0);
+      }
+    }
+#pragma omp for schedule(static)
+    for (int64_t oc = 0; oc < p.cout; ++oc) {
+      const int64_t grp = oc / cog, co = oc % cog;
+      for (int64_t ci = 0; ci < cig; ++ci)
+        filter_adjoint(du + grp * kXi * du_xs + co * cig + ci, du_xs, gw + (oc * cig + ci) * 9);
+    }
+  }
+}
+
 }  // namespace
 
 template <typename T>
 int64_t winograd_workspace_bytes(const ConvGeometry& g, ConvPass pass) {
+  if (pass == ConvPass::BackwardWeight)
+    return make_wgrad_plan<T>(forward_problem(g)).bytes(int64_t(sizeof(T)));
   const Problem p = pass == ConvPass::BackwardData ? backward_data_problem(g) : forward_problem(g);
   return make_plan<T>(p).bytes(int64_t(sizeof(T)));
 }
@@ -397,9 +522,6 @@ template int64_t winograd_workspace_bytes<float>(const ConvGeometry&, ConvPass);
 template int64_t winograd_workspace_bytes<double>(const ConvGeometry&, ConvPass);
 
 std::string winograd_unsupported(ConvPass pass, const ConvGeometry& g) {
-  if (pass == ConvPass::BackwardWeight)
-    return "winograd computes forward and backward_data only (backward_weight: use "
-           "im2col_gemm or auto)";
   if (g.in_size[0] != 1 || g.out_size[0] != 1 || g.kernel[0] != 1 || g.pad_before[0] != 0)
     return "winograd needs a 2-D convolution (depth 1)";
   if (g.kernel[1] != 3 || g.kernel[2] != 3) return "winograd needs a 3x3 kernel";
@@ -419,6 +541,11 @@ void backward_data_winograd(const ConvGeometry& g, const T* gy, const T* w, T* g
   run_winograd<T>(backward_data_problem(g), gy, w, nullptr, false, gx);
 }
 
+template <typename T>
+void backward_weight_winograd(const ConvGeometry& g, const T* x, const T* gy, T* gw) {
+  run_winograd_wgrad<T>(forward_problem(g), x, gy, gw);
+}
+
 template void forward_winograd<float>(const ConvGeometry&, const float*, const float*,
                                       const float*, bool, float*);
 template void forward_winograd<double>(const ConvGeometry&, const double*, const double*,
@@ -427,5 +554,10 @@ template void backward_data_winograd<float>(const ConvGeometry&, const float*, c
                                             float*);
 template void backward_data_winograd<double>(const ConvGeometry&, const double*, const double*,
                                              double*);
+
+template void backward_weight_winograd<float>(const ConvGeometry&, const float*, const float*,
+                                              float*);
+template void backward_weight_winograd<double>(const ConvGeometry&, const double*,
+                                               const double*, double*);
 
 }  // namespace fastconv::cpu

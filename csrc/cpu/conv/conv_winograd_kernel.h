@@ -36,6 +36,12 @@ struct WinogradKernels {
   // (the packed-A layout of gemm.h, one xi plane every xs).
   void (*filter)(const T* w, int64_t rs, int64_t cs, bool flip, int64_t rows, int64_t cig,
                  int64_t mr, T* dst, int64_t xs);
+  // backward_weight: M' = A dY A^T (the adjoint of `output`) for kWinoLanes tiles of one
+  // output channel: tile l < count reads the 4x4 block of plane[l] (oh x ow) at
+  // (oh0[l], ow0[l]), zero past the plane's edges; lanes >= count are zero. Row xi
+  // (kWinoLanes values) is stored at dst + xi * xi_stride.
+  void (*output_adjoint)(const T* const* plane, const int32_t* oh0, const int32_t* ow0,
+                         int count, int64_t oh, int64_t ow, T* dst, int64_t xi_stride);
 };
 
 namespace generic {
@@ -82,6 +88,21 @@ inline void at6(const typename V::type* m, typename V::type* y) {
   y[1] = V::add(d12, V::mul(V::set1(S(2)), d34));
   y[2] = V::add(s12, V::mul(V::set1(S(4)), s34));
   y[3] = V::add(V::add(d12, V::mul(V::set1(S(8)), d34)), m[5]);
+}
+
+// (A y)[k] for k < 6 from y[0..3]: the transpose of at6.
+template <typename V>
+inline void a4(const typename V::type* y, typename V::type* m) {
+  using S = typename V::scalar;
+  const auto s02 = V::add(y[0], y[2]), s13 = V::add(y[1], y[3]);
+  const auto p = V::add(y[0], V::mul(V::set1(S(4)), y[2]));
+  const auto q = V::add(V::mul(V::set1(S(2)), y[1]), V::mul(V::set1(S(8)), y[3]));
+  m[0] = y[0];
+  m[1] = V::add(s02, s13);
+  m[2] = V::sub(s02, s13);
+  m[3] = V::add(p, q);
+  m[4] = V::sub(p, q);
+  m[5] = y[3];
 }
 
 // (G g)[k] for k < 6 from g[0..2]: G's rows (1/4, 0, 0), -(1, 1, 1)/6, -(1, -1, 1)/6,
@@ -195,6 +216,35 @@ void output_tiles(const T* m, int64_t xi_stride, int count, T* const* plane, con
 }
 
 template <typename V, typename T>
+void output_adjoint_tiles(const T* const* plane, const int32_t* oh0, const int32_t* ow0,
+                          int count, int64_t oh, int64_t ow, T* dst, int64_t xi_stride) {
+  constexpr int L = kWinoLanes;
+  alignas(64) T d[16 * L];  // d[(i * 4 + k) * L + l]: the 4x4 dY blocks, lane by lane
+  for (int l = 0; l < L; ++l) {
+    const int64_t r0 = l < count ? oh0[l] : 0, c0 = l < count ? ow0[l] : 0;
+    const int64_t rows = l >= count ? 0 : oh - r0 < 4 ? oh - r0 : 4;
+    const int64_t cols = l >= count ? 0 : ow - c0 < 4 ? ow - c0 : 4;
+    for (int64_t i = 0; i < 4; ++i)
+      for (int64_t k = 0; k < 4; ++k)
+        d[(i * 4 + k) * L + l] = i < rows && k < cols ? plane[l][(r0 + i) * ow + c0 + k] : T(0);
+  }
+  for (int v = 0; v < L; v += V::kLanes) {
+    typename V::type t[6][4];  // t[i][k] = (A dY)[i][k]
+    for (int k = 0; k < 4; ++k) {
+      typename V::type in[4], r[6];
+      for (int i = 0; i < 4; ++i) in[i] = V::load(d + (i * 4 + k) * L + v);
+      a4<V>(in, r);
+      for (int i = 0; i < 6; ++i) t[i][k] = r[i];
+    }
+    for (int i = 0; i < 6; ++i) {
+      typename V::type r[6];
+      a4<V>(t[i], r);  // (t A^T)[i][j]
+      for (int j = 0; j < 6; ++j) V::store(dst + (i * 6 + j) * xi_stride + v, r[j]);
+    }
+  }
+}
+
+template <typename V, typename T>
 void filter_panel(const T* w, int64_t rs, int64_t cs, bool flip, int64_t rows, int64_t cig,
                   int64_t mr, T* dst, int64_t xs) {
   constexpr int L = kWinoLanes;
@@ -244,7 +294,8 @@ void filter_panel(const T* w, int64_t rs, int64_t cs, bool flip, int64_t rows, i
 
 template <typename V, typename T>
 WinogradKernels<T> winograd_kernels(const char* name) {
-  return {name, input_tiles<V, T>, output_tiles<V, T>, filter_panel<V, T>};
+  return {name, input_tiles<V, T>, output_tiles<V, T>, filter_panel<V, T>,
+          output_adjoint_tiles<V, T>};
 }
 
 }  // namespace simd
