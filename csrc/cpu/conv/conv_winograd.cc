@@ -423,21 +423,6 @@ WgradPlan make_wgrad_plan(const Problem& p) {
   return pl;
 }
 
-// G^T u G (6x6 -> 3x3) of one filter: u[xi] at u + xi * us, out[3 * a + b].
-template <typename T>
-void filter_adjoint(const T* u, int64_t us, T* out) {
-  auto gt = [](const T* v, int64_t s, T* r, int64_t rs) {  // r = G^T v (6 -> 3)
-    const T v0 = v[0], v1 = v[s], v2 = v[2 * s], v3 = v[3 * s], v4 = v[4 * s], v5 = v[5 * s];
-    const T s12 = v1 + v2, d12 = v2 - v1, s34 = v3 + v4, d34 = v3 - v4;
-    r[0] = v0 / T(4) - s12 / T(6) + s34 / T(24);
-    r[rs] = d12 / T(6) + d34 / T(12);
-    r[2 * rs] = (s34 - s12) / T(6) + v5;
-  };
-  T t[3 * 6];  // t[a][j] = (G^T u)[a][j]
-  for (int64_t j = 0; j < 6; ++j) gt(u + j * us, 6 * us, t + j, 6);
-  for (int64_t a = 0; a < 3; ++a) gt(t + a * 6, 1, out + 3 * a, 1);
-}
-
 template <typename T>
 void run_winograd_wgrad(const Problem& p, const T* x, const T* gy, T* gw) {
   const int64_t G = p.groups, cig = p.cig(), cog = p.cog();
@@ -502,8 +487,9 @@ void run_winograd_wgrad(const Problem& p, const T* x, const T* gy, T* gw) {
 #pragma omp for schedule(static)
     for (int64_t oc = 0; oc < p.cout; ++oc) {
       const int64_t grp = oc / cog, co = oc % cog;
-      for (int64_t ci = 0; ci < cig; ++ci)
-        filter_adjoint(du + grp * kXi * du_xs + co * cig + ci, du_xs, gw + (oc * cig + ci) * 9);
+      for (int64_t ci = 0; ci < cig; ci += kLanes)
+        kern.filter_adjoint(du + grp * kXi * du_xs + co * cig + ci, du_xs,
+                            int(std::min<int64_t>(kLanes, cig - ci)), gw + (oc * cig + ci) * 9);
     }
   }
 }

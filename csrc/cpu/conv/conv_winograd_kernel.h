@@ -42,6 +42,9 @@ struct WinogradKernels {
   // (kWinoLanes values) is stored at dst + xi * xi_stride.
   void (*output_adjoint)(const T* const* plane, const int32_t* oh0, const int32_t* ow0,
                          int count, int64_t oh, int64_t ow, T* dst, int64_t xi_stride);
+  // backward_weight: dW = G^T dU G (the adjoint of `filter`) for count <= kWinoLanes filters:
+  // dU[xi] of filter l at du + xi * xi_stride + l; its 3x3 goes to dw[9 l .. 9 l + 8].
+  void (*filter_adjoint)(const T* du, int64_t xi_stride, int count, T* dw);
 };
 
 namespace generic {
@@ -120,6 +123,18 @@ inline void g3(const typename D::type* g, typename D::type* out) {  // D: the ve
   out[3] = D::add(s, e);
   out[4] = D::sub(s, e);
   out[5] = g[2];
+}
+
+// (G^T u)[a] for a < 3 from u[0..5]: the transpose of g3.
+template <typename D>
+inline void gt6(const typename D::type* u, typename D::type* out) {
+  using S = typename D::scalar;
+  const auto k4 = D::set1(S(1.0 / 4)), k6 = D::set1(S(1.0 / 6)), k12 = D::set1(S(1.0 / 12));
+  const auto k24 = D::set1(S(1.0 / 24));
+  const auto s12 = D::add(u[1], u[2]), s34 = D::add(u[3], u[4]);
+  out[0] = D::add(D::sub(D::mul(k4, u[0]), D::mul(k6, s12)), D::mul(k24, s34));
+  out[1] = D::add(D::mul(k6, D::sub(u[2], u[1])), D::mul(k12, D::sub(u[3], u[4])));
+  out[2] = D::add(D::mul(k6, D::sub(s34, s12)), u[5]);
 }
 
 template <typename V, typename T>
@@ -293,9 +308,34 @@ void filter_panel(const T* w, int64_t rs, int64_t cs, bool flip, int64_t rows, i
 }
 
 template <typename V, typename T>
+void filter_adjoint_lanes(const T* du, int64_t xi_stride, int count, T* dw) {
+  constexpr int L = kWinoLanes;
+  alignas(64) T u[kXiCount * L];
+  alignas(64) T g[9 * L];  // g[k * L + l]
+  for (int xi = 0; xi < kXiCount; ++xi)
+    for (int l = 0; l < L; ++l) u[xi * L + l] = l < count ? du[xi * xi_stride + l] : T(0);
+  for (int v = 0; v < L; v += V::kLanes) {
+    typename V::type t[3][6];  // t[a][j] = (G^T u)[a][j]
+    for (int j = 0; j < 6; ++j) {
+      typename V::type in[6], r[3];
+      for (int i = 0; i < 6; ++i) in[i] = V::load(u + (i * 6 + j) * L + v);
+      gt6<V>(in, r);
+      for (int a = 0; a < 3; ++a) t[a][j] = r[a];
+    }
+    for (int a = 0; a < 3; ++a) {
+      typename V::type r[3];
+      gt6<V>(t[a], r);  // (t G)[a][b]
+      for (int b = 0; b < 3; ++b) V::store(g + (a * 3 + b) * L + v, r[b]);
+    }
+  }
+  for (int l = 0; l < count; ++l)
+    for (int k = 0; k < 9; ++k) dw[l * 9 + k] = g[k * L + l];
+}
+
+template <typename V, typename T>
 WinogradKernels<T> winograd_kernels(const char* name) {
   return {name, input_tiles<V, T>, output_tiles<V, T>, filter_panel<V, T>,
-          output_adjoint_tiles<V, T>};
+          output_adjoint_tiles<V, T>, filter_adjoint_lanes<V, T>};
 }
 
 }  // namespace simd
