@@ -87,12 +87,15 @@ constexpr int64_t kWorkspaceLimit = int64_t(64) << 20;  // bytes per call
 constexpr int64_t kWinogradMinFlops = 8'000'000;
 // backward_weight (36 GEMMs dU[xi] += M'[xi] V[xi]^T reducing over the tiles of the whole batch,
 // then G^T dU G) costs 36 C_out C_in/g per call besides its GEMMs (dU written and transformed),
-// so it needs enough 4x4 output tiles (over the batch) to pay for them. Loaded machine, float32,
-// 2 threads, ms winograd / im2col_gemm / torch, min of 5 interleaved runs:
-//   1x256x14x14 (16 tiles) 4.3 / 2.6 / 2.7; 8x512x7x7 (32) 28.7 / 28.9 / 34.9 (even);
-//   1x512x28x28 (49) 35.3 / 61.6 / 56.0; 8x256x14x14 (128) 11.6 / 22.9 / 24.3;
-//   8x128x28x28 16.1 / 35.9 / 27.4; 1x64x56x56 (196) 1.9 / 3.1 / 2.8.
-constexpr int64_t kWinogradWgradMinTiles = 48;
+// so it needs enough 4x4 output tiles over the batch to pay for them, and it loses to
+// implicit_gemm with fewer than 32 output channels. Measured (float32, 2 threads, AVX-512,
+// loaded machine, ms winograd / im2col_gemm [/ implicit_gemm] in one process; benchmarks/
+// results/winograd_cpu.md): 1x256x14x14 (16 tiles, ResNet res4 b1) 3.34 / 1.61;
+// 8x512x7x7 (32 tiles, res5 b8) 16.6 / 18.9; 8x64x56x56 (res2 b8) 8.5 / 15.6;
+// 8x256x14x14 7.7 / 12.8; VGG conv1_2 1x64x224x224 36.5 / 60.7; 8x16x56x56 2.59 / 2.84 / 1.92;
+// 1x8x56x56 0.16 / 0.19 / 0.08; 8x32x56x56 4.95 / 7.54 / 6.19; 8x32x28x28 1.30 / 2.07 / 2.09.
+constexpr int64_t kWinogradWgradMinTiles = 32;
+constexpr int64_t kWinogradWgradMinOutChannels = 32;
 int64_t winograd_wgrad_tiles(const ConvGeometry& g) {
   return g.batch * ((g.out_size[1] + 3) / 4) * ((g.out_size[2] + 3) / 4);
 }
@@ -103,7 +106,9 @@ bool prefer_winograd(const ConvGeometry& g, ConvPass pass, int64_t element_size)
   const int64_t flops = 2 * g.batch * g.in_channels_per_group() * g.out_channels * 9 *
                         g.out_plane();
   if (flops < kWinogradMinFlops) return false;
-  if (pass == ConvPass::BackwardWeight && winograd_wgrad_tiles(g) < kWinogradWgradMinTiles)
+  if (pass == ConvPass::BackwardWeight &&
+      (winograd_wgrad_tiles(g) < kWinogradWgradMinTiles ||
+       g.out_channels_per_group() < kWinogradWgradMinOutChannels))
     return false;
   return conv_workspace_bytes(ConvAlgorithm::Winograd, pass, g, element_size) <= kWorkspaceLimit;
 }
