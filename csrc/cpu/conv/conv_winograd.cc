@@ -398,7 +398,7 @@ Problem backward_data_problem(const ConvGeometry& g) {
 constexpr int64_t kMaxWgradBlock = 256;  // tiles per block (the GEMMs' reduction length)
 
 struct WgradPlan {
-  int64_t nb, blocks;
+  int64_t nb, blocks, v_xs, m_xs;
   int threads;
   int64_t tiles_table, v, m, du;  // workspace elements (tiles_table: int32)
   int64_t bytes(int64_t elem) const { return tiles_table * 4 + (v + m + du) * elem; }
@@ -417,8 +417,12 @@ WgradPlan make_wgrad_plan(const Problem& p) {
   const int64_t work = kXi * pl.nb * pl.blocks * (p.cin * p.cog() + p.cin + p.cout);
   pl.threads = threads_for(std::max<int64_t>(kXi * p.groups, p.cin), work);
   pl.tiles_table = 5 * tiles;
-  pl.v = kXi * p.cin * pl.nb;
-  pl.m = kXi * p.cout * pl.nb;
+  // xi planes one cache line more apart than their rows need, so that a transform's 36 stores
+  // per lane group do not all land in one L1 set (as U's in make_plan)
+  pl.v_xs = p.cin * pl.nb + 64 / int64_t(sizeof(T));
+  pl.m_xs = p.cout * pl.nb + 64 / int64_t(sizeof(T));
+  pl.v = kXi * pl.v_xs;
+  pl.m = kXi * pl.m_xs;
   pl.du = kXi * p.cout * p.cig();
   return pl;
 }
@@ -452,7 +456,7 @@ void run_winograd_wgrad(const Problem& p, const T* x, const T* gy, T* gw) {
   T* v = workspace<T>(1, size_t(pl.v));
   T* m = workspace<T>(2, size_t(pl.m));
   T* du = workspace<T>(3, size_t(pl.du));
-  const int64_t v_xs = p.cin * nb, m_xs = p.cout * nb, du_xs = cog * cig;
+  const int64_t v_xs = pl.v_xs, m_xs = pl.m_xs, du_xs = cog * cig;
 
 #pragma omp parallel num_threads(pl.threads)
   {

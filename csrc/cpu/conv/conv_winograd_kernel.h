@@ -5,7 +5,7 @@
 // lane each, in vectors of V::kLanes; lanes never mix, so a tile's result does not depend on
 // the tiles beside it. V needs zero, set1, load, store, add, sub, mul, max (the compiler may
 // contract a multiply and an add into an FMA where the ISA has one: results differ between ISA
-// paths, never between runs); input_tiles also needs kTile and
+// paths, never between runs); input_tiles and output_adjoint_tiles also need kTile and
 // transpose_tile (gemm_simd_kernel.h). Scalar gathers feed the vectors: the 6x6 patches of
 // NCHW planes (stride 4 between tiles) and the 3x3 filters.
 #pragma once
@@ -234,15 +234,30 @@ template <typename V, typename T>
 void output_adjoint_tiles(const T* const* plane, const int32_t* oh0, const int32_t* ow0,
                           int count, int64_t oh, int64_t ow, T* dst, int64_t xi_stride) {
   constexpr int L = kWinoLanes;
-  alignas(64) T d[16 * L];  // d[(i * 4 + k) * L + l]: the 4x4 dY blocks, lane by lane
+  // Blocks gathered lane by lane, one contiguous 16-value row each, then turned into
+  // d[i * 4 + k][lane] by V's kTile x kTile block transposes (as input_tiles).
+  constexpr int kPad = (16 + V::kTile - 1) / V::kTile * V::kTile;
+  alignas(64) T block[L * kPad];
+  alignas(64) T d[kPad * L];  // d[(i * 4 + k) * L + l]
   for (int l = 0; l < L; ++l) {
+    T* q = block + l * kPad;
     const int64_t r0 = l < count ? oh0[l] : 0, c0 = l < count ? ow0[l] : 0;
     const int64_t rows = l >= count ? 0 : oh - r0 < 4 ? oh - r0 : 4;
     const int64_t cols = l >= count ? 0 : ow - c0 < 4 ? ow - c0 : 4;
-    for (int64_t i = 0; i < 4; ++i)
-      for (int64_t k = 0; k < 4; ++k)
-        d[(i * 4 + k) * L + l] = i < rows && k < cols ? plane[l][(r0 + i) * ow + c0 + k] : T(0);
+    if (rows == 4 && cols == 4) {  // inside the plane: fixed trip counts
+      const T* src = plane[l] + r0 * ow + c0;
+      for (int i = 0; i < 4; ++i)
+        for (int k = 0; k < 4; ++k) q[i * 4 + k] = src[i * ow + k];
+      for (int x = 16; x < kPad; ++x) q[x] = T(0);
+      continue;
+    }
+    for (int x = 0; x < kPad; ++x) q[x] = T(0);
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t k = 0; k < cols; ++k) q[i * 4 + k] = plane[l][(r0 + i) * ow + c0 + k];
   }
+  for (int l0 = 0; l0 < L; l0 += V::kTile)
+    for (int x0 = 0; x0 < kPad; x0 += V::kTile)
+      V::transpose_tile(block + l0 * kPad + x0, kPad, d + x0 * L + l0, L);
   for (int v = 0; v < L; v += V::kLanes) {
     typename V::type t[6][4];  // t[i][k] = (A dY)[i][k]
     for (int k = 0; k < 4; ++k) {
