@@ -66,6 +66,7 @@ std::string conv_algorithm_unsupported(ConvAlgorithm algorithm, ConvPass pass,
 }
 
 // Winograd F(4x4,3x3) for 3x3 stride-1 forward / backward_data where it beats im2col_gemm
+// (backward_weight: the extra conditions below)
 // (benchmarks/results/winograd_cpu.md: im2col_gemm time / winograd time, forward / backward_data,
 // float32, AVX-512, CPU time of one thread; the machine was too loaded for 2-thread timings):
 //   ResNet-50 3x3: 8x64x56x56 1.94 / 1.75, 8x512x7x7 3.8 / 4.9, 1x256x14x14 2.1 / 1.9;
@@ -88,12 +89,13 @@ constexpr int64_t kWinogradMinFlops = 8'000'000;
 // backward_weight (36 GEMMs dU[xi] += M'[xi] V[xi]^T reducing over the tiles of the whole batch,
 // then G^T dU G) costs 36 C_out C_in/g per call besides its GEMMs (dU written and transformed),
 // so it needs enough 4x4 output tiles over the batch to pay for them, and it loses to
-// implicit_gemm with fewer than 32 output channels. Measured (float32, 2 threads, AVX-512,
-// loaded machine, ms winograd / im2col_gemm [/ implicit_gemm] in one process; benchmarks/
-// results/winograd_cpu.md): 1x256x14x14 (16 tiles, ResNet res4 b1) 3.34 / 1.61;
-// 8x512x7x7 (32 tiles, res5 b8) 16.6 / 18.9; 8x64x56x56 (res2 b8) 8.5 / 15.6;
-// 8x256x14x14 7.7 / 12.8; VGG conv1_2 1x64x224x224 36.5 / 60.7; 8x16x56x56 2.59 / 2.84 / 1.92;
-// 1x8x56x56 0.16 / 0.19 / 0.08; 8x32x56x56 4.95 / 7.54 / 6.19; 8x32x28x28 1.30 / 2.07 / 2.09.
+// implicit_gemm with fewer than 32 output channels. Measured (benchmarks/results/winograd_cpu.md,
+// `fastconv bench --op resnet50,vgg16 --phase backward_weight --algorithm im2col_gemm,winograd`,
+// float32, 2 threads, AVX-512, load ~4; ms winograd / im2col_gemm [/ implicit_gemm]):
+// ResNet-50 res4 b1 1x256x14x14 (16 tiles) 4.76 / 2.79; res5 b8 8x512x7x7 (32 tiles) 19.8 /
+// 22.9; res2 b8 8x64x56x56 13.5 / 26.4; res4 b8 12.7 / 21.8; VGG conv1_2 21.1 / 44.6, conv5_x
+// b8 40.9 / 85.9; few outputs: 8x16x56x56 2.59 / 2.84 / 1.92, 1x8x56x56 0.16 / 0.19 / 0.08,
+// 8x32x56x56 4.95 / 7.54 / 6.19, 8x32x28x28 1.30 / 2.07 / 2.09.
 constexpr int64_t kWinogradWgradMinTiles = 32;
 constexpr int64_t kWinogradWgradMinOutChannels = 32;
 int64_t winograd_wgrad_tiles(const ConvGeometry& g) {

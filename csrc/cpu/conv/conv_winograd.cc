@@ -1,4 +1,5 @@
 // Winograd F(4x4, 3x3) for 2-D, 3x3, stride-1, dilation-1 convolutions (any padding, any groups).
+// forward, backward_data and backward_weight (run_winograd_wgrad, below).
 //
 // Per group, with tiles of 4x4 outputs read from overlapping 6x6 input patches d (stride 4):
 //   V = B^T d B          (input transform, one 6x6 matrix per tile and input channel)
