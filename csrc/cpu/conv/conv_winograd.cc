@@ -190,7 +190,7 @@ int thread_id() {
 // buffers: a fresh multi-MiB allocation per call costs its page faults every time.
 template <typename T>
 T* workspace(size_t slot, size_t count) {
-  thread_local std::vector<T> buffers[4];
+  thread_local std::vector<T> buffers[5];
   std::vector<T>& b = buffers[slot];
   if (b.size() < count) b.resize(count);
   return b.data();
@@ -395,14 +395,16 @@ Problem backward_data_problem(const ConvGeometry& g) {
 // [nb]), then the 36 G GEMMs (group, xi), each owned by one thread, add the block's sum over
 // its tiles into dU [grp][xi][cog][cig] (gemm(): a fixed k order), blocks in order: the bits do
 // not depend on the thread count. Workspace: dU (36 C_out C_in/g, 36 MiB at 512x512 float32)
-// + V and M' of one block.
+// + V and M' of one block + one GEMM's packed operands per thread.
 constexpr int64_t kMaxWgradBlock = 256;  // tiles per block (the GEMMs' reduction length)
 
 struct WgradPlan {
   int64_t nb, blocks, v_xs, m_xs;
   int threads;
-  int64_t tiles_table, v, m, du;  // workspace elements (tiles_table: int32)
-  int64_t bytes(int64_t elem) const { return tiles_table * 4 + (v + m + du) * elem; }
+  int64_t tiles_table, v, m, du, pack;  // workspace elements (tiles_table: int32)
+  int64_t bytes(int64_t elem) const {
+    return tiles_table * 4 + (v + m + du + threads * pack) * elem;
+  }
 };
 
 template <typename T>
@@ -425,6 +427,8 @@ WgradPlan make_wgrad_plan(const Problem& p) {
   pl.v = kXi * pl.v_xs;
   pl.m = kXi * pl.m_xs;
   pl.du = kXi * p.cout * p.cig();
+  // Per thread: one GEMM's packed operands (M' as A panels, V^T as B panels).
+  pl.pack = packed_a_size<T>(p.cog(), pl.nb) + packed_b_size<T>(p.cig(), pl.nb);
   return pl;
 }
 
@@ -457,6 +461,8 @@ void run_winograd_wgrad(const Problem& p, const T* x, const T* gy, T* gw) {
   T* v = workspace<T>(1, size_t(pl.v));
   T* m = workspace<T>(2, size_t(pl.m));
   T* du = workspace<T>(3, size_t(pl.du));
+  T* packs = workspace<T>(4, size_t(pl.threads * pl.pack));
+  const int64_t a_size = packed_a_size<T>(cog, nb);
   const int64_t v_xs = pl.v_xs, m_xs = pl.m_xs, du_xs = cog * cig;
 
 #pragma omp parallel num_threads(pl.threads)
@@ -485,8 +491,12 @@ void run_winograd_wgrad(const Problem& p, const T* x, const T* gy, T* gw) {
 #pragma omp for schedule(static)
       for (int64_t task = 0; task < G * kXi; ++task) {
         const int64_t grp = task / kXi, xi = task % kXi;
-        gemm<T>(cog, cig, nt, {m + xi * m_xs + grp * cog * nb, nb, 1},
-                {v + xi * v_xs + grp * cig * nb, 1, nb}, du + task * du_xs, cig, t0 > 0);
+        // gemm() on the strided M' and V, packed into this call's workspace (same bits)
+        T* a_pk = packs + thread_id() * pl.pack;
+        T* b_pk = a_pk + a_size;
+        pack_a_panels<T>(cog, nt, {m + xi * m_xs + grp * cog * nb, nb, 1}, a_pk);
+        pack_b_panels<T>(nt, cig, {v + xi * v_xs + grp * cig * nb, 1, nb}, b_pk);
+        gemm_packed<T>(cog, cig, nt, a_pk, b_pk, du + task * du_xs, cig, t0 > 0);
       }
     }
 #pragma omp for schedule(static)
