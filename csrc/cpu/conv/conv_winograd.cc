@@ -391,15 +391,17 @@ Problem backward_data_problem(const ConvGeometry& g) {
 //   dU[xi][co][ci] = sum_t M'[xi][co][t] V[xi][ci][t],  M' = A dY A^T,  V = B^T d B,
 //   dW[co][ci] = G^T dU[co][ci] G.
 // Tiles (over the whole batch) run in fixed blocks of nb (a function of the geometry only);
-// per block all threads transform the input (V [xi][C_in][nb]) and grad_output (M' [xi][C_out]
-// [nb]), then the 36 G GEMMs (group, xi), each owned by one thread, add the block's sum over
-// its tiles into dU [grp][xi][cog][cig] (gemm(): a fixed k order), blocks in order: the bits do
-// not depend on the thread count. Workspace: dU (36 C_out C_in/g, 36 MiB at 512x512 float32)
+// per block all threads transform the input (V, in packed B panels per (group, xi) where the
+// micro-kernel allows, see make_wgrad_plan) and grad_output (M' [xi][C_out][nb]), then the
+// 36 G GEMMs (group, xi), each owned by one thread, add the block's sum over its tiles into
+// dU [grp][xi][cog][cig] (gemm_packed: a fixed k order), blocks in order: the bits do not
+// depend on the thread count. Workspace: dU (36 C_out C_in/g, 36 MiB at 512x512 float32)
 // + V and M' of one block + one GEMM's packed operands per thread.
 constexpr int64_t kMaxWgradBlock = 256;  // tiles per block (the GEMMs' reduction length)
 
 struct WgradPlan {
   int64_t nb, blocks, v_xs, m_xs;
+  bool direct_v;  // V written straight into packed B panels (nr a multiple of kLanes)
   int threads;
   int64_t tiles_table, v, m, du, pack;  // workspace elements (tiles_table: int32)
   int64_t bytes(int64_t elem) const {
@@ -422,13 +424,21 @@ WgradPlan make_wgrad_plan(const Problem& p) {
   pl.tiles_table = 5 * tiles;
   // xi planes one cache line more apart than their rows need, so that a transform's 36 stores
   // per lane group do not all land in one L1 set (as U's in make_plan)
-  pl.v_xs = p.cin * pl.nb + 64 / int64_t(sizeof(T));
+  // V directly in packed B panels ([grp][xi][cig / nr][tile][nr], lanes over input channels):
+  // no per-GEMM packing of V (1-thread CPU time, min of 6, loaded: 8x64x56x56 9.77 -> 9.21 ms,
+  // 8x256x14x14 11.09 -> 10.66, 1x64x224x224 18.21 -> 17.98); else [xi][C_in][nb], lanes
+  // over tiles.
+  const int64_t nr = active_micro_kernel<T>().nr;
+  pl.direct_v = nr % kLanes == 0;
+  pl.v_xs = (pl.direct_v ? ceil_div(p.cig(), nr) * nr * pl.nb : p.cin * pl.nb) +
+            64 / int64_t(sizeof(T));
   pl.m_xs = p.cout * pl.nb + 64 / int64_t(sizeof(T));
-  pl.v = kXi * pl.v_xs;
+  pl.v = (pl.direct_v ? p.groups : 1) * kXi * pl.v_xs;
   pl.m = kXi * pl.m_xs;
   pl.du = kXi * p.cout * p.cig();
-  // Per thread: one GEMM's packed operands (M' as A panels, V^T as B panels).
-  pl.pack = packed_a_size<T>(p.cog(), pl.nb) + packed_b_size<T>(p.cig(), pl.nb);
+  // Per thread: one GEMM's packed operands (M' as A panels, V^T as B panels unless direct_v).
+  pl.pack = packed_a_size<T>(p.cog(), pl.nb) +
+            (pl.direct_v ? 0 : packed_b_size<T>(p.cig(), pl.nb));
   return pl;
 }
 
@@ -463,17 +473,35 @@ void run_winograd_wgrad(const Problem& p, const T* x, const T* gy, T* gw) {
   T* du = workspace<T>(3, size_t(pl.du));
   T* packs = workspace<T>(4, size_t(pl.threads * pl.pack));
   const int64_t a_size = packed_a_size<T>(cog, nb);
+  const int64_t nr = active_micro_kernel<T>().nr;
   const int64_t v_xs = pl.v_xs, m_xs = pl.m_xs, du_xs = cog * cig;
 
 #pragma omp parallel num_threads(pl.threads)
   {
     const FlushDenormals flush_denormals;
     const T* planes[kLanes];
+    int32_t lane_h[kLanes], lane_w[kLanes];
     for (int64_t t0 = 0; t0 < total; t0 += nb) {
       const int64_t nt = std::min(nb, total - t0), groups = ceil_div(nt, kLanes);
+      // direct_v: input tasks (tile, group, kLanes input channels of the padded panels)
+      const int64_t ci_groups = ceil_div(cig, nr) * nr / kLanes;
+      const int64_t in_tasks = pl.direct_v ? nt * G * ci_groups : p.cin * groups;
 #pragma omp for schedule(static)
-      for (int64_t task = 0; task < (p.cin + p.cout) * groups; ++task) {
-        const int64_t c = task / groups, l0 = task % groups * kLanes;
+      for (int64_t task = 0; task < in_tasks + p.cout * groups; ++task) {
+        if (pl.direct_v && task < in_tasks) {
+          const int64_t t = task / (G * ci_groups), grp = task / ci_groups % G;
+          const int64_t c0 = task % ci_groups * kLanes;
+          const int count = int(std::clamp<int64_t>(cig - c0, 0, kLanes));
+          const T* base = x + (t_n[t0 + t] * p.cin + grp * cig + c0) * in_plane;
+          for (int l = 0; l < count; ++l) planes[l] = base + l * in_plane;
+          std::fill(lane_h, lane_h + kLanes, t_ih[t0 + t]);
+          std::fill(lane_w, lane_w + kLanes, t_iw[t0 + t]);
+          kern.input(planes, lane_h, lane_w, count, p.ih, p.iw,
+                     v + grp * kXi * v_xs + ((c0 / nr) * nt + t) * nr + c0 % nr, v_xs);
+          continue;
+        }
+        const int64_t c = pl.direct_v ? task - in_tasks + p.cin : task / groups;
+        const int64_t l0 = (pl.direct_v ? task - in_tasks : task) % groups * kLanes;
         const int count = int(std::min<int64_t>(kLanes, nt - l0));
         if (c < p.cin) {
           for (int l = 0; l < count; ++l)
@@ -481,7 +509,7 @@ void run_winograd_wgrad(const Problem& p, const T* x, const T* gy, T* gw) {
           kern.input(planes, t_ih + t0 + l0, t_iw + t0 + l0, count, p.ih, p.iw,
                      v + c * nb + l0, v_xs);
         } else {
-          const int64_t co = c - p.cin;
+          const int64_t co = pl.direct_v ? (task - in_tasks) / groups : c - p.cin;
           for (int l = 0; l < count; ++l)
             planes[l] = gy + (t_n[t0 + l0 + l] * p.cout + co) * out_plane;
           kern.output_adjoint(planes, t_oh + t0 + l0, t_ow + t0 + l0, count, p.oh, p.ow,
@@ -493,9 +521,10 @@ void run_winograd_wgrad(const Problem& p, const T* x, const T* gy, T* gw) {
         const int64_t grp = task / kXi, xi = task % kXi;
         // gemm() on the strided M' and V, packed into this call's workspace (same bits)
         T* a_pk = packs + thread_id() * pl.pack;
-        T* b_pk = a_pk + a_size;
+        T* b_pk = pl.direct_v ? v + task * v_xs : a_pk + a_size;
         pack_a_panels<T>(cog, nt, {m + xi * m_xs + grp * cog * nb, nb, 1}, a_pk);
-        pack_b_panels<T>(nt, cig, {v + xi * v_xs + grp * cig * nb, 1, nb}, b_pk);
+        if (!pl.direct_v)
+          pack_b_panels<T>(nt, cig, {v + xi * v_xs + grp * cig * nb, 1, nb}, b_pk);
         gemm_packed<T>(cog, cig, nt, a_pk, b_pk, du + task * du_xs, cig, t0 > 0);
       }
     }
