@@ -420,7 +420,7 @@ def test_explain_reports_algorithm_isa_and_workspace():
     assert info["gemm_kernel"] == fastconv.build_info()["gemm_f32"]
     passes = info["passes"]
     assert set(passes) == {"forward", "backward_data", "backward_weight"}
-    assert passes["backward_weight"]["algorithm"] == "im2col_gemm"
+    assert passes["backward_weight"]["algorithm"] == "winograd"  # 3x3 s1, 784 tiles (conv.cc)
     for p in passes.values():
         assert p["algorithm"] in CONV_ALGORITHMS
         assert p["workspace_bytes"] is None or 0 < p["workspace_bytes"] < 64 * 2**20

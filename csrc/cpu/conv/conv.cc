@@ -66,6 +66,7 @@ std::string conv_algorithm_unsupported(ConvAlgorithm algorithm, ConvPass pass,
 }
 
 // Winograd F(4x4,3x3) for 3x3 stride-1 forward / backward_data where it beats im2col_gemm
+// (backward_weight: the extra conditions below)
 // (benchmarks/results/winograd_cpu.md: im2col_gemm time / winograd time, forward / backward_data,
 // float32, AVX-512, CPU time of one thread; the machine was too loaded for 2-thread timings):
 //   ResNet-50 3x3: 8x64x56x56 1.94 / 1.75, 8x512x7x7 3.8 / 4.9, 1x256x14x14 2.1 / 1.9;
@@ -85,6 +86,21 @@ std::string conv_algorithm_unsupported(ConvAlgorithm algorithm, ConvPass pass,
 // block, V and M of a block) must also stay within the 64 MiB budget.
 constexpr int64_t kWorkspaceLimit = int64_t(64) << 20;  // bytes per call
 constexpr int64_t kWinogradMinFlops = 8'000'000;
+// backward_weight (36 GEMMs dU[xi] += M'[xi] V[xi]^T reducing over the tiles of the whole batch,
+// then G^T dU G) costs 36 C_out C_in/g per call besides its GEMMs (dU written and transformed),
+// so it needs enough 4x4 output tiles over the batch to pay for them, and it loses to
+// implicit_gemm with fewer than 32 output channels. Measured (benchmarks/results/winograd_cpu.md,
+// `fastconv bench --op resnet50,vgg16 --phase backward_weight --algorithm im2col_gemm,winograd`,
+// float32, 2 threads, AVX-512, load ~4; ms winograd / im2col_gemm [/ implicit_gemm]):
+// ResNet-50 res4 b1 1x256x14x14 (16 tiles) 4.76 / 2.79; res5 b8 8x512x7x7 (32 tiles) 19.8 /
+// 22.9; res2 b8 8x64x56x56 13.5 / 26.4; res4 b8 12.7 / 21.8; VGG conv1_2 21.1 / 44.6, conv5_x
+// b8 40.9 / 85.9; few outputs: 8x16x56x56 2.59 / 2.84 / 1.92, 1x8x56x56 0.16 / 0.19 / 0.08,
+// 8x32x56x56 4.95 / 7.54 / 6.19, 8x32x28x28 1.30 / 2.07 / 2.09.
+constexpr int64_t kWinogradWgradMinTiles = 32;
+constexpr int64_t kWinogradWgradMinOutChannels = 32;
+int64_t winograd_wgrad_tiles(const ConvGeometry& g) {
+  return g.batch * ((g.out_size[1] + 3) / 4) * ((g.out_size[2] + 3) / 4);
+}
 
 bool prefer_winograd(const ConvGeometry& g, ConvPass pass, int64_t element_size) {
   if (!winograd_unsupported(pass, g).empty()) return false;
@@ -92,6 +108,10 @@ bool prefer_winograd(const ConvGeometry& g, ConvPass pass, int64_t element_size)
   const int64_t flops = 2 * g.batch * g.in_channels_per_group() * g.out_channels * 9 *
                         g.out_plane();
   if (flops < kWinogradMinFlops) return false;
+  if (pass == ConvPass::BackwardWeight &&
+      (winograd_wgrad_tiles(g) < kWinogradWgradMinTiles ||
+       g.out_channels_per_group() < kWinogradWgradMinOutChannels))
+    return false;
   return conv_workspace_bytes(ConvAlgorithm::Winograd, pass, g, element_size) <= kWorkspaceLimit;
 }
 
@@ -229,9 +249,8 @@ void conv_backward_weight(const ConvGeometry& g, const T* x, const T* gy, T* gw,
                           ConvAlgorithm algorithm) {
   switch (choose_conv_algorithm(g, ConvPass::BackwardWeight, algorithm, sizeof(T))) {
     case ConvAlgorithm::Auto:  // never returned by choose_conv_algorithm
-    case ConvAlgorithm::Im2colGemm:
-    case ConvAlgorithm::Winograd:  // never chosen for backward_weight (unsupported)
-      return backward_weight_im2col_gemm(g, x, gy, gw);
+    case ConvAlgorithm::Im2colGemm: return backward_weight_im2col_gemm(g, x, gy, gw);
+    case ConvAlgorithm::Winograd: return backward_weight_winograd(g, x, gy, gw);
     case ConvAlgorithm::ImplicitGemm: return backward_weight_implicit_gemm(g, x, gy, gw);
     case ConvAlgorithm::Depthwise: return backward_weight_depthwise(g, x, gy, gw);
   }

@@ -21,7 +21,7 @@ void backward_weight_im2col_gemm(const ConvGeometry& g, const T* x, const T* gy,
 template <typename T>
 int64_t im2col_gemm_workspace_bytes(const ConvGeometry& g, ConvPass pass);
 
-// Winograd F(4x4, 3x3) (conv_winograd.cc): forward and backward_data of 2-D 3x3 stride-1
+// Winograd F(4x4, 3x3) (conv_winograd.cc): forward, backward_data and backward_weight of 2-D 3x3 stride-1
 // dilation-1 convolutions; winograd_unsupported says why it cannot compute a problem.
 std::string winograd_unsupported(ConvPass pass, const ConvGeometry& g);
 // Bytes winograd allocates for this problem (transformed filters + one tile block's V and M).
@@ -32,6 +32,8 @@ void forward_winograd(const ConvGeometry& g, const T* x, const T* w, const T* bi
                          T* y);
 template <typename T>
 void backward_data_winograd(const ConvGeometry& g, const T* gy, const T* w, T* gx);
+template <typename T>
+void backward_weight_winograd(const ConvGeometry& g, const T* x, const T* gy, T* gw);
 
 // Direct depthwise convolution (conv_depthwise.cc): groups == C_in (one input channel per
 // group), any depth multiplier C_out / C_in, kernel, stride, padding and dilation, 1D to 3D.

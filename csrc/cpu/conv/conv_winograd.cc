@@ -1,4 +1,5 @@
 // Winograd F(4x4, 3x3) for 2-D, 3x3, stride-1, dilation-1 convolutions (any padding, any groups).
+// forward, backward_data and backward_weight (run_winograd_wgrad, below).
 //
 // Per group, with tiles of 4x4 outputs read from overlapping 6x6 input patches d (stride 4):
 //   V = B^T d B          (input transform, one 6x6 matrix per tile and input channel)
@@ -189,7 +190,7 @@ int thread_id() {
 // buffers: a fresh multi-MiB allocation per call costs its page faults every time.
 template <typename T>
 T* workspace(size_t slot, size_t count) {
-  thread_local std::vector<T> buffers[4];
+  thread_local std::vector<T> buffers[5];
   std::vector<T>& b = buffers[slot];
   if (b.size() < count) b.resize(count);
   return b.data();
@@ -385,10 +386,164 @@ Problem backward_data_problem(const ConvGeometry& g) {
           2 - g.pad_before[1], 2 - g.pad_before[2], cog * cig * 9, 9, cig * 9, true};
 }
 
+
+// backward_weight (the adjoint of the forward, per tile t and position xi of the 6x6 domain):
+//   dU[xi][co][ci] = sum_t M'[xi][co][t] V[xi][ci][t],  M' = A dY A^T,  V = B^T d B,
+//   dW[co][ci] = G^T dU[co][ci] G.
+// Tiles (over the whole batch) run in fixed blocks of nb (a function of the geometry only);
+// per block all threads transform the input (V, in packed B panels per (group, xi) where the
+// micro-kernel allows, see make_wgrad_plan) and grad_output (M' [xi][C_out][nb]), then the
+// 36 G GEMMs (group, xi), each owned by one thread, add the block's sum over its tiles into
+// dU [grp][xi][cog][cig] (gemm_packed: a fixed k order), blocks in order: the bits do not
+// depend on the thread count. Workspace: dU (36 C_out C_in/g, 36 MiB at 512x512 float32)
+// + V and M' of one block + one GEMM's packed operands per thread.
+constexpr int64_t kMaxWgradBlock = 256;  // tiles per block (the GEMMs' reduction length)
+
+struct WgradPlan {
+  int64_t nb, blocks, v_xs, m_xs;
+  bool direct_v;  // V written straight into packed B panels (nr a multiple of kLanes)
+  int threads;
+  int64_t tiles_table, v, m, du, pack;  // workspace elements (tiles_table: int32)
+  int64_t bytes(int64_t elem) const {
+    return tiles_table * 4 + (v + m + du + threads * pack) * elem;
+  }
+};
+
+template <typename T>
+WgradPlan make_wgrad_plan(const Problem& p) {
+  WgradPlan pl{};
+  const int64_t tiles = p.tiles();
+  const int64_t per_tile = (p.cin + p.cout) * int64_t(sizeof(T));
+  // One xi plane of V and M' within kGemmBytes, whole lane groups, at least one.
+  const int64_t nb = kGemmBytes / std::max<int64_t>(per_tile, 1) / kLanes * kLanes;
+  pl.nb = std::min(std::clamp<int64_t>(nb, kLanes, kMaxWgradBlock),
+                   std::max<int64_t>(ceil_div(tiles, kLanes) * kLanes, kLanes));
+  pl.blocks = ceil_div(tiles, pl.nb);
+  const int64_t work = kXi * pl.nb * pl.blocks * (p.cin * p.cog() + p.cin + p.cout);
+  pl.threads = threads_for(std::max<int64_t>(kXi * p.groups, p.cin), work);
+  pl.tiles_table = 5 * tiles;
+  // xi planes one cache line more apart than their rows need, so that a transform's 36 stores
+  // per lane group do not all land in one L1 set (as U's in make_plan)
+  // V directly in packed B panels ([grp][xi][cig / nr][tile][nr], lanes over input channels):
+  // no per-GEMM packing of V (1-thread CPU time, min of 6, loaded: 8x64x56x56 9.77 -> 9.21 ms,
+  // 8x256x14x14 11.09 -> 10.66, 1x64x224x224 18.21 -> 17.98); else [xi][C_in][nb], lanes
+  // over tiles.
+  const int64_t nr = active_micro_kernel<T>().nr;
+  pl.direct_v = nr % kLanes == 0;
+  pl.v_xs = (pl.direct_v ? ceil_div(p.cig(), nr) * nr * pl.nb : p.cin * pl.nb) +
+            64 / int64_t(sizeof(T));
+  pl.m_xs = p.cout * pl.nb + 64 / int64_t(sizeof(T));
+  pl.v = (pl.direct_v ? p.groups : 1) * kXi * pl.v_xs;
+  pl.m = kXi * pl.m_xs;
+  pl.du = kXi * p.cout * p.cig();
+  // Per thread: one GEMM's packed operands (M' as A panels, V^T as B panels unless direct_v).
+  pl.pack = packed_a_size<T>(p.cog(), pl.nb) +
+            (pl.direct_v ? 0 : packed_b_size<T>(p.cig(), pl.nb));
+  return pl;
+}
+
+template <typename T>
+void run_winograd_wgrad(const Problem& p, const T* x, const T* gy, T* gw) {
+  const int64_t G = p.groups, cig = p.cig(), cog = p.cog();
+  const int64_t total = p.tiles();
+  if (p.cout == 0 || cig == 0) return;
+  if (total == 0) {
+    std::fill(gw, gw + p.cout * cig * 9, T(0));
+    return;
+  }
+  static const WinogradKernels<T> kern = select_kernels<T>();
+  const WgradPlan pl = make_wgrad_plan<T>(p);
+  const int64_t nb = pl.nb;
+  const int64_t in_plane = p.ih * p.iw, out_plane = p.oh * p.ow;
+
+  int32_t* tab = workspace<int32_t>(0, size_t(pl.tiles_table));
+  int32_t *t_n = tab, *t_ih = tab + total, *t_iw = tab + 2 * total, *t_oh = tab + 3 * total,
+          *t_ow = tab + 4 * total;
+  for (int64_t n = 0, t = 0; n < p.batch; ++n)
+    for (int64_t th = 0; th < p.tiles_h(); ++th)
+      for (int64_t tw = 0; tw < p.tiles_w(); ++tw, ++t) {
+        t_n[t] = int32_t(n);
+        t_oh[t] = int32_t(4 * th);
+        t_ow[t] = int32_t(4 * tw);
+        t_ih[t] = int32_t(4 * th - p.pad_h);
+        t_iw[t] = int32_t(4 * tw - p.pad_w);
+      }
+  T* v = workspace<T>(1, size_t(pl.v));
+  T* m = workspace<T>(2, size_t(pl.m));
+  T* du = workspace<T>(3, size_t(pl.du));
+  T* packs = workspace<T>(4, size_t(pl.threads * pl.pack));
+  const int64_t a_size = packed_a_size<T>(cog, nb);
+  const int64_t nr = active_micro_kernel<T>().nr;
+  const int64_t v_xs = pl.v_xs, m_xs = pl.m_xs, du_xs = cog * cig;
+
+#pragma omp parallel num_threads(pl.threads)
+  {
+    const FlushDenormals flush_denormals;
+    const T* planes[kLanes];
+    int32_t lane_h[kLanes], lane_w[kLanes];
+    for (int64_t t0 = 0; t0 < total; t0 += nb) {
+      const int64_t nt = std::min(nb, total - t0), groups = ceil_div(nt, kLanes);
+      // direct_v: input tasks (tile, group, kLanes input channels of the padded panels)
+      const int64_t ci_groups = ceil_div(cig, nr) * nr / kLanes;
+      const int64_t in_tasks = pl.direct_v ? nt * G * ci_groups : p.cin * groups;
+#pragma omp for schedule(static)
+      for (int64_t task = 0; task < in_tasks + p.cout * groups; ++task) {
+        if (pl.direct_v && task < in_tasks) {
+          const int64_t t = task / (G * ci_groups), grp = task / ci_groups % G;
+          const int64_t c0 = task % ci_groups * kLanes;
+          const int count = int(std::clamp<int64_t>(cig - c0, 0, kLanes));
+          const T* base = x + (t_n[t0 + t] * p.cin + grp * cig + c0) * in_plane;
+          for (int l = 0; l < count; ++l) planes[l] = base + l * in_plane;
+          std::fill(lane_h, lane_h + kLanes, t_ih[t0 + t]);
+          std::fill(lane_w, lane_w + kLanes, t_iw[t0 + t]);
+          kern.input(planes, lane_h, lane_w, count, p.ih, p.iw,
+                     v + grp * kXi * v_xs + ((c0 / nr) * nt + t) * nr + c0 % nr, v_xs);
+          continue;
+        }
+        const int64_t c = pl.direct_v ? task - in_tasks + p.cin : task / groups;
+        const int64_t l0 = (pl.direct_v ? task - in_tasks : task) % groups * kLanes;
+        const int count = int(std::min<int64_t>(kLanes, nt - l0));
+        if (c < p.cin) {
+          for (int l = 0; l < count; ++l)
+            planes[l] = x + (t_n[t0 + l0 + l] * p.cin + c) * in_plane;
+          kern.input(planes, t_ih + t0 + l0, t_iw + t0 + l0, count, p.ih, p.iw,
+                     v + c * nb + l0, v_xs);
+        } else {
+          const int64_t co = pl.direct_v ? (task - in_tasks) / groups : c - p.cin;
+          for (int l = 0; l < count; ++l)
+            planes[l] = gy + (t_n[t0 + l0 + l] * p.cout + co) * out_plane;
+          kern.output_adjoint(planes, t_oh + t0 + l0, t_ow + t0 + l0, count, p.oh, p.ow,
+                              m + co * nb + l0, m_xs);
+        }
+      }
+#pragma omp for schedule(static)
+      for (int64_t task = 0; task < G * kXi; ++task) {
+        const int64_t grp = task / kXi, xi = task % kXi;
+        // gemm() on the strided M' and V, packed into this call's workspace (same bits)
+        T* a_pk = packs + thread_id() * pl.pack;
+        T* b_pk = pl.direct_v ? v + task * v_xs : a_pk + a_size;
+        pack_a_panels<T>(cog, nt, {m + xi * m_xs + grp * cog * nb, nb, 1}, a_pk);
+        if (!pl.direct_v)
+          pack_b_panels<T>(nt, cig, {v + xi * v_xs + grp * cig * nb, 1, nb}, b_pk);
+        gemm_packed<T>(cog, cig, nt, a_pk, b_pk, du + task * du_xs, cig, t0 > 0);
+      }
+    }
+#pragma omp for schedule(static)
+    for (int64_t oc = 0; oc < p.cout; ++oc) {
+      const int64_t grp = oc / cog, co = oc % cog;
+      for (int64_t ci = 0; ci < cig; ci += kLanes)
+        kern.filter_adjoint(du + grp * kXi * du_xs + co * cig + ci, du_xs,
+                            int(std::min<int64_t>(kLanes, cig - ci)), gw + (oc * cig + ci) * 9);
+    }
+  }
+}
+
 }  // namespace
 
 template <typename T>
 int64_t winograd_workspace_bytes(const ConvGeometry& g, ConvPass pass) {
+  if (pass == ConvPass::BackwardWeight)
+    return make_wgrad_plan<T>(forward_problem(g)).bytes(int64_t(sizeof(T)));
   const Problem p = pass == ConvPass::BackwardData ? backward_data_problem(g) : forward_problem(g);
   return make_plan<T>(p).bytes(int64_t(sizeof(T)));
 }
@@ -397,9 +552,6 @@ template int64_t winograd_workspace_bytes<float>(const ConvGeometry&, ConvPass);
 template int64_t winograd_workspace_bytes<double>(const ConvGeometry&, ConvPass);
 
 std::string winograd_unsupported(ConvPass pass, const ConvGeometry& g) {
-  if (pass == ConvPass::BackwardWeight)
-    return "winograd computes forward and backward_data only (backward_weight: use "
-           "im2col_gemm or auto)";
   if (g.in_size[0] != 1 || g.out_size[0] != 1 || g.kernel[0] != 1 || g.pad_before[0] != 0)
     return "winograd needs a 2-D convolution (depth 1)";
   if (g.kernel[1] != 3 || g.kernel[2] != 3) return "winograd needs a 3x3 kernel";
@@ -419,6 +571,11 @@ void backward_data_winograd(const ConvGeometry& g, const T* gy, const T* w, T* g
   run_winograd<T>(backward_data_problem(g), gy, w, nullptr, false, gx);
 }
 
+template <typename T>
+void backward_weight_winograd(const ConvGeometry& g, const T* x, const T* gy, T* gw) {
+  run_winograd_wgrad<T>(forward_problem(g), x, gy, gw);
+}
+
 template void forward_winograd<float>(const ConvGeometry&, const float*, const float*,
                                       const float*, bool, float*);
 template void forward_winograd<double>(const ConvGeometry&, const double*, const double*,
@@ -427,5 +584,10 @@ template void backward_data_winograd<float>(const ConvGeometry&, const float*, c
                                             float*);
 template void backward_data_winograd<double>(const ConvGeometry&, const double*, const double*,
                                              double*);
+
+template void backward_weight_winograd<float>(const ConvGeometry&, const float*, const float*,
+                                              float*);
+template void backward_weight_winograd<double>(const ConvGeometry&, const double*,
+                                               const double*, double*);
 
 }  // namespace fastconv::cpu

@@ -5,7 +5,7 @@
 // lane each, in vectors of V::kLanes; lanes never mix, so a tile's result does not depend on
 // the tiles beside it. V needs zero, set1, load, store, add, sub, mul, max (the compiler may
 // contract a multiply and an add into an FMA where the ISA has one: results differ between ISA
-// paths, never between runs); input_tiles also needs kTile and
+// paths, never between runs); input_tiles and output_adjoint_tiles also need kTile and
 // transpose_tile (gemm_simd_kernel.h). Scalar gathers feed the vectors: the 6x6 patches of
 // NCHW planes (stride 4 between tiles) and the 3x3 filters.
 #pragma once
@@ -36,6 +36,15 @@ struct WinogradKernels {
   // (the packed-A layout of gemm.h, one xi plane every xs).
   void (*filter)(const T* w, int64_t rs, int64_t cs, bool flip, int64_t rows, int64_t cig,
                  int64_t mr, T* dst, int64_t xs);
+  // backward_weight: M' = A dY A^T (the adjoint of `output`) for kWinoLanes tiles of one
+  // output channel: tile l < count reads the 4x4 block of plane[l] (oh x ow) at
+  // (oh0[l], ow0[l]), zero past the plane's edges; lanes >= count are zero. Row xi
+  // (kWinoLanes values) is stored at dst + xi * xi_stride.
+  void (*output_adjoint)(const T* const* plane, const int32_t* oh0, const int32_t* ow0,
+                         int count, int64_t oh, int64_t ow, T* dst, int64_t xi_stride);
+  // backward_weight: dW = G^T dU G (the adjoint of `filter`) for count <= kWinoLanes filters:
+  // dU[xi] of filter l at du + xi * xi_stride + l; its 3x3 goes to dw[9 l .. 9 l + 8].
+  void (*filter_adjoint)(const T* du, int64_t xi_stride, int count, T* dw);
 };
 
 namespace generic {
@@ -84,6 +93,21 @@ inline void at6(const typename V::type* m, typename V::type* y) {
   y[3] = V::add(V::add(d12, V::mul(V::set1(S(8)), d34)), m[5]);
 }
 
+// (A y)[k] for k < 6 from y[0..3]: the transpose of at6.
+template <typename V>
+inline void a4(const typename V::type* y, typename V::type* m) {
+  using S = typename V::scalar;
+  const auto s02 = V::add(y[0], y[2]), s13 = V::add(y[1], y[3]);
+  const auto p = V::add(y[0], V::mul(V::set1(S(4)), y[2]));
+  const auto q = V::add(V::mul(V::set1(S(2)), y[1]), V::mul(V::set1(S(8)), y[3]));
+  m[0] = y[0];
+  m[1] = V::add(s02, s13);
+  m[2] = V::sub(s02, s13);
+  m[3] = V::add(p, q);
+  m[4] = V::sub(p, q);
+  m[5] = y[3];
+}
+
 // (G g)[k] for k < 6 from g[0..2]: G's rows (1/4, 0, 0), -(1, 1, 1)/6, -(1, -1, 1)/6,
 // (1/24, 1/12, 1/6), (1/24, -1/12, 1/6), (0, 0, 1).
 template <typename D>
@@ -99,6 +123,18 @@ inline void g3(const typename D::type* g, typename D::type* out) {  // D: the ve
   out[3] = D::add(s, e);
   out[4] = D::sub(s, e);
   out[5] = g[2];
+}
+
+// (G^T u)[a] for a < 3 from u[0..5]: the transpose of g3.
+template <typename D>
+inline void gt6(const typename D::type* u, typename D::type* out) {
+  using S = typename D::scalar;
+  const auto k4 = D::set1(S(1.0 / 4)), k6 = D::set1(S(1.0 / 6)), k12 = D::set1(S(1.0 / 12));
+  const auto k24 = D::set1(S(1.0 / 24));
+  const auto s12 = D::add(u[1], u[2]), s34 = D::add(u[3], u[4]);
+  out[0] = D::add(D::sub(D::mul(k4, u[0]), D::mul(k6, s12)), D::mul(k24, s34));
+  out[1] = D::add(D::mul(k6, D::sub(u[2], u[1])), D::mul(k12, D::sub(u[3], u[4])));
+  out[2] = D::add(D::mul(k6, D::sub(s34, s12)), u[5]);
 }
 
 template <typename V, typename T>
@@ -195,6 +231,50 @@ void output_tiles(const T* m, int64_t xi_stride, int count, T* const* plane, con
 }
 
 template <typename V, typename T>
+void output_adjoint_tiles(const T* const* plane, const int32_t* oh0, const int32_t* ow0,
+                          int count, int64_t oh, int64_t ow, T* dst, int64_t xi_stride) {
+  constexpr int L = kWinoLanes;
+  // Blocks gathered lane by lane, one contiguous 16-value row each, then turned into
+  // d[i * 4 + k][lane] by V's kTile x kTile block transposes (as input_tiles).
+  constexpr int kPad = (16 + V::kTile - 1) / V::kTile * V::kTile;
+  alignas(64) T block[L * kPad];
+  alignas(64) T d[kPad * L];  // d[(i * 4 + k) * L + l]
+  for (int l = 0; l < L; ++l) {
+    T* q = block + l * kPad;
+    const int64_t r0 = l < count ? oh0[l] : 0, c0 = l < count ? ow0[l] : 0;
+    const int64_t rows = l >= count ? 0 : oh - r0 < 4 ? oh - r0 : 4;
+    const int64_t cols = l >= count ? 0 : ow - c0 < 4 ? ow - c0 : 4;
+    if (rows == 4 && cols == 4) {  // inside the plane: fixed trip counts
+      const T* src = plane[l] + r0 * ow + c0;
+      for (int i = 0; i < 4; ++i)
+        for (int k = 0; k < 4; ++k) q[i * 4 + k] = src[i * ow + k];
+      for (int x = 16; x < kPad; ++x) q[x] = T(0);
+      continue;
+    }
+    for (int x = 0; x < kPad; ++x) q[x] = T(0);
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t k = 0; k < cols; ++k) q[i * 4 + k] = plane[l][(r0 + i) * ow + c0 + k];
+  }
+  for (int l0 = 0; l0 < L; l0 += V::kTile)
+    for (int x0 = 0; x0 < kPad; x0 += V::kTile)
+      V::transpose_tile(block + l0 * kPad + x0, kPad, d + x0 * L + l0, L);
+  for (int v = 0; v < L; v += V::kLanes) {
+    typename V::type t[6][4];  // t[i][k] = (A dY)[i][k]
+    for (int k = 0; k < 4; ++k) {
+      typename V::type in[4], r[6];
+      for (int i = 0; i < 4; ++i) in[i] = V::load(d + (i * 4 + k) * L + v);
+      a4<V>(in, r);
+      for (int i = 0; i < 6; ++i) t[i][k] = r[i];
+    }
+    for (int i = 0; i < 6; ++i) {
+      typename V::type r[6];
+      a4<V>(t[i], r);  // (t A^T)[i][j]
+      for (int j = 0; j < 6; ++j) V::store(dst + (i * 6 + j) * xi_stride + v, r[j]);
+    }
+  }
+}
+
+template <typename V, typename T>
 void filter_panel(const T* w, int64_t rs, int64_t cs, bool flip, int64_t rows, int64_t cig,
                   int64_t mr, T* dst, int64_t xs) {
   constexpr int L = kWinoLanes;
@@ -243,8 +323,34 @@ void filter_panel(const T* w, int64_t rs, int64_t cs, bool flip, int64_t rows, i
 }
 
 template <typename V, typename T>
+void filter_adjoint_lanes(const T* du, int64_t xi_stride, int count, T* dw) {
+  constexpr int L = kWinoLanes;
+  alignas(64) T u[kXiCount * L];
+  alignas(64) T g[9 * L];  // g[k * L + l]
+  for (int xi = 0; xi < kXiCount; ++xi)
+    for (int l = 0; l < L; ++l) u[xi * L + l] = l < count ? du[xi * xi_stride + l] : T(0);
+  for (int v = 0; v < L; v += V::kLanes) {
+    typename V::type t[3][6];  // t[a][j] = (G^T u)[a][j]
+    for (int j = 0; j < 6; ++j) {
+      typename V::type in[6], r[3];
+      for (int i = 0; i < 6; ++i) in[i] = V::load(u + (i * 6 + j) * L + v);
+      gt6<V>(in, r);
+      for (int a = 0; a < 3; ++a) t[a][j] = r[a];
+    }
+    for (int a = 0; a < 3; ++a) {
+      typename V::type r[3];
+      gt6<V>(t[a], r);  // (t G)[a][b]
+      for (int b = 0; b < 3; ++b) V::store(g + (a * 3 + b) * L + v, r[b]);
+    }
+  }
+  for (int l = 0; l < count; ++l)
+    for (int k = 0; k < 9; ++k) dw[l * 9 + k] = g[k * L + l];
+}
+
+template <typename V, typename T>
 WinogradKernels<T> winograd_kernels(const char* name) {
-  return {name, input_tiles<V, T>, output_tiles<V, T>, filter_panel<V, T>};
+  return {name, input_tiles<V, T>, output_tiles<V, T>, filter_panel<V, T>,
+          output_adjoint_tiles<V, T>, filter_adjoint_lanes<V, T>};
 }
 
 }  // namespace simd
