@@ -419,6 +419,9 @@ constexpr int64_t kPartialBytes = int64_t(1) << 20;  // a task's vector partial 
 constexpr int64_t kDotColumns = 512;                  // positions per kernel call (L1 blocks)
 constexpr int64_t kMaxChunks = 8;
 constexpr int64_t kChunkBytes = int64_t(8) << 20;     // the chunks' partial dW, at most
+// Tasks (group x channel block x chunk) wanted before chunking the steps: a fixed number, not
+// the thread count, so that the summation order depends on the geometry only.
+constexpr int64_t kMinWgradTasks = 16;
 
 template <typename T>
 struct WgradPlan {
@@ -475,7 +478,12 @@ WgradPlan<T> make_wgrad_plan(const Problem& p) {
   plan.steps = p.batch * plan.bands;
   const int64_t dw = p.groups * cog * K;
   const int64_t affordable = 1 + kChunkBytes / int64_t(sizeof(T)) / dw;
-  plan.chunks = std::max<int64_t>(1, std::min({plan.steps, kMaxChunks, affordable}));
+  // Chunks only where the groups and channel blocks alone give too few tasks: every chunk
+  // costs a zeroed partial-sum buffer, a lane reduction and a pass over dW, which dominated
+  // ResNeXt g32 (res4 b8: 8 chunks of one sample each; implicit_gemm_cpu.md, round 2).
+  const int64_t wanted = ceil_div(kMinWgradTasks, p.groups * plan.cblocks);
+  plan.chunks =
+      std::max<int64_t>(1, std::min({plan.steps, kMaxChunks, affordable, wanted}));
   plan.per_chunk = std::max<int64_t>(1, ceil_div(plan.steps, plan.chunks));
   plan.chunks = std::max<int64_t>(1, ceil_div(plan.steps, plan.per_chunk));
   plan.shared = (plan.chunks - 1) * dw;
