@@ -32,6 +32,7 @@
 // implemented (the predicate says so; im2col_gemm computes it). backward_weight reads the same
 // frames with a dot-product kernel (its section below).
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -85,6 +86,33 @@ ImplicitGemmKernels<double> select_kernels<double>() {
     default: break;
   }
   return generic::f64_implicit_gemm_kernels();
+}
+
+template <typename T>
+ImplicitTapKernel<T> select_tap_kernel();
+
+template <>
+ImplicitTapKernel<float> select_tap_kernel<float>() {
+  switch (isa()) {
+#if FASTCONV_X86_KERNELS
+    case Isa::Avx512: return avx512::f32_implicit_tap_kernel();
+    case Isa::Avx2: return avx2::f32_implicit_tap_kernel();
+#endif
+    default: break;
+  }
+  return generic::f32_implicit_tap_kernel();
+}
+
+template <>
+ImplicitTapKernel<double> select_tap_kernel<double>() {
+  switch (isa()) {
+#if FASTCONV_X86_KERNELS
+    case Isa::Avx512: return avx512::f64_implicit_tap_kernel();
+    case Isa::Avx2: return avx2::f64_implicit_tap_kernel();
+#endif
+    default: break;
+  }
+  return generic::f64_implicit_tap_kernel();
 }
 
 template <typename T>
@@ -426,6 +454,12 @@ constexpr int64_t kMinWgradTasks = 16;
 template <typename T>
 struct WgradPlan {
   ImplicitDotKernel<T> kernel{};
+  // The tap kernel instead (output channels along the lanes, valid positions only): partial sums
+  // are dW^T rows (kc_pad x cog_pad), dyf holds grad_output transposed (positions x cog_pad)
+  // and the offset table also holds the positions' frame columns.
+  ImplicitTapKernel<T> tap{};
+  bool by_tap = false;
+  int64_t positions = 0;  // valid output positions of the longest band
   int bd = 2;
   int64_t band = 1, bands = 0, steps = 0;
   int64_t cb = 1, cblocks = 0;       // input channels per task
@@ -437,9 +471,14 @@ struct WgradPlan {
   int64_t shared = 0, frame = 0, dyf = 0, partial = 0;  // elements
   int64_t bytes() const {
     return (shared + threads * (frame + dyf + partial)) * int64_t(sizeof(T)) +
-           threads * kc_pad * int64_t(sizeof(int64_t));
+           threads * (kc_pad + positions) * int64_t(sizeof(int64_t));
   }
 };
+
+bool use_tap_kernel(const Problem& p, int64_t nr) {
+  if (const char* e = std::getenv("FASTCONV_IG_TAP")) return e[0] == '1';
+  return p.cog() % nr == 0;
+}
 
 template <typename T>
 WgradPlan<T> make_wgrad_plan(const Problem& p) {
@@ -448,12 +487,15 @@ WgradPlan<T> make_wgrad_plan(const Problem& p) {
   const int64_t cig = p.cig(), cog = p.cog(), kvol = p.kvol(), K = p.gemm_k();
   const int64_t L = plan.kernel.lanes, mo = plan.kernel.mo, nk = plan.kernel.nk;
   if (cog == 0 || K == 0) return plan;
-  plan.cog_pad = ceil_div(cog, mo) * mo;
-  const int64_t per_channel = plan.cog_pad * kvol * L * int64_t(sizeof(T));
+  plan.tap = select_tap_kernel<T>();
+  plan.by_tap = use_tap_kernel(p, plan.tap.nr);
+  plan.cog_pad = ceil_div(cog, plan.by_tap ? plan.tap.nr : mo) * (plan.by_tap ? plan.tap.nr : mo);
+  const int64_t per_channel = plan.cog_pad * kvol * (plan.by_tap ? 1 : L) * int64_t(sizeof(T));
   plan.cb = std::max<int64_t>(1, std::min(cig, kPartialBytes / per_channel));
   plan.cblocks = ceil_div(cig, plan.cb);
-  plan.kc_pad = ceil_div(plan.cb * kvol, nk) * nk;
-  plan.partial = plan.cog_pad * plan.kc_pad * L;
+  const int64_t kunit = plan.by_tap ? plan.tap.mr : nk;
+  plan.kc_pad = ceil_div(plan.cb * kvol, kunit) * kunit;
+  plan.partial = plan.cog_pad * plan.kc_pad * (plan.by_tap ? 1 : L);
   plan.bd = p.out[0] > 1 ? 0 : p.out[1] > 1 ? 1 : 2;
   const int64_t rows = p.out[plan.bd];
   if (p.batch > 0 && p.out_plane() > 0) {
@@ -474,6 +516,10 @@ WgradPlan<T> make_wgrad_plan(const Problem& p) {
     plan.frame = first.elements(block, L);
     plan.ld = ceil_div(first.span, L) * L;
     plan.dyf = plan.cog_pad * plan.ld;
+    if (plan.by_tap) {
+      plan.positions = first.o[0] * first.o[1] * first.o[2];
+      plan.dyf = plan.positions * plan.cog_pad;
+    }
   }
   plan.steps = p.batch * plan.bands;
   const int64_t dw = p.groups * cog * K;
@@ -521,10 +567,13 @@ bool wgrad_implicit_gemm(const Problem& p, const T* x, const T* gy, T* gw) {
   const int64_t per_thread = plan.frame + plan.dyf + plan.partial;
   std::vector<T> partial_dw(size_t(plan.shared));  // chunk c > 0 sums into block c - 1
   std::vector<T> workspace(size_t(threads * per_thread));  // zero: the frame slack is read
-  std::vector<int64_t> offsets(size_t(threads * kc_pad));
+  const int64_t per_thread_offsets = kc_pad + plan.positions;
+  std::vector<int64_t> offsets(size_t(threads * per_thread_offsets));
   const std::vector<char> used = used_phases(p);
   Problem block = p;
   block.cin = plan.cb * p.groups;
+  const ImplicitTapKernel<T> tap = plan.tap;
+  const int64_t cog_pad = plan.cog_pad;
 
 #pragma omp parallel num_threads(threads)
   {
@@ -532,7 +581,8 @@ bool wgrad_implicit_gemm(const Problem& p, const T* x, const T* gy, T* gw) {
     T* frame = workspace.data() + thread_id() * per_thread;
     T* dyf = frame + plan.frame;
     T* partial = dyf + plan.dyf;
-    int64_t* rowoff = offsets.data() + thread_id() * kc_pad;
+    int64_t* rowoff = offsets.data() + thread_id() * per_thread_offsets;
+    int64_t* qpos = rowoff + kc_pad;
 #pragma omp for schedule(static)
     for (int64_t task = 0; task < plan.tasks; ++task) {
       const int64_t cblk = task % plan.cblocks, grp = (task / plan.cblocks) % G;
@@ -547,7 +597,8 @@ bool wgrad_implicit_gemm(const Problem& p, const T* x, const T* gy, T* gw) {
         const T* xg = x + (n * p.cin + grp * cig) * in_plane;
         for (int64_t c = c0; c < c1; ++c)
           build_frame(p, f, bd, o0, used, xg + c * in_plane, frame + (c - c0) * f.channel);
-        if (!all_finite(frame, (c1 - c0) * f.channel)) {
+        // (the tap kernel reads valid positions only: no junk products)
+        if (!plan.by_tap && !all_finite(frame, (c1 - c0) * f.channel)) {
 #pragma omp atomic write
           nonfinite = 1;
         }
@@ -562,9 +613,30 @@ bool wgrad_implicit_gemm(const Problem& p, const T* x, const T* gy, T* gw) {
                             ((td / p.s[0]) * f.fp[1] + th / p.s[1]) * f.fp[2] + tw / p.s[2];
               }
         std::fill(rowoff + kc, rowoff + kc_pad, int64_t(0));  // padding rows: never stored
+        const T* gyg = gy + (n * p.cout + grp * cog) * out_plane;
+        if (plan.by_tap) {
+          // grad_output transposed (positions x cog_pad; the padding channels stay zero) and
+          // each valid position's frame column
+          int64_t np = 0;
+          for (int64_t i0 = 0; i0 < f.o[0]; ++i0)
+            for (int64_t i1 = 0; i1 < f.o[1]; ++i1) {
+              const int64_t od = i0 + (bd == 0 ? o0 : 0), oh = i1 + (bd == 1 ? o0 : 0);
+              const int64_t ow = bd == 2 ? o0 : 0;
+              const T* src = gyg + (od * p.out[1] + oh) * p.out[2] + ow;
+              for (int64_t w = 0; w < f.o[2]; ++w, ++np) {
+                qpos[np] = (i0 * f.fp[1] + i1) * f.fp[2] + w;
+                T* d = dyf + np * cog_pad;
+                for (int64_t o = 0; o < cog; ++o) d[o] = src[o * out_plane + w];
+              }
+            }
+          for (int64_t k0 = 0; k0 < kc_pad; k0 += tap.mr)
+            for (int64_t oc = 0; oc < cog_pad; oc += tap.nr)
+              tap.run(np, frame, rowoff + k0, qpos, dyf + oc, cog_pad,
+                      partial + k0 * cog_pad + oc, cog_pad);
+          continue;
+        }
         // dYf: the band's grad_output rows at their frame columns, zeros elsewhere
         const int64_t span = ceil_div(f.span, L) * L;
-        const T* gyg = gy + (n * p.cout + grp * cog) * out_plane;
         for (int64_t o = 0; o < plan.cog_pad; ++o) {
           T* row = dyf + o * plan.ld;
           std::fill(row, row + span, T(0));
@@ -588,6 +660,12 @@ bool wgrad_implicit_gemm(const Problem& p, const T* x, const T* gy, T* gw) {
       }
       // lanes reduced in order into this chunk's dW
       T* dst = chunk == 0 ? gw : partial_dw.data() + (chunk - 1) * dw;
+      if (plan.by_tap) {
+        for (int64_t o = 0; o < cog; ++o)
+          for (int64_t k = 0; k < kc; ++k)
+            dst[(grp * cog + o) * K + c0 * kvol + k] = partial[k * cog_pad + o];
+        continue;
+      }
       for (int64_t o = 0; o < cog; ++o)
         for (int64_t k = 0; k < kc; ++k) {
           const T* v = partial + (((o / mo) * (kc_pad / nk) + k / nk) * mo * nk +

@@ -8,6 +8,13 @@
 
 namespace fastconv::cpu::avx512 {
 
+ImplicitTapKernel<float> f32_implicit_tap_kernel() {
+  return simd::implicit_tap_kernel<simd::avx512::F32, 12, 2, float>("f32_implicit_tap_12x32__avx512");
+}
+ImplicitTapKernel<double> f64_implicit_tap_kernel() {
+  return simd::implicit_tap_kernel<simd::avx512::F64, 12, 2, double>("f64_implicit_tap_12x16__avx512");
+}
+
 ImplicitDotKernel<float> f32_implicit_dot_kernel() {
   return simd::implicit_dot_kernel<simd::avx512::F32, 4, 6, float>(
       "f32_implicit_dot_4x6x16__avx512");
