@@ -450,6 +450,8 @@ constexpr int64_t kChunkBytes = int64_t(8) << 20;     // the chunks' partial dW,
 // Tasks (group x channel block x chunk) wanted before chunking the steps: a fixed number, not
 // the thread count, so that the summation order depends on the geometry only.
 constexpr int64_t kMinWgradTasks = 16;
+constexpr int64_t kMinTapTasks = 4;  // by splitting input channels (repeated transpositions)
+constexpr int64_t kTapBytes = 64 * 1024;  // grad_output rows per tap-kernel call (not tuned)
 
 template <typename T>
 struct WgradPlan {
@@ -460,6 +462,8 @@ struct WgradPlan {
   ImplicitTapKernel<T> tap{};
   bool by_tap = false;
   int64_t positions = 0;  // valid output positions of the longest band
+  int64_t tap_positions = 1;  // per kernel call: their grad_output rows stay in L2
+  int64_t ob = 0, oblocks = 1;  // output channels per task (whole tap tiles; the dot kernel: all)
   int bd = 2;
   int64_t band = 1, bands = 0, steps = 0;
   int64_t cb = 1, cblocks = 0;       // input channels per task
@@ -490,12 +494,27 @@ WgradPlan<T> make_wgrad_plan(const Problem& p) {
   plan.tap = select_tap_kernel<T>();
   plan.by_tap = use_tap_kernel(p, plan.tap.nr);
   plan.cog_pad = ceil_div(cog, plan.by_tap ? plan.tap.nr : mo) * (plan.by_tap ? plan.tap.nr : mo);
-  const int64_t per_channel = plan.cog_pad * kvol * (plan.by_tap ? 1 : L) * int64_t(sizeof(T));
+  plan.ob = plan.cog_pad;
+  if (plan.by_tap) {
+    // Tasks split the output channels first (each transposes only its own grad_output rows;
+    // frames are cheap to rebuild), then, for few steps, the input channels (each repeats the
+    // transposition of its grad_output rows), then chunks.
+    const int64_t tiles = plan.cog_pad / plan.tap.nr;
+    plan.ob = ceil_div(tiles, std::min(tiles, ceil_div(kMinWgradTasks, p.groups))) * plan.tap.nr;
+  }
+  plan.oblocks = ceil_div(plan.cog_pad, plan.ob);
+  const int64_t per_channel = plan.ob * kvol * (plan.by_tap ? 1 : L) * int64_t(sizeof(T));
   plan.cb = std::max<int64_t>(1, std::min(cig, kPartialBytes / per_channel));
+  if (plan.by_tap) {
+    const int64_t min_steps = std::max<int64_t>(1, std::min(p.batch, kMaxChunks));
+    plan.cb = std::min(plan.cb, ceil_div(cig, ceil_div(kMinTapTasks,
+                                                       p.groups * plan.oblocks * min_steps)));
+    plan.tap_positions = std::max<int64_t>(1, kTapBytes / (plan.ob * int64_t(sizeof(T))));
+  }
   plan.cblocks = ceil_div(cig, plan.cb);
   const int64_t kunit = plan.by_tap ? plan.tap.mr : nk;
   plan.kc_pad = ceil_div(plan.cb * kvol, kunit) * kunit;
-  plan.partial = plan.cog_pad * plan.kc_pad * (plan.by_tap ? 1 : L);
+  plan.partial = plan.ob * plan.kc_pad * (plan.by_tap ? 1 : L);
   plan.bd = p.out[0] > 1 ? 0 : p.out[1] > 1 ? 1 : 2;
   const int64_t rows = p.out[plan.bd];
   if (p.batch > 0 && p.out_plane() > 0) {
@@ -518,7 +537,7 @@ WgradPlan<T> make_wgrad_plan(const Problem& p) {
     plan.dyf = plan.cog_pad * plan.ld;
     if (plan.by_tap) {
       plan.positions = first.o[0] * first.o[1] * first.o[2];
-      plan.dyf = plan.positions * plan.cog_pad;
+      plan.dyf = plan.positions * plan.ob;
     }
   }
   plan.steps = p.batch * plan.bands;
@@ -527,13 +546,13 @@ WgradPlan<T> make_wgrad_plan(const Problem& p) {
   // Chunks only where the groups and channel blocks alone give too few tasks: every chunk
   // costs a zeroed partial-sum buffer, a lane reduction and a pass over dW, which dominated
   // ResNeXt g32 (res4 b8: 8 chunks of one sample each; implicit_gemm_cpu.md, round 2).
-  const int64_t wanted = ceil_div(kMinWgradTasks, p.groups * plan.cblocks);
+  const int64_t wanted = ceil_div(kMinWgradTasks, p.groups * plan.cblocks * plan.oblocks);
   plan.chunks =
       std::max<int64_t>(1, std::min({plan.steps, kMaxChunks, affordable, wanted}));
   plan.per_chunk = std::max<int64_t>(1, ceil_div(plan.steps, plan.chunks));
   plan.chunks = std::max<int64_t>(1, ceil_div(plan.steps, plan.per_chunk));
   plan.shared = (plan.chunks - 1) * dw;
-  plan.tasks = plan.chunks * p.groups * plan.cblocks;
+  plan.tasks = plan.chunks * p.groups * plan.cblocks * plan.oblocks;
   plan.threads = threads_for(plan.tasks, p.batch * p.cout * p.out_plane() * K);
   return plan;
 }
@@ -573,7 +592,7 @@ bool wgrad_implicit_gemm(const Problem& p, const T* x, const T* gy, T* gw) {
   Problem block = p;
   block.cin = plan.cb * p.groups;
   const ImplicitTapKernel<T> tap = plan.tap;
-  const int64_t cog_pad = plan.cog_pad;
+  const int64_t ob = plan.ob;
 
 #pragma omp parallel num_threads(threads)
   {
@@ -585,8 +604,10 @@ bool wgrad_implicit_gemm(const Problem& p, const T* x, const T* gy, T* gw) {
     int64_t* qpos = rowoff + kc_pad;
 #pragma omp for schedule(static)
     for (int64_t task = 0; task < plan.tasks; ++task) {
-      const int64_t cblk = task % plan.cblocks, grp = (task / plan.cblocks) % G;
-      const int64_t chunk = task / (plan.cblocks * G);
+      const int64_t oblk = task % plan.oblocks, cblk = (task / plan.oblocks) % plan.cblocks;
+      const int64_t grp = (task / (plan.oblocks * plan.cblocks)) % G;
+      const int64_t chunk = task / (plan.oblocks * plan.cblocks * G);
+      const int64_t ob0 = oblk * plan.ob, ob1 = std::min(cog, ob0 + plan.ob);  // tap kernel
       const int64_t c0 = cblk * plan.cb, c1 = std::min(cig, c0 + plan.cb), kc = (c1 - c0) * kvol;
       std::fill(partial, partial + plan.partial, T(0));
       const int64_t s0 = chunk * plan.per_chunk, s1 = std::min(plan.steps, s0 + plan.per_chunk);
@@ -615,7 +636,8 @@ bool wgrad_implicit_gemm(const Problem& p, const T* x, const T* gy, T* gw) {
         std::fill(rowoff + kc, rowoff + kc_pad, int64_t(0));  // padding rows: never stored
         const T* gyg = gy + (n * p.cout + grp * cog) * out_plane;
         if (plan.by_tap) {
-          // grad_output transposed (positions x cog_pad; the padding channels stay zero) and
+          // grad_output's rows ob0..ob1 transposed (positions x ob; padding channels hold stale
+          // values, which only reach padding lanes of the partial sums, never stored) and
           // each valid position's frame column
           int64_t np = 0;
           for (int64_t i0 = 0; i0 < f.o[0]; ++i0)
@@ -623,16 +645,17 @@ bool wgrad_implicit_gemm(const Problem& p, const T* x, const T* gy, T* gw) {
               const int64_t od = i0 + (bd == 0 ? o0 : 0), oh = i1 + (bd == 1 ? o0 : 0);
               const int64_t ow = bd == 2 ? o0 : 0;
               const T* src = gyg + (od * p.out[1] + oh) * p.out[2] + ow;
-              for (int64_t w = 0; w < f.o[2]; ++w, ++np) {
-                qpos[np] = (i0 * f.fp[1] + i1) * f.fp[2] + w;
-                T* d = dyf + np * cog_pad;
-                for (int64_t o = 0; o < cog; ++o) d[o] = src[o * out_plane + w];
-              }
+              for (int64_t w = 0; w < f.o[2]; ++w) qpos[np + w] = (i0 * f.fp[1] + i1) * f.fp[2] + w;
+              for (int64_t o = ob0; o < ob1; ++o)  // rows of grad_output read contiguously
+                for (int64_t w = 0; w < f.o[2]; ++w)
+                  dyf[(np + w) * ob + (o - ob0)] = src[o * out_plane + w];
+              np += f.o[2];
             }
-          for (int64_t k0 = 0; k0 < kc_pad; k0 += tap.mr)
-            for (int64_t oc = 0; oc < cog_pad; oc += tap.nr)
-              tap.run(np, frame, rowoff + k0, qpos, dyf + oc, cog_pad,
-                      partial + k0 * cog_pad + oc, cog_pad);
+          for (int64_t p0 = 0; p0 < np; p0 += plan.tap_positions)
+            for (int64_t k0 = 0; k0 < kc_pad; k0 += tap.mr)
+              for (int64_t oc = 0; oc < ob1 - ob0; oc += tap.nr)
+                tap.run(std::min(plan.tap_positions, np - p0), frame, rowoff + k0, qpos + p0,
+                        dyf + p0 * ob + oc, ob, partial + k0 * ob + oc, ob);
           continue;
         }
         // dYf: the band's grad_output rows at their frame columns, zeros elsewhere
@@ -661,9 +684,9 @@ bool wgrad_implicit_gemm(const Problem& p, const T* x, const T* gy, T* gw) {
       // lanes reduced in order into this chunk's dW
       T* dst = chunk == 0 ? gw : partial_dw.data() + (chunk - 1) * dw;
       if (plan.by_tap) {
-        for (int64_t o = 0; o < cog; ++o)
+        for (int64_t o = ob0; o < ob1; ++o)
           for (int64_t k = 0; k < kc; ++k)
-            dst[(grp * cog + o) * K + c0 * kvol + k] = partial[k * cog_pad + o];
+            dst[(grp * cog + o) * K + c0 * kvol + k] = partial[k * ob + (o - ob0)];
         continue;
       }
       for (int64_t o = 0; o < cog; ++o)
