@@ -298,7 +298,7 @@ def test_auto_picks_winograd_for_resnet_3x3(pass_):
 
 
 def test_auto_picks_no_winograd_elsewhere():
-    assert _choose("backward_weight", 8, 64, 64, 56, 56) == "im2col_gemm"
+    assert _choose("backward_weight", 8, 64, 64, 56, 56) != "winograd"  # no wgrad transform
     # GEMMs without a Winograd transform (implicit_gemm where it wins, conv.cc)
     assert _choose("forward", 8, 128, 128, 56, 56, stride=2) == "implicit_gemm"
     assert _choose("forward", 8, 128, 128, 56, 56, k=5, pad=2) == "implicit_gemm"

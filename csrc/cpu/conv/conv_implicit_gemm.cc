@@ -32,7 +32,6 @@
 // implemented (the predicate says so; im2col_gemm computes it). backward_weight reads the same
 // frames with a dot-product kernel (its section below).
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -479,10 +478,12 @@ struct WgradPlan {
   }
 };
 
-bool use_tap_kernel(const Problem& p, int64_t nr) {
-  if (const char* e = std::getenv("FASTCONV_IG_TAP")) return e[0] == '1';
-  return p.cog() % nr == 0;
-}
+// The tap kernel where output channels fill its tiles exactly and each position feeds enough
+// taps to pay for transposing its grad_output: ahead of the dot kernel on every such row measured
+// (2 threads, AVX-512: ResNeXt res5 g32 b1 0.22x -> 1.06x torch, ResNet-50 res2 3x3 b1 0.56x ->
+// 0.87x, Fashion-MNIST conv2 b64 0.39x -> 0.59x); with 16 output channels on 32-channel tiles
+// (ResNeXt res4: 0.65x -> 0.51x) or <= 3 input channels (VGG conv1_1: 0.80x -> 0.40x) it loses.
+bool use_tap_kernel(const Problem& p, int64_t nr) { return p.cog() % nr == 0 && p.cig() > 3; }
 
 template <typename T>
 WgradPlan<T> make_wgrad_plan(const Problem& p) {
@@ -744,6 +745,11 @@ int64_t implicit_gemm_workspace_bytes(const ConvGeometry& g, ConvPass pass) {
 }
 
 template <typename T>
+bool implicit_gemm_wgrad_by_tap(const ConvGeometry& g) {
+  return use_tap_kernel(forward_problem(g), select_tap_kernel<T>().nr);
+}
+
+template <typename T>
 double implicit_gemm_waste(const ConvGeometry& g, ConvPass pass) {
   if (!implicit_gemm_unsupported(pass, g).empty() || pass == ConvPass::BackwardWeight) return 1;
   const Problem p = pass == ConvPass::Forward ? forward_problem(g) : backward_data_problem(g);
@@ -805,6 +811,8 @@ template void backward_weight_implicit_gemm<double>(const ConvGeometry&, const d
                                                     const double*, double*);
 template int64_t implicit_gemm_workspace_bytes<float>(const ConvGeometry&, ConvPass);
 template int64_t implicit_gemm_workspace_bytes<double>(const ConvGeometry&, ConvPass);
+template bool implicit_gemm_wgrad_by_tap<float>(const ConvGeometry&);
+template bool implicit_gemm_wgrad_by_tap<double>(const ConvGeometry&);
 template double implicit_gemm_waste<float>(const ConvGeometry&, ConvPass);
 template double implicit_gemm_waste<double>(const ConvGeometry&, ConvPass);
 template void forward_implicit_gemm<float>(const ConvGeometry&, const float*, const float*,
