@@ -88,30 +88,34 @@ ImplicitGemmKernels<double> select_kernels<double>() {
 }
 
 template <typename T>
-ImplicitTapKernel<T> select_tap_kernel();
+ImplicitTapKernel<T> select_tap_kernel(bool narrow);
 
 template <>
-ImplicitTapKernel<float> select_tap_kernel<float>() {
+ImplicitTapKernel<float> select_tap_kernel<float>(bool narrow) {
   switch (isa()) {
 #if FASTCONV_X86_KERNELS
-    case Isa::Avx512: return avx512::f32_implicit_tap_kernel();
-    case Isa::Avx2: return avx2::f32_implicit_tap_kernel();
+    case Isa::Avx512:
+      return narrow ? avx512::f32_implicit_tap_kernel_narrow() : avx512::f32_implicit_tap_kernel();
+    case Isa::Avx2:
+      return narrow ? avx2::f32_implicit_tap_kernel_narrow() : avx2::f32_implicit_tap_kernel();
 #endif
     default: break;
   }
-  return generic::f32_implicit_tap_kernel();
+  return narrow ? generic::f32_implicit_tap_kernel_narrow() : generic::f32_implicit_tap_kernel();
 }
 
 template <>
-ImplicitTapKernel<double> select_tap_kernel<double>() {
+ImplicitTapKernel<double> select_tap_kernel<double>(bool narrow) {
   switch (isa()) {
 #if FASTCONV_X86_KERNELS
-    case Isa::Avx512: return avx512::f64_implicit_tap_kernel();
-    case Isa::Avx2: return avx2::f64_implicit_tap_kernel();
+    case Isa::Avx512:
+      return narrow ? avx512::f64_implicit_tap_kernel_narrow() : avx512::f64_implicit_tap_kernel();
+    case Isa::Avx2:
+      return narrow ? avx2::f64_implicit_tap_kernel_narrow() : avx2::f64_implicit_tap_kernel();
 #endif
     default: break;
   }
-  return generic::f64_implicit_tap_kernel();
+  return narrow ? generic::f64_implicit_tap_kernel_narrow() : generic::f64_implicit_tap_kernel();
 }
 
 template <typename T>
@@ -483,7 +487,16 @@ struct WgradPlan {
 // (2 threads, AVX-512: ResNeXt res5 g32 b1 0.22x -> 1.06x torch, ResNet-50 res2 3x3 b1 0.56x ->
 // 0.87x, Fashion-MNIST conv2 b64 0.39x -> 0.59x); with 16 output channels on 32-channel tiles
 // (ResNeXt res4: 0.65x -> 0.51x) or <= 3 input channels (VGG conv1_1: 0.80x -> 0.40x) it loses.
-bool use_tap_kernel(const Problem& p, int64_t nr) { return p.cog() % nr == 0 && p.cig() > 3; }
+// The narrow tile (one vector) where the output channels fill it but not the wide one.
+template <typename T>
+bool choose_tap_kernel(const Problem& p, ImplicitTapKernel<T>* tap) {
+  if (p.cig() <= 3) return false;
+  for (const bool narrow : {false, true}) {
+    *tap = select_tap_kernel<T>(narrow);
+    if (p.cog() % tap->nr == 0) return true;
+  }
+  return false;
+}
 
 template <typename T>
 WgradPlan<T> make_wgrad_plan(const Problem& p) {
@@ -492,8 +505,7 @@ WgradPlan<T> make_wgrad_plan(const Problem& p) {
   const int64_t cig = p.cig(), cog = p.cog(), kvol = p.kvol(), K = p.gemm_k();
   const int64_t L = plan.kernel.lanes, mo = plan.kernel.mo, nk = plan.kernel.nk;
   if (cog == 0 || K == 0) return plan;
-  plan.tap = select_tap_kernel<T>();
-  plan.by_tap = use_tap_kernel(p, plan.tap.nr);
+  plan.by_tap = choose_tap_kernel(p, &plan.tap);
   plan.cog_pad = ceil_div(cog, plan.by_tap ? plan.tap.nr : mo) * (plan.by_tap ? plan.tap.nr : mo);
   plan.ob = plan.cog_pad;
   if (plan.by_tap) {
@@ -746,7 +758,8 @@ int64_t implicit_gemm_workspace_bytes(const ConvGeometry& g, ConvPass pass) {
 
 template <typename T>
 bool implicit_gemm_wgrad_by_tap(const ConvGeometry& g) {
-  return use_tap_kernel(forward_problem(g), select_tap_kernel<T>().nr);
+  ImplicitTapKernel<T> tap;
+  return choose_tap_kernel(forward_problem(g), &tap);
 }
 
 template <typename T>

@@ -69,6 +69,8 @@ struct ImplicitTapKernel {
 namespace generic {
 ImplicitTapKernel<float> f32_implicit_tap_kernel();
 ImplicitTapKernel<double> f64_implicit_tap_kernel();
+ImplicitTapKernel<float> f32_implicit_tap_kernel_narrow();  // one vector of output channels
+ImplicitTapKernel<double> f64_implicit_tap_kernel_narrow();
 ImplicitDotKernel<float> f32_implicit_dot_kernel();
 ImplicitDotKernel<double> f64_implicit_dot_kernel();
 ImplicitGemmKernels<float> f32_implicit_gemm_kernels();
@@ -78,6 +80,8 @@ ImplicitGemmKernels<double> f64_implicit_gemm_kernels();
 namespace avx2 {
 ImplicitTapKernel<float> f32_implicit_tap_kernel();
 ImplicitTapKernel<double> f64_implicit_tap_kernel();
+ImplicitTapKernel<float> f32_implicit_tap_kernel_narrow();  // one vector of output channels
+ImplicitTapKernel<double> f64_implicit_tap_kernel_narrow();
 ImplicitDotKernel<float> f32_implicit_dot_kernel();
 ImplicitDotKernel<double> f64_implicit_dot_kernel();
 ImplicitGemmKernels<float> f32_implicit_gemm_kernels();
@@ -87,6 +91,8 @@ ImplicitGemmKernels<double> f64_implicit_gemm_kernels();
 namespace avx512 {
 ImplicitTapKernel<float> f32_implicit_tap_kernel();
 ImplicitTapKernel<double> f64_implicit_tap_kernel();
+ImplicitTapKernel<float> f32_implicit_tap_kernel_narrow();  // one vector of output channels
+ImplicitTapKernel<double> f64_implicit_tap_kernel_narrow();
 ImplicitDotKernel<float> f32_implicit_dot_kernel();
 ImplicitDotKernel<double> f64_implicit_dot_kernel();
 ImplicitGemmKernels<float> f32_implicit_gemm_kernels();

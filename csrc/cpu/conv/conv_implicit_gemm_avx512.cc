@@ -17,6 +17,13 @@ ImplicitTapKernel<double> f64_implicit_tap_kernel() {
   return simd::implicit_tap_kernel<simd::avx512::F64, 8, 2, double>("f64_implicit_tap_8x16__avx512");
 }
 
+ImplicitTapKernel<float> f32_implicit_tap_kernel_narrow() {
+  return simd::implicit_tap_kernel<simd::avx512::F32, 8, 1, float>("f32_implicit_tap_8x16__avx512");
+}
+ImplicitTapKernel<double> f64_implicit_tap_kernel_narrow() {
+  return simd::implicit_tap_kernel<simd::avx512::F64, 8, 1, double>("f64_implicit_tap_8x8__avx512");
+}
+
 ImplicitDotKernel<float> f32_implicit_dot_kernel() {
   return simd::implicit_dot_kernel<simd::avx512::F32, 4, 6, float>(
       "f32_implicit_dot_4x6x16__avx512");
