@@ -165,6 +165,10 @@ TAP = [
     (2, 5, 32, (13, 12), (3, 2), dict(stride=(2, 1), padding=1)),
     (1, 4, 32, (5, 6, 7), (3, 3, 3), dict(padding=1)),
     (2, 7, 96, (40,), (5,), dict(padding=2)),
+    # the one-vector tile (16 f32 / 8 f64 channels on AVX-512, 8 / 4 on AVX2)
+    (2, 64, 64, (7, 7), (3, 3), dict(padding=1, groups=4)),
+    (1, 40, 40, (6, 7), (3, 3), dict(padding=1, groups=5)),
+    (2, 6, 24, (9, 8), (3, 3), dict(padding=1)),
 ]
 
 
@@ -200,7 +204,8 @@ def restore_threads():
     (1, 16, 12, (600,), (5,), dict(padding=2, groups=2)),
     (2, 6, 8, (9, 10, 11), (3, 3, 3), dict(padding=1)),
     (3, 12, 64, (13, 11), (3, 3), dict(padding=1)),
-], ids=["dense3x3", "strided_grouped", "conv1d_long", "conv3d", "wgrad_tap"])
+    (3, 64, 64, (9, 8), (3, 3), dict(padding=1, groups=4)),
+], ids=["dense3x3", "strided_grouped", "conv1d_long", "conv3d", "wgrad_tap", "wgrad_tap_narrow"])
 def test_bitwise_same_for_threads_and_batch(shape, dtype, restore_threads):
     """1 and 2 threads give bitwise the same forward, grad_input and grad_weight, and a sample
     alone gives bitwise its rows of the batch (forward, grad_input)."""
