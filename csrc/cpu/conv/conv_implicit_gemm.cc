@@ -445,6 +445,11 @@ void implicit_gemm(const Problem& p, const T* x, WeightRow weight_row, const T* 
 // group x block of input channels (frames are built for the block's channels only); the chunks
 // (at most kMaxChunks, their count and the bands a function of the geometry only) are partial
 // sums added in chunk order, so results are bitwise the same for any thread count.
+// The tap kernel instead (where the output channels per group fill its tile and there are > 3
+// input channels per group) puts output channels along the lanes:
+//   dW^T[k, o] = sum_n sum_{valid p} frame_n[rowoff[k] + q(p)] * dY^T[p, o]
+// summed in registers in p order (no lane reduction, no junk columns); grad_output is transposed
+// per step into the task's buffer. Its tasks also split the output channels (whole tiles).
 // Not tuned (sized by the cache levels; the chunk caps are im2col_gemm's backward_weight ones):
 constexpr int64_t kPartialBytes = int64_t(1) << 20;  // a task's vector partial sums
 constexpr int64_t kDotColumns = 512;                  // positions per kernel call (L1 blocks)
@@ -487,7 +492,8 @@ struct WgradPlan {
 // (2 threads, AVX-512: ResNeXt res5 g32 b1 0.22x -> 1.06x torch, ResNet-50 res2 3x3 b1 0.56x ->
 // 0.87x, Fashion-MNIST conv2 b64 0.39x -> 0.59x); with 16 output channels on 32-channel tiles
 // (ResNeXt res4: 0.65x -> 0.51x) or <= 3 input channels (VGG conv1_1: 0.80x -> 0.40x) it loses.
-// The narrow tile (one vector) where the output channels fill it but not the wide one.
+// The one-vector tile where the output channels fill it but not the two-vector one (ResNeXt res4
+// g32 b8, 16 per group: 1.29x -> 1.91x torch; implicit_gemm_cpu.md, round 2).
 template <typename T>
 bool choose_tap_kernel(const Problem& p, ImplicitTapKernel<T>* tap) {
   if (p.cig() <= 3) return false;

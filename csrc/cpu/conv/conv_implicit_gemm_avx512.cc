@@ -14,7 +14,8 @@ ImplicitTapKernel<float> f32_implicit_tap_kernel() {
   return simd::implicit_tap_kernel<simd::avx512::F32, 8, 2, float>("f32_implicit_tap_8x32__avx512");
 }
 ImplicitTapKernel<double> f64_implicit_tap_kernel() {
-  return simd::implicit_tap_kernel<simd::avx512::F64, 8, 2, double>("f64_implicit_tap_8x16__avx512");
+  return simd::implicit_tap_kernel<simd::avx512::F64, 8, 2, double>(
+      "f64_implicit_tap_8x16__avx512");
 }
 
 ImplicitTapKernel<float> f32_implicit_tap_kernel_narrow() {
