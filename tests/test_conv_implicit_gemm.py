@@ -276,13 +276,14 @@ def test_auto_choice():
     assert _auto("conv2d", (8, 256, 14, 14), (256, 256, 3, 3), padding=1) == "winograd"
 
 
-def test_backward_weight_with_inf_input(rng):
+@pytest.mark.parametrize("c_in, c_out", [(2, 3), (4, 32)], ids=["dot", "tap"])
+def test_backward_weight_with_inf_input(rng, c_in, c_out):
     """A non-finite input value read only by junk columns (an inf in column 0 of a 'valid' conv:
     tap 2 reads it only from the previous row's junk columns) must not turn into NaN elsewhere."""
-    x = rng.standard_normal((1, 2, 6, 7))
-    w = rng.standard_normal((3, 2, 3, 3))
+    x = rng.standard_normal((1, c_in, 6, 7))
+    w = rng.standard_normal((c_out, c_in, 3, 3))
     x[0, 1, 3, 0] = np.inf
-    gy = rng.standard_normal((1, 3, 4, 5))
+    gy = rng.standard_normal((1, c_out, 4, 5))
     gw = fastconv.conv2d_backward(gy, x, w, output_mask=(False, True, False), algorithm=ALGO)[1]
     with np.errstate(invalid="ignore"):
         gw_ref = reference.conv2d_backward(gy, x, w)[1]
