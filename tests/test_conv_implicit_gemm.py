@@ -156,6 +156,40 @@ def test_bands_match_one_frame(rng):
     assert_close(gw, gw_ref, dtype=np.float32, reduction=2 * 250 * 70)
 
 
+TAP = [
+    # backward_weight's tap kernel (output channels a multiple of its tile, > 3 input channels):
+    # channel blocks, chunks, output-channel blocks, groups, strides, dilation, 1D / 3D
+    (2, 8, 32, (9, 10), (3, 3), dict(padding=1)),
+    (1, 6, 64, (7, 11), (3, 3), dict(padding=2, dilation=2)),
+    (3, 64, 64, (5, 5), (3, 3), dict(padding=1, groups=2)),
+    (2, 5, 32, (13, 12), (3, 2), dict(stride=(2, 1), padding=1)),
+    (1, 4, 32, (5, 6, 7), (3, 3, 3), dict(padding=1)),
+    (2, 7, 96, (40,), (5,), dict(padding=2)),
+    # the one-vector tile (16 f32 / 8 f64 channels on AVX-512, 8 / 4 on AVX2)
+    (2, 64, 64, (7, 7), (3, 3), dict(padding=1, groups=4)),
+    (1, 40, 40, (6, 7), (3, 3), dict(padding=1, groups=5)),
+    (2, 6, 24, (9, 8), (3, 3), dict(padding=1)),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("case", TAP, ids=lambda c: f"n{c[0]}c{c[1]}k{c[2]}{c[3]}k{c[4]}{c[5]}")
+def test_backward_weight_tap_kernel(case, dtype, rng):
+    _check_backward_weight(rng, dtype, *case[:5], **case[5])
+
+
+def test_tap_kernel_bands(rng):
+    """The tap kernel on a frame cut into bands (4 MiB budget)."""
+    x = rng.standard_normal((1, 64, 130, 131)).astype(np.float32)
+    w = rng.standard_normal((32, 64, 3, 3)).astype(np.float32)
+    gy = rng.standard_normal((1, 32, 130, 131)).astype(np.float32)
+    gw = fastconv.conv2d_backward(gy, x, w, padding=1, output_mask=(False, True, False),
+                                  algorithm=ALGO)[1]
+    gw_ref = reference.conv2d_backward(gy.astype(np.float64), x.astype(np.float64),
+                                       w.astype(np.float64), padding=1)[1]
+    assert_close(gw, gw_ref, dtype=np.float32, reduction=130 * 131)
+
+
 @pytest.fixture
 def restore_threads():
     before = fastconv.get_num_threads()
@@ -169,7 +203,9 @@ def restore_threads():
     (1, 8, 8, (40, 33), (3, 3), dict(stride=2, padding=1, groups=2)),
     (1, 16, 12, (600,), (5,), dict(padding=2, groups=2)),
     (2, 6, 8, (9, 10, 11), (3, 3, 3), dict(padding=1)),
-], ids=["dense3x3", "strided_grouped", "conv1d_long", "conv3d"])
+    (3, 12, 64, (13, 11), (3, 3), dict(padding=1)),
+    (3, 64, 64, (9, 8), (3, 3), dict(padding=1, groups=4)),
+], ids=["dense3x3", "strided_grouped", "conv1d_long", "conv3d", "wgrad_tap", "wgrad_tap_narrow"])
 def test_bitwise_same_for_threads_and_batch(shape, dtype, restore_threads):
     """1 and 2 threads give bitwise the same forward, grad_input and grad_weight, and a sample
     alone gives bitwise its rows of the batch (forward, grad_input)."""
@@ -241,13 +277,14 @@ def test_auto_choice():
     assert _auto("conv2d", (8, 256, 14, 14), (256, 256, 3, 3), padding=1) == "winograd"
 
 
-def test_backward_weight_with_inf_input(rng):
+@pytest.mark.parametrize("c_in, c_out", [(2, 3), (4, 32)], ids=["dot", "tap"])
+def test_backward_weight_with_inf_input(rng, c_in, c_out):
     """A non-finite input value read only by junk columns (an inf in column 0 of a 'valid' conv:
     tap 2 reads it only from the previous row's junk columns) must not turn into NaN elsewhere."""
-    x = rng.standard_normal((1, 2, 6, 7))
-    w = rng.standard_normal((3, 2, 3, 3))
+    x = rng.standard_normal((1, c_in, 6, 7))
+    w = rng.standard_normal((c_out, c_in, 3, 3))
     x[0, 1, 3, 0] = np.inf
-    gy = rng.standard_normal((1, 3, 4, 5))
+    gy = rng.standard_normal((1, c_out, 4, 5))
     gw = fastconv.conv2d_backward(gy, x, w, output_mask=(False, True, False), algorithm=ALGO)[1]
     with np.errstate(invalid="ignore"):
         gw_ref = reference.conv2d_backward(gy, x, w)[1]

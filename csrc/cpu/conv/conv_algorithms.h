@@ -61,6 +61,10 @@ int64_t implicit_gemm_workspace_bytes(const ConvGeometry& g, ConvPass pass);
 // the fraction of the frame cells it builds that repeat another band's halo (1 - 1 / rebuild).
 template <typename T>
 double implicit_gemm_waste(const ConvGeometry& g, ConvPass pass);
+// Whether implicit_gemm's backward_weight uses its tap kernel (output channels along the vector
+// lanes) rather than its dot-product kernel for this geometry.
+template <typename T>
+bool implicit_gemm_wgrad_by_tap(const ConvGeometry& g);
 template <typename T>
 void forward_implicit_gemm(const ConvGeometry& g, const T* x, const T* w, const T* bias,
                            bool relu, T* y);

@@ -88,6 +88,37 @@ ImplicitGemmKernels<double> select_kernels<double>() {
 }
 
 template <typename T>
+ImplicitTapKernel<T> select_tap_kernel(bool narrow);
+
+template <>
+ImplicitTapKernel<float> select_tap_kernel<float>(bool narrow) {
+  switch (isa()) {
+#if FASTCONV_X86_KERNELS
+    case Isa::Avx512:
+      return narrow ? avx512::f32_implicit_tap_kernel_narrow() : avx512::f32_implicit_tap_kernel();
+    case Isa::Avx2:
+      return narrow ? avx2::f32_implicit_tap_kernel_narrow() : avx2::f32_implicit_tap_kernel();
+#endif
+    default: break;
+  }
+  return narrow ? generic::f32_implicit_tap_kernel_narrow() : generic::f32_implicit_tap_kernel();
+}
+
+template <>
+ImplicitTapKernel<double> select_tap_kernel<double>(bool narrow) {
+  switch (isa()) {
+#if FASTCONV_X86_KERNELS
+    case Isa::Avx512:
+      return narrow ? avx512::f64_implicit_tap_kernel_narrow() : avx512::f64_implicit_tap_kernel();
+    case Isa::Avx2:
+      return narrow ? avx2::f64_implicit_tap_kernel_narrow() : avx2::f64_implicit_tap_kernel();
+#endif
+    default: break;
+  }
+  return narrow ? generic::f64_implicit_tap_kernel_narrow() : generic::f64_implicit_tap_kernel();
+}
+
+template <typename T>
 ImplicitDotKernel<T> select_dot_kernel();
 
 template <>
@@ -414,15 +445,33 @@ void implicit_gemm(const Problem& p, const T* x, WeightRow weight_row, const T* 
 // group x block of input channels (frames are built for the block's channels only); the chunks
 // (at most kMaxChunks, their count and the bands a function of the geometry only) are partial
 // sums added in chunk order, so results are bitwise the same for any thread count.
+// The tap kernel instead (where the output channels per group fill its tile and there are > 3
+// input channels per group) puts output channels along the lanes:
+//   dW^T[k, o] = sum_n sum_{valid p} frame_n[rowoff[k] + q(p)] * dY^T[p, o]
+// summed in registers in p order (no lane reduction, no junk columns); grad_output is transposed
+// per step into the task's buffer. Its tasks also split the output channels (whole tiles).
 // Not tuned (sized by the cache levels; the chunk caps are im2col_gemm's backward_weight ones):
 constexpr int64_t kPartialBytes = int64_t(1) << 20;  // a task's vector partial sums
 constexpr int64_t kDotColumns = 512;                  // positions per kernel call (L1 blocks)
 constexpr int64_t kMaxChunks = 8;
 constexpr int64_t kChunkBytes = int64_t(8) << 20;     // the chunks' partial dW, at most
+// Tasks (group x channel block x chunk) wanted before chunking the steps: a fixed number, not
+// the thread count, so that the summation order depends on the geometry only.
+constexpr int64_t kMinWgradTasks = 16;
+constexpr int64_t kMinTapTasks = 4;  // by splitting input channels (repeated transpositions)
+constexpr int64_t kTapBytes = 64 * 1024;  // grad_output rows per tap-kernel call (not tuned)
 
 template <typename T>
 struct WgradPlan {
   ImplicitDotKernel<T> kernel{};
+  // The tap kernel instead (output channels along the lanes, valid positions only): partial sums
+  // are dW^T rows (kc_pad x cog_pad), dyf holds grad_output transposed (positions x cog_pad)
+  // and the offset table also holds the positions' frame columns.
+  ImplicitTapKernel<T> tap{};
+  bool by_tap = false;
+  int64_t positions = 0;  // valid output positions of the longest band
+  int64_t tap_positions = 1;  // per kernel call: their grad_output rows stay in L2
+  int64_t ob = 0, oblocks = 1;  // output channels per task (whole tap tiles; the dot kernel: all)
   int bd = 2;
   int64_t band = 1, bands = 0, steps = 0;
   int64_t cb = 1, cblocks = 0;       // input channels per task
@@ -434,9 +483,26 @@ struct WgradPlan {
   int64_t shared = 0, frame = 0, dyf = 0, partial = 0;  // elements
   int64_t bytes() const {
     return (shared + threads * (frame + dyf + partial)) * int64_t(sizeof(T)) +
-           threads * kc_pad * int64_t(sizeof(int64_t));
+           threads * (kc_pad + positions) * int64_t(sizeof(int64_t));
   }
 };
+
+// The tap kernel where output channels fill its tiles exactly and each position feeds enough
+// taps to pay for transposing its grad_output: ahead of the dot kernel on every such row measured
+// (2 threads, AVX-512: ResNeXt res5 g32 b1 0.22x -> 1.06x torch, ResNet-50 res2 3x3 b1 0.56x ->
+// 0.87x, Fashion-MNIST conv2 b64 0.39x -> 0.59x); with 16 output channels on 32-channel tiles
+// (ResNeXt res4: 0.65x -> 0.51x) or <= 3 input channels (VGG conv1_1: 0.80x -> 0.40x) it loses.
+// The one-vector tile where the output channels fill it but not the two-vector one (ResNeXt res4
+// g32 b8, 16 per group: 1.29x -> 1.91x torch; implicit_gemm_cpu.md, round 2).
+template <typename T>
+bool choose_tap_kernel(const Problem& p, ImplicitTapKernel<T>* tap) {
+  if (p.cig() <= 3) return false;
+  for (const bool narrow : {false, true}) {
+    *tap = select_tap_kernel<T>(narrow);
+    if (p.cog() % tap->nr == 0) return true;
+  }
+  return false;
+}
 
 template <typename T>
 WgradPlan<T> make_wgrad_plan(const Problem& p) {
@@ -445,12 +511,29 @@ WgradPlan<T> make_wgrad_plan(const Problem& p) {
   const int64_t cig = p.cig(), cog = p.cog(), kvol = p.kvol(), K = p.gemm_k();
   const int64_t L = plan.kernel.lanes, mo = plan.kernel.mo, nk = plan.kernel.nk;
   if (cog == 0 || K == 0) return plan;
-  plan.cog_pad = ceil_div(cog, mo) * mo;
-  const int64_t per_channel = plan.cog_pad * kvol * L * int64_t(sizeof(T));
+  plan.by_tap = choose_tap_kernel(p, &plan.tap);
+  plan.cog_pad = ceil_div(cog, plan.by_tap ? plan.tap.nr : mo) * (plan.by_tap ? plan.tap.nr : mo);
+  plan.ob = plan.cog_pad;
+  if (plan.by_tap) {
+    // Tasks split the output channels first (each transposes only its own grad_output rows;
+    // frames are cheap to rebuild), then, for few steps, the input channels (each repeats the
+    // transposition of its grad_output rows), then chunks.
+    const int64_t tiles = plan.cog_pad / plan.tap.nr;
+    plan.ob = ceil_div(tiles, std::min(tiles, ceil_div(kMinWgradTasks, p.groups))) * plan.tap.nr;
+  }
+  plan.oblocks = ceil_div(plan.cog_pad, plan.ob);
+  const int64_t per_channel = plan.ob * kvol * (plan.by_tap ? 1 : L) * int64_t(sizeof(T));
   plan.cb = std::max<int64_t>(1, std::min(cig, kPartialBytes / per_channel));
+  if (plan.by_tap) {
+    const int64_t min_steps = std::max<int64_t>(1, std::min(p.batch, kMaxChunks));
+    plan.cb = std::min(plan.cb, ceil_div(cig, ceil_div(kMinTapTasks,
+                                                       p.groups * plan.oblocks * min_steps)));
+    plan.tap_positions = std::max<int64_t>(1, kTapBytes / (plan.ob * int64_t(sizeof(T))));
+  }
   plan.cblocks = ceil_div(cig, plan.cb);
-  plan.kc_pad = ceil_div(plan.cb * kvol, nk) * nk;
-  plan.partial = plan.cog_pad * plan.kc_pad * L;
+  const int64_t kunit = plan.by_tap ? plan.tap.mr : nk;
+  plan.kc_pad = ceil_div(plan.cb * kvol, kunit) * kunit;
+  plan.partial = plan.ob * plan.kc_pad * (plan.by_tap ? 1 : L);
   plan.bd = p.out[0] > 1 ? 0 : p.out[1] > 1 ? 1 : 2;
   const int64_t rows = p.out[plan.bd];
   if (p.batch > 0 && p.out_plane() > 0) {
@@ -471,15 +554,24 @@ WgradPlan<T> make_wgrad_plan(const Problem& p) {
     plan.frame = first.elements(block, L);
     plan.ld = ceil_div(first.span, L) * L;
     plan.dyf = plan.cog_pad * plan.ld;
+    if (plan.by_tap) {
+      plan.positions = first.o[0] * first.o[1] * first.o[2];
+      plan.dyf = plan.positions * plan.ob;
+    }
   }
   plan.steps = p.batch * plan.bands;
   const int64_t dw = p.groups * cog * K;
   const int64_t affordable = 1 + kChunkBytes / int64_t(sizeof(T)) / dw;
-  plan.chunks = std::max<int64_t>(1, std::min({plan.steps, kMaxChunks, affordable}));
+  // Chunks only where the groups and channel blocks alone give too few tasks: every chunk
+  // costs a zeroed partial-sum buffer, a lane reduction and a pass over dW, which dominated
+  // ResNeXt g32 (res4 b8: 8 chunks of one sample each; implicit_gemm_cpu.md, round 2).
+  const int64_t wanted = ceil_div(kMinWgradTasks, p.groups * plan.cblocks * plan.oblocks);
+  plan.chunks =
+      std::max<int64_t>(1, std::min({plan.steps, kMaxChunks, affordable, wanted}));
   plan.per_chunk = std::max<int64_t>(1, ceil_div(plan.steps, plan.chunks));
   plan.chunks = std::max<int64_t>(1, ceil_div(plan.steps, plan.per_chunk));
   plan.shared = (plan.chunks - 1) * dw;
-  plan.tasks = plan.chunks * p.groups * plan.cblocks;
+  plan.tasks = plan.chunks * p.groups * plan.cblocks * plan.oblocks;
   plan.threads = threads_for(plan.tasks, p.batch * p.cout * p.out_plane() * K);
   return plan;
 }
@@ -513,10 +605,13 @@ bool wgrad_implicit_gemm(const Problem& p, const T* x, const T* gy, T* gw) {
   const int64_t per_thread = plan.frame + plan.dyf + plan.partial;
   std::vector<T> partial_dw(size_t(plan.shared));  // chunk c > 0 sums into block c - 1
   std::vector<T> workspace(size_t(threads * per_thread));  // zero: the frame slack is read
-  std::vector<int64_t> offsets(size_t(threads * kc_pad));
+  const int64_t per_thread_offsets = kc_pad + plan.positions;
+  std::vector<int64_t> offsets(size_t(threads * per_thread_offsets));
   const std::vector<char> used = used_phases(p);
   Problem block = p;
   block.cin = plan.cb * p.groups;
+  const ImplicitTapKernel<T> tap = plan.tap;
+  const int64_t ob = plan.ob;
 
 #pragma omp parallel num_threads(threads)
   {
@@ -524,11 +619,14 @@ bool wgrad_implicit_gemm(const Problem& p, const T* x, const T* gy, T* gw) {
     T* frame = workspace.data() + thread_id() * per_thread;
     T* dyf = frame + plan.frame;
     T* partial = dyf + plan.dyf;
-    int64_t* rowoff = offsets.data() + thread_id() * kc_pad;
+    int64_t* rowoff = offsets.data() + thread_id() * per_thread_offsets;
+    int64_t* qpos = rowoff + kc_pad;
 #pragma omp for schedule(static)
     for (int64_t task = 0; task < plan.tasks; ++task) {
-      const int64_t cblk = task % plan.cblocks, grp = (task / plan.cblocks) % G;
-      const int64_t chunk = task / (plan.cblocks * G);
+      const int64_t oblk = task % plan.oblocks, cblk = (task / plan.oblocks) % plan.cblocks;
+      const int64_t grp = (task / (plan.oblocks * plan.cblocks)) % G;
+      const int64_t chunk = task / (plan.oblocks * plan.cblocks * G);
+      const int64_t ob0 = oblk * plan.ob, ob1 = std::min(cog, ob0 + plan.ob);  // tap kernel
       const int64_t c0 = cblk * plan.cb, c1 = std::min(cig, c0 + plan.cb), kc = (c1 - c0) * kvol;
       std::fill(partial, partial + plan.partial, T(0));
       const int64_t s0 = chunk * plan.per_chunk, s1 = std::min(plan.steps, s0 + plan.per_chunk);
@@ -539,7 +637,8 @@ bool wgrad_implicit_gemm(const Problem& p, const T* x, const T* gy, T* gw) {
         const T* xg = x + (n * p.cin + grp * cig) * in_plane;
         for (int64_t c = c0; c < c1; ++c)
           build_frame(p, f, bd, o0, used, xg + c * in_plane, frame + (c - c0) * f.channel);
-        if (!all_finite(frame, (c1 - c0) * f.channel)) {
+        // (the tap kernel reads valid positions only: no junk products)
+        if (!plan.by_tap && !all_finite(frame, (c1 - c0) * f.channel)) {
 #pragma omp atomic write
           nonfinite = 1;
         }
@@ -554,9 +653,32 @@ bool wgrad_implicit_gemm(const Problem& p, const T* x, const T* gy, T* gw) {
                             ((td / p.s[0]) * f.fp[1] + th / p.s[1]) * f.fp[2] + tw / p.s[2];
               }
         std::fill(rowoff + kc, rowoff + kc_pad, int64_t(0));  // padding rows: never stored
+        const T* gyg = gy + (n * p.cout + grp * cog) * out_plane;
+        if (plan.by_tap) {
+          // grad_output's rows ob0..ob1 transposed (positions x ob; padding channels hold stale
+          // values, which only reach padding lanes of the partial sums, never stored) and
+          // each valid position's frame column
+          int64_t np = 0;
+          for (int64_t i0 = 0; i0 < f.o[0]; ++i0)
+            for (int64_t i1 = 0; i1 < f.o[1]; ++i1) {
+              const int64_t od = i0 + (bd == 0 ? o0 : 0), oh = i1 + (bd == 1 ? o0 : 0);
+              const int64_t ow = bd == 2 ? o0 : 0;
+              const T* src = gyg + (od * p.out[1] + oh) * p.out[2] + ow;
+              for (int64_t w = 0; w < f.o[2]; ++w) qpos[np + w] = (i0 * f.fp[1] + i1) * f.fp[2] + w;
+              for (int64_t o = ob0; o < ob1; ++o)  // rows of grad_output read contiguously
+                for (int64_t w = 0; w < f.o[2]; ++w)
+                  dyf[(np + w) * ob + (o - ob0)] = src[o * out_plane + w];
+              np += f.o[2];
+            }
+          for (int64_t p0 = 0; p0 < np; p0 += plan.tap_positions)
+            for (int64_t k0 = 0; k0 < kc_pad; k0 += tap.mr)
+              for (int64_t oc = 0; oc < ob1 - ob0; oc += tap.nr)
+                tap.run(std::min(plan.tap_positions, np - p0), frame, rowoff + k0, qpos + p0,
+                        dyf + p0 * ob + oc, ob, partial + k0 * ob + oc, ob);
+          continue;
+        }
         // dYf: the band's grad_output rows at their frame columns, zeros elsewhere
         const int64_t span = ceil_div(f.span, L) * L;
-        const T* gyg = gy + (n * p.cout + grp * cog) * out_plane;
         for (int64_t o = 0; o < plan.cog_pad; ++o) {
           T* row = dyf + o * plan.ld;
           std::fill(row, row + span, T(0));
@@ -580,6 +702,12 @@ bool wgrad_implicit_gemm(const Problem& p, const T* x, const T* gy, T* gw) {
       }
       // lanes reduced in order into this chunk's dW
       T* dst = chunk == 0 ? gw : partial_dw.data() + (chunk - 1) * dw;
+      if (plan.by_tap) {
+        for (int64_t o = ob0; o < ob1; ++o)
+          for (int64_t k = 0; k < kc; ++k)
+            dst[(grp * cog + o) * K + c0 * kvol + k] = partial[k * ob + (o - ob0)];
+        continue;
+      }
       for (int64_t o = 0; o < cog; ++o)
         for (int64_t k = 0; k < kc; ++k) {
           const T* v = partial + (((o / mo) * (kc_pad / nk) + k / nk) * mo * nk +
@@ -632,6 +760,12 @@ int64_t implicit_gemm_workspace_bytes(const ConvGeometry& g, ConvPass pass) {
   const Problem p = pass == ConvPass::Forward ? forward_problem(g) : backward_data_problem(g);
   const Plan<T> plan = make_plan<T>(p);
   return plan.tasks == 0 ? 0 : plan.bytes(p);
+}
+
+template <typename T>
+bool implicit_gemm_wgrad_by_tap(const ConvGeometry& g) {
+  ImplicitTapKernel<T> tap;
+  return choose_tap_kernel(forward_problem(g), &tap);
 }
 
 template <typename T>
@@ -696,6 +830,8 @@ template void backward_weight_implicit_gemm<double>(const ConvGeometry&, const d
                                                     const double*, double*);
 template int64_t implicit_gemm_workspace_bytes<float>(const ConvGeometry&, ConvPass);
 template int64_t implicit_gemm_workspace_bytes<double>(const ConvGeometry&, ConvPass);
+template bool implicit_gemm_wgrad_by_tap<float>(const ConvGeometry&);
+template bool implicit_gemm_wgrad_by_tap<double>(const ConvGeometry&);
 template double implicit_gemm_waste<float>(const ConvGeometry&, ConvPass);
 template double implicit_gemm_waste<double>(const ConvGeometry&, ConvPass);
 template void forward_implicit_gemm<float>(const ConvGeometry&, const float*, const float*,

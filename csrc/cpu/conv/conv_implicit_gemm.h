@@ -50,7 +50,27 @@ struct ImplicitDotKernel {
   ImplicitDotFn<T> run;
 };
 
+// backward_weight's tap kernel, for small planes with many output channels: output channels
+// along the vector lanes, so every position's products are summed in registers (no lane
+// reduction, no vector partial sums in memory) and only the valid positions are visited:
+//   c[i * ldc + j] += sum_{p < npos} f[off[i] + qpos[p]] * dyt[p * ldo + j]    i < MR, j < NV L
+// each element summing its products in p order.
+template <typename T>
+using ImplicitTapFn = void (*)(int64_t npos, const T* f, const int64_t* off, const int64_t* qpos,
+                               const T* dyt, int64_t ldo, T* c, int64_t ldc);
+
+template <typename T>
+struct ImplicitTapKernel {
+  const char* name;  // <dtype>_implicit_tap_<mr>x<nr>__<isa>
+  int64_t mr, nr;    // taps x output channels per call
+  ImplicitTapFn<T> run;
+};
+
 namespace generic {
+ImplicitTapKernel<float> f32_implicit_tap_kernel();
+ImplicitTapKernel<double> f64_implicit_tap_kernel();
+ImplicitTapKernel<float> f32_implicit_tap_kernel_narrow();  // one vector of output channels
+ImplicitTapKernel<double> f64_implicit_tap_kernel_narrow();
 ImplicitDotKernel<float> f32_implicit_dot_kernel();
 ImplicitDotKernel<double> f64_implicit_dot_kernel();
 ImplicitGemmKernels<float> f32_implicit_gemm_kernels();
@@ -58,6 +78,10 @@ ImplicitGemmKernels<double> f64_implicit_gemm_kernels();
 }  // namespace generic
 
 namespace avx2 {
+ImplicitTapKernel<float> f32_implicit_tap_kernel();
+ImplicitTapKernel<double> f64_implicit_tap_kernel();
+ImplicitTapKernel<float> f32_implicit_tap_kernel_narrow();  // one vector of output channels
+ImplicitTapKernel<double> f64_implicit_tap_kernel_narrow();
 ImplicitDotKernel<float> f32_implicit_dot_kernel();
 ImplicitDotKernel<double> f64_implicit_dot_kernel();
 ImplicitGemmKernels<float> f32_implicit_gemm_kernels();
@@ -65,6 +89,10 @@ ImplicitGemmKernels<double> f64_implicit_gemm_kernels();
 }  // namespace avx2
 
 namespace avx512 {
+ImplicitTapKernel<float> f32_implicit_tap_kernel();
+ImplicitTapKernel<double> f64_implicit_tap_kernel();
+ImplicitTapKernel<float> f32_implicit_tap_kernel_narrow();  // one vector of output channels
+ImplicitTapKernel<double> f64_implicit_tap_kernel_narrow();
 ImplicitDotKernel<float> f32_implicit_dot_kernel();
 ImplicitDotKernel<double> f64_implicit_dot_kernel();
 ImplicitGemmKernels<float> f32_implicit_gemm_kernels();

@@ -8,6 +8,20 @@
 
 namespace fastconv::cpu::avx2 {
 
+ImplicitTapKernel<float> f32_implicit_tap_kernel() {
+  return simd::implicit_tap_kernel<simd::avx2::F32, 6, 2, float>("f32_implicit_tap_6x16__avx2");
+}
+ImplicitTapKernel<double> f64_implicit_tap_kernel() {
+  return simd::implicit_tap_kernel<simd::avx2::F64, 6, 2, double>("f64_implicit_tap_6x8__avx2");
+}
+
+ImplicitTapKernel<float> f32_implicit_tap_kernel_narrow() {
+  return simd::implicit_tap_kernel<simd::avx2::F32, 8, 1, float>("f32_implicit_tap_8x8__avx2");
+}
+ImplicitTapKernel<double> f64_implicit_tap_kernel_narrow() {
+  return simd::implicit_tap_kernel<simd::avx2::F64, 8, 1, double>("f64_implicit_tap_8x4__avx2");
+}
+
 ImplicitDotKernel<float> f32_implicit_dot_kernel() {
   return simd::implicit_dot_kernel<simd::avx2::F32, 2, 6, float>(
       "f32_implicit_dot_2x6x8__avx2");

@@ -1,12 +1,29 @@
 // AVX512 implicit-GEMM micro-kernels (compiled with FASTCONV_AVX512_FLAGS; called only where cpuid
 // and the OS report them): 8 rows x 3 vectors and 4 x 6 (24 accumulators of the 32 registers), and
 // 8 x 2 for small planes (fewer padded columns).
-// backward_weight: a dot-product kernel of 4 output channels x 6 frame rows (24 accumulators).
+// backward_weight: a dot-product kernel of 4 output channels x 6 frame rows (24 accumulators), and
+// a tap kernel of 8 taps x 2 vectors of output channels (12 x 2 measured slower: the 12 tap
+// pointers do not fit the general registers).
 #include "cpu/conv/conv_implicit_gemm.h"
 #include "cpu/conv/conv_implicit_gemm_kernel.h"
 #include "cpu/simd/vec_avx512.h"
 
 namespace fastconv::cpu::avx512 {
+
+ImplicitTapKernel<float> f32_implicit_tap_kernel() {
+  return simd::implicit_tap_kernel<simd::avx512::F32, 8, 2, float>("f32_implicit_tap_8x32__avx512");
+}
+ImplicitTapKernel<double> f64_implicit_tap_kernel() {
+  return simd::implicit_tap_kernel<simd::avx512::F64, 8, 2, double>(
+      "f64_implicit_tap_8x16__avx512");
+}
+
+ImplicitTapKernel<float> f32_implicit_tap_kernel_narrow() {
+  return simd::implicit_tap_kernel<simd::avx512::F32, 8, 1, float>("f32_implicit_tap_8x16__avx512");
+}
+ImplicitTapKernel<double> f64_implicit_tap_kernel_narrow() {
+  return simd::implicit_tap_kernel<simd::avx512::F64, 8, 1, double>("f64_implicit_tap_8x8__avx512");
+}
 
 ImplicitDotKernel<float> f32_implicit_dot_kernel() {
   return simd::implicit_dot_kernel<simd::avx512::F32, 4, 6, float>(

@@ -7,6 +7,24 @@
 
 namespace fastconv::cpu::generic {
 
+ImplicitTapKernel<float> f32_implicit_tap_kernel() {
+  return simd::implicit_tap_kernel<simd::generic::Vec4<float>, 4, 2, float>(
+      "f32_implicit_tap_4x8__generic");
+}
+ImplicitTapKernel<double> f64_implicit_tap_kernel() {
+  return simd::implicit_tap_kernel<simd::generic::Vec4<double>, 4, 2, double>(
+      "f64_implicit_tap_4x8__generic");
+}
+
+ImplicitTapKernel<float> f32_implicit_tap_kernel_narrow() {
+  return simd::implicit_tap_kernel<simd::generic::Vec4<float>, 4, 1, float>(
+      "f32_implicit_tap_4x4__generic");
+}
+ImplicitTapKernel<double> f64_implicit_tap_kernel_narrow() {
+  return simd::implicit_tap_kernel<simd::generic::Vec4<double>, 4, 1, double>(
+      "f64_implicit_tap_4x4__generic");
+}
+
 ImplicitDotKernel<float> f32_implicit_dot_kernel() {
   return simd::implicit_dot_kernel<simd::generic::Vec4<float>, 2, 2, float>(
       "f32_implicit_dot_2x2x4__generic");

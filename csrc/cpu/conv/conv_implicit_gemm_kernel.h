@@ -89,4 +89,43 @@ ImplicitDotKernel<T> implicit_dot_kernel(const char* name) {
           }};
 }
 
+template <typename V, int MR, int NV, typename T>
+inline void implicit_tap_kernel(int64_t npos, const T* f, const int64_t* off, const int64_t* qpos,
+                                const T* dyt, int64_t ldo, T* c, int64_t ldc) {
+  constexpr int L = V::kLanes;
+  typename V::type acc[MR][NV];
+  const T* fi[MR];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) fi[i] = f + off[i];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) acc[i][v] = V::load(c + i * ldc + v * L);
+  for (int64_t p = 0; p < npos; ++p) {
+    const int64_t q = qpos[p];
+    typename V::type d[NV];
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) d[v] = V::load(dyt + p * ldo + v * L);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      const typename V::type fv = V::broadcast(fi[i] + q);
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) acc[i][v] = V::fmadd(fv, d[v], acc[i][v]);
+    }
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) V::store(c + i * ldc + v * L, acc[i][v]);
+}
+
+template <typename V, int MR, int NV, typename T>
+ImplicitTapKernel<T> implicit_tap_kernel(const char* name) {
+  return {name, MR, NV * V::kLanes,
+          [](int64_t npos, const T* f, const int64_t* off, const int64_t* qpos, const T* dyt,
+             int64_t ldo, T* c, int64_t ldc) {
+            implicit_tap_kernel<V, MR, NV>(npos, f, off, qpos, dyt, ldo, c, ldc);
+          }};
+}
+
 }  // namespace fastconv::cpu::simd

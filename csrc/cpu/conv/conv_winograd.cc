@@ -551,7 +551,7 @@ int64_t winograd_workspace_bytes(const ConvGeometry& g, ConvPass pass) {
 template int64_t winograd_workspace_bytes<float>(const ConvGeometry&, ConvPass);
 template int64_t winograd_workspace_bytes<double>(const ConvGeometry&, ConvPass);
 
-std::string winograd_unsupported(ConvPass pass, const ConvGeometry& g) {
+std::string winograd_unsupported(ConvPass, const ConvGeometry& g) {  // all three passes
   if (g.in_size[0] != 1 || g.out_size[0] != 1 || g.kernel[0] != 1 || g.pad_before[0] != 0)
     return "winograd needs a 2-D convolution (depth 1)";
   if (g.kernel[1] != 3 || g.kernel[2] != 3) return "winograd needs a 3x3 kernel";
