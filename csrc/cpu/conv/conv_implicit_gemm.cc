@@ -65,26 +65,12 @@ ImplicitGemmKernels<T> select_kernels();
 
 template <>
 ImplicitGemmKernels<float> select_kernels<float>() {
-  switch (isa()) {
-#if FASTCONV_X86_KERNELS
-    case Isa::Avx512: return avx512::f32_implicit_gemm_kernels();
-    case Isa::Avx2: return avx2::f32_implicit_gemm_kernels();
-#endif
-    default: break;
-  }
-  return generic::f32_implicit_gemm_kernels();
+  return FASTCONV_ISA_DISPATCH(f32_implicit_gemm_kernels);
 }
 
 template <>
 ImplicitGemmKernels<double> select_kernels<double>() {
-  switch (isa()) {
-#if FASTCONV_X86_KERNELS
-    case Isa::Avx512: return avx512::f64_implicit_gemm_kernels();
-    case Isa::Avx2: return avx2::f64_implicit_gemm_kernels();
-#endif
-    default: break;
-  }
-  return generic::f64_implicit_gemm_kernels();
+  return FASTCONV_ISA_DISPATCH(f64_implicit_gemm_kernels);
 }
 
 template <typename T>
@@ -123,26 +109,12 @@ ImplicitDotKernel<T> select_dot_kernel();
 
 template <>
 ImplicitDotKernel<float> select_dot_kernel<float>() {
-  switch (isa()) {
-#if FASTCONV_X86_KERNELS
-    case Isa::Avx512: return avx512::f32_implicit_dot_kernel();
-    case Isa::Avx2: return avx2::f32_implicit_dot_kernel();
-#endif
-    default: break;
-  }
-  return generic::f32_implicit_dot_kernel();
+  return FASTCONV_ISA_DISPATCH(f32_implicit_dot_kernel);
 }
 
 template <>
 ImplicitDotKernel<double> select_dot_kernel<double>() {
-  switch (isa()) {
-#if FASTCONV_X86_KERNELS
-    case Isa::Avx512: return avx512::f64_implicit_dot_kernel();
-    case Isa::Avx2: return avx2::f64_implicit_dot_kernel();
-#endif
-    default: break;
-  }
-  return generic::f64_implicit_dot_kernel();
+  return FASTCONV_ISA_DISPATCH(f64_implicit_dot_kernel);
 }
 
 // A strided correlation y (N, cout, out) = corr(x (N, cin, in), weights): position o of a

@@ -74,26 +74,12 @@ WinogradKernels<T> select_kernels();
 
 template <>
 WinogradKernels<float> select_kernels<float>() {
-  switch (isa()) {
-#if FASTCONV_X86_KERNELS
-    case Isa::Avx512: return avx512::f32_winograd_kernels();
-    case Isa::Avx2: return avx2::f32_winograd_kernels();
-#endif
-    default: break;
-  }
-  return generic::f32_winograd_kernels();
+  return FASTCONV_ISA_DISPATCH(f32_winograd_kernels);
 }
 
 template <>
 WinogradKernels<double> select_kernels<double>() {
-  switch (isa()) {
-#if FASTCONV_X86_KERNELS
-    case Isa::Avx512: return avx512::f64_winograd_kernels();
-    case Isa::Avx2: return avx2::f64_winograd_kernels();
-#endif
-    default: break;
-  }
-  return generic::f64_winograd_kernels();
+  return FASTCONV_ISA_DISPATCH(f64_winograd_kernels);
 }
 
 // A stride-1 3x3 correlation: y (N, C_out, OH, OW) from x (N, C_in, IH, IW); the input is read
