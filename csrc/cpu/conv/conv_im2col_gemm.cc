@@ -373,11 +373,76 @@ void col2im_accumulate(const ConvGeometry& g, const T* col, int64_t ld, int64_t 
       [](int64_t, int64_t, int64_t) {});
 }
 
+// A 1x1 kernel without padding at stride s reads only x[c, od*s0, oh*s1, ow*s2]: it is the
+// pointwise (stride-1) convolution of the input subsampled once, whose GEMM packs contiguous
+// rows (X itself as B) instead of gathering with stride s at every use of a COL cell (ResNet
+// projections 1x1/2: the strided gathers bound all three passes).
+bool strided_pointwise(const ConvGeometry& g) {
+  if (g.is_pointwise() || g.batch == 0 || g.out_plane() == 0) return false;
+  for (int d = 0; d < 3; ++d)
+    if (g.kernel[d] != 1 || g.pad_before[d] != 0 ||
+        (g.out_size[d] - 1) * g.stride[d] >= g.in_size[d])
+      return false;
+  return true;
+}
+
+ConvGeometry subsampled_geometry(const ConvGeometry& g) {
+  ConvGeometry s = g;
+  for (int d = 0; d < 3; ++d) {
+    s.in_size[d] = g.out_size[d];
+    s.stride[d] = 1;
+    s.dilation[d] = 1;
+  }
+  return s;
+}
+
+// For every (sample, channel) plane: f(full plane, subsampled plane, od, oh, strided row offset)
+// for each output row; threads split the planes.
+template <typename F>
+void each_subsampled_row(const ConvGeometry& g, F f) {
+  const int64_t planes = g.batch * g.in_channels, in_plane = g.in_plane(), P = g.out_plane();
+  const int64_t OD = g.out_size[0], OH = g.out_size[1], OW = g.out_size[2];
+#pragma omp parallel for schedule(static) num_threads(threads_for(planes, planes * P))
+  for (int64_t pl = 0; pl < planes; ++pl) {
+    const FlushDenormals flush_denormals;
+    for (int64_t od = 0; od < OD; ++od)
+      for (int64_t oh = 0; oh < OH; ++oh)
+        f(pl * in_plane + (od * g.stride[0] * g.in_size[1] + oh * g.stride[1]) * g.in_size[2],
+          pl * P + (od * OH + oh) * OW, OW, g.stride[2]);
+  }
+}
+
+// xs[n, c, o] = x[n, c, at output position o's input cell]
+template <typename T>
+void subsample(const ConvGeometry& g, const T* x, T* xs) {
+  each_subsampled_row(g, [&](int64_t xi, int64_t si, int64_t len, int64_t step) {
+    for (int64_t t = 0; t < len; ++t) xs[si + t] = x[xi + t * step];
+  });
+}
+
+// The adjoint: x = 0 except x[n, c, at output position o's input cell] = xs[n, c, o].
+template <typename T>
+void unsubsample(const ConvGeometry& g, const T* xs, T* x) {
+  std::fill(x, x + g.batch * g.in_channels * g.in_plane(), T(0));
+  each_subsampled_row(g, [&](int64_t xi, int64_t si, int64_t len, int64_t step) {
+    for (int64_t t = 0; t < len; ++t) x[xi + t * step] = xs[si + t];
+  });
+}
+
+int64_t subsampled_elements(const ConvGeometry& g) {
+  return g.batch * g.in_channels * g.out_plane();
+}
+
 }  // namespace
 
 template <typename T>
 void forward_im2col_gemm(const ConvGeometry& g, const T* x, const T* w, const T* bias, bool relu,
                          T* y) {
+  if (strided_pointwise(g)) {
+    std::vector<T> xs(size_t(subsampled_elements(g)));
+    subsample(g, x, xs.data());
+    return forward_im2col_gemm(subsampled_geometry(g), xs.data(), w, bias, relu, y);
+  }
   const int64_t G = g.groups, cig = g.in_channels_per_group(), cog = g.out_channels_per_group();
   const int64_t K = g.gemm_k(), P = g.out_plane(), in_plane = g.in_plane();
   const int64_t mr = gemm_mr<T>(), nr = gemm_nr<T>(), kcs = std::min(K, gemm_kc());
@@ -457,6 +522,11 @@ void forward_im2col_gemm(const ConvGeometry& g, const T* x, const T* w, const T*
 
 template <typename T>
 void backward_data_im2col_gemm(const ConvGeometry& g, const T* gy, const T* w, T* gx) {
+  if (strided_pointwise(g)) {
+    std::vector<T> gxs(size_t(subsampled_elements(g)));
+    backward_data_im2col_gemm(subsampled_geometry(g), gy, w, gxs.data());
+    return unsubsample(g, gxs.data(), gx);
+  }
   const int64_t G = g.groups, cig = g.in_channels_per_group(), cog = g.out_channels_per_group();
   const int64_t K = g.gemm_k(), P = g.out_plane(), in_plane = g.in_plane();
   const int64_t kvol = g.kernel_volume(), nr = gemm_nr<T>();
@@ -522,6 +592,11 @@ void backward_data_im2col_gemm(const ConvGeometry& g, const T* gy, const T* w, T
 
 template <typename T>
 void backward_weight_im2col_gemm(const ConvGeometry& g, const T* x, const T* gy, T* gw) {
+  if (strided_pointwise(g)) {
+    std::vector<T> xs(size_t(subsampled_elements(g)));
+    subsample(g, x, xs.data());
+    return backward_weight_im2col_gemm(subsampled_geometry(g), xs.data(), gy, gw);
+  }
   const int64_t G = g.groups, cig = g.in_channels_per_group(), cog = g.out_channels_per_group();
   const int64_t K = g.gemm_k(), P = g.out_plane(), in_plane = g.in_plane();
   const Im2colPlan plan = plan_im2col<T>(g, ConvPass::BackwardWeight);
@@ -623,6 +698,9 @@ void backward_weight_im2col_gemm(const ConvGeometry& g, const T* x, const T* gy,
 
 template <typename T>
 int64_t im2col_gemm_workspace_bytes(const ConvGeometry& g, ConvPass pass) {
+  if (strided_pointwise(g))
+    return (subsampled_elements(g) + plan_im2col<T>(subsampled_geometry(g), pass).elements()) *
+           int64_t(sizeof(T));
   return plan_im2col<T>(g, pass).elements() * int64_t(sizeof(T));
 }
 
