@@ -20,6 +20,7 @@
 // backward_data compute every column with the same instructions wherever it sits in a tile, so
 // a sample's result does not depend on its batch either.
 #include <algorithm>
+#include <memory>
 #include <stdexcept>
 #include <vector>
 
@@ -37,6 +38,15 @@
 namespace fastconv::cpu {
 
 namespace {
+
+// Workspace left uninitialised: every element is written before it is read (std::vector would
+// zero it first: perf showed a memset of the partial dW sums at 3% of a backward_weight call).
+template <typename T>
+struct Buffer {
+  explicit Buffer(int64_t n) : p(new T[size_t(std::max<int64_t>(n, 0))]) {}
+  T* data() const { return p.get(); }
+  std::unique_ptr<T[]> p;
+};
 
 constexpr int64_t kColumnTileBytes = 512 * 1024;  // one tile of COL stays in L2
 constexpr int64_t kMaxChunks = 8;                 // backward_weight: partial sums over steps
@@ -439,7 +449,7 @@ template <typename T>
 void forward_im2col_gemm(const ConvGeometry& g, const T* x, const T* w, const T* bias, bool relu,
                          T* y) {
   if (strided_pointwise(g)) {
-    std::vector<T> xs(size_t(subsampled_elements(g)));
+    Buffer<T> xs(subsampled_elements(g));
     subsample(g, x, xs.data());
     return forward_im2col_gemm(subsampled_geometry(g), xs.data(), w, bias, relu, y);
   }
@@ -454,9 +464,9 @@ void forward_im2col_gemm(const ConvGeometry& g, const T* x, const T* w, const T*
   const int threads = plan.threads;
   // The weights of every group, packed once and shared read-only by all threads.
   const int64_t a_size = packed_a_size<T>(cog, K);
-  std::vector<T> w_packed(size_t(plan.shared));
+  Buffer<T> w_packed(plan.shared);
   const int64_t per_thread = plan.per_thread();
-  std::vector<T> workspace(size_t(threads * per_thread));
+  Buffer<T> workspace(threads * per_thread);
 
 #pragma omp parallel num_threads(threads)
   {
@@ -523,7 +533,7 @@ void forward_im2col_gemm(const ConvGeometry& g, const T* x, const T* w, const T*
 template <typename T>
 void backward_data_im2col_gemm(const ConvGeometry& g, const T* gy, const T* w, T* gx) {
   if (strided_pointwise(g)) {
-    std::vector<T> gxs(size_t(subsampled_elements(g)));
+    Buffer<T> gxs(subsampled_elements(g));
     backward_data_im2col_gemm(subsampled_geometry(g), gy, w, gxs.data());
     return unsubsample(g, gxs.data(), gx);
   }
@@ -537,7 +547,7 @@ void backward_data_im2col_gemm(const ConvGeometry& g, const T* gy, const T* w, T
   const bool pointwise = g.is_pointwise();
   const int threads = plan.threads;
   const int64_t a_size = plan.a, b_size = plan.b, per_thread = plan.per_thread();
-  std::vector<T> workspace(size_t(threads * per_thread));
+  Buffer<T> workspace(threads * per_thread);
 
 #pragma omp parallel num_threads(threads)
   {
@@ -593,7 +603,7 @@ void backward_data_im2col_gemm(const ConvGeometry& g, const T* gy, const T* w, T
 template <typename T>
 void backward_weight_im2col_gemm(const ConvGeometry& g, const T* x, const T* gy, T* gw) {
   if (strided_pointwise(g)) {
-    std::vector<T> xs(size_t(subsampled_elements(g)));
+    Buffer<T> xs(subsampled_elements(g));
     subsample(g, x, xs.data());
     return backward_weight_im2col_gemm(subsampled_geometry(g), xs.data(), gy, gw);
   }
@@ -610,8 +620,8 @@ void backward_weight_im2col_gemm(const ConvGeometry& g, const T* x, const T* gy,
   const int threads = plan.threads;
   const int64_t a_size = plan.a, b_size = plan.b, per_thread = plan.per_thread();
   // chunk 0 reduces into gw itself, chunk c > 0 into partial[(c - 1) * dw ...]
-  std::vector<T> partial(size_t(plan.shared));
-  std::vector<T> workspace(size_t(threads * per_thread));
+  Buffer<T> partial(plan.shared);
+  Buffer<T> workspace(threads * per_thread);
 
 #pragma omp parallel num_threads(threads)
   {
