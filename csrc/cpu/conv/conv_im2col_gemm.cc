@@ -443,16 +443,11 @@ int64_t subsampled_elements(const ConvGeometry& g) {
   return g.batch * g.in_channels * g.out_plane();
 }
 
-}  // namespace
-
+// The forward; w_transposed: the weights of group g are w[g][k][o] (backward_data of a pointwise
+// conv, whose weights are read as those of the transposed conv, rows C_in, columns C_out).
 template <typename T>
-void forward_im2col_gemm(const ConvGeometry& g, const T* x, const T* w, const T* bias, bool relu,
-                         T* y) {
-  if (strided_pointwise(g)) {
-    Buffer<T> xs(subsampled_elements(g));
-    subsample(g, x, xs.data());
-    return forward_im2col_gemm(subsampled_geometry(g), xs.data(), w, bias, relu, y);
-  }
+void forward_gemm(const ConvGeometry& g, const T* x, const T* w, bool w_transposed,
+                  const T* bias, bool relu, T* y) {
   const int64_t G = g.groups, cig = g.in_channels_per_group(), cog = g.out_channels_per_group();
   const int64_t K = g.gemm_k(), P = g.out_plane(), in_plane = g.in_plane();
   const int64_t mr = gemm_mr<T>(), nr = gemm_nr<T>(), kcs = std::min(K, gemm_kc());
@@ -473,7 +468,8 @@ void forward_im2col_gemm(const ConvGeometry& g, const T* x, const T* w, const T*
     const FlushDenormals flush_denormals;
 #pragma omp for schedule(static)
     for (int64_t grp = 0; grp < G; ++grp)
-      pack_a_panels<T>(cog, K, {w + grp * cog * K, K, 1}, w_packed.data() + grp * a_size);
+      pack_a_panels<T>(cog, K, {w + grp * cog * K, w_transposed ? 1 : K, w_transposed ? cog : 1},
+                       w_packed.data() + grp * a_size);
     T* b_packed = workspace.data() + thread_id() * per_thread;
     T* c_tile = b_packed + plan.b;
 #pragma omp for schedule(static)
@@ -530,6 +526,33 @@ void forward_im2col_gemm(const ConvGeometry& g, const T* x, const T* w, const T*
   }
 }
 
+// A pointwise conv's dX = W^T dY per sample is the forward of the transposed pointwise conv
+// (C_out -> C_in channels, weights read transposed): it reuses the forward's tiles across
+// samples (P = 196 in tiles of 224 straddling samples rather than 224 computed per 196) and
+// its blocking, and stays batch invariant as the forward is.
+ConvGeometry transposed_pointwise(const ConvGeometry& g) {
+  ConvGeometry t = g;
+  std::swap(t.in_channels, t.out_channels);
+  return t;
+}
+
+bool backward_data_as_forward(const ConvGeometry& g) {
+  return g.is_pointwise() && g.out_channels > 0;
+}
+
+}  // namespace
+
+template <typename T>
+void forward_im2col_gemm(const ConvGeometry& g, const T* x, const T* w, const T* bias, bool relu,
+                         T* y) {
+  if (strided_pointwise(g)) {
+    Buffer<T> xs(subsampled_elements(g));
+    subsample(g, x, xs.data());
+    return forward_gemm(subsampled_geometry(g), xs.data(), w, false, bias, relu, y);
+  }
+  forward_gemm(g, x, w, false, bias, relu, y);
+}
+
 template <typename T>
 void backward_data_im2col_gemm(const ConvGeometry& g, const T* gy, const T* w, T* gx) {
   if (strided_pointwise(g)) {
@@ -537,6 +560,8 @@ void backward_data_im2col_gemm(const ConvGeometry& g, const T* gy, const T* w, T
     backward_data_im2col_gemm(subsampled_geometry(g), gy, w, gxs.data());
     return unsubsample(g, gxs.data(), gx);
   }
+  if (backward_data_as_forward(g))
+    return forward_gemm<T>(transposed_pointwise(g), gy, w, true, nullptr, false, gx);
   const int64_t G = g.groups, cig = g.in_channels_per_group(), cog = g.out_channels_per_group();
   const int64_t K = g.gemm_k(), P = g.out_plane(), in_plane = g.in_plane();
   const int64_t kvol = g.kernel_volume(), nr = gemm_nr<T>();
@@ -709,8 +734,10 @@ void backward_weight_im2col_gemm(const ConvGeometry& g, const T* x, const T* gy,
 template <typename T>
 int64_t im2col_gemm_workspace_bytes(const ConvGeometry& g, ConvPass pass) {
   if (strided_pointwise(g))
-    return (subsampled_elements(g) + plan_im2col<T>(subsampled_geometry(g), pass).elements()) *
-           int64_t(sizeof(T));
+    return subsampled_elements(g) * int64_t(sizeof(T)) +
+           im2col_gemm_workspace_bytes<T>(subsampled_geometry(g), pass);
+  if (pass == ConvPass::BackwardData && backward_data_as_forward(g))
+    return im2col_gemm_workspace_bytes<T>(transposed_pointwise(g), ConvPass::Forward);
   return plan_im2col<T>(g, pass).elements() * int64_t(sizeof(T));
 }
 
