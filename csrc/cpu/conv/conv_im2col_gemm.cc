@@ -10,7 +10,8 @@
 // packed-panel layout, one kc slice of rows at a time (no second copy); backward_weight, whose
 // B = COL^T needs panels across rows, builds the tile row-major with contiguous runs and packs it
 // with SIMD block transposes (as it packs dY). The weights are packed once per call. A 1x1,
-// stride-1, unpadded kernel packs X itself as COL.
+// stride-1, unpadded kernel packs X itself as COL, and its backward_data is the forward of the
+// transposed 1x1 conv; a strided unpadded 1x1 is the 1x1 conv of the input subsampled once.
 //
 // Threads split the *outputs* (forward: group x column tile x output-channel block;
 // backward_data: group x run of samples x channel block; backward_weight: group x group of row
@@ -251,7 +252,7 @@ Im2colPlan plan_im2col(const ConvGeometry& g, ConvPass pass) {
       plan.tasks = units * G * ceil_div(cig, plan.block);
       plan.a = packed_a_size<T>(plan.block * kvol, cog);
       plan.b = packed_b_size<T>(plan.tile, cog);
-      plan.col = pointwise && plan.samples == 1 ? 0 : plan.block * kvol * plan.tile;
+      plan.col = plan.block * kvol * plan.tile;  // (pointwise convs run as a forward)
       break;
     }
     case ConvPass::BackwardWeight: {
@@ -569,7 +570,6 @@ void backward_data_im2col_gemm(const ConvGeometry& g, const T* gy, const T* w, T
   if (plan.tasks == 0) return;
   const int64_t pt = plan.tile, cb = plan.block, blocks = ceil_div(cig, cb), tasks = plan.tasks;
   const int64_t spu = plan.samples;
-  const bool pointwise = g.is_pointwise();
   const int threads = plan.threads;
   const int64_t a_size = plan.a, b_size = plan.b, per_thread = plan.per_thread();
   Buffer<T> workspace(threads * per_thread);
@@ -588,9 +588,8 @@ void backward_data_im2col_gemm(const ConvGeometry& g, const T* gy, const T* w, T
       const int64_t n0 = unit * spu, n1 = std::min(g.batch, n0 + spu);
       auto gx_block = [&](int64_t n) { return gx + (n * g.in_channels + grp * cig) * in_plane; };
       pack_a_panels<T>(rows, cog, {w + grp * cog * K + r0, 1, K}, a_packed);
-      if (!pointwise)
-        for (int64_t n = n0; n < n1; ++n)
-          std::fill(gx_block(n) + c0 * in_plane, gx_block(n) + c1 * in_plane, T(0));
+      for (int64_t n = n0; n < n1; ++n)
+        std::fill(gx_block(n) + c0 * in_plane, gx_block(n) + c1 * in_plane, T(0));
       // Tiles: the samples [n0, n1) side by side (spu > 1), or one sample's columns in turn.
       const int64_t span = spu > 1 ? (n1 - n0) * P : P;
       for (int64_t q0 = 0; q0 < span; q0 += pt) {
@@ -605,20 +604,9 @@ void backward_data_im2col_gemm(const ConvGeometry& g, const T* gy, const T* w, T
           for (int64_t o = 0; o < cog; ++o) put_run(b_packed, cog, nr, o, c, gyg + o * P, run, 1);
         });
         zero_panel_tail(b_packed, cog, len, nr);
-        if (pointwise && spu == 1) {  // dX rows are dCOL rows: write them in place
-          gemm_packed<T>(rows, len, cog, a_packed, b_packed, gx_block(n0) + c0 * in_plane + q0,
-                         in_plane, false);
-          continue;
-        }
         gemm_packed<T>(rows, len, cog, a_packed, b_packed, col, len, false);
         each_sample([&](int64_t n, int64_t p, int64_t c, int64_t run) {
-          if (pointwise) {
-            for (int64_t r = 0; r < rows; ++r)
-              std::copy(col + r * len + c, col + r * len + c + run,
-                        gx_block(n) + (c0 + r) * in_plane + p);
-          } else {
-            col2im_accumulate(g, col + c, len, r0, r1, p, p + run, gx_block(n));
-          }
+          col2im_accumulate(g, col + c, len, r0, r1, p, p + run, gx_block(n));
         });
       }
     }
