@@ -106,6 +106,9 @@ def _cases():
         C(3, 2, 4, 4, (3, 4, 3), (3, 2, 3), stride=2, padding=1, output_padding=(1, 0, 1), groups=4, transposed=True),
         C(2, 2, 6, 6, (6, 5), (3, 3), stride=2, padding=1, groups=6, transposed=True, bias=False),
         C(2, 2, 8, 5, (6, 7), (1, 1), transposed=True),
+        # strided 1x1 in 3-D and 1-D (im2col_gemm: the pointwise conv of a subsampled input)
+        C(3, 1, 5, 6, (5, 7, 6), (1, 1, 1), stride=(2, 1, 3)),
+        C(1, 3, 4, 6, (10,), (1,), stride=3),
     ]
 
 

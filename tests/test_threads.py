@@ -36,8 +36,9 @@ def test_set_and_get_num_threads(restore_threads):
     (1, 2, 2, (40, 70), (3, 3), 1, 1, 2),  # depthwise along rows (2 channels: lanes unfilled)
     (2, 96, 32, (14, 14), (1, 1), 1, 0, 1),
     (1, 16, 12, (600,), (5,), 1, 2, 2),
+    (2, 64, 40, (27, 28), (1, 1), 2, 0, 1),  # 1x1/2: the pointwise conv of a subsampled input
 ], ids=["dense3x3", "depthwise_s2", "depthwise_lanes", "depthwise_rows", "pointwise",
-        "conv1d_long"])
+        "conv1d_long", "pointwise_s2"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 def test_results_identical_with_1_and_2_threads(shape, dtype, restore_threads):
     n, c_in, c_out, size, kernel, stride, padding, groups = shape
@@ -139,7 +140,8 @@ def test_denormals_flushed_inside_kernels_and_caller_mode_restored(rng):
     # (P = 90 and P = 49), and a 1x1 with K = 300 (several reduction slices)
     ((5, 24, 17, 19), 40, 3, 2, 1),
     ((5, 300, 7, 7), 36, 1, 1, 0),
-], ids=["3x3s2", "1x1_k300"])
+    ((5, 40, 13, 14), 36, 1, 2, 0),
+], ids=["3x3s2", "1x1_k300", "1x1s2"])
 @pytest.mark.parametrize("algorithm", ["auto", "im2col_gemm"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 def test_forward_of_a_sample_does_not_depend_on_its_batch(geometry, algorithm, dtype):

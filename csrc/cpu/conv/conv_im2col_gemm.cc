@@ -10,7 +10,8 @@
 // packed-panel layout, one kc slice of rows at a time (no second copy); backward_weight, whose
 // B = COL^T needs panels across rows, builds the tile row-major with contiguous runs and packs it
 // with SIMD block transposes (as it packs dY). The weights are packed once per call. A 1x1,
-// stride-1, unpadded kernel packs X itself as COL.
+// stride-1, unpadded kernel packs X itself as COL, and its backward_data is the forward of the
+// transposed 1x1 conv; a strided unpadded 1x1 is the 1x1 conv of the input subsampled once.
 //
 // Threads split the *outputs* (forward: group x column tile x output-channel block;
 // backward_data: group x run of samples x channel block; backward_weight: group x group of row
@@ -20,6 +21,7 @@
 // backward_data compute every column with the same instructions wherever it sits in a tile, so
 // a sample's result does not depend on its batch either.
 #include <algorithm>
+#include <memory>
 #include <stdexcept>
 #include <vector>
 
@@ -37,6 +39,15 @@
 namespace fastconv::cpu {
 
 namespace {
+
+// Workspace left uninitialised: every element is written before it is read (std::vector would
+// zero it first: perf showed a memset of the partial dW sums at 3% of a backward_weight call).
+template <typename T>
+struct Buffer {
+  explicit Buffer(int64_t n) : p(new T[size_t(std::max<int64_t>(n, 0))]) {}
+  T* data() const { return p.get(); }
+  std::unique_ptr<T[]> p;
+};
 
 constexpr int64_t kColumnTileBytes = 512 * 1024;  // one tile of COL stays in L2
 constexpr int64_t kMaxChunks = 8;                 // backward_weight: partial sums over steps
@@ -241,7 +252,7 @@ Im2colPlan plan_im2col(const ConvGeometry& g, ConvPass pass) {
       plan.tasks = units * G * ceil_div(cig, plan.block);
       plan.a = packed_a_size<T>(plan.block * kvol, cog);
       plan.b = packed_b_size<T>(plan.tile, cog);
-      plan.col = pointwise && plan.samples == 1 ? 0 : plan.block * kvol * plan.tile;
+      plan.col = plan.block * kvol * plan.tile;  // (pointwise convs run as a forward)
       break;
     }
     case ConvPass::BackwardWeight: {
@@ -373,11 +384,71 @@ void col2im_accumulate(const ConvGeometry& g, const T* col, int64_t ld, int64_t 
       [](int64_t, int64_t, int64_t) {});
 }
 
-}  // namespace
+// A 1x1 kernel without padding at stride s reads only x[c, od*s0, oh*s1, ow*s2]: it is the
+// pointwise (stride-1) convolution of the input subsampled once, whose GEMM packs contiguous
+// rows (X itself as B) instead of gathering with stride s at every use of a COL cell (ResNet
+// projections 1x1/2: the strided gathers bound all three passes).
+bool strided_pointwise(const ConvGeometry& g) {
+  if (g.is_pointwise() || g.batch == 0 || g.out_plane() == 0) return false;
+  for (int d = 0; d < 3; ++d)
+    if (g.kernel[d] != 1 || g.pad_before[d] != 0 ||
+        (g.out_size[d] - 1) * g.stride[d] >= g.in_size[d])
+      return false;
+  return true;
+}
 
+ConvGeometry subsampled_geometry(const ConvGeometry& g) {
+  ConvGeometry s = g;
+  for (int d = 0; d < 3; ++d) {
+    s.in_size[d] = g.out_size[d];
+    s.stride[d] = 1;
+    s.dilation[d] = 1;
+  }
+  return s;
+}
+
+// For every (sample, channel) plane: f(full plane, subsampled plane, od, oh, strided row offset)
+// for each output row; threads split the planes.
+template <typename F>
+void each_subsampled_row(const ConvGeometry& g, F f) {
+  const int64_t planes = g.batch * g.in_channels, in_plane = g.in_plane(), P = g.out_plane();
+  const int64_t OD = g.out_size[0], OH = g.out_size[1], OW = g.out_size[2];
+#pragma omp parallel for schedule(static) num_threads(threads_for(planes, planes * P))
+  for (int64_t pl = 0; pl < planes; ++pl) {
+    const FlushDenormals flush_denormals;
+    for (int64_t od = 0; od < OD; ++od)
+      for (int64_t oh = 0; oh < OH; ++oh)
+        f(pl * in_plane + (od * g.stride[0] * g.in_size[1] + oh * g.stride[1]) * g.in_size[2],
+          pl * P + (od * OH + oh) * OW, OW, g.stride[2]);
+  }
+}
+
+// xs[n, c, o] = x[n, c, at output position o's input cell]
 template <typename T>
-void forward_im2col_gemm(const ConvGeometry& g, const T* x, const T* w, const T* bias, bool relu,
-                         T* y) {
+void subsample(const ConvGeometry& g, const T* x, T* xs) {
+  each_subsampled_row(g, [&](int64_t xi, int64_t si, int64_t len, int64_t step) {
+    for (int64_t t = 0; t < len; ++t) xs[si + t] = x[xi + t * step];
+  });
+}
+
+// The adjoint: x = 0 except x[n, c, at output position o's input cell] = xs[n, c, o].
+template <typename T>
+void unsubsample(const ConvGeometry& g, const T* xs, T* x) {
+  std::fill(x, x + g.batch * g.in_channels * g.in_plane(), T(0));
+  each_subsampled_row(g, [&](int64_t xi, int64_t si, int64_t len, int64_t step) {
+    for (int64_t t = 0; t < len; ++t) x[xi + t * step] = xs[si + t];
+  });
+}
+
+int64_t subsampled_elements(const ConvGeometry& g) {
+  return g.batch * g.in_channels * g.out_plane();
+}
+
+// The forward; w_transposed: the weights of group g are w[g][k][o] (backward_data of a pointwise
+// conv, whose weights are read as those of the transposed conv, rows C_in, columns C_out).
+template <typename T>
+void forward_gemm(const ConvGeometry& g, const T* x, const T* w, bool w_transposed,
+                  const T* bias, bool relu, T* y) {
   const int64_t G = g.groups, cig = g.in_channels_per_group(), cog = g.out_channels_per_group();
   const int64_t K = g.gemm_k(), P = g.out_plane(), in_plane = g.in_plane();
   const int64_t mr = gemm_mr<T>(), nr = gemm_nr<T>(), kcs = std::min(K, gemm_kc());
@@ -389,16 +460,17 @@ void forward_im2col_gemm(const ConvGeometry& g, const T* x, const T* w, const T*
   const int threads = plan.threads;
   // The weights of every group, packed once and shared read-only by all threads.
   const int64_t a_size = packed_a_size<T>(cog, K);
-  std::vector<T> w_packed(size_t(plan.shared));
+  Buffer<T> w_packed(plan.shared);
   const int64_t per_thread = plan.per_thread();
-  std::vector<T> workspace(size_t(threads * per_thread));
+  Buffer<T> workspace(threads * per_thread);
 
 #pragma omp parallel num_threads(threads)
   {
     const FlushDenormals flush_denormals;
 #pragma omp for schedule(static)
     for (int64_t grp = 0; grp < G; ++grp)
-      pack_a_panels<T>(cog, K, {w + grp * cog * K, K, 1}, w_packed.data() + grp * a_size);
+      pack_a_panels<T>(cog, K, {w + grp * cog * K, w_transposed ? 1 : K, w_transposed ? cog : 1},
+                       w_packed.data() + grp * a_size);
     T* b_packed = workspace.data() + thread_id() * per_thread;
     T* c_tile = b_packed + plan.b;
 #pragma omp for schedule(static)
@@ -455,8 +527,42 @@ void forward_im2col_gemm(const ConvGeometry& g, const T* x, const T* w, const T*
   }
 }
 
+// A pointwise conv's dX = W^T dY per sample is the forward of the transposed pointwise conv
+// (C_out -> C_in channels, weights read transposed): it reuses the forward's tiles across
+// samples (P = 196 in tiles of 224 straddling samples rather than 224 computed per 196) and
+// its blocking, and stays batch invariant as the forward is.
+ConvGeometry transposed_pointwise(const ConvGeometry& g) {
+  ConvGeometry t = g;
+  std::swap(t.in_channels, t.out_channels);
+  return t;
+}
+
+bool backward_data_as_forward(const ConvGeometry& g) {
+  return g.is_pointwise() && g.out_channels > 0;
+}
+
+}  // namespace
+
+template <typename T>
+void forward_im2col_gemm(const ConvGeometry& g, const T* x, const T* w, const T* bias, bool relu,
+                         T* y) {
+  if (strided_pointwise(g)) {
+    Buffer<T> xs(subsampled_elements(g));
+    subsample(g, x, xs.data());
+    return forward_gemm(subsampled_geometry(g), xs.data(), w, false, bias, relu, y);
+  }
+  forward_gemm(g, x, w, false, bias, relu, y);
+}
+
 template <typename T>
 void backward_data_im2col_gemm(const ConvGeometry& g, const T* gy, const T* w, T* gx) {
+  if (strided_pointwise(g)) {
+    Buffer<T> gxs(subsampled_elements(g));
+    backward_data_im2col_gemm(subsampled_geometry(g), gy, w, gxs.data());
+    return unsubsample(g, gxs.data(), gx);
+  }
+  if (backward_data_as_forward(g))
+    return forward_gemm<T>(transposed_pointwise(g), gy, w, true, nullptr, false, gx);
   const int64_t G = g.groups, cig = g.in_channels_per_group(), cog = g.out_channels_per_group();
   const int64_t K = g.gemm_k(), P = g.out_plane(), in_plane = g.in_plane();
   const int64_t kvol = g.kernel_volume(), nr = gemm_nr<T>();
@@ -464,10 +570,9 @@ void backward_data_im2col_gemm(const ConvGeometry& g, const T* gy, const T* w, T
   if (plan.tasks == 0) return;
   const int64_t pt = plan.tile, cb = plan.block, blocks = ceil_div(cig, cb), tasks = plan.tasks;
   const int64_t spu = plan.samples;
-  const bool pointwise = g.is_pointwise();
   const int threads = plan.threads;
   const int64_t a_size = plan.a, b_size = plan.b, per_thread = plan.per_thread();
-  std::vector<T> workspace(size_t(threads * per_thread));
+  Buffer<T> workspace(threads * per_thread);
 
 #pragma omp parallel num_threads(threads)
   {
@@ -483,9 +588,8 @@ void backward_data_im2col_gemm(const ConvGeometry& g, const T* gy, const T* w, T
       const int64_t n0 = unit * spu, n1 = std::min(g.batch, n0 + spu);
       auto gx_block = [&](int64_t n) { return gx + (n * g.in_channels + grp * cig) * in_plane; };
       pack_a_panels<T>(rows, cog, {w + grp * cog * K + r0, 1, K}, a_packed);
-      if (!pointwise)
-        for (int64_t n = n0; n < n1; ++n)
-          std::fill(gx_block(n) + c0 * in_plane, gx_block(n) + c1 * in_plane, T(0));
+      for (int64_t n = n0; n < n1; ++n)
+        std::fill(gx_block(n) + c0 * in_plane, gx_block(n) + c1 * in_plane, T(0));
       // Tiles: the samples [n0, n1) side by side (spu > 1), or one sample's columns in turn.
       const int64_t span = spu > 1 ? (n1 - n0) * P : P;
       for (int64_t q0 = 0; q0 < span; q0 += pt) {
@@ -500,20 +604,9 @@ void backward_data_im2col_gemm(const ConvGeometry& g, const T* gy, const T* w, T
           for (int64_t o = 0; o < cog; ++o) put_run(b_packed, cog, nr, o, c, gyg + o * P, run, 1);
         });
         zero_panel_tail(b_packed, cog, len, nr);
-        if (pointwise && spu == 1) {  // dX rows are dCOL rows: write them in place
-          gemm_packed<T>(rows, len, cog, a_packed, b_packed, gx_block(n0) + c0 * in_plane + q0,
-                         in_plane, false);
-          continue;
-        }
         gemm_packed<T>(rows, len, cog, a_packed, b_packed, col, len, false);
         each_sample([&](int64_t n, int64_t p, int64_t c, int64_t run) {
-          if (pointwise) {
-            for (int64_t r = 0; r < rows; ++r)
-              std::copy(col + r * len + c, col + r * len + c + run,
-                        gx_block(n) + (c0 + r) * in_plane + p);
-          } else {
-            col2im_accumulate(g, col + c, len, r0, r1, p, p + run, gx_block(n));
-          }
+          col2im_accumulate(g, col + c, len, r0, r1, p, p + run, gx_block(n));
         });
       }
     }
@@ -522,6 +615,11 @@ void backward_data_im2col_gemm(const ConvGeometry& g, const T* gy, const T* w, T
 
 template <typename T>
 void backward_weight_im2col_gemm(const ConvGeometry& g, const T* x, const T* gy, T* gw) {
+  if (strided_pointwise(g)) {
+    Buffer<T> xs(subsampled_elements(g));
+    subsample(g, x, xs.data());
+    return backward_weight_im2col_gemm(subsampled_geometry(g), xs.data(), gy, gw);
+  }
   const int64_t G = g.groups, cig = g.in_channels_per_group(), cog = g.out_channels_per_group();
   const int64_t K = g.gemm_k(), P = g.out_plane(), in_plane = g.in_plane();
   const Im2colPlan plan = plan_im2col<T>(g, ConvPass::BackwardWeight);
@@ -535,8 +633,8 @@ void backward_weight_im2col_gemm(const ConvGeometry& g, const T* x, const T* gy,
   const int threads = plan.threads;
   const int64_t a_size = plan.a, b_size = plan.b, per_thread = plan.per_thread();
   // chunk 0 reduces into gw itself, chunk c > 0 into partial[(c - 1) * dw ...]
-  std::vector<T> partial(size_t(plan.shared));
-  std::vector<T> workspace(size_t(threads * per_thread));
+  Buffer<T> partial(plan.shared);
+  Buffer<T> workspace(threads * per_thread);
 
 #pragma omp parallel num_threads(threads)
   {
@@ -623,6 +721,11 @@ void backward_weight_im2col_gemm(const ConvGeometry& g, const T* x, const T* gy,
 
 template <typename T>
 int64_t im2col_gemm_workspace_bytes(const ConvGeometry& g, ConvPass pass) {
+  if (strided_pointwise(g))
+    return subsampled_elements(g) * int64_t(sizeof(T)) +
+           im2col_gemm_workspace_bytes<T>(subsampled_geometry(g), pass);
+  if (pass == ConvPass::BackwardData && backward_data_as_forward(g))
+    return im2col_gemm_workspace_bytes<T>(transposed_pointwise(g), ConvPass::Forward);
   return plan_im2col<T>(g, pass).elements() * int64_t(sizeof(T));
 }
 

@@ -15,34 +15,35 @@
 
 namespace fastconv::cpu::simd {
 
-template <typename V, int MR, int NV, typename T>
-inline void micro_kernel(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t m,
-                         int64_t n, bool accumulate) {
-  constexpr int NR = NV * V::kLanes;
+// The first NC of the tile's NV vectors of columns (B panels are still NV vectors wide).
+template <typename V, int MR, int NV, int NC, typename T>
+inline void micro_kernel_columns(int64_t kc, const T* a, const T* b, T* c, int64_t ldc,
+                                 int64_t m, int64_t n, bool accumulate) {
+  constexpr int NR = NC * V::kLanes;  // columns computed
   if (accumulate) {  // C is read after the loop: fetch it now (it may sit in L3 by then)
     constexpr int kLine = 64 / int(sizeof(T));
     for (int64_t i = 0; i < m; ++i)
 #pragma GCC unroll 8
       for (int j = 0; j < NR; j += kLine) __builtin_prefetch(c + i * ldc + j, 1);
   }
-  typename V::type acc[MR][NV];
+  typename V::type acc[MR][NC];
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v) acc[i][v] = V::zero();
+    for (int v = 0; v < NC; ++v) acc[i][v] = V::zero();
 
   for (int64_t k = 0; k < kc; ++k) {
-    typename V::type bv[NV];
+    typename V::type bv[NC];
 #pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v) bv[v] = V::load(b + v * V::kLanes);
+    for (int v = 0; v < NC; ++v) bv[v] = V::load(b + v * V::kLanes);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
       const typename V::type ai = V::broadcast(a + i);
 #pragma GCC unroll 8
-      for (int v = 0; v < NV; ++v) acc[i][v] = V::fmadd(ai, bv[v], acc[i][v]);
+      for (int v = 0; v < NC; ++v) acc[i][v] = V::fmadd(ai, bv[v], acc[i][v]);
     }
     a += MR;
-    b += NR;
+    b += NV * V::kLanes;
   }
 
   if (m == MR && n == NR) {
@@ -50,7 +51,7 @@ inline void micro_kernel(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, 
     for (int i = 0; i < MR; ++i) {
       T* ci = c + i * ldc;
 #pragma GCC unroll 8
-      for (int v = 0; v < NV; ++v) {
+      for (int v = 0; v < NC; ++v) {
         typename V::type r = acc[i][v];
         if (accumulate) r = V::add(r, V::load(ci + v * V::kLanes));
         V::store(ci + v * V::kLanes, r);
@@ -61,7 +62,7 @@ inline void micro_kernel(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, 
   // Edge tile: spill the accumulators and store the m x n corner.
   alignas(64) T tile[MR * NR];
   for (int i = 0; i < MR; ++i)
-    for (int v = 0; v < NV; ++v) V::store(tile + i * NR + v * V::kLanes, acc[i][v]);
+    for (int v = 0; v < NC; ++v) V::store(tile + i * NR + v * V::kLanes, acc[i][v]);
   for (int64_t i = 0; i < m; ++i) {
     T* ci = c + i * ldc;
     const T* ti = tile + i * NR;
@@ -71,6 +72,19 @@ inline void micro_kernel(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, 
       for (int64_t j = 0; j < n; ++j) ci[j] = ti[j];
     }
   }
+}
+
+// An mr x nr tile; a last panel with at most half its columns used (P = 196 = 6 x 32 + 4) computes
+// only half of them. Every lane runs the same multiply-adds in the same order either way, so a
+// column's result does not depend on the width computed (batch invariance).
+template <typename V, int MR, int NV, typename T>
+inline void micro_kernel(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t m,
+                         int64_t n, bool accumulate) {
+  if constexpr (NV % 2 == 0) {
+    if (n <= NV / 2 * V::kLanes)
+      return micro_kernel_columns<V, MR, NV, NV / 2>(kc, a, b, c, ldc, m, n, accumulate);
+  }
+  micro_kernel_columns<V, MR, NV, NV>(kc, a, b, c, ldc, m, n, accumulate);
 }
 
 // Packs `rows` rows of a row-major matrix S (k contiguous elements each, row stride lds) into
