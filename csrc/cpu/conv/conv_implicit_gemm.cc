@@ -78,30 +78,14 @@ ImplicitTapKernel<T> select_tap_kernel(bool narrow);
 
 template <>
 ImplicitTapKernel<float> select_tap_kernel<float>(bool narrow) {
-  switch (isa()) {
-#if FASTCONV_X86_KERNELS
-    case Isa::Avx512:
-      return narrow ? avx512::f32_implicit_tap_kernel_narrow() : avx512::f32_implicit_tap_kernel();
-    case Isa::Avx2:
-      return narrow ? avx2::f32_implicit_tap_kernel_narrow() : avx2::f32_implicit_tap_kernel();
-#endif
-    default: break;
-  }
-  return narrow ? generic::f32_implicit_tap_kernel_narrow() : generic::f32_implicit_tap_kernel();
+  return narrow ? FASTCONV_ISA_DISPATCH(f32_implicit_tap_kernel_narrow)
+                : FASTCONV_ISA_DISPATCH(f32_implicit_tap_kernel);
 }
 
 template <>
 ImplicitTapKernel<double> select_tap_kernel<double>(bool narrow) {
-  switch (isa()) {
-#if FASTCONV_X86_KERNELS
-    case Isa::Avx512:
-      return narrow ? avx512::f64_implicit_tap_kernel_narrow() : avx512::f64_implicit_tap_kernel();
-    case Isa::Avx2:
-      return narrow ? avx2::f64_implicit_tap_kernel_narrow() : avx2::f64_implicit_tap_kernel();
-#endif
-    default: break;
-  }
-  return narrow ? generic::f64_implicit_tap_kernel_narrow() : generic::f64_implicit_tap_kernel();
+  return narrow ? FASTCONV_ISA_DISPATCH(f64_implicit_tap_kernel_narrow)
+                : FASTCONV_ISA_DISPATCH(f64_implicit_tap_kernel);
 }
 
 template <typename T>

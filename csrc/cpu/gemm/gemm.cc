@@ -25,26 +25,12 @@ MicroKernel<T> select_micro_kernel();
 
 template <>
 MicroKernel<float> select_micro_kernel<float>() {
-  switch (isa()) {
-#if FASTCONV_X86_KERNELS
-    case Isa::Avx512: return avx512::f32_micro_kernel();
-    case Isa::Avx2: return avx2::f32_micro_kernel();
-#endif
-    default: break;
-  }
-  return generic::f32_micro_kernel();
+  return FASTCONV_ISA_DISPATCH(f32_micro_kernel);
 }
 
 template <>
 MicroKernel<double> select_micro_kernel<double>() {
-  switch (isa()) {
-#if FASTCONV_X86_KERNELS
-    case Isa::Avx512: return avx512::f64_micro_kernel();
-    case Isa::Avx2: return avx2::f64_micro_kernel();
-#endif
-    default: break;
-  }
-  return generic::f64_micro_kernel();
+  return FASTCONV_ISA_DISPATCH(f64_micro_kernel);
 }
 
 template <typename T>
