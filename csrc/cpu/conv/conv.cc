@@ -154,14 +154,15 @@ constexpr double kMaxImplicitWaste = 0.25;
 bool prefer_implicit_gemm(const ConvGeometry& g, ConvPass pass, int64_t element_size) {
   if (!implicit_gemm_unsupported(pass, g).empty() || g.kernel_volume() == 1) return false;
   if (pass == ConvPass::BackwardWeight) {
-    // The tap kernel beat im2col_gemm up to 128 output channels per group on every plane
+    // The tap kernel beat im2col_gemm up to 192 output channels per group on every plane
     // measured, lost from 256 (2 threads, benchmarks/results/implicit_gemm_cpu.md, round 2:
     // 3x3 64 ch 56x56 b8 1.45x vs 0.90x torch, 128 ch 28x28 b8 0.90x vs 0.78x, 128 ch 7x7 b8
     // 0.75x vs 0.65x, ResNeXt res5 g32 b1 1.06x vs 0.66x; 256 ch 14x14 b1 1.32x vs 1.66x,
-    // 512 ch 7x7 b8 1.00x vs 1.18x).
+    // 512 ch 7x7 b8 1.00x vs 1.18x; quiet machine, forced, ms: inception-v3 1x7 160 -> 160 ch
+    // 17x17 b8 6.3 vs 11.9, 7x1 160 -> 192 ch 9.5 vs 16.7, torch 5.8 and 6.7).
     const bool by_tap = element_size == 8 ? implicit_gemm_wgrad_by_tap<double>(g)
                                           : implicit_gemm_wgrad_by_tap<float>(g);
-    const bool wins = by_tap ? g.out_channels_per_group() <= 128
+    const bool wins = by_tap ? g.out_channels_per_group() <= 192
                              : (g.out_channels_per_group() <= 32 ||
                                 g.in_channels_per_group() <= 3) &&
                                    g.out_plane() >= 196;
