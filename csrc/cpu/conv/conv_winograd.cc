@@ -182,18 +182,10 @@ T* workspace(size_t slot, size_t count) {
   return b.data();
 }
 
-template <typename T>
-void run_winograd(const Problem& p, const T* x, const T* w, const T* bias, bool relu, T* y) {
-  const int64_t G = p.groups, cig = p.cig(), cog = p.cog();
+// Tile table in `tab` (5 x tiles int32): sample, input top-left row and column, output top-left
+// row and column of every tile, in tile order, so the kernels never divide.
+void fill_tile_table(const Problem& p, int32_t* tab) {
   const int64_t total = p.tiles();
-  if (total == 0 || p.cout == 0) return;
-  static const WinogradKernels<T> kern = select_kernels<T>();
-  const Plan pl = make_plan<T>(p);
-  const int64_t nb = pl.nb, ldm = pl.ldm;
-  const int64_t in_plane = p.ih * p.iw, out_plane = p.oh * p.ow;
-
-  // Tile table: sample, input and output top-left corners of every tile (no divisions later).
-  int32_t* tab = workspace<int32_t>(0, size_t(pl.tiles_table));
   int32_t *t_n = tab, *t_ih = tab + total, *t_iw = tab + 2 * total, *t_oh = tab + 3 * total,
           *t_ow = tab + 4 * total;
   for (int64_t n = 0, t = 0; n < p.batch; ++n)
@@ -205,6 +197,22 @@ void run_winograd(const Problem& p, const T* x, const T* w, const T* bias, bool 
         t_ih[t] = int32_t(4 * th - p.pad_h);
         t_iw[t] = int32_t(4 * tw - p.pad_w);
       }
+}
+
+template <typename T>
+void run_winograd(const Problem& p, const T* x, const T* w, const T* bias, bool relu, T* y) {
+  const int64_t G = p.groups, cig = p.cig(), cog = p.cog();
+  const int64_t total = p.tiles();
+  if (total == 0 || p.cout == 0) return;
+  static const WinogradKernels<T> kern = select_kernels<T>();
+  const Plan pl = make_plan<T>(p);
+  const int64_t nb = pl.nb, ldm = pl.ldm;
+  const int64_t in_plane = p.ih * p.iw, out_plane = p.oh * p.ow;
+
+  int32_t* tab = workspace<int32_t>(0, size_t(pl.tiles_table));
+  fill_tile_table(p, tab);
+  int32_t *t_n = tab, *t_ih = tab + total, *t_iw = tab + 2 * total, *t_oh = tab + 3 * total,
+          *t_ow = tab + 4 * total;
 
   // U[grp][xi][panel] packed (A panels of mr output channels, or B panels of nr), all xi.
   const int64_t uw = pl.uw, vw = pl.vw, u_xs = pl.u_xs;
@@ -443,17 +451,9 @@ void run_winograd_wgrad(const Problem& p, const T* x, const T* gy, T* gw) {
   const int64_t in_plane = p.ih * p.iw, out_plane = p.oh * p.ow;
 
   int32_t* tab = workspace<int32_t>(0, size_t(pl.tiles_table));
+  fill_tile_table(p, tab);
   int32_t *t_n = tab, *t_ih = tab + total, *t_iw = tab + 2 * total, *t_oh = tab + 3 * total,
           *t_ow = tab + 4 * total;
-  for (int64_t n = 0, t = 0; n < p.batch; ++n)
-    for (int64_t th = 0; th < p.tiles_h(); ++th)
-      for (int64_t tw = 0; tw < p.tiles_w(); ++tw, ++t) {
-        t_n[t] = int32_t(n);
-        t_oh[t] = int32_t(4 * th);
-        t_ow[t] = int32_t(4 * tw);
-        t_ih[t] = int32_t(4 * th - p.pad_h);
-        t_iw[t] = int32_t(4 * tw - p.pad_w);
-      }
   T* v = workspace<T>(1, size_t(pl.v));
   T* m = workspace<T>(2, size_t(pl.m));
   T* du = workspace<T>(3, size_t(pl.du));
