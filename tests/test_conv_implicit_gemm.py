@@ -6,6 +6,8 @@ and bitwise determinism (threads, batch)."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -37,7 +39,8 @@ def _check_forward(rng, dtype, n, c_in, c_out, size, kernel, activation=None, **
     return x, w, y
 
 
-def _check_backward_weight(rng, dtype, n, c_in, c_out, size, kernel, **args):
+def _check_backward(rng, dtype, n, c_in, c_out, size, kernel, *, grad, **args):
+    """grad_input (grad="input") or grad_weight (grad="weight") against the reference."""
     nd = len(size)
     back = getattr(fastconv, f"conv{nd}d_backward")
     ref_back = getattr(reference, f"conv{nd}d_backward")
@@ -46,25 +49,19 @@ def _check_backward_weight(rng, dtype, n, c_in, c_out, size, kernel, **args):
     w = rng.standard_normal((c_out, c_in // groups) + kernel).astype(dtype)
     y = _conv(nd)[0](x, w, None, **args)
     gy = rng.standard_normal(y.shape).astype(dtype)
-    _, gw, _ = back(gy, x, w, **args, output_mask=(False, True, False), algorithm=ALGO)
-    _, gw_ref, _ = ref_back(gy.astype(np.float64), x.astype(np.float64), w.astype(np.float64),
-                            **args)
-    assert_close(gw, gw_ref, dtype=dtype, reduction=n * int(np.prod(y.shape[2:])))
+    which = 0 if grad == "input" else 1
+    mask = tuple(k == which for k in range(3))
+    got = back(gy, x, w, **args, output_mask=mask, algorithm=ALGO)[which]
+    expected = ref_back(gy.astype(np.float64), x.astype(np.float64), w.astype(np.float64),
+                        **args)[which]
+    # terms per element: grad_input sums over output channels x taps, grad_weight over positions
+    terms = c_out // groups * int(np.prod(kernel)) if grad == "input" else \
+        n * int(np.prod(y.shape[2:]))
+    assert_close(got, expected, dtype=dtype, reduction=terms)
 
 
-def _check_backward_data(rng, dtype, n, c_in, c_out, size, kernel, **args):
-    nd = len(size)
-    back = getattr(fastconv, f"conv{nd}d_backward")
-    ref_back = getattr(reference, f"conv{nd}d_backward")
-    groups = args.get("groups", 1)
-    x = rng.standard_normal((n, c_in) + size).astype(dtype)
-    w = rng.standard_normal((c_out, c_in // groups) + kernel).astype(dtype)
-    y = _conv(nd)[0](x, w, None, **args)
-    gy = rng.standard_normal(y.shape).astype(dtype)
-    gx, _, _ = back(gy, x, w, **args, output_mask=(True, False, False), algorithm=ALGO)
-    gx_ref, _, _ = ref_back(gy.astype(np.float64), x.astype(np.float64), w.astype(np.float64),
-                            **args)
-    assert_close(gx, gx_ref, dtype=dtype, reduction=c_out // groups * int(np.prod(kernel)))
+_check_backward_data = functools.partial(_check_backward, grad="input")
+_check_backward_weight = functools.partial(_check_backward, grad="weight")
 
 
 STRIDED = [
