@@ -51,12 +51,13 @@ def as_float_array(op: str, name: str, value, *, allow_none: bool = False) -> Op
     return value
 
 
-def check_same_dtype(op: str, reference_name: str, reference: np.ndarray, **others) -> None:
+def check_same_dtype(op: str, reference_name: str, dtype: np.dtype, **others) -> None:
+    """Every array in `others` (None: absent) has `dtype`, the dtype of `reference_name`."""
     for name, array in others.items():
-        if array is not None and array.dtype != reference.dtype:
+        if array is not None and array.dtype != dtype:
             raise TypeError(
                 f"{op}: argument '{name}' has dtype {array.dtype} but '{reference_name}' has dtype "
-                f"{reference.dtype}; expected the same dtype (convert one with .astype())")
+                f"{dtype}; expected the same dtype (convert one with .astype())")
 
 
 def int_tuple(op: str, name: str, value, ndim: int, *, minimum: int) -> IntTuple:
@@ -233,7 +234,7 @@ def validate_conv(op: str, ndim: int, input, weight, bias, stride, padding, dila
     x = as_float_array(op, "input", input)
     w = as_float_array(op, "weight", weight)
     b = as_float_array(op, "bias", bias, allow_none=True)
-    check_same_dtype(op, "input", x, weight=w, bias=b)
+    check_same_dtype(op, "input", x.dtype, weight=w, bias=b)
     batched = check_ndim(op, "input", x, ndim, unbatched_ok=True)
     if w.ndim != ndim + 2:
         raise ValueError(f"{op}: argument 'weight' must be {ndim + 2}-D (C_out, C_in/groups, "
@@ -308,7 +309,7 @@ def validate_conv_transpose(op: str, ndim: int, input, weight, bias, stride, pad
     x = as_float_array(op, "input", input)
     w = as_float_array(op, "weight", weight)
     b = as_float_array(op, "bias", bias, allow_none=True)
-    check_same_dtype(op, "input", x, weight=w, bias=b)
+    check_same_dtype(op, "input", x.dtype, weight=w, bias=b)
     batched = check_ndim(op, "input", x, ndim, unbatched_ok=True)
     if w.ndim != ndim + 2:
         raise ValueError(f"{op}: argument 'weight' must be {ndim + 2}-D (C_in, C_out/groups, "
@@ -358,10 +359,7 @@ def validate_conv_transpose(op: str, ndim: int, input, weight, bias, stride, pad
 def check_grad_output(op: str, grad_output, expected_shape: Sequence[int], batched: bool,
                       dtype: np.dtype) -> np.ndarray:
     g = as_float_array(op, "grad_output", grad_output)
-    if g.dtype != dtype:
-        raise TypeError(
-            f"{op}: argument 'grad_output' has dtype {g.dtype} but 'input' has dtype {dtype}; "
-            f"expected the same dtype (convert one with .astype())")
+    check_same_dtype(op, "input", dtype, grad_output=g)
     shape = tuple(expected_shape) if batched else tuple(expected_shape[1:])
     if g.shape != shape:
         raise ValueError(f"{op}: argument 'grad_output' must have the forward output's shape "

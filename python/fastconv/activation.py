@@ -109,7 +109,7 @@ def _backward(op: str, kernel: str, grad_output, saved, saved_name: str, param0:
               param1: float = 0.0) -> np.ndarray:
     s = as_float_array(op, saved_name, saved)
     g = as_float_array(op, "grad_output", grad_output)
-    check_same_dtype(op, saved_name, s, grad_output=g)
+    check_same_dtype(op, saved_name, s.dtype, grad_output=g)
     if g.shape != s.shape:
         raise ValueError(f"{op}: argument 'grad_output' must have the shape of '{saved_name}' "
                          f"{s.shape}, got {g.shape}")

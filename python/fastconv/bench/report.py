@@ -5,19 +5,14 @@ with the Agg backend; skipped with a note when matplotlib is not installed)."""
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Dict, List, Optional
 
 from .peers import optional_module
+from .targets import evaluate, geomean, markdown_lines
 
 INSTALL_HINT = 'pip install "fastconv[bench]"  (tqdm and matplotlib)'
 PHASE_SHORT = {"forward": "fwd", "backward_data": "bwd data", "backward_weight": "bwd weight"}
-
-
-def geomean(values) -> Optional[float]:
-    values = [v for v in values if v is not None and v > 0 and math.isfinite(v)]
-    return math.exp(sum(math.log(v) for v in values) / len(values)) if values else None
 
 
 def _ms(t: Optional[float]) -> str:
@@ -54,7 +49,6 @@ def summary(doc: Dict) -> Dict:
         worst = min(rows, key=lambda r: r["peers"]["torch"]["ratio"])
         out["slowest_vs_torch"] = {"case": worst["case"], "phase": worst["phase"],
                                    "ratio": worst["peers"]["torch"]["ratio"]}
-    from .targets import evaluate  # targets.py uses geomean from here
     out["targets"] = evaluate(doc)
     return out
 
@@ -107,7 +101,6 @@ def markdown(doc: Dict) -> str:
     for note in doc["notes"]:
         lines.append(f"- note: {note}")
     if summ.get("targets"):
-        from .targets import markdown_lines
         lines += [""] + markdown_lines(summ["targets"])
     header = ("| case | phase | fastconv ms (min-max) | rate | % ceil | "
               + " | ".join(f"{p} ms | x {p}" for p in peers) + " | extra MiB |")

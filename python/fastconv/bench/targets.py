@@ -9,11 +9,16 @@ that takes longer).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional
 
-from .report import geomean
 from .shapes import Case, conv_output_size, numel, parse_line
+
+def geomean(values) -> Optional[float]:
+    values = [v for v in values if v is not None and v > 0 and math.isfinite(v)]
+    return math.exp(sum(math.log(v) for v in values) / len(values)) if values else None
+
 
 # Enough work for a dense convolution to be held to the FMA-peak target (1 GFLOP).
 MIN_PEAK_WORK = 1e9
