@@ -203,6 +203,23 @@ def test_forced_algorithms_are_timed_beside_auto():
     assert "depthwise cannot compute this pass" in row["notes"]
 
 
+def test_peers_with_their_own_thread_pool_are_timed_apart(monkeypatch):
+    """NumPy's BLAS peer (1x1 convs) is marked as keeping its own spinning pool, and its samples
+    are taken after every interleaved round of the others."""
+    from fastconv.bench import runner
+    case = shapes.parse_line("conv2d n=2 c=8 h=5 w=5 k=4 r=1 s=1  # 1x1")
+    w = peers.build(case, "forward", np.random.default_rng(0), None)
+    assert w.own_pool == {"numpy"}
+    monkeypatch.setattr(runner, "POOL_SPIN_S", 0.0)
+    order = []
+    fns = {name: (lambda name=name: order.append(name)) for name in ("fastconv", "numpy", "b")}
+    times = runner.time_interleaved(fns, 3, own_pool={"numpy"})
+    assert set(times) == set(fns) and all(t["samples"] == 3 for t in times.values())
+    timed = order[6:]  # after two warm-up calls each (short calls)
+    assert timed[-3 * times["numpy"]["inner"]:] == ["numpy"] * 3 * times["numpy"]["inner"]
+    assert "numpy" not in timed[:-3 * times["numpy"]["inner"]]
+
+
 def _row(params, phase, ratio, seconds, work, unit="GFLOP/s", fraction=None, set_="s"):
     return {"case": params, "params": params, "phase": phase, "set": set_, "unit": unit,
             "work": work, "fastconv": {"median_s": seconds},

@@ -47,6 +47,9 @@ class Workload:
     work: float = 0.0            # flops, or bytes read + written
     unit: str = "GFLOP/s"        # or "GB/s"
     skip: Optional[str] = None   # why fastconv cannot run this case (the row says so)
+    # peers whose library keeps its own spinning thread pool (NumPy's OpenBLAS): timed apart
+    # from the others, see runner.time_interleaved
+    own_pool: set = field(default_factory=set)
     notes: List[str] = field(default_factory=list)
 
 
@@ -154,6 +157,7 @@ def _conv_numpy_scipy_peers(w_, x, w, n, c, k, g, sizes, kernel, stride, pad, di
         xr = x.reshape(n, c, -1)
         # 1x1 convolution as a batched matrix product through NumPy's BLAS (its own threads)
         w_.peers["numpy"] = lambda: np.matmul(w2, xr).reshape((n, k) + tuple(sizes))
+        w_.own_pool.add("numpy")
 
 
 # ---------------------------------------------------------------------------------- pooling

@@ -77,7 +77,9 @@ def markdown(doc: Dict) -> str:
         f"bytes read + written)",
         f"- method: {s['statistic']}, {s['repeats']} repeats, calls under "
         f"{s['min_sample_s'] * 1e3:.0f} ms timed in batches; peers in the same process on the same "
-        f"data with the same thread count (NumPy's BLAS keeps its own). Times are per call; "
+        f"data with the same thread count (NumPy's BLAS keeps its own, and is timed after the "
+        f"others because its idle workers spin for ~0.1 s, taking a core from whatever runs "
+        f"next). Times are per call; "
         f"`x peer` = peer time / fastconv time (> 1: fastconv faster); `% ceil` = fastconv's "
         f"GFLOP/s (2 x multiply-adds) over the FMA peak, or its GB/s (bytes read + written) over "
         f"the copy bandwidth; `extra MiB` = peak-RSS growth of one fastconv call beyond its "

@@ -145,16 +145,13 @@ def _stats(samples: Sequence[float]) -> Dict[str, float]:
             "q3_s": q[2], "samples": len(s)}
 
 
-def time_interleaved(fns: Dict[str, Callable], repeats: int) -> Dict[str, Dict]:
-    """Per-call time statistics of each callable: warm-up, then `repeats` rounds, one sample of
-    each callable per round, in a fixed order."""
-    inner = {}
-    for name, fn in fns.items():
-        t = _call_time(fn)  # warm-up: caches, allocator, thread pools
-        if t < 10 * MIN_SAMPLE_S:
-            t = _call_time(fn)  # a short call: estimate again, warm
-        inner[name] = int(min(MAX_INNER, max(1, np.ceil(MIN_SAMPLE_S / max(t, 1e-9)))))
-    samples: Dict[str, List[float]] = {name: [] for name in fns}
+# OpenBLAS's idle workers spin for about 2^28 cycles (0.1 s at 2.6 GHz) after each call; waiting
+# this long lets them sleep before anything else is timed.
+POOL_SPIN_S = 0.25
+
+
+def _time_rounds(fns: Dict[str, Callable], inner: Dict[str, int], repeats: int,
+                 samples: Dict[str, List[float]]) -> None:
     for _ in range(repeats):
         for name, fn in fns.items():
             k = inner[name]
@@ -162,6 +159,32 @@ def time_interleaved(fns: Dict[str, Callable], repeats: int) -> Dict[str, Dict]:
             for _ in range(k):
                 fn()
             samples[name].append((_now() - start) / k)
+
+
+def time_interleaved(fns: Dict[str, Callable], repeats: int,
+                     own_pool: Sequence[str] = ()) -> Dict[str, Dict]:
+    """Per-call time statistics of each callable: warm-up, then `repeats` rounds, one sample of
+    each callable per round, in a fixed order.
+
+    Callables named in `own_pool` use a library with its own thread pool whose idle workers spin
+    (NumPy's OpenBLAS): interleaved, their spinning worker takes a core from the next call, which
+    measured up to 19x slower (a 2 ms 1x1 conv took 38 ms right after a NumPy matmul). They are
+    timed in their own rounds after the others, and the run waits for their workers to sleep."""
+    inner = {}
+    for name, fn in fns.items():
+        t = _call_time(fn)  # warm-up: caches, allocator, thread pools
+        if t < 10 * MIN_SAMPLE_S:
+            t = _call_time(fn)  # a short call: estimate again, warm
+        inner[name] = int(min(MAX_INNER, max(1, np.ceil(MIN_SAMPLE_S / max(t, 1e-9)))))
+    pooled = {name: fn for name, fn in fns.items() if name in own_pool}
+    shared = {name: fn for name, fn in fns.items() if name not in own_pool}
+    samples: Dict[str, List[float]] = {name: [] for name in fns}
+    if pooled:
+        time.sleep(POOL_SPIN_S)  # the warm-up above ran them
+    _time_rounds(shared, inner, repeats, samples)
+    if pooled:
+        _time_rounds(pooled, inner, repeats, samples)
+        time.sleep(POOL_SPIN_S)
     return {name: dict(_stats(samples[name]), inner=inner[name]) for name in fns}
 
 
@@ -257,7 +280,9 @@ def run_case(case: Case, phase: str, repeats: int, torch, seed: int, rss: bool,
         reference = w.fastconv()
         for name, fn in w.peers.items():
             row["check"][name] = _rel_diff(fn(), reference)
-    times = time_interleaved(fns, repeats)
+        if w.own_pool:
+            time.sleep(POOL_SPIN_S)
+    times = time_interleaved(fns, repeats, w.own_pool)
     scale = 1e9
 
     def rate(t):
