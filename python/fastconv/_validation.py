@@ -185,11 +185,19 @@ def _same_pads(size: int, kernel: int, stride: int, dilation: int) -> Tuple[int,
     return total // 2, total - total // 2
 
 
-def _plain_argument(value) -> bool:
-    """An int, a str or a tuple of ints: the argument types whose hash and equality say exactly
-    what validation sees (a bool or np.int64 hashes like an int but validates differently)."""
-    kind = type(value)
-    return kind is int or kind is str or (kind is tuple and all(type(v) is int for v in value))
+def _plain_arguments(arguments) -> bool:
+    """Ints, strs and tuples of ints only: the argument types whose hash and equality say exactly
+    what validation sees (a bool, a float or np.int64 hashes like an int but validates
+    differently). Plain loops: this runs on every call of a small convolution."""
+    for a in arguments:
+        kind = type(a)
+        if kind is tuple:
+            for v in a:
+                if type(v) is not int:
+                    return False
+        elif kind is not int and kind is not str:
+            return False
+    return True
 
 
 def _memoized(validate):
@@ -203,9 +211,8 @@ def _memoized(validate):
         if (type(input) is not np.ndarray or type(weight) is not np.ndarray
                 or (bias is not None and type(bias) is not np.ndarray)):
             return validate(op, ndim, input, weight, bias, *arguments)
-        for a in arguments:
-            if not (type(a) is int or type(a) is str or _plain_argument(a)):
-                return validate(op, ndim, input, weight, bias, *arguments)
+        if not _plain_arguments(arguments):
+            return validate(op, ndim, input, weight, bias, *arguments)
         key = (op, ndim, input.shape, input.dtype, weight.shape, weight.dtype,
                None if bias is None else (bias.shape, bias.dtype)) + arguments
         template = cache.get(key)
