@@ -248,3 +248,26 @@ def test_targets_say_which_rows_miss_them():
     assert by_name["pooling at >= 70% of the copy bandwidth"]["rows"] == 0
     md = "\n".join(targets.markdown_lines(targets.evaluate(doc)))
     assert "| 1x1 convolutions >= 1.3x torch | 1 | 0 | **no** |" in md
+
+
+def test_compare_matches_rows_by_parameters_and_phase(tmp_path):
+    """--compare: rows of two runs matched by case parameters and phase, whatever their labels;
+    fastconv's own speedup and both ratios to torch."""
+    def doc(rows):
+        return {"rows": [{"set": s, "case": s, "params": params, "phase": phase,
+                          "fastconv": {"median_s": t}, "peers": {"torch": {"ratio": r}}}
+                         for s, params, phase, t, r in rows]}
+    before = doc([("a", "p1", "forward", 2.0, 1.0), ("a", "p1", "backward_data", 1.0, 1.0),
+                  ("a", "p2", "forward", 1.0, 1.0)])
+    after = doc([("b", "p1", "forward", 1.0, 2.0), ("b", "p1", "backward_data", 2.0, 0.5),
+                 ("b", "p3", "forward", 1.0, 1.0)])
+    for name, d in (("before", before), ("after", after)):
+        (tmp_path / f"{name}.json").write_text(json.dumps(d))
+    assert cli(["bench", "--compare", str(tmp_path / "before.json"), str(tmp_path / "after.json"),
+                "--out", str(tmp_path / "out")]) == 0
+    text = (tmp_path / "out" / "compare.md").read_text()
+    assert "2 rows matched (1 only before, 1 only after)" in text
+    assert "| b | b | fwd | 2000.00 | 1000.00 | 2.00 | 1.00 | 2.00 |" in text
+    assert "**1.000**" in text  # geomean of the speedups 2.0 and 0.5
+    assert cli(["bench", "--compare", str(tmp_path / "missing.json"),
+                str(tmp_path / "after.json")]) == 2

@@ -6,10 +6,12 @@ shipped with fastconv, on this machine.
     fastconv bench --op resnet50,mobilenetv2      #   pool, activation) or set names
     fastconv bench --threads 1 --repeats 9 --phase forward --out results/
     fastconv bench --op resnet50 --algorithm im2col_gemm,winograd   # auto vs forced algorithms
+    fastconv bench --compare before/results.json after/results.json  # two runs, row by row
 
 Writes results.md, results.json and speedup.png into --out (default ./fastconv-bench-results).
 Modules: shapes (the shape-set files), peers (what each case computes per library), ceilings
-(FMA peak and copy bandwidth of this machine), runner (timing), report (the three files).
+(FMA peak and copy bandwidth of this machine), runner (timing), report (the three files),
+compare (two runs side by side).
 """
 
 from __future__ import annotations
@@ -57,10 +59,32 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="also time convolutions with this algorithm forced (a column "
                         "'fastconv:NAME' beside the peers; e.g. im2col_gemm, winograd); "
                         "repeatable or comma-separated")
+    p.add_argument("--compare", nargs=2, type=Path, metavar=("BEFORE", "AFTER"),
+                   help="compare two results.json files row by row (runs nothing); writes "
+                        "compare.md into --out")
+
+
+def _compare(before: Path, after: Path, out_dir: Path) -> int:
+    from . import compare
+    try:
+        result = compare.compare(compare.load(before), compare.load(after))
+    except (OSError, ValueError, KeyError) as e:
+        print(f"fastconv bench --compare: {e}", file=sys.stderr)
+        return 2
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "compare.md"
+    path.write_text(compare.markdown(result, str(before), str(after)))
+    print(f"{len(result['rows'])} rows matched; geometric-mean speedup "
+          f"{report._num(result['geomean_speedup'], '.3f')}; x torch "
+          f"{report._num(result['geomean_torch_before'], '.3f')} -> "
+          f"{report._num(result['geomean_torch_after'], '.3f')}; wrote {path}", file=sys.stderr)
+    return 0
 
 
 def main(args: argparse.Namespace) -> int:
     err = sys.stderr
+    if args.compare:
+        return _compare(*args.compare, args.out)
     if args.device != "cpu":
         import fastconv
         if args.device == "cuda" and not fastconv.build_info().get("cuda"):
