@@ -168,6 +168,15 @@ void buffer_sizes(const ConvGeometry& g, const PhasePlan& plan, int64_t* input_s
   }
 }
 
+// The algorithm of a sub-problem: the auto choice for its geometry; for backward_data the choice
+// for one sample, since auto's choice can change with the batch size (implicit_gemm's waste
+// estimate does) and a sample's grad_input must not depend, bitwise, on the batch it is in.
+ConvAlgorithm sub_algorithm(const ConvGeometry& sub, ConvPass pass, int64_t element_size) {
+  ConvGeometry chooser = sub;
+  if (pass == ConvPass::BackwardData) chooser.batch = 1;
+  return choose_conv_algorithm(chooser, pass, ConvAlgorithm::Auto, element_size);
+}
+
 }  // namespace
 
 std::string stride_phases_unsupported(ConvPass pass, const ConvGeometry& g) {
@@ -187,7 +196,7 @@ int64_t stride_phases_workspace_bytes(const ConvGeometry& g, ConvPass pass) {
   int64_t inner = 0;
   for (const ConvGeometry& sub : plan.subs) {
     if (sub.in_plane() == 0) continue;
-    const ConvAlgorithm a = choose_conv_algorithm(sub, pass, ConvAlgorithm::Auto, sizeof(T));
+    const ConvAlgorithm a = sub_algorithm(sub, pass, sizeof(T));
     const int64_t bytes = conv_workspace_bytes(a, pass, sub, sizeof(T));
     if (bytes < 0) return -1;
     inner = std::max(inner, bytes);
@@ -209,7 +218,8 @@ void backward_data_stride_phases(const ConvGeometry& g, const T* gy, const T* w,
     const ConvGeometry& sub = plan.subs[i];
     if (sub.in_plane() == 0) continue;
     gather(kernel_lattice(g, plan.combo(i)), weight_planes, w, w_sub.get());
-    conv_backward_data(sub, gy, w_sub.get(), gx_phase.get(), ConvAlgorithm::Auto);
+    conv_backward_data(sub, gy, w_sub.get(), gx_phase.get(),
+                       sub_algorithm(sub, ConvPass::BackwardData, sizeof(T)));
     scatter(input_lattice(g, plan.combo(i)), g.batch * g.in_channels, gx_phase.get(), gx);
   }
 }
@@ -229,7 +239,8 @@ void backward_weight_stride_phases(const ConvGeometry& g, const T* x, const T* g
       fill_zero(gw_sub.get(), weight_planes * volume(taps));
     } else {
       gather(input_lattice(g, plan.combo(i)), g.batch * g.in_channels, x, x_phase.get());
-      conv_backward_weight(sub, x_phase.get(), gy, gw_sub.get(), ConvAlgorithm::Auto);
+      conv_backward_weight(sub, x_phase.get(), gy, gw_sub.get(),
+                           sub_algorithm(sub, ConvPass::BackwardWeight, sizeof(T)));
     }
     scatter(taps, weight_planes, gw_sub.get(), gw);
   }
