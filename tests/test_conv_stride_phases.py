@@ -117,9 +117,25 @@ def test_stride_phases_explain_and_unsupported():
     assert plan["forward"]["algorithm"] is None
     assert "backward passes only" in plan["forward"]["unsupported"]
     for p in ("backward_data", "backward_weight"):
-        assert plan[p]["algorithm"] == "stride_phases"
+        assert plan[p]["algorithm"] == "stride_phases" and plan[p]["rewrite"] == "stride_phases"
+        # taps {0, 2} and {1} along each dimension: four stride-1 sub-problems
+        assert len(plan[p]["sub_algorithms"]) == 4
         # at least the phase buffer (input 2x8x8x8) and the sub-kernels (8x8x2x2) in float32
         assert plan[p]["workspace_bytes"] >= 4 * (2 * 8 * 8 * 8 + 8 * 8 * 2 * 2)
     plan = fastconv.explain("conv2d", (2, 8, 16, 16), (8, 8, 3, 3), padding=1,
                             algorithm="stride_phases")["passes"]
     assert all(p["algorithm"] is None for p in plan.values())
+
+
+def test_auto_takes_stride_phases_where_measured():
+    """The rule of conv.cc: strided backward_data with overlapping taps and few output channels
+    (DeepSpeech conv2); not with many output channels (DCGAN), nor disjoint taps (U-Net)."""
+    ds2 = fastconv.explain("conv2d", (4, 32, 79, 341), (32, 32, 5, 10), stride=2)["passes"]
+    assert ds2["backward_data"]["algorithm"] == "stride_phases"
+    assert ds2["forward"]["algorithm"] != "stride_phases"
+    dcgan = fastconv.explain("conv_transpose2d", (8, 256, 16, 16), (256, 128, 4, 4), stride=2,
+                             padding=1)["passes"]
+    assert dcgan["forward"]["algorithm"] != "stride_phases"
+    unet = fastconv.explain("conv_transpose2d", (8, 128, 28, 28), (128, 64, 2, 2),
+                            stride=2)["passes"]
+    assert unet["backward_weight"]["algorithm"] == "im2col_gemm"

@@ -187,6 +187,16 @@ std::string stride_phases_unsupported(ConvPass pass, const ConvGeometry& g) {
   return {};
 }
 
+std::vector<std::string> stride_phases_sub_algorithms(const ConvGeometry& g, ConvPass pass,
+                                                      int64_t element_size) {
+  std::vector<std::string> names;
+  if (!stride_phases_unsupported(pass, g).empty()) return names;
+  for (const ConvGeometry& sub : PhasePlan(g).subs)
+    if (sub.in_plane() > 0)
+      names.emplace_back(conv_algorithm_name(sub_algorithm(sub, pass, element_size)));
+  return names;
+}
+
 template <typename T>
 int64_t stride_phases_workspace_bytes(const ConvGeometry& g, ConvPass pass) {
   if (!stride_phases_unsupported(pass, g).empty()) return -1;

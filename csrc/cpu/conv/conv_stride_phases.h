@@ -13,6 +13,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "common/conv_geometry.h"
 #include "cpu/conv/conv.h"
@@ -25,6 +26,9 @@ std::string stride_phases_unsupported(ConvPass pass, const ConvGeometry& g);
 // sub-problems' algorithms (-1 if one of them does not report it).
 template <typename T>
 int64_t stride_phases_workspace_bytes(const ConvGeometry& g, ConvPass pass);
+// The algorithm each stride-1 sub-problem runs (one per phase with taps, in order), by name.
+std::vector<std::string> stride_phases_sub_algorithms(const ConvGeometry& g, ConvPass pass,
+                                                      int64_t element_size);
 template <typename T>
 void backward_data_stride_phases(const ConvGeometry& g, const T* gy, const T* w, T* gx);
 template <typename T>
