@@ -155,17 +155,29 @@ std::unique_ptr<T[]> uninitialized(int64_t n) {
   return std::unique_ptr<T[]>(new T[size_t(std::max<int64_t>(n, 1))]);
 }
 
-// Largest dense buffers over the sub-problems: the activation side (input phase) and the kernel
-// side (sub-kernel), in elements.
-void buffer_sizes(const ConvGeometry& g, const PhasePlan& plan, int64_t* input_side,
-                  int64_t* kernel_side) {
-  *input_side = *kernel_side = 0;
-  for (size_t i = 0; i < plan.subs.size(); ++i) {
-    const ConvGeometry& sub = plan.subs[i];
-    *input_side = std::max(*input_side, g.batch * g.in_channels * sub.in_plane());
-    *kernel_side = std::max(*kernel_side,
-                            g.out_channels * g.in_channels_per_group() * sub.kernel_volume());
+// Samples per call of the sub-problems: the batch runs in chunks so that the input-phase buffer
+// stays within kPhaseBufferBytes (at least one sample), which bounds the workspace on large
+// batches. A chunk's size depends on the geometry only, so results do not depend on threads.
+constexpr int64_t kPhaseBufferBytes = int64_t(16) << 20;
+
+struct Buffers {
+  int64_t chunk = 1;        // samples per sub-problem call
+  int64_t input_side = 0;   // elements of the input-phase buffer (chunk samples)
+  int64_t kernel_side = 0;  // elements of the largest sub-kernel
+};
+
+Buffers buffer_sizes(const ConvGeometry& g, const PhasePlan& plan, int64_t element_size) {
+  Buffers b;
+  int64_t per_sample = 0;
+  for (const ConvGeometry& sub : plan.subs) {
+    per_sample = std::max(per_sample, g.in_channels * sub.in_plane());
+    b.kernel_side = std::max(b.kernel_side,
+                             g.out_channels * g.in_channels_per_group() * sub.kernel_volume());
   }
+  b.chunk = std::max<int64_t>(
+      1, std::min<int64_t>(g.batch, kPhaseBufferBytes / std::max<int64_t>(per_sample * element_size, 1)));
+  b.input_side = b.chunk * per_sample;
+  return b;
 }
 
 // The algorithm of a sub-problem: the auto choice for its geometry; for backward_data the choice
@@ -201,56 +213,74 @@ template <typename T>
 int64_t stride_phases_workspace_bytes(const ConvGeometry& g, ConvPass pass) {
   if (!stride_phases_unsupported(pass, g).empty()) return -1;
   const PhasePlan plan(g);
-  int64_t input_side, kernel_side;
-  buffer_sizes(g, plan, &input_side, &kernel_side);
+  const Buffers b = buffer_sizes(g, plan, sizeof(T));
+  const int64_t chunks = ceil_div(g.batch, b.chunk);
   int64_t inner = 0;
-  for (const ConvGeometry& sub : plan.subs) {
+  for (ConvGeometry sub : plan.subs) {
     if (sub.in_plane() == 0) continue;
-    const ConvAlgorithm a = sub_algorithm(sub, pass, sizeof(T));
-    const int64_t bytes = conv_workspace_bytes(a, pass, sub, sizeof(T));
-    if (bytes < 0) return -1;
-    inner = std::max(inner, bytes);
+    // a full chunk and the last (smaller) one
+    for (const int64_t samples : {b.chunk, chunks > 0 ? g.batch - (chunks - 1) * b.chunk : 1}) {
+      sub.batch = samples;
+      const ConvAlgorithm a = sub_algorithm(sub, pass, sizeof(T));
+      const int64_t bytes = conv_workspace_bytes(a, pass, sub, sizeof(T));
+      if (bytes < 0) return -1;
+      inner = std::max(inner, bytes);
+    }
   }
-  return int64_t(sizeof(T)) * (std::max<int64_t>(input_side, 1) +
-                               std::max<int64_t>(kernel_side, 1)) + inner;
+  // backward_weight sums the chunks' sub-kernel gradients: one more sub-kernel buffer
+  const int64_t kernel_buffers = pass == ConvPass::BackwardWeight && chunks > 1 ? 2 : 1;
+  return int64_t(sizeof(T)) * (std::max<int64_t>(b.input_side, 1) +
+                               kernel_buffers * std::max<int64_t>(b.kernel_side, 1)) + inner;
 }
 
 template <typename T>
 void backward_data_stride_phases(const ConvGeometry& g, const T* gy, const T* w, T* gx) {
   const PhasePlan plan(g);
-  int64_t input_side, kernel_side;
-  buffer_sizes(g, plan, &input_side, &kernel_side);
-  auto gx_phase = uninitialized<T>(input_side);
-  auto w_sub = uninitialized<T>(kernel_side);
+  const Buffers b = buffer_sizes(g, plan, sizeof(T));
+  auto gx_phase = uninitialized<T>(b.input_side);
+  auto w_sub = uninitialized<T>(b.kernel_side);
   if (!plan.covers_input) fill_zero(gx, g.batch * g.in_channels * g.in_plane());
   const int64_t weight_planes = g.out_channels * g.in_channels_per_group();
   for (size_t i = 0; i < plan.subs.size(); ++i) {
-    const ConvGeometry& sub = plan.subs[i];
+    ConvGeometry sub = plan.subs[i];
     if (sub.in_plane() == 0) continue;
     gather(kernel_lattice(g, plan.combo(i)), weight_planes, w, w_sub.get());
-    conv_backward_data(sub, gy, w_sub.get(), gx_phase.get(),
-                       sub_algorithm(sub, ConvPass::BackwardData, sizeof(T)));
-    scatter(input_lattice(g, plan.combo(i)), g.batch * g.in_channels, gx_phase.get(), gx);
+    const ConvAlgorithm algorithm = sub_algorithm(sub, ConvPass::BackwardData, sizeof(T));
+    for (int64_t n0 = 0; n0 < g.batch; n0 += b.chunk) {
+      sub.batch = std::min(b.chunk, g.batch - n0);
+      conv_backward_data(sub, gy + n0 * g.out_channels * g.out_plane(), w_sub.get(),
+                         gx_phase.get(), algorithm);
+      scatter(input_lattice(g, plan.combo(i)), sub.batch * g.in_channels, gx_phase.get(),
+              gx + n0 * g.in_channels * g.in_plane());
+    }
   }
 }
 
 template <typename T>
 void backward_weight_stride_phases(const ConvGeometry& g, const T* x, const T* gy, T* gw) {
   const PhasePlan plan(g);
-  int64_t input_side, kernel_side;
-  buffer_sizes(g, plan, &input_side, &kernel_side);
-  auto x_phase = uninitialized<T>(input_side);
-  auto gw_sub = uninitialized<T>(kernel_side);
+  const Buffers b = buffer_sizes(g, plan, sizeof(T));
+  const bool chunked = g.batch > b.chunk;
+  auto x_phase = uninitialized<T>(b.input_side);
+  auto gw_sub = uninitialized<T>(b.kernel_side);
+  auto gw_chunk = uninitialized<T>(chunked ? b.kernel_side : 1);
   const int64_t weight_planes = g.out_channels * g.in_channels_per_group();
   for (size_t i = 0; i < plan.subs.size(); ++i) {
-    const ConvGeometry& sub = plan.subs[i];
+    ConvGeometry sub = plan.subs[i];
     const Lattice taps = kernel_lattice(g, plan.combo(i));
-    if (sub.in_plane() == 0) {  // these taps read only padding
-      fill_zero(gw_sub.get(), weight_planes * volume(taps));
-    } else {
-      gather(input_lattice(g, plan.combo(i)), g.batch * g.in_channels, x, x_phase.get());
-      conv_backward_weight(sub, x_phase.get(), gy, gw_sub.get(),
+    const int64_t n_taps = weight_planes * volume(taps);
+    if (sub.in_plane() == 0 || g.batch == 0) {  // these taps read only padding
+      fill_zero(gw_sub.get(), n_taps);
+    }
+    for (int64_t n0 = 0; n0 < g.batch && sub.in_plane() > 0; n0 += b.chunk) {
+      sub.batch = std::min(b.chunk, g.batch - n0);
+      gather(input_lattice(g, plan.combo(i)), sub.batch * g.in_channels,
+             x + n0 * g.in_channels * g.in_plane(), x_phase.get());
+      T* out = n0 == 0 ? gw_sub.get() : gw_chunk.get();
+      conv_backward_weight(sub, x_phase.get(), gy + n0 * g.out_channels * g.out_plane(), out,
                            sub_algorithm(sub, ConvPass::BackwardWeight, sizeof(T)));
+      if (n0 > 0)  // chunks summed in order: the result depends on the geometry only
+        for (int64_t e = 0; e < n_taps; ++e) gw_sub[e] += gw_chunk[e];
     }
     scatter(taps, weight_planes, gw_sub.get(), gw);
   }
