@@ -203,9 +203,13 @@ std::vector<std::string> stride_phases_sub_algorithms(const ConvGeometry& g, Con
                                                       int64_t element_size) {
   std::vector<std::string> names;
   if (!stride_phases_unsupported(pass, g).empty()) return names;
-  for (const ConvGeometry& sub : PhasePlan(g).subs)
+  const PhasePlan plan(g);
+  const Buffers b = buffer_sizes(g, plan, element_size);
+  for (ConvGeometry sub : plan.subs) {
+    sub.batch = b.chunk;  // the first chunk's
     if (sub.in_plane() > 0)
       names.emplace_back(conv_algorithm_name(sub_algorithm(sub, pass, element_size)));
+  }
   return names;
 }
 
