@@ -280,7 +280,8 @@ ConvAlgorithm choose_conv_algorithm(const ConvGeometry& g, ConvPass pass,
        (pass == ConvPass::BackwardWeight && !single_channel_wide)))
     return ConvAlgorithm::Depthwise;
   if (prefer_stride_phases(g, pass, element_size)) return ConvAlgorithm::StridePhases;
-  if (pass == ConvPass::BackwardWeight && strided_taps_disjoint(g)) return ConvAlgorithm::Im2colGemm;
+  if (pass == ConvPass::BackwardWeight && strided_taps_disjoint(g))
+    return ConvAlgorithm::Im2colGemm;
   if (prefer_winograd(g, pass, element_size)) return ConvAlgorithm::Winograd;
   if (prefer_implicit_gemm(g, pass, element_size)) return ConvAlgorithm::ImplicitGemm;
   return ConvAlgorithm::Im2colGemm;

@@ -174,8 +174,8 @@ Buffers buffer_sizes(const ConvGeometry& g, const PhasePlan& plan, int64_t eleme
     b.kernel_side = std::max(b.kernel_side,
                              g.out_channels * g.in_channels_per_group() * sub.kernel_volume());
   }
-  b.chunk = std::max<int64_t>(
-      1, std::min<int64_t>(g.batch, kPhaseBufferBytes / std::max<int64_t>(per_sample * element_size, 1)));
+  const int64_t fits = kPhaseBufferBytes / std::max<int64_t>(per_sample * element_size, 1);
+  b.chunk = std::max<int64_t>(1, std::min<int64_t>(g.batch, fits));
   b.input_side = b.chunk * per_sample;
   return b;
 }
