@@ -6,6 +6,7 @@
 #include "bindings/common.h"
 #include "common/conv_geometry.h"
 #include "cpu/conv/conv.h"
+#include "cpu/conv/conv_stride_phases.h"
 
 namespace fastconv::bindings {
 
@@ -168,6 +169,18 @@ std::pair<std::string, int64_t> conv_plan(const std::string& pass, const Shape5&
           fastconv::cpu::conv_workspace_bytes(chosen, p, g, element_size)};
 }
 
+// The algorithms of the stride-1 sub-problems that stride_phases runs for this pass (empty when
+// it cannot compute it); same arguments as conv_plan.
+std::vector<std::string> conv_stride_phases_plan(const std::string& pass, const Shape5& input,
+                                                 const Shape5& weight, const Shape5& output,
+                                                 const Triple& stride, const Triple& pad,
+                                                 const Triple& dilation, int64_t groups,
+                                                 int64_t element_size) {
+  require(element_size == 4 || element_size == 8, "element_size must be 4 or 8");
+  const ConvGeometry g = make_geometry(input, weight, output, stride, pad, dilation, groups);
+  return fastconv::cpu::stride_phases_sub_algorithms(g, parse_pass(pass), element_size);
+}
+
 }  // namespace
 
 void bind_conv(py::module_& m) {
@@ -183,6 +196,12 @@ void bind_conv(py::module_& m) {
         py::arg("dilation"), py::arg("groups"), py::arg("algorithm"), py::arg("element_size"),
         "(algorithm name, workspace bytes or -1) for pass ('forward', 'backward_data', "
         "'backward_weight') on these 5-D shapes (convolution's input, weight, output).");
+  m.def("conv_stride_phases_plan", &conv_stride_phases_plan, py::arg("pass"),
+        py::arg("input_shape"), py::arg("weight_shape"), py::arg("output_shape"),
+        py::arg("stride"), py::arg("pad"), py::arg("dilation"), py::arg("groups"),
+        py::arg("element_size"),
+        "Algorithms of the stride-1 sub-problems (one per stride phase) that the "
+        "'stride_phases' rewrite runs for this pass; same shapes as conv_plan.");
   m.def("conv_forward", &conv_forward, py::arg("input"), py::arg("weight"), py::arg("bias"),
         py::arg("output"), py::arg("stride"), py::arg("pad"), py::arg("dilation"),
         py::arg("groups"), py::arg("algorithm"), py::arg("activation") = "none", geometry_doc);

@@ -307,6 +307,11 @@ def explain(op: str, input_shape, weight_shape, *, dtype="float32", stride=1, pa
                                            dt.itemsize)
             result["passes"][public] = {"algorithm": name,
                                         "workspace_bytes": None if workspace < 0 else workspace}
+            if name == "stride_phases":  # a rewrite: stride-1 problems, one per stride phase
+                result["passes"][public]["rewrite"] = "stride_phases"
+                result["passes"][public]["sub_algorithms"] = _C.conv_stride_phases_plan(
+                    primitive, _shape5(conv_in), _shape5(p.weight.shape), _shape5(conv_out),
+                    *p.launch, dt.itemsize)
         except _C.AlgorithmError as e:
             result["passes"][public] = {"algorithm": None, "unsupported": str(e)}
     return result

@@ -3,6 +3,7 @@
 
 #include "cpu/conv/conv.h"
 #include "cpu/conv/conv_algorithms.h"
+#include "cpu/conv/conv_stride_phases.h"
 
 namespace fastconv::cpu {
 
@@ -29,6 +30,7 @@ const AlgorithmInfo kAlgorithms[] = {
     {ConvAlgorithm::Winograd, "winograd", winograd_unsupported},
     {ConvAlgorithm::Depthwise, "depthwise", depthwise_unsupported},
     {ConvAlgorithm::ImplicitGemm, "implicit_gemm", implicit_gemm_unsupported},
+    {ConvAlgorithm::StridePhases, "stride_phases", stride_phases_unsupported},
 };
 
 const AlgorithmInfo& info(ConvAlgorithm algorithm) {
@@ -179,6 +181,54 @@ bool prefer_implicit_gemm(const ConvGeometry& g, ConvPass pass, int64_t element_
          kWorkspaceLimit;
 }
 
+// Strided backward_data, where im2col_gemm (implicit_gemm computes backward_data at stride 1
+// only) multiplies W^T dY into a column matrix and then sums it back into dX (col2im): that pass
+// costs C_in K P adds beside the GEMM's 2 C_in K C_out P flops, so it weighs with few output
+// channels (the GEMM's reduction), and only where taps overlap (a kernel larger than its
+// stride; otherwise col2im is a plain scatter). stride_phases instead runs one stride-1
+// backward_data per stride phase (implicit_gemm's, no column matrix). Measured
+// (benchmarks/results/stride_phases_cpu.md; CPU time of both threads, load ~6, forced algorithms
+// interleaved in one process, ms im2col_gemm / stride_phases): DeepSpeech conv2 5x10/2 32 -> 32
+// b4 60.1 / 35.0; 3x3/2 32 -> 16 @64 b4 2.31 / 1.31, 32 -> 32 2.81 / 1.83; 5x5/2 16 -> 8 @96
+// 3.63 / 1.52, 64 -> 32 @64 9.61 / 5.71; conv1d k9/2 64 -> 32 b8 17.4 / 9.3. From 64 output
+// channels it is even (3x3/2 64 -> 64 @64 7.28 / 6.43, 4x4/2 64 -> 64 @32 4.80 / 5.11, ResNet
+// stem 7x7/2 3 -> 64 b8 40.6 / 40.4) and from 128 it loses (3x3/2 64 -> 128 @56 b8 13.4 / 15.1,
+// 128 -> 256 @28 b1 2.14 / 5.25; DCGAN convT 4x4/2 256 -> 128 29.7 / 35.5); with few input
+// channels the sub-problems' outputs are too thin (3x3/2 4 -> 64 0.68 / 1.30, DeepSpeech conv1
+// 1 -> 32 16.6 / 20.2). Dilation with stride was not measured: left to im2col_gemm.
+constexpr int64_t kStridePhasesMaxOutChannels = 32;
+constexpr int64_t kStridePhasesMinInChannels = 16;
+
+bool prefer_stride_phases(const ConvGeometry& g, ConvPass pass, int64_t element_size) {
+  if (pass != ConvPass::BackwardData || !stride_phases_unsupported(pass, g).empty()) return false;
+  bool taps_overlap = false;
+  for (int d = 0; d < 3; ++d) {
+    if (g.dilation[d] != 1) return false;
+    if (g.kernel[d] > g.stride[d]) taps_overlap = true;
+  }
+  return taps_overlap && g.out_channels_per_group() <= kStridePhasesMaxOutChannels &&
+         g.in_channels_per_group() >= kStridePhasesMinInChannels &&
+         conv_workspace_bytes(ConvAlgorithm::StridePhases, pass, g, element_size) <=
+             kWorkspaceLimit;
+}
+
+// Strided backward_weight whose taps never read the same input position (kernel <= stride,
+// dilation 1, in every dimension: U-Net's 2x2/2 and 2x2x2/2 up-convolutions): im2col_gemm's
+// column matrix is then the input itself rearranged, and its GEMM beat implicit_gemm (which the
+// rule below picks for <= 192 output channels) and stride_phases (one thinner GEMM per phase).
+// Measured (stride_phases_cpu.md; CPU time, both threads, load ~6, min of 3 interleaved rounds,
+// ms im2col_gemm / implicit_gemm / stride_phases, torch): U-Net convT 2x2/2 128 -> 64 b8
+// 6.35 / 8.30 / 8.57, torch 6.11; 3-D U-Net convT 2x2x2/2 b1 10.1 / 15.1 / 16.9, torch 9.22;
+// 1024 -> 512 b1 45.7 / 61.0 / 68.7, torch 39.6.
+bool strided_taps_disjoint(const ConvGeometry& g) {
+  bool strided = false;
+  for (int d = 0; d < 3; ++d) {
+    if (g.kernel[d] > g.stride[d] || g.dilation[d] != 1) return false;
+    if (g.stride[d] > 1) strided = true;
+  }
+  return strided;
+}
+
 int64_t conv_workspace_bytes(ConvAlgorithm algorithm, ConvPass pass, const ConvGeometry& g,
                              int64_t element_size) {
   const bool f64 = element_size == 8;
@@ -195,6 +245,9 @@ int64_t conv_workspace_bytes(ConvAlgorithm algorithm, ConvPass pass, const ConvG
     case ConvAlgorithm::ImplicitGemm:
       return f64 ? implicit_gemm_workspace_bytes<double>(g, pass)
                  : implicit_gemm_workspace_bytes<float>(g, pass);
+    case ConvAlgorithm::StridePhases:
+      return f64 ? stride_phases_workspace_bytes<double>(g, pass)
+                 : stride_phases_workspace_bytes<float>(g, pass);
     case ConvAlgorithm::Auto:
       break;
   }
@@ -226,6 +279,9 @@ ConvAlgorithm choose_conv_algorithm(const ConvGeometry& g, ConvPass pass,
       (g.out_channels_per_group() <= 8 ||
        (pass == ConvPass::BackwardWeight && !single_channel_wide)))
     return ConvAlgorithm::Depthwise;
+  if (prefer_stride_phases(g, pass, element_size)) return ConvAlgorithm::StridePhases;
+  if (pass == ConvPass::BackwardWeight && strided_taps_disjoint(g))
+    return ConvAlgorithm::Im2colGemm;
   if (prefer_winograd(g, pass, element_size)) return ConvAlgorithm::Winograd;
   if (prefer_implicit_gemm(g, pass, element_size)) return ConvAlgorithm::ImplicitGemm;
   return ConvAlgorithm::Im2colGemm;
@@ -240,6 +296,7 @@ void conv_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, 
     case ConvAlgorithm::Winograd: return forward_winograd(g, x, w, bias, relu, y);
     case ConvAlgorithm::Depthwise: return forward_depthwise(g, x, w, bias, relu, y);
     case ConvAlgorithm::ImplicitGemm: return forward_implicit_gemm(g, x, w, bias, relu, y);
+    case ConvAlgorithm::StridePhases: break;  // unsupported for forward: never chosen
   }
 }
 
@@ -252,6 +309,7 @@ void conv_backward_data(const ConvGeometry& g, const T* gy, const T* w, T* gx,
     case ConvAlgorithm::Winograd: return backward_data_winograd(g, gy, w, gx);
     case ConvAlgorithm::Depthwise: return backward_data_depthwise(g, gy, w, gx);
     case ConvAlgorithm::ImplicitGemm: return backward_data_implicit_gemm(g, gy, w, gx);
+    case ConvAlgorithm::StridePhases: return backward_data_stride_phases(g, gy, w, gx);
   }
 }
 
@@ -264,6 +322,7 @@ void conv_backward_weight(const ConvGeometry& g, const T* x, const T* gy, T* gw,
     case ConvAlgorithm::Winograd: return backward_weight_winograd(g, x, gy, gw);
     case ConvAlgorithm::ImplicitGemm: return backward_weight_implicit_gemm(g, x, gy, gw);
     case ConvAlgorithm::Depthwise: return backward_weight_depthwise(g, x, gy, gw);
+    case ConvAlgorithm::StridePhases: return backward_weight_stride_phases(g, x, gy, gw);
   }
 }
 

@@ -25,6 +25,8 @@ enum class ConvAlgorithm {
                // depth multiplier)
   ImplicitGemm,  // GEMM reading a zero-padded input frame in place (no im2col); forward,
                  // backward_weight, and backward_data with stride 1
+  StridePhases,  // rewrite: a strided backward pass as stride-1 problems, one per stride phase,
+                 // each run by the auto choice (conv_stride_phases.h)
 };
 
 enum class ConvPass { Forward, BackwardData, BackwardWeight };
