@@ -8,6 +8,7 @@
 // below.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 
@@ -101,6 +102,69 @@ struct F32AvgGradTile16 {
   }
 };
 
+// Whole rows of a window sum, float, borders included: 16 output columns per register, every
+// tap (rows[r], then t) as one load masked to the cells inside [0, W) of the row. A masked-off
+// cell reads as +0.0, and adding +0.0 changes no sum that starts at +0.0 (such a sum is never
+// -0.0), so each column gets the scalar definition's sum, in its order (rows, then taps), with
+// the padding skipped. Serves average pooling forward (stride 1 or 2, each column divided by
+// its own divisor) and the gather form of its gradient (stride 1: gx[iw] = sum over the output
+// rows, then ow ascending, of delta[ow], ow = iw + koff[t]).
+struct F32WindowRows16 {
+  static constexpr int kCols = 16;
+  // Lanes j < 16 with 0 <= base + j < W.
+  static __mmask16 inside(int64_t base, int64_t W) {
+    const int64_t lo = std::clamp<int64_t>(-base, 0, 16), hi = std::clamp<int64_t>(W - base, 0, 16);
+    return hi <= lo ? __mmask16(0) : __mmask16(((1u << hi) - 1) & ~((1u << lo) - 1));
+  }
+  // y[ow + j] = (sum_r sum_t src[rows[r] + (ow + j) * s + koff[t]]) / div[ow + j] for j < n
+  // (div null: no division); s is 1 or 2.
+  static void run(const float* src, const int64_t* rows, int64_t nrows, const int64_t* koff,
+                  int64_t KT, int64_t s, int64_t W, int64_t ow, int64_t n, const float* div,
+                  float* y) {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
+                                           28, 30);
+    // rows outer, taps inner: the scalar definition's order
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t r = 0; r < nrows; ++r) {
+      const float* row = src + rows[r];
+      for (int64_t t = 0; t < KT; ++t) {
+        const int64_t base = ow * s + koff[t];
+        if (s == 1) {
+          const __mmask16 m = inside(base, W);
+          if (m != 0) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(m, row + base));
+        } else {
+          const __mmask16 m0 = inside(base, W), m1 = inside(base + 16, W);
+          if ((m0 | m1) == 0) continue;
+          const __m512 v = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(m0, row + base), even,
+                                                  _mm512_maskz_loadu_ps(m1, row + base + 16));
+          acc = _mm512_add_ps(acc, v);
+        }
+      }
+    }
+    const __mmask16 out = n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1);
+    if (div) acc = _mm512_maskz_div_ps(out, acc, _mm512_maskz_loadu_ps(out, div + ow));
+    _mm512_mask_storeu_ps(y + ow, out, acc);
+  }
+  // Gradient gather of kernel 2, stride 2 along W: gx[iw + j] = sum_r delta[rows[r] + ow_j],
+  // ow_j = (iw + j + pad) / 2 (the one window holding the cell; none where ow_j >= OW), j < n.
+  static void run_pairs(const float* delta, const int64_t* rows, int64_t nrows, int64_t pad,
+                        int64_t OW, int64_t iw, int64_t n, float* gx) {
+    const int64_t first = (iw + pad) >> 1;
+    const __m512i dup = ((iw + pad) & 1) == 0
+        ? _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7)
+        : _mm512_setr_epi32(0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8);
+    const __mmask16 m = inside(first, OW);
+    __m512 acc = _mm512_setzero_ps();
+    if (m != 0)
+      for (int64_t r = 0; r < nrows; ++r)
+        acc = _mm512_add_ps(
+            acc, _mm512_maskz_permutexvar_ps(0xFFFF, dup,
+                                                 _mm512_maskz_loadu_ps(m, delta + rows[r] + first)));
+    const __mmask16 out = n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1);
+    _mm512_mask_storeu_ps(gx + iw, out, acc);
+  }
+};
+
 void f32_plane_sum_2x16(const float* x, int64_t count, int64_t n, const float*, float* sums) {
   for (int64_t q = 0; q < count; ++q) {
     const float* p = x + q * n;
@@ -156,7 +220,8 @@ PoolKernels<float> f32_pool_kernels() {
   auto k = pool_kernels::make_pool_kernels<float>("f32_pool_rows__avx512");
   k.plane_sums = f32_plane_sum_2x16;
   k.max_forward = pool_kernels::max_pool_forward<float, F32MaxTile16>;
-  k.avg_backward = pool_kernels::avg_pool_backward<float, F32AvgGradTile16>;
+  k.avg_forward = pool_kernels::avg_pool_forward<float, F32WindowRows16>;
+  k.avg_backward = pool_kernels::avg_pool_backward<float, F32AvgGradTile16, F32WindowRows16>;
   return k;
 }
 PoolKernels<double> f64_pool_kernels() {
