@@ -102,48 +102,77 @@ struct F32AvgGradTile16 {
   }
 };
 
-// Whole rows of a window sum, float, borders included: 16 output columns per register, every
-// tap (rows[r], then t) as one load masked to the cells inside [0, W) of the row. A masked-off
-// cell reads as +0.0, and adding +0.0 changes no sum that starts at +0.0 (such a sum is never
-// -0.0), so each column gets the scalar definition's sum, in its order (rows, then taps), with
-// the padding skipped. Serves average pooling forward (stride 1 or 2, each column divided by
-// its own divisor) and the gather form of its gradient (stride 1: gx[iw] = sum over the output
-// rows, then ow ascending, of delta[ow], ow = iw + koff[t]).
+// Whole rows of a window sum, float, borders included: up to 64 output columns as 4 registers
+// (independent add chains), every tap (rows[r], then t) as loads masked to the cells inside
+// the row (window_row_masks). A masked-off cell reads as +0.0, and adding +0.0 changes no sum
+// that starts at +0.0 (such a sum is never -0.0), so each column gets the scalar definition's
+// sum, in its order (rows, then taps), with the padding skipped. Serves average pooling forward
+// (stride 1 or 2, each column divided by its own divisor) and the gather form of its gradient
+// (stride 1: gx[iw] = sum over the output rows, then ow ascending, of delta[ow], ow = iw + koff[t]).
 struct F32WindowRows16 {
-  static constexpr int kCols = 16;
+  static constexpr int kCols = 16, kBlock = 64;
+
+  template <int S, int NV>
+  static void block(const float* src, const int64_t* rows, int64_t nrows, const int64_t* koff,
+                    int64_t KT, int64_t ow, int64_t n, const uint32_t* mk, const float* div,
+                    float* y) {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
+                                           28, 30);
+    __m512 acc[NV];
+    for (int v = 0; v < NV; ++v) acc[v] = _mm512_setzero_ps();
+    for (int64_t r = 0; r < nrows; ++r) {
+      const float* row = src + rows[r] + ow * S;
+      for (int64_t t = 0; t < KT; ++t)
+        for (int v = 0; v < NV; ++v) {
+          const uint32_t m = mk[v * KT + t];
+          const float* c = row + 16 * S * v + koff[t];
+          if (S == 1) {
+            acc[v] = _mm512_add_ps(acc[v], _mm512_maskz_loadu_ps(__mmask16(m), c));
+          } else {
+            acc[v] = _mm512_add_ps(
+                acc[v], _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(__mmask16(m), c), even,
+                                               _mm512_maskz_loadu_ps(__mmask16(m >> 16), c + 16)));
+          }
+        }
+    }
+    for (int v = 0; v < NV; ++v) {
+      const int64_t left = n - 16 * v;
+      const __mmask16 out = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1);
+      __m512 a = acc[v];
+      if (div) a = _mm512_maskz_div_ps(out, a, _mm512_maskz_loadu_ps(out, div + ow + 16 * v));
+      _mm512_mask_storeu_ps(y + ow + 16 * v, out, a);
+    }
+  }
+
+  // y[ow + j] = (sum_r sum_t src[rows[r] + (ow + j) * s + koff[t]]) / div[ow + j] for j < n <=
+  // kBlock (div null: no division); s is 1 or 2; mk: window_row_masks from tile ow / 16.
+  static void run(const float* src, const int64_t* rows, int64_t nrows, const int64_t* koff,
+                  int64_t KT, int64_t s, int64_t ow, int64_t n, const uint32_t* mk,
+                  const float* div, float* y) {
+    const int nv = int((n + 15) / 16);
+#define FASTCONV_WINDOW_BLOCK(S, NV) \
+  return block<S, NV>(src, rows, nrows, koff, KT, ow, n, mk, div, y)
+    if (s == 1) {
+      switch (nv) {
+        case 1: FASTCONV_WINDOW_BLOCK(1, 1);
+        case 2: FASTCONV_WINDOW_BLOCK(1, 2);
+        case 3: FASTCONV_WINDOW_BLOCK(1, 3);
+        default: FASTCONV_WINDOW_BLOCK(1, 4);
+      }
+    }
+    switch (nv) {
+      case 1: FASTCONV_WINDOW_BLOCK(2, 1);
+      case 2: FASTCONV_WINDOW_BLOCK(2, 2);
+      case 3: FASTCONV_WINDOW_BLOCK(2, 3);
+      default: FASTCONV_WINDOW_BLOCK(2, 4);
+    }
+#undef FASTCONV_WINDOW_BLOCK
+  }
+
   // Lanes j < 16 with 0 <= base + j < W.
   static __mmask16 inside(int64_t base, int64_t W) {
     const int64_t lo = std::clamp<int64_t>(-base, 0, 16), hi = std::clamp<int64_t>(W - base, 0, 16);
     return hi <= lo ? __mmask16(0) : __mmask16(((1u << hi) - 1) & ~((1u << lo) - 1));
-  }
-  // y[ow + j] = (sum_r sum_t src[rows[r] + (ow + j) * s + koff[t]]) / div[ow + j] for j < n
-  // (div null: no division); s is 1 or 2.
-  static void run(const float* src, const int64_t* rows, int64_t nrows, const int64_t* koff,
-                  int64_t KT, int64_t s, int64_t W, int64_t ow, int64_t n, const float* div,
-                  float* y) {
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
-                                           28, 30);
-    // rows outer, taps inner: the scalar definition's order
-    __m512 acc = _mm512_setzero_ps();
-    for (int64_t r = 0; r < nrows; ++r) {
-      const float* row = src + rows[r];
-      for (int64_t t = 0; t < KT; ++t) {
-        const int64_t base = ow * s + koff[t];
-        if (s == 1) {
-          const __mmask16 m = inside(base, W);
-          if (m != 0) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(m, row + base));
-        } else {
-          const __mmask16 m0 = inside(base, W), m1 = inside(base + 16, W);
-          if ((m0 | m1) == 0) continue;
-          const __m512 v = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(m0, row + base), even,
-                                                  _mm512_maskz_loadu_ps(m1, row + base + 16));
-          acc = _mm512_add_ps(acc, v);
-        }
-      }
-    }
-    const __mmask16 out = n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1);
-    if (div) acc = _mm512_maskz_div_ps(out, acc, _mm512_maskz_loadu_ps(out, div + ow));
-    _mm512_mask_storeu_ps(y + ow, out, acc);
   }
   // Gradient gather of kernel 2, stride 2 along W: gx[iw + j] = sum_r delta[rows[r] + ow_j],
   // ow_j = (iw + j + pad) / 2 (the one window holding the cell; none where ow_j >= OW), j < n.

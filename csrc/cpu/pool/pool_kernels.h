@@ -268,6 +268,22 @@ struct Columns {
   }
 };
 
+// Load masks of a whole-row window kernel (RowTile, e.g. F32WindowRows16): for output tile i
+// (columns 16 i .. 16 i + 15) and tap t, entry [i * KT + t] has bit j (j < 32) set where input
+// column 16 i * s + koff[t] + j lies in [0, W) (stride 1 reads bits 0-15, stride 2 all 32).
+inline std::vector<uint32_t> window_row_masks(int64_t OW, int64_t s, const int64_t* koff,
+                                              int64_t KT, int64_t W) {
+  const int64_t tiles = ceil_div(OW, int64_t(16));
+  std::vector<uint32_t> masks(size_t(tiles * KT), 0u);
+  for (int64_t i = 0; i < tiles; ++i)
+    for (int64_t t = 0; t < KT; ++t)
+      for (int64_t j = 0; j < 32; ++j) {
+        const int64_t col = 16 * i * s + koff[t] + j;
+        if (col >= 0 && col < W) masks[size_t(i * KT + t)] |= uint32_t(1) << j;
+      }
+  return masks;
+}
+
 // Calls tile(ow) for tiles of B interior columns covering [lo, hi): consecutive tiles, the last
 // one shifted left to end at hi (it recomputes some columns: the same values, written again).
 // Returns false (nothing done) where the interior is narrower than B.
@@ -487,6 +503,8 @@ void avg_pool_forward(const PoolGeometry& g, bool count_include_pad, int64_t div
   const Columns cols(g, 1);
   const int nt = threads_for(g.planes, g.planes * out_plane * g.kernel_volume());
   const bool row_tiles = RowTile::kCols > 0 && (s == 1 || s == 2);
+  const std::vector<uint32_t> masks =
+      row_tiles ? window_row_masks(OW, s, cols.koff.data(), KW, W) : std::vector<uint32_t>();
 #pragma omp parallel num_threads(nt)
   {
     std::vector<int64_t> rows(size_t(g.kernel[0] * g.kernel[1]));
@@ -521,9 +539,10 @@ void avg_pool_forward(const PoolGeometry& g, bool count_include_pad, int64_t div
                 }
               }
               if (!divs_empty) {
-                for (int64_t ow = 0; ow < OW; ow += RowTile::kCols)
-                  RowTile::run(xp, rows.data(), nrows, cols.koff.data(), KW, s, W, ow,
-                               std::min<int64_t>(RowTile::kCols, OW - ow), divs.data(), yp);
+                for (int64_t ow = 0; ow < OW; ow += RowTile::kBlock)
+                  RowTile::run(xp, rows.data(), nrows, cols.koff.data(), KW, s, ow,
+                               std::min<int64_t>(RowTile::kBlock, OW - ow),
+                               masks.data() + (ow / 16) * KW, divs.data(), yp);
                 continue;
               }
             }
@@ -628,6 +647,7 @@ void avg_pool_backward_gather(const PoolGeometry& g, bool count_include_pad,
   // s == 1: output ow = iw + koff[t] (t ascending: ow ascending) holds input column iw
   std::vector<int64_t> koff(static_cast<size_t>(KW));
   for (int64_t t = 0; t < KW; ++t) koff[size_t(t)] = pw - KW + 1 + t;
+  const std::vector<uint32_t> masks = window_row_masks(W, 1, koff.data(), KW, OW);
   const int nt = threads_for(g.planes, g.planes * (out_plane * g.kernel_volume() + in_plane));
 #pragma omp parallel num_threads(nt)
   {
@@ -669,13 +689,15 @@ void avg_pool_backward_gather(const PoolGeometry& g, bool count_include_pad,
           for (int64_t od = od0; od < od1; ++od)
             for (int64_t oh = oh0; oh < oh1; ++oh) rows[size_t(nrows++)] = (od * OH + oh) * OW;
           T* gxr = gxp + (id * H + ih) * W;
-          for (int64_t iw = 0; iw < W; iw += RowTile::kCols) {
-            const int64_t n = std::min<int64_t>(RowTile::kCols, W - iw);
-            if (s == 1)
-              RowTile::run(delta.data(), rows.data(), nrows, koff.data(), KW, 1, OW, iw, n,
-                           nullptr, gxr);
-            else
-              RowTile::run_pairs(delta.data(), rows.data(), nrows, pw, OW, iw, n, gxr);
+          if (s == 1) {
+            for (int64_t iw = 0; iw < W; iw += RowTile::kBlock)
+              RowTile::run(delta.data(), rows.data(), nrows, koff.data(), KW, 1, iw,
+                           std::min<int64_t>(RowTile::kBlock, W - iw),
+                           masks.data() + (iw / 16) * KW, nullptr, gxr);
+          } else {
+            for (int64_t iw = 0; iw < W; iw += RowTile::kCols)
+              RowTile::run_pairs(delta.data(), rows.data(), nrows, pw, OW, iw,
+                                 std::min<int64_t>(RowTile::kCols, W - iw), gxr);
           }
         }
       }
