@@ -169,28 +169,6 @@ struct F32WindowRows16 {
 #undef FASTCONV_WINDOW_BLOCK
   }
 
-  // dst[0, n) = src[0, n) with non-temporal stores where dst is 64-byte aligned (the head and
-  // the tail: masked ordinary stores); stream_fence() orders them before the caller returns.
-  static void stream_copy(float* dst, const float* src, int64_t n) {
-    int64_t i = 0;
-    const int64_t head = std::min<int64_t>(n, ((64 - int64_t(uintptr_t(dst) & 63)) & 63) / 4);
-    if ((uintptr_t(dst) & 3) != 0) {  // (never for a float array) ordinary copy
-      std::copy(src, src + n, dst);
-      return;
-    }
-    if (head > 0) {
-      const __mmask16 m = __mmask16((1u << head) - 1);
-      _mm512_mask_storeu_ps(dst, m, _mm512_maskz_loadu_ps(m, src));
-      i = head;
-    }
-    for (; i + 16 <= n; i += 16) _mm512_stream_ps(dst + i, _mm512_loadu_ps(src + i));
-    if (i < n) {
-      const __mmask16 m = __mmask16((1u << (n - i)) - 1);
-      _mm512_mask_storeu_ps(dst + i, m, _mm512_maskz_loadu_ps(m, src + i));
-    }
-  }
-  static void stream_fence() { _mm_sfence(); }
-
   // Lanes j < 16 with 0 <= base + j < W.
   static __mmask16 inside(int64_t base, int64_t W) {
     const int64_t lo = std::clamp<int64_t>(-base, 0, 16), hi = std::clamp<int64_t>(W - base, 0, 16);

@@ -284,13 +284,6 @@ inline std::vector<uint32_t> window_row_masks(int64_t OW, int64_t s, const int64
   return masks;
 }
 
-// Outputs of at least this many bytes are written with non-temporal stores by the RowTile
-// kernels (each plane computed into a per-thread buffer, then streamed out): the copy bandwidth
-// the targets use is memcpy's, which streams; an ordinary store first reads its line
-// (read-for-ownership), so a pass whose output is as large as its input moves 3 bytes per 2
-// counted. Half the L3 (32 MiB): smaller outputs may stay in cache for their consumer.
-constexpr int64_t kStreamOutputBytes = int64_t(16) << 20;
-
 // Calls tile(ow) for tiles of B interior columns covering [lo, hi): consecutive tiles, the last
 // one shifted left to end at hi (it recomputes some columns: the same values, written again).
 // Returns false (nothing done) where the interior is narrower than B.
@@ -512,12 +505,9 @@ void avg_pool_forward(const PoolGeometry& g, bool count_include_pad, int64_t div
   const bool row_tiles = RowTile::kCols > 0 && (s == 1 || s == 2);
   const std::vector<uint32_t> masks =
       row_tiles ? window_row_masks(OW, s, cols.koff.data(), KW, W) : std::vector<uint32_t>();
-  const bool stream = row_tiles && g.planes * out_plane * int64_t(sizeof(T)) >= kStreamOutputBytes &&
-                      out_plane <= (int64_t(1) << 20);
 #pragma omp parallel num_threads(nt)
   {
     std::vector<int64_t> rows(size_t(g.kernel[0] * g.kernel[1]));
-    std::vector<T> plane(stream ? size_t(out_plane) : 0);
     // RowTile: the row's divisors (recomputed where the d / h extents change), 0 = empty window
     std::vector<T> divs(row_tiles ? size_t(OW) : 0);
     int64_t divs_key[3] = {-1, -1, -1};
@@ -525,7 +515,7 @@ void avg_pool_forward(const PoolGeometry& g, bool count_include_pad, int64_t div
 #pragma omp for schedule(static)
     for (int64_t p = 0; p < g.planes; ++p) {
       const T* xp = x + p * in_plane;
-      T* yp = stream ? plane.data() : y + p * out_plane;
+      T* yp = y + p * out_plane;
       for (int64_t od = 0; od < OD; ++od) {
         int64_t d_lo, d_hi, d_pad;
         avg_lo_hi(od, 0, g, &d_lo, &d_hi, &d_pad);
@@ -585,11 +575,7 @@ void avg_pool_forward(const PoolGeometry& g, bool count_include_pad, int64_t div
           }
         }
       }
-      if constexpr (RowTile::kCols > 0)
-        if (stream) RowTile::stream_copy(y + p * out_plane, plane.data(), out_plane);
     }
-    if constexpr (RowTile::kCols > 0)
-      if (stream) RowTile::stream_fence();
   }
 }
 
@@ -662,19 +648,16 @@ void avg_pool_backward_gather(const PoolGeometry& g, bool count_include_pad,
   std::vector<int64_t> koff(static_cast<size_t>(KW));
   for (int64_t t = 0; t < KW; ++t) koff[size_t(t)] = pw - KW + 1 + t;
   const std::vector<uint32_t> masks = window_row_masks(W, 1, koff.data(), KW, OW);
-  const bool stream = g.planes * in_plane * int64_t(sizeof(T)) >= kStreamOutputBytes &&
-                      in_plane <= (int64_t(1) << 20);
   const int nt = threads_for(g.planes, g.planes * (out_plane * g.kernel_volume() + in_plane));
 #pragma omp parallel num_threads(nt)
   {
     std::vector<T> delta(static_cast<size_t>(out_plane)), divs(static_cast<size_t>(OW));
-    std::vector<T> plane(stream ? static_cast<size_t>(in_plane) : 0);
     std::vector<int64_t> rows(size_t(g.kernel[0] * g.kernel[1]));
     int64_t divs_key[3] = {-1, -1, -1};
 #pragma omp for schedule(static)
     for (int64_t p = 0; p < g.planes; ++p) {
       const T* gyp = gy + p * out_plane;
-      T* gxp = stream ? plane.data() : gx + p * in_plane;
+      T* gxp = gx + p * in_plane;
       for (int64_t od = 0; od < OD; ++od) {
         int64_t d_lo, d_hi, d_pad;
         avg_lo_hi(od, 0, g, &d_lo, &d_hi, &d_pad);
@@ -718,9 +701,7 @@ void avg_pool_backward_gather(const PoolGeometry& g, bool count_include_pad,
           }
         }
       }
-      if (stream) RowTile::stream_copy(gx + p * in_plane, plane.data(), in_plane);
     }
-    if (stream) RowTile::stream_fence();
   }
 }
 
