@@ -28,42 +28,66 @@ inline __m256 upper_half(__m512 a) {
   return _mm256_castpd_ps(upper_half(_mm512_castps_pd(a)));
 }
 
-// Max pooling, float: 16 interior output columns in one register, every tap of the window in
-// order (rows, then kw), torch's rule as compare-and-blend: take where (v > best) | (v != v)
+// Max pooling, float: up to 64 interior output columns as 4 registers (independent
+// compare-and-blend chains; a block of n columns, 16 <= n <= 64, puts its last register at
+// n - 16, recomputing some columns: the same values, written again), every tap of the window
+// in order (rows, then kw), torch's rule as compare-and-blend: take where (v > best) | (v != v)
 // (ordered greater-than, unordered self-compare), candidate indices as int32 lanes. Stride 2
-// picks the even lanes of two loads (the second masked to the 15 cells the tile reads).
+// picks the even lanes of two loads (the second masked to the 15 cells a register reads).
 struct F32MaxTile16 {
-  static constexpr int kCols = 16;
-  template <bool kIdx>
-  static void run(const float* xp, const int64_t* rows, int64_t nrows, const int64_t* koff,
-                  int64_t KW, int64_t s, int64_t ow, float* y, int64_t* yi) {
+  static constexpr int kCols = 16, kBlock = 64;
+
+  template <bool kIdx, int NV>
+  static void block(const float* xp, const int64_t* rows, int64_t nrows, const int64_t* koff,
+                    int64_t KW, int64_t s, int64_t ow, int64_t n, float* y, int64_t* yi) {
     const __m512i step = s == 1 ? _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
                                                     13, 14, 15)
                                 : _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22,
                                                     24, 26, 28, 30);
-    __m512 best = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
-    __m512i bi = _mm512_add_epi32(_mm512_set1_epi32(int32_t(rows[0] + ow * s + koff[0])), step);
+    int64_t at[NV];
+    __m512 best[NV];
+    __m512i bi[NV];
+    for (int v = 0; v < NV; ++v) {
+      at[v] = ow + std::min<int64_t>(16 * v, n - 16);
+      best[v] = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+      bi[v] = _mm512_add_epi32(_mm512_set1_epi32(int32_t(rows[0] + at[v] * s + koff[0])), step);
+    }
     for (int64_t r = 0; r < nrows; ++r)
-      for (int64_t kw = 0; kw < KW; ++kw) {
-        const int64_t c = rows[r] + ow * s + koff[kw];
-        const __m512 v =
-            s == 1 ? _mm512_loadu_ps(xp + c)
-                   : _mm512_permutex2var_ps(_mm512_loadu_ps(xp + c), step,
-                                            _mm512_maskz_loadu_ps(0x7FFF, xp + c + 16));
-        const __mmask16 take = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) |
-                               _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
-        best = _mm512_mask_mov_ps(best, take, v);
-        if (kIdx)
-          bi = _mm512_mask_mov_epi32(bi, take,
-                                     _mm512_add_epi32(_mm512_set1_epi32(int32_t(c)), step));
+      for (int64_t kw = 0; kw < KW; ++kw)
+        for (int v = 0; v < NV; ++v) {
+          const int64_t c = rows[r] + at[v] * s + koff[kw];
+          const __m512 x =
+              s == 1 ? _mm512_loadu_ps(xp + c)
+                     : _mm512_permutex2var_ps(_mm512_loadu_ps(xp + c), step,
+                                              _mm512_maskz_loadu_ps(0x7FFF, xp + c + 16));
+          const __mmask16 take = _mm512_cmp_ps_mask(x, best[v], _CMP_GT_OQ) |
+                                 _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+          best[v] = _mm512_mask_mov_ps(best[v], take, x);
+          if (kIdx)
+            bi[v] = _mm512_mask_mov_epi32(bi[v], take,
+                                          _mm512_add_epi32(_mm512_set1_epi32(int32_t(c)), step));
+        }
+    for (int v = 0; v < NV; ++v) {
+      _mm512_storeu_ps(y + at[v], best[v]);
+      if (kIdx) {
+        // (zero-masked forms throughout: GCC 12's unmasked ones trip -Wmaybe-uninitialized)
+        const __m256i lo = _mm512_maskz_extracti64x4_epi64(0xF, bi[v], 0);
+        const __m256i hi = _mm512_maskz_extracti64x4_epi64(0xF, bi[v], 1);
+        _mm512_storeu_si512(yi + at[v], _mm512_maskz_cvtepi32_epi64(0xFF, lo));
+        _mm512_storeu_si512(yi + at[v] + 8, _mm512_maskz_cvtepi32_epi64(0xFF, hi));
       }
-    _mm512_storeu_ps(y + ow, best);
-    if (kIdx) {
-      // (zero-masked forms throughout: GCC 12's unmasked ones trip -Wmaybe-uninitialized)
-      const __m256i lo = _mm512_maskz_extracti64x4_epi64(0xF, bi, 0);
-      const __m256i hi = _mm512_maskz_extracti64x4_epi64(0xF, bi, 1);
-      _mm512_storeu_si512(yi + ow, _mm512_maskz_cvtepi32_epi64(0xFF, lo));
-      _mm512_storeu_si512(yi + ow + 8, _mm512_maskz_cvtepi32_epi64(0xFF, hi));
+    }
+  }
+
+  // Interior columns [ow, ow + n), 16 <= n <= kBlock.
+  template <bool kIdx>
+  static void run(const float* xp, const int64_t* rows, int64_t nrows, const int64_t* koff,
+                  int64_t KW, int64_t s, int64_t ow, int64_t n, float* y, int64_t* yi) {
+    switch ((n + 15) / 16) {
+      case 1: return block<kIdx, 1>(xp, rows, nrows, koff, KW, s, ow, n, y, yi);
+      case 2: return block<kIdx, 2>(xp, rows, nrows, koff, KW, s, ow, n, y, yi);
+      case 3: return block<kIdx, 3>(xp, rows, nrows, koff, KW, s, ow, n, y, yi);
+      default: return block<kIdx, 4>(xp, rows, nrows, koff, KW, s, ow, n, y, yi);
     }
   }
 };

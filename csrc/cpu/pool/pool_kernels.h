@@ -362,10 +362,13 @@ void max_pool_forward_rows(const PoolGeometry& g, const T* x, T* y, int64_t* ind
                 for (int64_t ih = h_lo; ih < h_hi; ih += dh)
                   rows[size_t(nrows++)] = (id * H + ih) * W;
             if (nrows > 0) {
-              for_each_tile<Tile::kCols>(cols.lo, cols.hi, [&](int64_t ow) {
-                Tile::template run<kIdx>(xp, rows.data(), nrows, cols.koff.data(), KW, s, ow, yp,
-                                         ip);
-              });
+              // interior in blocks of up to Tile::kBlock columns (at least kCols: a short
+              // last block starts earlier, recomputing some columns)
+              for (int64_t ow = cols.lo; ow < cols.hi; ow += Tile::kBlock) {
+                const int64_t start = std::min(ow, cols.hi - Tile::kCols);
+                Tile::template run<kIdx>(xp, rows.data(), nrows, cols.koff.data(), KW, s, start,
+                                         std::min<int64_t>(Tile::kBlock, cols.hi - start), yp, ip);
+              }
               // border columns: one element at a time, the scalar definition
               for (int64_t ow = 0; ow < OW; ++ow) {
                 if (ow == cols.lo) ow = cols.hi;
