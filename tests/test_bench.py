@@ -271,3 +271,16 @@ def test_compare_matches_rows_by_parameters_and_phase(tmp_path):
     assert "**1.000**" in text  # geomean of the speedups 2.0 and 0.5
     assert cli(["bench", "--compare", str(tmp_path / "missing.json"),
                 str(tmp_path / "after.json")]) == 2
+
+
+def test_depthwise_roofline_is_the_longer_of_bytes_and_flops():
+    """A depthwise row's % ceil (set by the runner) and its target use the roofline: a 3x3
+    depthwise convolution is bound by memory, a 31x31 one by the FMAs."""
+    ceil = {"copy_gbps": 20.0, "fma_peak_f32_gflops": 200.0}
+    small = shapes.parse_line("conv2d n=1 c=8 h=12 w=12 k=8 r=3 s=3 pad=1 groups=8")
+    flops = 2 * 8 * 144 * 9
+    assert targets.roofline_seconds(small, flops, ceil) == pytest.approx(
+        4 * (2 * 8 * 144 + 8 * 9) / 20e9)
+    large = shapes.parse_line("conv2d n=1 c=8 h=12 w=12 k=8 r=31 s=31 pad=15 groups=8")
+    flops = 2 * 8 * 144 * 961
+    assert targets.roofline_seconds(large, flops, ceil) == pytest.approx(flops / 200e9)

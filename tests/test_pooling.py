@@ -541,3 +541,25 @@ def test_property_random_pool2d_configs_match_torch(data):
     a = fc.avg_pool2d(x, k, s, p, ceil, incl)
     np.testing.assert_allclose(a, F.avg_pool2d(xt, k, s, p, ceil, incl).numpy(), rtol=1e-12,
                                atol=1e-14)
+
+
+def test_pool_validation_cache_hits_behave_like_full_validation(rng):
+    """pooling.validate_pool caches geometry per (shape, dtype, arguments and their types): a
+    hit on new data gives that data's result, unbatched and batched stay apart, an argument of
+    another type (1 vs True) is validated fully, and the cache holds no input."""
+    import gc
+    import weakref
+    from fastconv import pooling
+    x = rng.standard_normal((2, 3, 9, 9)).astype(np.float32)
+    first = fc.max_pool2d(x, 3, 2, 1)
+    x2 = rng.standard_normal((2, 3, 9, 9)).astype(np.float32)
+    np.testing.assert_array_equal(fc.max_pool2d(x2, 3, 2, 1), fc.max_pool2d(x2, (3, 3), [2, 2], 1))
+    assert not np.array_equal(first, fc.max_pool2d(x2, 3, 2, 1))
+    assert fc.max_pool2d(x2[0], 3, 2, 1).shape == (3, 5, 5)
+    assert fc.avg_pool2d(x2, 3, 2, 1, True).shape == (2, 3, 5, 5)   # ceil_mode=True
+    with pytest.raises(TypeError):
+        fc.avg_pool2d(x2, 3, 2, 1, 2)                               # ceil_mode=2: refused
+    ref = weakref.ref(x2)
+    del x2
+    gc.collect()
+    assert ref() is None and all(t.input is None for t in pooling._POOL_CACHE.values())

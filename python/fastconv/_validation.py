@@ -539,8 +539,11 @@ def check_norm_type(op: str, norm_type) -> float:
 
 
 def check_indices(op: str, name: str, indices, shape: Sequence[int], plane: int,
-                  plane_what: str) -> np.ndarray:
-    """int64 indices of the given shape, each in [0, plane): checked before a kernel runs."""
+                  plane_what: str, check_range: bool = True) -> np.ndarray:
+    """int64 indices of the given shape, each in [0, plane): checked before a kernel runs.
+    check_range=False leaves the range to the caller: the index kernels count the indices
+    outside the plane without following them (and raise), and check_index_range then names
+    the first one; so a valid call pays no extra pass over its indices."""
     if not isinstance(indices, np.ndarray):
         if not hasattr(indices, "__array__") and not isinstance(indices, (list, tuple)):
             raise TypeError(f"{op}: argument '{name}' must be an int64 array, got "
@@ -552,6 +555,14 @@ def check_indices(op: str, name: str, indices, shape: Sequence[int], plane: int,
     if tuple(indices.shape) != tuple(shape):
         raise ValueError(f"{op}: argument '{name}' must have shape {_fmt(shape)}, got "
                          f"{_fmt(indices.shape)}")
+    if check_range:
+        check_index_range(op, name, indices, plane, plane_what)
+    return indices
+
+
+def check_index_range(op: str, name: str, indices: np.ndarray, plane: int,
+                      plane_what: str) -> None:
+    """Raises ValueError naming an index of `indices` outside [0, plane) and where it is."""
     if indices.size:
         lo, hi = int(indices.min()), int(indices.max())
         if lo < 0 or hi >= plane:
@@ -559,7 +570,6 @@ def check_indices(op: str, name: str, indices, shape: Sequence[int], plane: int,
             at = tuple(int(i) for i in np.argwhere(indices == bad)[0])
             raise ValueError(f"{op}: argument '{name}' holds {bad} at {at}, outside [0, {plane}) "
                              f"(the {plane_what})")
-    return indices
 
 
 def validate_adaptive(op: str, ndim: int, input, output_size) -> Tuple[np.ndarray, bool, IntTuple]:

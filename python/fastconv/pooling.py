@@ -46,14 +46,16 @@ Semantics, as torch 2.13 on CPU:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Optional, Tuple
 
 import numpy as np
 
 from . import _C
+from ._validation import validate_pool as _validate_pool
 from ._validation import (PoolProblem, check_bool, check_divisor_override, check_grad_output,
-                          check_indices, check_norm_type, validate_adaptive, validate_pool,
+                          check_index_range, check_indices, check_norm_type, validate_adaptive,
                           validate_unpool, as_float_array, check_ndim, _fmt)
 
 __all__ = [f"{name}{n}d{suffix}" for name in ("max_pool", "avg_pool", "lp_pool",
@@ -85,6 +87,34 @@ def _geometry(p: PoolProblem):
             _triple(p.pad_after, 0))
 
 
+def _plain(value) -> bool:
+    kind = type(value)
+    return value is None or kind in (int, bool, str) or \
+        (kind is tuple and all(type(v) is int for v in value))
+
+
+_POOL_CACHE: dict = {}
+
+
+def validate_pool(op, ndim, input, kernel_size, stride, padding, dilation, ceil_mode, *, kind):
+    """_validation.validate_pool, its geometry cached per (input shape and dtype, arguments and
+    their types) for plain NumPy inputs and plain arguments: a batch-1 pooling spends ~15% of
+    its time validating otherwise. Only successful validations are cached, without their input
+    (the cache keeps no user data alive); anything else validates fully."""
+    args = (kernel_size, stride, padding, dilation, ceil_mode)
+    if type(input) is not np.ndarray or not all(_plain(a) for a in args):
+        return _validate_pool(op, ndim, input, *args, kind=kind)
+    key = (op, ndim, kind, input.shape, input.dtype) + args + tuple(type(a) for a in args)
+    template = _POOL_CACHE.get(key)
+    if template is None:
+        problem = _validate_pool(op, ndim, input, *args, kind=kind)
+        if len(_POOL_CACHE) >= 512:
+            _POOL_CACHE.clear()
+        _POOL_CACHE[key] = dataclasses.replace(problem, input=None)
+        return problem
+    return dataclasses.replace(template, input=input if template.batched else input[np.newaxis])
+
+
 # ----------------------------------------------------------------------------- max pooling
 
 def _max_pool_indices(p: PoolProblem, x: np.ndarray, want_indices: bool):
@@ -108,9 +138,25 @@ def _max_pool(op, ndim, input, kernel_size, stride, padding, dilation, ceil_mode
     return _unbatch(p.batched, out)
 
 
-def _scatter_add(gy: np.ndarray, idx: np.ndarray, in_shape) -> np.ndarray:
+def _checked_index_call(kernel, op: str, idx: np.ndarray, plane: int, plane_what: str) -> None:
+    """Runs an index kernel on indices whose range is unchecked (check_indices(...,
+    check_range=False)): the kernel skips and counts indices outside the plane and raises; then
+    the range check names the first bad index (a valid call makes no extra pass over them)."""
+    try:
+        kernel()
+    except ValueError:
+        check_index_range(op, "indices", idx, plane, plane_what)
+        raise
+
+
+def _scatter_add(gy: np.ndarray, idx: np.ndarray, in_shape, op: str = "",
+                 plane_what: str = "", shown: Optional[np.ndarray] = None) -> np.ndarray:
+    """gx = 0, gx[plane, idx] += gy; a bad index is reported as a position in `shown` (the
+    caller's indices, unbatched or not) or idx."""
     gx = np.empty(in_shape, dtype=gy.dtype)
-    _C.index_scatter_add(_as_5d(gy), _as_5d(np.ascontiguousarray(idx)), _as_5d(gx))
+    _checked_index_call(
+        lambda: _C.index_scatter_add(_as_5d(gy), _as_5d(np.ascontiguousarray(idx)), _as_5d(gx)),
+        op, idx if shown is None else shown, _plane(in_shape[2:]), plane_what)
     return gx
 
 
@@ -120,10 +166,11 @@ def _max_pool_backward(op, ndim, grad_output, input, indices, kernel_size, strid
                       kind="max")
     gy = check_grad_output(op, grad_output, p.output_shape, p.batched, p.input.dtype)
     shape = p.output_shape if p.batched else p.output_shape[1:]
-    idx = check_indices(op, "indices", indices, shape, _plane(p.input.shape[2:]),
-                        f"input plane {_fmt(p.input.shape[2:])}")
-    idx = idx if p.batched else idx[np.newaxis]
-    return _unbatch(p.batched, _scatter_add(gy, idx, p.input.shape))
+    what = f"input plane {_fmt(p.input.shape[2:])}"
+    idx = check_indices(op, "indices", indices, shape, _plane(p.input.shape[2:]), what,
+                        check_range=False)
+    batched_idx = idx if p.batched else idx[np.newaxis]
+    return _unbatch(p.batched, _scatter_add(gy, batched_idx, p.input.shape, op, what, idx))
 
 
 # ------------------------------------------------------------------------- average pooling
@@ -253,10 +300,11 @@ def _adaptive_max_pool(op, ndim, input, output_size, return_indices):
 def _adaptive_max_pool_backward(op, ndim, grad_output, input, indices):
     x, batched, gy = _adaptive_output_shape(op, ndim, input, grad_output)
     shape = gy.shape if batched else gy.shape[1:]
-    idx = check_indices(op, "indices", indices, shape, _plane(x.shape[2:]),
-                        f"input plane {_fmt(x.shape[2:])}")
-    idx = idx if batched else idx[np.newaxis]
-    return _unbatch(batched, _scatter_add(gy, idx, x.shape))
+    what = f"input plane {_fmt(x.shape[2:])}"
+    idx = check_indices(op, "indices", indices, shape, _plane(x.shape[2:]), what,
+                        check_range=False)
+    batched_idx = idx if batched else idx[np.newaxis]
+    return _unbatch(batched, _scatter_add(gy, batched_idx, x.shape, op, what, idx))
 
 
 # ------------------------------------------------------------------------------ max_unpool
@@ -279,12 +327,15 @@ def _max_unpool_backward(op, ndim, grad_output, indices):
                          f"grad_output's leading dims {_fmt(gy.shape[:gy.ndim - ndim])}, got "
                          f"{'shape ' + _fmt(shape) if shape is not None else type(indices).__name__}")
     plane = _plane(gy.shape[-ndim:])
-    idx = check_indices(op, "indices", indices, indices.shape, plane,
-                        f"grad_output plane {_fmt(gy.shape[-ndim:])} has {plane} cells")
+    what = f"grad_output plane {_fmt(gy.shape[-ndim:])} has {plane} cells"
+    idx = check_indices(op, "indices", indices, indices.shape, plane, what, check_range=False)
+    checked = idx
     if not batched:
         gy, idx = gy[np.newaxis], idx[np.newaxis]
     gx = np.empty(idx.shape, dtype=gy.dtype)
-    _C.index_gather(_as_5d(gx), _as_5d(np.ascontiguousarray(idx)), _as_5d(gy))
+    _checked_index_call(
+        lambda: _C.index_gather(_as_5d(gx), _as_5d(np.ascontiguousarray(idx)), _as_5d(gy)),
+        op, checked, plane, what)
     return _unbatch(batched, gx)
 
 

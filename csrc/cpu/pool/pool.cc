@@ -213,28 +213,58 @@ void adaptive_max_pool_forward(const PoolGeometry& g, const T* x, T* y, int64_t*
   }
 }
 
+namespace {
+// One plane of index_scatter: bp = 0, then bp[ip[i]] (+)= sp[i] for i ascending, skipping and
+// counting indices outside [0, big). Indices are range-checked 8 at a time (one branch per 8,
+// a loop that vectorises), then followed unchecked in order: the same writes, in the same order,
+// as the element-by-element loop.
+template <typename T, bool kAccumulate>
+int64_t scatter_plane(int64_t n, int64_t big, const T* sp, const int64_t* ip, T* bp) {
+  std::fill(bp, bp + big, T(0));
+  int64_t bad = 0;
+  auto one = [&](int64_t i) {
+    const int64_t j = ip[i];
+    if (j < 0 || j >= big) {
+      ++bad;
+    } else if (kAccumulate) {
+      bp[j] += sp[i];
+    } else {
+      bp[j] = sp[i];
+    }
+  };
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    bool ok = true;
+    for (int k = 0; k < 8; ++k) ok &= uint64_t(ip[i + k]) < uint64_t(big);
+    if (ok) {
+      for (int k = 0; k < 8; ++k) {
+        if (kAccumulate) {
+          bp[ip[i + k]] += sp[i + k];
+        } else {
+          bp[ip[i + k]] = sp[i + k];
+        }
+      }
+    } else {
+      for (int k = 0; k < 8; ++k) one(i + k);
+    }
+  }
+  for (; i < n; ++i) one(i);
+  return bad;
+}
+}  // namespace
+
 template <typename T>
 int64_t index_scatter(int64_t planes, int64_t small_plane, int64_t big_plane, const T* s,
                       const int64_t* idx, T* b, bool accumulate) {
   int64_t bad = 0;
-#pragma omp parallel for num_threads(fastconv::num_threads()) schedule(static) reduction(+ : bad)
+#pragma omp parallel for num_threads(threads_for(planes, planes * (small_plane + big_plane))) \
+    schedule(static) reduction(+ : bad)
   for (int64_t p = 0; p < planes; ++p) {
     const T* sp = s + p * small_plane;
     const int64_t* ip = idx + p * small_plane;
     T* bp = b + p * big_plane;
-    std::fill(bp, bp + big_plane, T(0));
-    for (int64_t i = 0; i < small_plane; ++i) {
-      const int64_t j = ip[i];
-      if (j < 0 || j >= big_plane) {
-        ++bad;
-        continue;
-      }
-      if (accumulate) {
-        bp[j] += sp[i];
-      } else {
-        bp[j] = sp[i];
-      }
-    }
+    bad += accumulate ? scatter_plane<T, true>(small_plane, big_plane, sp, ip, bp)
+                      : scatter_plane<T, false>(small_plane, big_plane, sp, ip, bp);
   }
   return bad;
 }

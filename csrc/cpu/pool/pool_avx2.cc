@@ -31,10 +31,10 @@ inline __m256i tail_mask64(int64_t t, int first) {
 // candidate indices as int32 lanes. Stride 2: the even lanes of two loads (the second masked to
 // the 7 cells the tile reads).
 struct F32MaxTile8 {
-  static constexpr int kCols = 8;
+  static constexpr int kCols = 8, kBlock = 8;  // (one register per call: n is always 8)
   template <bool kIdx>
   static void run(const float* xp, const int64_t* rows, int64_t nrows, const int64_t* koff,
-                  int64_t KW, int64_t s, int64_t ow, float* y, int64_t* yi) {
+                  int64_t KW, int64_t s, int64_t ow, int64_t /*n*/, float* y, int64_t* yi) {
     const __m256i step = s == 1 ? _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)
                                 : _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
     const __m256i seven = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);

@@ -8,6 +8,7 @@
 // below.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 
@@ -27,42 +28,66 @@ inline __m256 upper_half(__m512 a) {
   return _mm256_castpd_ps(upper_half(_mm512_castps_pd(a)));
 }
 
-// Max pooling, float: 16 interior output columns in one register, every tap of the window in
-// order (rows, then kw), torch's rule as compare-and-blend: take where (v > best) | (v != v)
+// Max pooling, float: up to 64 interior output columns as 4 registers (independent
+// compare-and-blend chains; a block of n columns, 16 <= n <= 64, puts its last register at
+// n - 16, recomputing some columns: the same values, written again), every tap of the window
+// in order (rows, then kw), torch's rule as compare-and-blend: take where (v > best) | (v != v)
 // (ordered greater-than, unordered self-compare), candidate indices as int32 lanes. Stride 2
-// picks the even lanes of two loads (the second masked to the 15 cells the tile reads).
+// picks the even lanes of two loads (the second masked to the 15 cells a register reads).
 struct F32MaxTile16 {
-  static constexpr int kCols = 16;
-  template <bool kIdx>
-  static void run(const float* xp, const int64_t* rows, int64_t nrows, const int64_t* koff,
-                  int64_t KW, int64_t s, int64_t ow, float* y, int64_t* yi) {
+  static constexpr int kCols = 16, kBlock = 64;
+
+  template <bool kIdx, int NV>
+  static void block(const float* xp, const int64_t* rows, int64_t nrows, const int64_t* koff,
+                    int64_t KW, int64_t s, int64_t ow, int64_t n, float* y, int64_t* yi) {
     const __m512i step = s == 1 ? _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
                                                     13, 14, 15)
                                 : _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22,
                                                     24, 26, 28, 30);
-    __m512 best = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
-    __m512i bi = _mm512_add_epi32(_mm512_set1_epi32(int32_t(rows[0] + ow * s + koff[0])), step);
+    int64_t at[NV];
+    __m512 best[NV];
+    __m512i bi[NV];
+    for (int v = 0; v < NV; ++v) {
+      at[v] = ow + std::min<int64_t>(16 * v, n - 16);
+      best[v] = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+      bi[v] = _mm512_add_epi32(_mm512_set1_epi32(int32_t(rows[0] + at[v] * s + koff[0])), step);
+    }
     for (int64_t r = 0; r < nrows; ++r)
-      for (int64_t kw = 0; kw < KW; ++kw) {
-        const int64_t c = rows[r] + ow * s + koff[kw];
-        const __m512 v =
-            s == 1 ? _mm512_loadu_ps(xp + c)
-                   : _mm512_permutex2var_ps(_mm512_loadu_ps(xp + c), step,
-                                            _mm512_maskz_loadu_ps(0x7FFF, xp + c + 16));
-        const __mmask16 take = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) |
-                               _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
-        best = _mm512_mask_mov_ps(best, take, v);
-        if (kIdx)
-          bi = _mm512_mask_mov_epi32(bi, take,
-                                     _mm512_add_epi32(_mm512_set1_epi32(int32_t(c)), step));
+      for (int64_t kw = 0; kw < KW; ++kw)
+        for (int v = 0; v < NV; ++v) {
+          const int64_t c = rows[r] + at[v] * s + koff[kw];
+          const __m512 x =
+              s == 1 ? _mm512_loadu_ps(xp + c)
+                     : _mm512_permutex2var_ps(_mm512_loadu_ps(xp + c), step,
+                                              _mm512_maskz_loadu_ps(0x7FFF, xp + c + 16));
+          const __mmask16 take = _mm512_cmp_ps_mask(x, best[v], _CMP_GT_OQ) |
+                                 _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+          best[v] = _mm512_mask_mov_ps(best[v], take, x);
+          if (kIdx)
+            bi[v] = _mm512_mask_mov_epi32(bi[v], take,
+                                          _mm512_add_epi32(_mm512_set1_epi32(int32_t(c)), step));
+        }
+    for (int v = 0; v < NV; ++v) {
+      _mm512_storeu_ps(y + at[v], best[v]);
+      if (kIdx) {
+        // (zero-masked forms throughout: GCC 12's unmasked ones trip -Wmaybe-uninitialized)
+        const __m256i lo = _mm512_maskz_extracti64x4_epi64(0xF, bi[v], 0);
+        const __m256i hi = _mm512_maskz_extracti64x4_epi64(0xF, bi[v], 1);
+        _mm512_storeu_si512(yi + at[v], _mm512_maskz_cvtepi32_epi64(0xFF, lo));
+        _mm512_storeu_si512(yi + at[v] + 8, _mm512_maskz_cvtepi32_epi64(0xFF, hi));
       }
-    _mm512_storeu_ps(y + ow, best);
-    if (kIdx) {
-      // (zero-masked forms throughout: GCC 12's unmasked ones trip -Wmaybe-uninitialized)
-      const __m256i lo = _mm512_maskz_extracti64x4_epi64(0xF, bi, 0);
-      const __m256i hi = _mm512_maskz_extracti64x4_epi64(0xF, bi, 1);
-      _mm512_storeu_si512(yi + ow, _mm512_maskz_cvtepi32_epi64(0xFF, lo));
-      _mm512_storeu_si512(yi + ow + 8, _mm512_maskz_cvtepi32_epi64(0xFF, hi));
+    }
+  }
+
+  // Interior columns [ow, ow + n), 16 <= n <= kBlock.
+  template <bool kIdx>
+  static void run(const float* xp, const int64_t* rows, int64_t nrows, const int64_t* koff,
+                  int64_t KW, int64_t s, int64_t ow, int64_t n, float* y, int64_t* yi) {
+    switch ((n + 15) / 16) {
+      case 1: return block<kIdx, 1>(xp, rows, nrows, koff, KW, s, ow, n, y, yi);
+      case 2: return block<kIdx, 2>(xp, rows, nrows, koff, KW, s, ow, n, y, yi);
+      case 3: return block<kIdx, 3>(xp, rows, nrows, koff, KW, s, ow, n, y, yi);
+      default: return block<kIdx, 4>(xp, rows, nrows, koff, KW, s, ow, n, y, yi);
     }
   }
 };
@@ -98,6 +123,98 @@ struct F32AvgGradTile16 {
                                 _mm512_add_ps(_mm512_maskz_loadu_ps(0x7FFF, dst + 16), d1));
         }
       }
+  }
+};
+
+// Whole rows of a window sum, float, borders included: up to 64 output columns as 4 registers
+// (independent add chains), every tap (rows[r], then t) as loads masked to the cells inside
+// the row (window_row_masks). A masked-off cell reads as +0.0, and adding +0.0 changes no sum
+// that starts at +0.0 (such a sum is never -0.0), so each column gets the scalar definition's
+// sum, in its order (rows, then taps), with the padding skipped. Serves average pooling forward
+// (stride 1 or 2, each column divided by its own divisor) and the gather form of its gradient
+// (stride 1: gx[iw] = sum over the output rows, then ow ascending, of delta[ow], ow = iw + koff[t]).
+struct F32WindowRows16 {
+  static constexpr int kCols = 16, kBlock = 64;
+
+  template <int S, int NV>
+  static void block(const float* src, const int64_t* rows, int64_t nrows, const int64_t* koff,
+                    int64_t KT, int64_t ow, int64_t n, const uint32_t* mk, const float* div,
+                    float* y) {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
+                                           28, 30);
+    __m512 acc[NV];
+    for (int v = 0; v < NV; ++v) acc[v] = _mm512_setzero_ps();
+    for (int64_t r = 0; r < nrows; ++r) {
+      const float* row = src + rows[r] + ow * S;
+      for (int64_t t = 0; t < KT; ++t)
+        for (int v = 0; v < NV; ++v) {
+          const uint32_t m = mk[v * KT + t];
+          const float* c = row + 16 * S * v + koff[t];
+          if (S == 1) {
+            acc[v] = _mm512_add_ps(acc[v], _mm512_maskz_loadu_ps(__mmask16(m), c));
+          } else {
+            acc[v] = _mm512_add_ps(
+                acc[v], _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(__mmask16(m), c), even,
+                                               _mm512_maskz_loadu_ps(__mmask16(m >> 16), c + 16)));
+          }
+        }
+    }
+    for (int v = 0; v < NV; ++v) {
+      const int64_t left = n - 16 * v;
+      const __mmask16 out = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1);
+      __m512 a = acc[v];
+      if (div) a = _mm512_maskz_div_ps(out, a, _mm512_maskz_loadu_ps(out, div + ow + 16 * v));
+      _mm512_mask_storeu_ps(y + ow + 16 * v, out, a);
+    }
+  }
+
+  // y[ow + j] = (sum_r sum_t src[rows[r] + (ow + j) * s + koff[t]]) / div[ow + j] for j < n <=
+  // kBlock (div null: no division); s is 1 or 2; mk: window_row_masks from tile ow / 16.
+  static void run(const float* src, const int64_t* rows, int64_t nrows, const int64_t* koff,
+                  int64_t KT, int64_t s, int64_t ow, int64_t n, const uint32_t* mk,
+                  const float* div, float* y) {
+    const int nv = int((n + 15) / 16);
+#define FASTCONV_WINDOW_BLOCK(S, NV) \
+  return block<S, NV>(src, rows, nrows, koff, KT, ow, n, mk, div, y)
+    if (s == 1) {
+      switch (nv) {
+        case 1: FASTCONV_WINDOW_BLOCK(1, 1);
+        case 2: FASTCONV_WINDOW_BLOCK(1, 2);
+        case 3: FASTCONV_WINDOW_BLOCK(1, 3);
+        default: FASTCONV_WINDOW_BLOCK(1, 4);
+      }
+    }
+    switch (nv) {
+      case 1: FASTCONV_WINDOW_BLOCK(2, 1);
+      case 2: FASTCONV_WINDOW_BLOCK(2, 2);
+      case 3: FASTCONV_WINDOW_BLOCK(2, 3);
+      default: FASTCONV_WINDOW_BLOCK(2, 4);
+    }
+#undef FASTCONV_WINDOW_BLOCK
+  }
+
+  // Lanes j < 16 with 0 <= base + j < W.
+  static __mmask16 inside(int64_t base, int64_t W) {
+    const int64_t lo = std::clamp<int64_t>(-base, 0, 16), hi = std::clamp<int64_t>(W - base, 0, 16);
+    return hi <= lo ? __mmask16(0) : __mmask16(((1u << hi) - 1) & ~((1u << lo) - 1));
+  }
+  // Gradient gather of kernel 2, stride 2 along W: gx[iw + j] = sum_r delta[rows[r] + ow_j],
+  // ow_j = (iw + j + pad) / 2 (the one window holding the cell; none where ow_j >= OW), j < n.
+  static void run_pairs(const float* delta, const int64_t* rows, int64_t nrows, int64_t pad,
+                        int64_t OW, int64_t iw, int64_t n, float* gx) {
+    const int64_t first = (iw + pad) >> 1;
+    const __m512i dup = ((iw + pad) & 1) == 0
+        ? _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7)
+        : _mm512_setr_epi32(0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8);
+    const __mmask16 m = inside(first, OW);
+    __m512 acc = _mm512_setzero_ps();
+    if (m != 0)
+      for (int64_t r = 0; r < nrows; ++r)
+        acc = _mm512_add_ps(
+            acc, _mm512_maskz_permutexvar_ps(0xFFFF, dup,
+                                                 _mm512_maskz_loadu_ps(m, delta + rows[r] + first)));
+    const __mmask16 out = n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1);
+    _mm512_mask_storeu_ps(gx + iw, out, acc);
   }
 };
 
@@ -156,7 +273,8 @@ PoolKernels<float> f32_pool_kernels() {
   auto k = pool_kernels::make_pool_kernels<float>("f32_pool_rows__avx512");
   k.plane_sums = f32_plane_sum_2x16;
   k.max_forward = pool_kernels::max_pool_forward<float, F32MaxTile16>;
-  k.avg_backward = pool_kernels::avg_pool_backward<float, F32AvgGradTile16>;
+  k.avg_forward = pool_kernels::avg_pool_forward<float, F32WindowRows16>;
+  k.avg_backward = pool_kernels::avg_pool_backward<float, F32AvgGradTile16, F32WindowRows16>;
   return k;
 }
 PoolKernels<double> f64_pool_kernels() {

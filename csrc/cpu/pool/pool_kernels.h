@@ -268,6 +268,22 @@ struct Columns {
   }
 };
 
+// Load masks of a whole-row window kernel (RowTile, e.g. F32WindowRows16): for output tile i
+// (columns 16 i .. 16 i + 15) and tap t, entry [i * KT + t] has bit j (j < 32) set where input
+// column 16 i * s + koff[t] + j lies in [0, W) (stride 1 reads bits 0-15, stride 2 all 32).
+inline std::vector<uint32_t> window_row_masks(int64_t OW, int64_t s, const int64_t* koff,
+                                              int64_t KT, int64_t W) {
+  const int64_t tiles = ceil_div(OW, int64_t(16));
+  std::vector<uint32_t> masks(size_t(tiles * KT), 0u);
+  for (int64_t i = 0; i < tiles; ++i)
+    for (int64_t t = 0; t < KT; ++t)
+      for (int64_t j = 0; j < 32; ++j) {
+        const int64_t col = 16 * i * s + koff[t] + j;
+        if (col >= 0 && col < W) masks[size_t(i * KT + t)] |= uint32_t(1) << j;
+      }
+  return masks;
+}
+
 // Calls tile(ow) for tiles of B interior columns covering [lo, hi): consecutive tiles, the last
 // one shifted left to end at hi (it recomputes some columns: the same values, written again).
 // Returns false (nothing done) where the interior is narrower than B.
@@ -346,10 +362,13 @@ void max_pool_forward_rows(const PoolGeometry& g, const T* x, T* y, int64_t* ind
                 for (int64_t ih = h_lo; ih < h_hi; ih += dh)
                   rows[size_t(nrows++)] = (id * H + ih) * W;
             if (nrows > 0) {
-              for_each_tile<Tile::kCols>(cols.lo, cols.hi, [&](int64_t ow) {
-                Tile::template run<kIdx>(xp, rows.data(), nrows, cols.koff.data(), KW, s, ow, yp,
-                                         ip);
-              });
+              // interior in blocks of up to Tile::kBlock columns (at least kCols: a short
+              // last block starts earlier, recomputing some columns)
+              for (int64_t ow = cols.lo; ow < cols.hi; ow += Tile::kBlock) {
+                const int64_t start = std::min(ow, cols.hi - Tile::kCols);
+                Tile::template run<kIdx>(xp, rows.data(), nrows, cols.koff.data(), KW, s, start,
+                                         std::min<int64_t>(Tile::kBlock, cols.hi - start), yp, ip);
+              }
               // border columns: one element at a time, the scalar definition
               for (int64_t ow = 0; ow < OW; ++ow) {
                 if (ow == cols.lo) ow = cols.hi;
@@ -471,8 +490,12 @@ void avg_row_tiles(const T* xp, const int64_t* rows, int64_t nrows, const Column
 
 // Average pooling: interior columns in tiles (all taps inside the row: the divisor is the same
 // for all of them), border columns one at a time; both sum each window in the scalar order
-// (rows, then kw), from +0.0, and divide once: the scalar definition's bits.
-template <typename T>
+// (rows, then kw), from +0.0, and divide once: the scalar definition's bits. RowTile: an ISA's
+// whole-row kernel (see F32WindowRows16 in pool_avx512.cc: borders by masked loads, a divisor
+// per column, the same bits) for stride 1 and 2, or NoTile. Per-row overhead is what bounds the
+// tiles-plus-scalar-borders form on narrow rows (56 columns: 9 taps per border column, one
+// column at a time, and a division each).
+template <typename T, typename RowTile = NoTile>
 void avg_pool_forward(const PoolGeometry& g, bool count_include_pad, int64_t divisor_override,
                       const T* x, T* y) {
   const int64_t H = g.in_size[1], W = g.in_size[2];
@@ -482,9 +505,16 @@ void avg_pool_forward(const PoolGeometry& g, bool count_include_pad, int64_t div
   const AvgColumns wcols(g);
   const Columns cols(g, 1);
   const int nt = threads_for(g.planes, g.planes * out_plane * g.kernel_volume());
+  const bool row_tiles = RowTile::kCols > 0 && (s == 1 || s == 2);
+  const std::vector<uint32_t> masks =
+      row_tiles ? window_row_masks(OW, s, cols.koff.data(), KW, W) : std::vector<uint32_t>();
 #pragma omp parallel num_threads(nt)
   {
     std::vector<int64_t> rows(size_t(g.kernel[0] * g.kernel[1]));
+    // RowTile: the row's divisors (recomputed where the d / h extents change), 0 = empty window
+    std::vector<T> divs(row_tiles ? size_t(OW) : 0);
+    int64_t divs_key[3] = {-1, -1, -1};
+    bool divs_empty = false;
 #pragma omp for schedule(static)
     for (int64_t p = 0; p < g.planes; ++p) {
       const T* xp = x + p * in_plane;
@@ -498,6 +528,28 @@ void avg_pool_forward(const PoolGeometry& g, bool count_include_pad, int64_t div
           int64_t nrows = 0;
           for (int64_t id = d_lo; id < d_hi; ++id)
             for (int64_t ih = h_lo; ih < h_hi; ++ih) rows[size_t(nrows++)] = (id * H + ih) * W;
+          if constexpr (RowTile::kCols > 0) {
+            if (row_tiles && nrows > 0) {
+              const int64_t key[3] = {d_hi - d_lo, h_hi - h_lo, d_pad * h_pad};
+              if (!std::equal(key, key + 3, divs_key)) {
+                std::copy(key, key + 3, divs_key);
+                divs_empty = false;
+                for (int64_t ow = 0; ow < OW; ++ow) {
+                  const int64_t div = wcols.divisor(ow, key[0], key[1], key[2], count_include_pad,
+                                                    divisor_override);
+                  divs[size_t(ow)] = T(div);
+                  divs_empty |= div == 0;
+                }
+              }
+              if (!divs_empty) {
+                for (int64_t ow = 0; ow < OW; ow += RowTile::kBlock)
+                  RowTile::run(xp, rows.data(), nrows, cols.koff.data(), KW, s, ow,
+                               std::min<int64_t>(RowTile::kBlock, OW - ow),
+                               masks.data() + (ow / 16) * KW, divs.data(), yp);
+                continue;
+              }
+            }
+          }
           int64_t lo = 0, hi = 0;
           if (nrows > 0 && cols.hi > cols.lo) {
             const int64_t div = wcols.divisor(cols.lo, d_hi - d_lo, h_hi - h_lo, d_pad * h_pad,
@@ -565,15 +617,110 @@ int64_t avg_grad_tiles(T* gxp, const int64_t* rows, int64_t nrows, const Columns
   return ow;
 }
 
+// floor(a / b) for b > 0.
+inline int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+// Output range [lo, hi) along dimension d whose windows hold input index i.
+inline void covering_outputs(const PoolGeometry& g, int d, int64_t i, int64_t* lo, int64_t* hi) {
+  *lo = std::max<int64_t>(floor_div(i + g.pad_before[d] - g.kernel[d], g.stride[d]) + 1, 0);
+  *hi = std::min<int64_t>(floor_div(i + g.pad_before[d], g.stride[d]) + 1, g.out_size[d]);
+}
+
+// Whether avg_pool_backward_gather serves this geometry with RowTile: along W stride 1, or
+// kernel 2 with stride 2 (non-overlapping pairs); a delta plane that fits a per-thread buffer.
+template <typename RowTile>
+bool avg_gather_fits(const PoolGeometry& g) {
+  return RowTile::kCols > 0 && (g.stride[2] == 1 || (g.stride[2] == 2 && g.kernel[2] == 2)) &&
+         g.out_plane() <= (int64_t(1) << 20);
+}
+
+// Gradient of average pooling in gather form: per plane, the deltas gy / divisor (torch's
+// divisor of each output) into a buffer, then every gx cell written once:
+// gx[id][ih][iw] = +0.0 + the deltas of the outputs whose windows hold it, in the order (od, oh,
+// ow) ascending; whole rows of gx by RowTile (masked loads along W). One pass over gx instead of
+// zero-filling it and adding each output's delta into its window (3 passes over gx).
+template <typename T, typename RowTile>
+void avg_pool_backward_gather(const PoolGeometry& g, bool count_include_pad,
+                              int64_t divisor_override, const T* gy, T* gx) {
+  const int64_t D = g.in_size[0], H = g.in_size[1], W = g.in_size[2];
+  const int64_t OD = g.out_size[0], OH = g.out_size[1], OW = g.out_size[2];
+  const int64_t in_plane = g.in_plane(), out_plane = g.out_plane();
+  const int64_t s = g.stride[2], KW = g.kernel[2], pw = g.pad_before[2];
+  const AvgColumns wcols(g);
+  // s == 1: output ow = iw + koff[t] (t ascending: ow ascending) holds input column iw
+  std::vector<int64_t> koff(static_cast<size_t>(KW));
+  for (int64_t t = 0; t < KW; ++t) koff[size_t(t)] = pw - KW + 1 + t;
+  const std::vector<uint32_t> masks = window_row_masks(W, 1, koff.data(), KW, OW);
+  const int nt = threads_for(g.planes, g.planes * (out_plane * g.kernel_volume() + in_plane));
+#pragma omp parallel num_threads(nt)
+  {
+    std::vector<T> delta(static_cast<size_t>(out_plane)), divs(static_cast<size_t>(OW));
+    std::vector<int64_t> rows(size_t(g.kernel[0] * g.kernel[1]));
+    int64_t divs_key[3] = {-1, -1, -1};
+#pragma omp for schedule(static)
+    for (int64_t p = 0; p < g.planes; ++p) {
+      const T* gyp = gy + p * out_plane;
+      T* gxp = gx + p * in_plane;
+      for (int64_t od = 0; od < OD; ++od) {
+        int64_t d_lo, d_hi, d_pad;
+        avg_lo_hi(od, 0, g, &d_lo, &d_hi, &d_pad);
+        for (int64_t oh = 0; oh < OH; ++oh) {
+          int64_t h_lo, h_hi, h_pad;
+          avg_lo_hi(oh, 1, g, &h_lo, &h_hi, &h_pad);
+          const int64_t key[3] = {d_hi - d_lo, h_hi - h_lo, d_pad * h_pad};
+          if (!std::equal(key, key + 3, divs_key)) {
+            std::copy(key, key + 3, divs_key);
+            for (int64_t ow = 0; ow < OW; ++ow)
+              divs[size_t(ow)] = T(wcols.divisor(ow, key[0], key[1], key[2], count_include_pad,
+                                                 divisor_override));
+          }
+          const int64_t o = (od * OH + oh) * OW;
+          const T* __restrict src = gyp + o;
+          const T* __restrict dv = divs.data();
+          T* __restrict dst = delta.data() + o;
+          for (int64_t ow = 0; ow < OW; ++ow)  // empty window (divisor 0): 0, as the scatter
+            dst[ow] = dv[ow] == T(0) ? T(0) : src[ow] / dv[ow];
+        }
+      }
+      for (int64_t id = 0; id < D; ++id) {
+        int64_t od0, od1;
+        covering_outputs(g, 0, id, &od0, &od1);
+        for (int64_t ih = 0; ih < H; ++ih) {
+          int64_t oh0, oh1;
+          covering_outputs(g, 1, ih, &oh0, &oh1);
+          int64_t nrows = 0;
+          for (int64_t od = od0; od < od1; ++od)
+            for (int64_t oh = oh0; oh < oh1; ++oh) rows[size_t(nrows++)] = (od * OH + oh) * OW;
+          T* gxr = gxp + (id * H + ih) * W;
+          if (s == 1) {
+            for (int64_t iw = 0; iw < W; iw += RowTile::kBlock)
+              RowTile::run(delta.data(), rows.data(), nrows, koff.data(), KW, 1, iw,
+                           std::min<int64_t>(RowTile::kBlock, W - iw),
+                           masks.data() + (iw / 16) * KW, nullptr, gxr);
+          } else {
+            for (int64_t iw = 0; iw < W; iw += RowTile::kCols)
+              RowTile::run_pairs(delta.data(), rows.data(), nrows, pw, OW, iw,
+                                 std::min<int64_t>(RowTile::kCols, W - iw), gxr);
+          }
+        }
+      }
+    }
+  }
+}
+
 // Gradient of average pooling: gx = 0, then per output row (od, oh) in order: interior columns
 // in tiles (ascending; per tile, kw, then window rows, then the tile's columns:
 // gx[row][ow * s + kw - pad] += gy[o] / divisor), then the border and leftover columns one at a
 // time. Every gx element receives its terms in one fixed order, so the result is deterministic
 // and independent of the thread count (it differs from the output-by-output scalar order by
-// rounding only).
-template <typename T, typename GradTile = NoTile>
+// rounding only). Where RowTile serves the geometry (avg_gather_fits), the gather form above.
+template <typename T, typename GradTile = NoTile, typename RowTile = NoTile>
 void avg_pool_backward(const PoolGeometry& g, bool count_include_pad, int64_t divisor_override,
                        const T* gy, T* gx) {
+  if constexpr (RowTile::kCols > 0) {
+    if (avg_gather_fits<RowTile>(g))
+      return avg_pool_backward_gather<T, RowTile>(g, count_include_pad, divisor_override, gy, gx);
+  }
   const int64_t H = g.in_size[1], W = g.in_size[2];
   const int64_t OD = g.out_size[0], OH = g.out_size[1], OW = g.out_size[2];
   const int64_t in_plane = g.in_plane(), out_plane = g.out_plane();

@@ -82,7 +82,8 @@ def markdown(doc: Dict) -> str:
         f"next). Times are per call; "
         f"`x peer` = peer time / fastconv time (> 1: fastconv faster); `% ceil` = fastconv's "
         f"GFLOP/s (2 x multiply-adds) over the FMA peak, or its GB/s (bytes read + written) over "
-        f"the copy bandwidth; `extra MiB` = peak-RSS growth of one fastconv call beyond its "
+        f"the copy bandwidth; for depthwise convolutions the roofline: the longer of input, "
+        f"weight and output at the copy bandwidth and the flops at the FMA peak, over the time; `extra MiB` = peak-RSS growth of one fastconv call beyond its "
         f"result (C++ workspace included; measured after the timings with every allocation of "
         f"64 KiB or more fresh; torch's in parentheses).",
         "- cases whose data fit in the caches can exceed the copy bandwidth (% ceil > 100); "

@@ -24,6 +24,7 @@ import fastconv
 from . import ceilings as ceilings_mod
 from .peers import PHASES, build, optional_module, peer_versions
 from .shapes import Case
+from .targets import is_depthwise, roofline_seconds
 
 MIN_SAMPLE_S = 0.002
 MAX_INNER = 200
@@ -326,7 +327,11 @@ def run(cases: Sequence[Case], phases: Sequence[str], threads: int, repeats: int
             for i, (case, phase) in enumerate(units):
                 row = run_case(case, phase, repeats, torch, seed + i, rss, algorithms)
                 if row["fastconv"] is not None:
-                    if row["unit"] == "GFLOP/s":
+                    if row["unit"] == "GFLOP/s" and is_depthwise(case):
+                        # depthwise: mostly memory-bound, so the roofline, not the FMA peak
+                        row["fraction_of_ceiling"] = roofline_seconds(
+                            case, row["work"], ceilings) / row["fastconv"]["median_s"]
+                    elif row["unit"] == "GFLOP/s":
                         row["fraction_of_ceiling"] = row["fastconv"]["rate"] / ceilings[
                             "fma_peak_f32_gflops"]
                     else:

@@ -37,7 +37,7 @@ def _is_conv(case: Case) -> bool:
     return case.op.startswith("conv")
 
 
-def _is_depthwise(case: Case) -> bool:
+def is_depthwise(case: Case) -> bool:
     return _is_conv(case) and case.params["groups"] == case.params["c"] > 1 and \
         not case.op.startswith("conv_transpose")
 
@@ -56,18 +56,23 @@ def _conv_bytes(case: Case) -> int:
     return 4 * (x + w + p["n"] * p["k"] * numel(out))
 
 
+def roofline_seconds(case: Case, work: float, ceilings: Dict) -> float:
+    """The shortest time a convolution can take: its bytes at the copy bandwidth or its flops at
+    the FMA peak, whichever is longer (a 3x3 depthwise kernel is memory-bound, a 31x31 one
+    compute-bound)."""
+    return max(_conv_bytes(case) / (ceilings["copy_gbps"] * 1e9),
+               work / (ceilings["fma_peak_f32_gflops"] * 1e9))
+
+
 def _bandwidth_fraction(row: Dict, ceilings: Dict) -> Optional[float]:
-    """The fraction of the roofline: for a convolution, the time its bytes take at the copy
-    bandwidth or its flops at the FMA peak, whichever is longer (a 31x31 depthwise kernel is
-    compute-bound), over the measured time."""
+    """The fraction of the roofline (see roofline_seconds) over the measured time; for pooling
+    and activations, the row's GB/s over the copy bandwidth."""
     f = row["fastconv"]
     if not f or not f["median_s"]:
         return None
     if row["unit"] == "GB/s":
         return row.get("fraction_of_ceiling")
-    attainable = max(_conv_bytes(_case(row)) / (ceilings["copy_gbps"] * 1e9),
-                     row["work"] / (ceilings["fma_peak_f32_gflops"] * 1e9))
-    return attainable / f["median_s"]
+    return roofline_seconds(_case(row), row["work"], ceilings) / f["median_s"]
 
 
 @dataclass(frozen=True)
@@ -98,7 +103,7 @@ TARGETS = [
            and c.kernel() == (3, 3) and c.params["stride"] == (1, 1)
            and c.params["dil"] == (1, 1), "ratio", 1.3),
     Target("depthwise convolutions at >= 70% of the roofline (copy bandwidth or FMA peak)",
-           lambda c, r: _is_depthwise(c), "bandwidth", 0.7),
+           lambda c, r: is_depthwise(c), "bandwidth", 0.7),
     Target("pooling at >= 70% of the copy bandwidth",
            lambda c, r: c.op.endswith("pool2d"), "bandwidth", 0.7),
     Target("activations at >= 70% of the copy bandwidth",
