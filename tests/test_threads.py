@@ -162,3 +162,68 @@ def test_forward_of_a_sample_does_not_depend_on_its_batch(geometry, algorithm, d
                                                    padding=pad, algorithm=algorithm,
                                                    output_mask=(True, False, False))
         np.testing.assert_array_equal(gx_alone, gx[i:i + 1])
+
+
+def _suite_conv_problems():
+    """(op, input shape, weight shape, arguments) of every convolution of the benchmark suite."""
+    from fastconv.bench import shapes
+    for case in shapes.select(shapes.load(()), ["conv", "conv_transpose"], False):
+        p, nd = case.params, case.ndim
+        transposed = case.op.startswith("conv_transpose")
+        kw = dict(stride=p["stride"], padding=p["pad"], dilation=p["dil"], groups=p["groups"])
+        if transposed:
+            kw["output_padding"] = p.get("opad", (0,) * nd)
+            wshape = (p["c"], p["k"] // p["groups"]) + case.kernel()
+        else:
+            wshape = (p["k"], p["c"] // p["groups"]) + case.kernel()
+        yield case.label, case.op, case.input_shape()[1:], wshape, kw
+
+
+def _random_conv2d_problems(count):
+    rng = np.random.default_rng(11)
+    for i in range(count):
+        groups = int(rng.choice([1, 1, 2, 4]))
+        c_in = groups * int(rng.integers(1, 40))
+        c_out = groups * int(rng.integers(1, 40))
+        k = (int(rng.integers(1, 8)), int(rng.integers(1, 8)))
+        dil = (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
+        stride = (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
+        pad = (int(rng.integers(0, 4)), int(rng.integers(0, 4)))
+        size = tuple(int(rng.integers(max(1, d * (kk - 1) + 1 - 2 * p), 40))
+                     for d, kk, p in zip(dil, k, pad))
+        yield f"random{i}", "conv2d", (c_in,) + size, (c_out, c_in // groups) + k, \
+            dict(stride=stride, padding=pad, dilation=dil, groups=groups)
+
+
+def test_auto_picks_forward_and_backward_data_by_one_sample():
+    """auto's forward and backward_data choice (algorithm, rewrite, and the sub-problems'
+    algorithms) is the same at every batch size: with every algorithm batch-invariant (the test
+    above), a sample's forward result and grad_input then do not depend on its batch under auto
+    either. backward_weight sums over the batch and may choose by it."""
+    problems = list(_suite_conv_problems()) + list(_random_conv2d_problems(300))
+    differing = []
+    for label, op, sample_shape, wshape, kw in problems:
+        plans = {}
+        for n in (1, 2, 8, 64):
+            passes = fastconv.explain(op, (n,) + tuple(sample_shape), wshape, **kw)["passes"]
+            plans[n] = [{k: v for k, v in passes[p].items() if k != "workspace_bytes"}
+                        for p in ("forward", "backward_data")]
+        if any(plans[n] != plans[1] for n in plans):
+            differing.append((label, plans))
+    assert not differing, differing[:5]
+
+
+def test_auto_forward_of_a_sample_whose_batch_runs_in_chunks():
+    """A batch whose workspace would pass the budget at once runs in chunks of samples with the
+    algorithm chosen for one sample: VGG-16 conv4 (512 channels, 28x28) takes winograd, whose
+    transformed filters exceed 64 MiB from a few samples on."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((9, 512, 28, 28), dtype=np.float32)
+    w = rng.standard_normal((512, 512, 3, 3), dtype=np.float32)
+    plans = [fastconv.explain("conv2d", (n, 512, 28, 28), w.shape, padding=1)["passes"]["forward"]
+             for n in (1, 9)]
+    assert plans[0]["algorithm"] == plans[1]["algorithm"] == "winograd"
+    assert plans[1]["workspace_bytes"] < 64 << 20
+    y = fastconv.conv2d(x, w, padding=1)
+    for i in (0, 8):
+        np.testing.assert_array_equal(fastconv.conv2d(x[i:i + 1], w, padding=1), y[i:i + 1])
