@@ -2,6 +2,7 @@
 #include <array>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 
 #include "bindings/common.h"
 #include "common/conv_geometry.h"
@@ -151,11 +152,11 @@ ConvPass parse_pass(const std::string& pass) {
 }
 
 // The algorithm that `algorithm` ("auto" or a name) runs for this pass, geometry and element
-// size (4: float32, 8: float64), and the bytes of workspace its kernel allocates (-1: not
-// reported); a forced algorithm that cannot compute it raises AlgorithmError. Shapes are 5-D, in
+// size (4: float32, 8: float64), the bytes of workspace its kernel allocates (-1: not
+// reported) and the rewrite it runs through (None, or "dilation_phases"); a forced algorithm that cannot compute it raises AlgorithmError. Shapes are 5-D, in
 // the convolution's terms: input (N, C_in, D, H, W), weight (C_out, C_in/groups, KD, KH, KW),
 // output (N, C_out, OD, OH, OW), whatever the pass.
-std::pair<std::string, int64_t> conv_plan(const std::string& pass, const Shape5& input,
+std::tuple<std::string, int64_t, py::object> conv_plan(const std::string& pass, const Shape5& input,
                                           const Shape5& weight, const Shape5& output,
                                           const Triple& stride, const Triple& pad,
                                           const Triple& dilation, int64_t groups,
@@ -164,8 +165,10 @@ std::pair<std::string, int64_t> conv_plan(const std::string& pass, const Shape5&
   const ConvPass p = parse_pass(pass);
   const ConvGeometry g = make_geometry(input, weight, output, stride, pad, dilation, groups);
   const ConvAlgorithm chosen = plan(g, p, algorithm, element_size);
+  const char* rewrite = fastconv::cpu::conv_rewrite(chosen, p, g);
   return {fastconv::cpu::conv_algorithm_name(chosen),
-          fastconv::cpu::conv_workspace_bytes(chosen, p, g, element_size)};
+          fastconv::cpu::conv_workspace_bytes(chosen, p, g, element_size),
+          rewrite == nullptr ? py::object(py::none()) : py::object(py::str(rewrite))};
 }
 
 }  // namespace
@@ -181,7 +184,7 @@ void bind_conv(py::module_& m) {
   m.def("conv_plan", &conv_plan, py::arg("pass"), py::arg("input_shape"),
         py::arg("weight_shape"), py::arg("output_shape"), py::arg("stride"), py::arg("pad"),
         py::arg("dilation"), py::arg("groups"), py::arg("algorithm"), py::arg("element_size"),
-        "(algorithm name, workspace bytes or -1) for pass ('forward', 'backward_data', "
+        "(algorithm name, workspace bytes or -1, rewrite or None) for pass ('forward', 'backward_data', "
         "'backward_weight') on these 5-D shapes (convolution's input, weight, output).");
   m.def("conv_forward", &conv_forward, py::arg("input"), py::arg("weight"), py::arg("bias"),
         py::arg("output"), py::arg("stride"), py::arg("pad"), py::arg("dilation"),

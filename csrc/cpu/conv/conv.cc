@@ -3,6 +3,7 @@
 
 #include "cpu/conv/conv.h"
 #include "cpu/conv/conv_algorithms.h"
+#include "cpu/conv/conv_dilation_phases.h"
 
 namespace fastconv::cpu {
 
@@ -62,7 +63,20 @@ std::vector<std::string> conv_algorithm_names() {
 
 std::string conv_algorithm_unsupported(ConvAlgorithm algorithm, ConvPass pass,
                                        const ConvGeometry& g) {
-  return algorithm == ConvAlgorithm::Auto ? std::string() : info(algorithm).unsupported(pass, g);
+  if (algorithm == ConvAlgorithm::Auto) return {};
+  const std::string why = info(algorithm).unsupported(pass, g);
+  // An algorithm that needs dilation 1 computes a dilated stride-1 conv as its dense
+  // phase-batched form (conv_dilation_phases.h).
+  if (!why.empty() && dilation_phases_apply(g) &&
+      info(algorithm).unsupported(pass, dilation_phases_geometry(g)).empty())
+    return {};
+  return why;
+}
+
+const char* conv_rewrite(ConvAlgorithm algorithm, ConvPass pass, const ConvGeometry& g) {
+  if (algorithm == ConvAlgorithm::Auto || info(algorithm).unsupported(pass, g).empty())
+    return nullptr;
+  return conv_algorithm_unsupported(algorithm, pass, g).empty() ? "dilation_phases" : nullptr;
 }
 
 // Winograd F(4x4,3x3) for 3x3 stride-1 forward / backward_data where it beats im2col_gemm
@@ -113,6 +127,20 @@ bool prefer_winograd(const ConvGeometry& g, ConvPass pass, int64_t element_size)
        g.out_channels_per_group() < kWinogradWgradMinOutChannels))
     return false;
   return conv_workspace_bytes(ConvAlgorithm::Winograd, pass, g, element_size) <= kWorkspaceLimit;
+}
+
+// Dilated 3x3 stride-1 convs run winograd on their phase-batched form (conv_dilation_phases.h)
+// where it would win on that dense problem: the gather and scatter cost about two passes over
+// the operands, little against the GEMM work that winograd saves over implicit_gemm and
+// im2col_gemm, which compute dilated convs directly
+// (benchmarks/results/dilation_cpu.md, `fastconv bench --op deeplab --algorithm
+// im2col_gemm,winograd,implicit_gemm`, 2 threads, AVX-512, float32: TODO).
+bool prefer_dilation_phases_winograd(const ConvGeometry& g, ConvPass pass,
+                                     int64_t element_size) {
+  if (!dilation_phases_apply(g)) return false;
+  const ConvGeometry inner = dilation_phases_geometry(g);
+  return prefer_winograd(inner, pass, element_size) &&
+         conv_workspace_bytes(ConvAlgorithm::Winograd, pass, g, element_size) <= kWorkspaceLimit;
 }
 
 // implicit_gemm (no im2col copy: the B operand is read from a zero-padded input frame) against
@@ -181,6 +209,11 @@ bool prefer_implicit_gemm(const ConvGeometry& g, ConvPass pass, int64_t element_
 
 int64_t conv_workspace_bytes(ConvAlgorithm algorithm, ConvPass pass, const ConvGeometry& g,
                              int64_t element_size) {
+  if (conv_rewrite(algorithm, pass, g) != nullptr) {
+    const int64_t inner = conv_workspace_bytes(algorithm, pass, dilation_phases_geometry(g),
+                                               element_size);
+    return inner < 0 ? -1 : inner + dilation_phases_buffer_bytes(g, element_size);
+  }
   const bool f64 = element_size == 8;
   switch (algorithm) {
     case ConvAlgorithm::Im2colGemm:
@@ -226,7 +259,9 @@ ConvAlgorithm choose_conv_algorithm(const ConvGeometry& g, ConvPass pass,
       (g.out_channels_per_group() <= 8 ||
        (pass == ConvPass::BackwardWeight && !single_channel_wide)))
     return ConvAlgorithm::Depthwise;
-  if (prefer_winograd(g, pass, element_size)) return ConvAlgorithm::Winograd;
+  if (prefer_winograd(g, pass, element_size) ||
+      prefer_dilation_phases_winograd(g, pass, element_size))
+    return ConvAlgorithm::Winograd;
   if (prefer_implicit_gemm(g, pass, element_size)) return ConvAlgorithm::ImplicitGemm;
   return ConvAlgorithm::Im2colGemm;
 }
@@ -234,7 +269,10 @@ ConvAlgorithm choose_conv_algorithm(const ConvGeometry& g, ConvPass pass,
 template <typename T>
 void conv_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, bool relu, T* y,
                   ConvAlgorithm algorithm) {
-  switch (choose_conv_algorithm(g, ConvPass::Forward, algorithm, sizeof(T))) {
+  algorithm = choose_conv_algorithm(g, ConvPass::Forward, algorithm, sizeof(T));
+  if (conv_rewrite(algorithm, ConvPass::Forward, g) != nullptr)
+    return forward_dilation_phases(g, x, w, bias, relu, y, algorithm);
+  switch (algorithm) {
     case ConvAlgorithm::Auto:  // never returned by choose_conv_algorithm
     case ConvAlgorithm::Im2colGemm: return forward_im2col_gemm(g, x, w, bias, relu, y);
     case ConvAlgorithm::Winograd: return forward_winograd(g, x, w, bias, relu, y);
@@ -246,7 +284,10 @@ void conv_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, 
 template <typename T>
 void conv_backward_data(const ConvGeometry& g, const T* gy, const T* w, T* gx,
                         ConvAlgorithm algorithm) {
-  switch (choose_conv_algorithm(g, ConvPass::BackwardData, algorithm, sizeof(T))) {
+  algorithm = choose_conv_algorithm(g, ConvPass::BackwardData, algorithm, sizeof(T));
+  if (conv_rewrite(algorithm, ConvPass::BackwardData, g) != nullptr)
+    return backward_data_dilation_phases(g, gy, w, gx, algorithm);
+  switch (algorithm) {
     case ConvAlgorithm::Auto:  // never returned by choose_conv_algorithm
     case ConvAlgorithm::Im2colGemm: return backward_data_im2col_gemm(g, gy, w, gx);
     case ConvAlgorithm::Winograd: return backward_data_winograd(g, gy, w, gx);
@@ -258,7 +299,10 @@ void conv_backward_data(const ConvGeometry& g, const T* gy, const T* w, T* gx,
 template <typename T>
 void conv_backward_weight(const ConvGeometry& g, const T* x, const T* gy, T* gw,
                           ConvAlgorithm algorithm) {
-  switch (choose_conv_algorithm(g, ConvPass::BackwardWeight, algorithm, sizeof(T))) {
+  algorithm = choose_conv_algorithm(g, ConvPass::BackwardWeight, algorithm, sizeof(T));
+  if (conv_rewrite(algorithm, ConvPass::BackwardWeight, g) != nullptr)
+    return backward_weight_dilation_phases(g, x, gy, gw, algorithm);
+  switch (algorithm) {
     case ConvAlgorithm::Auto:  // never returned by choose_conv_algorithm
     case ConvAlgorithm::Im2colGemm: return backward_weight_im2col_gemm(g, x, gy, gw);
     case ConvAlgorithm::Winograd: return backward_weight_winograd(g, x, gy, gw);

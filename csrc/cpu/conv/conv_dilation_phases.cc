@@ -1,0 +1,261 @@
+// Dilated stride-1 convolutions as one phase-batched dense convolution (conv_dilation_phases.h).
+#include "cpu/conv/conv_dilation_phases.h"
+
+#include <algorithm>
+#include <memory>
+#include <vector>
+
+#include "common/denormals.h"
+#include "common/parallel.h"
+
+namespace fastconv::cpu {
+
+namespace {
+
+// Per dimension: `count` phases (residues r < min(dilation, out_size): a residue past the last
+// output has no output to compute), each with `out` outputs and `in` input positions
+// (p = r + dilation * i of the zero-padded input, i < in).
+struct Phases {
+  int64_t count[3];
+  int64_t out[3];
+  int64_t in[3];
+  int64_t dilation[3];
+  int64_t total() const { return count[0] * count[1] * count[2]; }
+};
+
+Phases phases_of(const ConvGeometry& g) {
+  Phases ph;
+  for (int d = 0; d < 3; ++d) {
+    const int64_t dil = g.dilation[d];
+    ph.dilation[d] = dil;
+    ph.count[d] = std::max<int64_t>(1, std::min(dil, g.out_size[d]));
+    ph.out[d] = ceil_div(g.out_size[d], dil);
+    ph.in[d] = ph.out[d] + g.kernel[d] - 1;
+  }
+  return ph;
+}
+
+// One strided copy between a plain tensor (batch, channels, size) and the phase-batched one
+// (batch * phases, channels, phase size) in either direction: plain position q sits in phase r,
+// at index i, where q + shift = r + dilation i (per dimension); plain positions outside [0, size)
+// and phase cells of no plain position are zeros in the destination.
+//   gather: phase[n * P + phase][c][i] = plain[n][c][r + dilation i - shift] (or 0)
+//   scatter: plain[n][c][q] = phase[n * P + phase(q)][c][i(q)] (or 0)
+// shift: the padding before, for the input (x, grad_input); 0 for the output (y, grad_output).
+struct PhaseLayout {
+  Phases ph;
+  int64_t batch, channels;
+  int64_t plain[3];      // plain spatial size
+  int64_t phase[3];      // spatial size of one phase
+  int64_t shift[3];
+
+  int64_t phase_plane() const { return phase[0] * phase[1] * phase[2]; }
+  int64_t plain_plane() const { return plain[0] * plain[1] * plain[2]; }
+  // Plain index along d of phase r, index i; -1 where it falls outside the plain tensor.
+  int64_t plain_index(int d, int64_t r, int64_t i) const {
+    const int64_t q = r + ph.dilation[d] * i - shift[d];
+    return q >= 0 && q < plain[d] ? q : -1;
+  }
+};
+
+// Offsets of the phase tensor's cells within one (sample, channel) block of the plain tensor,
+// and back: for dimension d, gather_table[d][r * phase[d] + i] = plain index (or -1), and
+// scatter_table[d][q] = r * phase[d] + i (or -1 where the phase has no such cell).
+struct Tables {
+  std::vector<int64_t> gather[3], scatter[3];
+  explicit Tables(const PhaseLayout& l) {
+    for (int d = 0; d < 3; ++d) {
+      gather[d].assign(size_t(l.ph.count[d] * l.phase[d]), -1);
+      scatter[d].assign(size_t(l.plain[d]), -1);
+      for (int64_t r = 0; r < l.ph.count[d]; ++r)
+        for (int64_t i = 0; i < l.phase[d]; ++i) {
+          const int64_t q = l.plain_index(d, r, i);
+          gather[d][size_t(r * l.phase[d] + i)] = q;
+          if (q >= 0) scatter[d][size_t(q)] = r * l.phase[d] + i;
+        }
+    }
+  }
+};
+
+template <typename T>
+void gather(const PhaseLayout& l, const T* plain, T* phased) {
+  const Tables t(l);
+  const int64_t P = l.ph.total(), C = l.channels, pp = l.phase_plane();
+  const int64_t tasks = l.batch * C;
+#pragma omp parallel num_threads(threads_for(tasks, tasks * P * pp))
+  {
+    const FlushDenormals flush_denormals;
+#pragma omp for schedule(static)
+    for (int64_t task = 0; task < tasks; ++task) {
+      const int64_t n = task / C, c = task % C;
+      const T* src = plain + task * l.plain_plane();
+      for (int64_t r0 = 0; r0 < l.ph.count[0]; ++r0)
+        for (int64_t r1 = 0; r1 < l.ph.count[1]; ++r1)
+          for (int64_t r2 = 0; r2 < l.ph.count[2]; ++r2) {
+            const int64_t phase = (r0 * l.ph.count[1] + r1) * l.ph.count[2] + r2;
+            T* dst = phased + ((n * P + phase) * C + c) * pp;
+            const int64_t* t2 = t.gather[2].data() + r2 * l.phase[2];
+            for (int64_t i0 = 0; i0 < l.phase[0]; ++i0) {
+              const int64_t q0 = t.gather[0][size_t(r0 * l.phase[0] + i0)];
+              for (int64_t i1 = 0; i1 < l.phase[1]; ++i1, dst += l.phase[2]) {
+                const int64_t q1 = t.gather[1][size_t(r1 * l.phase[1] + i1)];
+                if (q0 < 0 || q1 < 0) {
+                  std::fill(dst, dst + l.phase[2], T(0));
+                  continue;
+                }
+                const T* row = src + (q0 * l.plain[1] + q1) * l.plain[2];
+                for (int64_t i2 = 0; i2 < l.phase[2]; ++i2)
+                  dst[i2] = t2[i2] >= 0 ? row[t2[i2]] : T(0);
+              }
+            }
+          }
+    }
+  }
+}
+
+template <typename T>
+void scatter(const PhaseLayout& l, const T* phased, T* plain) {
+  const Tables t(l);
+  const int64_t P = l.ph.total(), C = l.channels, pp = l.phase_plane();
+  // The phase index of (r0, r1, r2) is (r0 count1 + r1) count2 + r2: the last dimension's table
+  // entries r2 * phase2 + i2 become offsets r2 * (C pp) + i2 into the phase tensor.
+  std::vector<int64_t> offset2(t.scatter[2].size());
+  for (size_t q = 0; q < offset2.size(); ++q) {
+    const int64_t e = t.scatter[2][q];
+    offset2[q] = e < 0 ? -1 : (e / l.phase[2]) * C * pp + e % l.phase[2];
+  }
+  const int64_t tasks = l.batch * C;
+#pragma omp parallel num_threads(threads_for(tasks, tasks * l.plain_plane()))
+  {
+    const FlushDenormals flush_denormals;
+#pragma omp for schedule(static)
+    for (int64_t task = 0; task < tasks; ++task) {
+      const int64_t n = task / C, c = task % C;
+      T* dst = plain + task * l.plain_plane();
+      for (int64_t q0 = 0; q0 < l.plain[0]; ++q0) {
+        const int64_t e0 = t.scatter[0][size_t(q0)];
+        for (int64_t q1 = 0; q1 < l.plain[1]; ++q1, dst += l.plain[2]) {
+          const int64_t e1 = t.scatter[1][size_t(q1)];
+          if (e0 < 0 || e1 < 0) {
+            std::fill(dst, dst + l.plain[2], T(0));
+            continue;
+          }
+          const int64_t r0 = e0 / l.phase[0], i0 = e0 % l.phase[0];
+          const int64_t r1 = e1 / l.phase[1], i1 = e1 % l.phase[1];
+          const int64_t phase01 = (r0 * l.ph.count[1] + r1) * l.ph.count[2];
+          const T* base = phased + ((n * P + phase01) * C + c) * pp + (i0 * l.phase[1] + i1) *
+                                                                          l.phase[2];
+          for (int64_t q2 = 0; q2 < l.plain[2]; ++q2)
+            dst[q2] = offset2[size_t(q2)] >= 0 ? base[offset2[size_t(q2)]] : T(0);
+        }
+      }
+    }
+  }
+}
+
+// The input side (x, grad_input: padding shift, phases of `in` cells) and the output side
+// (y, grad_output: no shift, phases of `out` cells) of g.
+PhaseLayout input_layout(const ConvGeometry& g, const Phases& ph) {
+  PhaseLayout l{ph, g.batch, g.in_channels, {}, {}, {}};
+  for (int d = 0; d < 3; ++d) {
+    l.plain[d] = g.in_size[d];
+    l.phase[d] = ph.in[d];
+    l.shift[d] = g.pad_before[d];
+  }
+  return l;
+}
+
+PhaseLayout output_layout(const ConvGeometry& g, const Phases& ph) {
+  PhaseLayout l{ph, g.batch, g.out_channels, {}, {}, {}};
+  for (int d = 0; d < 3; ++d) {
+    l.plain[d] = g.out_size[d];
+    l.phase[d] = ph.out[d];
+    l.shift[d] = 0;
+  }
+  return l;
+}
+
+int64_t elements(const PhaseLayout& l) { return l.batch * l.ph.total() * l.channels * l.phase_plane(); }
+
+template <typename T>
+std::unique_ptr<T[]> buffer(const PhaseLayout& l) {
+  return std::unique_ptr<T[]>(new T[size_t(elements(l))]);  // every cell is written
+}
+
+}  // namespace
+
+bool dilation_phases_apply(const ConvGeometry& g) {
+  bool dilated = false;
+  for (int d = 0; d < 3; ++d) {
+    if (g.stride[d] != 1) return false;
+    dilated |= g.dilation[d] > 1;
+  }
+  return dilated;
+}
+
+ConvGeometry dilation_phases_geometry(const ConvGeometry& g) {
+  const Phases ph = phases_of(g);
+  ConvGeometry inner = g;
+  inner.batch = g.batch * ph.total();
+  for (int d = 0; d < 3; ++d) {
+    inner.in_size[d] = ph.in[d];
+    inner.out_size[d] = ph.out[d];
+    inner.pad_before[d] = 0;
+    inner.dilation[d] = 1;
+  }
+  return inner;
+}
+
+int64_t dilation_phases_buffer_bytes(const ConvGeometry& g, int64_t element_size) {
+  const Phases ph = phases_of(g);
+  return (elements(input_layout(g, ph)) + elements(output_layout(g, ph))) * element_size;
+}
+
+template <typename T>
+void forward_dilation_phases(const ConvGeometry& g, const T* x, const T* w, const T* bias,
+                             bool relu, T* y, ConvAlgorithm inner) {
+  const Phases ph = phases_of(g);
+  const PhaseLayout in = input_layout(g, ph), out = output_layout(g, ph);
+  const auto xp = buffer<T>(in);
+  const auto yp = buffer<T>(out);
+  gather(in, x, xp.get());
+  conv_forward<T>(dilation_phases_geometry(g), xp.get(), w, bias, relu, yp.get(), inner);
+  scatter(out, yp.get(), y);
+}
+
+template <typename T>
+void backward_data_dilation_phases(const ConvGeometry& g, const T* gy, const T* w, T* gx,
+                                   ConvAlgorithm inner) {
+  const Phases ph = phases_of(g);
+  const PhaseLayout in = input_layout(g, ph), out = output_layout(g, ph);
+  const auto gyp = buffer<T>(out);
+  const auto gxp = buffer<T>(in);
+  gather(out, gy, gyp.get());
+  conv_backward_data<T>(dilation_phases_geometry(g), gyp.get(), w, gxp.get(), inner);
+  scatter(in, gxp.get(), gx);
+}
+
+template <typename T>
+void backward_weight_dilation_phases(const ConvGeometry& g, const T* x, const T* gy, T* gw,
+                                     ConvAlgorithm inner) {
+  const Phases ph = phases_of(g);
+  const PhaseLayout in = input_layout(g, ph), out = output_layout(g, ph);
+  const auto xp = buffer<T>(in);
+  const auto gyp = buffer<T>(out);
+  gather(in, x, xp.get());
+  gather(out, gy, gyp.get());
+  conv_backward_weight<T>(dilation_phases_geometry(g), xp.get(), gyp.get(), gw, inner);
+}
+
+#define FASTCONV_INSTANTIATE(T)                                                               \
+  template void forward_dilation_phases<T>(const ConvGeometry&, const T*, const T*, const T*, \
+                                           bool, T*, ConvAlgorithm);                          \
+  template void backward_data_dilation_phases<T>(const ConvGeometry&, const T*, const T*, T*, \
+                                                 ConvAlgorithm);                              \
+  template void backward_weight_dilation_phases<T>(const ConvGeometry&, const T*, const T*,   \
+                                                   T*, ConvAlgorithm);
+FASTCONV_INSTANTIATE(float)
+FASTCONV_INSTANTIATE(double)
+#undef FASTCONV_INSTANTIATE
+
+}  // namespace fastconv::cpu
