@@ -7,6 +7,7 @@
 #include "bindings/common.h"
 #include "common/conv_geometry.h"
 #include "cpu/conv/conv.h"
+#include "cpu/conv/conv_dilation_phases.h"
 
 namespace fastconv::bindings {
 
@@ -171,6 +172,51 @@ std::tuple<std::string, int64_t, py::object> conv_plan(const std::string& pass, 
           rewrite == nullptr ? py::object(py::none()) : py::object(py::str(rewrite))};
 }
 
+// Test hook: one pass computed through the dilation-phases rewrite whatever dispatch would do,
+// with `inner` ("auto" or a name) on the rewritten problem; arrays as for the pass ("forward":
+// x, w, y; "backward_data": grad_output, w, grad_input; "backward_weight": x, grad_output,
+// grad_weight). Lets the tests check the rewrite in 1-D and 3-D and with every inner algorithm.
+void conv_dilation_phases(const std::string& pass, const py::array& a, const py::array& b,
+                          const py::array& out, const Triple& stride, const Triple& pad,
+                          const Triple& dilation, int64_t groups, const std::string& inner) {
+  require_same_dtype(a, b);
+  require_same_dtype(a, out);
+  require_spatial(a, "a", false);
+  require_spatial(b, "b", false);
+  require_spatial(out, "out", true);
+  const ConvPass p = parse_pass(pass);
+  // make_geometry takes (input, weight, output) arrays
+  const ConvGeometry g =
+      p == ConvPass::Forward        ? make_geometry(a, b, out, stride, pad, dilation, groups)
+      : p == ConvPass::BackwardData ? make_geometry(out, b, a, stride, pad, dilation, groups)
+                                    : make_geometry(a, out, b, stride, pad, dilation, groups);
+  require(fastconv::cpu::dilation_phases_apply(g), "the rewrite needs stride 1 and a dilation > 1");
+  ConvAlgorithm algo;
+  try {
+    algo = fastconv::cpu::parse_conv_algorithm(inner);
+    if (algo != ConvAlgorithm::Auto)  // fail here, with the GIL held
+      fastconv::cpu::choose_conv_algorithm(fastconv::cpu::dilation_phases_geometry(g), p, algo,
+                                           a.itemsize());
+  } catch (const std::invalid_argument& e) {
+    throw AlgorithmError(e.what());
+  }
+  dispatch_dtype(a, [&](auto tag) {
+    using T = decltype(tag);
+    const T* ap = static_cast<const T*>(a.data());
+    const T* bp = static_cast<const T*>(b.data());
+    T* op = static_cast<T*>(const_cast<void*>(out.data()));
+    py::gil_scoped_release release;
+    switch (p) {
+      case ConvPass::Forward:
+        return fastconv::cpu::forward_dilation_phases<T>(g, ap, bp, nullptr, false, op, algo);
+      case ConvPass::BackwardData:
+        return fastconv::cpu::backward_data_dilation_phases<T>(g, ap, bp, op, algo);
+      case ConvPass::BackwardWeight:
+        return fastconv::cpu::backward_weight_dilation_phases<T>(g, ap, bp, op, algo);
+    }
+  });
+}
+
 }  // namespace
 
 void bind_conv(py::module_& m) {
@@ -186,6 +232,12 @@ void bind_conv(py::module_& m) {
         py::arg("dilation"), py::arg("groups"), py::arg("algorithm"), py::arg("element_size"),
         "(algorithm name, workspace bytes or -1, rewrite or None) for pass ('forward', 'backward_data', "
         "'backward_weight') on these 5-D shapes (convolution's input, weight, output).");
+  m.def("_conv_dilation_phases", &conv_dilation_phases, py::arg("pass"), py::arg("a"),
+        py::arg("b"), py::arg("out"), py::arg("stride"), py::arg("pad"), py::arg("dilation"),
+        py::arg("groups"), py::arg("inner"),
+        "Test hook: one pass through the dilation-phases rewrite with `inner` on the rewritten "
+        "problem (forward: x, w, y; backward_data: grad_output, w, grad_input; backward_weight: "
+        "x, grad_output, grad_weight).");
   m.def("conv_forward", &conv_forward, py::arg("input"), py::arg("weight"), py::arg("bias"),
         py::arg("output"), py::arg("stride"), py::arg("pad"), py::arg("dilation"),
         py::arg("groups"), py::arg("algorithm"), py::arg("activation") = "none", geometry_doc);
