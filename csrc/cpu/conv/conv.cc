@@ -1,6 +1,7 @@
 // Algorithm choice and dispatch for the CPU convolution primitives.
 #include <stdexcept>
 
+#include "common/parallel.h"
 #include "cpu/conv/conv.h"
 #include "cpu/conv/conv_algorithms.h"
 #include "cpu/conv/conv_dilation_phases.h"
@@ -130,16 +131,42 @@ bool prefer_winograd(const ConvGeometry& g, ConvPass pass, int64_t element_size)
 }
 
 // Dilated 3x3 stride-1 convs run winograd on their phase-batched form (conv_dilation_phases.h)
-// where it would win on that dense problem: the gather and scatter cost about two passes over
-// the operands, little against the GEMM work that winograd saves over implicit_gemm and
-// im2col_gemm, which compute dilated convs directly
-// (benchmarks/results/dilation_cpu.md, `fastconv bench --op deeplab --algorithm
-// im2col_gemm,winograd,implicit_gemm`, 2 threads, AVX-512, float32: TODO).
+// where it would win on that dense problem and its 4x4 tiles are mostly useful outputs. The
+// gather and scatter cost about two passes over the operands; what decides is the tiles: each
+// phase rounds its outputs up to whole tiles (backward_data: its J + 2 input cells, the outputs of
+// its full correlation), and phases past the output's end compute junk. Useful fraction of the
+// tiled cells, per sample: U = prod over H, W of useful / (phases * round_up(n, 4)), useful = the
+// output size (backward_data: the input size). Measured (benchmarks/results/dilation_cpu.md,
+// float32, AVX-512, 2 threads, CPU time, min of 9 on a loaded machine; 3x3 convs, ms winograd
+// through the rewrite / im2col_gemm / implicit_gemm, the last two computing them directly):
+//   U 0.77  8x256x28x28 d4 fwd 44.3 / 90.7 / 103, bwd_weight 44.1 / 84.0 / 79.4 (d2 alike)
+//   U 0.68  1x512x33x33 -> 256 d10 fwd 24.5 / 33.5 / 50.2, bwd_weight 25.9 / 34.3 / 43.4
+//   U 0.60  8x256x28x28 d3 fwd 50.2 / 81.0 / 87.2, bwd_data 50.1 / 83.3 / 91.6
+//   U 0.47  33x33 d6 fwd 24.3 / 31.2 / 42.1, bwd_data 24.4 / 29.9 / 38.0, bwd_weight 25.8 /
+//           30.1 / 29.3; d12 fwd 26.7 / 30.1 / 50.1, bwd_weight 27.7 / 30.5 / 39.9
+//   U 0.34  28x28 d4 bwd_data 79.7 / 84.9 / 94.0
+//   U 0.27  33x33 d8 fwd 36.4 / 31.0 / 46.9, bwd_data 39.2 / 31.1 / 42.1, bwd_weight 41.6 / 30.8
+//   U 0.17  33x33 d10 bwd_data 61.1 / 32.5 / 46.7;  U 0.12  d12 bwd_data 73.9 / 31.6 / 47.0
+// so it breaks even near U = 0.3.
+constexpr double kMinDilationPhasesTileUse = 0.3;
+
+double dilation_phases_winograd_tile_use(const ConvGeometry& g, ConvPass pass) {
+  const ConvGeometry inner = dilation_phases_geometry(g);
+  const bool data = pass == ConvPass::BackwardData;
+  double use = 1;
+  for (int d = 1; d < 3; ++d) {
+    const int64_t cells = data ? inner.in_size[d] : inner.out_size[d];
+    const int64_t useful = data ? g.in_size[d] : g.out_size[d];
+    use *= double(useful) / double(dilation_phases_count(g, d) * ceil_div(cells, 4) * 4);
+  }
+  return use;
+}
+
 bool prefer_dilation_phases_winograd(const ConvGeometry& g, ConvPass pass,
                                      int64_t element_size) {
   if (!dilation_phases_apply(g)) return false;
-  const ConvGeometry inner = dilation_phases_geometry(g);
-  return prefer_winograd(inner, pass, element_size) &&
+  return prefer_winograd(dilation_phases_geometry(g), pass, element_size) &&
+         dilation_phases_winograd_tile_use(g, pass) >= kMinDilationPhasesTileUse &&
          conv_workspace_bytes(ConvAlgorithm::Winograd, pass, g, element_size) <= kWorkspaceLimit;
 }
 

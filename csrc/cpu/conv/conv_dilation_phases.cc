@@ -23,12 +23,20 @@ struct Phases {
   int64_t total() const { return count[0] * count[1] * count[2]; }
 };
 
+}  // namespace
+
+int64_t dilation_phases_count(const ConvGeometry& g, int d) {
+  return std::max<int64_t>(1, std::min(g.dilation[d], g.out_size[d]));
+}
+
+namespace {
+
 Phases phases_of(const ConvGeometry& g) {
   Phases ph;
   for (int d = 0; d < 3; ++d) {
     const int64_t dil = g.dilation[d];
     ph.dilation[d] = dil;
-    ph.count[d] = std::max<int64_t>(1, std::min(dil, g.out_size[d]));
+    ph.count[d] = dilation_phases_count(g, d);
     ph.out[d] = ceil_div(g.out_size[d], dil);
     ph.in[d] = ph.out[d] + g.kernel[d] - 1;
   }

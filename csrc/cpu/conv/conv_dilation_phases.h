@@ -31,6 +31,8 @@ bool dilation_phases_apply(const ConvGeometry& g);
 // The dilation-1, padding-0 geometry of the phase-batched problem (g must satisfy
 // dilation_phases_apply).
 ConvGeometry dilation_phases_geometry(const ConvGeometry& g);
+// Phases along spatial dimension d (0..2) of g: min(dilation, output size), at least 1.
+int64_t dilation_phases_count(const ConvGeometry& g, int d);
 // Bytes of the two gather/scatter buffers the rewrite allocates (the same for every pass),
 // besides the inner algorithm's own workspace.
 int64_t dilation_phases_buffer_bytes(const ConvGeometry& g, int64_t element_size);
