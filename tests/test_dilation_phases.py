@@ -140,12 +140,13 @@ def test_explain_reports_the_rewrite_and_its_workspace(dtype):
             assert 0 < p["workspace_bytes"] < 64 * 2**20
     # the gather/scatter buffers count: forced winograd on a dilated conv needs more than on the
     # dense phase-batched conv alone
-    plain = fastconv.explain("conv2d", (32, 16, 14, 14), (16, 16, 3, 3), algorithm="winograd")
+    plain = fastconv.explain("conv2d", (32, 16, 12, 12), (16, 16, 3, 3), padding=1,
+                             algorithm="winograd")
     dilated = fastconv.explain("conv2d", (8, 16, 24, 24), (16, 16, 3, 3), padding=2, dilation=2,
                                algorithm="winograd")
     for name, p in dilated["passes"].items():
         assert p["rewrite"] == "dilation_phases"
-        buffers = (32 * 16 * 14 * 14 + 32 * 16 * 12 * 12) * 4
+        buffers = (32 * 16 * 12 * 12 + 32 * 16 * 12 * 12) * 4  # phases 12x12, padding 1
         assert p["workspace_bytes"] == plain["passes"][name]["workspace_bytes"] + buffers
     # no rewrite for what an algorithm computes directly, nor with stride > 1
     direct = fastconv.explain("conv2d", (8, 16, 24, 24), (16, 16, 3, 3), padding=2, dilation=2,
@@ -186,3 +187,37 @@ def test_dilated_results_do_not_depend_on_threads_or_batch(dtype, restore_thread
         gx_alone = fastconv.conv2d_backward(y[i:i + 1], x[i:i + 1], w, **kw,
                                             output_mask=(True, False, False))[0]
         np.testing.assert_array_equal(gx_alone, gx[i:i + 1])
+
+
+def test_rewrite_on_random_geometries():
+    """Random 1-D/2-D/3-D geometries (sizes, kernels, dilations, padding up to twice the
+    dilation), all three passes through the rewrite, float64, against the reference."""
+    rng = np.random.default_rng(2026)
+    for trial in range(30):
+        nd = 1 + trial % 3
+        kernel = tuple(int(k) for k in rng.integers(1, 4, nd))
+        dil = tuple(int(d) for d in rng.integers(1, 5, nd))
+        if max(dil) == 1:
+            dil = (2,) + dil[1:]
+        pad = tuple(int(rng.integers(0, 2 * d + 1)) for d in dil)
+        span = [d * (k - 1) + 1 for d, k in zip(dil, kernel)]
+        size = tuple(int(rng.integers(max(1, s - 2 * p), s + 9)) for s, p in zip(span, pad))
+        n, groups = int(rng.integers(1, 3)), int(rng.integers(1, 3))
+        ci, co = groups * int(rng.integers(1, 4)), groups * int(rng.integers(1, 4))
+        _, conv_ref, _, back_ref = _conv(nd)
+        x = rng.standard_normal((n, ci) + size)
+        w = rng.standard_normal((co, ci // groups) + kernel)
+        kw = dict(padding=pad, dilation=dil, groups=groups)
+        y_ref = conv_ref(x, w, None, **kw)
+        gy = rng.standard_normal(y_ref.shape)
+        gx_ref, gw_ref, _ = back_ref(gy, x, w, **kw)
+        inner = ("auto", "im2col_gemm", "implicit_gemm")[trial % 3]
+        launch = (_triple((1,) * nd, nd, 1), _triple(pad, nd, 0), _triple(dil, nd, 1), groups,
+                  inner)
+        y, gx, gw = np.empty_like(y_ref), np.empty_like(x), np.empty_like(w)
+        _C._conv_dilation_phases("forward", x, w, y, *launch)
+        _C._conv_dilation_phases("backward_data", gy, w, gx, *launch)
+        _C._conv_dilation_phases("backward_weight", x, gy, gw, *launch)
+        what = f"trial {trial}: size {size} kernel {kernel} pad {pad} dilation {dil}"
+        for got, ref in ((y, y_ref), (gx, gx_ref), (gw, gw_ref)):
+            assert_close(got, ref, reduction=64, what=what)

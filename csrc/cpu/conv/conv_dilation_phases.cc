@@ -12,12 +12,18 @@ namespace fastconv::cpu {
 
 namespace {
 
+int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
 // Per dimension: `count` phases (residues r < min(dilation, out_size): a residue past the last
-// output has no output to compute), each with `out` outputs and `in` input positions
-// (p = r + dilation * i of the zero-padded input, i < in).
+// output has no output to compute), each with `out` outputs j, which read the positions
+// p = r + dilation (j + k) of the zero-padded input. Of those phase positions i = j + k (up to
+// out + kernel - 1), the phases store only the `in` from `first` on that hold some input of
+// some phase; the others are the inner problem's padding (pad_before = first), so its
+// backward_data computes no tiles of cells that are padding in every phase.
 struct Phases {
   int64_t count[3];
   int64_t out[3];
+  int64_t first[3];
   int64_t in[3];
   int64_t dilation[3];
   int64_t total() const { return count[0] * count[1] * count[2]; }
@@ -38,7 +44,21 @@ Phases phases_of(const ConvGeometry& g) {
     ph.dilation[d] = dil;
     ph.count[d] = dilation_phases_count(g, d);
     ph.out[d] = ceil_div(g.out_size[d], dil);
-    ph.in[d] = ph.out[d] + g.kernel[d] - 1;
+    const int64_t read = ph.out[d] + g.kernel[d] - 1;  // phase positions the outputs read
+    // Phase r holds input q at i = (q + pad - r) / dilation where that divides exactly.
+    int64_t lo = read, hi = 0;
+    for (int64_t r = 0; r < ph.count[d]; ++r) {
+      const int64_t p0 = g.pad_before[d] - r;  // first input's padded position, less r
+      const int64_t i0 = p0 <= 0 ? 0 : ceil_div(p0, dil);
+      const int64_t i1 = floor_div(p0 + g.in_size[d] - 1, dil) + 1;  // one past the last
+      if (std::min(i1, read) > i0) {
+        lo = std::min(lo, i0);
+        hi = std::max(hi, std::min(i1, read));
+      }
+    }
+    if (hi <= lo) lo = 0, hi = 1;  // no output reads any input: one cell, all zeros
+    ph.first[d] = lo;
+    ph.in[d] = hi - lo;
   }
   return ph;
 }
@@ -49,7 +69,8 @@ Phases phases_of(const ConvGeometry& g) {
 // and phase cells of no plain position are zeros in the destination.
 //   gather: phase[n * P + phase][c][i] = plain[n][c][r + dilation i - shift] (or 0)
 //   scatter: plain[n][c][q] = phase[n * P + phase(q)][c][i(q)] (or 0)
-// shift: the padding before, for the input (x, grad_input); 0 for the output (y, grad_output).
+// shift: for the input (x, grad_input) the padding before less dilation * first (the phase
+// positions not stored); 0 for the output (y, grad_output).
 struct PhaseLayout {
   Phases ph;
   int64_t batch, channels;
@@ -161,14 +182,14 @@ void scatter(const PhaseLayout& l, const T* phased, T* plain) {
   }
 }
 
-// The input side (x, grad_input: padding shift, phases of `in` cells) and the output side
+// The input side (x, grad_input: shifted by the padding, phases of `in` cells) and the output side
 // (y, grad_output: no shift, phases of `out` cells) of g.
 PhaseLayout input_layout(const ConvGeometry& g, const Phases& ph) {
   PhaseLayout l{ph, g.batch, g.in_channels, {}, {}, {}};
   for (int d = 0; d < 3; ++d) {
     l.plain[d] = g.in_size[d];
     l.phase[d] = ph.in[d];
-    l.shift[d] = g.pad_before[d];
+    l.shift[d] = g.pad_before[d] - ph.dilation[d] * ph.first[d];
   }
   return l;
 }
@@ -208,7 +229,7 @@ ConvGeometry dilation_phases_geometry(const ConvGeometry& g) {
   for (int d = 0; d < 3; ++d) {
     inner.in_size[d] = ph.in[d];
     inner.out_size[d] = ph.out[d];
-    inner.pad_before[d] = 0;
+    inner.pad_before[d] = ph.first[d];
     inner.dilation[d] = 1;
   }
   return inner;

@@ -4,10 +4,12 @@
 // (zero-padded) input positions p with p % d == r, at p = r + d (o / d + k): each residue class
 // r is an independent dilation-1 convolution on a subsampled grid. Padding the padded input up
 // to a whole number of rows per class makes every class ("phase") the same size, so the whole
-// problem is ONE dilation-1, padding-0 convolution whose batch holds the phases of each sample
+// problem is ONE dilation-1 convolution whose batch holds the phases of each sample
 // one after another (inner batch index n * phases + phase): algorithms that need dilation 1
 // (winograd) compute dilated convolutions through it. Phases whose last outputs fall past the
 // output size compute a few junk outputs, dropped on the way back (and given zero gradients).
+// The phases store only the positions that hold input in some phase; the zero cells around
+// them become the inner problem's padding (so its backward_data tiles no all-padding cells).
 //
 // Each pass copies its operands into that layout (gather), runs the inner primitive of conv.h on
 // the rewritten geometry with the given algorithm, and copies the result back (scatter):
@@ -28,8 +30,7 @@ namespace fastconv::cpu {
 
 // Whether the rewrite computes g: stride 1 in every dimension and dilation > 1 in some.
 bool dilation_phases_apply(const ConvGeometry& g);
-// The dilation-1, padding-0 geometry of the phase-batched problem (g must satisfy
-// dilation_phases_apply).
+// The dilation-1 geometry of the phase-batched problem (g must satisfy dilation_phases_apply).
 ConvGeometry dilation_phases_geometry(const ConvGeometry& g);
 // Phases along spatial dimension d (0..2) of g: min(dilation, output size), at least 1.
 int64_t dilation_phases_count(const ConvGeometry& g, int d);
