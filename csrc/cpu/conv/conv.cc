@@ -132,21 +132,26 @@ bool prefer_winograd(const ConvGeometry& g, ConvPass pass, int64_t element_size)
 
 // Dilated 3x3 stride-1 convs run winograd on their phase-batched form (conv_dilation_phases.h)
 // where it would win on that dense problem and its 4x4 tiles are mostly useful outputs. The
-// gather and scatter cost about two passes over the operands; what decides is the tiles: each
-// phase rounds its outputs up to whole tiles (backward_data: its J + 2 input cells, the outputs of
-// its full correlation), and phases past the output's end compute junk. Useful fraction of the
-// tiled cells, per sample: U = prod over H, W of useful / (phases * round_up(n, 4)), useful = the
-// output size (backward_data: the input size). Measured (benchmarks/results/dilation_cpu.md,
-// float32, AVX-512, 2 threads, CPU time, min of 9 on a loaded machine; 3x3 convs, ms winograd
-// through the rewrite / im2col_gemm / implicit_gemm, the last two computing them directly):
-//   U 0.77  8x256x28x28 d4 fwd 44.3 / 90.7 / 103, bwd_weight 44.1 / 84.0 / 79.4 (d2 alike)
-//   U 0.68  1x512x33x33 -> 256 d10 fwd 24.5 / 33.5 / 50.2, bwd_weight 25.9 / 34.3 / 43.4
+// gather and scatter cost about two passes over the operands (~10% of the time on DeepLab
+// shapes); what decides is the tiles: each phase rounds its outputs up to whole tiles
+// (backward_data: the input cells it stores), and phases past the output's end compute junk.
+// Useful fraction of the tiled cells, per sample: U = prod over H, W of useful / (phases *
+// round_up(cells, 4)), useful = the output size (backward_data: the input size). Measured
+// (benchmarks/results/dilation_cpu.md, float32, AVX-512, 2 threads, CPU time, min of 9 on a
+// loaded machine; 3x3 convs, ms winograd through the rewrite / im2col_gemm / implicit_gemm,
+// the last two computing the dilated conv directly):
+//   U 0.77  8x256x28x28 d4 fwd 40.0 / 83.0 / 93.1, bwd_data 38.5 / 82.5 / 92.0, bwd_weight
+//           42.1 / 84.7 / 76.7 (d2 alike)
+//   U 0.68  1x512x33x33 -> 256 d10 fwd 22.1 / 29.8 / 46.7, bwd_data 15.8 / 27.9 / 41.4,
+//           bwd_weight 19.6 / 29.7 / 35.2
 //   U 0.60  8x256x28x28 d3 fwd 50.2 / 81.0 / 87.2, bwd_data 50.1 / 83.3 / 91.6
-//   U 0.47  33x33 d6 fwd 24.3 / 31.2 / 42.1, bwd_data 24.4 / 29.9 / 38.0, bwd_weight 25.8 /
-//           30.1 / 29.3; d12 fwd 26.7 / 30.1 / 50.1, bwd_weight 27.7 / 30.5 / 39.9
-//   U 0.34  28x28 d4 bwd_data 79.7 / 84.9 / 94.0
-//   U 0.27  33x33 d8 fwd 36.4 / 31.0 / 46.9, bwd_data 39.2 / 31.1 / 42.1, bwd_weight 41.6 / 30.8
-//   U 0.17  33x33 d10 bwd_data 61.1 / 32.5 / 46.7;  U 0.12  d12 bwd_data 73.9 / 31.6 / 47.0
+//   U 0.47  33x33 d12 fwd 28.2 / 32.9 / 54.6, bwd_data 27.3 / 32.2 / 50.6, bwd_weight 25.2 /
+//           29.4 / 38.0; d6 fwd 24.3 / 31.2 / 42.1, bwd_data 24.4 / 29.9 / 38.0
+//   U 0.34  28x28 d4 bwd_data, phases storing all J + 2 positions: 79.7 / 84.9 / 94.0
+//   U 0.27  33x33 d8 fwd 35.7 / 29.7 / 45.0, bwd_data 33.7 / 27.9 / 38.7, bwd_weight 40.4 /
+//           29.6 / 34.6
+//   U 0.17, 0.12  33x33 d10, d12 bwd_data storing all J + 2 positions: 61.1 / 32.5 / 46.7,
+//           73.9 / 31.6 / 47.0
 // so it breaks even near U = 0.3.
 constexpr double kMinDilationPhasesTileUse = 0.3;
 
