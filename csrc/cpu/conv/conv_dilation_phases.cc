@@ -2,7 +2,6 @@
 #include "cpu/conv/conv_dilation_phases.h"
 
 #include <algorithm>
-#include <memory>
 #include <vector>
 
 #include "common/denormals.h"
@@ -90,8 +89,16 @@ struct PhaseLayout {
 // Offsets of the phase tensor's cells within one (sample, channel) block of the plain tensor,
 // and back: for dimension d, gather_table[d][r * phase[d] + i] = plain index (or -1), and
 // scatter_table[d][q] = r * phase[d] + i (or -1 where the phase has no such cell).
+// Along the last dimension, phase r's cells with a plain position form one run
+// [begin, end), at plain positions plain_begin + dilation * (i - begin): rows are copied as
+// strided runs between zero fills. `covered`: whether every plain position has a phase cell.
+struct Span {
+  int64_t begin, end, plain_begin;
+};
 struct Tables {
   std::vector<int64_t> gather[3], scatter[3];
+  std::vector<Span> spans;
+  bool covered = true;
   explicit Tables(const PhaseLayout& l) {
     for (int d = 0; d < 3; ++d) {
       gather[d].assign(size_t(l.ph.count[d] * l.phase[d]), -1);
@@ -103,6 +110,16 @@ struct Tables {
           if (q >= 0) scatter[d][size_t(q)] = r * l.phase[d] + i;
         }
     }
+    for (int64_t r = 0; r < l.ph.count[2]; ++r) {
+      Span sp{0, 0, 0};
+      const int64_t* row = gather[2].data() + r * l.phase[2];
+      while (sp.begin < l.phase[2] && row[sp.begin] < 0) ++sp.begin;
+      sp.end = sp.begin;
+      while (sp.end < l.phase[2] && row[sp.end] >= 0) ++sp.end;
+      sp.plain_begin = sp.end > sp.begin ? row[sp.begin] : 0;
+      spans.push_back(sp);
+    }
+    for (int64_t e : scatter[2]) covered &= e >= 0;
   }
 };
 
@@ -110,7 +127,7 @@ template <typename T>
 void gather(const PhaseLayout& l, const T* plain, T* phased) {
   const Tables t(l);
   const int64_t P = l.ph.total(), C = l.channels, pp = l.phase_plane();
-  const int64_t tasks = l.batch * C;
+  const int64_t tasks = l.batch * C, dil2 = l.ph.dilation[2];
 #pragma omp parallel num_threads(threads_for(tasks, tasks * P * pp))
   {
     const FlushDenormals flush_denormals;
@@ -123,7 +140,6 @@ void gather(const PhaseLayout& l, const T* plain, T* phased) {
           for (int64_t r2 = 0; r2 < l.ph.count[2]; ++r2) {
             const int64_t phase = (r0 * l.ph.count[1] + r1) * l.ph.count[2] + r2;
             T* dst = phased + ((n * P + phase) * C + c) * pp;
-            const int64_t* t2 = t.gather[2].data() + r2 * l.phase[2];
             for (int64_t i0 = 0; i0 < l.phase[0]; ++i0) {
               const int64_t q0 = t.gather[0][size_t(r0 * l.phase[0] + i0)];
               for (int64_t i1 = 0; i1 < l.phase[1]; ++i1, dst += l.phase[2]) {
@@ -132,9 +148,11 @@ void gather(const PhaseLayout& l, const T* plain, T* phased) {
                   std::fill(dst, dst + l.phase[2], T(0));
                   continue;
                 }
-                const T* row = src + (q0 * l.plain[1] + q1) * l.plain[2];
-                for (int64_t i2 = 0; i2 < l.phase[2]; ++i2)
-                  dst[i2] = t2[i2] >= 0 ? row[t2[i2]] : T(0);
+                const Span& sp = t.spans[size_t(r2)];
+                const T* from = src + (q0 * l.plain[1] + q1) * l.plain[2] + sp.plain_begin;
+                std::fill(dst, dst + sp.begin, T(0));
+                for (int64_t i2 = sp.begin; i2 < sp.end; ++i2, from += dil2) dst[i2] = *from;
+                std::fill(dst + sp.end, dst + l.phase[2], T(0));
               }
             }
           }
@@ -146,14 +164,7 @@ template <typename T>
 void scatter(const PhaseLayout& l, const T* phased, T* plain) {
   const Tables t(l);
   const int64_t P = l.ph.total(), C = l.channels, pp = l.phase_plane();
-  // The phase index of (r0, r1, r2) is (r0 count1 + r1) count2 + r2: the last dimension's table
-  // entries r2 * phase2 + i2 become offsets r2 * (C pp) + i2 into the phase tensor.
-  std::vector<int64_t> offset2(t.scatter[2].size());
-  for (size_t q = 0; q < offset2.size(); ++q) {
-    const int64_t e = t.scatter[2][q];
-    offset2[q] = e < 0 ? -1 : (e / l.phase[2]) * C * pp + e % l.phase[2];
-  }
-  const int64_t tasks = l.batch * C;
+  const int64_t tasks = l.batch * C, dil2 = l.ph.dilation[2];
 #pragma omp parallel num_threads(threads_for(tasks, tasks * l.plain_plane()))
   {
     const FlushDenormals flush_denormals;
@@ -174,8 +185,14 @@ void scatter(const PhaseLayout& l, const T* phased, T* plain) {
           const int64_t phase01 = (r0 * l.ph.count[1] + r1) * l.ph.count[2];
           const T* base = phased + ((n * P + phase01) * C + c) * pp + (i0 * l.phase[1] + i1) *
                                                                           l.phase[2];
-          for (int64_t q2 = 0; q2 < l.plain[2]; ++q2)
-            dst[q2] = offset2[size_t(q2)] >= 0 ? base[offset2[size_t(q2)]] : T(0);
+          // phase (r0, r1, r2) is phase01 + r2: its rows lie r2 * C * pp further on
+          if (!t.covered) std::fill(dst, dst + l.plain[2], T(0));
+          for (int64_t r2 = 0; r2 < l.ph.count[2]; ++r2) {
+            const Span& sp = t.spans[size_t(r2)];
+            const T* from = base + r2 * C * pp;
+            T* to = dst + sp.plain_begin;
+            for (int64_t i2 = sp.begin; i2 < sp.end; ++i2, to += dil2) *to = from[i2];
+          }
         }
       }
     }
@@ -206,9 +223,16 @@ PhaseLayout output_layout(const ConvGeometry& g, const Phases& ph) {
 
 int64_t elements(const PhaseLayout& l) { return l.batch * l.ph.total() * l.channels * l.phase_plane(); }
 
+// The two buffers of a call (slot 0: input side, 1: output side), reused across calls by the
+// calling thread (they only grow), as winograd's and the GEMM's: a fresh multi-MiB allocation
+// per call costs its page faults every time (~3 ms of a 40 ms DeepLab call). Every cell is
+// written before it is read.
 template <typename T>
-std::unique_ptr<T[]> buffer(const PhaseLayout& l) {
-  return std::unique_ptr<T[]>(new T[size_t(elements(l))]);  // every cell is written
+T* buffer(const PhaseLayout& l, int slot) {
+  thread_local std::vector<T> buffers[2];
+  std::vector<T>& b = buffers[slot];
+  if (b.size() < size_t(elements(l))) b.resize(size_t(elements(l)));
+  return b.data();
 }
 
 }  // namespace
@@ -245,11 +269,11 @@ void forward_dilation_phases(const ConvGeometry& g, const T* x, const T* w, cons
                              bool relu, T* y, ConvAlgorithm inner) {
   const Phases ph = phases_of(g);
   const PhaseLayout in = input_layout(g, ph), out = output_layout(g, ph);
-  const auto xp = buffer<T>(in);
-  const auto yp = buffer<T>(out);
-  gather(in, x, xp.get());
-  conv_forward<T>(dilation_phases_geometry(g), xp.get(), w, bias, relu, yp.get(), inner);
-  scatter(out, yp.get(), y);
+  T* const xp = buffer<T>(in, 0);
+  T* const yp = buffer<T>(out, 1);
+  gather(in, x, xp);
+  conv_forward<T>(dilation_phases_geometry(g), xp, w, bias, relu, yp, inner);
+  scatter(out, yp, y);
 }
 
 template <typename T>
@@ -257,11 +281,11 @@ void backward_data_dilation_phases(const ConvGeometry& g, const T* gy, const T* 
                                    ConvAlgorithm inner) {
   const Phases ph = phases_of(g);
   const PhaseLayout in = input_layout(g, ph), out = output_layout(g, ph);
-  const auto gyp = buffer<T>(out);
-  const auto gxp = buffer<T>(in);
-  gather(out, gy, gyp.get());
-  conv_backward_data<T>(dilation_phases_geometry(g), gyp.get(), w, gxp.get(), inner);
-  scatter(in, gxp.get(), gx);
+  T* const gyp = buffer<T>(out, 1);
+  T* const gxp = buffer<T>(in, 0);
+  gather(out, gy, gyp);
+  conv_backward_data<T>(dilation_phases_geometry(g), gyp, w, gxp, inner);
+  scatter(in, gxp, gx);
 }
 
 template <typename T>
@@ -269,11 +293,11 @@ void backward_weight_dilation_phases(const ConvGeometry& g, const T* x, const T*
                                      ConvAlgorithm inner) {
   const Phases ph = phases_of(g);
   const PhaseLayout in = input_layout(g, ph), out = output_layout(g, ph);
-  const auto xp = buffer<T>(in);
-  const auto gyp = buffer<T>(out);
-  gather(in, x, xp.get());
-  gather(out, gy, gyp.get());
-  conv_backward_weight<T>(dilation_phases_geometry(g), xp.get(), gyp.get(), gw, inner);
+  T* const xp = buffer<T>(in, 0);
+  T* const gyp = buffer<T>(out, 1);
+  gather(in, x, xp);
+  gather(out, gy, gyp);
+  conv_backward_weight<T>(dilation_phases_geometry(g), xp, gyp, gw, inner);
 }
 
 #define FASTCONV_INSTANTIATE(T)                                                               \
