@@ -272,7 +272,7 @@ def test_blocks_do_not_change_bits(dtype):
 
 # ------------------------------------------------------------------ unsupported problems
 
-@pytest.mark.parametrize("what", ["stride2", "kernel5x5", "dilation2", "conv1d", "conv3d",
+@pytest.mark.parametrize("what", ["stride2", "kernel5x5", "dilation2_stride2", "conv1d", "conv3d",
                                   "backward_weight_stride2"])
 def test_forced_winograd_on_unsupported_problem_raises(what, rng):
     x = rng.standard_normal((1, 4, 9, 9))
@@ -283,8 +283,8 @@ def test_forced_winograd_on_unsupported_problem_raises(what, rng):
             fastconv.conv2d(x, w3, stride=2, algorithm="winograd")
         elif what == "kernel5x5":
             fastconv.conv2d(x, w5, algorithm="winograd")
-        elif what == "dilation2":
-            fastconv.conv2d(x, w3, dilation=2, algorithm="winograd")
+        elif what == "dilation2_stride2":  # dilation alone: through the dilation phases
+            fastconv.conv2d(x, w3, dilation=2, stride=2, algorithm="winograd")
         elif what == "conv1d":
             op = "conv1d"
             fastconv.conv1d(x[:, :, 0], w3[..., 0], algorithm="winograd")

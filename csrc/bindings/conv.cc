@@ -2,11 +2,13 @@
 #include <array>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 
 #include "bindings/common.h"
 #include "common/conv_geometry.h"
 #include "cpu/conv/conv.h"
 #include "cpu/conv/conv_stride_phases.h"
+#include "cpu/conv/conv_dilation_phases.h"
 
 namespace fastconv::bindings {
 
@@ -152,11 +154,11 @@ ConvPass parse_pass(const std::string& pass) {
 }
 
 // The algorithm that `algorithm` ("auto" or a name) runs for this pass, geometry and element
-// size (4: float32, 8: float64), and the bytes of workspace its kernel allocates (-1: not
-// reported); a forced algorithm that cannot compute it raises AlgorithmError. Shapes are 5-D, in
+// size (4: float32, 8: float64), the bytes of workspace its kernel allocates (-1: not
+// reported) and the rewrite it runs through (None, or "dilation_phases"); a forced algorithm that cannot compute it raises AlgorithmError. Shapes are 5-D, in
 // the convolution's terms: input (N, C_in, D, H, W), weight (C_out, C_in/groups, KD, KH, KW),
 // output (N, C_out, OD, OH, OW), whatever the pass.
-std::pair<std::string, int64_t> conv_plan(const std::string& pass, const Shape5& input,
+std::tuple<std::string, int64_t, py::object> conv_plan(const std::string& pass, const Shape5& input,
                                           const Shape5& weight, const Shape5& output,
                                           const Triple& stride, const Triple& pad,
                                           const Triple& dilation, int64_t groups,
@@ -165,8 +167,55 @@ std::pair<std::string, int64_t> conv_plan(const std::string& pass, const Shape5&
   const ConvPass p = parse_pass(pass);
   const ConvGeometry g = make_geometry(input, weight, output, stride, pad, dilation, groups);
   const ConvAlgorithm chosen = plan(g, p, algorithm, element_size);
+  const char* rewrite = fastconv::cpu::conv_rewrite(chosen, p, g);
   return {fastconv::cpu::conv_algorithm_name(chosen),
-          fastconv::cpu::conv_workspace_bytes(chosen, p, g, element_size)};
+          fastconv::cpu::conv_workspace_bytes(chosen, p, g, element_size),
+          rewrite == nullptr ? py::object(py::none()) : py::object(py::str(rewrite))};
+}
+
+// Test hook: one pass computed through the dilation-phases rewrite whatever dispatch would do,
+// with `inner` ("auto" or a name) on the rewritten problem; arrays as for the pass ("forward":
+// x, w, y; "backward_data": grad_output, w, grad_input; "backward_weight": x, grad_output,
+// grad_weight). Lets the tests check the rewrite in 1-D and 3-D and with every inner algorithm.
+void conv_dilation_phases(const std::string& pass, const py::array& a, const py::array& b,
+                          const py::array& out, const Triple& stride, const Triple& pad,
+                          const Triple& dilation, int64_t groups, const std::string& inner) {
+  require_same_dtype(a, b);
+  require_same_dtype(a, out);
+  require_spatial(a, "a", false);
+  require_spatial(b, "b", false);
+  require_spatial(out, "out", true);
+  const ConvPass p = parse_pass(pass);
+  // make_geometry takes (input, weight, output) arrays
+  const ConvGeometry g =
+      p == ConvPass::Forward        ? make_geometry(a, b, out, stride, pad, dilation, groups)
+      : p == ConvPass::BackwardData ? make_geometry(out, b, a, stride, pad, dilation, groups)
+                                    : make_geometry(a, out, b, stride, pad, dilation, groups);
+  require(fastconv::cpu::dilation_phases_apply(g), "the rewrite needs stride 1 and a dilation > 1");
+  ConvAlgorithm algo;
+  try {
+    algo = fastconv::cpu::parse_conv_algorithm(inner);
+    if (algo != ConvAlgorithm::Auto)  // fail here, with the GIL held
+      fastconv::cpu::choose_conv_algorithm(fastconv::cpu::dilation_phases_geometry(g), p, algo,
+                                           a.itemsize());
+  } catch (const std::invalid_argument& e) {
+    throw AlgorithmError(e.what());
+  }
+  dispatch_dtype(a, [&](auto tag) {
+    using T = decltype(tag);
+    const T* ap = static_cast<const T*>(a.data());
+    const T* bp = static_cast<const T*>(b.data());
+    T* op = static_cast<T*>(const_cast<void*>(out.data()));
+    py::gil_scoped_release release;
+    switch (p) {
+      case ConvPass::Forward:
+        return fastconv::cpu::forward_dilation_phases<T>(g, ap, bp, nullptr, false, op, algo);
+      case ConvPass::BackwardData:
+        return fastconv::cpu::backward_data_dilation_phases<T>(g, ap, bp, op, algo);
+      case ConvPass::BackwardWeight:
+        return fastconv::cpu::backward_weight_dilation_phases<T>(g, ap, bp, op, algo);
+    }
+  });
 }
 
 // The algorithms of the stride-1 sub-problems that stride_phases runs for this pass (empty when
@@ -194,7 +243,7 @@ void bind_conv(py::module_& m) {
   m.def("conv_plan", &conv_plan, py::arg("pass"), py::arg("input_shape"),
         py::arg("weight_shape"), py::arg("output_shape"), py::arg("stride"), py::arg("pad"),
         py::arg("dilation"), py::arg("groups"), py::arg("algorithm"), py::arg("element_size"),
-        "(algorithm name, workspace bytes or -1) for pass ('forward', 'backward_data', "
+        "(algorithm name, workspace bytes or -1, rewrite or None) for pass ('forward', 'backward_data', "
         "'backward_weight') on these 5-D shapes (convolution's input, weight, output).");
   m.def("conv_stride_phases_plan", &conv_stride_phases_plan, py::arg("pass"),
         py::arg("input_shape"), py::arg("weight_shape"), py::arg("output_shape"),
@@ -202,6 +251,12 @@ void bind_conv(py::module_& m) {
         py::arg("element_size"),
         "Algorithms of the stride-1 sub-problems (one per stride phase) that the "
         "'stride_phases' rewrite runs for this pass; same shapes as conv_plan.");
+  m.def("_conv_dilation_phases", &conv_dilation_phases, py::arg("pass"), py::arg("a"),
+        py::arg("b"), py::arg("out"), py::arg("stride"), py::arg("pad"), py::arg("dilation"),
+        py::arg("groups"), py::arg("inner"),
+        "Test hook: one pass through the dilation-phases rewrite with `inner` on the rewritten "
+        "problem (forward: x, w, y; backward_data: grad_output, w, grad_input; backward_weight: "
+        "x, grad_output, grad_weight).");
   m.def("conv_forward", &conv_forward, py::arg("input"), py::arg("weight"), py::arg("bias"),
         py::arg("output"), py::arg("stride"), py::arg("pad"), py::arg("dilation"),
         py::arg("groups"), py::arg("algorithm"), py::arg("activation") = "none", geometry_doc);

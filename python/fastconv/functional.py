@@ -267,7 +267,9 @@ def explain(op: str, input_shape, weight_shape, *, dtype="float32", stride=1, pa
     kernel allocates, without running it (the choice is a fixed rule: no autotuning, no stall on
     the first call of a new shape). Arguments as for the op; shapes instead of arrays.
     workspace_bytes counts what the kernel allocates (None where an algorithm does not report
-    it), not the output or a padding_mode copy.
+    it), not the output or a padding_mode copy. A pass that runs its algorithm on a rewritten
+    problem names the rewrite: "rewrite": "dilation_phases" (a dilated stride-1 conv computed as
+    one dense conv over its dilation phases; its gather/scatter buffers count in the workspace).
 
     >>> fastconv.explain("conv2d", (8, 64, 56, 56), (64, 64, 3, 3), padding=1)["passes"]
     {'forward': {'algorithm': 'winograd', 'workspace_bytes': ...}, 'backward_data': {...}, ...}
@@ -302,11 +304,13 @@ def explain(op: str, input_shape, weight_shape, *, dtype="float32", stride=1, pa
               "threads": _C.get_num_threads(), "passes": {}}
     for public, primitive in passes.items():
         try:
-            name, workspace = _C.conv_plan(primitive, _shape5(conv_in), _shape5(p.weight.shape),
-                                           _shape5(conv_out), *p.launch, algorithm,
-                                           dt.itemsize)
+            name, workspace, rewrite = _C.conv_plan(
+                primitive, _shape5(conv_in), _shape5(p.weight.shape), _shape5(conv_out),
+                *p.launch, algorithm, dt.itemsize)
             result["passes"][public] = {"algorithm": name,
                                         "workspace_bytes": None if workspace < 0 else workspace}
+            if rewrite is not None:
+                result["passes"][public]["rewrite"] = rewrite
             if name == "stride_phases":  # a rewrite: stride-1 problems, one per stride phase
                 result["passes"][public]["rewrite"] = "stride_phases"
                 result["passes"][public]["sub_algorithms"] = _C.conv_stride_phases_plan(

@@ -1,8 +1,10 @@
 // Algorithm choice and dispatch for the CPU convolution primitives.
 #include <stdexcept>
 
+#include "common/parallel.h"
 #include "cpu/conv/conv.h"
 #include "cpu/conv/conv_algorithms.h"
+#include "cpu/conv/conv_dilation_phases.h"
 #include "cpu/conv/conv_stride_phases.h"
 
 namespace fastconv::cpu {
@@ -64,7 +66,20 @@ std::vector<std::string> conv_algorithm_names() {
 
 std::string conv_algorithm_unsupported(ConvAlgorithm algorithm, ConvPass pass,
                                        const ConvGeometry& g) {
-  return algorithm == ConvAlgorithm::Auto ? std::string() : info(algorithm).unsupported(pass, g);
+  if (algorithm == ConvAlgorithm::Auto) return {};
+  const std::string why = info(algorithm).unsupported(pass, g);
+  // An algorithm that needs dilation 1 computes a dilated stride-1 conv as its dense
+  // phase-batched form (conv_dilation_phases.h).
+  if (!why.empty() && dilation_phases_apply(g) &&
+      info(algorithm).unsupported(pass, dilation_phases_geometry(g)).empty())
+    return {};
+  return why;
+}
+
+const char* conv_rewrite(ConvAlgorithm algorithm, ConvPass pass, const ConvGeometry& g) {
+  if (algorithm == ConvAlgorithm::Auto || info(algorithm).unsupported(pass, g).empty())
+    return nullptr;
+  return conv_algorithm_unsupported(algorithm, pass, g).empty() ? "dilation_phases" : nullptr;
 }
 
 // Winograd F(4x4,3x3) for 3x3 stride-1 forward / backward_data where it beats im2col_gemm
@@ -115,6 +130,51 @@ bool prefer_winograd(const ConvGeometry& g, ConvPass pass, int64_t element_size)
        g.out_channels_per_group() < kWinogradWgradMinOutChannels))
     return false;
   return conv_workspace_bytes(ConvAlgorithm::Winograd, pass, g, element_size) <= kWorkspaceLimit;
+}
+
+// Dilated 3x3 stride-1 convs run winograd on their phase-batched form (conv_dilation_phases.h)
+// where it would win on that dense problem and its 4x4 tiles are mostly useful outputs. The
+// gather and scatter cost about two passes over the operands (~10% of the time on DeepLab
+// shapes); what decides is the tiles: each phase rounds its outputs up to whole tiles
+// (backward_data: the input cells it stores), and phases past the output's end compute junk.
+// Useful fraction of the tiled cells, per sample: U = prod over H, W of useful / (phases *
+// round_up(cells, 4)), useful = the output size (backward_data: the input size). Measured
+// (benchmarks/results/dilation_cpu.md, float32, AVX-512, 2 threads, CPU time, min of 9 on a
+// loaded machine; 3x3 convs, ms winograd through the rewrite / im2col_gemm / implicit_gemm,
+// the last two computing the dilated conv directly):
+//   U 0.77  8x256x28x28 d4 fwd 40.0 / 83.0 / 93.1, bwd_data 38.5 / 82.5 / 92.0, bwd_weight
+//           42.1 / 84.7 / 76.7 (d2 alike)
+//   U 0.68  1x512x33x33 -> 256 d10 fwd 22.1 / 29.8 / 46.7, bwd_data 15.8 / 27.9 / 41.4,
+//           bwd_weight 19.6 / 29.7 / 35.2
+//   U 0.60  8x256x28x28 d3 fwd 50.2 / 81.0 / 87.2, bwd_data 50.1 / 83.3 / 91.6
+//   U 0.47  33x33 d12 fwd 28.2 / 32.9 / 54.6, bwd_data 27.3 / 32.2 / 50.6, bwd_weight 25.2 /
+//           29.4 / 38.0; d6 fwd 24.3 / 31.2 / 42.1, bwd_data 24.4 / 29.9 / 38.0
+//   U 0.34  28x28 d4 bwd_data, phases storing all J + 2 positions: 79.7 / 84.9 / 94.0
+//   U 0.27  33x33 d8 fwd 35.7 / 29.7 / 45.0, bwd_data 33.7 / 27.9 / 38.7, bwd_weight 40.4 /
+//           29.6 / 34.6
+//   U 0.17, 0.12  33x33 d10, d12 bwd_data storing all J + 2 positions: 61.1 / 32.5 / 46.7,
+//           73.9 / 31.6 / 47.0
+// so it breaks even near U = 0.3.
+constexpr double kMinDilationPhasesTileUse = 0.3;
+
+double dilation_phases_winograd_tile_use(const ConvGeometry& g, ConvPass pass) {
+  const ConvGeometry inner = dilation_phases_geometry(g);
+  const bool data = pass == ConvPass::BackwardData;
+  double use = 1;
+  for (int d = 1; d < 3; ++d) {
+    const int64_t cells = data ? inner.in_size[d] : inner.out_size[d];
+    const int64_t useful = data ? g.in_size[d] : g.out_size[d];
+    use *= double(useful) / double(dilation_phases_count(g, d) * ceil_div(cells, 4) * 4);
+  }
+  return use;
+}
+
+bool prefer_dilation_phases_winograd(const ConvGeometry& g, ConvPass pass,
+                                     int64_t element_size) {
+  if (!dilation_phases_apply(g)) return false;
+  return prefer_winograd(dilation_phases_geometry(g), pass, element_size) &&
+         dilation_phases_winograd_tile_use(g, pass) >= kMinDilationPhasesTileUse &&
+         conv_workspace_bytes(ConvAlgorithm::Winograd, pass, g, element_size) <= kWorkspaceLimit;
 }
 
 // implicit_gemm (no im2col copy: the B operand is read from a zero-padded input frame) against
@@ -231,6 +291,11 @@ bool strided_taps_disjoint(const ConvGeometry& g) {
 
 int64_t conv_workspace_bytes(ConvAlgorithm algorithm, ConvPass pass, const ConvGeometry& g,
                              int64_t element_size) {
+  if (conv_rewrite(algorithm, pass, g) != nullptr) {
+    const int64_t inner = conv_workspace_bytes(algorithm, pass, dilation_phases_geometry(g),
+                                               element_size);
+    return inner < 0 ? -1 : inner + dilation_phases_buffer_bytes(g, element_size);
+  }
   const bool f64 = element_size == 8;
   switch (algorithm) {
     case ConvAlgorithm::Im2colGemm:
@@ -282,7 +347,9 @@ ConvAlgorithm choose_conv_algorithm(const ConvGeometry& g, ConvPass pass,
   if (prefer_stride_phases(g, pass, element_size)) return ConvAlgorithm::StridePhases;
   if (pass == ConvPass::BackwardWeight && strided_taps_disjoint(g))
     return ConvAlgorithm::Im2colGemm;
-  if (prefer_winograd(g, pass, element_size)) return ConvAlgorithm::Winograd;
+  if (prefer_winograd(g, pass, element_size) ||
+      prefer_dilation_phases_winograd(g, pass, element_size))
+    return ConvAlgorithm::Winograd;
   if (prefer_implicit_gemm(g, pass, element_size)) return ConvAlgorithm::ImplicitGemm;
   return ConvAlgorithm::Im2colGemm;
 }
@@ -290,7 +357,10 @@ ConvAlgorithm choose_conv_algorithm(const ConvGeometry& g, ConvPass pass,
 template <typename T>
 void conv_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, bool relu, T* y,
                   ConvAlgorithm algorithm) {
-  switch (choose_conv_algorithm(g, ConvPass::Forward, algorithm, sizeof(T))) {
+  algorithm = choose_conv_algorithm(g, ConvPass::Forward, algorithm, sizeof(T));
+  if (conv_rewrite(algorithm, ConvPass::Forward, g) != nullptr)
+    return forward_dilation_phases(g, x, w, bias, relu, y, algorithm);
+  switch (algorithm) {
     case ConvAlgorithm::Auto:  // never returned by choose_conv_algorithm
     case ConvAlgorithm::Im2colGemm: return forward_im2col_gemm(g, x, w, bias, relu, y);
     case ConvAlgorithm::Winograd: return forward_winograd(g, x, w, bias, relu, y);
@@ -303,7 +373,10 @@ void conv_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, 
 template <typename T>
 void conv_backward_data(const ConvGeometry& g, const T* gy, const T* w, T* gx,
                         ConvAlgorithm algorithm) {
-  switch (choose_conv_algorithm(g, ConvPass::BackwardData, algorithm, sizeof(T))) {
+  algorithm = choose_conv_algorithm(g, ConvPass::BackwardData, algorithm, sizeof(T));
+  if (conv_rewrite(algorithm, ConvPass::BackwardData, g) != nullptr)
+    return backward_data_dilation_phases(g, gy, w, gx, algorithm);
+  switch (algorithm) {
     case ConvAlgorithm::Auto:  // never returned by choose_conv_algorithm
     case ConvAlgorithm::Im2colGemm: return backward_data_im2col_gemm(g, gy, w, gx);
     case ConvAlgorithm::Winograd: return backward_data_winograd(g, gy, w, gx);
@@ -316,7 +389,10 @@ void conv_backward_data(const ConvGeometry& g, const T* gy, const T* w, T* gx,
 template <typename T>
 void conv_backward_weight(const ConvGeometry& g, const T* x, const T* gy, T* gw,
                           ConvAlgorithm algorithm) {
-  switch (choose_conv_algorithm(g, ConvPass::BackwardWeight, algorithm, sizeof(T))) {
+  algorithm = choose_conv_algorithm(g, ConvPass::BackwardWeight, algorithm, sizeof(T));
+  if (conv_rewrite(algorithm, ConvPass::BackwardWeight, g) != nullptr)
+    return backward_weight_dilation_phases(g, x, gy, gw, algorithm);
+  switch (algorithm) {
     case ConvAlgorithm::Auto:  // never returned by choose_conv_algorithm
     case ConvAlgorithm::Im2colGemm: return backward_weight_im2col_gemm(g, x, gy, gw);
     case ConvAlgorithm::Winograd: return backward_weight_winograd(g, x, gy, gw);

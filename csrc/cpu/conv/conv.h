@@ -20,7 +20,8 @@ namespace fastconv::cpu {
 enum class ConvAlgorithm {
   Auto,
   Im2colGemm,  // tiles of the column matrix packed and multiplied; correct for every geometry
-  Winograd,    // F(4x4, 3x3): 2-D 3x3 stride-1 dilation-1, forward and backward_data
+  Winograd,    // F(4x4, 3x3): 2-D 3x3 stride-1, all three passes (dilated: through the
+               // dilation-phases rewrite)
   Depthwise,   // direct, SIMD along output rows or across channels; groups == C_in (any
                // depth multiplier)
   ImplicitGemm,  // GEMM reading a zero-padded input frame in place (no im2col); forward,
@@ -37,12 +38,17 @@ std::vector<std::string> conv_algorithm_names();  // every algorithm but "auto"
 // Empty if `algorithm` computes `pass` for geometry g; otherwise, why it cannot.
 std::string conv_algorithm_unsupported(ConvAlgorithm algorithm, ConvPass pass,
                                        const ConvGeometry& g);
+// The rewrite through which `algorithm` computes this pass of g ("dilation_phases": a dilated
+// stride-1 conv as a dense one, for an algorithm that needs dilation 1), or null where it computes
+// g as it is (and for Auto).
+const char* conv_rewrite(ConvAlgorithm algorithm, ConvPass pass, const ConvGeometry& g);
 // The algorithm that runs: `requested` itself (std::invalid_argument if it cannot compute this
 // pass and geometry), or for Auto the choice of the heuristic.
 // element_size (4 or 8) matters where a workspace budget does.
 ConvAlgorithm choose_conv_algorithm(const ConvGeometry& g, ConvPass pass, ConvAlgorithm requested,
                                     int64_t element_size);
-// Bytes the algorithm's kernel allocates for this pass (-1: the algorithm does not report it).
+// Bytes the algorithm's kernel allocates for this pass (-1: the algorithm does not report it),
+// a rewrite's buffers included.
 int64_t conv_workspace_bytes(ConvAlgorithm algorithm, ConvPass pass, const ConvGeometry& g,
                              int64_t element_size);
 
