@@ -29,6 +29,7 @@ const AlgorithmInfo kAlgorithms[] = {
     {ConvAlgorithm::Winograd, "winograd", winograd_unsupported},
     {ConvAlgorithm::Depthwise, "depthwise", depthwise_unsupported},
     {ConvAlgorithm::ImplicitGemm, "implicit_gemm", implicit_gemm_unsupported},
+    {ConvAlgorithm::SmallChannels, "small_channels", small_channels_unsupported},
 };
 
 const AlgorithmInfo& info(ConvAlgorithm algorithm) {
@@ -195,6 +196,9 @@ int64_t conv_workspace_bytes(ConvAlgorithm algorithm, ConvPass pass, const ConvG
     case ConvAlgorithm::ImplicitGemm:
       return f64 ? implicit_gemm_workspace_bytes<double>(g, pass)
                  : implicit_gemm_workspace_bytes<float>(g, pass);
+    case ConvAlgorithm::SmallChannels:
+      return f64 ? small_channels_workspace_bytes<double>(g, pass)
+                 : small_channels_workspace_bytes<float>(g, pass);
     case ConvAlgorithm::Auto:
       break;
   }
@@ -240,6 +244,7 @@ void conv_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, 
     case ConvAlgorithm::Winograd: return forward_winograd(g, x, w, bias, relu, y);
     case ConvAlgorithm::Depthwise: return forward_depthwise(g, x, w, bias, relu, y);
     case ConvAlgorithm::ImplicitGemm: return forward_implicit_gemm(g, x, w, bias, relu, y);
+    case ConvAlgorithm::SmallChannels: break;  // backward_weight only (its predicate)
   }
 }
 
@@ -252,6 +257,7 @@ void conv_backward_data(const ConvGeometry& g, const T* gy, const T* w, T* gx,
     case ConvAlgorithm::Winograd: return backward_data_winograd(g, gy, w, gx);
     case ConvAlgorithm::Depthwise: return backward_data_depthwise(g, gy, w, gx);
     case ConvAlgorithm::ImplicitGemm: return backward_data_implicit_gemm(g, gy, w, gx);
+    case ConvAlgorithm::SmallChannels: break;  // backward_weight only (its predicate)
   }
 }
 
@@ -264,6 +270,7 @@ void conv_backward_weight(const ConvGeometry& g, const T* x, const T* gy, T* gw,
     case ConvAlgorithm::Winograd: return backward_weight_winograd(g, x, gy, gw);
     case ConvAlgorithm::ImplicitGemm: return backward_weight_implicit_gemm(g, x, gy, gw);
     case ConvAlgorithm::Depthwise: return backward_weight_depthwise(g, x, gy, gw);
+    case ConvAlgorithm::SmallChannels: return backward_weight_small_channels(g, x, gy, gw);
   }
 }
 

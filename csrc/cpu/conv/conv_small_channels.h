@@ -1,0 +1,56 @@
+// Per-ISA kernels of the small-channel convolution (conv_small_channels.cc is the driver): the
+// backward_weight of convolutions with few input channels (stems, first layers), where the
+// reduction per weight is long (every output position) and the weight matrix is small.
+//
+// The tap kernel keeps an MR x NR block of dW^T in registers: MR taps x NR output channels along
+// the vector lanes. Positions come in segments (a piece of one output row): tap i of segment s
+// reads the input at ptrs[s * ldp + i][p * sw] (a zero-padded input row, stride sw along it), and
+// the segments' grad_output, transposed, lies in consecutive rows of dyt (row stride ldo):
+//   c[i * ldc + j] += sum_s sum_{p < len[s]} ptrs[s ldp + i][p sw] * dyt[(P_s + p) ldo + j]
+// with P_s the positions of the segments before s; every element sums its products in (s, p)
+// order in one vector lane.
+#pragma once
+
+#include <cstdint>
+
+namespace fastconv::cpu {
+
+template <typename T>
+using SmallWgradFn = void (*)(int64_t nseg, const int64_t* len, const T* const* ptrs, int64_t ldp,
+                              int64_t sw, const T* dyt, int64_t ldo, T* c, int64_t ldc);
+// dst[p * ldd + o] = src[o * lds + p] for o < rows, p < cols.
+template <typename T>
+using SmallTransposeFn = void (*)(int64_t rows, int64_t cols, const T* src, int64_t lds, T* dst,
+                                  int64_t ldd);
+
+template <typename T>
+struct SmallWgradKernel {
+  const char* name;  // <dtype>_small_wgrad_<mr>x<nr>__<isa>
+  int64_t mr, nr;    // taps x output channels per call
+  SmallWgradFn<T> run;
+};
+
+// The tiles of one ISA by increasing width (the driver takes the narrowest that holds the output
+// channels, else the widest), and the transposition of grad_output.
+constexpr int kMaxSmallWgradKernels = 3;
+template <typename T>
+struct SmallWgradKernels {
+  SmallWgradKernel<T> kernel[kMaxSmallWgradKernels];
+  int count;
+  SmallTransposeFn<T> transpose;
+};
+
+namespace generic {
+SmallWgradKernels<float> f32_small_wgrad_kernels();
+SmallWgradKernels<double> f64_small_wgrad_kernels();
+}  // namespace generic
+namespace avx2 {
+SmallWgradKernels<float> f32_small_wgrad_kernels();
+SmallWgradKernels<double> f64_small_wgrad_kernels();
+}  // namespace avx2
+namespace avx512 {
+SmallWgradKernels<float> f32_small_wgrad_kernels();
+SmallWgradKernels<double> f64_small_wgrad_kernels();
+}  // namespace avx512
+
+}  // namespace fastconv::cpu
