@@ -3,12 +3,12 @@
 // reduction per weight is long (every output position) and the weight matrix is small.
 //
 // The tap kernel keeps an MR x NR block of dW^T in registers: MR taps x NR output channels along
-// the vector lanes. Positions come in segments (a piece of one output row): tap i of segment s
-// reads the input at ptrs[s * ldp + i][p * sw] (a zero-padded input row, stride sw along it), and
-// the segments' grad_output, transposed, lies in consecutive rows of dyt (row stride ldo):
-//   c[i * ldc + j] += sum_s sum_{p < len[s]} ptrs[s ldp + i][p sw] * dyt[(P_s + p) ldo + j]
-// with P_s the positions of the segments before s; every element sums its products in (s, p)
-// order in one vector lane.
+// the vector lanes. Positions come in segments (a piece of one output row): segment u = units[s]
+// has len[u] positions, tap i of it reads the input at ptrs[u * ldp + i][p * sw] (a zero-padded
+// input row, stride sw along it), and its grad_output, transposed, is in rows at[u] + p of dyt
+// (row stride ldo):
+//   c[i * ldc + j] += sum_s sum_{p < len[u]} ptrs[u ldp + i][p sw] * dyt[(at[u] + p) ldo + j]
+// every element summing its products in (s, p) order in one vector lane.
 #pragma once
 
 #include <cstdint>
@@ -16,8 +16,9 @@
 namespace fastconv::cpu {
 
 template <typename T>
-using SmallWgradFn = void (*)(int64_t nseg, const int64_t* len, const T* const* ptrs, int64_t ldp,
-                              int64_t sw, const T* dyt, int64_t ldo, T* c, int64_t ldc);
+using SmallWgradFn = void (*)(int64_t nseg, const int64_t* units, const int64_t* len,
+                              const int64_t* at, const T* const* ptrs, int64_t ldp, int64_t sw,
+                              const T* dyt, int64_t ldo, T* c, int64_t ldc);
 // dst[p * ldd + o] = src[o * lds + p] for o < rows, p < cols.
 template <typename T>
 using SmallTransposeFn = void (*)(int64_t rows, int64_t cols, const T* src, int64_t lds, T* dst,

@@ -10,9 +10,9 @@
 namespace fastconv::cpu::simd {
 
 template <typename V, int MR, int NV, typename T>
-inline void small_wgrad_kernel(int64_t nseg, const int64_t* len, const T* const* ptrs,
-                               int64_t ldp, int64_t sw, const T* dyt, int64_t ldo, T* c,
-                               int64_t ldc) {
+inline void small_wgrad_kernel(int64_t nseg, const int64_t* units, const int64_t* len,
+                               const int64_t* at, const T* const* ptrs, int64_t ldp, int64_t sw,
+                               const T* dyt0, int64_t ldo, T* c, int64_t ldc) {
   constexpr int L = V::kLanes;
   typename V::type acc[MR][NV];
 #pragma GCC unroll 8
@@ -20,10 +20,11 @@ inline void small_wgrad_kernel(int64_t nseg, const int64_t* len, const T* const*
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) acc[i][v] = V::load(c + i * ldc + v * L);
   for (int64_t s = 0; s < nseg; ++s) {
+    const int64_t u = units[s], n = len[u];
+    const T* dyt = dyt0 + at[u] * ldo;
     const T* fi[MR];
 #pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i) fi[i] = ptrs[s * ldp + i];
-    const int64_t n = len[s];
+    for (int i = 0; i < MR; ++i) fi[i] = ptrs[u * ldp + i];
     for (int64_t p = 0, q = 0; p < n; ++p, q += sw) {
       typename V::type d[NV];
 #pragma GCC unroll 4
@@ -46,9 +47,10 @@ inline void small_wgrad_kernel(int64_t nseg, const int64_t* len, const T* const*
 template <typename V, int MR, int NV, typename T>
 SmallWgradKernel<T> small_wgrad_kernel(const char* name) {
   return {name, MR, NV * V::kLanes,
-          [](int64_t nseg, const int64_t* len, const T* const* ptrs, int64_t ldp, int64_t sw,
-             const T* dyt, int64_t ldo, T* c, int64_t ldc) {
-            small_wgrad_kernel<V, MR, NV>(nseg, len, ptrs, ldp, sw, dyt, ldo, c, ldc);
+          [](int64_t nseg, const int64_t* units, const int64_t* len, const int64_t* at,
+             const T* const* ptrs, int64_t ldp, int64_t sw, const T* dyt, int64_t ldo, T* c,
+             int64_t ldc) {
+            small_wgrad_kernel<V, MR, NV>(nseg, units, len, at, ptrs, ldp, sw, dyt, ldo, c, ldc);
           }};
 }
 
