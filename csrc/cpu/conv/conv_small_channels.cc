@@ -109,8 +109,9 @@ Plan<T> make_plan(const ConvGeometry& g) {
   plan.seg = std::min(OW, kSegment);
   plan.segs_per_row = ceil_div(OW, plan.seg);
   plan.units = g.batch * g.out_size[0] * g.out_size[1] * plan.segs_per_row;
-  plan.chunk_units =
-      std::max<int64_t>(1, kDytBytes / (plan.seg * plan.cog_pad * int64_t(sizeof(T))));
+  const int64_t sample_units = g.out_size[0] * g.out_size[1] * plan.segs_per_row;
+  plan.chunk_units = std::max<int64_t>(
+      1, std::min(sample_units, kDytBytes / (plan.seg * plan.cog_pad * int64_t(sizeof(T)))));
   const int64_t positions = g.batch * g.out_plane();
   plan.splits = std::max<int64_t>(
       1, std::min({kMaxSplits, plan.units, positions / kMinSplitPositions}));
@@ -188,8 +189,6 @@ void wgrad_small_channels(const ConvGeometry& g, const T* x, const T* gy, T* gw)
           const int64_t oh = r % OH, od = (r / OH) % g.out_size[0], n = r / (OH * g.out_size[0]);
           len[i] = std::min(seg, OW - w0);
           at[i] = pos;
-          transpose(cout, len[i], gy + n * cout * out_plane + (od * OH + oh) * OW + w0, out_plane,
-                    dyt + pos * cog_pad, cog_pad);
           pos += len[i];
           const T** pt = ptrs + i * kc_pad;
           for (int64_t c = 0, k = 0; c < cin; ++c)
@@ -202,6 +201,11 @@ void wgrad_small_channels(const ConvGeometry& g, const T* x, const T* gy, T* gw)
                   pt[k] = base + (base == zero_row ? 0 : off0 + e * g.dilation[2]);
               }
           for (int64_t k = K; k < kc_pad; ++k) pt[k] = zero_row;  // padding taps: never stored
+        }
+        {  // the chunk's positions are consecutive in its sample's grad_output: one transposition
+          const int64_t n = c0 / sample_units, u = c0 % sample_units;
+          const int64_t first = (u / spr) * OW + (u % spr) * seg;
+          transpose(cout, pos, gy + n * cout * out_plane + first, out_plane, dyt, cog_pad);
         }
         for (int64_t o0 = 0; o0 < cog_pad; o0 += nr)
           for (int64_t k0 = 0; k0 < kc_pad; k0 += mr) {
