@@ -180,6 +180,24 @@ bool prefer_implicit_gemm(const ConvGeometry& g, ConvPass pass, int64_t element_
          kWorkspaceLimit;
 }
 
+// small_channels (backward_weight, <= 4 input channels, groups 1: output channels in the vector
+// lanes, taps in registers, the positions streamed once) against implicit_gemm / im2col_gemm, the
+// choices before it (benchmarks/results/stems_cpu.md; float32, AVX-512, x torch = torch CPU time
+// / fastconv CPU time interleaved in one process, 1 thread, loaded machine): ResNet-50 stem b1
+// 1.17 vs 0.95 / -, b8 1.08 vs 0.89; i3d stem 0.95 vs 0.62; VGG conv1_1 1.38 vs 1.09;
+// Fashion-MNIST conv1 1.21 vs 0.97; DeepSpeech conv1 b4 3.72 vs 3.03 / 2.11, b1 3.74 vs 3.00;
+// wav2vec2 conv0 (512 outputs) 4.09 vs 3.23 / 4.27 (2 threads: 4.02 vs 2.93 / 4.33, wall time
+// 17.4 vs 34.6 / 22.1 ms). Not measured below 16 output channels (its narrowest AVX-512 tile;
+// one channel goes to depthwise) or on 1x1 kernels (a GEMM over X in place), so not taken there.
+constexpr int64_t kSmallChannelsMinOutChannels = 16;
+
+bool prefer_small_channels(const ConvGeometry& g, ConvPass pass, int64_t element_size) {
+  if (!small_channels_unsupported(pass, g).empty()) return false;
+  if (g.out_channels < kSmallChannelsMinOutChannels || g.kernel_volume() == 1) return false;
+  return conv_workspace_bytes(ConvAlgorithm::SmallChannels, pass, g, element_size) <=
+         kWorkspaceLimit;
+}
+
 int64_t conv_workspace_bytes(ConvAlgorithm algorithm, ConvPass pass, const ConvGeometry& g,
                              int64_t element_size) {
   const bool f64 = element_size == 8;
@@ -230,6 +248,7 @@ ConvAlgorithm choose_conv_algorithm(const ConvGeometry& g, ConvPass pass,
       (g.out_channels_per_group() <= 8 ||
        (pass == ConvPass::BackwardWeight && !single_channel_wide)))
     return ConvAlgorithm::Depthwise;
+  if (prefer_small_channels(g, pass, element_size)) return ConvAlgorithm::SmallChannels;
   if (prefer_winograd(g, pass, element_size)) return ConvAlgorithm::Winograd;
   if (prefer_implicit_gemm(g, pass, element_size)) return ConvAlgorithm::ImplicitGemm;
   return ConvAlgorithm::Im2colGemm;
