@@ -67,6 +67,48 @@ int thread_id() {
 #endif
 }
 
+// A thread's copies of input rows (c, id, ih) of one sample, zero-padded along W to pw cells
+// (cell j holds x[j - pad]), built on first use; rows outside the input read the zero row.
+template <typename T>
+struct RowCache {
+  const ConvGeometry& g;
+  const T* x;
+  int64_t pw;
+  T* rows;         // C_in D H rows of pw, then the zero row
+  int64_t* stamp;  // the sample each row holds (-1: none)
+
+  const T* zero_row() const { return rows + g.in_channels * g.in_size[0] * g.in_size[1] * pw; }
+  const T* get(int64_t n, int64_t c, int64_t id, int64_t ih) {
+    const int64_t D = g.in_size[0], H = g.in_size[1], W = g.in_size[2];
+    if (id < 0 || id >= D || ih < 0 || ih >= H) return zero_row();
+    const int64_t r = (c * D + id) * H + ih;
+    T* dst = rows + r * pw;
+    if (stamp[r] != n) {
+      stamp[r] = n;
+      const T* src = x + ((n * g.in_channels + c) * D + id) * H * W + ih * W;
+      const int64_t pad = g.pad_before[2];
+      const int64_t lo = std::min(pw, pad), hi = std::max(lo, std::min(pw, pad + W));
+      std::fill(dst, dst + lo, T(0));
+      std::memcpy(dst + lo, src + (lo - pad), size_t(hi - lo) * sizeof(T));
+      std::fill(dst + hi, dst + pw, T(0));
+    }
+    return dst;
+  }
+  // pt[k] for every tap k = (c, a, b, e): where it reads output position w0 of row (n, od, oh);
+  // exactly the zero row where its input row is padding.
+  void tap_pointers(int64_t n, int64_t od, int64_t oh, int64_t w0, const T** pt) {
+    for (int64_t c = 0, k = 0; c < g.in_channels; ++c)
+      for (int64_t a = 0; a < g.kernel[0]; ++a)
+        for (int64_t b = 0; b < g.kernel[1]; ++b) {
+          const T* base = get(n, c, od * g.stride[0] - g.pad_before[0] + a * g.dilation[0],
+                              oh * g.stride[1] - g.pad_before[1] + b * g.dilation[1]);
+          const bool zero = base == zero_row();
+          for (int64_t e = 0; e < g.kernel[2]; ++e, ++k)
+            pt[k] = zero ? base : base + w0 * g.stride[2] + e * g.dilation[2];
+        }
+  }
+};
+
 template <typename T>
 struct Plan {
   SmallWgradKernels<T> kernels{};
@@ -130,14 +172,11 @@ void wgrad_small_channels(const ConvGeometry& g, const T* x, const T* gy, T* gw)
   }
   const SmallWgradKernel<T> kern = plan.kernel;
   const SmallTransposeFn<T> transpose = plan.kernels.transpose;
-  const int64_t cin = g.in_channels;
-  const int64_t D = g.in_size[0], H = g.in_size[1], W = g.in_size[2];
   const int64_t OH = g.out_size[1], OW = g.out_size[2], out_plane = g.out_plane();
-  const int64_t KH = g.kernel[1], KW = g.kernel[2];
   const int64_t pw = plan.pw, cog_pad = plan.cog_pad, kc_pad = plan.kc_pad;
   const int64_t mr = kern.mr, nr = kern.nr, seg = plan.seg, spr = plan.segs_per_row;
   const int64_t units = plan.units, splits = plan.splits, cu = plan.chunk_units;
-  const int64_t in_plane = D * H * W, sample_units = g.out_size[0] * OH * spr;
+  const int64_t sample_units = g.out_size[0] * OH * spr;
   std::vector<T> partial(size_t(plan.shared()));
   // zero-filled: the zero row, and dY^T's padding channels (never written by the transposition)
   std::vector<T> workspace(size_t(plan.threads * plan.per_thread()));
@@ -149,8 +188,8 @@ void wgrad_small_channels(const ConvGeometry& g, const T* x, const T* gy, T* gw)
     const FlushDenormals flush_denormals;
     const int tid = thread_id();
     T* rows = workspace.data() + tid * plan.per_thread();
-    T* zero_row = rows + plan.in_rows * pw;
-    T* dyt = zero_row + pw;
+    const T* zero_row = rows + plan.in_rows * pw;
+    T* dyt = rows + (plan.in_rows + 1) * pw;
     dyt += (plan.align - (reinterpret_cast<uintptr_t>(dyt) / sizeof(T)) % plan.align) %
            plan.align;
     int64_t* stamp = words.data() + tid * plan.per_thread_words();  // sample held by each row
@@ -159,22 +198,7 @@ void wgrad_small_channels(const ConvGeometry& g, const T* x, const T* gy, T* gw)
     int64_t* live = at + cu;
     const T** ptrs = pointers.data() + tid * plan.per_thread_pointers();
     std::fill(stamp, stamp + plan.in_rows, int64_t(-1));
-    // The zero-padded copy of input row r = (c, id, ih) of sample n.
-    const auto row = [&](int64_t n, int64_t c, int64_t id, int64_t ih) -> const T* {
-      if (id < 0 || id >= D || ih < 0 || ih >= H) return zero_row;
-      const int64_t r = (c * D + id) * H + ih;
-      T* dst = rows + r * pw;
-      if (stamp[r] != n) {
-        stamp[r] = n;
-        const T* src = x + (n * cin + c) * in_plane + (id * H + ih) * W;
-        const int64_t pad = g.pad_before[2];
-        const int64_t lo = std::min(pw, pad), hi = std::max(lo, std::min(pw, pad + W));
-        std::fill(dst, dst + lo, T(0));
-        std::memcpy(dst + lo, src + (lo - pad), size_t(hi - lo) * sizeof(T));
-        std::fill(dst + hi, dst + pw, T(0));
-      }
-      return dst;
-    };
+    RowCache<T> cache{g, x, pw, rows, stamp};
 #pragma omp for schedule(static)
     for (int64_t s = 0; s < splits; ++s) {
       T* acc = partial.data() + s * kc_pad * cog_pad;
@@ -191,15 +215,7 @@ void wgrad_small_channels(const ConvGeometry& g, const T* x, const T* gy, T* gw)
           at[i] = pos;
           pos += len[i];
           const T** pt = ptrs + i * kc_pad;
-          for (int64_t c = 0, k = 0; c < cin; ++c)
-            for (int64_t a = 0; a < g.kernel[0]; ++a)
-              for (int64_t b = 0; b < KH; ++b) {
-                const T* base = row(n, c, od * g.stride[0] - g.pad_before[0] + a * g.dilation[0],
-                                    oh * g.stride[1] - g.pad_before[1] + b * g.dilation[1]);
-                const int64_t off0 = base == zero_row ? 0 : w0 * g.stride[2];
-                for (int64_t e = 0; e < KW; ++e, ++k)
-                  pt[k] = base + (base == zero_row ? 0 : off0 + e * g.dilation[2]);
-              }
+          cache.tap_pointers(n, od, oh, w0, pt);
           for (int64_t k = K; k < kc_pad; ++k) pt[k] = zero_row;  // padding taps: never stored
         }
         {  // the chunk's positions are consecutive in its sample's grad_output: one transposition

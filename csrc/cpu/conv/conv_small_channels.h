@@ -31,6 +31,21 @@ struct SmallWgradKernel {
   SmallWgradFn<T> run;
 };
 
+// forward's kernel: an MP x NR block of Y^T (MP positions of one row segment x NR output channels
+// along the lanes), summed in registers over a list of taps:
+//   out[i * ldo + j] = sum_{t < nk} ptrs[t][off + i * sw] * wt[wrow[t] + j]    i < MP, j < NR
+// each element summing its products in t order.
+template <typename T>
+using SmallForwardFn = void (*)(int64_t nk, const T* const* ptrs, const int64_t* wrow,
+                                const T* wt, int64_t off, int64_t sw, T* out, int64_t ldo);
+
+template <typename T>
+struct SmallForwardKernel {
+  const char* name;  // <dtype>_small_forward_<mp>x<nr>__<isa>
+  int64_t mp, nr;    // positions x output channels per call
+  SmallForwardFn<T> run;
+};
+
 // The tiles of one ISA by increasing width (the driver takes the narrowest that holds the output
 // channels, else the widest), and the transposition of grad_output.
 constexpr int kMaxSmallWgradKernels = 3;
@@ -39,6 +54,8 @@ struct SmallWgradKernels {
   SmallWgradKernel<T> kernel[kMaxSmallWgradKernels];
   int count;
   SmallTransposeFn<T> transpose;
+  SmallForwardKernel<T> forward[kMaxSmallWgradKernels];
+  int forward_count;
 };
 
 namespace generic {

@@ -12,14 +12,22 @@ SmallWgradKernels<float> f32_small_wgrad_kernels() {
   return {{simd::small_wgrad_kernel<V, 8, 1, float>("f32_small_wgrad_8x16__avx512"),
            simd::small_wgrad_kernel<V, 8, 2, float>("f32_small_wgrad_8x32__avx512"),
            simd::small_wgrad_kernel<V, 6, 4, float>("f32_small_wgrad_6x64__avx512")},
-          3, simd::small_transpose<V, float>};
+          3, simd::small_transpose<V, float>,
+          {simd::small_forward_kernel<V, 14, 1, float>("f32_small_forward_14x16__avx512"),
+           simd::small_forward_kernel<V, 12, 2, float>("f32_small_forward_12x32__avx512"),
+           simd::small_forward_kernel<V, 6, 4, float>("f32_small_forward_6x64__avx512")},
+          3};
 }
 SmallWgradKernels<double> f64_small_wgrad_kernels() {
   using V = simd::avx512::F64;
   return {{simd::small_wgrad_kernel<V, 8, 1, double>("f64_small_wgrad_8x8__avx512"),
            simd::small_wgrad_kernel<V, 8, 2, double>("f64_small_wgrad_8x16__avx512"),
            simd::small_wgrad_kernel<V, 6, 4, double>("f64_small_wgrad_6x32__avx512")},
-          3, simd::small_transpose<V, double>};
+          3, simd::small_transpose<V, double>,
+          {simd::small_forward_kernel<V, 14, 1, double>("f64_small_forward_14x8__avx512"),
+           simd::small_forward_kernel<V, 12, 2, double>("f64_small_forward_12x16__avx512"),
+           simd::small_forward_kernel<V, 6, 4, double>("f64_small_forward_6x32__avx512")},
+          3};
 }
 
 }  // namespace fastconv::cpu::avx512

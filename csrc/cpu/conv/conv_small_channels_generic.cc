@@ -11,13 +11,19 @@ SmallWgradKernels<float> f32_small_wgrad_kernels() {
   using V = simd::generic::Vec4<float>;
   return {{simd::small_wgrad_kernel<V, 4, 1, float>("f32_small_wgrad_4x4__generic"),
            simd::small_wgrad_kernel<V, 4, 2, float>("f32_small_wgrad_4x8__generic")},
-          2, simd::small_transpose<V, float>};
+          2, simd::small_transpose<V, float>,
+          {simd::small_forward_kernel<V, 4, 1, float>("f32_small_forward_4x4__generic"),
+           simd::small_forward_kernel<V, 4, 2, float>("f32_small_forward_4x8__generic")},
+          2};
 }
 SmallWgradKernels<double> f64_small_wgrad_kernels() {
   using V = simd::generic::Vec4<double>;
   return {{simd::small_wgrad_kernel<V, 4, 1, double>("f64_small_wgrad_4x4__generic"),
            simd::small_wgrad_kernel<V, 4, 2, double>("f64_small_wgrad_4x8__generic")},
-          2, simd::small_transpose<V, double>};
+          2, simd::small_transpose<V, double>,
+          {simd::small_forward_kernel<V, 4, 1, double>("f64_small_forward_4x4__generic"),
+           simd::small_forward_kernel<V, 4, 2, double>("f64_small_forward_4x8__generic")},
+          2};
 }
 
 }  // namespace fastconv::cpu::generic

@@ -54,6 +54,44 @@ SmallWgradKernel<T> small_wgrad_kernel(const char* name) {
           }};
 }
 
+template <typename V, int MP, int NV, typename T>
+inline void small_forward_kernel(int64_t nk, const T* const* ptrs, const int64_t* wrow,
+                                 const T* wt, int64_t off, int64_t sw, T* out, int64_t ldo) {
+  constexpr int L = V::kLanes;
+  typename V::type acc[MP][NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < MP; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[i][v] = V::zero();
+  for (int64_t t = 0; t < nk; ++t) {
+    const T* f = ptrs[t] + off;
+    const T* w = wt + wrow[t];
+    typename V::type wv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) wv[v] = V::load(w + v * L);
+#pragma GCC unroll 16
+    for (int i = 0; i < MP; ++i) {
+      const typename V::type x = V::broadcast(f);
+      f += sw;
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[i][v] = V::fmadd(x, wv[v], acc[i][v]);
+    }
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < MP; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) V::store(out + i * ldo + v * L, acc[i][v]);
+}
+
+template <typename V, int MP, int NV, typename T>
+SmallForwardKernel<T> small_forward_kernel(const char* name) {
+  return {name, MP, NV * V::kLanes,
+          [](int64_t nk, const T* const* ptrs, const int64_t* wrow, const T* wt, int64_t off,
+             int64_t sw, T* out, int64_t ldo) {
+            small_forward_kernel<V, MP, NV>(nk, ptrs, wrow, wt, off, sw, out, ldo);
+          }};
+}
+
 // Whole V::kTile blocks through V::transpose_tile, the edges element by element.
 template <typename V, typename T>
 void small_transpose(int64_t rows, int64_t cols, const T* src, int64_t lds, T* dst,
