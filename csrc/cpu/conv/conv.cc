@@ -192,7 +192,8 @@ bool prefer_implicit_gemm(const ConvGeometry& g, ConvPass pass, int64_t element_
 constexpr int64_t kSmallChannelsMinOutChannels = 16;
 
 bool prefer_small_channels(const ConvGeometry& g, ConvPass pass, int64_t element_size) {
-  if (!small_channels_unsupported(pass, g).empty()) return false;
+  if (pass != ConvPass::BackwardWeight || !small_channels_unsupported(pass, g).empty())
+    return false;
   if (g.out_channels < kSmallChannelsMinOutChannels || g.kernel_volume() == 1) return false;
   return conv_workspace_bytes(ConvAlgorithm::SmallChannels, pass, g, element_size) <=
          kWorkspaceLimit;
@@ -263,7 +264,7 @@ void conv_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, 
     case ConvAlgorithm::Winograd: return forward_winograd(g, x, w, bias, relu, y);
     case ConvAlgorithm::Depthwise: return forward_depthwise(g, x, w, bias, relu, y);
     case ConvAlgorithm::ImplicitGemm: return forward_implicit_gemm(g, x, w, bias, relu, y);
-    case ConvAlgorithm::SmallChannels: break;  // backward_weight only (its predicate)
+    case ConvAlgorithm::SmallChannels: return forward_small_channels(g, x, w, bias, relu, y);
   }
 }
 
@@ -276,7 +277,7 @@ void conv_backward_data(const ConvGeometry& g, const T* gy, const T* w, T* gx,
     case ConvAlgorithm::Winograd: return backward_data_winograd(g, gy, w, gx);
     case ConvAlgorithm::Depthwise: return backward_data_depthwise(g, gy, w, gx);
     case ConvAlgorithm::ImplicitGemm: return backward_data_implicit_gemm(g, gy, w, gx);
-    case ConvAlgorithm::SmallChannels: break;  // backward_weight only (its predicate)
+    case ConvAlgorithm::SmallChannels: break;  // forward and backward_weight only (predicate)
   }
 }
 

@@ -25,8 +25,8 @@ enum class ConvAlgorithm {
                // depth multiplier)
   ImplicitGemm,  // GEMM reading a zero-padded input frame in place (no im2col); forward,
                  // backward_weight, and backward_data with stride 1
-  SmallChannels,  // backward_weight with <= 4 input channels, groups 1 (stems): output channels
-                  // along the vector lanes, taps in registers, positions streamed once
+  SmallChannels,  // forward and backward_weight with <= 4 input channels, groups 1 (stems):
+                  // output channels along the vector lanes
 };
 
 enum class ConvPass { Forward, BackwardData, BackwardWeight };

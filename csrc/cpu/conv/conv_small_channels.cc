@@ -31,6 +31,7 @@
 #include "common/parallel.h"
 #include "cpu/conv/conv_algorithms.h"
 #include "cpu/conv/conv_small_channels.h"
+#include "cpu/conv/epilogue.h"
 
 namespace fastconv::cpu {
 
@@ -251,11 +252,137 @@ void wgrad_small_channels(const ConvGeometry& g, const T* x, const T* gy, T* gw)
   }
 }
 
+// ------------------------------------------------------------------------------------ forward
+//
+//   Y^T[q, o] = sum_{taps k} x_pad[k at q] * W^T[k, o]
+// The forward tile (conv_small_channels.h) holds MP positions of a row segment x NR output
+// channels in registers over the taps whose input row is not padding (a list per unit, in tap
+// order); a chunk of units fills a Y^T buffer, transposed into y with the bias / ReLU epilogue.
+// Every output element sums its products in tap order: results do not depend on the threads or
+// on the batch. Threads split the chunks (each inside one sample).
+template <typename T>
+struct ForwardPlan {
+  SmallForwardKernel<T> kernel{};
+  int64_t K = 0, cog_pad = 0, pw = 0, in_rows = 0, seg = 0, segs_per_row = 0;
+  int64_t sample_units = 0, chunk_units = 1, chunks_per_sample = 0, chunks = 0;
+  int64_t slack = 0;  // after the zero row: a tile's last positions read up to MP cells past a row
+  int64_t align = 0;
+  int threads = 1;
+  int64_t shared() const { return K * cog_pad; }  // W^T
+  int64_t per_thread() const {  // padded rows + zero row + slack, Y^T of a chunk (+ MP rows)
+    return (in_rows + 1) * pw + slack + (chunk_units * seg + kernel.mp) * cog_pad + align;
+  }
+  // row stamps; per unit: length, first Y^T row, live taps and their W^T rows
+  int64_t per_thread_words() const { return in_rows + chunk_units * (3 + K); }
+  int64_t per_thread_pointers() const { return chunk_units * K; }
+  int64_t bytes() const {
+    return (shared() + threads * per_thread()) * int64_t(sizeof(T)) +
+           threads * (per_thread_words() * int64_t(sizeof(int64_t)) +
+                      per_thread_pointers() * int64_t(sizeof(const T*)));
+  }
+};
+
+template <typename T>
+ForwardPlan<T> make_forward_plan(const ConvGeometry& g) {
+  ForwardPlan<T> plan;
+  const SmallWgradKernels<T> kernels = select_kernels<T>();
+  const int64_t cout = g.out_channels, OW = g.out_size[2];
+  plan.K = g.gemm_k();
+  if (g.batch == 0 || g.out_plane() == 0 || cout == 0) return plan;
+  plan.kernel = kernels.forward[kernels.forward_count - 1];
+  for (int i = kernels.forward_count - 1; i >= 0; --i)
+    if (kernels.forward[i].nr >= cout) plan.kernel = kernels.forward[i];
+  plan.cog_pad = ceil_div(cout, plan.kernel.nr) * plan.kernel.nr;
+  plan.pw = (OW - 1) * g.stride[2] + (g.kernel[2] - 1) * g.dilation[2] + 1;
+  plan.in_rows = g.in_channels * g.in_size[0] * g.in_size[1];
+  plan.seg = std::min(OW, kSegment);
+  plan.segs_per_row = ceil_div(OW, plan.seg);
+  plan.sample_units = g.out_size[0] * g.out_size[1] * plan.segs_per_row;
+  plan.chunk_units = std::max<int64_t>(
+      1, std::min(plan.sample_units, kDytBytes / (plan.seg * plan.cog_pad * int64_t(sizeof(T)))));
+  plan.chunks_per_sample = ceil_div(plan.sample_units, plan.chunk_units);
+  plan.chunks = g.batch * plan.chunks_per_sample;
+  plan.slack = plan.kernel.mp * g.stride[2];
+  plan.align = 64 / int64_t(sizeof(T));
+  plan.threads = threads_for(plan.chunks, g.batch * g.out_plane() * cout * plan.K);
+  return plan;
+}
+
+template <typename T>
+void forward_small_channels_impl(const ConvGeometry& g, const T* x, const T* w, const T* bias,
+                                 bool relu, T* y) {
+  const ForwardPlan<T> plan = make_forward_plan<T>(g);
+  if (plan.chunks == 0) return;
+  const SmallForwardKernel<T> kern = plan.kernel;
+  const SmallTransposeFn<T> transpose = select_kernels<T>().transpose;
+  const int64_t cout = g.out_channels, K = plan.K, cog_pad = plan.cog_pad, pw = plan.pw;
+  const int64_t OH = g.out_size[1], OW = g.out_size[2], out_plane = g.out_plane();
+  const int64_t mp = kern.mp, nr = kern.nr, seg = plan.seg, spr = plan.segs_per_row;
+  const int64_t cu = plan.chunk_units, sw = g.stride[2];
+  std::vector<T> wt(size_t(plan.shared()));
+  std::vector<T> workspace(size_t(plan.threads * plan.per_thread()));  // zero: zero row, slack
+  std::vector<int64_t> words(size_t(plan.threads * plan.per_thread_words()));
+  std::vector<const T*> pointers(size_t(plan.threads * plan.per_thread_pointers()));
+
+#pragma omp parallel num_threads(plan.threads)
+  {
+    const FlushDenormals flush_denormals;
+#pragma omp for schedule(static)
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t o = 0; o < cog_pad; ++o) wt[size_t(k * cog_pad + o)] = o < cout ? w[o * K + k] : T(0);
+    const int tid = thread_id();
+    T* rows = workspace.data() + tid * plan.per_thread();
+    T* yt = rows + (plan.in_rows + 1) * pw + plan.slack;
+    yt += (plan.align - (reinterpret_cast<uintptr_t>(yt) / sizeof(T)) % plan.align) % plan.align;
+    int64_t* stamp = words.data() + tid * plan.per_thread_words();
+    int64_t* len = stamp + plan.in_rows;
+    int64_t* at = len + cu;
+    int64_t* live = at + cu;   // live taps per unit
+    int64_t* wrow = live + cu;  // unit i: W^T row offsets of its live taps, K per unit
+    const T** ptrs = pointers.data() + tid * plan.per_thread_pointers();
+    std::fill(stamp, stamp + plan.in_rows, int64_t(-1));
+    RowCache<T> cache{g, x, pw, rows, stamp};
+    const T* zero_row = cache.zero_row();
+#pragma omp for schedule(static)
+    for (int64_t c = 0; c < plan.chunks; ++c) {
+      const int64_t n = c / plan.chunks_per_sample, ub = (c % plan.chunks_per_sample) * cu;
+      const int64_t nu = std::min(cu, plan.sample_units - ub);
+      int64_t pos = 0;
+      for (int64_t i = 0; i < nu; ++i) {
+        const int64_t u = ub + i, w0 = (u % spr) * seg, r = u / spr;
+        len[i] = std::min(seg, OW - w0);
+        at[i] = pos;
+        pos += len[i];
+        const T** pt = ptrs + i * K;
+        cache.tap_pointers(n, r / OH, r % OH, w0, pt);
+        int64_t m = 0;  // the taps that read an input row, in order
+        for (int64_t k = 0; k < K; ++k)
+          if (pt[k] != zero_row) {
+            pt[m] = pt[k];
+            wrow[i * K + m++] = k * cog_pad;
+          }
+        live[i] = m;
+      }
+      // (a unit's last tile writes up to MP - 1 rows past it: the next unit's, rewritten after)
+      for (int64_t o0 = 0; o0 < cog_pad; o0 += nr)
+        for (int64_t i = 0; i < nu; ++i)
+          for (int64_t p0 = 0; p0 < len[i]; p0 += mp)
+            kern.run(live[i], ptrs + i * K, wrow + i * K, wt.data() + o0, p0 * sw, sw,
+                     yt + (at[i] + p0) * cog_pad + o0, cog_pad);
+      const int64_t first = (ub / spr) * OW + (ub % spr) * seg;  // positions are consecutive
+      T* yn = y + n * cout * out_plane + first;
+      transpose(pos, cout, yt, cog_pad, yn, out_plane);
+      if (bias || relu)
+        for (int64_t o = 0; o < cout; ++o)
+          bias_relu_row(yn + o * out_plane, pos, bias ? bias[o] : T(0), relu);
+    }
+  }
+}
+
 }  // namespace
 
 std::string small_channels_unsupported(ConvPass pass, const ConvGeometry& g) {
-  if (pass != ConvPass::BackwardWeight)
-    return "it computes backward_weight only";
+  if (pass == ConvPass::BackwardData) return "it computes forward and backward_weight only";
   if (g.groups != 1) return "it needs groups == 1, got groups=" + std::to_string(g.groups);
   if (g.in_channels > kMaxChannels)
     return "it needs at most " + std::to_string(kMaxChannels) + " input channels, got " +
@@ -266,6 +393,10 @@ std::string small_channels_unsupported(ConvPass pass, const ConvGeometry& g) {
 template <typename T>
 int64_t small_channels_workspace_bytes(const ConvGeometry& g, ConvPass pass) {
   if (!small_channels_unsupported(pass, g).empty()) return -1;
+  if (pass == ConvPass::Forward) {
+    const ForwardPlan<T> plan = make_forward_plan<T>(g);
+    return plan.chunks == 0 ? 0 : plan.bytes();
+  }
   const Plan<T> plan = make_plan<T>(g);
   return plan.splits == 0 ? 0 : plan.bytes();
 }
@@ -275,6 +406,16 @@ void backward_weight_small_channels(const ConvGeometry& g, const T* x, const T* 
   wgrad_small_channels(g, x, gy, gw);
 }
 
+template <typename T>
+void forward_small_channels(const ConvGeometry& g, const T* x, const T* w, const T* bias,
+                            bool relu, T* y) {
+  forward_small_channels_impl(g, x, w, bias, relu, y);
+}
+
+template void forward_small_channels<float>(const ConvGeometry&, const float*, const float*,
+                                            const float*, bool, float*);
+template void forward_small_channels<double>(const ConvGeometry&, const double*, const double*,
+                                             const double*, bool, double*);
 template int64_t small_channels_workspace_bytes<float>(const ConvGeometry&, ConvPass);
 template int64_t small_channels_workspace_bytes<double>(const ConvGeometry&, ConvPass);
 template void backward_weight_small_channels<float>(const ConvGeometry&, const float*,
