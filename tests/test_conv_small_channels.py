@@ -1,9 +1,10 @@
-"""small_channels (backward_weight with <= 4 input channels, groups 1): output channels just
+"""small_channels (forward and backward_weight with <= 4 input channels, groups 1): output channels just
 below, at and above the tiles' widths (4/8/16/32/64 lanes over the ISA paths), taps not a
 multiple of the tile's rows, stride / padding / dilation (padding wider than the kernel reach,
 rows entirely in the padding), rows longer than one 256-position segment, several splits of the
 positions (some crossing samples), 1-D to 3-D; against the float64 reference and bitwise across
-1, 2 and 3 threads; and the workspace it reports."""
+1, 2 and 3 threads (forward: also a sample alone vs inside its batch, bias and ReLU); and the
+workspace it reports."""
 
 from __future__ import annotations
 
@@ -69,12 +70,39 @@ def test_small_channels_backward_weight(case, dtype, rng, restore_threads):
                  what=f"{_id(case)} grad_weight")
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("case", CASES, ids=[_id(c) for c in CASES])
+def test_small_channels_forward(case, dtype, rng, restore_threads):
+    c_in, c_out, size, kernel, stride, padding, dilation, batch = case
+    nd = len(size)
+    x = rng.standard_normal((batch, c_in) + size).astype(dtype)
+    w = rng.standard_normal((c_out, c_in) + kernel).astype(dtype)
+    b = rng.standard_normal(c_out).astype(dtype)
+    args = dict(stride=stride, padding=padding, dilation=dilation)
+    conv = getattr(fastconv, f"conv{nd}d")
+    results = []
+    for threads in (1, 2, 3):
+        fastconv.set_num_threads(threads)
+        results.append(conv(x, w, b, **args, algorithm="small_channels"))
+    for other in results[1:]:
+        np.testing.assert_array_equal(results[0], other)
+    alone = conv(x[-1:], w, b, **args, algorithm="small_channels")
+    np.testing.assert_array_equal(alone, results[0][-1:])
+    ref = getattr(reference, f"conv{nd}d")(x.astype(np.float64), w.astype(np.float64),
+                                           b.astype(np.float64), **args)
+    assert_close(results[0], ref, dtype=dtype, reduction=c_in * int(np.prod(kernel)),
+                 what=f"{_id(case)} forward")
+    relu = conv(x, w, b, **args, algorithm="small_channels", activation="relu")
+    np.testing.assert_array_equal(relu, np.maximum(results[0], 0))
+
+
 def test_small_channels_scope_and_workspace():
     plan = fastconv.explain("conv2d", (1, 3, 224, 224), (64, 3, 7, 7), stride=2, padding=3,
                             algorithm="small_channels")["passes"]
-    assert plan["forward"]["algorithm"] is None
-    assert plan["backward_weight"]["algorithm"] == "small_channels"
-    assert 0 < plan["backward_weight"]["workspace_bytes"] < 64 << 20
+    assert plan["backward_data"]["algorithm"] is None
+    for p in ("forward", "backward_weight"):
+        assert plan[p]["algorithm"] == "small_channels"
+        assert 0 < plan[p]["workspace_bytes"] < 64 << 20
     for shape in [(1, 5, 16, 16), (1, 4, 16, 16)]:  # 5 channels, or groups: not computed
         groups = 2 if shape[1] == 4 else 1
         p = fastconv.explain("conv2d", shape, (8, shape[1] // groups, 3, 3), groups=groups,

@@ -189,11 +189,18 @@ bool prefer_implicit_gemm(const ConvGeometry& g, ConvPass pass, int64_t element_
 // wav2vec2 conv0 (512 outputs) 4.09 vs 3.23 / 4.27 (2 threads: 4.02 vs 2.93 / 4.33, wall time
 // 17.4 vs 34.6 / 22.1 ms). Not measured below 16 output channels (its narrowest AVX-512 tile;
 // one channel goes to depthwise) or on 1x1 kernels (a GEMM over X in place), so not taken there.
+// Its forward (positions x output channels in registers over the taps, Y^T transposed into y)
+// only wins with a long reduction (same measurement, x torch small_channels vs implicit_gemm,
+// 2 / 1 threads): i3d stem, K = C_in x taps = 1029: 0.85 / 0.86 vs 0.64 / 0.65; even at K = 147
+// (ResNet-50 stem b1 1.89 / 1.71 vs 1.87 / 1.88, b8 1.64 / 1.89 vs 1.60 / 1.83) and K = 25
+// (Fashion-MNIST conv1 1.28 / 1.35 vs 1.24 / 1.32); it loses at K = 27 (VGG conv1_1, 1 thread:
+// 0.87 vs 1.15: the transposition of Y^T and the per-tile stores weigh against 27 taps).
 constexpr int64_t kSmallChannelsMinOutChannels = 16;
+constexpr int64_t kSmallChannelsForwardMinK = 512;
 
 bool prefer_small_channels(const ConvGeometry& g, ConvPass pass, int64_t element_size) {
-  if (pass != ConvPass::BackwardWeight || !small_channels_unsupported(pass, g).empty())
-    return false;
+  if (!small_channels_unsupported(pass, g).empty()) return false;
+  if (pass == ConvPass::Forward && g.gemm_k() < kSmallChannelsForwardMinK) return false;
   if (g.out_channels < kSmallChannelsMinOutChannels || g.kernel_volume() == 1) return false;
   return conv_workspace_bytes(ConvAlgorithm::SmallChannels, pass, g, element_size) <=
          kWorkspaceLimit;
