@@ -1,4 +1,4 @@
-"""small_channels (forward and backward_weight with <= 4 input channels, groups 1): output channels just
+"""small_channels (forward and backward_weight, <= 4 input channels, groups 1): output channels just
 below, at and above the tiles' widths (4/8/16/32/64 lanes over the ISA paths), taps not a
 multiple of the tile's rows, stride / padding / dilation (padding wider than the kernel reach,
 rows entirely in the padding), rows longer than one 256-position segment, several splits of the

@@ -73,11 +73,12 @@ void backward_data_implicit_gemm(const ConvGeometry& g, const T* gy, const T* w,
 template <typename T>
 void backward_weight_implicit_gemm(const ConvGeometry& g, const T* x, const T* gy, T* gw);
 
-// forward and backward_weight of convolutions with few input channels (conv_small_channels.cc): groups 1,
-// at most 4 input channels, any kernel, stride, padding and dilation, 1D to 3D.
+// Forward and backward_weight of convolutions with few input channels (conv_small_channels.cc):
+// groups 1, at most 4 input channels, any kernel, stride, padding and dilation, 1D to 3D.
 std::string small_channels_unsupported(ConvPass pass, const ConvGeometry& g);
-// Bytes it allocates (partial sums per split; per thread: zero-padded input rows, transposed
-// grad_output of a chunk, row stamps and tap pointers); -1 for a pass it does not compute.
+// Bytes it allocates (backward_weight: partial sums per split; forward: W^T; per thread:
+// zero-padded input rows, the transposed grad_output / output of a chunk, row stamps and tap
+// pointers); -1 for a pass it does not compute.
 template <typename T>
 int64_t small_channels_workspace_bytes(const ConvGeometry& g, ConvPass pass);
 template <typename T>

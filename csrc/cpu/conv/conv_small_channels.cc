@@ -1,6 +1,6 @@
-// backward_weight of convolutions with few input channels (stems and first layers: 7x7/2 3 -> 64,
-// 7x7x7/2 3 -> 64, 3x3 3 -> 64, 5x5 1 -> 16): dW is small (C_out x C_in taps) and each of its
-// elements sums over every output position of the batch.
+// backward_weight (and forward, its section at the end) of convolutions with few input channels
+// (stems and first layers: 7x7/2 3 -> 64, 7x7x7/2 3 -> 64, 3x3 3 -> 64, 5x5 1 -> 16): dW is small
+// (C_out x C_in taps) and each of its elements sums over every output position of the batch.
 //
 //   dW^T[k = (c, tap), o] = sum_n sum_{positions q} x_pad[n, c, tap reads at q] * dY^T[n, q, o]
 //
@@ -13,9 +13,9 @@
 // Work units are output row segments (n, od, oh, a piece of at most kSegment positions along
 // OW), in order; a fixed number of splits (a function of the geometry only) cut the units into
 // contiguous ranges, each summed into its own partial dW^T; the partial sums are added in split
-// order. Inside a split, chunks of units (of one sample) have their grad_output transposed (dY^T rows) once and
-// then every tap block runs over them. So every dW element sums its products in one fixed order
-// whatever the thread count.
+// order. Inside a split, chunks of units (of one sample) have their grad_output transposed (dY^T
+// rows) once, then every tap block runs over them. So every dW element sums its products in one
+// fixed order whatever the thread count.
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -50,14 +50,14 @@ constexpr int64_t kMaxSplits = 8;
 constexpr int64_t kMinSplitPositions = 2048;
 
 template <typename T>
-SmallWgradKernels<T> select_kernels();
+SmallChannelKernels<T> select_kernels();
 template <>
-SmallWgradKernels<float> select_kernels<float>() {
-  return FASTCONV_ISA_DISPATCH(f32_small_wgrad_kernels);
+SmallChannelKernels<float> select_kernels<float>() {
+  return FASTCONV_ISA_DISPATCH(f32_small_channel_kernels);
 }
 template <>
-SmallWgradKernels<double> select_kernels<double>() {
-  return FASTCONV_ISA_DISPATCH(f64_small_wgrad_kernels);
+SmallChannelKernels<double> select_kernels<double>() {
+  return FASTCONV_ISA_DISPATCH(f64_small_channel_kernels);
 }
 
 int thread_id() {
@@ -112,7 +112,7 @@ struct RowCache {
 
 template <typename T>
 struct Plan {
-  SmallWgradKernels<T> kernels{};
+  SmallChannelKernels<T> kernels{};
   SmallWgradKernel<T> kernel{};
   int64_t cog_pad = 0, kc_pad = 0;   // dW^T partial sums: kc_pad rows x cog_pad columns
   int64_t pw = 0;                    // padded input row length
@@ -285,7 +285,7 @@ struct ForwardPlan {
 template <typename T>
 ForwardPlan<T> make_forward_plan(const ConvGeometry& g) {
   ForwardPlan<T> plan;
-  const SmallWgradKernels<T> kernels = select_kernels<T>();
+  const SmallChannelKernels<T> kernels = select_kernels<T>();
   const int64_t cout = g.out_channels, OW = g.out_size[2];
   plan.K = g.gemm_k();
   if (g.batch == 0 || g.out_plane() == 0 || cout == 0) return plan;
@@ -329,7 +329,8 @@ void forward_small_channels_impl(const ConvGeometry& g, const T* x, const T* w, 
     const FlushDenormals flush_denormals;
 #pragma omp for schedule(static)
     for (int64_t k = 0; k < K; ++k)
-      for (int64_t o = 0; o < cog_pad; ++o) wt[size_t(k * cog_pad + o)] = o < cout ? w[o * K + k] : T(0);
+      for (int64_t o = 0; o < cog_pad; ++o)
+        wt[size_t(k * cog_pad + o)] = o < cout ? w[o * K + k] : T(0);
     const int tid = thread_id();
     T* rows = workspace.data() + tid * plan.per_thread();
     T* yt = rows + (plan.in_rows + 1) * pw + plan.slack;

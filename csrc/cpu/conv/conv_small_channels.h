@@ -1,6 +1,6 @@
 // Per-ISA kernels of the small-channel convolution (conv_small_channels.cc is the driver): the
-// backward_weight of convolutions with few input channels (stems, first layers), where the
-// reduction per weight is long (every output position) and the weight matrix is small.
+// backward_weight and forward of convolutions with few input channels (stems, first layers), with
+// output channels along the vector lanes and the input read in place from zero-padded rows.
 //
 // The tap kernel keeps an MR x NR block of dW^T in registers: MR taps x NR output channels along
 // the vector lanes. Positions come in segments (a piece of one output row): segment u = units[s]
@@ -47,28 +47,29 @@ struct SmallForwardKernel {
 };
 
 // The tiles of one ISA by increasing width (the driver takes the narrowest that holds the output
-// channels, else the widest), and the transposition of grad_output.
-constexpr int kMaxSmallWgradKernels = 3;
+// channels, else the widest), backward_weight's then forward's, and the transposition (of
+// grad_output into dY^T, of Y^T into y).
+constexpr int kMaxSmallChannelKernels = 3;
 template <typename T>
-struct SmallWgradKernels {
-  SmallWgradKernel<T> kernel[kMaxSmallWgradKernels];
+struct SmallChannelKernels {
+  SmallWgradKernel<T> kernel[kMaxSmallChannelKernels];
   int count;
   SmallTransposeFn<T> transpose;
-  SmallForwardKernel<T> forward[kMaxSmallWgradKernels];
+  SmallForwardKernel<T> forward[kMaxSmallChannelKernels];
   int forward_count;
 };
 
 namespace generic {
-SmallWgradKernels<float> f32_small_wgrad_kernels();
-SmallWgradKernels<double> f64_small_wgrad_kernels();
+SmallChannelKernels<float> f32_small_channel_kernels();
+SmallChannelKernels<double> f64_small_channel_kernels();
 }  // namespace generic
 namespace avx2 {
-SmallWgradKernels<float> f32_small_wgrad_kernels();
-SmallWgradKernels<double> f64_small_wgrad_kernels();
+SmallChannelKernels<float> f32_small_channel_kernels();
+SmallChannelKernels<double> f64_small_channel_kernels();
 }  // namespace avx2
 namespace avx512 {
-SmallWgradKernels<float> f32_small_wgrad_kernels();
-SmallWgradKernels<double> f64_small_wgrad_kernels();
+SmallChannelKernels<float> f32_small_channel_kernels();
+SmallChannelKernels<double> f64_small_channel_kernels();
 }  // namespace avx512
 
 }  // namespace fastconv::cpu

@@ -7,7 +7,7 @@
 
 namespace fastconv::cpu::avx2 {
 
-SmallWgradKernels<float> f32_small_wgrad_kernels() {
+SmallChannelKernels<float> f32_small_channel_kernels() {
   using V = simd::avx2::F32;
   return {{simd::small_wgrad_kernel<V, 8, 1, float>("f32_small_wgrad_8x8__avx2"),
            simd::small_wgrad_kernel<V, 6, 2, float>("f32_small_wgrad_6x16__avx2")},
@@ -16,7 +16,7 @@ SmallWgradKernels<float> f32_small_wgrad_kernels() {
            simd::small_forward_kernel<V, 6, 2, float>("f32_small_forward_6x16__avx2")},
           2};
 }
-SmallWgradKernels<double> f64_small_wgrad_kernels() {
+SmallChannelKernels<double> f64_small_channel_kernels() {
   using V = simd::avx2::F64;
   return {{simd::small_wgrad_kernel<V, 8, 1, double>("f64_small_wgrad_8x4__avx2"),
            simd::small_wgrad_kernel<V, 6, 2, double>("f64_small_wgrad_6x8__avx2")},

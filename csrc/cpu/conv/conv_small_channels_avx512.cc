@@ -7,7 +7,7 @@
 
 namespace fastconv::cpu::avx512 {
 
-SmallWgradKernels<float> f32_small_wgrad_kernels() {
+SmallChannelKernels<float> f32_small_channel_kernels() {
   using V = simd::avx512::F32;
   return {{simd::small_wgrad_kernel<V, 8, 1, float>("f32_small_wgrad_8x16__avx512"),
            simd::small_wgrad_kernel<V, 8, 2, float>("f32_small_wgrad_8x32__avx512"),
@@ -18,7 +18,7 @@ SmallWgradKernels<float> f32_small_wgrad_kernels() {
            simd::small_forward_kernel<V, 6, 4, float>("f32_small_forward_6x64__avx512")},
           3};
 }
-SmallWgradKernels<double> f64_small_wgrad_kernels() {
+SmallChannelKernels<double> f64_small_channel_kernels() {
   using V = simd::avx512::F64;
   return {{simd::small_wgrad_kernel<V, 8, 1, double>("f64_small_wgrad_8x8__avx512"),
            simd::small_wgrad_kernel<V, 8, 2, double>("f64_small_wgrad_8x16__avx512"),

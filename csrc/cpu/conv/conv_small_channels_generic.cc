@@ -7,7 +7,7 @@
 
 namespace fastconv::cpu::generic {
 
-SmallWgradKernels<float> f32_small_wgrad_kernels() {
+SmallChannelKernels<float> f32_small_channel_kernels() {
   using V = simd::generic::Vec4<float>;
   return {{simd::small_wgrad_kernel<V, 4, 1, float>("f32_small_wgrad_4x4__generic"),
            simd::small_wgrad_kernel<V, 4, 2, float>("f32_small_wgrad_4x8__generic")},
@@ -16,7 +16,7 @@ SmallWgradKernels<float> f32_small_wgrad_kernels() {
            simd::small_forward_kernel<V, 4, 2, float>("f32_small_forward_4x8__generic")},
           2};
 }
-SmallWgradKernels<double> f64_small_wgrad_kernels() {
+SmallChannelKernels<double> f64_small_channel_kernels() {
   using V = simd::generic::Vec4<double>;
   return {{simd::small_wgrad_kernel<V, 4, 1, double>("f64_small_wgrad_4x4__generic"),
            simd::small_wgrad_kernel<V, 4, 2, double>("f64_small_wgrad_4x8__generic")},

@@ -99,10 +99,10 @@ void small_transpose(int64_t rows, int64_t cols, const T* src, int64_t lds, T* d
   constexpr int64_t B = V::kTile;
   const int64_t rb = rows / B * B, cb = cols / B * B;
   for (int64_t o = 0; o < rb; o += B)
-    for (int64_t p = 0; p < cb; p += B) V::transpose_tile(src + o * lds + p, lds, dst + p * ldd + o, ldd);
-  for (int64_t o = 0; o < rows; ++o) {
+    for (int64_t p = 0; p < cb; p += B)
+      V::transpose_tile(src + o * lds + p, lds, dst + p * ldd + o, ldd);
+  for (int64_t o = 0; o < rows; ++o)
     for (int64_t p = o < rb ? cb : 0; p < cols; ++p) dst[p * ldd + o] = src[o * lds + p];
-  }
 }
 
 }  // namespace fastconv::cpu::simd
