@@ -33,6 +33,7 @@ const AlgorithmInfo kAlgorithms[] = {
     {ConvAlgorithm::Depthwise, "depthwise", depthwise_unsupported},
     {ConvAlgorithm::ImplicitGemm, "implicit_gemm", implicit_gemm_unsupported},
     {ConvAlgorithm::StridePhases, "stride_phases", stride_phases_unsupported},
+    {ConvAlgorithm::SmallChannels, "small_channels", small_channels_unsupported},
 };
 
 const AlgorithmInfo& info(ConvAlgorithm algorithm) {
@@ -289,6 +290,32 @@ bool strided_taps_disjoint(const ConvGeometry& g) {
   return strided;
 }
 
+// small_channels (backward_weight, <= 4 input channels, groups 1: output channels in the vector
+// lanes, taps in registers, the positions streamed once) against implicit_gemm / im2col_gemm, the
+// choices before it (benchmarks/results/stems_cpu.md; float32, AVX-512, x torch = torch CPU time
+// / fastconv CPU time interleaved in one process, 1 thread, loaded machine): ResNet-50 stem b1
+// 1.17 vs 0.95 / -, b8 1.08 vs 0.89; i3d stem 0.95 vs 0.62; VGG conv1_1 1.38 vs 1.09;
+// Fashion-MNIST conv1 1.21 vs 0.97; DeepSpeech conv1 b4 3.72 vs 3.03 / 2.11, b1 3.74 vs 3.00;
+// wav2vec2 conv0 (512 outputs) 4.09 vs 3.23 / 4.27 (2 threads: 4.02 vs 2.93 / 4.33, wall time
+// 17.4 vs 34.6 / 22.1 ms). Not measured below 16 output channels (its narrowest AVX-512 tile;
+// one channel goes to depthwise) or on 1x1 kernels (a GEMM over X in place), so not taken there.
+// Its forward (positions x output channels in registers over the taps, Y^T transposed into y)
+// only wins with a long reduction (same measurement, x torch small_channels vs implicit_gemm,
+// 2 / 1 threads): i3d stem, K = C_in x taps = 1029: 0.85 / 0.86 vs 0.64 / 0.65; even at K = 147
+// (ResNet-50 stem b1 1.89 / 1.71 vs 1.87 / 1.88, b8 1.64 / 1.89 vs 1.60 / 1.83) and K = 25
+// (Fashion-MNIST conv1 1.28 / 1.35 vs 1.24 / 1.32); it loses at K = 27 (VGG conv1_1, 1 thread:
+// 0.87 vs 1.15: the transposition of Y^T and the per-tile stores weigh against 27 taps).
+constexpr int64_t kSmallChannelsMinOutChannels = 16;
+constexpr int64_t kSmallChannelsForwardMinK = 512;
+
+bool prefer_small_channels(const ConvGeometry& g, ConvPass pass, int64_t element_size) {
+  if (!small_channels_unsupported(pass, g).empty()) return false;
+  if (pass == ConvPass::Forward && g.gemm_k() < kSmallChannelsForwardMinK) return false;
+  if (g.out_channels < kSmallChannelsMinOutChannels || g.kernel_volume() == 1) return false;
+  return conv_workspace_bytes(ConvAlgorithm::SmallChannels, pass, g, element_size) <=
+         kWorkspaceLimit;
+}
+
 int64_t conv_workspace_bytes(ConvAlgorithm algorithm, ConvPass pass, const ConvGeometry& g,
                              int64_t element_size) {
   if (conv_rewrite(algorithm, pass, g) != nullptr) {
@@ -313,6 +340,9 @@ int64_t conv_workspace_bytes(ConvAlgorithm algorithm, ConvPass pass, const ConvG
     case ConvAlgorithm::StridePhases:
       return f64 ? stride_phases_workspace_bytes<double>(g, pass)
                  : stride_phases_workspace_bytes<float>(g, pass);
+    case ConvAlgorithm::SmallChannels:
+      return f64 ? small_channels_workspace_bytes<double>(g, pass)
+                 : small_channels_workspace_bytes<float>(g, pass);
     case ConvAlgorithm::Auto:
       break;
   }
@@ -347,6 +377,7 @@ ConvAlgorithm choose_conv_algorithm(const ConvGeometry& g, ConvPass pass,
   if (prefer_stride_phases(g, pass, element_size)) return ConvAlgorithm::StridePhases;
   if (pass == ConvPass::BackwardWeight && strided_taps_disjoint(g))
     return ConvAlgorithm::Im2colGemm;
+  if (prefer_small_channels(g, pass, element_size)) return ConvAlgorithm::SmallChannels;
   if (prefer_winograd(g, pass, element_size) ||
       prefer_dilation_phases_winograd(g, pass, element_size))
     return ConvAlgorithm::Winograd;
@@ -367,6 +398,7 @@ void conv_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, 
     case ConvAlgorithm::Depthwise: return forward_depthwise(g, x, w, bias, relu, y);
     case ConvAlgorithm::ImplicitGemm: return forward_implicit_gemm(g, x, w, bias, relu, y);
     case ConvAlgorithm::StridePhases: break;  // unsupported for forward: never chosen
+    case ConvAlgorithm::SmallChannels: return forward_small_channels(g, x, w, bias, relu, y);
   }
 }
 
@@ -383,6 +415,7 @@ void conv_backward_data(const ConvGeometry& g, const T* gy, const T* w, T* gx,
     case ConvAlgorithm::Depthwise: return backward_data_depthwise(g, gy, w, gx);
     case ConvAlgorithm::ImplicitGemm: return backward_data_implicit_gemm(g, gy, w, gx);
     case ConvAlgorithm::StridePhases: return backward_data_stride_phases(g, gy, w, gx);
+    case ConvAlgorithm::SmallChannels: break;  // forward and backward_weight only (predicate)
   }
 }
 
@@ -399,6 +432,7 @@ void conv_backward_weight(const ConvGeometry& g, const T* x, const T* gy, T* gw,
     case ConvAlgorithm::ImplicitGemm: return backward_weight_implicit_gemm(g, x, gy, gw);
     case ConvAlgorithm::Depthwise: return backward_weight_depthwise(g, x, gy, gw);
     case ConvAlgorithm::StridePhases: return backward_weight_stride_phases(g, x, gy, gw);
+    case ConvAlgorithm::SmallChannels: return backward_weight_small_channels(g, x, gy, gw);
   }
 }
 

@@ -28,6 +28,8 @@ enum class ConvAlgorithm {
                  // backward_weight, and backward_data with stride 1
   StridePhases,  // rewrite: a strided backward pass as stride-1 problems, one per stride phase,
                  // each run by the auto choice (conv_stride_phases.h)
+  SmallChannels,  // forward and backward_weight with <= 4 input channels, groups 1 (stems):
+                  // output channels along the vector lanes
 };
 
 enum class ConvPass { Forward, BackwardData, BackwardWeight };

@@ -73,4 +73,18 @@ void backward_data_implicit_gemm(const ConvGeometry& g, const T* gy, const T* w,
 template <typename T>
 void backward_weight_implicit_gemm(const ConvGeometry& g, const T* x, const T* gy, T* gw);
 
+// Forward and backward_weight of convolutions with few input channels (conv_small_channels.cc):
+// groups 1, at most 4 input channels, any kernel, stride, padding and dilation, 1D to 3D.
+std::string small_channels_unsupported(ConvPass pass, const ConvGeometry& g);
+// Bytes it allocates (backward_weight: partial sums per split; forward: W^T; per thread:
+// zero-padded input rows, the transposed grad_output / output of a chunk, row stamps and tap
+// pointers); -1 for a pass it does not compute.
+template <typename T>
+int64_t small_channels_workspace_bytes(const ConvGeometry& g, ConvPass pass);
+template <typename T>
+void forward_small_channels(const ConvGeometry& g, const T* x, const T* w, const T* bias,
+                            bool relu, T* y);
+template <typename T>
+void backward_weight_small_channels(const ConvGeometry& g, const T* x, const T* gy, T* gw);
+
 }  // namespace fastconv::cpu

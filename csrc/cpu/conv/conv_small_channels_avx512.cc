@@ -1,0 +1,33 @@
+// AVX-512 small-channel backward_weight tiles (compiled with FASTCONV_AVX512_FLAGS; called only
+// where cpuid and the OS report them): 6 taps x 4 vectors of output channels (24 accumulators of
+// the 32 registers: 64 float channels, a stem's whole width), 8 x 2 and 8 x 1.
+#include "cpu/conv/conv_small_channels.h"
+#include "cpu/conv/conv_small_channels_kernel.h"
+#include "cpu/simd/vec_avx512.h"
+
+namespace fastconv::cpu::avx512 {
+
+SmallChannelKernels<float> f32_small_channel_kernels() {
+  using V = simd::avx512::F32;
+  return {{simd::small_wgrad_kernel<V, 8, 1, float>("f32_small_wgrad_8x16__avx512"),
+           simd::small_wgrad_kernel<V, 8, 2, float>("f32_small_wgrad_8x32__avx512"),
+           simd::small_wgrad_kernel<V, 6, 4, float>("f32_small_wgrad_6x64__avx512")},
+          3, simd::small_transpose<V, float>,
+          {simd::small_forward_kernel<V, 14, 1, float>("f32_small_forward_14x16__avx512"),
+           simd::small_forward_kernel<V, 12, 2, float>("f32_small_forward_12x32__avx512"),
+           simd::small_forward_kernel<V, 6, 4, float>("f32_small_forward_6x64__avx512")},
+          3};
+}
+SmallChannelKernels<double> f64_small_channel_kernels() {
+  using V = simd::avx512::F64;
+  return {{simd::small_wgrad_kernel<V, 8, 1, double>("f64_small_wgrad_8x8__avx512"),
+           simd::small_wgrad_kernel<V, 8, 2, double>("f64_small_wgrad_8x16__avx512"),
+           simd::small_wgrad_kernel<V, 6, 4, double>("f64_small_wgrad_6x32__avx512")},
+          3, simd::small_transpose<V, double>,
+          {simd::small_forward_kernel<V, 14, 1, double>("f64_small_forward_14x8__avx512"),
+           simd::small_forward_kernel<V, 12, 2, double>("f64_small_forward_12x16__avx512"),
+           simd::small_forward_kernel<V, 6, 4, double>("f64_small_forward_6x32__avx512")},
+          3};
+}
+
+}  // namespace fastconv::cpu::avx512
