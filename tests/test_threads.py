@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import fastconv
+from fastconv import _C
 
 
 @pytest.fixture
@@ -136,32 +137,40 @@ def test_denormals_flushed_inside_kernels_and_caller_mode_restored(rng):
 
 
 @pytest.mark.parametrize("geometry", [
-    # (x shape, c_out, kernel, stride, padding): tiles of columns that hold several samples
-    # (P = 90 and P = 49), and a 1x1 with K = 300 (several reduction slices)
-    ((5, 24, 17, 19), 40, 3, 2, 1),
-    ((5, 300, 7, 7), 36, 1, 1, 0),
-    ((5, 40, 13, 14), 36, 1, 2, 0),
-], ids=["3x3s2", "1x1_k300", "1x1s2"])
-@pytest.mark.parametrize("algorithm", ["auto", "im2col_gemm"])
+    # (x shape, c_out, kernel, stride, padding, dilation): tiles of columns that hold several
+    # samples (P = 90 and P = 49), a 1x1 with K = 300 (several reduction slices), a 3x3 for
+    # winograd, 3 input channels (small_channels), a dilated 3x3 (the dilation-phases rewrite)
+    ((5, 24, 17, 19), 40, 3, 2, 1, 1),
+    ((5, 300, 7, 7), 36, 1, 1, 0, 1),
+    ((5, 40, 13, 14), 36, 1, 2, 0, 1),
+    ((5, 16, 13, 11), 24, 3, 1, 1, 1),
+    ((5, 3, 21, 19), 16, 5, 2, 2, 1),
+    ((5, 16, 15, 14), 20, 3, 1, 2, 2),
+], ids=["3x3s2", "1x1_k300", "1x1s2", "3x3", "c3_5x5s2", "3x3d2"])
+@pytest.mark.parametrize("algorithm", ["auto"] + list(_C.conv_algorithms()))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 def test_forward_of_a_sample_does_not_depend_on_its_batch(geometry, algorithm, dtype):
     """A sample's forward result (and grad_input) is bitwise the same alone or at any position of
-    a larger batch: every column of a GEMM tile is computed the same way wherever it sits."""
-    xs, c_out, k, stride, pad = geometry
+    a larger batch, with every algorithm: every column of a GEMM tile is computed the same way
+    wherever it sits (and conv_batch_chunk relies on it)."""
+    xs, c_out, k, stride, pad, dil = geometry
+    args = dict(stride=stride, padding=pad, dilation=dil, algorithm=algorithm)
+    passes = fastconv.explain("conv2d", xs, (c_out, xs[1], k, k), dtype=dtype, **args)["passes"]
     rng = np.random.default_rng(5)
     x = rng.standard_normal(xs).astype(dtype)
     w = rng.standard_normal((c_out, xs[1], k, k)).astype(dtype)
-    y = fastconv.conv2d(x, w, stride=stride, padding=pad, algorithm=algorithm)
-    gy = rng.standard_normal(y.shape).astype(dtype)
-    gx, _, _ = fastconv.conv2d_backward(gy, x, w, stride=stride, padding=pad, algorithm=algorithm,
-                                         output_mask=(True, False, False))
-    for i in (0, 3):
-        alone = fastconv.conv2d(x[i:i + 1], w, stride=stride, padding=pad, algorithm=algorithm)
-        np.testing.assert_array_equal(alone, y[i:i + 1])
-        gx_alone, _, _ = fastconv.conv2d_backward(gy[i:i + 1], x[i:i + 1], w, stride=stride,
-                                                   padding=pad, algorithm=algorithm,
-                                                   output_mask=(True, False, False))
-        np.testing.assert_array_equal(gx_alone, gx[i:i + 1])
+    if passes["forward"]["algorithm"] is not None:
+        y = fastconv.conv2d(x, w, **args)
+        for i in (0, 3):
+            np.testing.assert_array_equal(fastconv.conv2d(x[i:i + 1], w, **args), y[i:i + 1])
+    if passes["backward_data"]["algorithm"] is not None:
+        gy = rng.standard_normal((xs[0], c_out) + fastconv.conv2d(x[:1], w, stride=stride,
+                                 padding=pad, dilation=dil).shape[2:]).astype(dtype)
+        gx, _, _ = fastconv.conv2d_backward(gy, x, w, output_mask=(True, False, False), **args)
+        for i in (0, 3):
+            gx_alone, _, _ = fastconv.conv2d_backward(gy[i:i + 1], x[i:i + 1], w,
+                                                       output_mask=(True, False, False), **args)
+            np.testing.assert_array_equal(gx_alone, gx[i:i + 1])
 
 
 def _suite_conv_problems():

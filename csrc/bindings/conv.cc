@@ -158,18 +158,19 @@ ConvPass parse_pass(const std::string& pass) {
 // reported) and the rewrite it runs through (None, or "dilation_phases"); a forced algorithm that cannot compute it raises AlgorithmError. Shapes are 5-D, in
 // the convolution's terms: input (N, C_in, D, H, W), weight (C_out, C_in/groups, KD, KH, KW),
 // output (N, C_out, OD, OH, OW), whatever the pass.
-std::tuple<std::string, int64_t, py::object> conv_plan(const std::string& pass, const Shape5& input,
-                                          const Shape5& weight, const Shape5& output,
-                                          const Triple& stride, const Triple& pad,
-                                          const Triple& dilation, int64_t groups,
-                                          const std::string& algorithm, int64_t element_size) {
+std::tuple<std::string, int64_t, py::object> conv_plan(
+    const std::string& pass, const Shape5& input, const Shape5& weight, const Shape5& output,
+    const Triple& stride, const Triple& pad, const Triple& dilation, int64_t groups,
+    const std::string& algorithm, int64_t element_size) {
   require(element_size == 4 || element_size == 8, "element_size must be 4 or 8");
   const ConvPass p = parse_pass(pass);
   const ConvGeometry g = make_geometry(input, weight, output, stride, pad, dilation, groups);
   const ConvAlgorithm chosen = plan(g, p, algorithm, element_size);
   const char* rewrite = fastconv::cpu::conv_rewrite(chosen, p, g);
+  ConvGeometry per_call = g;  // the samples one kernel call computes
+  per_call.batch = fastconv::cpu::conv_batch_chunk(chosen, p, g, element_size);
   return {fastconv::cpu::conv_algorithm_name(chosen),
-          fastconv::cpu::conv_workspace_bytes(chosen, p, g, element_size),
+          fastconv::cpu::conv_workspace_bytes(chosen, p, per_call, element_size),
           rewrite == nullptr ? py::object(py::none()) : py::object(py::str(rewrite))};
 }
 

@@ -1,4 +1,5 @@
 // Algorithm choice and dispatch for the CPU convolution primitives.
+#include <algorithm>
 #include <stdexcept>
 
 #include "common/parallel.h"
@@ -359,6 +360,15 @@ ConvAlgorithm choose_conv_algorithm(const ConvGeometry& g, ConvPass pass,
                                   "' cannot compute this convolution: " + why);
     return requested;
   }
+  // Forward and backward_data compute each sample on its own, and a sample's result must not
+  // depend on the batch it is in (bitwise), so their algorithm is chosen for one sample; a batch
+  // whose workspace would pass the budget runs in chunks of samples (conv_batch_chunk). Only
+  // backward_weight, a sum over the batch, chooses by the whole batch.
+  if (pass != ConvPass::BackwardWeight && g.batch != 1) {
+    ConvGeometry one_sample = g;
+    one_sample.batch = 1;
+    return choose_conv_algorithm(one_sample, pass, requested, element_size);
+  }
   // Depthwise (groups == C_in): the direct kernel (its row path) beat im2col_gemm on every row
   // of the study summarised at the end of benchmarks/results/depthwise_cpu.md (3x3 s1/s2, 7x7,
   // 31x31, causal conv1d k=4; all three passes, 1.8x to 21x); its lanes path is taken only where
@@ -385,10 +395,42 @@ ConvAlgorithm choose_conv_algorithm(const ConvGeometry& g, ConvPass pass,
   return ConvAlgorithm::Im2colGemm;
 }
 
+int64_t conv_batch_chunk(ConvAlgorithm algorithm, ConvPass pass, const ConvGeometry& g,
+                         int64_t element_size) {
+  if (pass == ConvPass::BackwardWeight || g.batch <= 1) return g.batch;
+  const auto fits = [&](int64_t samples) {
+    ConvGeometry part = g;
+    part.batch = samples;
+    return conv_workspace_bytes(algorithm, pass, part, element_size) <= kWorkspaceLimit;
+  };
+  if (fits(g.batch)) return g.batch;
+  int64_t lo = 1, hi = g.batch;  // workspace grows with the batch: the largest chunk that fits
+  while (hi - lo > 1) {
+    const int64_t mid = lo + (hi - lo) / 2;
+    (fits(mid) ? lo : hi) = mid;
+  }
+  return lo;
+}
+
+namespace {
+
+// Runs `run(part, first_sample)` on consecutive chunks of the batch of conv_batch_chunk samples
+// (the whole batch where its workspace fits).
+template <typename Run>
+void for_batch_chunks(ConvAlgorithm algorithm, ConvPass pass, const ConvGeometry& g,
+                      int64_t element_size, const Run& run) {
+  const int64_t chunk = conv_batch_chunk(algorithm, pass, g, element_size);
+  if (chunk >= g.batch) return run(g, int64_t(0));
+  ConvGeometry part = g;
+  for (int64_t first = 0; first < g.batch; first += chunk) {
+    part.batch = std::min(chunk, g.batch - first);
+    run(part, first);
+  }
+}
+
 template <typename T>
-void conv_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, bool relu, T* y,
-                  ConvAlgorithm algorithm) {
-  algorithm = choose_conv_algorithm(g, ConvPass::Forward, algorithm, sizeof(T));
+void forward_with(ConvAlgorithm algorithm, const ConvGeometry& g, const T* x, const T* w,
+                  const T* bias, bool relu, T* y) {
   if (conv_rewrite(algorithm, ConvPass::Forward, g) != nullptr)
     return forward_dilation_phases(g, x, w, bias, relu, y, algorithm);
   switch (algorithm) {
@@ -403,9 +445,8 @@ void conv_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, 
 }
 
 template <typename T>
-void conv_backward_data(const ConvGeometry& g, const T* gy, const T* w, T* gx,
-                        ConvAlgorithm algorithm) {
-  algorithm = choose_conv_algorithm(g, ConvPass::BackwardData, algorithm, sizeof(T));
+void backward_data_with(ConvAlgorithm algorithm, const ConvGeometry& g, const T* gy, const T* w,
+                        T* gx) {
   if (conv_rewrite(algorithm, ConvPass::BackwardData, g) != nullptr)
     return backward_data_dilation_phases(g, gy, w, gx, algorithm);
   switch (algorithm) {
@@ -417,6 +458,32 @@ void conv_backward_data(const ConvGeometry& g, const T* gy, const T* w, T* gx,
     case ConvAlgorithm::StridePhases: return backward_data_stride_phases(g, gy, w, gx);
     case ConvAlgorithm::SmallChannels: break;  // forward and backward_weight only (predicate)
   }
+}
+
+}  // namespace
+
+template <typename T>
+void conv_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, bool relu, T* y,
+                  ConvAlgorithm algorithm) {
+  algorithm = choose_conv_algorithm(g, ConvPass::Forward, algorithm, sizeof(T));
+  const int64_t x_sample = g.in_channels * g.in_plane(), y_sample = g.out_channels * g.out_plane();
+  for_batch_chunks(algorithm, ConvPass::Forward, g, sizeof(T),
+                   [&](const ConvGeometry& part, int64_t first) {
+                     forward_with(algorithm, part, x + first * x_sample, w, bias, relu,
+                                  y + first * y_sample);
+                   });
+}
+
+template <typename T>
+void conv_backward_data(const ConvGeometry& g, const T* gy, const T* w, T* gx,
+                        ConvAlgorithm algorithm) {
+  algorithm = choose_conv_algorithm(g, ConvPass::BackwardData, algorithm, sizeof(T));
+  const int64_t x_sample = g.in_channels * g.in_plane(), y_sample = g.out_channels * g.out_plane();
+  for_batch_chunks(algorithm, ConvPass::BackwardData, g, sizeof(T),
+                   [&](const ConvGeometry& part, int64_t first) {
+                     backward_data_with(algorithm, part, gy + first * y_sample, w,
+                                        gx + first * x_sample);
+                   });
 }
 
 template <typename T>

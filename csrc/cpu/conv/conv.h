@@ -53,6 +53,11 @@ ConvAlgorithm choose_conv_algorithm(const ConvGeometry& g, ConvPass pass, ConvAl
 // a rewrite's buffers included.
 int64_t conv_workspace_bytes(ConvAlgorithm algorithm, ConvPass pass, const ConvGeometry& g,
                              int64_t element_size);
+// Samples per call of the algorithm's kernel: the whole batch, or for forward and backward_data
+// the largest chunk whose workspace fits the per-call budget (64 MiB). Chunks give the same bits:
+// every algorithm computes a sample's forward and grad_input the same in any batch.
+int64_t conv_batch_chunk(ConvAlgorithm algorithm, ConvPass pass, const ConvGeometry& g,
+                         int64_t element_size);
 
 template <typename T>
 void conv_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, bool relu, T* y,
