@@ -32,6 +32,7 @@
 // implemented (the predicate says so; im2col_gemm computes it). backward_weight reads the same
 // frames with a dot-product kernel (its section below).
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -59,6 +60,8 @@ constexpr int64_t kFrameBytes = int64_t(4) << 20;
 // B rows of one K block (x the register tile's columns) stay in L1.
 constexpr int64_t kCBytes = 192 * 1024;
 constexpr int64_t kKc = 256;
+// The position path's K block: its weight block (kKcPos x the tap kernel's channels) stays in L1.
+constexpr int64_t kKcPos = 128;
 
 template <typename T>
 ImplicitGemmKernels<T> select_kernels();
@@ -171,14 +174,20 @@ struct Plan {
   int bd = 2;               // band dimension: the outermost one with more than 1 output
   int64_t band = 1, bands = 1;
   int64_t panels_per_block = 1, blocks = 1;  // output-channel blocks of whole mr panels
-  int64_t tile = 0;         // columns per C tile (whole nr)
+  int64_t tile = 0;         // columns per C tile (whole nr); by_pos: positions (whole pos.mr)
   int64_t tasks = 0;
   int threads = 1;
   int64_t shared = 0;       // packed weights, elements
   int64_t frame = 0, cbuf = 0;  // per thread, elements
+  // The position path (by_pos): the tap kernel over the valid output positions of a band only,
+  // output channels along its lanes (no junk columns); C tiles are positions x channels.
+  bool by_pos = false;
+  ImplicitTapKernel<T> pos{};
+  int64_t positions = 0;    // valid positions of a band, padded to whole pos.mr
+  int64_t panel_rows() const { return by_pos ? pos.nr : kernel.mr; }  // channels per panel
   int64_t bytes(const Problem& p) const {
     return (shared + threads * (frame + cbuf)) * int64_t(sizeof(T)) +
-           threads * p.gemm_k() * int64_t(sizeof(int64_t));
+           threads * (p.gemm_k() + 2 * positions) * int64_t(sizeof(int64_t));
   }
 };
 
@@ -207,22 +216,30 @@ Plan<T> make_plan(const Problem& p) {
     plan.band = ceil_div(rows, plan.bands);
     plan.bands = ceil_div(rows, plan.band);
     // The register tile that computes the fewest padded rows x columns of a band.
-    const int64_t span = FrameLayout(p, plan.bd, plan.band).span;
+    const FrameLayout first(p, plan.bd, plan.band);
     int64_t best = -1;
     for (int i = 0; i < kernels.count; ++i) {
       const ImplicitGemmKernel<T>& k = kernels.kernel[i];
-      const int64_t work = padded(cog, k.mr) * padded(span, k.nr);
+      const int64_t work = padded(cog, k.mr) * padded(first.span, k.nr);
       if (best < 0 || work < best) {
         best = work;
         plan.kernel = k;
       }
     }
+    // The position path where it computes fewer padded products: it skips the junk columns
+    // ((K-1) dil / F of each row) and pads positions to pos.mr only, not to a column tile.
+    plan.pos = select_tap_kernel<T>(false);
+    const int64_t npos = first.o[0] * first.o[1] * first.o[2];
+    const char* force = std::getenv("FASTCONV_IMPLICIT_POS");
+    plan.by_pos = force ? force[0] == '1'
+                        : padded(cog, plan.pos.nr) * padded(npos, plan.pos.mr) < best;
+    if (plan.by_pos) plan.positions = padded(npos, plan.pos.mr);
   }
   const int64_t nr = plan.kernel.nr;
-  plan.cog_pad = padded(cog, plan.kernel.mr);
+  plan.cog_pad = padded(cog, plan.panel_rows());
   plan.shared = p.groups * plan.cog_pad * p.gemm_k();
   if (p.batch == 0 || p.out_plane() == 0 || cog == 0) return plan;
-  const int64_t panels = plan.cog_pad / plan.kernel.mr;
+  const int64_t panels = plan.cog_pad / plan.panel_rows();
   const int64_t wanted_blocks =
       ceil_div(4 * int64_t(num_threads()), p.batch * p.groups * plan.bands);
   plan.panels_per_block = ceil_div(panels, std::min(panels, wanted_blocks));
@@ -231,8 +248,10 @@ Plan<T> make_plan(const Problem& p) {
   plan.threads = threads_for(plan.tasks, p.batch * p.cout * p.out_plane() * p.gemm_k());
   const FrameLayout first(p, plan.bd, plan.band);
   plan.frame = first.elements(p, nr);
-  const int64_t fit = kCBytes / (plan.cog_pad * nr * int64_t(sizeof(T)));
-  plan.tile = nr * std::max<int64_t>(1, std::min(fit, ceil_div(first.span, nr)));
+  const int64_t unit = plan.by_pos ? plan.pos.mr : nr;
+  const int64_t fit = kCBytes / (plan.cog_pad * unit * int64_t(sizeof(T)));
+  const int64_t columns = plan.by_pos ? plan.positions : first.span;
+  plan.tile = unit * std::max<int64_t>(1, std::min(fit, ceil_div(columns, unit)));
   plan.cbuf = plan.cog_pad * plan.tile;
   return plan;
 }
@@ -303,7 +322,8 @@ void implicit_gemm(const Problem& p, const T* x, WeightRow weight_row, const T* 
   if (plan.tasks == 0) return;
   const ImplicitGemmKernel<T> kern = plan.kernel;
   const int64_t G = p.groups, cig = p.cig(), cog = p.cog(), K = p.gemm_k();
-  const int64_t mr = kern.mr, nr = kern.nr, panels = plan.cog_pad / mr;
+  const ImplicitTapKernel<T> pos = plan.pos;
+  const int64_t mr = plan.panel_rows(), nr = kern.nr, panels = plan.cog_pad / mr;
   const int64_t in_plane = p.in_plane(), out_plane = p.out_plane();
   const int64_t KD = p.k[0], KH = p.k[1], KW = p.k[2];
   const int64_t k_blocks = std::max<int64_t>(1, ceil_div(K, kKc));
@@ -314,7 +334,8 @@ void implicit_gemm(const Problem& p, const T* x, WeightRow weight_row, const T* 
   // Zero-filled once: a frame's slack and stale cells past a shorter band are read by junk
   // columns only.
   std::vector<T> workspace(size_t(threads * per_thread));
-  std::vector<int64_t> offsets(size_t(threads * K));
+  const int64_t per_thread_offsets = K + 2 * plan.positions;
+  std::vector<int64_t> offsets(size_t(threads * per_thread_offsets));
   const std::vector<char> used = used_phases(p);
 
 #pragma omp parallel num_threads(threads)
@@ -335,7 +356,9 @@ void implicit_gemm(const Problem& p, const T* x, WeightRow weight_row, const T* 
     }
     T* frame = workspace.data() + thread_id() * per_thread;
     T* cbuf = frame + plan.frame;
-    int64_t* rowoff = offsets.data() + thread_id() * K;
+    int64_t* rowoff = offsets.data() + thread_id() * per_thread_offsets;
+    int64_t* fpos = rowoff + K;                 // by_pos: a valid position's frame column
+    int64_t* opos = fpos + plan.positions;      // and its offset in the output plane
 #pragma omp for schedule(static)
     for (int64_t task = 0; task < plan.tasks; ++task) {
       const int64_t blk = task % plan.blocks, band = (task / plan.blocks) % plan.bands;
@@ -360,6 +383,47 @@ void implicit_gemm(const Problem& p, const T* x, WeightRow weight_row, const T* 
             }
       const T* ag = a_packed.data() + grp * panels * K * mr;
       T* yg = y + (n * p.cout + grp * cog) * out_plane;
+      if (plan.by_pos) {
+        int64_t np = 0;
+        for (int64_t i0 = 0; i0 < f.o[0]; ++i0)
+          for (int64_t i1 = 0; i1 < f.o[1]; ++i1) {
+            const int64_t od = i0 + (bd == 0 ? o0 : 0), oh = i1 + (bd == 1 ? o0 : 0);
+            const int64_t ow = bd == 2 ? o0 : 0;
+            for (int64_t w = 0; w < f.o[2]; ++w, ++np) {
+              fpos[np] = (i0 * f.fp[1] + i1) * f.fp[2] + w;
+              opos[np] = (od * p.out[1] + oh) * p.out[2] + ow + w;
+            }
+          }
+        const int64_t np_pad = ceil_div(np, pos.mr) * pos.mr;
+        std::fill(fpos + np, fpos + np_pad, int64_t(0));  // padding positions: never stored
+        for (int64_t q0 = 0; q0 < np_pad; q0 += plan.tile) {
+          const int64_t cols = std::min(plan.tile, np_pad - q0);
+          std::fill(cbuf, cbuf + cols * plan.cog_pad, T(0));
+          // each element sums its products in k order (the kernel accumulates in cbuf)
+          for (int64_t k0 = 0; k0 < K; k0 += kKcPos) {
+            const int64_t kc = std::min(kKcPos, K - k0);
+            for (int64_t panel = panel0; panel < panel1; ++panel)
+              for (int64_t j = 0; j < cols; j += pos.mr)
+                pos.run(kc, frame, fpos + q0 + j, rowoff + k0, ag + (panel * K + k0) * mr, mr,
+                        cbuf + j * plan.cog_pad + panel * mr, plan.cog_pad);
+          }
+          const int64_t q1 = std::min(np, q0 + cols);
+          for (int64_t o = oc0; o < oc1; ++o) {
+            T* yo = yg + o * out_plane;
+            const T* co = cbuf + o;
+            if (bias || relu) {
+              const T b = bias ? bias[grp * cog + o] : T(0);
+              for (int64_t q = q0; q < q1; ++q) {
+                const T v = co[(q - q0) * plan.cog_pad] + b;
+                yo[opos[q]] = relu && v < T(0) ? T(0) : v;
+              }
+            } else {
+              for (int64_t q = q0; q < q1; ++q) yo[opos[q]] = co[(q - q0) * plan.cog_pad];
+            }
+          }
+        }
+        continue;
+      }
       for (int64_t q0 = 0; q0 < f.span; q0 += plan.tile) {
         const int64_t cols = std::min(plan.tile, f.span - q0), subtiles = ceil_div(cols, nr);
         for (int64_t kb = 0; kb < k_blocks; ++kb) {
