@@ -34,6 +34,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -60,8 +61,6 @@ constexpr int64_t kFrameBytes = int64_t(4) << 20;
 // B rows of one K block (x the register tile's columns) stay in L1.
 constexpr int64_t kCBytes = 192 * 1024;
 constexpr int64_t kKc = 256;
-// The position path's K block: its weight block (kKcPos x the tap kernel's channels) stays in L1.
-constexpr int64_t kKcPos = 128;
 
 template <typename T>
 ImplicitGemmKernels<T> select_kernels();
@@ -184,9 +183,10 @@ struct Plan {
   bool by_pos = false;
   ImplicitTapKernel<T> pos{};
   int64_t positions = 0;    // valid positions of a band, padded to whole pos.mr
+  int64_t block = 0;        // per thread, elements: one pos kernel call's tile
   int64_t panel_rows() const { return by_pos ? pos.nr : kernel.mr; }  // channels per panel
   int64_t bytes(const Problem& p) const {
-    return (shared + threads * (frame + cbuf)) * int64_t(sizeof(T)) +
+    return (shared + threads * (frame + cbuf + block)) * int64_t(sizeof(T)) +
            threads * (p.gemm_k() + 2 * positions) * int64_t(sizeof(int64_t));
   }
 };
@@ -231,9 +231,12 @@ Plan<T> make_plan(const Problem& p) {
     plan.pos = select_tap_kernel<T>(false);
     const int64_t npos = first.o[0] * first.o[1] * first.o[2];
     const char* force = std::getenv("FASTCONV_IMPLICIT_POS");
-    plan.by_pos = force ? force[0] == '1'
+    plan.by_pos = force && *force ? force[0] == '1'
                         : padded(cog, plan.pos.nr) * padded(npos, plan.pos.mr) < best;
-    if (plan.by_pos) plan.positions = padded(npos, plan.pos.mr);
+    if (plan.by_pos) {
+      plan.positions = padded(npos, plan.pos.mr);
+      plan.block = plan.pos.mr * plan.pos.nr;
+    }
   }
   const int64_t nr = plan.kernel.nr;
   plan.cog_pad = padded(cog, plan.panel_rows());
@@ -313,8 +316,8 @@ void build_frame(const Problem& p, const FrameLayout& f, int bd, int64_t o0,
       }
 }
 
-// Y (N, cout, out) = corr(x, weights) + bias, ReLU; weight_row(grp, o, dst, stride) writes row o
-// of a group's weight matrix W[o, k] to dst[k * stride], k < K.
+// Y (N, cout, out) = corr(x, weights) + bias, ReLU; weight_row(grp, o, k0, k1, dst, stride) writes
+// row o of a group's weight matrix W[o, k] to dst[(k - k0) * stride], k0 <= k < k1.
 template <typename T, typename WeightRow>
 void implicit_gemm(const Problem& p, const T* x, WeightRow weight_row, const T* bias, bool relu,
                    T* y) {
@@ -329,8 +332,8 @@ void implicit_gemm(const Problem& p, const T* x, WeightRow weight_row, const T* 
   const int64_t k_blocks = std::max<int64_t>(1, ceil_div(K, kKc));
   const int bd = plan.bd;
   const int threads = plan.threads;
-  const int64_t per_thread = plan.frame + plan.cbuf;
-  std::vector<T> a_packed(size_t(plan.shared));
+  const int64_t per_thread = plan.frame + plan.cbuf + plan.block;
+  const std::unique_ptr<T[]> a_packed(new T[size_t(plan.shared)]);  // every element written
   // Zero-filled once: a frame's slack and stale cells past a shorter band are read by junk
   // columns only.
   std::vector<T> workspace(size_t(threads * per_thread));
@@ -341,16 +344,22 @@ void implicit_gemm(const Problem& p, const T* x, WeightRow weight_row, const T* 
 #pragma omp parallel num_threads(threads)
   {
     const FlushDenormals flush_denormals;
-    // MR-row panels of every group's weights: a[(grp panels + panel) K mr + k mr + i]
+    // MR-row panels of every group's weights: a[(grp panels + panel) K mr + k mr + i], written
+    // in blocks of K that stay in L1 (whole rows at a stride of mr thrashed it: 28% of ResNeXt
+    // res5 b1's backward_data with 32-row panels)
+    constexpr int64_t kPackK = 64;
 #pragma omp for schedule(static)
     for (int64_t gp = 0; gp < G * panels; ++gp) {
       const int64_t grp = gp / panels, o0 = (gp % panels) * mr;
-      T* a = a_packed.data() + gp * K * mr;
-      for (int64_t i = 0; i < mr; ++i) {
-        if (o0 + i < cog) {
-          weight_row(grp, o0 + i, a + i, mr);
-        } else {
-          for (int64_t k = 0; k < K; ++k) a[k * mr + i] = T(0);
+      T* a = a_packed.get() + gp * K * mr;
+      for (int64_t k0 = 0; k0 < K; k0 += kPackK) {
+        const int64_t k1 = std::min(K, k0 + kPackK);
+        for (int64_t i = 0; i < mr; ++i) {
+          if (o0 + i < cog) {
+            weight_row(grp, o0 + i, k0, k1, a + k0 * mr + i, mr);
+          } else {
+            for (int64_t k = k0; k < k1; ++k) a[k * mr + i] = T(0);
+          }
         }
       }
     }
@@ -359,6 +368,7 @@ void implicit_gemm(const Problem& p, const T* x, WeightRow weight_row, const T* 
     int64_t* rowoff = offsets.data() + thread_id() * per_thread_offsets;
     int64_t* fpos = rowoff + K;                 // by_pos: a valid position's frame column
     int64_t* opos = fpos + plan.positions;      // and its offset in the output plane
+    T* block = cbuf + plan.cbuf;                // by_pos: one kernel call's tile
 #pragma omp for schedule(static)
     for (int64_t task = 0; task < plan.tasks; ++task) {
       const int64_t blk = task % plan.blocks, band = (task / plan.blocks) % plan.bands;
@@ -381,7 +391,7 @@ void implicit_gemm(const Problem& p, const T* x, WeightRow weight_row, const T* 
               rowoff[k] = c * f.channel + phase * f.phase_size +
                           ((td / p.s[0]) * f.fp[1] + th / p.s[1]) * f.fp[2] + tw / p.s[2];
             }
-      const T* ag = a_packed.data() + grp * panels * K * mr;
+      const T* ag = a_packed.get() + grp * panels * K * mr;
       T* yg = y + (n * p.cout + grp * cog) * out_plane;
       if (plan.by_pos) {
         int64_t np = 0;
@@ -398,14 +408,22 @@ void implicit_gemm(const Problem& p, const T* x, WeightRow weight_row, const T* 
         std::fill(fpos + np, fpos + np_pad, int64_t(0));  // padding positions: never stored
         for (int64_t q0 = 0; q0 < np_pad; q0 += plan.tile) {
           const int64_t cols = std::min(plan.tile, np_pad - q0);
-          std::fill(cbuf, cbuf + cols * plan.cog_pad, T(0));
-          // each element sums its products in k order (the kernel accumulates in cbuf)
-          for (int64_t k0 = 0; k0 < K; k0 += kKcPos) {
-            const int64_t kc = std::min(kKcPos, K - k0);
+          // Bitwise the column path's sums: each K block of kKc summed in k order from zero (in
+          // `block`), then added to the sum of the blocks before it. So which path a plan takes
+          // (it depends on the bands, hence on the thread count) never changes a result.
+          for (int64_t k0 = 0; k0 < K; k0 += kKc) {
+            const int64_t kc = std::min(kKc, K - k0);
             for (int64_t panel = panel0; panel < panel1; ++panel)
-              for (int64_t j = 0; j < cols; j += pos.mr)
+              for (int64_t j = 0; j < cols; j += pos.mr) {
+                std::fill(block, block + pos.mr * mr, T(0));
                 pos.run(kc, frame, fpos + q0 + j, rowoff + k0, ag + (panel * K + k0) * mr, mr,
-                        cbuf + j * plan.cog_pad + panel * mr, plan.cog_pad);
+                        block, mr);
+                T* c = cbuf + j * plan.cog_pad + panel * mr;
+                for (int64_t i = 0; i < pos.mr; ++i)
+                  for (int64_t o = 0; o < mr; ++o)
+                    c[i * plan.cog_pad + o] =
+                        k0 == 0 ? block[i * mr + o] : block[i * mr + o] + c[i * plan.cog_pad + o];
+              }
           }
           const int64_t q1 = std::min(np, q0 + cols);
           for (int64_t o = oc0; o < oc1; ++o) {
@@ -814,9 +832,9 @@ void forward_implicit_gemm(const ConvGeometry& g, const T* x, const T* w, const 
   const int64_t cog = p.cog(), K = p.gemm_k();
   implicit_gemm(
       p, x,
-      [&](int64_t grp, int64_t o, T* dst, int64_t stride) {
+      [&](int64_t grp, int64_t o, int64_t k0, int64_t k1, T* dst, int64_t stride) {
         const T* row = w + (grp * cog + o) * K;
-        for (int64_t k = 0; k < K; ++k) dst[k * stride] = row[k];
+        for (int64_t k = k0; k < k1; ++k) dst[(k - k0) * stride] = row[k];
       },
       bias, relu, y);
 }
@@ -829,10 +847,10 @@ void backward_data_implicit_gemm(const ConvGeometry& g, const T* gy, const T* w,
   const int64_t kvol = g.kernel_volume();
   implicit_gemm(
       p, gy,
-      [&](int64_t grp, int64_t c, T* dst, int64_t stride) {
-        for (int64_t o = 0; o < cog; ++o) {
-          const T* taps = w + ((grp * cog + o) * cig + c) * kvol;
-          for (int64_t t = 0; t < kvol; ++t) dst[(o * kvol + t) * stride] = taps[kvol - 1 - t];
+      [&](int64_t grp, int64_t c, int64_t k0, int64_t k1, T* dst, int64_t stride) {
+        for (int64_t k = k0, o = k0 / kvol, t = k0 % kvol; k < k1; ++k) {
+          dst[(k - k0) * stride] = w[((grp * cog + o) * cig + c) * kvol + kvol - 1 - t];
+          if (++t == kvol) t = 0, ++o;
         }
       },
       static_cast<const T*>(nullptr), false, gx);
