@@ -347,7 +347,8 @@ void implicit_gemm(const Problem& p, const T* x, WeightRow weight_row, const T* 
     // MR-row panels of every group's weights: a[(grp panels + panel) K mr + k mr + i], written
     // in blocks of K that stay in L1 (whole rows at a stride of mr thrashed it: 28% of ResNeXt
     // res5 b1's backward_data with 32-row panels)
-    constexpr int64_t kPackK = 64;
+    // (whole kernels: backward_data's rows are runs of kvol flipped taps)
+    const int64_t kPackK = p.kvol() * std::max<int64_t>(1, 64 / p.kvol());
 #pragma omp for schedule(static)
     for (int64_t gp = 0; gp < G * panels; ++gp) {
       const int64_t grp = gp / panels, o0 = (gp % panels) * mr;
@@ -848,9 +849,10 @@ void backward_data_implicit_gemm(const ConvGeometry& g, const T* gy, const T* w,
   implicit_gemm(
       p, gy,
       [&](int64_t grp, int64_t c, int64_t k0, int64_t k1, T* dst, int64_t stride) {
-        for (int64_t k = k0, o = k0 / kvol, t = k0 % kvol; k < k1; ++k) {
-          dst[(k - k0) * stride] = w[((grp * cog + o) * cig + c) * kvol + kvol - 1 - t];
-          if (++t == kvol) t = 0, ++o;
+        // k0 and k1 are whole multiples of kvol (or K)
+        for (int64_t o = k0 / kvol; o < k1 / kvol; ++o, dst += kvol * stride) {
+          const T* flipped = w + ((grp * cog + o) * cig + c) * kvol + kvol - 1;
+          for (int64_t t = 0; t < kvol; ++t) dst[t * stride] = flipped[-t];
         }
       },
       static_cast<const T*>(nullptr), false, gx);
