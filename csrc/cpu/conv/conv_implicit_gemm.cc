@@ -61,6 +61,8 @@ constexpr int64_t kFrameBytes = int64_t(4) << 20;
 // B rows of one K block (x the register tile's columns) stay in L1.
 constexpr int64_t kCBytes = 192 * 1024;
 constexpr int64_t kKc = 256;
+// The position path's weight sub-block (kKcPos x 32 channels f32: 16 KiB) stays in L1 (not tuned).
+constexpr int64_t kKcPos = 128;
 
 template <typename T>
 ImplicitGemmKernels<T> select_kernels();
@@ -183,7 +185,7 @@ struct Plan {
   bool by_pos = false;
   ImplicitTapKernel<T> pos{};
   int64_t positions = 0;    // valid positions of a band, padded to whole pos.mr
-  int64_t block = 0;        // per thread, elements: one pos kernel call's tile
+  int64_t block = 0;        // per thread, elements: by_pos, the sums of one K block
   int64_t panel_rows() const { return by_pos ? pos.nr : kernel.mr; }  // channels per panel
   int64_t bytes(const Problem& p) const {
     return (shared + threads * (frame + cbuf + block)) * int64_t(sizeof(T)) +
@@ -246,7 +248,6 @@ Plan<T> make_plan(const Problem& p) {
     plan.by_pos = force && *force ? force[0] == '1' : pos_work < best;
     if (plan.by_pos) {
       plan.positions = padded(npos, plan.pos.mr);
-      plan.block = plan.pos.mr * plan.pos.nr;
     }
   }
   const int64_t nr = plan.kernel.nr;
@@ -267,6 +268,7 @@ Plan<T> make_plan(const Problem& p) {
   const int64_t columns = plan.by_pos ? plan.positions : first.span;
   plan.tile = unit * std::max<int64_t>(1, std::min(fit, ceil_div(columns, unit)));
   plan.cbuf = plan.cog_pad * plan.tile;
+  if (plan.by_pos && p.gemm_k() > kKc) plan.block = plan.cbuf;
   return plan;
 }
 
@@ -423,19 +425,24 @@ void implicit_gemm(const Problem& p, const T* x, WeightRow weight_row, const T* 
           // Bitwise the column path's sums: each K block of kKc summed in k order from zero (in
           // `block`), then added to the sum of the blocks before it. So which path a plan takes
           // (it depends on the bands, hence on the thread count) never changes a result.
+          // The kernel accumulates into its C, so a block is summed from zero in `block` (in
+          // cbuf itself for the first), in sub-blocks of kKcPos whose weights stay in L1.
+          const int64_t c0 = panel0 * mr, c1 = panel1 * mr;
           for (int64_t k0 = 0; k0 < K; k0 += kKc) {
-            const int64_t kc = std::min(kKc, K - k0);
-            for (int64_t panel = panel0; panel < panel1; ++panel)
-              for (int64_t j = 0; j < cols; j += pos.mr) {
-                std::fill(block, block + pos.mr * mr, T(0));
-                pos.run(kc, frame, fpos + q0 + j, rowoff + k0, ag + (panel * K + k0) * mr, mr,
-                        block, mr);
-                T* c = cbuf + j * plan.cog_pad + panel * mr;
-                for (int64_t i = 0; i < pos.mr; ++i)
-                  for (int64_t o = 0; o < mr; ++o)
-                    c[i * plan.cog_pad + o] =
-                        k0 == 0 ? block[i * mr + o] : block[i * mr + o] + c[i * plan.cog_pad + o];
-              }
+            const int64_t k1 = std::min(K, k0 + kKc);
+            T* sum = k0 == 0 ? cbuf : block;
+            for (int64_t q = 0; q < cols; ++q)
+              std::fill(sum + q * plan.cog_pad + c0, sum + q * plan.cog_pad + c1, T(0));
+            for (int64_t s0 = k0; s0 < k1; s0 += kKcPos)
+              for (int64_t panel = panel0; panel < panel1; ++panel)
+                for (int64_t j = 0; j < cols; j += pos.mr)
+                  pos.run(std::min(kKcPos, k1 - s0), frame, fpos + q0 + j, rowoff + s0,
+                          ag + (panel * K + s0) * mr, mr, sum + j * plan.cog_pad + panel * mr,
+                          plan.cog_pad);
+            if (k0 > 0)
+              for (int64_t q = 0; q < cols; ++q)
+                for (int64_t o = c0; o < c1; ++o)
+                  cbuf[q * plan.cog_pad + o] = block[q * plan.cog_pad + o] + cbuf[q * plan.cog_pad + o];
           }
           const int64_t q1 = std::min(np, q0 + cols);
           for (int64_t o = oc0; o < oc1; ++o) {
