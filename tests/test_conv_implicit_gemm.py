@@ -263,9 +263,17 @@ def test_auto_choice():
     assert _auto("conv2d", (8, 256, 56, 56), (512, 256, 1, 1), stride=2) == "im2col_gemm"
     # 1x1 stride 1: im2col_gemm multiplies X in place
     assert _auto("conv2d", (1, 1024, 14, 14), (256, 1024, 1, 1)) == "im2col_gemm"
-    # mostly junk columns: ASPP 3x3 dilation 12 on 33x33
-    assert _auto("conv2d", (1, 512, 33, 33), (256, 512, 3, 3), padding=12,
-                 dilation=12) == "im2col_gemm"
+    # mostly halo: ASPP 3x3 dilation 6 and 12 on 33x33
+    for d in (6, 12):
+        assert _auto("conv2d", (1, 512, 33, 33), (256, 512, 3, 3), padding=d,
+                     dilation=d) == "im2col_gemm"
+    # the position path skips the junk columns: inception-v3 1x7, and C3D conv2a, whose frame
+    # is rebuilt for thin bands
+    for pass_ in ("forward", "backward_data"):
+        assert _auto("conv2d", (8, 160, 17, 17), (160, 160, 1, 7), pass_,
+                     padding=(0, 3)) == ALGO
+        assert _auto("conv3d", (1, 64, 16, 56, 56), (128, 64, 3, 3, 3), pass_,
+                     padding=1) == ALGO
     # backward_data with one output (= input) channel per group
     assert _auto("conv2d", (64, 1, 28, 28), (16, 1, 5, 5), "backward_data",
                  padding=2) == "im2col_gemm"
