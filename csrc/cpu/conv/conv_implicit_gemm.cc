@@ -186,9 +186,14 @@ struct Plan {
   ImplicitTapKernel<T> pos{};
   int64_t positions = 0;    // valid positions of a band, padded to whole pos.mr
   int64_t block = 0;        // per thread, elements: by_pos, the sums of one K block
+  // With one task per (group, channel block) (batch 1, one band), each task packs its own
+  // weight panels (per thread, `panels` elements) right before it uses them, instead of all of
+  // them up front (ResNeXt res5 b1: 1.2 MB of weights, packing was ~27% of the time).
+  bool pack_in_task = false;
+  int64_t panels = 0;
   int64_t panel_rows() const { return by_pos ? pos.nr : kernel.mr; }  // channels per panel
   int64_t bytes(const Problem& p) const {
-    return (shared + threads * (frame + cbuf + block)) * int64_t(sizeof(T)) +
+    return (shared + threads * (frame + cbuf + block + panels)) * int64_t(sizeof(T)) +
            threads * (p.gemm_k() + 2 * positions) * int64_t(sizeof(int64_t));
   }
 };
@@ -252,13 +257,15 @@ Plan<T> make_plan(const Problem& p) {
   }
   const int64_t nr = plan.kernel.nr;
   plan.cog_pad = padded(cog, plan.panel_rows());
-  plan.shared = p.groups * plan.cog_pad * p.gemm_k();
+  plan.pack_in_task = p.batch * plan.bands == 1;
+  plan.shared = plan.pack_in_task ? 0 : p.groups * plan.cog_pad * p.gemm_k();
   if (p.batch == 0 || p.out_plane() == 0 || cog == 0) return plan;
   const int64_t panels = plan.cog_pad / plan.panel_rows();
   const int64_t wanted_blocks =
       ceil_div(4 * int64_t(num_threads()), p.batch * p.groups * plan.bands);
   plan.panels_per_block = ceil_div(panels, std::min(panels, wanted_blocks));
   plan.blocks = ceil_div(panels, plan.panels_per_block);
+  if (plan.pack_in_task) plan.panels = plan.panels_per_block * plan.panel_rows() * p.gemm_k();
   plan.tasks = p.batch * p.groups * plan.bands * plan.blocks;
   plan.threads = threads_for(plan.tasks, p.batch * p.cout * p.out_plane() * p.gemm_k());
   const FrameLayout first(p, plan.bd, plan.band);
@@ -345,7 +352,7 @@ void implicit_gemm(const Problem& p, const T* x, WeightRow weight_row, const T* 
   const int64_t k_blocks = std::max<int64_t>(1, ceil_div(K, kKc));
   const int bd = plan.bd;
   const int threads = plan.threads;
-  const int64_t per_thread = plan.frame + plan.cbuf + plan.block;
+  const int64_t per_thread = plan.frame + plan.cbuf + plan.block + plan.panels;
   const std::unique_ptr<T[]> a_packed(new T[size_t(plan.shared)]);  // every element written
   // Zero-filled once: a frame's slack and stale cells past a shorter band are read by junk
   // columns only.
@@ -357,15 +364,13 @@ void implicit_gemm(const Problem& p, const T* x, WeightRow weight_row, const T* 
 #pragma omp parallel num_threads(threads)
   {
     const FlushDenormals flush_denormals;
-    // MR-row panels of every group's weights: a[(grp panels + panel) K mr + k mr + i], written
-    // in blocks of K that stay in L1 (whole rows at a stride of mr thrashed it: 28% of ResNeXt
-    // res5 b1's backward_data with 32-row panels)
-    // (whole kernels: backward_data's rows are runs of kvol flipped taps)
+    // An MR-row panel of a group's weights: a[k mr + i] = W[panel mr + i, k], written in blocks
+    // of K that stay in L1 (whole rows at a stride of mr thrashed it: 28% of ResNeXt res5 b1's
+    // backward_data with 32-row panels), of whole kernels (backward_data's rows are runs of kvol
+    // flipped taps).
     const int64_t kPackK = p.kvol() * std::max<int64_t>(1, 64 / p.kvol());
-#pragma omp for schedule(static)
-    for (int64_t gp = 0; gp < G * panels; ++gp) {
-      const int64_t grp = gp / panels, o0 = (gp % panels) * mr;
-      T* a = a_packed.get() + gp * K * mr;
+    const auto pack = [&](int64_t grp, int64_t panel, T* a) {
+      const int64_t o0 = panel * mr;
       for (int64_t k0 = 0; k0 < K; k0 += kPackK) {
         const int64_t k1 = std::min(K, k0 + kPackK);
         for (int64_t i = 0; i < mr; ++i) {
@@ -376,13 +381,20 @@ void implicit_gemm(const Problem& p, const T* x, WeightRow weight_row, const T* 
           }
         }
       }
+    };
+    // every group's panels up front: a_packed[(grp panels + panel) K mr + k mr + i]
+    if (!plan.pack_in_task) {
+#pragma omp for schedule(static)
+      for (int64_t gp = 0; gp < G * panels; ++gp)
+        pack(gp / panels, gp % panels, a_packed.get() + gp * K * mr);
     }
     T* frame = workspace.data() + thread_id() * per_thread;
     T* cbuf = frame + plan.frame;
     int64_t* rowoff = offsets.data() + thread_id() * per_thread_offsets;
     int64_t* fpos = rowoff + K;                 // by_pos: a valid position's frame column
     int64_t* opos = fpos + plan.positions;      // and its offset in the output plane
-    T* block = cbuf + plan.cbuf;                // by_pos: one kernel call's tile
+    T* block = cbuf + plan.cbuf;                // by_pos: the sums of one K block
+    T* own_panels = block + plan.block;         // pack_in_task: the task's weight panels
 #pragma omp for schedule(static)
     for (int64_t task = 0; task < plan.tasks; ++task) {
       const int64_t blk = task % plan.blocks, band = (task / plan.blocks) % plan.bands;
@@ -405,7 +417,14 @@ void implicit_gemm(const Problem& p, const T* x, WeightRow weight_row, const T* 
               rowoff[k] = c * f.channel + phase * f.phase_size +
                           ((td / p.s[0]) * f.fp[1] + th / p.s[1]) * f.fp[2] + tw / p.s[2];
             }
-      const T* ag = a_packed.get() + grp * panels * K * mr;
+      // ag: the task's first panel (panel0)
+      const T* ag = own_panels;
+      if (plan.pack_in_task) {
+        for (int64_t panel = panel0; panel < panel1; ++panel)
+          pack(grp, panel, own_panels + (panel - panel0) * K * mr);
+      } else {
+        ag = a_packed.get() + (grp * panels + panel0) * K * mr;
+      }
       T* yg = y + (n * p.cout + grp * cog) * out_plane;
       if (plan.by_pos) {
         int64_t np = 0;
@@ -437,12 +456,12 @@ void implicit_gemm(const Problem& p, const T* x, WeightRow weight_row, const T* 
               for (int64_t panel = panel0; panel < panel1; ++panel)
                 for (int64_t j = 0; j < cols; j += pos.mr)
                   pos.run(std::min(kKcPos, k1 - s0), frame, fpos + q0 + j, rowoff + s0,
-                          ag + (panel * K + s0) * mr, mr, sum + j * plan.cog_pad + panel * mr,
-                          plan.cog_pad);
+                          ag + ((panel - panel0) * K + s0) * mr, mr,
+                          sum + j * plan.cog_pad + panel * mr, plan.cog_pad);
             if (k0 > 0)
               for (int64_t q = 0; q < cols; ++q)
                 for (int64_t o = c0; o < c1; ++o)
-                  cbuf[q * plan.cog_pad + o] = block[q * plan.cog_pad + o] + cbuf[q * plan.cog_pad + o];
+                  cbuf[q * plan.cog_pad + o] += block[q * plan.cog_pad + o];
           }
           const int64_t q1 = std::min(np, q0 + cols);
           for (int64_t o = oc0; o < oc1; ++o) {
@@ -467,7 +486,7 @@ void implicit_gemm(const Problem& p, const T* x, WeightRow weight_row, const T* 
           const int64_t k0 = kb * kKc, kc = std::min(kKc, K - k0);
           for (int64_t j = 0; j < subtiles; ++j)
             for (int64_t panel = panel0; panel < panel1; ++panel)
-              kern.run(kc, ag + (panel * K + k0) * mr, frame + q0 + j * nr, rowoff + k0,
+              kern.run(kc, ag + ((panel - panel0) * K + k0) * mr, frame + q0 + j * nr, rowoff + k0,
                        cbuf + panel * mr * plan.tile + j * nr, plan.tile, kb > 0);
         }
         // The valid positions of the tile: output rows (i0, i1), columns below o[2].
