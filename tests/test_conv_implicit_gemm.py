@@ -297,3 +297,36 @@ def test_backward_weight_with_inf_input(rng, c_in, c_out):
     assert not finite.all() and finite.any()
     assert_close(gw[finite], gw_ref[finite], dtype=np.float64, reduction=20)
     np.testing.assert_array_equal(np.isfinite(gw), finite)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_position_and_column_paths_bitwise_equal(dtype, monkeypatch):
+    """Forward and grad_input through the position path (valid positions only) and the column
+    path (whole frame rows) are bitwise the same: the path a plan takes depends on its bands,
+    hence on the thread count (FASTCONV_IMPLICIT_POS forces one)."""
+    rng = np.random.default_rng(11)
+    cases = [((2, 6, 9, 11), (35, 6, 3, 3), dict(padding=1)),
+             ((1, 40, 17, 17), (20, 40, 1, 7), dict(padding=(0, 3))),  # K > one K block
+             ((2, 8, 10, 13), (12, 4, 3, 2), dict(padding=2, dilation=2, groups=2)),
+             ((1, 6, 9, 12), (7, 6, 3, 3), dict(stride=2, padding=1))]
+    for x_shape, w_shape, args in cases:
+        x = rng.standard_normal(x_shape).astype(dtype)
+        w = rng.standard_normal(w_shape).astype(dtype)
+        b = rng.standard_normal(w_shape[0]).astype(dtype)
+        results = []
+        for path in ("0", "1"):
+            monkeypatch.setenv("FASTCONV_IMPLICIT_POS", path)
+            y = fastconv.conv2d(x, w, b, **args, algorithm=ALGO, activation="relu")
+            gx = None
+            if "stride" not in args:
+                gy = np.random.default_rng(12).standard_normal(y.shape).astype(dtype)
+                gx = fastconv.conv2d_backward(gy, x, w, **args, output_mask=(True, False, False),
+                                              algorithm=ALGO)[0]
+            results.append((y, gx))
+        monkeypatch.delenv("FASTCONV_IMPLICIT_POS")
+        np.testing.assert_array_equal(results[0][0], results[1][0])
+        if results[0][1] is not None:
+            np.testing.assert_array_equal(results[0][1], results[1][1])
+        ref = reference.conv2d(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64),
+                               **args)
+        assert_close(results[1][0], np.maximum(ref, 0), dtype=dtype, reduction=w[0].size)

@@ -63,6 +63,8 @@ constexpr int64_t kCBytes = 192 * 1024;
 constexpr int64_t kKc = 256;
 // The position path's weight sub-block (kKcPos x 32 channels f32: 16 KiB) stays in L1 (not tuned).
 constexpr int64_t kKcPos = 128;
+// The position path's tables (two int64 per position of a band) stay below 1 MiB per thread.
+constexpr int64_t kMaxPositions = 65536;
 
 template <typename T>
 ImplicitGemmKernels<T> select_kernels();
@@ -250,7 +252,7 @@ Plan<T> make_plan(const Problem& p) {
     }
     // FASTCONV_IMPLICIT_POS=0|1 forces the column / position path (tests, studies).
     const char* force = std::getenv("FASTCONV_IMPLICIT_POS");
-    plan.by_pos = force && *force ? force[0] == '1' : pos_work < best;
+    plan.by_pos = force && *force ? force[0] == '1' : pos_work < best && npos <= kMaxPositions;
     if (plan.by_pos) {
       plan.positions = padded(npos, plan.pos.mr);
     }
