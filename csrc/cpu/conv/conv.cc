@@ -131,7 +131,8 @@ bool prefer_winograd(const ConvGeometry& g, ConvPass pass, int64_t element_size)
 //   register tile's padding) are a large part of the work: ASPP 3x3 d6 on 33x33 (27% junk) 0.51
 //   vs 0.46 forward but 0.44 vs 0.64 backward_data, d12 (42%) 0.51 vs 0.64; d4 on 28x28 (22%) is
 //   even (0.60 vs 0.63). Since the position path (no junk columns; conv_implicit_gemm.cc) the
-//   waste is the larger of its junk and the frame's halo share, cut at 43% (implicit_gemm_cpu.md,
+//   waste is the larger of its junk and the halo share of a frame plane (H x W), cut at 43%
+//   (implicit_gemm_cpu.md,
 //   round 3; 1 thread, CPU ms implicit_gemm vs im2col_gemm, forward: ASPP d6 on 33x33, 46% halo,
 //   38 vs 30 and d12 (66%) 45 vs 34 lose; d4 on 28x28 (40%) 84 vs 81 even; below the cut they
 //   win: inception-v3 1x7 on 17x17 (26%) 9.4 vs 10.3, 3-D ResNet-18 (30%) 28 vs 39, ResNeXt res5

@@ -58,8 +58,7 @@ template <typename T>
 int64_t implicit_gemm_workspace_bytes(const ConvGeometry& g, ConvPass pass);
 // The larger of two wastes that the choice of "auto" weighs: the fraction of the columns or
 // positions it computes that are junk (past the output's width, or padding a band's last register
-// tile), and the fraction of the frame's cells that are halo (read by no output position's
-// first tap).
+// tile), and the fraction of a frame plane's (H x W) cells that are halo (no output position).
 template <typename T>
 double implicit_gemm_waste(const ConvGeometry& g, ConvPass pass);
 // Whether implicit_gemm's backward_weight uses its tap kernel (output channels along the vector

@@ -861,14 +861,17 @@ double implicit_gemm_waste(const ConvGeometry& g, ConvPass pass) {
   const double columns = double(plan.bands - 1) * double(computed(plan.band)) +
                          double(computed(last));
   const double junk = 1.0 - double(p.out_plane()) / columns;
-  // The halo: frame cells (per phase, whole plane) that are no output position. Even where no
-  // junk is computed, the position path's loads spread over it (ASPP 3x3 d6 on 33x33, 46% halo:
-  // forward 38 vs 30 ms on im2col_gemm, d12 (66%) 45 vs 34; d4 on 28x28 (40%) even, 84 vs 81;
-  // 1 thread). Frames rebuilt for thin bands are not counted: a frame cell costs a copy against
-  // the C_out/group x taps products that read it (C3D conv2a, 8 bands of 2 of 16 rows with 2
-  // halo rows each, 1.8x the frame built: forward 228 vs 263 ms on im2col_gemm, 1 thread).
+  // The halo: the cells of a frame plane (H x W of a phase) that are no output position. Even
+  // where no junk is computed, the position path's loads spread over it (ASPP 3x3 d6 on 33x33,
+  // 46% halo: forward 38 vs 30 ms on im2col_gemm, d12 (66%) 45 vs 34; d4 on 28x28 (40%) even,
+  // 84 vs 81; 1 thread). Not along D: whole halo planes are never read (the i3d stem, 4 output
+  // planes in 7, won on implicit_gemm). Frames rebuilt for thin bands are not counted: a frame
+  // cell costs a copy against the C_out/group x taps products that read it (C3D conv2a, 8 bands
+  // of 2 of 16 rows with 2 halo rows each, 1.8x the frame built: forward 228 vs 263 ms on
+  // im2col_gemm, 1 thread).
   const FrameLayout whole(p, plan.bd, rows);
-  const double halo = 1.0 - double(p.out_plane()) / double(whole.phase_size);
+  const double halo =
+      1.0 - double(p.out[1] * p.out[2]) / double(whole.fp[1] * whole.fp[2]);
   return std::max(junk, halo);
 }
 
