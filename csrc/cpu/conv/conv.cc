@@ -132,13 +132,12 @@ bool prefer_winograd(const ConvGeometry& g, ConvPass pass, int64_t element_size)
 //   vs 0.46 forward but 0.44 vs 0.64 backward_data, d12 (42%) 0.51 vs 0.64; d4 on 28x28 (22%) is
 //   even (0.60 vs 0.63). Since the position path (no junk columns; conv_implicit_gemm.cc) the
 //   waste is the larger of its junk and the halo share of a frame plane (H x W), cut at 43%
-//   (implicit_gemm_cpu.md,
-//   round 3; 1 thread, CPU ms implicit_gemm vs im2col_gemm, forward: ASPP d6 on 33x33, 46% halo,
-//   38 vs 30 and d12 (66%) 45 vs 34 lose; d4 on 28x28 (40%) 84 vs 81 even; below the cut they
-//   win: inception-v3 1x7 on 17x17 (26%) 9.4 vs 10.3, 3-D ResNet-18 (30%) 28 vs 39, ResNeXt res5
-//   7x7 b1 (40%) 0.6 vs 1.2, Fashion-MNIST conv2 (40%) 3.9 vs 8.2, and C3D conv2a, whose frames
-//   are rebuilt 1.8x for thin bands (no longer counted as waste), 228 vs 263);
-//   (c) with fewer than 3 output channels per group, where
+//   (implicit_gemm_cpu.md, round 3; 1 thread, CPU ms implicit_gemm vs im2col_gemm, forward:
+//   ASPP d6 on 33x33, 46% halo, 38 vs 30 and d12 (66%) 45 vs 34 lose; d4 on 28x28 (40%) 84 vs
+//   81 is even; below the cut they win: inception-v3 1x7 on 17x17 (26%) 9.4 vs 10.3, 3-D
+//   ResNet-18 (13%) 28 vs 39, ResNeXt res5 7x7 b1 (40%) 0.6 vs 1.2, Fashion-MNIST conv2 (40%)
+//   3.9 vs 8.2, and C3D conv2a, whose frames are rebuilt 1.8x for thin bands (no longer counted
+//   as waste), 228 vs 263); (c) with fewer than 3 output channels per group, where
 //   its 4-row register tile is mostly padding (Fashion-MNIST conv1 backward_data, 16 -> 1
 //   channel: 2.39 vs 8.04), while 3 still win (VGG conv1_1 backward_data, 64 -> 3 channels,
 //   quiet machine: 2.84 vs 6.48 ms, benchmarks/results/algorithms_3x3/).
