@@ -263,6 +263,9 @@ def test_auto_choice():
     assert _auto("conv2d", (8, 256, 56, 56), (512, 256, 1, 1), stride=2) == "im2col_gemm"
     # 1x1 stride 1: im2col_gemm multiplies X in place
     assert _auto("conv2d", (1, 1024, 14, 14), (256, 1024, 1, 1)) == "im2col_gemm"
+    # forward with 5 MiB of weights per group: im2col_gemm blocks them (tacotron2 k5 512 ch)
+    assert _auto("conv1d", (8, 512, 200), (512, 512, 5), padding=2) == "im2col_gemm"
+    assert _auto("conv1d", (8, 512, 200), (512, 512, 5), "backward_data", padding=2) == ALGO
     # mostly halo: ASPP 3x3 dilation 6 and 12 on 33x33
     for d in (6, 12):
         assert _auto("conv2d", (1, 512, 33, 33), (256, 512, 3, 3), padding=d,

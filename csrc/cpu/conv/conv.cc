@@ -155,6 +155,7 @@ bool prefer_winograd(const ConvGeometry& g, ConvPass pass, int64_t element_size)
 // implicit_gemm: ResNet-50 res2 b8 5.56 / 9.60, res2 b1 0.69 / 1.29, res4 b1 0.80 / 2.13; VGG
 // conv1_2 10.6 / 19.0, conv5_x b8 15.5 / 44.9), so winograd goes first where it applies.
 constexpr double kMaxImplicitWaste = 0.43;
+constexpr int64_t kMaxImplicitWeightBytes = int64_t(4) << 20;
 
 bool prefer_implicit_gemm(const ConvGeometry& g, ConvPass pass, int64_t element_size) {
   if (!implicit_gemm_unsupported(pass, g).empty() || g.kernel_volume() == 1) return false;
@@ -177,6 +178,15 @@ bool prefer_implicit_gemm(const ConvGeometry& g, ConvPass pass, int64_t element_
   const int64_t outputs_per_group = pass == ConvPass::Forward ? g.out_channels_per_group()
                                                               : g.in_channels_per_group();
   if (outputs_per_group < 3) return false;
+  // Forward with a group's weights beyond L2 (x 4): implicit_gemm streams all of them again for
+  // every C tile of every (sample, band), im2col_gemm's GEMM blocks them (tacotron2 k5 512 ch
+  // w200 b8, 5 MiB: 1.06 / 1.24 / 1.07x torch on im2col_gemm vs 0.96 / 0.94 / 0.88x on
+  // implicit_gemm, three 1-thread runs, implicit_gemm_cpu.md round 3; deeplab d2 / d4 b8, 2.2
+  // MiB, are even). Its backward_data is even (im2col_gemm 0.86 / 0.96 / 0.95x, implicit_gemm
+  // 0.88 / 0.98 / 1.08x): no cut there.
+  const int64_t weight_bytes = g.out_channels_per_group() * g.in_channels_per_group() *
+                               g.kernel_volume() * element_size;
+  if (pass == ConvPass::Forward && weight_bytes > kMaxImplicitWeightBytes) return false;
   const double waste = element_size == 8 ? implicit_gemm_waste<double>(g, pass)
                                          : implicit_gemm_waste<float>(g, pass);
   if (waste > kMaxImplicitWaste) return false;
