@@ -18,6 +18,14 @@
 // and the output is stride 1 inside the phases, Fp = O + ((K-1) dil) / s. One code path: stride 1
 // is one phase.
 //
+// Position path: where it computes fewer padded products, the same GEMM runs transposed on
+// backward_weight's tap kernel (conv_implicit_gemm.h), output channels along the vector lanes
+// and one broadcast frame value per valid output position: Y'^T[p, o] = sum_k frame[rowoff[k] +
+// col(p)] W^T[k, o] over the band's valid positions only (no junk columns; positions padded to
+// the tile's rows, not to a column tile), then transposed into y. It sums every K block of kKc
+// from zero and adds it to the blocks before, exactly as the column path does, so the two give
+// bitwise the same results (the choice depends on the bands, hence on the thread count).
+//
 // Bands: when a group's frame would exceed kFrameBytes, or there are too few (sample, group)
 // pairs to keep the threads busy, the output is cut along its outermost non-trivial dimension
 // into bands, each with its own frame (plus the kernel's halo); for the threads, only as long as
