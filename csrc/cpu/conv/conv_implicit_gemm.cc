@@ -258,9 +258,15 @@ Plan<T> make_plan(const Problem& p) {
         plan.pos = k;
       }
     }
+    // Its kernel runs some 10% slower per product than the column tiles on large problems
+    // (1 thread, implicit_gemm x torch before / after taking it at any saving: C3D conv2a 1.09 /
+    // 0.97 for 5% fewer products, inception-v3 7x1 0.84 / 0.78 for 7.5%, tacotron2 k5 0.96 /
+    // 0.91 for 11%; inception-v3 1x7 0.65 / 0.83 for 29%, Fashion-MNIST conv2 0.72 / 0.79 for
+    // 22%), so it must save more than 12% (implicit_gemm_cpu.md, round 3).
     // FASTCONV_IMPLICIT_POS=0|1 forces the column / position path (tests, studies).
     const char* force = std::getenv("FASTCONV_IMPLICIT_POS");
-    plan.by_pos = force && *force ? force[0] == '1' : pos_work < best && npos <= kMaxPositions;
+    plan.by_pos = force && *force ? force[0] == '1'
+                                  : 100 * pos_work < 88 * best && npos <= kMaxPositions;
     if (plan.by_pos) {
       plan.positions = padded(npos, plan.pos.mr);
     }
