@@ -268,6 +268,16 @@ def test_auto_choice():
     for pass_ in ("forward", "backward_data"):
         assert _auto("conv2d", (1, 512, 33, 33), (256, 512, 3, 3), pass_, padding=8,
                      dilation=8) == "im2col_gemm"
+    # forward with 5 MiB of weights per group: im2col_gemm blocks them (tacotron2 k5 512 ch)
+    assert _auto("conv1d", (8, 512, 200), (512, 512, 5), padding=2) == "im2col_gemm"
+    assert _auto("conv1d", (8, 512, 200), (512, 512, 5), "backward_data", padding=2) == ALGO
+    # the position path skips the junk columns: inception-v3 1x7, and C3D conv2a, whose frame
+    # is rebuilt for thin bands
+    for pass_ in ("forward", "backward_data"):
+        assert _auto("conv2d", (8, 160, 17, 17), (160, 160, 1, 7), pass_,
+                     padding=(0, 3)) == ALGO
+        assert _auto("conv3d", (1, 64, 16, 56, 56), (128, 64, 3, 3, 3), pass_,
+                     padding=1) == ALGO
     # backward_data with one output (= input) channel per group
     assert _auto("conv2d", (64, 1, 28, 28), (16, 1, 5, 5), "backward_data",
                  padding=2) == "im2col_gemm"
@@ -291,3 +301,36 @@ def test_backward_weight_with_inf_input(rng, c_in, c_out):
     assert not finite.all() and finite.any()
     assert_close(gw[finite], gw_ref[finite], dtype=np.float64, reduction=20)
     np.testing.assert_array_equal(np.isfinite(gw), finite)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_position_and_column_paths_bitwise_equal(dtype, monkeypatch):
+    """Forward and grad_input through the position path (valid positions only) and the column
+    path (whole frame rows) are bitwise the same: the path a plan takes depends on its bands,
+    hence on the thread count (FASTCONV_IMPLICIT_POS forces one)."""
+    rng = np.random.default_rng(11)
+    cases = [((2, 6, 9, 11), (35, 6, 3, 3), dict(padding=1)),
+             ((1, 40, 17, 17), (20, 40, 1, 7), dict(padding=(0, 3))),  # K > one K block
+             ((2, 8, 10, 13), (12, 4, 3, 2), dict(padding=2, dilation=2, groups=2)),
+             ((1, 6, 9, 12), (7, 6, 3, 3), dict(stride=2, padding=1))]
+    for x_shape, w_shape, args in cases:
+        x = rng.standard_normal(x_shape).astype(dtype)
+        w = rng.standard_normal(w_shape).astype(dtype)
+        b = rng.standard_normal(w_shape[0]).astype(dtype)
+        results = []
+        for path in ("0", "1"):
+            monkeypatch.setenv("FASTCONV_IMPLICIT_POS", path)
+            y = fastconv.conv2d(x, w, b, **args, algorithm=ALGO, activation="relu")
+            gx = None
+            if "stride" not in args:
+                gy = np.random.default_rng(12).standard_normal(y.shape).astype(dtype)
+                gx = fastconv.conv2d_backward(gy, x, w, **args, output_mask=(True, False, False),
+                                              algorithm=ALGO)[0]
+            results.append((y, gx))
+        monkeypatch.delenv("FASTCONV_IMPLICIT_POS")
+        np.testing.assert_array_equal(results[0][0], results[1][0])
+        if results[0][1] is not None:
+            np.testing.assert_array_equal(results[0][1], results[1][1])
+        ref = reference.conv2d(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64),
+                               **args)
+        assert_close(results[1][0], np.maximum(ref, 0), dtype=dtype, reduction=w[0].size)

@@ -194,9 +194,14 @@ bool prefer_dilation_phases_winograd(const ConvGeometry& g, ConvPass pass,
 //   columns (the (K-1) dil / s cells of every frame row past the output's width, plus the last
 //   register tile's padding) are a large part of the work: ASPP 3x3 d6 on 33x33 (27% junk) 0.51
 //   vs 0.46 forward but 0.44 vs 0.64 backward_data, d12 (42%) 0.51 vs 0.64; d4 on 28x28 (22%) is
-//   even (0.60 vs 0.63), hence the 25% cut, which also covers frames rebuilt for thin bands
-//   (d12's 512-channel frame, 24 halo rows, fits 4 MiB 9 output rows at a time: 2.3x the
-//   plane's rows built); (c) with fewer than 3 output channels per group, where
+//   even (0.60 vs 0.63). Since the position path (no junk columns; conv_implicit_gemm.cc) the
+//   waste is the larger of its junk and the halo share of a frame plane (H x W), cut at 43%
+//   (implicit_gemm_cpu.md, round 3; 1 thread, CPU ms implicit_gemm vs im2col_gemm, forward:
+//   ASPP d6 on 33x33, 46% halo, 38 vs 30 and d12 (66%) 45 vs 34 lose; d4 on 28x28 (40%) 84 vs
+//   81 is even; below the cut they win: inception-v3 1x7 on 17x17 (26%) 9.4 vs 10.3, 3-D
+//   ResNet-18 (13%) 28 vs 39, ResNeXt res5 7x7 b1 (40%) 0.6 vs 1.2, Fashion-MNIST conv2 (40%)
+//   3.9 vs 8.2, and C3D conv2a, whose frames are rebuilt 1.8x for thin bands (no longer counted
+//   as waste), 228 vs 263); (c) with fewer than 3 output channels per group, where
 //   its 4-row register tile is mostly padding (Fashion-MNIST conv1 backward_data, 16 -> 1
 //   channel: 2.39 vs 8.04), while 3 still win (VGG conv1_1 backward_data, 64 -> 3 channels,
 //   quiet machine: 2.84 vs 6.48 ms, benchmarks/results/algorithms_3x3/).
@@ -213,7 +218,8 @@ bool prefer_dilation_phases_winograd(const ConvGeometry& g, ConvPass pass,
 // (benchmarks/results/algorithms_3x3/, quiet machine, 2 threads, forward ms winograd /
 // implicit_gemm: ResNet-50 res2 b8 5.56 / 9.60, res2 b1 0.69 / 1.29, res4 b1 0.80 / 2.13; VGG
 // conv1_2 10.6 / 19.0, conv5_x b8 15.5 / 44.9), so winograd goes first where it applies.
-constexpr double kMaxImplicitWaste = 0.25;
+constexpr double kMaxImplicitWaste = 0.43;
+constexpr int64_t kMaxImplicitWeightBytes = int64_t(4) << 20;
 
 bool prefer_implicit_gemm(const ConvGeometry& g, ConvPass pass, int64_t element_size) {
   if (!implicit_gemm_unsupported(pass, g).empty() || g.kernel_volume() == 1) return false;
@@ -236,6 +242,15 @@ bool prefer_implicit_gemm(const ConvGeometry& g, ConvPass pass, int64_t element_
   const int64_t outputs_per_group = pass == ConvPass::Forward ? g.out_channels_per_group()
                                                               : g.in_channels_per_group();
   if (outputs_per_group < 3) return false;
+  // Forward with a group's weights beyond L2 (x 4): implicit_gemm streams all of them again for
+  // every C tile of every (sample, band), im2col_gemm's GEMM blocks them (tacotron2 k5 512 ch
+  // w200 b8, 5 MiB: 1.06 / 1.24 / 1.07x torch on im2col_gemm vs 0.96 / 0.94 / 0.88x on
+  // implicit_gemm, three 1-thread runs, implicit_gemm_cpu.md round 3; deeplab d2 / d4 b8, 2.2
+  // MiB, are even). Its backward_data is even (im2col_gemm 0.86 / 0.96 / 0.95x, implicit_gemm
+  // 0.88 / 0.98 / 1.08x): no cut there.
+  const int64_t weight_bytes = g.out_channels_per_group() * g.in_channels_per_group() *
+                               g.kernel_volume() * element_size;
+  if (pass == ConvPass::Forward && weight_bytes > kMaxImplicitWeightBytes) return false;
   const double waste = element_size == 8 ? implicit_gemm_waste<double>(g, pass)
                                          : implicit_gemm_waste<float>(g, pass);
   if (waste > kMaxImplicitWaste) return false;

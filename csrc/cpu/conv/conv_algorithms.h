@@ -56,9 +56,9 @@ std::string implicit_gemm_unsupported(ConvPass pass, const ConvGeometry& g);
 // offsets); -1 for a pass it does not compute.
 template <typename T>
 int64_t implicit_gemm_workspace_bytes(const ConvGeometry& g, ConvPass pass);
-// The larger of two wastes that the choice of "auto" weighs: the fraction of the columns it
-// computes that are junk (past the output's width, or padding a band's last register tile), and
-// the fraction of the frame cells it builds that repeat another band's halo (1 - 1 / rebuild).
+// The larger of two wastes that the choice of "auto" weighs: the fraction of the columns or
+// positions it computes that are junk (past the output's width, or padding a band's last register
+// tile), and the fraction of a frame plane's (H x W) cells that are halo (no output position).
 template <typename T>
 double implicit_gemm_waste(const ConvGeometry& g, ConvPass pass);
 // Whether implicit_gemm's backward_weight uses its tap kernel (output channels along the vector

@@ -18,6 +18,14 @@
 // and the output is stride 1 inside the phases, Fp = O + ((K-1) dil) / s. One code path: stride 1
 // is one phase.
 //
+// Position path: where it computes fewer padded products, the same GEMM runs transposed on
+// backward_weight's tap kernel (conv_implicit_gemm.h), output channels along the vector lanes
+// and one broadcast frame value per valid output position: Y'^T[p, o] = sum_k frame[rowoff[k] +
+// col(p)] W^T[k, o] over the band's valid positions only (no junk columns; positions padded to
+// the tile's rows, not to a column tile), then transposed into y. It sums every K block of kKc
+// from zero and adds it to the blocks before, exactly as the column path does, so the two give
+// bitwise the same results (the choice depends on the bands, hence on the thread count).
+//
 // Bands: when a group's frame would exceed kFrameBytes, or there are too few (sample, group)
 // pairs to keep the threads busy, the output is cut along its outermost non-trivial dimension
 // into bands, each with its own frame (plus the kernel's halo); for the threads, only as long as
@@ -32,7 +40,9 @@
 // implemented (the predicate says so; im2col_gemm computes it). backward_weight reads the same
 // frames with a dot-product kernel (its section below).
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -59,6 +69,10 @@ constexpr int64_t kFrameBytes = int64_t(4) << 20;
 // B rows of one K block (x the register tile's columns) stay in L1.
 constexpr int64_t kCBytes = 192 * 1024;
 constexpr int64_t kKc = 256;
+// The position path's weight sub-block (kKcPos x 32 channels f32: 16 KiB) stays in L1 (not tuned).
+constexpr int64_t kKcPos = 128;
+// The position path's tables (two int64 per position of a band) stay below 1 MiB per thread.
+constexpr int64_t kMaxPositions = 65536;
 
 template <typename T>
 ImplicitGemmKernels<T> select_kernels();
@@ -171,14 +185,26 @@ struct Plan {
   int bd = 2;               // band dimension: the outermost one with more than 1 output
   int64_t band = 1, bands = 1;
   int64_t panels_per_block = 1, blocks = 1;  // output-channel blocks of whole mr panels
-  int64_t tile = 0;         // columns per C tile (whole nr)
+  int64_t tile = 0;         // columns per C tile (whole nr); by_pos: positions (whole pos.mr)
   int64_t tasks = 0;
   int threads = 1;
   int64_t shared = 0;       // packed weights, elements
   int64_t frame = 0, cbuf = 0;  // per thread, elements
+  // The position path (by_pos): the tap kernel over the valid output positions of a band only,
+  // output channels along its lanes (no junk columns); C tiles are positions x channels.
+  bool by_pos = false;
+  ImplicitTapKernel<T> pos{};
+  int64_t positions = 0;    // valid positions of a band, padded to whole pos.mr
+  int64_t block = 0;        // per thread, elements: by_pos, the sums of one K block
+  // With one task per (group, channel block) (batch 1, one band), each task packs its own
+  // weight panels (per thread, `panels` elements) right before it uses them, instead of all of
+  // them up front (ResNeXt res5 b1: 1.2 MB of weights, packing was ~27% of the time).
+  bool pack_in_task = false;
+  int64_t panels = 0;
+  int64_t panel_rows() const { return by_pos ? pos.nr : kernel.mr; }  // channels per panel
   int64_t bytes(const Problem& p) const {
-    return (shared + threads * (frame + cbuf)) * int64_t(sizeof(T)) +
-           threads * p.gemm_k() * int64_t(sizeof(int64_t));
+    return (shared + threads * (frame + cbuf + block + panels)) * int64_t(sizeof(T)) +
+           threads * (p.gemm_k() + 2 * positions) * int64_t(sizeof(int64_t));
   }
 };
 
@@ -207,33 +233,65 @@ Plan<T> make_plan(const Problem& p) {
     plan.band = ceil_div(rows, plan.bands);
     plan.bands = ceil_div(rows, plan.band);
     // The register tile that computes the fewest padded rows x columns of a band.
-    const int64_t span = FrameLayout(p, plan.bd, plan.band).span;
+    const FrameLayout first(p, plan.bd, plan.band);
     int64_t best = -1;
     for (int i = 0; i < kernels.count; ++i) {
       const ImplicitGemmKernel<T>& k = kernels.kernel[i];
-      const int64_t work = padded(cog, k.mr) * padded(span, k.nr);
+      const int64_t work = padded(cog, k.mr) * padded(first.span, k.nr);
       if (best < 0 || work < best) {
         best = work;
         plan.kernel = k;
       }
     }
+    // The position path where it computes fewer padded products: it skips the junk columns
+    // ((K-1) dil / F of each row) and pads positions to pos.mr only, not to a column tile.
+    // Its one-vector tile where that pads fewer channels (16 per group: ResNeXt res4, and
+    // Fashion-MNIST conv2's backward_data, 1 thread, ms column / two-vector / one-vector: 4.9 /
+    // 6.2 / 4.1 and 5.0 / 7.1 / 4.0).
+    const int64_t npos = first.o[0] * first.o[1] * first.o[2];
+    int64_t pos_work = -1;
+    for (const bool narrow : {false, true}) {
+      const ImplicitTapKernel<T> k = select_tap_kernel<T>(narrow);
+      const int64_t work = padded(cog, k.nr) * padded(npos, k.mr);
+      if (pos_work < 0 || work < pos_work) {
+        pos_work = work;
+        plan.pos = k;
+      }
+    }
+    // Its kernel runs some 10% slower per product than the column tiles on large problems
+    // (1 thread, implicit_gemm x torch before / after taking it at any saving: C3D conv2a 1.09 /
+    // 0.97 for 5% fewer products, inception-v3 7x1 0.84 / 0.78 for 7.5%, tacotron2 k5 0.96 /
+    // 0.91 for 11%; inception-v3 1x7 0.65 / 0.83 for 29%, Fashion-MNIST conv2 0.72 / 0.79 for
+    // 22%), so it must save more than 12% (implicit_gemm_cpu.md, round 3).
+    // FASTCONV_IMPLICIT_POS=0|1 forces the column / position path (tests, studies).
+    const char* force = std::getenv("FASTCONV_IMPLICIT_POS");
+    plan.by_pos = force && *force ? force[0] == '1'
+                                  : 100 * pos_work < 88 * best && npos <= kMaxPositions;
+    if (plan.by_pos) {
+      plan.positions = padded(npos, plan.pos.mr);
+    }
   }
   const int64_t nr = plan.kernel.nr;
-  plan.cog_pad = padded(cog, plan.kernel.mr);
-  plan.shared = p.groups * plan.cog_pad * p.gemm_k();
+  plan.cog_pad = padded(cog, plan.panel_rows());
+  plan.pack_in_task = p.batch * plan.bands == 1;
+  plan.shared = plan.pack_in_task ? 0 : p.groups * plan.cog_pad * p.gemm_k();
   if (p.batch == 0 || p.out_plane() == 0 || cog == 0) return plan;
-  const int64_t panels = plan.cog_pad / plan.kernel.mr;
+  const int64_t panels = plan.cog_pad / plan.panel_rows();
   const int64_t wanted_blocks =
       ceil_div(4 * int64_t(num_threads()), p.batch * p.groups * plan.bands);
   plan.panels_per_block = ceil_div(panels, std::min(panels, wanted_blocks));
   plan.blocks = ceil_div(panels, plan.panels_per_block);
+  if (plan.pack_in_task) plan.panels = plan.panels_per_block * plan.panel_rows() * p.gemm_k();
   plan.tasks = p.batch * p.groups * plan.bands * plan.blocks;
   plan.threads = threads_for(plan.tasks, p.batch * p.cout * p.out_plane() * p.gemm_k());
   const FrameLayout first(p, plan.bd, plan.band);
   plan.frame = first.elements(p, nr);
-  const int64_t fit = kCBytes / (plan.cog_pad * nr * int64_t(sizeof(T)));
-  plan.tile = nr * std::max<int64_t>(1, std::min(fit, ceil_div(first.span, nr)));
+  const int64_t unit = plan.by_pos ? plan.pos.mr : nr;
+  const int64_t fit = kCBytes / (plan.cog_pad * unit * int64_t(sizeof(T)));
+  const int64_t columns = plan.by_pos ? plan.positions : first.span;
+  plan.tile = unit * std::max<int64_t>(1, std::min(fit, ceil_div(columns, unit)));
   plan.cbuf = plan.cog_pad * plan.tile;
+  if (plan.by_pos && p.gemm_k() > kKc) plan.block = plan.cbuf;
   return plan;
 }
 
@@ -294,8 +352,8 @@ void build_frame(const Problem& p, const FrameLayout& f, int bd, int64_t o0,
       }
 }
 
-// Y (N, cout, out) = corr(x, weights) + bias, ReLU; weight_row(grp, o, dst, stride) writes row o
-// of a group's weight matrix W[o, k] to dst[k * stride], k < K.
+// Y (N, cout, out) = corr(x, weights) + bias, ReLU; weight_row(grp, o, k0, k1, dst, stride) writes
+// row o of a group's weight matrix W[o, k] to dst[(k - k0) * stride], k0 <= k < k1.
 template <typename T, typename WeightRow>
 void implicit_gemm(const Problem& p, const T* x, WeightRow weight_row, const T* bias, bool relu,
                    T* y) {
@@ -303,39 +361,56 @@ void implicit_gemm(const Problem& p, const T* x, WeightRow weight_row, const T* 
   if (plan.tasks == 0) return;
   const ImplicitGemmKernel<T> kern = plan.kernel;
   const int64_t G = p.groups, cig = p.cig(), cog = p.cog(), K = p.gemm_k();
-  const int64_t mr = kern.mr, nr = kern.nr, panels = plan.cog_pad / mr;
+  const ImplicitTapKernel<T> pos = plan.pos;
+  const int64_t mr = plan.panel_rows(), nr = kern.nr, panels = plan.cog_pad / mr;
   const int64_t in_plane = p.in_plane(), out_plane = p.out_plane();
   const int64_t KD = p.k[0], KH = p.k[1], KW = p.k[2];
   const int64_t k_blocks = std::max<int64_t>(1, ceil_div(K, kKc));
   const int bd = plan.bd;
   const int threads = plan.threads;
-  const int64_t per_thread = plan.frame + plan.cbuf;
-  std::vector<T> a_packed(size_t(plan.shared));
+  const int64_t per_thread = plan.frame + plan.cbuf + plan.block + plan.panels;
+  const std::unique_ptr<T[]> a_packed(new T[size_t(plan.shared)]);  // every element written
   // Zero-filled once: a frame's slack and stale cells past a shorter band are read by junk
   // columns only.
   std::vector<T> workspace(size_t(threads * per_thread));
-  std::vector<int64_t> offsets(size_t(threads * K));
+  const int64_t per_thread_offsets = K + 2 * plan.positions;
+  std::vector<int64_t> offsets(size_t(threads * per_thread_offsets));
   const std::vector<char> used = used_phases(p);
 
 #pragma omp parallel num_threads(threads)
   {
     const FlushDenormals flush_denormals;
-    // MR-row panels of every group's weights: a[(grp panels + panel) K mr + k mr + i]
-#pragma omp for schedule(static)
-    for (int64_t gp = 0; gp < G * panels; ++gp) {
-      const int64_t grp = gp / panels, o0 = (gp % panels) * mr;
-      T* a = a_packed.data() + gp * K * mr;
-      for (int64_t i = 0; i < mr; ++i) {
-        if (o0 + i < cog) {
-          weight_row(grp, o0 + i, a + i, mr);
-        } else {
-          for (int64_t k = 0; k < K; ++k) a[k * mr + i] = T(0);
+    // An MR-row panel of a group's weights: a[k mr + i] = W[panel mr + i, k], written in blocks
+    // of K that stay in L1 (whole rows at a stride of mr thrashed it: 28% of ResNeXt res5 b1's
+    // backward_data with 32-row panels), of whole kernels (backward_data's rows are runs of kvol
+    // flipped taps).
+    const int64_t kPackK = p.kvol() * std::max<int64_t>(1, 64 / p.kvol());
+    const auto pack = [&](int64_t grp, int64_t panel, T* a) {
+      const int64_t o0 = panel * mr;
+      for (int64_t k0 = 0; k0 < K; k0 += kPackK) {
+        const int64_t k1 = std::min(K, k0 + kPackK);
+        for (int64_t i = 0; i < mr; ++i) {
+          if (o0 + i < cog) {
+            weight_row(grp, o0 + i, k0, k1, a + k0 * mr + i, mr);
+          } else {
+            for (int64_t k = k0; k < k1; ++k) a[k * mr + i] = T(0);
+          }
         }
       }
+    };
+    // every group's panels up front: a_packed[(grp panels + panel) K mr + k mr + i]
+    if (!plan.pack_in_task) {
+#pragma omp for schedule(static)
+      for (int64_t gp = 0; gp < G * panels; ++gp)
+        pack(gp / panels, gp % panels, a_packed.get() + gp * K * mr);
     }
     T* frame = workspace.data() + thread_id() * per_thread;
     T* cbuf = frame + plan.frame;
-    int64_t* rowoff = offsets.data() + thread_id() * K;
+    int64_t* rowoff = offsets.data() + thread_id() * per_thread_offsets;
+    int64_t* fpos = rowoff + K;                 // by_pos: a valid position's frame column
+    int64_t* opos = fpos + plan.positions;      // and its offset in the output plane
+    T* block = cbuf + plan.cbuf;                // by_pos: the sums of one K block
+    T* own_panels = block + plan.block;         // pack_in_task: the task's weight panels
 #pragma omp for schedule(static)
     for (int64_t task = 0; task < plan.tasks; ++task) {
       const int64_t blk = task % plan.blocks, band = (task / plan.blocks) % plan.bands;
@@ -358,15 +433,76 @@ void implicit_gemm(const Problem& p, const T* x, WeightRow weight_row, const T* 
               rowoff[k] = c * f.channel + phase * f.phase_size +
                           ((td / p.s[0]) * f.fp[1] + th / p.s[1]) * f.fp[2] + tw / p.s[2];
             }
-      const T* ag = a_packed.data() + grp * panels * K * mr;
+      // ag: the task's first panel (panel0)
+      const T* ag = own_panels;
+      if (plan.pack_in_task) {
+        for (int64_t panel = panel0; panel < panel1; ++panel)
+          pack(grp, panel, own_panels + (panel - panel0) * K * mr);
+      } else {
+        ag = a_packed.get() + (grp * panels + panel0) * K * mr;
+      }
       T* yg = y + (n * p.cout + grp * cog) * out_plane;
+      if (plan.by_pos) {
+        int64_t np = 0;
+        for (int64_t i0 = 0; i0 < f.o[0]; ++i0)
+          for (int64_t i1 = 0; i1 < f.o[1]; ++i1) {
+            const int64_t od = i0 + (bd == 0 ? o0 : 0), oh = i1 + (bd == 1 ? o0 : 0);
+            const int64_t ow = bd == 2 ? o0 : 0;
+            for (int64_t w = 0; w < f.o[2]; ++w, ++np) {
+              fpos[np] = (i0 * f.fp[1] + i1) * f.fp[2] + w;
+              opos[np] = (od * p.out[1] + oh) * p.out[2] + ow + w;
+            }
+          }
+        const int64_t np_pad = ceil_div(np, pos.mr) * pos.mr;
+        std::fill(fpos + np, fpos + np_pad, int64_t(0));  // padding positions: never stored
+        for (int64_t q0 = 0; q0 < np_pad; q0 += plan.tile) {
+          const int64_t cols = std::min(plan.tile, np_pad - q0);
+          // Bitwise the column path's sums: each K block of kKc summed in k order from zero (in
+          // `block`), then added to the sum of the blocks before it. So which path a plan takes
+          // (it depends on the bands, hence on the thread count) never changes a result.
+          // The kernel accumulates into its C, so a block is summed from zero in `block` (in
+          // cbuf itself for the first), in sub-blocks of kKcPos whose weights stay in L1.
+          const int64_t c0 = panel0 * mr, c1 = panel1 * mr;
+          for (int64_t k0 = 0; k0 < K; k0 += kKc) {
+            const int64_t k1 = std::min(K, k0 + kKc);
+            T* sum = k0 == 0 ? cbuf : block;
+            for (int64_t q = 0; q < cols; ++q)
+              std::fill(sum + q * plan.cog_pad + c0, sum + q * plan.cog_pad + c1, T(0));
+            for (int64_t s0 = k0; s0 < k1; s0 += kKcPos)
+              for (int64_t panel = panel0; panel < panel1; ++panel)
+                for (int64_t j = 0; j < cols; j += pos.mr)
+                  pos.run(std::min(kKcPos, k1 - s0), frame, fpos + q0 + j, rowoff + s0,
+                          ag + ((panel - panel0) * K + s0) * mr, mr,
+                          sum + j * plan.cog_pad + panel * mr, plan.cog_pad);
+            if (k0 > 0)
+              for (int64_t q = 0; q < cols; ++q)
+                for (int64_t o = c0; o < c1; ++o)
+                  cbuf[q * plan.cog_pad + o] += block[q * plan.cog_pad + o];
+          }
+          const int64_t q1 = std::min(np, q0 + cols);
+          for (int64_t o = oc0; o < oc1; ++o) {
+            T* yo = yg + o * out_plane;
+            const T* co = cbuf + o;
+            if (bias || relu) {
+              const T b = bias ? bias[grp * cog + o] : T(0);
+              for (int64_t q = q0; q < q1; ++q) {
+                const T v = co[(q - q0) * plan.cog_pad] + b;
+                yo[opos[q]] = relu && v < T(0) ? T(0) : v;
+              }
+            } else {
+              for (int64_t q = q0; q < q1; ++q) yo[opos[q]] = co[(q - q0) * plan.cog_pad];
+            }
+          }
+        }
+        continue;
+      }
       for (int64_t q0 = 0; q0 < f.span; q0 += plan.tile) {
         const int64_t cols = std::min(plan.tile, f.span - q0), subtiles = ceil_div(cols, nr);
         for (int64_t kb = 0; kb < k_blocks; ++kb) {
           const int64_t k0 = kb * kKc, kc = std::min(kKc, K - k0);
           for (int64_t j = 0; j < subtiles; ++j)
             for (int64_t panel = panel0; panel < panel1; ++panel)
-              kern.run(kc, ag + (panel * K + k0) * mr, frame + q0 + j * nr, rowoff + k0,
+              kern.run(kc, ag + ((panel - panel0) * K + k0) * mr, frame + q0 + j * nr, rowoff + k0,
                        cbuf + panel * mr * plan.tile + j * nr, plan.tile, kb > 0);
         }
         // The valid positions of the tile: output rows (i0, i1), columns below o[2].
@@ -732,15 +868,25 @@ double implicit_gemm_waste(const ConvGeometry& g, ConvPass pass) {
   if (plan.tasks == 0) return 0;
   const int64_t rows = p.out[plan.bd], last = rows - (plan.bands - 1) * plan.band;
   const auto computed = [&](int64_t len) {
-    return ceil_div(FrameLayout(p, plan.bd, len).span, plan.kernel.nr) * plan.kernel.nr;
+    const FrameLayout f(p, plan.bd, len);
+    return plan.by_pos ? ceil_div(f.o[0] * f.o[1] * f.o[2], plan.pos.mr) * plan.pos.mr
+                       : ceil_div(f.span, plan.kernel.nr) * plan.kernel.nr;
   };
   const double columns = double(plan.bands - 1) * double(computed(plan.band)) +
                          double(computed(last));
   const double junk = 1.0 - double(p.out_plane()) / columns;
-  // frame rows built per frame row of the whole plane
-  const int64_t halo = (p.k[plan.bd] - 1) * p.dil[plan.bd] / p.s[plan.bd];
-  const double rebuild = double(plan.bands * (plan.band + halo)) / double(rows + halo);
-  return std::max(junk, 1.0 - 1.0 / rebuild);
+  // The halo: the cells of a frame plane (H x W of a phase) that are no output position. Even
+  // where no junk is computed, the position path's loads spread over it (ASPP 3x3 d6 on 33x33,
+  // 46% halo: forward 38 vs 30 ms on im2col_gemm, d12 (66%) 45 vs 34; d4 on 28x28 (40%) even,
+  // 84 vs 81; 1 thread). Not along D: whole halo planes are never read (the i3d stem, 4 output
+  // planes in 7, won on implicit_gemm). Frames rebuilt for thin bands are not counted: a frame
+  // cell costs a copy against the C_out/group x taps products that read it (C3D conv2a, 8 bands
+  // of 2 of 16 rows with 2 halo rows each, 1.8x the frame built: forward 228 vs 263 ms on
+  // im2col_gemm, 1 thread).
+  const FrameLayout whole(p, plan.bd, rows);
+  const double halo =
+      1.0 - double(p.out[1] * p.out[2]) / double(whole.fp[1] * whole.fp[2]);
+  return std::max(junk, halo);
 }
 
 template <typename T>
@@ -750,9 +896,9 @@ void forward_implicit_gemm(const ConvGeometry& g, const T* x, const T* w, const 
   const int64_t cog = p.cog(), K = p.gemm_k();
   implicit_gemm(
       p, x,
-      [&](int64_t grp, int64_t o, T* dst, int64_t stride) {
+      [&](int64_t grp, int64_t o, int64_t k0, int64_t k1, T* dst, int64_t stride) {
         const T* row = w + (grp * cog + o) * K;
-        for (int64_t k = 0; k < K; ++k) dst[k * stride] = row[k];
+        for (int64_t k = k0; k < k1; ++k) dst[(k - k0) * stride] = row[k];
       },
       bias, relu, y);
 }
@@ -765,10 +911,11 @@ void backward_data_implicit_gemm(const ConvGeometry& g, const T* gy, const T* w,
   const int64_t kvol = g.kernel_volume();
   implicit_gemm(
       p, gy,
-      [&](int64_t grp, int64_t c, T* dst, int64_t stride) {
-        for (int64_t o = 0; o < cog; ++o) {
-          const T* taps = w + ((grp * cog + o) * cig + c) * kvol;
-          for (int64_t t = 0; t < kvol; ++t) dst[(o * kvol + t) * stride] = taps[kvol - 1 - t];
+      [&](int64_t grp, int64_t c, int64_t k0, int64_t k1, T* dst, int64_t stride) {
+        // k0 and k1 are whole multiples of kvol (or K)
+        for (int64_t o = k0 / kvol; o < k1 / kvol; ++o, dst += kvol * stride) {
+          const T* flipped = w + ((grp * cog + o) * cig + c) * kvol + kvol - 1;
+          for (int64_t t = 0; t < kvol; ++t) dst[t * stride] = flipped[-t];
         }
       },
       static_cast<const T*>(nullptr), false, gx);
