@@ -321,12 +321,22 @@ bool strided_taps_disjoint(const ConvGeometry& g) {
 // (ResNet-50 stem b1 1.89 / 1.71 vs 1.87 / 1.88, b8 1.64 / 1.89 vs 1.60 / 1.83) and K = 25
 // (Fashion-MNIST conv1 1.28 / 1.35 vs 1.24 / 1.32); it loses at K = 27 (VGG conv1_1, 1 thread:
 // 0.87 vs 1.15: the transposition of Y^T and the per-tile stores weigh against 27 taps).
+// On the quiet machine (2 threads, forward ms small_channels / implicit_gemm, interleaved by
+// bench's runner) it wins on planes up to 56x56 whatever K: Fashion-MNIST conv1 1 -> 16 5x5
+// 28x28 b64 0.557 / 0.973 (torch 0.551 in the suite run), 1 -> 32 1.17 / 1.71, 3 -> 16 5x5
+// 28x28 b32 0.58 / 0.71, 3 -> 16 3x3 56x56 b8 0.28 / 0.33, 3 -> 32 0.50 / 0.62, 1 -> 16 7x7
+// 56x56 b8 0.36 / 0.40; and loses from 112x112 outputs with a short K: 3 -> 16 3x3 112x112 b1
+// 0.183 / 0.176, 3 -> 24 b4 0.88 / 0.75, 3 -> 16 7x7/1 224 1.64 / 1.53, VGG conv1_1 2.15 / 1.55,
+// ResNet-50 stem b1 1.24 / 1.24.
 constexpr int64_t kSmallChannelsMinOutChannels = 16;
 constexpr int64_t kSmallChannelsForwardMinK = 512;
+constexpr int64_t kSmallChannelsForwardMaxPlane = 56 * 56;  // outputs per sample
 
 bool prefer_small_channels(const ConvGeometry& g, ConvPass pass, int64_t element_size) {
   if (!small_channels_unsupported(pass, g).empty()) return false;
-  if (pass == ConvPass::Forward && g.gemm_k() < kSmallChannelsForwardMinK) return false;
+  if (pass == ConvPass::Forward && g.gemm_k() < kSmallChannelsForwardMinK &&
+      g.out_plane() > kSmallChannelsForwardMaxPlane)
+    return false;
   if (g.out_channels < kSmallChannelsMinOutChannels || g.kernel_volume() == 1) return false;
   return conv_workspace_bytes(ConvAlgorithm::SmallChannels, pass, g, element_size) <=
          kWorkspaceLimit;
