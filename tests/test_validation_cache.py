@@ -69,3 +69,22 @@ def test_the_cache_does_not_keep_arrays_alive(rng, validate, args):
     del x, w, problem
     gc.collect()
     assert all(r() is None for r in refs)
+
+
+def test_plans_are_cached_but_errors_are_not(rng):
+    """The C++ side remembers each thread's plans (cpu::plan_conv): a forced algorithm that cannot
+    compute a problem raises on every call, and a problem planned under one thread count still
+    gives the same bits under another."""
+    x, w = _arrays(rng)
+    for _ in range(2):
+        with pytest.raises(ValueError, match="argument 'algorithm'"):
+            fastconv.conv2d(x, w, stride=2, algorithm="winograd")
+    previous = fastconv.get_num_threads()
+    try:
+        fastconv.set_num_threads(1)
+        one = fastconv.conv2d(x, w, padding=1)
+        fastconv.set_num_threads(2)
+        two = fastconv.conv2d(x, w, padding=1)
+    finally:
+        fastconv.set_num_threads(previous)
+    np.testing.assert_array_equal(one, two)

@@ -63,8 +63,23 @@ ConvGeometry make_geometry(const py::array& x, const py::array& w, const py::arr
 ConvAlgorithm plan(const ConvGeometry& g, ConvPass pass, const std::string& algorithm,
                    int64_t element_size) {
   try {
-    return fastconv::cpu::choose_conv_algorithm(
-        g, pass, fastconv::cpu::parse_conv_algorithm(algorithm), element_size);
+    return fastconv::cpu::plan_conv(g, pass, fastconv::cpu::parse_conv_algorithm(algorithm),
+                                    element_size)
+        .algorithm;
+  } catch (const std::invalid_argument& e) {
+    throw AlgorithmError(e.what());
+  }
+}
+
+// The algorithm as requested ("auto" or a name), planned with the GIL held so that a forced
+// algorithm that cannot compute this problem raises AlgorithmError here; the primitive then finds
+// the plan in its per-thread cache (cpu::plan_conv) under the same key.
+ConvAlgorithm checked_request(const ConvGeometry& g, ConvPass pass, const std::string& algorithm,
+                              int64_t element_size) {
+  try {
+    const ConvAlgorithm requested = fastconv::cpu::parse_conv_algorithm(algorithm);
+    fastconv::cpu::plan_conv(g, pass, requested, element_size);
+    return requested;
   } catch (const std::invalid_argument& e) {
     throw AlgorithmError(e.what());
   }
@@ -82,7 +97,7 @@ void conv_forward(const py::array& x, const py::array& w, const py::object& bias
   require_same_dtype(x, w);
   require_same_dtype(x, y);
   const ConvGeometry g = make_geometry(x, w, y, stride, pad, dilation, groups);
-  const ConvAlgorithm algo = plan(g, ConvPass::Forward, algorithm, x.itemsize());
+  const ConvAlgorithm algo = checked_request(g, ConvPass::Forward, algorithm, x.itemsize());
   py::array b;
   if (!bias.is_none()) {
     b = bias.cast<py::array>();
@@ -110,7 +125,7 @@ void conv_backward_data(const py::array& grad_output, const py::array& w,
   require_same_dtype(grad_output, w);
   require_same_dtype(grad_output, grad_input);
   const ConvGeometry g = make_geometry(grad_input, w, grad_output, stride, pad, dilation, groups);
-  const ConvAlgorithm algo = plan(g, ConvPass::BackwardData, algorithm, w.itemsize());
+  const ConvAlgorithm algo = checked_request(g, ConvPass::BackwardData, algorithm, w.itemsize());
   dispatch_dtype(w, [&](auto tag) {
     using T = decltype(tag);
     const T* gyp = static_cast<const T*>(grad_output.data());
@@ -130,7 +145,7 @@ void conv_backward_weight(const py::array& x, const py::array& grad_output,
   require_same_dtype(x, grad_output);
   require_same_dtype(x, grad_weight);
   const ConvGeometry g = make_geometry(x, grad_weight, grad_output, stride, pad, dilation, groups);
-  const ConvAlgorithm algo = plan(g, ConvPass::BackwardWeight, algorithm, x.itemsize());
+  const ConvAlgorithm algo = checked_request(g, ConvPass::BackwardWeight, algorithm, x.itemsize());
   dispatch_dtype(x, [&](auto tag) {
     using T = decltype(tag);
     const T* xp = static_cast<const T*>(x.data());

@@ -1,7 +1,10 @@
 // Algorithm choice and dispatch for the CPU convolution primitives.
 #include <algorithm>
+#include <cstring>
 #include <stdexcept>
+#include <unordered_map>
 
+#include "common/cpu_features.h"
 #include "common/parallel.h"
 #include "cpu/conv/conv.h"
 #include "cpu/conv/conv_algorithms.h"
@@ -439,12 +442,65 @@ int64_t conv_batch_chunk(ConvAlgorithm algorithm, ConvPass pass, const ConvGeome
 
 namespace {
 
-// Runs `run(part, first_sample)` on consecutive chunks of the batch of conv_batch_chunk samples
+// The problems planned on this thread. A training loop or a benchmark calls the same shapes over
+// and over, and planning one (auto's rules build tile plans and workspace estimates) took about
+// 0.8 us, a fifth of torch's whole per-call overhead on a small convolution. The key holds
+// everything a plan depends on; thread_local, so no lock.
+struct PlanKey {
+  ConvGeometry g;
+  ConvPass pass;
+  ConvAlgorithm requested;
+  int64_t element_size;
+  int threads;
+  Isa isa;
+
+  bool operator==(const PlanKey& o) const {
+    return std::memcmp(&g, &o.g, sizeof(ConvGeometry)) == 0 && pass == o.pass &&
+           requested == o.requested && element_size == o.element_size && threads == o.threads &&
+           isa == o.isa;
+  }
+};
+
+struct PlanKeyHash {
+  size_t operator()(const PlanKey& k) const {
+    const auto* v = reinterpret_cast<const int64_t*>(&k.g);
+    uint64_t h = 1469598103934665603ull;  // FNV-1a over the geometry's fields, then the rest
+    const auto mix = [&h](uint64_t x) { h = (h ^ x) * 1099511628211ull; };
+    for (size_t i = 0; i < sizeof(ConvGeometry) / sizeof(int64_t); ++i) mix(uint64_t(v[i]));
+    mix(uint64_t(k.pass));
+    mix(uint64_t(k.requested));
+    mix(uint64_t(k.element_size));
+    mix(uint64_t(k.threads));
+    mix(uint64_t(k.isa));
+    return size_t(h);
+  }
+};
+
+}  // namespace
+
+ConvPlan plan_conv(const ConvGeometry& g, ConvPass pass, ConvAlgorithm requested,
+                   int64_t element_size) {
+  static_assert(sizeof(ConvGeometry) == 22 * sizeof(int64_t), "ConvGeometry: int64_t fields only");
+  constexpr size_t kMaxPlans = 1024;  // a few networks' layers x passes; then start again
+  thread_local std::unordered_map<PlanKey, ConvPlan, PlanKeyHash> plans;
+  const PlanKey key{g, pass, requested, element_size, num_threads(), isa()};
+  const auto found = plans.find(key);
+  if (found != plans.end()) return found->second;
+  ConvPlan plan;
+  plan.algorithm = choose_conv_algorithm(g, pass, requested, element_size);  // may throw
+  plan.batch_chunk = conv_batch_chunk(plan.algorithm, pass, g, element_size);
+  if (plans.size() >= kMaxPlans) plans.clear();
+  plans.emplace(key, plan);
+  return plan;
+}
+
+namespace {
+
+// Runs `run(part, first_sample)` on consecutive chunks of the batch of plan.batch_chunk samples
 // (the whole batch where its workspace fits).
 template <typename Run>
-void for_batch_chunks(ConvAlgorithm algorithm, ConvPass pass, const ConvGeometry& g,
-                      int64_t element_size, const Run& run) {
-  const int64_t chunk = conv_batch_chunk(algorithm, pass, g, element_size);
+void for_batch_chunks(const ConvPlan& plan, const ConvGeometry& g, const Run& run) {
+  const int64_t chunk = plan.batch_chunk;
   if (chunk >= g.batch) return run(g, int64_t(0));
   ConvGeometry part = g;
   for (int64_t first = 0; first < g.batch; first += chunk) {
@@ -490,31 +546,27 @@ void backward_data_with(ConvAlgorithm algorithm, const ConvGeometry& g, const T*
 template <typename T>
 void conv_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, bool relu, T* y,
                   ConvAlgorithm algorithm) {
-  algorithm = choose_conv_algorithm(g, ConvPass::Forward, algorithm, sizeof(T));
+  const ConvPlan plan = plan_conv(g, ConvPass::Forward, algorithm, sizeof(T));
   const int64_t x_sample = g.in_channels * g.in_plane(), y_sample = g.out_channels * g.out_plane();
-  for_batch_chunks(algorithm, ConvPass::Forward, g, sizeof(T),
-                   [&](const ConvGeometry& part, int64_t first) {
-                     forward_with(algorithm, part, x + first * x_sample, w, bias, relu,
-                                  y + first * y_sample);
-                   });
+  for_batch_chunks(plan, g, [&](const ConvGeometry& part, int64_t first) {
+    forward_with(plan.algorithm, part, x + first * x_sample, w, bias, relu, y + first * y_sample);
+  });
 }
 
 template <typename T>
 void conv_backward_data(const ConvGeometry& g, const T* gy, const T* w, T* gx,
                         ConvAlgorithm algorithm) {
-  algorithm = choose_conv_algorithm(g, ConvPass::BackwardData, algorithm, sizeof(T));
+  const ConvPlan plan = plan_conv(g, ConvPass::BackwardData, algorithm, sizeof(T));
   const int64_t x_sample = g.in_channels * g.in_plane(), y_sample = g.out_channels * g.out_plane();
-  for_batch_chunks(algorithm, ConvPass::BackwardData, g, sizeof(T),
-                   [&](const ConvGeometry& part, int64_t first) {
-                     backward_data_with(algorithm, part, gy + first * y_sample, w,
-                                        gx + first * x_sample);
-                   });
+  for_batch_chunks(plan, g, [&](const ConvGeometry& part, int64_t first) {
+    backward_data_with(plan.algorithm, part, gy + first * y_sample, w, gx + first * x_sample);
+  });
 }
 
 template <typename T>
 void conv_backward_weight(const ConvGeometry& g, const T* x, const T* gy, T* gw,
                           ConvAlgorithm algorithm) {
-  algorithm = choose_conv_algorithm(g, ConvPass::BackwardWeight, algorithm, sizeof(T));
+  algorithm = plan_conv(g, ConvPass::BackwardWeight, algorithm, sizeof(T)).algorithm;
   if (conv_rewrite(algorithm, ConvPass::BackwardWeight, g) != nullptr)
     return backward_weight_dilation_phases(g, x, gy, gw, algorithm);
   switch (algorithm) {

@@ -59,6 +59,16 @@ int64_t conv_workspace_bytes(ConvAlgorithm algorithm, ConvPass pass, const ConvG
 int64_t conv_batch_chunk(ConvAlgorithm algorithm, ConvPass pass, const ConvGeometry& g,
                          int64_t element_size);
 
+// What a call runs: the algorithm (choose_conv_algorithm) and the samples per kernel call
+// (conv_batch_chunk), remembered per thread for the last few problems. Throws like
+// choose_conv_algorithm.
+struct ConvPlan {
+  ConvAlgorithm algorithm = ConvAlgorithm::Auto;
+  int64_t batch_chunk = 0;
+};
+ConvPlan plan_conv(const ConvGeometry& g, ConvPass pass, ConvAlgorithm requested,
+                   int64_t element_size);
+
 template <typename T>
 void conv_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, bool relu, T* y,
                   ConvAlgorithm algorithm);
