@@ -8,6 +8,10 @@
 
 #include <cstdint>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 namespace fastconv {
 
 int num_threads();
@@ -26,6 +30,16 @@ inline int threads_for(int64_t tasks, int64_t work) {
   const int64_t by_work = work / kMinWorkPerThread;
   if (by_work < t) t = by_work;
   return t < 1 ? 1 : int(t);
+}
+
+// This thread's index in the enclosing parallel region (0 outside one, or without OpenMP): which
+// per-thread slice of a workspace it owns.
+inline int thread_index() {
+#ifdef _OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
 }
 
 // Ceiling division of non-negative numbers.

@@ -22,10 +22,6 @@
 #include <string>
 #include <vector>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "common/cpu_features.h"
 #include "common/denormals.h"
 #include "common/parallel.h"
@@ -58,14 +54,6 @@ SmallChannelKernels<float> select_kernels<float>() {
 template <>
 SmallChannelKernels<double> select_kernels<double>() {
   return FASTCONV_ISA_DISPATCH(f64_small_channel_kernels);
-}
-
-int thread_id() {
-#ifdef _OPENMP
-  return omp_get_thread_num();
-#else
-  return 0;
-#endif
 }
 
 // A thread's copies of input rows (c, id, ih) of one sample, zero-padded along W to pw cells
@@ -187,7 +175,7 @@ void wgrad_small_channels(const ConvGeometry& g, const T* x, const T* gy, T* gw)
 #pragma omp parallel num_threads(plan.threads)
   {
     const FlushDenormals flush_denormals;
-    const int tid = thread_id();
+    const int tid = thread_index();
     T* rows = workspace.data() + tid * plan.per_thread();
     const T* zero_row = rows + plan.in_rows * pw;
     T* dyt = rows + (plan.in_rows + 1) * pw;
@@ -331,7 +319,7 @@ void forward_small_channels_impl(const ConvGeometry& g, const T* x, const T* w, 
     for (int64_t k = 0; k < K; ++k)
       for (int64_t o = 0; o < cog_pad; ++o)
         wt[size_t(k * cog_pad + o)] = o < cout ? w[o * K + k] : T(0);
-    const int tid = thread_id();
+    const int tid = thread_index();
     T* rows = workspace.data() + tid * plan.per_thread();
     T* yt = rows + (plan.in_rows + 1) * pw + plan.slack;
     yt += (plan.align - (reinterpret_cast<uintptr_t>(yt) / sizeof(T)) % plan.align) % plan.align;

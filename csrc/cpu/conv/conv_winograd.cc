@@ -43,10 +43,6 @@
 #include <algorithm>
 #include <vector>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "common/cpu_features.h"
 #include "common/denormals.h"
 #include "common/parallel.h"
@@ -164,14 +160,6 @@ Plan make_plan(const Problem& p) {
   return pl;
 }
 
-int thread_id() {
-#ifdef _OPENMP
-  return omp_get_thread_num();
-#else
-  return 0;
-#endif
-}
-
 // Workspace reused across calls by the calling thread (grows only), like the GEMM's packing
 // buffers: a fresh multi-MiB allocation per call costs its page faults every time.
 template <typename T>
@@ -264,7 +252,7 @@ void run_winograd(const Problem& p, const T* x, const T* w, const T* bias, bool 
     int32_t lane_oh[kLanes], lane_ow[kLanes];
     const T* in_planes[kLanes];
     T* out_planes[kLanes];
-    T* upanel = upk + pl.u + thread_id() * pl.u_panel;
+    T* upanel = upk + pl.u + thread_index() * pl.u_panel;
 
     // The three phases of the block of nt tiles from tile t0, one task at a time.
     // Input transform, tasks (input channel, kLanes tiles): V[grp][xi][tile / vw][ci][tile % vw].
@@ -339,8 +327,8 @@ void run_winograd(const Problem& p, const T* x, const T* w, const T* bias, bool 
     };
 
     if (pl.own_blocks) {
-      T* v = v_all + thread_id() * pl.v;
-      T* m = m_all + thread_id() * pl.m;
+      T* v = v_all + thread_index() * pl.v;
+      T* m = m_all + thread_index() * pl.m;
 #pragma omp for schedule(dynamic, 1)
       for (int64_t blk = 0; blk < pl.blocks; ++blk) {
         const int64_t t0 = blk * nb, nt = std::min(nb, total - t0);
@@ -506,7 +494,7 @@ void run_winograd_wgrad(const Problem& p, const T* x, const T* gy, T* gw) {
       for (int64_t task = 0; task < G * kXi; ++task) {
         const int64_t grp = task / kXi, xi = task % kXi;
         // gemm() on the strided M' and V, packed into this call's workspace (same bits)
-        T* a_pk = packs + thread_id() * pl.pack;
+        T* a_pk = packs + thread_index() * pl.pack;
         T* b_pk = pl.direct_v ? v + task * v_xs : a_pk + a_size;
         pack_a_panels<T>(cog, nt, {m + xi * m_xs + grp * cog * nb, nb, 1}, a_pk);
         if (!pl.direct_v)
