@@ -38,6 +38,35 @@ def assert_close(actual, expected, *, dtype=None, reduction: int = 1, scale=None
 
 
 @pytest.fixture
+def restore_threads():
+    """For tests that change fastconv's thread count."""
+    import fastconv
+    before = fastconv.get_num_threads()
+    yield
+    fastconv.set_num_threads(before)
+
+
+def check_backward_weight(x, w, gy, args, algorithm, what, threads=(1, 2, 3)):
+    """grad_weight by `algorithm` is bitwise the same for every thread count and matches the
+    float64 reference (tolerance scaled by the reduction's length). Needs restore_threads."""
+    import fastconv
+    from fastconv import reference
+    nd = x.ndim - 2
+    backward = getattr(fastconv, f"conv{nd}d_backward")
+    results = []
+    for t in threads:
+        fastconv.set_num_threads(t)
+        results.append(backward(gy, x, w, **args, output_mask=(False, True, False),
+                                algorithm=algorithm)[1])
+    for other in results[1:]:
+        np.testing.assert_array_equal(results[0], other)
+    _, gw_ref, _ = getattr(reference, f"conv{nd}d_backward")(
+        gy.astype(np.float64), x.astype(np.float64), w.astype(np.float64), **args)
+    reduction = x.shape[0] * int(np.prod(gy.shape[2:]))
+    assert_close(results[0], gw_ref, dtype=x.dtype, reduction=reduction, what=f"{what} grad_weight")
+
+
+@pytest.fixture
 def rng(request):
     """A generator seeded from the test's id: fresh, reproducible random data per test."""
     import zlib

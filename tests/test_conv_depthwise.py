@@ -165,13 +165,6 @@ INVARIANCE_CASES = [
 ]
 
 
-@pytest.fixture
-def restore_threads():
-    before = fastconv.get_num_threads()
-    yield
-    fastconv.set_num_threads(before)
-
-
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 @pytest.mark.parametrize("case", INVARIANCE_CASES, ids=[c.id for c in INVARIANCE_CASES])
 def test_depthwise_same_bits_with_1_and_2_threads(case, dtype, rng, restore_threads, path):

@@ -606,13 +606,6 @@ def test_bad_algorithm(op, case):
 
 # ---------------------------------------------------------------------------------- threads
 
-@pytest.fixture
-def restore_threads():
-    before = fastconv.get_num_threads()
-    yield
-    fastconv.set_num_threads(before)
-
-
 @pytest.mark.parametrize("value, exc", [
     pytest.param(0, ValueError, id="zero"),
     pytest.param(-1, ValueError, id="negative"),

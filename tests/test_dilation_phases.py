@@ -159,13 +159,6 @@ def test_explain_reports_the_rewrite_and_its_workspace(dtype):
 
 # ------------------------------------------------------------------------------ determinism
 
-@pytest.fixture
-def restore_threads():
-    before = fastconv.get_num_threads()
-    yield
-    fastconv.set_num_threads(before)
-
-
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 def test_dilated_results_do_not_depend_on_threads_or_batch(dtype, restore_threads):
     """Through the rewrite, a sample's phases sit at batch positions n P .. n P + P - 1: results

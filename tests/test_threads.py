@@ -14,13 +14,6 @@ import fastconv
 from fastconv import _C
 
 
-@pytest.fixture
-def restore_threads():
-    before = fastconv.get_num_threads()
-    yield
-    fastconv.set_num_threads(before)
-
-
 def test_set_and_get_num_threads(restore_threads):
     fastconv.set_num_threads(1)
     assert fastconv.get_num_threads() == 1
