@@ -12,9 +12,8 @@ import numpy as np
 import pytest
 
 import fastconv
-from fastconv import reference
 
-from conftest import assert_close, check_backward_weight
+from conftest import check_backward_weight
 
 # (c_in, c_out, size, kernel, stride, padding, dilation, groups, batch)
 CASES = [
