@@ -303,7 +303,7 @@ Plan<T> make_plan(const Problem& p) {
   const int64_t columns = plan.by_pos ? plan.positions : first.span;
   plan.tile = unit * std::max<int64_t>(1, std::min(fit, ceil_div(columns, unit)));
   plan.cbuf = plan.cog_pad * plan.tile;
-  if (plan.by_pos && p.gemm_k() > kKc) plan.block = plan.cbuf;
+  if (plan.by_pos) plan.block = plan.cbuf;  // a K block's sums; the transposed C tile
   return plan;
 }
 
@@ -386,18 +386,19 @@ void build_frame(const Problem& p, const FrameLayout& f, int bd, int64_t o0,
       }
 }
 
-// dst[k ld + i] = src[i n + k] for i < rows, k < n: 4 x 4 SSE blocks for float (baseline x86-64).
+// dst[k ld + i] = src[i lds + k] for i < rows, k < n: 4 x 4 SSE blocks for float (baseline
+// x86-64).
 template <typename T>
-void transpose_rows(const T* src, int64_t rows, int64_t n, T* dst, int64_t ld) {
+void transpose_rows(const T* src, int64_t lds, int64_t rows, int64_t n, T* dst, int64_t ld) {
   int64_t i0 = 0;
 #if defined(__SSE2__)
   if constexpr (std::is_same_v<T, float>) {
     for (; i0 + 4 <= rows; i0 += 4) {
-      const float* s0 = src + i0 * n;
+      const float* s0 = src + i0 * lds;
       int64_t k = 0;
       for (; k + 4 <= n; k += 4) {
-        __m128 r0 = _mm_loadu_ps(s0 + k), r1 = _mm_loadu_ps(s0 + n + k);
-        __m128 r2 = _mm_loadu_ps(s0 + 2 * n + k), r3 = _mm_loadu_ps(s0 + 3 * n + k);
+        __m128 r0 = _mm_loadu_ps(s0 + k), r1 = _mm_loadu_ps(s0 + lds + k);
+        __m128 r2 = _mm_loadu_ps(s0 + 2 * lds + k), r3 = _mm_loadu_ps(s0 + 3 * lds + k);
         _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
         _mm_storeu_ps(dst + k * ld + i0, r0);
         _mm_storeu_ps(dst + (k + 1) * ld + i0, r1);
@@ -405,12 +406,12 @@ void transpose_rows(const T* src, int64_t rows, int64_t n, T* dst, int64_t ld) {
         _mm_storeu_ps(dst + (k + 3) * ld + i0, r3);
       }
       for (; k < n; ++k)
-        for (int64_t i = i0; i < i0 + 4; ++i) dst[k * ld + i] = src[i * n + k];
+        for (int64_t i = i0; i < i0 + 4; ++i) dst[k * ld + i] = src[i * lds + k];
     }
   }
 #endif
   for (int64_t k = 0; k < n; ++k)
-    for (int64_t i = i0; i < rows; ++i) dst[k * ld + i] = src[i * n + k];
+    for (int64_t i = i0; i < rows; ++i) dst[k * ld + i] = src[i * lds + k];
 }
 
 // Y (N, cout, out) = corr(x, weights) + bias, ReLU; weight_row(grp, o, k0, k1, dst, stride) writes
@@ -456,7 +457,7 @@ void implicit_gemm(const Problem& p, const T* x, WeightRow weight_row, const T* 
             std::fill(pack_tile + i * kn, pack_tile + (i + 1) * kn, T(0));
           }
         }
-        transpose_rows(pack_tile, mr, kn, a + k0 * mr, mr);
+        transpose_rows(pack_tile, kn, mr, kn, a + k0 * mr, mr);
       }
     };
     // every group's panels up front: a_packed[(grp panels + panel) K mr + k mr + i]
@@ -546,19 +547,16 @@ void implicit_gemm(const Problem& p, const T* x, WeightRow weight_row, const T* 
                 for (int64_t o = c0; o < c1; ++o)
                   cbuf[q * plan.cog_pad + o] += block[q * plan.cog_pad + o];
           }
-          const int64_t q1 = std::min(np, q0 + cols);
+          // Transposed into `block` (channels x positions) in 4 x 4 blocks, then stored by whole
+          // rows: a band's positions are one contiguous stretch of the output plane (the band
+          // dimension is the outermost one with more than one output). A strided scalar store
+          // per element was 6.5% of Fashion-MNIST conv2's forward.
+          const int64_t q1 = std::min(np, q0 + cols), nq = q1 - q0;
+          transpose_rows(cbuf + oc0, plan.cog_pad, nq, oc1 - oc0, block, nq);
           for (int64_t o = oc0; o < oc1; ++o) {
-            T* yo = yg + o * out_plane;
-            const T* co = cbuf + o;
-            if (bias || relu) {
-              const T b = bias ? bias[grp * cog + o] : T(0);
-              for (int64_t q = q0; q < q1; ++q) {
-                const T v = co[(q - q0) * plan.cog_pad] + b;
-                yo[opos[q]] = relu && v < T(0) ? T(0) : v;
-              }
-            } else {
-              for (int64_t q = q0; q < q1; ++q) yo[opos[q]] = co[(q - q0) * plan.cog_pad];
-            }
+            T* dst = yg + o * out_plane + opos[q0];
+            copy_row(block + (o - oc0) * nq, nq, dst);
+            if (bias || relu) bias_relu_row(dst, nq, bias ? bias[grp * cog + o] : T(0), relu);
           }
         }
         continue;
