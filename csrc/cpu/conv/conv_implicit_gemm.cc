@@ -74,8 +74,6 @@ constexpr int64_t kFrameBytes = int64_t(4) << 20;
 // B rows of one K block (x the register tile's columns) stay in L1.
 constexpr int64_t kCBytes = 192 * 1024;
 constexpr int64_t kKc = 256;
-// The position path's weight sub-block (kKcPos x 32 channels f32: 16 KiB) stays in L1 (not tuned).
-constexpr int64_t kKcPos = 128;
 // The position path's tables (two int64 per position of a band) stay below 1 MiB per thread.
 constexpr int64_t kMaxPositions = 65536;
 
@@ -529,19 +527,21 @@ void implicit_gemm(const Problem& p, const T* x, WeightRow weight_row, const T* 
           // `block`), then added to the sum of the blocks before it. So which path a plan takes
           // (it depends on the bands, hence on the thread count) never changes a result.
           // The kernel accumulates into its C, so a block is summed from zero in `block` (in
-          // cbuf itself for the first), in sub-blocks of kKcPos whose weights stay in L1.
+          // cbuf itself for the first), one call per block: sub-blocks of 64 / 128 K rows (their
+          // weights in L1) were slower (1 thread, ms, forced position path, sub-blocks of 64 /
+          // 128 / 256: Fashion-MNIST conv2 b64 3.47 / 3.31 / 3.30, ResNeXt res4 b8 3.36 / 3.31 /
+          // 3.13).
           const int64_t c0 = panel0 * mr, c1 = panel1 * mr;
           for (int64_t k0 = 0; k0 < K; k0 += kKc) {
             const int64_t k1 = std::min(K, k0 + kKc);
             T* sum = k0 == 0 ? cbuf : block;
             for (int64_t q = 0; q < cols; ++q)
               std::fill(sum + q * plan.cog_pad + c0, sum + q * plan.cog_pad + c1, T(0));
-            for (int64_t s0 = k0; s0 < k1; s0 += kKcPos)
-              for (int64_t panel = panel0; panel < panel1; ++panel)
-                for (int64_t j = 0; j < cols; j += pos.mr)
-                  pos.run(std::min(kKcPos, k1 - s0), frame, fpos + q0 + j, rowoff + s0,
-                          ag + ((panel - panel0) * K + s0) * mr, mr,
-                          sum + j * plan.cog_pad + panel * mr, plan.cog_pad);
+            for (int64_t panel = panel0; panel < panel1; ++panel)
+              for (int64_t j = 0; j < cols; j += pos.mr)
+                pos.run(k1 - k0, frame, fpos + q0 + j, rowoff + k0,
+                        ag + ((panel - panel0) * K + k0) * mr, mr,
+                        sum + j * plan.cog_pad + panel * mr, plan.cog_pad);
             if (k0 > 0)
               for (int64_t q = 0; q < cols; ++q)
                 for (int64_t o = c0; o < c1; ++o)
