@@ -265,15 +265,17 @@ Plan<T> make_plan(const Problem& p) {
         plan.pos = k;
       }
     }
-    // Its kernel runs some 10% slower per product than the column tiles on large problems
-    // (1 thread, implicit_gemm x torch before / after taking it at any saving: C3D conv2a 1.09 /
-    // 0.97 for 5% fewer products, inception-v3 7x1 0.84 / 0.78 for 7.5%, tacotron2 k5 0.96 /
-    // 0.91 for 11%; inception-v3 1x7 0.65 / 0.83 for 29%, Fashion-MNIST conv2 0.72 / 0.79 for
-    // 22%), so it must save more than 12% (implicit_gemm_cpu.md, round 3).
+    // It must save more than 6% of the products: with its C tile stored by whole rows and one
+    // kernel call per K block it ran faster than the column path from 7.5% fewer products,
+    // slower under 5% (1 thread, CPU time, forced paths interleaved in one process, time
+    // position / column; implicit_gemm_cpu.md round 4): ResNet-50 3x3 64 ch 56x56 b8 (3.9%
+    // fewer) 1.03, C3D conv2a (5%) 1.02; inception-v3 7x1 b8 (7.5%) 0.96, ResNeXt res4 g32 b8
+    // (10.7%) 0.91-0.98, tacotron2 k5 (11%) 0.94, deeplab d2 b8 (12.5%) 0.92-0.93, ResNeXt res5
+    // b1 0.94-0.96, Fashion-MNIST conv2 b64 0.83-0.89, inception-v3 1x7 0.75-0.77.
     // FASTCONV_IMPLICIT_POS=0|1 forces the column / position path (tests, studies).
     const char* force = std::getenv("FASTCONV_IMPLICIT_POS");
     plan.by_pos = force && *force ? force[0] == '1'
-                                  : 100 * pos_work < 88 * best && npos <= kMaxPositions;
+                                  : 100 * pos_work < 94 * best && npos <= kMaxPositions;
     if (plan.by_pos) {
       plan.positions = padded(npos, plan.pos.mr);
     }
