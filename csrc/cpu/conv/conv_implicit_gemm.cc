@@ -330,9 +330,13 @@ std::vector<char> used_phases(const Problem& p) {
 // Short rows (a 14-wide plane) by inline loops rather than libc calls: memmove / memset were 15%
 // of ResNeXt res4 b8's forward, copying 14 floats at a time. The attribute keeps GCC from turning
 // the loops back into those calls; long rows still take them.
+#if defined(__GNUC__) && !defined(__clang__)
+#define FASTCONV_NO_LIBC_LOOPS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define FASTCONV_NO_LIBC_LOOPS
+#endif
 template <typename T>
-__attribute__((optimize("no-tree-loop-distribute-patterns"))) void copy_row(const T* src,
-                                                                            int64_t n, T* dst) {
+FASTCONV_NO_LIBC_LOOPS void copy_row(const T* src, int64_t n, T* dst) {
   if (n >= 64) {
     std::memcpy(dst, src, size_t(n) * sizeof(T));
     return;
@@ -341,7 +345,7 @@ __attribute__((optimize("no-tree-loop-distribute-patterns"))) void copy_row(cons
 }
 
 template <typename T>
-__attribute__((optimize("no-tree-loop-distribute-patterns"))) void zero_row(T* dst, int64_t n) {
+FASTCONV_NO_LIBC_LOOPS void zero_row(T* dst, int64_t n) {
   if (n >= 64) {
     std::memset(dst, 0, size_t(n) * sizeof(T));
     return;
