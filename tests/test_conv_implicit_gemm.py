@@ -187,13 +187,6 @@ def test_tap_kernel_bands(rng):
     assert_close(gw, gw_ref, dtype=np.float32, reduction=130 * 131)
 
 
-@pytest.fixture
-def restore_threads():
-    before = fastconv.get_num_threads()
-    yield
-    fastconv.set_num_threads(before)
-
-
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 @pytest.mark.parametrize("shape", [
     (3, 40, 70, (19, 17), (3, 3), dict(padding=1)),
@@ -335,3 +328,14 @@ def test_position_and_column_paths_bitwise_equal(dtype, monkeypatch):
         ref = reference.conv2d(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64),
                                **args)
         assert_close(results[1][0], np.maximum(ref, 0), dtype=dtype, reduction=w[0].size)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_position_path_bands_1d_3d(dtype, rng, monkeypatch):
+    """The position path stores a band's C tile by whole rows, as one contiguous stretch of the
+    output plane: bands along W (1-D) and along D (3-D), channel counts off the 4 x 4 transpose
+    blocks, with the bias / ReLU epilogue and K past one block."""
+    monkeypatch.setenv("FASTCONV_IMPLICIT_POS", "1")
+    _check_forward(rng, dtype, 1, 5, 7, (53,), (3,), activation="relu", padding=1)
+    _check_forward(rng, dtype, 1, 30, 6, (10, 6, 7), (3, 3, 3), activation="relu", padding=1)
+    _check_backward_data(rng, dtype, 1, 6, 30, (10, 6, 7), (3, 3, 3), padding=1)

@@ -50,6 +50,11 @@
 #include <omp.h>
 #endif
 
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
+#include <type_traits>
+
 #include "common/cpu_features.h"
 #include "common/denormals.h"
 #include "common/parallel.h"
@@ -69,8 +74,6 @@ constexpr int64_t kFrameBytes = int64_t(4) << 20;
 // B rows of one K block (x the register tile's columns) stay in L1.
 constexpr int64_t kCBytes = 192 * 1024;
 constexpr int64_t kKc = 256;
-// The position path's weight sub-block (kKcPos x 32 channels f32: 16 KiB) stays in L1 (not tuned).
-constexpr int64_t kKcPos = 128;
 // The position path's tables (two int64 per position of a band) stay below 1 MiB per thread.
 constexpr int64_t kMaxPositions = 65536;
 
@@ -201,9 +204,13 @@ struct Plan {
   // them up front (ResNeXt res5 b1: 1.2 MB of weights, packing was ~27% of the time).
   bool pack_in_task = false;
   int64_t panels = 0;
+  // Packing goes through a tile of whole weight rows (panel_rows x pack_k, per thread), read
+  // contiguously and transposed in 4 x 4 blocks (a strided scalar store per element was 18% of
+  // ResNeXt res5 b1's forward).
+  int64_t pack_k = 0, pack_tile = 0;
   int64_t panel_rows() const { return by_pos ? pos.nr : kernel.mr; }  // channels per panel
   int64_t bytes(const Problem& p) const {
-    return (shared + threads * (frame + cbuf + block + panels)) * int64_t(sizeof(T)) +
+    return (shared + threads * (frame + cbuf + block + panels + pack_tile)) * int64_t(sizeof(T)) +
            threads * (p.gemm_k() + 2 * positions) * int64_t(sizeof(int64_t));
   }
 };
@@ -258,15 +265,17 @@ Plan<T> make_plan(const Problem& p) {
         plan.pos = k;
       }
     }
-    // Its kernel runs some 10% slower per product than the column tiles on large problems
-    // (1 thread, implicit_gemm x torch before / after taking it at any saving: C3D conv2a 1.09 /
-    // 0.97 for 5% fewer products, inception-v3 7x1 0.84 / 0.78 for 7.5%, tacotron2 k5 0.96 /
-    // 0.91 for 11%; inception-v3 1x7 0.65 / 0.83 for 29%, Fashion-MNIST conv2 0.72 / 0.79 for
-    // 22%), so it must save more than 12% (implicit_gemm_cpu.md, round 3).
+    // It must save more than 6% of the products: with its C tile stored by whole rows and one
+    // kernel call per K block it ran faster than the column path from 7.5% fewer products,
+    // slower under 5% (1 thread, CPU time, forced paths interleaved in one process, time
+    // position / column; implicit_gemm_cpu.md round 4): ResNet-50 3x3 64 ch 56x56 b8 (3.9%
+    // fewer) 1.03, C3D conv2a (5%) 1.02; inception-v3 7x1 b8 (7.5%) 0.96, ResNeXt res4 g32 b8
+    // (10.7%) 0.91-0.98, tacotron2 k5 (11%) 0.94, deeplab d2 b8 (12.5%) 0.92-0.93, ResNeXt res5
+    // b1 0.94-0.96, Fashion-MNIST conv2 b64 0.83-0.89, inception-v3 1x7 0.75-0.77.
     // FASTCONV_IMPLICIT_POS=0|1 forces the column / position path (tests, studies).
     const char* force = std::getenv("FASTCONV_IMPLICIT_POS");
     plan.by_pos = force && *force ? force[0] == '1'
-                                  : 100 * pos_work < 88 * best && npos <= kMaxPositions;
+                                  : 100 * pos_work < 94 * best && npos <= kMaxPositions;
     if (plan.by_pos) {
       plan.positions = padded(npos, plan.pos.mr);
     }
@@ -282,6 +291,9 @@ Plan<T> make_plan(const Problem& p) {
   plan.panels_per_block = ceil_div(panels, std::min(panels, wanted_blocks));
   plan.blocks = ceil_div(panels, plan.panels_per_block);
   if (plan.pack_in_task) plan.panels = plan.panels_per_block * plan.panel_rows() * p.gemm_k();
+  // whole kernels (backward_data's rows are runs of kvol flipped taps), about 64 columns
+  plan.pack_k = std::min(p.gemm_k(), p.kvol() * std::max<int64_t>(1, 64 / p.kvol()));
+  plan.pack_tile = plan.panel_rows() * plan.pack_k;
   plan.tasks = p.batch * p.groups * plan.bands * plan.blocks;
   plan.threads = threads_for(plan.tasks, p.batch * p.cout * p.out_plane() * p.gemm_k());
   const FrameLayout first(p, plan.bd, plan.band);
@@ -291,7 +303,7 @@ Plan<T> make_plan(const Problem& p) {
   const int64_t columns = plan.by_pos ? plan.positions : first.span;
   plan.tile = unit * std::max<int64_t>(1, std::min(fit, ceil_div(columns, unit)));
   plan.cbuf = plan.cog_pad * plan.tile;
-  if (plan.by_pos && p.gemm_k() > kKc) plan.block = plan.cbuf;
+  if (plan.by_pos) plan.block = plan.cbuf;  // a K block's sums; the transposed C tile
   return plan;
 }
 
@@ -315,6 +327,32 @@ std::vector<char> used_phases(const Problem& p) {
   return used;
 }
 
+// Short rows (a 14-wide plane) by inline loops rather than libc calls: memmove / memset were 15%
+// of ResNeXt res4 b8's forward, copying 14 floats at a time. The attribute keeps GCC from turning
+// the loops back into those calls; long rows still take them.
+#if defined(__GNUC__) && !defined(__clang__)
+#define FASTCONV_NO_LIBC_LOOPS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define FASTCONV_NO_LIBC_LOOPS
+#endif
+template <typename T>
+FASTCONV_NO_LIBC_LOOPS void copy_row(const T* src, int64_t n, T* dst) {
+  if (n >= 64) {
+    std::memcpy(dst, src, size_t(n) * sizeof(T));
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
+}
+
+template <typename T>
+FASTCONV_NO_LIBC_LOOPS void zero_row(T* dst, int64_t n) {
+  if (n >= 64) {
+    std::memset(dst, 0, size_t(n) * sizeof(T));
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) dst[i] = T(0);
+}
+
 template <typename T>
 void build_frame(const Problem& p, const FrameLayout& f, int bd, int64_t o0,
                  const std::vector<char>& used, const T* src, T* dst) {
@@ -336,20 +374,48 @@ void build_frame(const Problem& p, const FrameLayout& f, int bd, int64_t o0,
             const int64_t xh = start[1] + rh + i1 * p.s[1];
             T* row = phase + (i0 * f.fp[1] + i1) * FW;
             if (xd < 0 || xd >= p.in[0] || xh < 0 || xh >= p.in[1] || hi == lo) {
-              std::fill(row, row + FW, T(0));
+              zero_row(row, FW);
               continue;
             }
             const T* xrow = src + (xd * p.in[1] + xh) * W;
-            std::fill(row, row + lo, T(0));
+            zero_row(row, lo);
             if (sw == 1) {
-              std::memcpy(row + lo, xrow + w0 + lo, size_t(hi - lo) * sizeof(T));
+              copy_row(xrow + w0 + lo, hi - lo, row + lo);
             } else {
               for (int64_t i = lo; i < hi; ++i) row[i] = xrow[w0 + i * sw];
             }
-            std::fill(row + hi, row + FW, T(0));
+            zero_row(row + hi, FW - hi);
           }
         }
       }
+}
+
+// dst[k ld + i] = src[i lds + k] for i < rows, k < n: 4 x 4 SSE blocks for float (baseline
+// x86-64).
+template <typename T>
+void transpose_rows(const T* src, int64_t lds, int64_t rows, int64_t n, T* dst, int64_t ld) {
+  int64_t i0 = 0;
+#if defined(__SSE2__)
+  if constexpr (std::is_same_v<T, float>) {
+    for (; i0 + 4 <= rows; i0 += 4) {
+      const float* s0 = src + i0 * lds;
+      int64_t k = 0;
+      for (; k + 4 <= n; k += 4) {
+        __m128 r0 = _mm_loadu_ps(s0 + k), r1 = _mm_loadu_ps(s0 + lds + k);
+        __m128 r2 = _mm_loadu_ps(s0 + 2 * lds + k), r3 = _mm_loadu_ps(s0 + 3 * lds + k);
+        _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+        _mm_storeu_ps(dst + k * ld + i0, r0);
+        _mm_storeu_ps(dst + (k + 1) * ld + i0, r1);
+        _mm_storeu_ps(dst + (k + 2) * ld + i0, r2);
+        _mm_storeu_ps(dst + (k + 3) * ld + i0, r3);
+      }
+      for (; k < n; ++k)
+        for (int64_t i = i0; i < i0 + 4; ++i) dst[k * ld + i] = src[i * lds + k];
+    }
+  }
+#endif
+  for (int64_t k = 0; k < n; ++k)
+    for (int64_t i = i0; i < rows; ++i) dst[k * ld + i] = src[i * lds + k];
 }
 
 // Y (N, cout, out) = corr(x, weights) + bias, ReLU; weight_row(grp, o, k0, k1, dst, stride) writes
@@ -368,7 +434,7 @@ void implicit_gemm(const Problem& p, const T* x, WeightRow weight_row, const T* 
   const int64_t k_blocks = std::max<int64_t>(1, ceil_div(K, kKc));
   const int bd = plan.bd;
   const int threads = plan.threads;
-  const int64_t per_thread = plan.frame + plan.cbuf + plan.block + plan.panels;
+  const int64_t per_thread = plan.frame + plan.cbuf + plan.block + plan.panels + plan.pack_tile;
   const std::unique_ptr<T[]> a_packed(new T[size_t(plan.shared)]);  // every element written
   // Zero-filled once: a frame's slack and stale cells past a shorter band are read by junk
   // columns only.
@@ -380,22 +446,22 @@ void implicit_gemm(const Problem& p, const T* x, WeightRow weight_row, const T* 
 #pragma omp parallel num_threads(threads)
   {
     const FlushDenormals flush_denormals;
-    // An MR-row panel of a group's weights: a[k mr + i] = W[panel mr + i, k], written in blocks
-    // of K that stay in L1 (whole rows at a stride of mr thrashed it: 28% of ResNeXt res5 b1's
-    // backward_data with 32-row panels), of whole kernels (backward_data's rows are runs of kvol
-    // flipped taps).
-    const int64_t kPackK = p.kvol() * std::max<int64_t>(1, 64 / p.kvol());
+    // An MR-row panel of a group's weights: a[k mr + i] = W[panel mr + i, k], in blocks of
+    // pack_k columns: whole rows into the thread's tile (contiguous), then transposed into the
+    // panel (whole rows at a stride of mr thrashed L1: 28% of ResNeXt res5 b1's backward_data).
+    T* const pack_tile = workspace.data() + thread_id() * per_thread + per_thread - plan.pack_tile;
     const auto pack = [&](int64_t grp, int64_t panel, T* a) {
       const int64_t o0 = panel * mr;
-      for (int64_t k0 = 0; k0 < K; k0 += kPackK) {
-        const int64_t k1 = std::min(K, k0 + kPackK);
+      for (int64_t k0 = 0; k0 < K; k0 += plan.pack_k) {
+        const int64_t k1 = std::min(K, k0 + plan.pack_k), kn = k1 - k0;
         for (int64_t i = 0; i < mr; ++i) {
           if (o0 + i < cog) {
-            weight_row(grp, o0 + i, k0, k1, a + k0 * mr + i, mr);
+            weight_row(grp, o0 + i, k0, k1, pack_tile + i * kn, int64_t(1));
           } else {
-            for (int64_t k = k0; k < k1; ++k) a[k * mr + i] = T(0);
+            std::fill(pack_tile + i * kn, pack_tile + (i + 1) * kn, T(0));
           }
         }
+        transpose_rows(pack_tile, kn, mr, kn, a + k0 * mr, mr);
       }
     };
     // every group's panels up front: a_packed[(grp panels + panel) K mr + k mr + i]
@@ -407,6 +473,7 @@ void implicit_gemm(const Problem& p, const T* x, WeightRow weight_row, const T* 
     T* frame = workspace.data() + thread_id() * per_thread;
     T* cbuf = frame + plan.frame;
     int64_t* rowoff = offsets.data() + thread_id() * per_thread_offsets;
+    int64_t rowoff_len = -1;                    // the band length rowoff was built for
     int64_t* fpos = rowoff + K;                 // by_pos: a valid position's frame column
     int64_t* opos = fpos + plan.positions;      // and its offset in the output plane
     T* block = cbuf + plan.cbuf;                // by_pos: the sums of one K block
@@ -424,15 +491,20 @@ void implicit_gemm(const Problem& p, const T* x, WeightRow weight_row, const T* 
       const T* xg = x + (n * p.cin + grp * cig) * in_plane;
       for (int64_t c = 0; c < cig; ++c)
         build_frame(p, f, bd, o0, used, xg + c * in_plane, frame + c * f.channel);
-      for (int64_t c = 0, k = 0; c < cig; ++c)
-        for (int64_t a = 0; a < KD; ++a)
-          for (int64_t b = 0; b < KH; ++b)
-            for (int64_t e = 0; e < KW; ++e, ++k) {
-              const int64_t td = a * p.dil[0], th = b * p.dil[1], tw = e * p.dil[2];
-              const int64_t phase = ((td % p.s[0]) * p.s[1] + th % p.s[1]) * p.s[2] + tw % p.s[2];
-              rowoff[k] = c * f.channel + phase * f.phase_size +
-                          ((td / p.s[0]) * f.fp[1] + th / p.s[1]) * f.fp[2] + tw / p.s[2];
-            }
+      // The offsets depend on the band's length only: rebuilt when it changes (their integer
+      // divisions were 5-8% of ResNeXt res4 b8 / res5 b1, rebuilt per task).
+      if (len != rowoff_len) {
+        rowoff_len = len;
+        for (int64_t c = 0, k = 0; c < cig; ++c)
+          for (int64_t a = 0; a < KD; ++a)
+            for (int64_t b = 0; b < KH; ++b)
+              for (int64_t e = 0; e < KW; ++e, ++k) {
+                const int64_t td = a * p.dil[0], th = b * p.dil[1], tw = e * p.dil[2];
+                const int64_t phase = ((td % p.s[0]) * p.s[1] + th % p.s[1]) * p.s[2] + tw % p.s[2];
+                rowoff[k] = c * f.channel + phase * f.phase_size +
+                            ((td / p.s[0]) * f.fp[1] + th / p.s[1]) * f.fp[2] + tw / p.s[2];
+              }
+      }
       // ag: the task's first panel (panel0)
       const T* ag = own_panels;
       if (plan.pack_in_task) {
@@ -461,37 +533,36 @@ void implicit_gemm(const Problem& p, const T* x, WeightRow weight_row, const T* 
           // `block`), then added to the sum of the blocks before it. So which path a plan takes
           // (it depends on the bands, hence on the thread count) never changes a result.
           // The kernel accumulates into its C, so a block is summed from zero in `block` (in
-          // cbuf itself for the first), in sub-blocks of kKcPos whose weights stay in L1.
+          // cbuf itself for the first), one call per block: sub-blocks of 64 / 128 K rows (their
+          // weights in L1) were slower (1 thread, ms, forced position path, sub-blocks of 64 /
+          // 128 / 256: Fashion-MNIST conv2 b64 3.47 / 3.31 / 3.30, ResNeXt res4 b8 3.36 / 3.31 /
+          // 3.13).
           const int64_t c0 = panel0 * mr, c1 = panel1 * mr;
           for (int64_t k0 = 0; k0 < K; k0 += kKc) {
             const int64_t k1 = std::min(K, k0 + kKc);
             T* sum = k0 == 0 ? cbuf : block;
             for (int64_t q = 0; q < cols; ++q)
               std::fill(sum + q * plan.cog_pad + c0, sum + q * plan.cog_pad + c1, T(0));
-            for (int64_t s0 = k0; s0 < k1; s0 += kKcPos)
-              for (int64_t panel = panel0; panel < panel1; ++panel)
-                for (int64_t j = 0; j < cols; j += pos.mr)
-                  pos.run(std::min(kKcPos, k1 - s0), frame, fpos + q0 + j, rowoff + s0,
-                          ag + ((panel - panel0) * K + s0) * mr, mr,
-                          sum + j * plan.cog_pad + panel * mr, plan.cog_pad);
+            for (int64_t panel = panel0; panel < panel1; ++panel)
+              for (int64_t j = 0; j < cols; j += pos.mr)
+                pos.run(k1 - k0, frame, fpos + q0 + j, rowoff + k0,
+                        ag + ((panel - panel0) * K + k0) * mr, mr,
+                        sum + j * plan.cog_pad + panel * mr, plan.cog_pad);
             if (k0 > 0)
               for (int64_t q = 0; q < cols; ++q)
                 for (int64_t o = c0; o < c1; ++o)
                   cbuf[q * plan.cog_pad + o] += block[q * plan.cog_pad + o];
           }
-          const int64_t q1 = std::min(np, q0 + cols);
+          // Transposed into `block` (channels x positions) in 4 x 4 blocks, then stored by whole
+          // rows: a band's positions are one contiguous stretch of the output plane (the band
+          // dimension is the outermost one with more than one output). A strided scalar store
+          // per element was 6.5% of Fashion-MNIST conv2's forward.
+          const int64_t q1 = std::min(np, q0 + cols), nq = q1 - q0;
+          transpose_rows(cbuf + oc0, plan.cog_pad, nq, oc1 - oc0, block, nq);
           for (int64_t o = oc0; o < oc1; ++o) {
-            T* yo = yg + o * out_plane;
-            const T* co = cbuf + o;
-            if (bias || relu) {
-              const T b = bias ? bias[grp * cog + o] : T(0);
-              for (int64_t q = q0; q < q1; ++q) {
-                const T v = co[(q - q0) * plan.cog_pad] + b;
-                yo[opos[q]] = relu && v < T(0) ? T(0) : v;
-              }
-            } else {
-              for (int64_t q = q0; q < q1; ++q) yo[opos[q]] = co[(q - q0) * plan.cog_pad];
-            }
+            T* dst = yg + o * out_plane + opos[q0];
+            copy_row(block + (o - oc0) * nq, nq, dst);
+            if (bias || relu) bias_relu_row(dst, nq, bias ? bias[grp * cog + o] : T(0), relu);
           }
         }
         continue;
@@ -518,7 +589,7 @@ void implicit_gemm(const Problem& p, const T* x, WeightRow weight_row, const T* 
           T* yrow = yg + (od * p.out[1] + oh) * p.out[2] + ow;
           for (int64_t o = oc0; o < oc1; ++o) {
             T* dst = yrow + o * out_plane;
-            std::memcpy(dst, cbuf + o * plan.tile + (c0 - q0), size_t(c1 - c0) * sizeof(T));
+            copy_row(cbuf + o * plan.tile + (c0 - q0), c1 - c0, dst);
             if (bias || relu) bias_relu_row(dst, c1 - c0, bias ? bias[grp * cog + o] : T(0), relu);
           }
         }
