@@ -46,10 +46,6 @@
 #include <string>
 #include <vector>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #if defined(__SSE2__)
 #include <immintrin.h>
 #endif
@@ -307,14 +303,6 @@ Plan<T> make_plan(const Problem& p) {
   return plan;
 }
 
-int thread_id() {
-#ifdef _OPENMP
-  return omp_get_thread_num();
-#else
-  return 0;
-#endif
-}
-
 // The phase frames of channel `src` (one input plane) for the band starting at output o0.
 // Phases that some tap reads (a 1x1 stride-2 kernel reads one of four).
 std::vector<char> used_phases(const Problem& p) {
@@ -449,7 +437,7 @@ void implicit_gemm(const Problem& p, const T* x, WeightRow weight_row, const T* 
     // An MR-row panel of a group's weights: a[k mr + i] = W[panel mr + i, k], in blocks of
     // pack_k columns: whole rows into the thread's tile (contiguous), then transposed into the
     // panel (whole rows at a stride of mr thrashed L1: 28% of ResNeXt res5 b1's backward_data).
-    T* const pack_tile = workspace.data() + thread_id() * per_thread + per_thread - plan.pack_tile;
+    T* const pack_tile = workspace.data() + thread_index() * per_thread + per_thread - plan.pack_tile;
     const auto pack = [&](int64_t grp, int64_t panel, T* a) {
       const int64_t o0 = panel * mr;
       for (int64_t k0 = 0; k0 < K; k0 += plan.pack_k) {
@@ -470,9 +458,9 @@ void implicit_gemm(const Problem& p, const T* x, WeightRow weight_row, const T* 
       for (int64_t gp = 0; gp < G * panels; ++gp)
         pack(gp / panels, gp % panels, a_packed.get() + gp * K * mr);
     }
-    T* frame = workspace.data() + thread_id() * per_thread;
+    T* frame = workspace.data() + thread_index() * per_thread;
     T* cbuf = frame + plan.frame;
-    int64_t* rowoff = offsets.data() + thread_id() * per_thread_offsets;
+    int64_t* rowoff = offsets.data() + thread_index() * per_thread_offsets;
     int64_t rowoff_len = -1;                    // the band length rowoff was built for
     int64_t* fpos = rowoff + K;                 // by_pos: a valid position's frame column
     int64_t* opos = fpos + plan.positions;      // and its offset in the output plane
@@ -779,10 +767,10 @@ bool wgrad_implicit_gemm(const Problem& p, const T* x, const T* gy, T* gw) {
 #pragma omp parallel num_threads(threads)
   {
     const FlushDenormals flush_denormals;
-    T* frame = workspace.data() + thread_id() * per_thread;
+    T* frame = workspace.data() + thread_index() * per_thread;
     T* dyf = frame + plan.frame;
     T* partial = dyf + plan.dyf;
-    int64_t* rowoff = offsets.data() + thread_id() * per_thread_offsets;
+    int64_t* rowoff = offsets.data() + thread_index() * per_thread_offsets;
     int64_t* qpos = rowoff + kc_pad;
 #pragma omp for schedule(static)
     for (int64_t task = 0; task < plan.tasks; ++task) {
