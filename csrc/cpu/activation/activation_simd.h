@@ -17,6 +17,41 @@
 
 namespace fastconv::cpu::simd {
 
+// The compare-and-select ops, with the scalar functors' comparisons (ordered: a NaN x fails
+// every one of them), so NaN passes relu forward and -0 stays -0.
+template <class V>
+struct ReluV {
+  using VT = typename V::type;
+  VT fwd(VT x) const { return V::select(V::lt(x, V::zero()), V::zero(), x); }
+  VT bwd(VT gy, VT x) const { return V::select(V::ge(V::zero(), x), V::zero(), gy); }  // x <= 0
+};
+
+template <class V>
+struct LeakyReluV {
+  using VT = typename V::type;
+  using T = typename V::scalar;
+  T slope;
+  VT fwd(VT x) const { return V::select(V::gt(x, V::zero()), x, V::mul(x, V::set1(slope))); }
+  VT bwd(VT gy, VT x) const {
+    return V::select(V::gt(x, V::zero()), gy, V::mul(gy, V::set1(slope)));
+  }
+};
+
+template <class V>
+struct HardtanhV {
+  using VT = typename V::type;
+  using T = typename V::scalar;
+  T lo, hi;
+  VT fwd(VT x) const {
+    const VT l = V::set1(lo), h = V::set1(hi);
+    return V::select(V::lt(x, l), l, V::select(V::gt(x, h), h, x));
+  }
+  VT bwd(VT gy, VT x) const {  // gy where lo < x < hi
+    return V::select(V::gt(x, V::set1(lo)), V::select(V::lt(x, V::set1(hi)), gy, V::zero()),
+                     V::zero());
+  }
+};
+
 template <class V>
 struct SigmoidV {
   using VT = typename V::type;
@@ -131,12 +166,18 @@ void map_backward_simd(const Op op, const typename V::scalar* gy,
   }
 }
 
-// Calls fn(functor) for the ops with a SIMD kernel and returns true; false for the others
-// (relu, leaky_relu, hardtanh: compare-and-select loops the compiler vectorises already).
+// Calls fn(functor) for op and returns true. relu, leaky_relu and hardtanh are here too: the
+// baseline build vectorises their scalar loops with 16-byte SSE only, which ran relu on a
+// cache-resident 1x64x112x112 tensor at half torch's speed (AVX-512).
 template <class V, class Fn>
 bool with_simd_activation(Activation op, const ActivationParams& p, Fn&& fn) {
   using T = typename V::scalar;
   switch (op) {
+    case Activation::Relu: fn(ReluV<V>{}); return true;
+    case Activation::LeakyRelu: fn(LeakyReluV<V>{static_cast<T>(p.param0)}); return true;
+    case Activation::Hardtanh:
+      fn(HardtanhV<V>{static_cast<T>(p.param0), static_cast<T>(p.param1)});
+      return true;
     case Activation::Sigmoid: fn(SigmoidV<V>{}); return true;
     case Activation::Tanh: fn(TanhV<V>{}); return true;
     case Activation::Elu: fn(EluV<V>{static_cast<T>(p.param0)}); return true;
