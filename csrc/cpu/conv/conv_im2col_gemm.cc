@@ -51,6 +51,7 @@ struct Buffer {
 
 constexpr int64_t kColumnTileBytes = 512 * 1024;  // one tile of COL stays in L2
 constexpr int64_t kMaxChunks = 8;                 // backward_weight: partial sums over steps
+constexpr int kChunkModelThreads = 2;             // ... chosen for this many threads (2 cores)
 constexpr int64_t kChunkBytes = 8 << 20;          // ... and the most workspace they may take
 constexpr int64_t kMaxBlockRows = 256;            // backward_weight task: COL rows ...
 constexpr int64_t kMaxBlockChannels = 512;        // ... x output channels, at most
@@ -127,13 +128,18 @@ bool even_split(int64_t total, int64_t size) {
 int64_t max_row_panels(int64_t nr) { return std::max<int64_t>(1, kMaxBlockRows / nr); }
 int64_t max_out_panels(int64_t mr) { return std::max<int64_t>(1, kMaxBlockChannels / mr); }
 
-void backward_weight_blocks(int64_t G, int64_t K, int64_t cog, int64_t mr, int64_t nr,
-                            bool pointwise, int threads, Im2colPlan& plan) {
+// Returns the busiest thread's estimated cycles. `chunk_columns[c]`: the positions chunk c
+// reduces over. Tasks run chunk-major under OpenMP's static schedule (thread t takes a
+// contiguous range), so a chunk with fewer steps than the others (5 steps in 2 chunks: 3 + 2)
+// or one without any leaves a thread idle: the busiest thread is summed over its range exactly.
+double backward_weight_blocks(int64_t G, int64_t K, int64_t cog, int64_t mr, int64_t nr,
+                              bool pointwise, int threads,
+                              const std::vector<int64_t>& chunk_columns, Im2colPlan& plan) {
   // Cycles per element and column: the micro-kernel's 16 multiply-adds per cycle, building a
   // COL row (perf: im2col_rows of conv_transpose 4x4/2 @4 took more time than the GEMM) and
   // packing a dY row (once per task and step, for all the task's row blocks).
   const double im2col = pointwise ? 1.0 : 4.0, dy_pack = 1.0;
-  G *= plan.chunks;  // chunks of the reduction are independent tasks too
+  const int64_t chunks = int64_t(chunk_columns.size());
   const int64_t row_panels = ceil_div(K, nr), out_panels = ceil_div(cog, mr);
   double best = -1;
   plan.block = K;
@@ -147,14 +153,24 @@ void backward_weight_blocks(int64_t G, int64_t K, int64_t cog, int64_t mr, int64
       if (!even_split(out_panels, op)) continue;
       for (int64_t rg = row_blocks; rg >= 1; --rg) {
         if (!even_split(row_blocks, rg)) continue;
-        const int64_t per_thread =
-            ceil_div(G * ceil_div(row_blocks, rg) * out_blocks, int64_t(threads));
-        const double cost =
-            double(per_thread) * (double(rg) * (double(rb) * double(cb) / 16.0 +
-                                                 im2col * double(rb)) +
-                                  dy_pack * double(cb));
-        if (best < 0 || cost < best * (1 - 1e-9)) {
-          best = cost;
+        const double per_column =
+            double(rg) * (double(rb) * double(cb) / 16.0 + im2col * double(rb)) +
+            dy_pack * double(cb);
+        const int64_t per_chunk = G * ceil_div(row_blocks, rg) * out_blocks;
+        const int64_t tasks = chunks * per_chunk, q = tasks / threads, r = tasks % threads;
+        double busiest = 0;
+        for (int64_t th = 0, t0 = 0; th < threads; ++th) {
+          const int64_t t1 = t0 + q + (th < r ? 1 : 0);
+          double sum = 0;
+          for (int64_t c = t0 / per_chunk; c < chunks && c * per_chunk < t1; ++c) {
+            const int64_t lo = std::max(t0, c * per_chunk), hi = std::min(t1, (c + 1) * per_chunk);
+            sum += double(hi - lo) * double(chunk_columns[c]);
+          }
+          busiest = std::max(busiest, sum * per_column);
+          t0 = t1;
+        }
+        if (best < 0 || busiest < best * (1 - 1e-9)) {
+          best = busiest;
           plan.block = rb;
           plan.out_block = cb;
           plan.row_group = rg;
@@ -162,6 +178,7 @@ void backward_weight_blocks(int64_t G, int64_t K, int64_t cog, int64_t mr, int64
       }
     }
   }
+  return best;
 }
 
 // The forward's column tile (whole panels, at most kForwardTileColumns) and row block (whole
@@ -272,8 +289,34 @@ Im2colPlan plan_im2col(const ConvGeometry& g, ConvPass pass) {
       // kChunkBytes. The count depends on the geometry only.
       const int64_t dw = G * cog * K, steps = ceil_div(Q, plan.tile);
       const int64_t affordable = 1 + kChunkBytes / int64_t(sizeof(T)) / std::max<int64_t>(dw, 1);
-      plan.chunks = std::max<int64_t>(1, std::min({steps, kMaxChunks, affordable}));
-      backward_weight_blocks(G, K, cog, mr, nr, pointwise, num_threads(), plan);
+      // Every chunk count up to that bound is tried with its best blocks (a count that leaves
+      // a chunk without steps is skipped): the estimate of the busiest thread plus the final
+      // sum of the partial dWs (2 cycles per element: memory bound) picks one. Unequal chunks
+      // idle a thread: U-Net convT 1024->512 b1 (5 steps) in 2 chunks ran 3 : 2 steps, DCGAN
+      // convT 256->128 @16 (8 steps) in 5 chunks of 2 left the 5th empty. The chunks fix the
+      // reduction order, so they are chosen for kChunkModelThreads threads whatever the team
+      // (bitwise the same result for any thread count); the blocks then follow the team.
+      const int64_t max_chunks = std::max<int64_t>(1, std::min({steps, kMaxChunks, affordable}));
+      std::vector<int64_t> best_columns;
+      double best = -1;
+      for (int64_t c = 1; c <= max_chunks; ++c) {
+        const int64_t per_chunk = std::max<int64_t>(1, ceil_div(steps, c));
+        if (steps > 0 && ceil_div(steps, per_chunk) != c) continue;  // a chunk without steps
+        std::vector<int64_t> columns(size_t(c), 0);
+        for (int64_t i = 0; i < c; ++i)
+          columns[size_t(i)] = std::min(Q, (i + 1) * per_chunk * plan.tile) -
+                               std::min(Q, i * per_chunk * plan.tile);
+        Im2colPlan trial = plan;
+        const double cost = backward_weight_blocks(G, K, cog, mr, nr, pointwise,
+                                                   kChunkModelThreads, columns, trial) +
+                            2.0 * double(c - 1) * double(dw) / double(kChunkModelThreads);
+        if (best < 0 || cost < best * (1 - 1e-9)) {
+          best = cost;
+          plan.chunks = c;
+          best_columns = columns;
+        }
+      }
+      backward_weight_blocks(G, K, cog, mr, nr, pointwise, num_threads(), best_columns, plan);
       plan.tasks = plan.chunks * G * ceil_div(ceil_div(K, plan.block), plan.row_group) *
                    ceil_div(cog, plan.out_block);
       plan.shared = (plan.chunks - 1) * dw;
