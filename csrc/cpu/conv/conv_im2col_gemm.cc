@@ -197,8 +197,12 @@ int64_t forward_blocks(int64_t G, int64_t Q, int64_t K, int64_t cog, int64_t mr,
   double best = -1;
   int64_t best_rp = 1;
   plan.tile = std::min(max_cols, kForwardTileColumns);
-  for (int64_t nc = std::min(max_cols, kForwardTileColumns); nc >= std::min(max_cols, 4 * nr);
-       nc -= nr) {
+  // Tiles of at least 4 panels, or 2 where all columns fit one tile (DCGAN convT 512->256 @4's
+  // conv forward: 8 x 16 = 128 columns, K = 4096; one tile split by rows made both threads
+  // build the whole column matrix).
+  const int64_t min_panels = Q <= kForwardTileColumns ? 2 : 4;
+  for (int64_t nc = std::min(max_cols, kForwardTileColumns);
+       nc >= std::min(max_cols, min_panels * nr); nc -= nr) {
     const int64_t tiles = ceil_div(Q, nc);
     for (int64_t rp = std::min(panels, std::max<int64_t>(1, kForwardMaxRows / mr)); rp >= 1;
          --rp) {
