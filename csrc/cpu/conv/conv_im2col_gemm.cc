@@ -51,6 +51,7 @@ struct Buffer {
 
 constexpr int64_t kColumnTileBytes = 512 * 1024;  // one tile of COL stays in L2
 constexpr int64_t kMaxChunks = 8;                 // backward_weight: partial sums over steps
+constexpr int kChunkModelThreads = 2;             // ... chosen for this many threads (2 cores)
 constexpr int64_t kChunkBytes = 8 << 20;          // ... and the most workspace they may take
 constexpr int64_t kMaxBlockRows = 256;            // backward_weight task: COL rows ...
 constexpr int64_t kMaxBlockChannels = 512;        // ... x output channels, at most
@@ -58,6 +59,7 @@ constexpr int64_t kForwardTileColumns = 256;      // forward: columns per tile .
 constexpr int64_t kBackwardDataTileColumns = 256;  // backward_data: columns per tile ...
 constexpr int64_t kBackwardDataMaxRows = 512;      // ... x dCOL rows per task, at most
 constexpr int64_t kForwardMaxRows = 512;          // ... x output channels per task, at most
+constexpr int64_t kPackPanels = 4;                // forward: weight panels packed per work item
 
 // Columns per tile, a whole number of GEMM panels: a function of the geometry and the ISA's
 // panel width only (never of the thread count), since it fixes the order of the backward
@@ -82,8 +84,8 @@ int64_t block_size(int64_t count, int64_t outer, int threads) {
 //                    weights; per thread b = one kc-row slice of a packed COL tile,
 //                    col = the C tile of a tile that straddles samples
 //   backward_data:   tasks = group x run of `samples` samples x block of `block` input
-//                    channels; per thread a = packed W^T rows of the block, b = one packed dY
-//                    tile (whole samples where P is small), col = its dCOL
+//                    channels; shared = packed W^T rows of every (group, block); per thread
+//                    b = one packed dY tile (whole samples where P is small), col = its dCOL
 //   backward_weight: tasks = chunk of column tile steps x group x `row_group` blocks of
 //                    `block` COL rows x block of `out_block` output channels; shared = the
 //                    partial dW of every chunk but the first; per thread a = one packed dY
@@ -127,13 +129,18 @@ bool even_split(int64_t total, int64_t size) {
 int64_t max_row_panels(int64_t nr) { return std::max<int64_t>(1, kMaxBlockRows / nr); }
 int64_t max_out_panels(int64_t mr) { return std::max<int64_t>(1, kMaxBlockChannels / mr); }
 
-void backward_weight_blocks(int64_t G, int64_t K, int64_t cog, int64_t mr, int64_t nr,
-                            bool pointwise, int threads, Im2colPlan& plan) {
+// Returns the busiest thread's estimated cycles. `chunk_columns[c]`: the positions chunk c
+// reduces over. Tasks run chunk-major under OpenMP's static schedule (thread t takes a
+// contiguous range), so a chunk with fewer steps than the others (5 steps in 2 chunks: 3 + 2)
+// or one without any leaves a thread idle: the busiest thread is summed over its range exactly.
+double backward_weight_blocks(int64_t G, int64_t K, int64_t cog, int64_t mr, int64_t nr,
+                              bool pointwise, int threads,
+                              const std::vector<int64_t>& chunk_columns, Im2colPlan& plan) {
   // Cycles per element and column: the micro-kernel's 16 multiply-adds per cycle, building a
   // COL row (perf: im2col_rows of conv_transpose 4x4/2 @4 took more time than the GEMM) and
   // packing a dY row (once per task and step, for all the task's row blocks).
   const double im2col = pointwise ? 1.0 : 4.0, dy_pack = 1.0;
-  G *= plan.chunks;  // chunks of the reduction are independent tasks too
+  const int64_t chunks = int64_t(chunk_columns.size());
   const int64_t row_panels = ceil_div(K, nr), out_panels = ceil_div(cog, mr);
   double best = -1;
   plan.block = K;
@@ -147,14 +154,24 @@ void backward_weight_blocks(int64_t G, int64_t K, int64_t cog, int64_t mr, int64
       if (!even_split(out_panels, op)) continue;
       for (int64_t rg = row_blocks; rg >= 1; --rg) {
         if (!even_split(row_blocks, rg)) continue;
-        const int64_t per_thread =
-            ceil_div(G * ceil_div(row_blocks, rg) * out_blocks, int64_t(threads));
-        const double cost =
-            double(per_thread) * (double(rg) * (double(rb) * double(cb) / 16.0 +
-                                                 im2col * double(rb)) +
-                                  dy_pack * double(cb));
-        if (best < 0 || cost < best * (1 - 1e-9)) {
-          best = cost;
+        const double per_column =
+            double(rg) * (double(rb) * double(cb) / 16.0 + im2col * double(rb)) +
+            dy_pack * double(cb);
+        const int64_t per_chunk = G * ceil_div(row_blocks, rg) * out_blocks;
+        const int64_t tasks = chunks * per_chunk, q = tasks / threads, r = tasks % threads;
+        double busiest = 0;
+        for (int64_t th = 0, t0 = 0; th < threads; ++th) {
+          const int64_t t1 = t0 + q + (th < r ? 1 : 0);
+          double sum = 0;
+          for (int64_t c = t0 / per_chunk; c < chunks && c * per_chunk < t1; ++c) {
+            const int64_t lo = std::max(t0, c * per_chunk), hi = std::min(t1, (c + 1) * per_chunk);
+            sum += double(hi - lo) * double(chunk_columns[c]);
+          }
+          busiest = std::max(busiest, sum * per_column);
+          t0 = t1;
+        }
+        if (best < 0 || busiest < best * (1 - 1e-9)) {
+          best = busiest;
           plan.block = rb;
           plan.out_block = cb;
           plan.row_group = rg;
@@ -162,6 +179,7 @@ void backward_weight_blocks(int64_t G, int64_t K, int64_t cog, int64_t mr, int64
       }
     }
   }
+  return best;
 }
 
 // The forward's column tile (whole panels, at most kForwardTileColumns) and row block (whole
@@ -179,8 +197,12 @@ int64_t forward_blocks(int64_t G, int64_t Q, int64_t K, int64_t cog, int64_t mr,
   double best = -1;
   int64_t best_rp = 1;
   plan.tile = std::min(max_cols, kForwardTileColumns);
-  for (int64_t nc = std::min(max_cols, kForwardTileColumns); nc >= std::min(max_cols, 4 * nr);
-       nc -= nr) {
+  // Tiles of at least 4 panels, or 2 where all columns fit one tile (DCGAN convT 512->256 @4's
+  // conv forward: 8 x 16 = 128 columns, K = 4096; one tile split by rows made both threads
+  // build the whole column matrix).
+  const int64_t min_panels = Q <= kForwardTileColumns ? 2 : 4;
+  for (int64_t nc = std::min(max_cols, kForwardTileColumns);
+       nc >= std::min(max_cols, min_panels * nr); nc -= nr) {
     const int64_t tiles = ceil_div(Q, nc);
     for (int64_t rp = std::min(panels, std::max<int64_t>(1, kForwardMaxRows / mr)); rp >= 1;
          --rp) {
@@ -250,7 +272,9 @@ Im2colPlan plan_im2col(const ConvGeometry& g, ConvPass pass) {
       const int64_t cap = std::max<int64_t>(1, kBackwardDataMaxRows / kvol);
       if (plan.block > cap) plan.block = ceil_div(cig, ceil_div(cig, cap));  // even blocks
       plan.tasks = units * G * ceil_div(cig, plan.block);
-      plan.a = packed_a_size<T>(plan.block * kvol, cog);
+      // W^T packed once per (group, channel block) and shared: packed by every task, its
+      // packing took 10% of DCGAN convT 256->128 @16's forward (perf; 8 samples, 8 times).
+      plan.shared = G * ceil_div(cig, plan.block) * packed_a_size<T>(plan.block * kvol, cog);
       plan.b = packed_b_size<T>(plan.tile, cog);
       plan.col = plan.block * kvol * plan.tile;  // (pointwise convs run as a forward)
       break;
@@ -272,8 +296,34 @@ Im2colPlan plan_im2col(const ConvGeometry& g, ConvPass pass) {
       // kChunkBytes. The count depends on the geometry only.
       const int64_t dw = G * cog * K, steps = ceil_div(Q, plan.tile);
       const int64_t affordable = 1 + kChunkBytes / int64_t(sizeof(T)) / std::max<int64_t>(dw, 1);
-      plan.chunks = std::max<int64_t>(1, std::min({steps, kMaxChunks, affordable}));
-      backward_weight_blocks(G, K, cog, mr, nr, pointwise, num_threads(), plan);
+      // Every chunk count up to that bound is tried with its best blocks (a count that leaves
+      // a chunk without steps is skipped): the estimate of the busiest thread plus the final
+      // sum of the partial dWs (2 cycles per element: memory bound) picks one. Unequal chunks
+      // idle a thread: U-Net convT 1024->512 b1 (5 steps) in 2 chunks ran 3 : 2 steps, DCGAN
+      // convT 256->128 @16 (8 steps) in 5 chunks of 2 left the 5th empty. The chunks fix the
+      // reduction order, so they are chosen for kChunkModelThreads threads whatever the team
+      // (bitwise the same result for any thread count); the blocks then follow the team.
+      const int64_t max_chunks = std::max<int64_t>(1, std::min({steps, kMaxChunks, affordable}));
+      std::vector<int64_t> best_columns;
+      double best = -1;
+      for (int64_t c = 1; c <= max_chunks; ++c) {
+        const int64_t per_chunk = std::max<int64_t>(1, ceil_div(steps, c));
+        if (steps > 0 && ceil_div(steps, per_chunk) != c) continue;  // a chunk without steps
+        std::vector<int64_t> columns(size_t(c), 0);
+        for (int64_t i = 0; i < c; ++i)
+          columns[size_t(i)] = std::min(Q, (i + 1) * per_chunk * plan.tile) -
+                               std::min(Q, i * per_chunk * plan.tile);
+        Im2colPlan trial = plan;
+        const double cost = backward_weight_blocks(G, K, cog, mr, nr, pointwise,
+                                                   kChunkModelThreads, columns, trial) +
+                            2.0 * double(c - 1) * double(dw) / double(kChunkModelThreads);
+        if (best < 0 || cost < best * (1 - 1e-9)) {
+          best = cost;
+          plan.chunks = c;
+          best_columns = columns;
+        }
+      }
+      backward_weight_blocks(G, K, cog, mr, nr, pointwise, num_threads(), best_columns, plan);
       plan.tasks = plan.chunks * G * ceil_div(ceil_div(K, plan.block), plan.row_group) *
                    ceil_div(cog, plan.out_block);
       plan.shared = (plan.chunks - 1) * dw;
@@ -467,10 +517,18 @@ void forward_gemm(const ConvGeometry& g, const T* x, const T* w, bool w_transpos
 #pragma omp parallel num_threads(threads)
   {
     const FlushDenormals flush_denormals;
+    // Split over blocks of row panels too, not only groups: one group's weights packed by one
+    // thread idled the other (DCGAN convT 4x4/2 512->256 @4's conv forward: 8 MiB of weights,
+    // busiest thread 5.3 ms against 4.7 ms of CPU per thread).
+    const int64_t panels = ceil_div(cog, mr), pack_blocks = ceil_div(panels, kPackPanels);
 #pragma omp for schedule(static)
-    for (int64_t grp = 0; grp < G; ++grp)
-      pack_a_panels<T>(cog, K, {w + grp * cog * K, w_transposed ? 1 : K, w_transposed ? cog : 1},
-                       w_packed.data() + grp * a_size);
+    for (int64_t item = 0; item < G * pack_blocks; ++item) {
+      const int64_t grp = item / pack_blocks, r0 = (item % pack_blocks) * kPackPanels * mr;
+      const int64_t rows = std::min(cog - r0, kPackPanels * mr);
+      const StridedMatrix<T> wg{w + grp * cog * K + r0 * (w_transposed ? 1 : K),
+                                w_transposed ? 1 : K, w_transposed ? cog : 1};
+      pack_a_panels<T>(rows, K, wg, w_packed.data() + grp * a_size + r0 * K);
+    }
     T* b_packed = workspace.data() + thread_id() * per_thread;
     T* c_tile = b_packed + plan.b;
 #pragma omp for schedule(static)
@@ -571,14 +629,21 @@ void backward_data_im2col_gemm(const ConvGeometry& g, const T* gy, const T* w, T
   const int64_t pt = plan.tile, cb = plan.block, blocks = ceil_div(cig, cb), tasks = plan.tasks;
   const int64_t spu = plan.samples;
   const int threads = plan.threads;
-  const int64_t a_size = plan.a, b_size = plan.b, per_thread = plan.per_thread();
+  const int64_t a_size = packed_a_size<T>(cb * kvol, cog), b_size = plan.b;
+  const int64_t per_thread = plan.per_thread();
+  Buffer<T> w_packed(plan.shared);
   Buffer<T> workspace(threads * per_thread);
 
 #pragma omp parallel num_threads(threads)
   {
     const FlushDenormals flush_denormals;
-    T* a_packed = workspace.data() + thread_id() * per_thread;
-    T* b_packed = a_packed + a_size;
+#pragma omp for schedule(static)
+    for (int64_t item = 0; item < G * blocks; ++item) {  // W^T of (group, channel block)
+      const int64_t grp = item / blocks, r0 = (item % blocks) * cb * kvol;
+      const int64_t rows = std::min(cig * kvol, r0 + cb * kvol) - r0;
+      pack_a_panels<T>(rows, cog, {w + grp * cog * K + r0, 1, K}, w_packed.data() + item * a_size);
+    }
+    T* b_packed = workspace.data() + thread_id() * per_thread;
     T* col = b_packed + b_size;
 #pragma omp for schedule(static)
     for (int64_t task = 0; task < tasks; ++task) {
@@ -587,7 +652,7 @@ void backward_data_im2col_gemm(const ConvGeometry& g, const T* gy, const T* w, T
       const int64_t r0 = c0 * kvol, r1 = c1 * kvol, rows = r1 - r0;
       const int64_t n0 = unit * spu, n1 = std::min(g.batch, n0 + spu);
       auto gx_block = [&](int64_t n) { return gx + (n * g.in_channels + grp * cig) * in_plane; };
-      pack_a_panels<T>(rows, cog, {w + grp * cog * K + r0, 1, K}, a_packed);
+      const T* a_packed = w_packed.data() + (grp * blocks + blk) * a_size;
       for (int64_t n = n0; n < n1; ++n)
         std::fill(gx_block(n) + c0 * in_plane, gx_block(n) + c1 * in_plane, T(0));
       // Tiles: the samples [n0, n1) side by side (spu > 1), or one sample's columns in turn.
