@@ -25,10 +25,6 @@
 #include <stdexcept>
 #include <vector>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "common/denormals.h"
 #include "common/parallel.h"
 #include "cpu/conv/column_walk.h"
@@ -339,14 +335,6 @@ Im2colPlan plan_im2col(const ConvGeometry& g, ConvPass pass) {
   return plan;
 }
 
-int thread_id() {
-#ifdef _OPENMP
-  return omp_get_thread_num();
-#else
-  return 0;
-#endif
-}
-
 // Writes `len` elements src[t * step] as row r, columns [col, col + len) of packed-B panels of
 // nr columns and `rows` rows: cell (r, q) lives at ((q / nr) * rows + r) * nr + q % nr, so a run
 // is contiguous until a panel ends.
@@ -529,7 +517,7 @@ void forward_gemm(const ConvGeometry& g, const T* x, const T* w, bool w_transpos
                                 w_transposed ? 1 : K, w_transposed ? cog : 1};
       pack_a_panels<T>(rows, K, wg, w_packed.data() + grp * a_size + r0 * K);
     }
-    T* b_packed = workspace.data() + thread_id() * per_thread;
+    T* b_packed = workspace.data() + thread_index() * per_thread;
     T* c_tile = b_packed + plan.b;
 #pragma omp for schedule(static)
     for (int64_t task = 0; task < tasks; ++task) {
@@ -643,7 +631,7 @@ void backward_data_im2col_gemm(const ConvGeometry& g, const T* gy, const T* w, T
       const int64_t rows = std::min(cig * kvol, r0 + cb * kvol) - r0;
       pack_a_panels<T>(rows, cog, {w + grp * cog * K + r0, 1, K}, w_packed.data() + item * a_size);
     }
-    T* b_packed = workspace.data() + thread_id() * per_thread;
+    T* b_packed = workspace.data() + thread_index() * per_thread;
     T* col = b_packed + b_size;
 #pragma omp for schedule(static)
     for (int64_t task = 0; task < tasks; ++task) {
@@ -704,7 +692,7 @@ void backward_weight_im2col_gemm(const ConvGeometry& g, const T* x, const T* gy,
 #pragma omp parallel num_threads(threads)
   {
     const FlushDenormals flush_denormals;
-    T* a_packed = workspace.data() + thread_id() * per_thread;
+    T* a_packed = workspace.data() + thread_index() * per_thread;
     T* b_packed = a_packed + a_size;
     T* col = b_packed + b_size;
     T* dy = col + plan.col;
