@@ -27,3 +27,16 @@ const char* isa_name(Isa isa);
 #else
 #define FASTCONV_ISA_DISPATCH(fn) generic::fn()
 #endif
+
+// Declares the same kernel-table functions in the generic, avx2 and avx512 namespaces of the
+// enclosing namespace: one list per header for the three per-ISA files that define them.
+#define FASTCONV_DECLARE_PER_ISA(...) \
+  namespace generic {                 \
+  __VA_ARGS__                         \
+  }                                   \
+  namespace avx2 {                    \
+  __VA_ARGS__                         \
+  }                                   \
+  namespace avx512 {                  \
+  __VA_ARGS__                         \
+  }

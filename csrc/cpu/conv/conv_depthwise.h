@@ -25,6 +25,8 @@
 
 #include <cstdint>
 
+#include "common/cpu_features.h"
+
 namespace fastconv::cpu {
 
 // Elements readable past the end of every source row (>= the widest vector: 16 float lanes).
@@ -49,19 +51,8 @@ struct DepthwiseKernels {
                        int64_t tstep, int64_t len, const T* bias, T* out);
 };
 
-namespace generic {
-DepthwiseKernels<float> f32_depthwise_kernels();
-DepthwiseKernels<double> f64_depthwise_kernels();
-}  // namespace generic
-
-namespace avx2 {
-DepthwiseKernels<float> f32_depthwise_kernels();
-DepthwiseKernels<double> f64_depthwise_kernels();
-}  // namespace avx2
-
-namespace avx512 {
-DepthwiseKernels<float> f32_depthwise_kernels();
-DepthwiseKernels<double> f64_depthwise_kernels();
-}  // namespace avx512
+FASTCONV_DECLARE_PER_ISA(
+    DepthwiseKernels<float> f32_depthwise_kernels();
+    DepthwiseKernels<double> f64_depthwise_kernels();)
 
 }  // namespace fastconv::cpu

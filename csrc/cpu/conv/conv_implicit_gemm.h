@@ -11,6 +11,8 @@
 
 #include <cstdint>
 
+#include "common/cpu_features.h"
+
 namespace fastconv::cpu {
 
 template <typename T>
@@ -66,37 +68,15 @@ struct ImplicitTapKernel {
   ImplicitTapFn<T> run;
 };
 
-namespace generic {
-ImplicitTapKernel<float> f32_implicit_tap_kernel();
-ImplicitTapKernel<double> f64_implicit_tap_kernel();
-ImplicitTapKernel<float> f32_implicit_tap_kernel_narrow();  // one vector of output channels
-ImplicitTapKernel<double> f64_implicit_tap_kernel_narrow();
-ImplicitDotKernel<float> f32_implicit_dot_kernel();
-ImplicitDotKernel<double> f64_implicit_dot_kernel();
-ImplicitGemmKernels<float> f32_implicit_gemm_kernels();
-ImplicitGemmKernels<double> f64_implicit_gemm_kernels();
-}  // namespace generic
-
-namespace avx2 {
-ImplicitTapKernel<float> f32_implicit_tap_kernel();
-ImplicitTapKernel<double> f64_implicit_tap_kernel();
-ImplicitTapKernel<float> f32_implicit_tap_kernel_narrow();  // one vector of output channels
-ImplicitTapKernel<double> f64_implicit_tap_kernel_narrow();
-ImplicitDotKernel<float> f32_implicit_dot_kernel();
-ImplicitDotKernel<double> f64_implicit_dot_kernel();
-ImplicitGemmKernels<float> f32_implicit_gemm_kernels();
-ImplicitGemmKernels<double> f64_implicit_gemm_kernels();
-}  // namespace avx2
-
-namespace avx512 {
-ImplicitTapKernel<float> f32_implicit_tap_kernel();
-ImplicitTapKernel<double> f64_implicit_tap_kernel();
-ImplicitTapKernel<float> f32_implicit_tap_kernel_narrow();  // one vector of output channels
-ImplicitTapKernel<double> f64_implicit_tap_kernel_narrow();
-ImplicitDotKernel<float> f32_implicit_dot_kernel();
-ImplicitDotKernel<double> f64_implicit_dot_kernel();
-ImplicitGemmKernels<float> f32_implicit_gemm_kernels();
-ImplicitGemmKernels<double> f64_implicit_gemm_kernels();
-}  // namespace avx512
+FASTCONV_DECLARE_PER_ISA(
+    ImplicitTapKernel<float> f32_implicit_tap_kernel();
+    ImplicitTapKernel<double> f64_implicit_tap_kernel();
+    // _narrow: one vector of output channels
+    ImplicitTapKernel<float> f32_implicit_tap_kernel_narrow();
+    ImplicitTapKernel<double> f64_implicit_tap_kernel_narrow();
+    ImplicitDotKernel<float> f32_implicit_dot_kernel();
+    ImplicitDotKernel<double> f64_implicit_dot_kernel();
+    ImplicitGemmKernels<float> f32_implicit_gemm_kernels();
+    ImplicitGemmKernels<double> f64_implicit_gemm_kernels();)
 
 }  // namespace fastconv::cpu

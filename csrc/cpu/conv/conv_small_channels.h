@@ -13,6 +13,8 @@
 
 #include <cstdint>
 
+#include "common/cpu_features.h"
+
 namespace fastconv::cpu {
 
 template <typename T>
@@ -59,17 +61,8 @@ struct SmallChannelKernels {
   int forward_count;
 };
 
-namespace generic {
-SmallChannelKernels<float> f32_small_channel_kernels();
-SmallChannelKernels<double> f64_small_channel_kernels();
-}  // namespace generic
-namespace avx2 {
-SmallChannelKernels<float> f32_small_channel_kernels();
-SmallChannelKernels<double> f64_small_channel_kernels();
-}  // namespace avx2
-namespace avx512 {
-SmallChannelKernels<float> f32_small_channel_kernels();
-SmallChannelKernels<double> f64_small_channel_kernels();
-}  // namespace avx512
+FASTCONV_DECLARE_PER_ISA(
+    SmallChannelKernels<float> f32_small_channel_kernels();
+    SmallChannelKernels<double> f64_small_channel_kernels();)
 
 }  // namespace fastconv::cpu

@@ -12,6 +12,8 @@
 
 #include <cstdint>
 
+#include "common/cpu_features.h"
+
 namespace fastconv::cpu {
 
 constexpr int kWinoLanes = 16;
@@ -47,18 +49,9 @@ struct WinogradKernels {
   void (*filter_adjoint)(const T* du, int64_t xi_stride, int count, T* dw);
 };
 
-namespace generic {
-WinogradKernels<float> f32_winograd_kernels();
-WinogradKernels<double> f64_winograd_kernels();
-}  // namespace generic
-namespace avx2 {
-WinogradKernels<float> f32_winograd_kernels();
-WinogradKernels<double> f64_winograd_kernels();
-}  // namespace avx2
-namespace avx512 {
-WinogradKernels<float> f32_winograd_kernels();
-WinogradKernels<double> f64_winograd_kernels();
-}  // namespace avx512
+FASTCONV_DECLARE_PER_ISA(
+    WinogradKernels<float> f32_winograd_kernels();
+    WinogradKernels<double> f64_winograd_kernels();)
 
 namespace simd {
 

@@ -9,6 +9,8 @@
 
 #include <cstdint>
 
+#include "common/cpu_features.h"
+
 namespace fastconv::cpu {
 
 template <typename T>
@@ -30,20 +32,9 @@ struct MicroKernel {
   PackRowsFn<T> pack_rows = nullptr;  // SIMD block-transpose packing; nullptr: gemm.cc's loops
 };
 
-namespace generic {
-MicroKernel<float> f32_micro_kernel();
-MicroKernel<double> f64_micro_kernel();
-}  // namespace generic
-
-namespace avx2 {
-MicroKernel<float> f32_micro_kernel();
-MicroKernel<double> f64_micro_kernel();
-}  // namespace avx2
-
-namespace avx512 {
-MicroKernel<float> f32_micro_kernel();
-MicroKernel<double> f64_micro_kernel();
-}  // namespace avx512
+FASTCONV_DECLARE_PER_ISA(
+    MicroKernel<float> f32_micro_kernel();
+    MicroKernel<double> f64_micro_kernel();)
 
 // The micro-kernel for the ISA path in use (fastconv::isa()).
 template <typename T>
