@@ -58,14 +58,14 @@ ConvGeometry make_geometry(const py::array& x, const py::array& w, const py::arr
   return make_geometry(shape5(x), shape5(w), shape5(y), stride, pad, dilation, groups);
 }
 
-// The algorithm that will run, chosen with the GIL held; a forced algorithm that cannot compute
-// this problem raises AlgorithmError (a ValueError) with the reason.
-ConvAlgorithm plan(const ConvGeometry& g, ConvPass pass, const std::string& algorithm,
-                   int64_t element_size) {
+// What will run (the algorithm and the samples per kernel call), planned with the GIL held; a
+// forced algorithm that cannot compute this problem raises AlgorithmError (a ValueError) with
+// the reason.
+fastconv::cpu::ConvPlan plan(const ConvGeometry& g, ConvPass pass, const std::string& algorithm,
+                             int64_t element_size) {
   try {
     return fastconv::cpu::plan_conv(g, pass, fastconv::cpu::parse_conv_algorithm(algorithm),
-                                    element_size)
-        .algorithm;
+                                    element_size);
   } catch (const std::invalid_argument& e) {
     throw AlgorithmError(e.what());
   }
@@ -180,10 +180,11 @@ std::tuple<std::string, int64_t, py::object> conv_plan(
   require(element_size == 4 || element_size == 8, "element_size must be 4 or 8");
   const ConvPass p = parse_pass(pass);
   const ConvGeometry g = make_geometry(input, weight, output, stride, pad, dilation, groups);
-  const ConvAlgorithm chosen = plan(g, p, algorithm, element_size);
+  const fastconv::cpu::ConvPlan planned = plan(g, p, algorithm, element_size);
+  const ConvAlgorithm chosen = planned.algorithm;
   const char* rewrite = fastconv::cpu::conv_rewrite(chosen, p, g);
   ConvGeometry per_call = g;  // the samples one kernel call computes
-  per_call.batch = fastconv::cpu::conv_batch_chunk(chosen, p, g, element_size);
+  per_call.batch = planned.batch_chunk;
   return {fastconv::cpu::conv_algorithm_name(chosen),
           fastconv::cpu::conv_workspace_bytes(chosen, p, per_call, element_size),
           rewrite == nullptr ? py::object(py::none()) : py::object(py::str(rewrite))};
