@@ -215,9 +215,12 @@ def git_commit() -> Optional[str]:
     return None if commit in (None, "", "unknown") else commit
 
 
-def machine_info(threads: int, torch) -> Dict:
+def load_average() -> Optional[List[float]]:
+    return list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+
+
+def machine_info(threads: int, torch, load_at_start: Optional[List[float]]) -> Dict:
     info = fastconv.build_info()
-    load = os.getloadavg() if hasattr(os, "getloadavg") else None
     return {
         "cpu": cpu_model(),
         "cores": available_cores(),
@@ -232,7 +235,7 @@ def machine_info(threads: int, torch) -> Dict:
         "commit": git_commit(),
         "threads": threads,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "load_average_at_start": list(load) if load else None,
+        "load_average_at_start": load_at_start,
     }
 
 
@@ -316,6 +319,7 @@ def run(cases: Sequence[Case], phases: Sequence[str], threads: int, repeats: int
     previous_threads = fastconv.get_num_threads()
     fastconv.set_num_threads(threads)
     rss = _rss_supported()
+    load_at_start = load_average()  # machine_info is assembled after the run
     try:
         start = _now()
         ceilings = ceilings_mod.measure(threads, ceiling_seconds)
@@ -365,7 +369,7 @@ def run(cases: Sequence[Case], phases: Sequence[str], threads: int, repeats: int
     finally:
         fastconv.set_num_threads(previous_threads)
     return {
-        "machine": machine_info(threads, torch),
+        "machine": machine_info(threads, torch, load_at_start),
         "ceilings": ceilings,
         "settings": {"repeats": repeats, "phases": list(phases), "dtype": "float32",
                      "statistic": "median of interleaved repeats after one warm-up call",
@@ -378,7 +382,7 @@ def run(cases: Sequence[Case], phases: Sequence[str], threads: int, repeats: int
                                 "64 KiB so that every large allocation (C++ workspace included) "
                                 "is fresh memory")},
         "elapsed_s": elapsed,
-        "load_average_at_end": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "load_average_at_end": load_average(),
         "interrupted": interrupted,
         "notes": notes,
         "rows": rows,
