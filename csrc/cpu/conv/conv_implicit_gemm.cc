@@ -102,6 +102,36 @@ ImplicitTapKernel<double> select_tap_kernel<double>(bool narrow) {
 }
 
 template <typename T>
+ImplicitTapKernels<T> select_wide_tap_kernels();
+
+template <>
+ImplicitTapKernels<float> select_wide_tap_kernels<float>() {
+  return FASTCONV_ISA_DISPATCH(f32_implicit_tap_kernels_wide);
+}
+
+template <>
+ImplicitTapKernels<double> select_wide_tap_kernels<double>() {
+  return FASTCONV_ISA_DISPATCH(f64_implicit_tap_kernels_wide);
+}
+
+// The first wide tap tile (in the ISA's order of preference) whose width divides `channels`;
+// false if none. FASTCONV_IMPLICIT_TAP_NR=<width> keeps only that width, 0 none (studies).
+template <typename T>
+bool wide_tap_kernel(int64_t channels, ImplicitTapKernel<T>* tap) {
+  const ImplicitTapKernels<T> wide = select_wide_tap_kernels<T>();
+  const char* force = std::getenv("FASTCONV_IMPLICIT_TAP_NR");
+  const int64_t only = force && *force ? std::atoll(force) : -1;
+  for (int i = 0; i < wide.count; ++i) {
+    const ImplicitTapKernel<T>& k = wide.kernel[i];
+    if (channels % k.nr == 0 && (only < 0 || k.nr == only)) {
+      *tap = k;
+      return true;
+    }
+  }
+  return false;
+}
+
+template <typename T>
 ImplicitDotKernel<T> select_dot_kernel();
 
 template <>
@@ -260,6 +290,12 @@ Plan<T> make_plan(const Problem& p) {
         pos_work = work;
         plan.pos = k;
       }
+    }
+    // A wide tile where the output channels fill it and it pads no more positions.
+    ImplicitTapKernel<T> wide;
+    if (wide_tap_kernel(cog, &wide) && cog * padded(npos, wide.mr) <= pos_work) {
+      pos_work = cog * padded(npos, wide.mr);
+      plan.pos = wide;
     }
     // It must save more than 6% of the products: with its C tile stored by whole rows and one
     // kernel call per K block it ran faster than the column path from 7.5% fewer products,
@@ -648,6 +684,8 @@ struct WgradPlan {
 template <typename T>
 bool choose_tap_kernel(const Problem& p, ImplicitTapKernel<T>* tap) {
   if (p.cig() <= 3) return false;
+  // (Not the wide tiles: slower here, 1 thread, CPU ms two-vector / wide, inception-v3 1x7 b8
+  // 10.1 / 10.9 on 4 x 80, 7x1 12.1 / 12.9 on 6 x 64; implicit_gemm_cpu.md round 5.)
   for (const bool narrow : {false, true}) {
     *tap = select_tap_kernel<T>(narrow);
     if (p.cog() % tap->nr == 0) return true;

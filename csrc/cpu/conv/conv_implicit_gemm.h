@@ -68,7 +68,19 @@ struct ImplicitTapKernel {
   ImplicitTapFn<T> run;
 };
 
+// Wider tap tiles (3 to 5 vectors of output channels, fewer rows), taken only where the output
+// channels fill them exactly: fewer broadcasts per product than the two-vector tile (count 0
+// where an ISA has none).
+constexpr int kMaxImplicitTapKernels = 3;
+template <typename T>
+struct ImplicitTapKernels {
+  ImplicitTapKernel<T> kernel[kMaxImplicitTapKernels];
+  int count;
+};
+
 FASTCONV_DECLARE_PER_ISA(
+    ImplicitTapKernels<float> f32_implicit_tap_kernels_wide();
+    ImplicitTapKernels<double> f64_implicit_tap_kernels_wide();
     ImplicitTapKernel<float> f32_implicit_tap_kernel();
     ImplicitTapKernel<double> f64_implicit_tap_kernel();
     // _narrow: one vector of output channels

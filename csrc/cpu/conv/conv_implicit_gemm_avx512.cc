@@ -10,6 +10,21 @@
 
 namespace fastconv::cpu::avx512 {
 
+ImplicitTapKernels<float> f32_implicit_tap_kernels_wide() {
+  using V = simd::avx512::F32;
+  return {{simd::implicit_tap_kernel<V, 4, 5, float>("f32_implicit_tap_4x80__avx512"),
+           simd::implicit_tap_kernel<V, 6, 4, float>("f32_implicit_tap_6x64__avx512"),
+           simd::implicit_tap_kernel<V, 8, 3, float>("f32_implicit_tap_8x48__avx512")},
+          3};
+}
+ImplicitTapKernels<double> f64_implicit_tap_kernels_wide() {
+  using V = simd::avx512::F64;
+  return {{simd::implicit_tap_kernel<V, 4, 5, double>("f64_implicit_tap_4x40__avx512"),
+           simd::implicit_tap_kernel<V, 6, 4, double>("f64_implicit_tap_6x32__avx512"),
+           simd::implicit_tap_kernel<V, 8, 3, double>("f64_implicit_tap_8x24__avx512")},
+          3};
+}
+
 ImplicitTapKernel<float> f32_implicit_tap_kernel() {
   return simd::implicit_tap_kernel<simd::avx512::F32, 8, 2, float>("f32_implicit_tap_8x32__avx512");
 }
