@@ -102,33 +102,29 @@ ImplicitTapKernel<double> select_tap_kernel<double>(bool narrow) {
 }
 
 template <typename T>
-ImplicitTapKernels<T> select_wide_tap_kernels();
+ImplicitTapKernels<T> select_pos_tap_kernels();
 
 template <>
-ImplicitTapKernels<float> select_wide_tap_kernels<float>() {
-  return FASTCONV_ISA_DISPATCH(f32_implicit_tap_kernels_wide);
+ImplicitTapKernels<float> select_pos_tap_kernels<float>() {
+  return FASTCONV_ISA_DISPATCH(f32_implicit_tap_kernels_pos);
 }
 
 template <>
-ImplicitTapKernels<double> select_wide_tap_kernels<double>() {
-  return FASTCONV_ISA_DISPATCH(f64_implicit_tap_kernels_wide);
+ImplicitTapKernels<double> select_pos_tap_kernels<double>() {
+  return FASTCONV_ISA_DISPATCH(f64_implicit_tap_kernels_pos);
 }
 
-// The first wide tap tile (in the ISA's order of preference) whose width divides `channels`;
-// false if none. FASTCONV_IMPLICIT_TAP_NR=<width> keeps only that width, 0 none (studies).
+// FASTCONV_IMPLICIT_TAP_NR=<width> keeps only the position-path tiles of that width, 0 none of
+// them (studies).
 template <typename T>
-bool wide_tap_kernel(int64_t channels, ImplicitTapKernel<T>* tap) {
-  const ImplicitTapKernels<T> wide = select_wide_tap_kernels<T>();
+ImplicitTapKernels<T> pos_tap_kernels() {
+  const ImplicitTapKernels<T> all = select_pos_tap_kernels<T>();
   const char* force = std::getenv("FASTCONV_IMPLICIT_TAP_NR");
-  const int64_t only = force && *force ? std::atoll(force) : -1;
-  for (int i = 0; i < wide.count; ++i) {
-    const ImplicitTapKernel<T>& k = wide.kernel[i];
-    if (channels % k.nr == 0 && (only < 0 || k.nr == only)) {
-      *tap = k;
-      return true;
-    }
-  }
-  return false;
+  if (!force || !*force) return all;
+  ImplicitTapKernels<T> kept{{}, 0};
+  for (int i = 0; i < all.count; ++i)
+    if (all.kernel[i].nr == std::atoll(force)) kept.kernel[kept.count++] = all.kernel[i];
+  return kept;
 }
 
 template <typename T>
@@ -291,12 +287,19 @@ Plan<T> make_plan(const Problem& p) {
         plan.pos = k;
       }
     }
-    // A wide tile where the output channels fill it and it pads no more positions.
-    ImplicitTapKernel<T> wide;
-    if (wide_tap_kernel(cog, &wide) && cog * padded(npos, wide.mr) <= pos_work) {
-      pos_work = cog * padded(npos, wide.mr);
-      plan.pos = wide;
+    // The position path's other tiles where the output channels fill them and they pad no more
+    // positions (the first such, in the ISA's order, on a tie).
+    const ImplicitTapKernels<T> more = pos_tap_kernels<T>();
+    int64_t more_work = -1;
+    for (int i = 0; i < more.count; ++i) {
+      const ImplicitTapKernel<T>& k = more.kernel[i];
+      const int64_t work = cog * padded(npos, k.mr);
+      if (cog % k.nr == 0 && work <= pos_work && (more_work < 0 || work < more_work)) {
+        more_work = work;
+        plan.pos = k;
+      }
     }
+    if (more_work >= 0) pos_work = more_work;
     // It must save more than 6% of the products: with its C tile stored by whole rows and one
     // kernel call per K block it ran faster than the column path from 7.5% fewer products,
     // slower under 5% (1 thread, CPU time, forced paths interleaved in one process, time

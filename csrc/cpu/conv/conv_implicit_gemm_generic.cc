@@ -7,9 +7,9 @@
 
 namespace fastconv::cpu::generic {
 
-// No wider tap tiles: three vectors of accumulators per row leave too few registers.
-ImplicitTapKernels<float> f32_implicit_tap_kernels_wide() { return {{}, 0}; }
-ImplicitTapKernels<double> f64_implicit_tap_kernels_wide() { return {{}, 0}; }
+// No more position-path tap tiles: wider or taller ones leave too few registers.
+ImplicitTapKernels<float> f32_implicit_tap_kernels_pos() { return {{}, 0}; }
+ImplicitTapKernels<double> f64_implicit_tap_kernels_pos() { return {{}, 0}; }
 
 ImplicitTapKernel<float> f32_implicit_tap_kernel() {
   return simd::implicit_tap_kernel<simd::generic::Vec4<float>, 4, 2, float>(
