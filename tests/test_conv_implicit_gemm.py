@@ -339,3 +339,32 @@ def test_position_path_bands_1d_3d(dtype, rng, monkeypatch):
     _check_forward(rng, dtype, 1, 5, 7, (53,), (3,), activation="relu", padding=1)
     _check_forward(rng, dtype, 1, 30, 6, (10, 6, 7), (3, 3, 3), activation="relu", padding=1)
     _check_backward_data(rng, dtype, 1, 6, 30, (10, 6, 7), (3, 3, 3), padding=1)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("width", [16, 32, 48, 64, 80])
+def test_position_path_tap_tiles(dtype, width, rng, monkeypatch):
+    """Every tap tile of the position path (FASTCONV_IMPLICIT_TAP_NR keeps only the extra tiles of
+    one width, in float32 lanes; float64 tiles are half as wide): output channels that fill it,
+    positions off its rows, forward and grad_input against the reference and bitwise the column
+    path's results."""
+    c = width if dtype == np.float32 else width // 2
+    monkeypatch.setenv("FASTCONV_IMPLICIT_TAP_NR", str(c))
+    conv, back = fastconv.conv2d, fastconv.conv2d_backward
+    for n, c_other, size, kernel, args in [(2, 9, (7, 7), (3, 3), dict(padding=1)),
+                                           (1, 20, (5, 11), (1, 7), dict(padding=(0, 3)))]:
+        monkeypatch.setenv("FASTCONV_IMPLICIT_POS", "1")
+        x, w, _ = _check_forward(rng, dtype, n, c_other, c, size, kernel, **args)
+        _check_backward_data(rng, dtype, n, c, c_other, size, kernel, **args)
+        # grad_input of the forward above: its position path has c_other output channels
+        xb = rng.standard_normal((n, c) + size).astype(dtype)
+        wb = rng.standard_normal((c_other, c) + kernel).astype(dtype)
+        gy = rng.standard_normal((n, c_other) + size).astype(dtype)
+        results = []
+        for path in ("1", "0"):
+            monkeypatch.setenv("FASTCONV_IMPLICIT_POS", path)
+            results.append((conv(x, w, None, **args, algorithm=ALGO),
+                            back(gy, xb, wb, **args, output_mask=(True, False, False),
+                                 algorithm=ALGO)[0]))
+        np.testing.assert_array_equal(results[0][0], results[1][0])
+        np.testing.assert_array_equal(results[0][1], results[1][1])

@@ -331,14 +331,26 @@ bool strided_taps_disjoint(const ConvGeometry& g) {
 // 56x56 b8 0.36 / 0.40; and loses from 112x112 outputs with a short K: 3 -> 16 3x3 112x112 b1
 // 0.183 / 0.176, 3 -> 24 b4 0.88 / 0.75, 3 -> 16 7x7/1 224 1.64 / 1.53, VGG conv1_1 2.15 / 1.55,
 // ResNet-50 stem b1 1.24 / 1.24.
+// Strided forwards were not in those measurements: there it wins only with the shortest K
+// (stride 2, 1 thread, CPU ms small_channels / implicit_gemm, interleaved in one process, load
+// ~7; implicit_gemm_cpu.md round 5): 1 -> 16 5x5 @28 b64 (K = 25) 0.199 / 0.256, 3 -> 32 3x3
+// @112 b8 (27) 0.835 / 0.947; it loses from K = 48: DCGAN's 4x4/2 3 -> 64 @64 b8 (the
+// generator's last convT backward_data and the discriminator's first conv) 0.883 / 0.765 and
+// 0.903 / 0.804 (2 threads, wall: 1.035 / 0.836, 0.803 / 0.687), 4 -> 64 5x5 @64 (100) 2.01 /
+// 1.66, 3 -> 16 7x7 @96 (147) 1.28 / 1.15. (K >= 512, the i3d stem, wins: above.)
 constexpr int64_t kSmallChannelsMinOutChannels = 16;
 constexpr int64_t kSmallChannelsForwardMinK = 512;
 constexpr int64_t kSmallChannelsForwardMaxPlane = 56 * 56;  // outputs per sample
+constexpr int64_t kSmallChannelsStridedForwardMaxShortK = 32;
 
 bool prefer_small_channels(const ConvGeometry& g, ConvPass pass, int64_t element_size) {
   if (!small_channels_unsupported(pass, g).empty()) return false;
   if (pass == ConvPass::Forward && g.gemm_k() < kSmallChannelsForwardMinK &&
       g.out_plane() > kSmallChannelsForwardMaxPlane)
+    return false;
+  const bool strided = g.stride[0] > 1 || g.stride[1] > 1 || g.stride[2] > 1;
+  if (pass == ConvPass::Forward && strided && g.gemm_k() > kSmallChannelsStridedForwardMaxShortK &&
+      g.gemm_k() < kSmallChannelsForwardMinK)
     return false;
   if (g.out_channels < kSmallChannelsMinOutChannels || g.kernel_volume() == 1) return false;
   return conv_workspace_bytes(ConvAlgorithm::SmallChannels, pass, g, element_size) <=

@@ -102,6 +102,32 @@ ImplicitTapKernel<double> select_tap_kernel<double>(bool narrow) {
 }
 
 template <typename T>
+ImplicitTapKernels<T> select_pos_tap_kernels();
+
+template <>
+ImplicitTapKernels<float> select_pos_tap_kernels<float>() {
+  return FASTCONV_ISA_DISPATCH(f32_implicit_tap_kernels_pos);
+}
+
+template <>
+ImplicitTapKernels<double> select_pos_tap_kernels<double>() {
+  return FASTCONV_ISA_DISPATCH(f64_implicit_tap_kernels_pos);
+}
+
+// FASTCONV_IMPLICIT_TAP_NR=<width> keeps only the position-path tiles of that width, 0 none of
+// them (studies).
+template <typename T>
+ImplicitTapKernels<T> pos_tap_kernels() {
+  const ImplicitTapKernels<T> all = select_pos_tap_kernels<T>();
+  const char* force = std::getenv("FASTCONV_IMPLICIT_TAP_NR");
+  if (!force || !*force) return all;
+  ImplicitTapKernels<T> kept{{}, 0};
+  for (int i = 0; i < all.count; ++i)
+    if (all.kernel[i].nr == std::atoll(force)) kept.kernel[kept.count++] = all.kernel[i];
+  return kept;
+}
+
+template <typename T>
 ImplicitDotKernel<T> select_dot_kernel();
 
 template <>
@@ -261,6 +287,19 @@ Plan<T> make_plan(const Problem& p) {
         plan.pos = k;
       }
     }
+    // The position path's other tiles where the output channels fill them and they pad no more
+    // positions (the first such, in the ISA's order, on a tie).
+    const ImplicitTapKernels<T> more = pos_tap_kernels<T>();
+    int64_t more_work = -1;
+    for (int i = 0; i < more.count; ++i) {
+      const ImplicitTapKernel<T>& k = more.kernel[i];
+      const int64_t work = cog * padded(npos, k.mr);
+      if (cog % k.nr == 0 && work <= pos_work && (more_work < 0 || work < more_work)) {
+        more_work = work;
+        plan.pos = k;
+      }
+    }
+    if (more_work >= 0) pos_work = more_work;
     // It must save more than 6% of the products: with its C tile stored by whole rows and one
     // kernel call per K block it ran faster than the column path from 7.5% fewer products,
     // slower under 5% (1 thread, CPU time, forced paths interleaved in one process, time
@@ -610,7 +649,10 @@ constexpr int64_t kChunkBytes = int64_t(8) << 20;     // the chunks' partial dW,
 // the thread count, so that the summation order depends on the geometry only.
 constexpr int64_t kMinWgradTasks = 16;
 constexpr int64_t kMinTapTasks = 4;  // by splitting input channels (repeated transpositions)
-constexpr int64_t kTapBytes = 64 * 1024;  // grad_output rows per tap-kernel call (not tuned)
+// grad_output rows per tap-kernel call: 16 / 8 KiB were slower (1 thread, CPU ms 64 / 16 / 8
+// KiB: inception-v3 7x1 b8 12.2 / 14.8 / 16.4, 1x7 10.0 / 10.3 / 10.8, Fashion-MNIST conv2 b64
+// 4.3 / 4.9 / 4.7; ResNeXt g32 res3 / res4 / res5 even; implicit_gemm_cpu.md round 5)
+constexpr int64_t kTapBytes = 64 * 1024;
 
 template <typename T>
 struct WgradPlan {
@@ -648,6 +690,8 @@ struct WgradPlan {
 template <typename T>
 bool choose_tap_kernel(const Problem& p, ImplicitTapKernel<T>* tap) {
   if (p.cig() <= 3) return false;
+  // (Not the wide tiles: slower here, 1 thread, CPU ms two-vector / wide, inception-v3 1x7 b8
+  // 10.1 / 10.9 on 4 x 80, 7x1 12.1 / 12.9 on 6 x 64; implicit_gemm_cpu.md round 5.)
   for (const bool narrow : {false, true}) {
     *tap = select_tap_kernel<T>(narrow);
     if (p.cog() % tap->nr == 0) return true;
@@ -816,9 +860,10 @@ bool wgrad_implicit_gemm(const Problem& p, const T* x, const T* gy, T* gw) {
               const int64_t ow = bd == 2 ? o0 : 0;
               const T* src = gyg + (od * p.out[1] + oh) * p.out[2] + ow;
               for (int64_t w = 0; w < f.o[2]; ++w) qpos[np + w] = (i0 * f.fp[1] + i1) * f.fp[2] + w;
-              for (int64_t o = ob0; o < ob1; ++o)  // rows of grad_output read contiguously
-                for (int64_t w = 0; w < f.o[2]; ++w)
-                  dyf[(np + w) * ob + (o - ob0)] = src[o * out_plane + w];
+              // rows of grad_output read contiguously, transposed in 4 x 4 blocks (a strided
+              // scalar store per element was ~8% of inception-v3 7x1's backward_weight)
+              transpose_rows(src + ob0 * out_plane, out_plane, ob1 - ob0, f.o[2], dyf + np * ob,
+                             ob);
               np += f.o[2];
             }
           for (int64_t p0 = 0; p0 < np; p0 += plan.tap_positions)

@@ -68,7 +68,20 @@ struct ImplicitTapKernel {
   ImplicitTapFn<T> run;
 };
 
+// More tap tiles for the forward / backward_data position path, taken where the output channels
+// fill them exactly: wider ones (3 to 5 vectors of output channels, fewer rows: fewer broadcasts
+// per product) and 7 rows x 2 vectors (a 7x7 plane's 49 positions, padded to 56 by 8 rows).
+// Count 0 where an ISA has none.
+constexpr int kMaxImplicitTapKernels = 4;
+template <typename T>
+struct ImplicitTapKernels {
+  ImplicitTapKernel<T> kernel[kMaxImplicitTapKernels];
+  int count;
+};
+
 FASTCONV_DECLARE_PER_ISA(
+    ImplicitTapKernels<float> f32_implicit_tap_kernels_pos();
+    ImplicitTapKernels<double> f64_implicit_tap_kernels_pos();
     ImplicitTapKernel<float> f32_implicit_tap_kernel();
     ImplicitTapKernel<double> f64_implicit_tap_kernel();
     // _narrow: one vector of output channels

@@ -8,6 +8,10 @@
 
 namespace fastconv::cpu::avx2 {
 
+// No more position-path tap tiles: wider or taller ones leave too few registers.
+ImplicitTapKernels<float> f32_implicit_tap_kernels_pos() { return {{}, 0}; }
+ImplicitTapKernels<double> f64_implicit_tap_kernels_pos() { return {{}, 0}; }
+
 ImplicitTapKernel<float> f32_implicit_tap_kernel() {
   return simd::implicit_tap_kernel<simd::avx2::F32, 6, 2, float>("f32_implicit_tap_6x16__avx2");
 }

@@ -7,6 +7,10 @@
 
 namespace fastconv::cpu::generic {
 
+// No more position-path tap tiles: wider or taller ones leave too few registers.
+ImplicitTapKernels<float> f32_implicit_tap_kernels_pos() { return {{}, 0}; }
+ImplicitTapKernels<double> f64_implicit_tap_kernels_pos() { return {{}, 0}; }
+
 ImplicitTapKernel<float> f32_implicit_tap_kernel() {
   return simd::implicit_tap_kernel<simd::generic::Vec4<float>, 4, 2, float>(
       "f32_implicit_tap_4x8__generic");
