@@ -115,6 +115,13 @@ struct Problem {
       for (int64_t kd = 0; kd < kt; ++kd) t[size_t(o * kt + kd)] = src_depth(o, kd);
     return t;
   }
+  std::vector<char> taps_used() const {  // taps through which some output reads an input slice
+    std::vector<char> used(size_t(kt), 0);
+    const std::vector<int64_t> t = depth_table();
+    for (size_t i = 0; i < t.size(); ++i)
+      if (t[i] >= 0) used[i % size_t(kt)] = 1;
+    return used;
+  }
   std::vector<char> depths_read() const {
     std::vector<char> used(size_t(id), 0);
     for (int64_t s : depth_table())
@@ -231,14 +238,14 @@ void run_winograd(const Problem& p, const T* x, const T* w, const T* bias, bool 
   const int64_t nb = pl.nb, ldm = pl.ldm;
   const int64_t in_plane = p.ih * p.iw, out_plane = p.oh * p.ow;
   const std::vector<int64_t> src = p.depth_table();
-  const std::vector<char> read = p.depths_read();
+  const std::vector<char> read = p.depths_read(), taps = p.taps_used();
 
   int32_t* tab = workspace<int32_t>(0, size_t(pl.tiles_table));
   fill_tile_table(p, tab);
   int32_t *t_n = tab, *t_ih = tab + total, *t_iw = tab + 2 * total, *t_oh = tab + 3 * total,
           *t_ow = tab + 4 * total;
 
-  // U[grp][kd][xi][panel] packed (A panels of mr output channels, or B panels of nr), all xi.
+  // U[grp][kd][xi][panel] (taps no output reads through are never transformed nor read) packed (A panels of mr output channels, or B panels of nr), all xi.
   const int64_t uw = pl.uw, vw = pl.vw, u_xs = pl.u_xs;
   auto transform_panel = [&](int64_t grp, int64_t up, int64_t kd, T* dst, int64_t xs) {
     kern.filter(w + grp * p.w_group + up * uw * p.w_co + kd * p.w_kd, p.w_co, p.w_ci, p.flip,
@@ -251,7 +258,8 @@ void run_winograd(const Problem& p, const T* x, const T* w, const T* bias, bool 
     for (int64_t task = 0; task < tasks; ++task) {
       const FlushDenormals flush_denormals;
       const int64_t kd = task % kt, up = task / kt % pl.upanels, grp = task / (kt * pl.upanels);
-      transform_panel(grp, up, kd, upk + (grp * kt + kd) * kXi * u_xs + up * cig * uw, u_xs);
+      if (taps[size_t(kd)])
+        transform_panel(grp, up, kd, upk + (grp * kt + kd) * kXi * u_xs + up * cig * uw, u_xs);
     }
   }
   const int64_t v_xs = pl.vpanels * cig * vw;  // V[depth][grp]: [xi][panel][ci][vw]
@@ -342,7 +350,7 @@ void run_winograd(const Problem& p, const T* x, const T* w, const T* bias, bool 
       if (pl.fused) {
         const int64_t grp = task / pl.upanels, up = task % pl.upanels;
         for (int64_t kd = 0; kd < kt; ++kd)
-          transform_panel(grp, up, kd, upanel + kd * kXi * u_xs, u_xs);
+          if (taps[size_t(kd)]) transform_panel(grp, up, kd, upanel + kd * kXi * u_xs, u_xs);
         for (int64_t xi = 0; xi < kXi; ++xi)
           gemm(grp, xi, up, [&](int64_t kd) { return upanel + (kd * kXi + xi) * u_xs; }, nt, v,
                m);
