@@ -340,6 +340,36 @@ def test_blocks_do_not_change_bits(dtype):
         np.testing.assert_array_equal(gx[i:i + 1], gxi)
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+def test_conv3d_threads_and_batch_bitwise(dtype):
+    """3-D: 1 and 2 threads give the same bits (all passes); a sample alone gives the bits it
+    gets in the batch (forward, grad_input). 300 tiles of 4 slices: 10 blocks of 32 with U
+    stored (2 threads: each runs whole blocks); a sample alone, 100 tiles, 4 blocks."""
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((3, 8, 4, 40, 40)).astype(dtype)
+    w = rng.standard_normal((12, 8, 3, 3, 3)).astype(dtype)
+    b = rng.standard_normal(12).astype(dtype)
+    kw = dict(padding=(1, 1, 1), stride=(2, 1, 1), algorithm="winograd")
+    before = fastconv.get_num_threads()
+    results = []
+    try:
+        for threads in (1, 2):
+            fastconv.set_num_threads(threads)
+            y = fastconv.conv3d(x, w, b, **kw)
+            gx, gw = fastconv.conv3d_backward(y, x, w, output_mask=(True, True, False), **kw)[:2]
+            results.append((y, gx, gw))
+    finally:
+        fastconv.set_num_threads(before)
+    for one, two in zip(*results):
+        np.testing.assert_array_equal(one, two)
+    y, gx, _ = results[1]
+    for i in (0, 2):
+        np.testing.assert_array_equal(y[i:i + 1], fastconv.conv3d(x[i:i + 1], w, b, **kw))
+        gxi = fastconv.conv3d_backward(y[i:i + 1], x[i:i + 1], w,
+                                       output_mask=(True, False, False), **kw)[0]
+        np.testing.assert_array_equal(gx[i:i + 1], gxi)
+
+
 # ------------------------------------------------------------------ unsupported problems
 
 @pytest.mark.parametrize("what", ["stride2", "kernel5x5", "dilation2_stride2", "conv1d", "conv3d",
