@@ -1,6 +1,11 @@
-"""Winograd F(4x4, 3x3) (algorithm="winograd"): 2-D 3x3 stride-1 dilation-1 convolutions,
-forward, backward_data (and conv_transpose2d, which runs backward_data) and backward_weight,
-against the float64 reference and torch; determinism; what `auto` picks.
+"""Winograd F(4x4, 3x3) (algorithm="winograd"): 2-D 3x3 stride-1 dilation-1 convolutions, and
+3-D ones whose inner two dims are (any depth kernel, stride, dilation, padding), forward,
+backward_data (and conv_transpose2d, which runs backward_data) and backward_weight, against the
+float64 reference and torch; determinism; what `auto` picks.
+
+3-D float32 error: the same bound with reduction 9 kt C_in/g (grad_input 9 kt C_out/g,
+grad_weight N OD OH OW); measured in test_conv3d_float32_error_c3d_like (0.5-1.2 x eps32
+sqrt(reduction), inside the 2-D rows' range).
 
 float32 error (measured with csrc/cpu/conv/conv_winograd.cc's points 0, +-1, +-2, inf, the
 transforms in float32, N(0, 1) inputs and weights, padding 1, against float64 im2col_gemm on the
@@ -458,3 +463,37 @@ def test_auto_float32_within_bound(rng):
     assert _choose("forward", 2, 128, 128, 20, 20) == "winograd"
     y = fastconv.conv2d(x, w, padding=1)
     check_winograd(y, reference.conv2d(_f64(x), _f64(w), padding=1), 9 * 128, "auto forward")
+
+
+def _auto3d(x_shape, w_shape, **kw):
+    passes = fastconv.explain("conv3d", x_shape, w_shape, **kw)["passes"]
+    return {p: v["algorithm"] for p, v in passes.items()}
+
+
+def test_auto_picks_winograd_for_3d_3x3():
+    # 3-D ResNet-18, C3D conv2a, a 1x3x3 (R(2+1)D spatial) and a depth-strided 3x3x3 (conv.cc)
+    for x, w, kw in (((2, 64, 8, 28, 28), (64, 64, 3, 3, 3), dict(padding=1)),
+                     ((1, 64, 16, 56, 56), (128, 64, 3, 3, 3), dict(padding=1)),
+                     ((1, 64, 8, 56, 56), (64, 64, 1, 3, 3), dict(padding=(0, 1, 1))),
+                     ((1, 64, 16, 28, 28), (64, 64, 3, 3, 3), dict(padding=1, stride=(2, 1, 1)))):
+        assert set(_auto3d(x, w, **kw).values()) == {"winograd"}, (x, w)
+    # inner stride 2: never; planes of fewer than 4 tiles: forward / backward_data elsewhere,
+    # backward_weight below 32 tiles over the batch and slices
+    assert "winograd" not in _auto3d((1, 64, 8, 28, 28), (64, 64, 3, 3, 3), padding=1,
+                                     stride=(1, 2, 2)).values()
+    assert "winograd" not in _auto3d((1, 256, 4, 4, 8), (256, 256, 3, 3, 3), padding=1).values()
+    four_tiles = _auto3d((1, 256, 4, 8, 8), (256, 256, 3, 3, 3), padding=1)
+    assert four_tiles["forward"] == four_tiles["backward_data"] == "winograd"
+    assert _auto3d((1, 128, 4, 8, 8), (128, 128, 3, 3, 3), padding=1)["backward_weight"] != \
+        "winograd"
+
+
+def test_auto_needs_four_tiles_per_plane():
+    # 2-D alike (conv.cc kWinogradMinPlaneTiles); the dilation phases' inner problem counts its
+    # phase images: ASPP d12 (144 images of 3x3) keeps winograd
+    assert _choose("forward", 1, 512, 512, 4, 8) != "winograd"
+    assert _choose("backward_data", 1, 512, 512, 4, 4) != "winograd"
+    assert _choose("forward", 1, 512, 512, 7, 7) == "winograd"
+    aspp = fastconv.explain("conv2d", (1, 512, 33, 33), (256, 512, 3, 3), padding=12,
+                            dilation=12)["passes"]
+    assert aspp["forward"]["algorithm"] == "winograd"

@@ -131,12 +131,27 @@ int64_t winograd_wgrad_tiles(const ConvGeometry& g) {  // 3-D: tiles of every ou
   return g.batch * g.out_size[0] * ((g.out_size[1] + 3) / 4) * ((g.out_size[2] + 3) / 4);
 }
 
+// Forward and backward_data need 4 tiles per slice of what they compute (over the batch: auto
+// decides for one sample, but the dilation phases' inner problem has a phase per sample, ASPP
+// d12 144 images of 1 tile): each GEMM's width is those tiles (3-D: the taps' GEMMs run per
+// slice), and with 1-2 tiles the filter transform and the padded micro-kernel panels weigh (1
+// thread, CPU ms, loaded machine, winograd / im2col_gemm / implicit_gemm / torch, forward):
+// 1 tile: 1x512x4x4 4.0 / 2.8 / 3.2 / 1.8, 1x256x4x4x4 (3x3x3) 7.7 / 4.2 / 4.2 / 3.9; 2 tiles:
+// 1x512x4x8 5.0 / 3.8 / 5.4 / 3.1, 1x256x4x4x8 8.7 / 7.1 / 7.5 / 7.0; 4 tiles win: 1x256x4x8x8
+// 11.2 / 13.5 / 13.9 / 15.7, 2x256x2x7x7 4.6 / 9.7 / 9.6 / 5.7, 1x128x4x8x8 1.8 / 3.4 / 2.9 /
+// 3.5 (backward_data alike).
+constexpr int64_t kWinogradMinPlaneTiles = 4;
+
 bool prefer_winograd(const ConvGeometry& g, ConvPass pass, int64_t element_size) {
   if (!winograd_unsupported(pass, g).empty()) return false;
   if (g.groups > 1 || g.in_channels_per_group() < 8) return false;
   const int64_t flops = 2 * g.batch * g.in_channels_per_group() * g.out_channels *
                         g.kernel_volume() * g.out_plane();
   if (flops < kWinogradMinFlops) return false;
+  const int64_t* plane = pass == ConvPass::BackwardData ? g.in_size : g.out_size;
+  if (pass != ConvPass::BackwardWeight &&
+      g.batch * ((plane[1] + 3) / 4) * ((plane[2] + 3) / 4) < kWinogradMinPlaneTiles)
+    return false;
   if (pass == ConvPass::BackwardWeight &&
       (winograd_wgrad_tiles(g) < kWinogradWgradMinTiles ||
        g.out_channels_per_group() < kWinogradWgradMinOutChannels))

@@ -1,5 +1,14 @@
-// Winograd F(4x4, 3x3) for 2-D, 3x3, stride-1, dilation-1 convolutions (any padding, any groups).
+// Winograd F(4x4, 3x3) for convolutions whose inner two dims are 3x3, stride 1, dilation 1 (any
+// padding, any groups): 2-D, and 3-D with any depth kernel kt, stride, dilation and padding.
 // forward, backward_data and backward_weight (run_winograd_wgrad, below).
+//
+// 3-D: out[o] = sum_kd conv2d(in[o sd + kd dd - pd], W[:, :, kd]). Each input depth slice is
+// transformed once per tile block (V[slice]), the filters once per tap (U[kd]), and M[o] =
+// sum_kd U[kd] V[src_depth(o, kd)] accumulates the taps' GEMMs in kd order (reduction C_in/g
+// per GEMM, kt GEMMs), then one output transform per output slice. A tile is spatial (n,
+// tile_h, tile_w) and covers every slice, so the block's V and M hold all slices (the block is
+// cut to kMaxBlock / depth tiles, at least one micro-kernel panel). 2-D is kt = 1, one slice.
+// Float32 error as 2-D with the reduction 9 kt C_in/g (tests/test_conv_winograd.py).
 //
 // Per group, with tiles of 4x4 outputs read from overlapping 6x6 input patches d (stride 4):
 //   V = B^T d B          (input transform, one 6x6 matrix per tile and input channel)
@@ -23,7 +32,7 @@
 // im2col_gemm: 3.3e-7 to 5.9e-7. The transforms grow the magnitudes (B^T d B up to 10x per
 // side, A^T M A up to 18x).
 //
-// Data layout: tiles are numbered over (n, tile_h, tile_w); blocks of nb tiles (a block may
+// Data layout (per depth slice, 3-D): tiles are numbered over (n, tile_h, tile_w); blocks of nb tiles (a block may
 // span samples; every GEMM column (or row) is one tile and they never mix, so a sample's result
 // does not depend on the batch around it) are processed one after the other by all threads:
 //   V [g][36][nb/nr][C_in/g][nr], M [g][36][C_out/g][nb], U [g][36][C_out/g / mr][C_in/g][mr],
