@@ -32,9 +32,10 @@
 // im2col_gemm: 3.3e-7 to 5.9e-7. The transforms grow the magnitudes (B^T d B up to 10x per
 // side, A^T M A up to 18x).
 //
-// Data layout (per depth slice, 3-D): tiles are numbered over (n, tile_h, tile_w); blocks of nb tiles (a block may
-// span samples; every GEMM column (or row) is one tile and they never mix, so a sample's result
-// does not depend on the batch around it) are processed one after the other by all threads:
+// Data layout (per depth slice, 3-D): tiles are numbered over (n, tile_h, tile_w); blocks of
+// nb tiles (a block may span samples; every GEMM column (or row) is one tile and they never
+// mix, so a sample's result does not depend on the batch around it) are processed one after
+// the other by all threads:
 //   V [g][36][nb/nr][C_in/g][nr], M [g][36][C_out/g][nb], U [g][36][C_out/g / mr][C_in/g][mr],
 // or, with few tiles, the transposed GEMMs (tiles on the micro-kernel's rows, see Plan).
 // Within a block, threads split the input transform over (input channel, 16 tiles), the GEMMs
@@ -254,7 +255,8 @@ void run_winograd(const Problem& p, const T* x, const T* w, const T* bias, bool 
   int32_t *t_n = tab, *t_ih = tab + total, *t_iw = tab + 2 * total, *t_oh = tab + 3 * total,
           *t_ow = tab + 4 * total;
 
-  // U[grp][kd][xi][panel] (taps no output reads through are never transformed nor read) packed (A panels of mr output channels, or B panels of nr), all xi.
+  // U[grp][kd][xi][panel] packed (A panels of mr output channels, or B panels of nr), all xi;
+  // taps no output reads through are neither transformed nor read.
   const int64_t uw = pl.uw, vw = pl.vw, u_xs = pl.u_xs;
   auto transform_panel = [&](int64_t grp, int64_t up, int64_t kd, T* dst, int64_t xs) {
     kern.filter(w + grp * p.w_group + up * uw * p.w_co + kd * p.w_kd, p.w_co, p.w_ci, p.flip,
@@ -587,7 +589,8 @@ void run_winograd_wgrad(const Problem& p, const T* x, const T* gy, T* gw) {
 #pragma omp for schedule(static)
       for (int64_t task = 0; task < in_tasks + p.od * out_per_slice; ++task) {
         if (task >= in_tasks) {
-          const int64_t o = (task - in_tasks) / out_per_slice, r = (task - in_tasks) % out_per_slice;
+          const int64_t o = (task - in_tasks) / out_per_slice;
+          const int64_t r = (task - in_tasks) % out_per_slice;
           const int64_t co = r / groups, l0 = r % groups * kLanes;
           const int count = int(std::min<int64_t>(kLanes, nt - l0));
           for (int l = 0; l < count; ++l)
@@ -633,8 +636,8 @@ void run_winograd_wgrad(const Problem& p, const T* x, const T* gy, T* gw) {
                                a_pk);
               packed_a = true;
             }
-            const T* vd = v + s * pl.v_depth;
-            T* b_pk = pl.direct_v ? const_cast<T*>(vd) + task * v_xs : a_pk + a_size;
+            T* vd = v + s * pl.v_depth;
+            T* b_pk = pl.direct_v ? vd + task * v_xs : a_pk + a_size;
             if (!pl.direct_v)
               pack_b_panels<T>(nt, cig, {vd + xi * v_xs + grp * cig * nb, 1, nb}, b_pk);
             gemm_packed<T>(cog, cig, nt, a_pk, b_pk, du + ((grp * kt + kd) * kXi + xi) * du_xs,
@@ -676,7 +679,8 @@ template int64_t winograd_workspace_bytes<double>(const ConvGeometry&, ConvPass)
 
 // Any depth kernel, stride, dilation and padding; the inner two dims 3x3 stride 1 dilation 1.
 std::string winograd_unsupported(ConvPass, const ConvGeometry& g) {  // all three passes
-  if (g.kernel[1] != 3 || g.kernel[2] != 3) return "winograd needs a 3x3 kernel in the inner two dims";
+  if (g.kernel[1] != 3 || g.kernel[2] != 3)
+    return "winograd needs a 3x3 kernel in the inner two dims";
   if (g.stride[1] != 1 || g.stride[2] != 1) return "winograd needs stride 1 in the inner two dims";
   if (g.dilation[1] != 1 || g.dilation[2] != 1)
     return "winograd needs dilation 1 in the inner two dims";
