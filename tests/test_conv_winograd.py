@@ -375,6 +375,24 @@ def test_conv3d_threads_and_batch_bitwise(dtype):
         np.testing.assert_array_equal(gx[i:i + 1], gxi)
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+def test_stretched_block_same_bits(dtype):
+    """A sample of 144 tiles runs as one stretched block with U stored (conv_winograd.cc
+    make_plan); in a batch of 2, 288 tiles run in blocks of 128: the same bits."""
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((2, 16, 48, 48)).astype(dtype)
+    w = rng.standard_normal((24, 16, 3, 3)).astype(dtype)
+    y = fastconv.conv2d(x, w, padding=1, algorithm="winograd")
+    gx = fastconv.conv2d_backward(y, x, w, padding=1, output_mask=(True, False, False),
+                                  algorithm="winograd")[0]
+    for i in range(2):
+        np.testing.assert_array_equal(y[i:i + 1], fastconv.conv2d(x[i:i + 1], w, padding=1,
+                                                                  algorithm="winograd"))
+        gxi = fastconv.conv2d_backward(y[i:i + 1], x[i:i + 1], w, padding=1,
+                                       output_mask=(True, False, False), algorithm="winograd")[0]
+        np.testing.assert_array_equal(gx[i:i + 1], gxi)
+
+
 # ------------------------------------------------------------------ unsupported problems
 
 @pytest.mark.parametrize("what", ["stride2", "kernel5x5", "dilation2_stride2", "conv1d", "conv3d",

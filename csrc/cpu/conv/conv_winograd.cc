@@ -186,12 +186,19 @@ Plan make_plan(const Problem& p) {
   pl.tile_rows = by_cols <= block && 2 * by_rows <= by_cols;
   pl.vw = pl.tile_rows ? pl.mr : pl.nr;
   pl.uw = pl.tile_rows ? pl.nr : pl.mr;
-  pl.nb = pl.tile_rows ? by_rows : std::min(by_cols, block);
+  // Up to 5/4 of the cap in one block rather than a ragged last one of at most a quarter, with U
+  // stored as for several blocks (fused, every GEMM task would stream the block's V: 12 MiB at
+  // 512 channels). ASPP b1 (144 phase-image tiles: 128 + 16 before), 1 thread, CPU ms, median of
+  // 8 interleaved, two runs, base / stretched (/ stretched and fused): d6 fwd 24.9 / 24.9 / 33.2,
+  // 23.8 / 23.1 / 30.2; d6 bwd_data 27.5 / 25.6, 23.8 / 22.3; d12 fwd 29.0 / 26.7 / 44.4, 24.2 /
+  // 22.9 / 28.7; d12 bwd_data 27.4 / 24.8, 23.8 / 21.9.
+  const bool stretched = !pl.tile_rows && by_cols > block && 4 * by_cols <= 5 * block;
+  pl.nb = pl.tile_rows ? by_rows : stretched ? by_cols : std::min(by_cols, block);
   pl.vpanels = pl.nb / pl.vw;
   pl.upanels = ceil_div(cog, pl.uw);
   pl.ldm = ceil_div(pl.tile_rows ? cog : pl.nb, kLanes) * kLanes;
   pl.blocks = ceil_div(tiles, pl.nb);
-  pl.fused = pl.blocks == 1;
+  pl.fused = pl.blocks == 1 && !stretched;
   pl.gemm_tasks = p.groups * pl.upanels * (pl.fused ? 1 : kXi);
   // Multiply-adds of the GEMMs and the transforms: small problems run on fewer threads.
   const int64_t work =
