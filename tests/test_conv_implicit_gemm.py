@@ -264,13 +264,13 @@ def test_auto_choice():
     # forward with 5 MiB of weights per group: im2col_gemm blocks them (tacotron2 k5 512 ch)
     assert _auto("conv1d", (8, 512, 200), (512, 512, 5), padding=2) == "im2col_gemm"
     assert _auto("conv1d", (8, 512, 200), (512, 512, 5), "backward_data", padding=2) == ALGO
-    # the position path skips the junk columns: inception-v3 1x7, and C3D conv2a, whose frame
-    # is rebuilt for thin bands
+    # the position path skips the junk columns: inception-v3 1x7 (C3D conv2a, 3x3x3, now takes
+    # winograd over its inner 3x3: conv.cc prefer_winograd)
     for pass_ in ("forward", "backward_data"):
         assert _auto("conv2d", (8, 160, 17, 17), (160, 160, 1, 7), pass_,
                      padding=(0, 3)) == ALGO
         assert _auto("conv3d", (1, 64, 16, 56, 56), (128, 64, 3, 3, 3), pass_,
-                     padding=1) == ALGO
+                     padding=1) == "winograd"
     # backward_data with one output (= input) channel per group
     assert _auto("conv2d", (64, 1, 28, 28), (16, 1, 5, 5), "backward_data",
                  padding=2) == "im2col_gemm"

@@ -1,6 +1,11 @@
-"""Winograd F(4x4, 3x3) (algorithm="winograd"): 2-D 3x3 stride-1 dilation-1 convolutions,
-forward, backward_data (and conv_transpose2d, which runs backward_data) and backward_weight,
-against the float64 reference and torch; determinism; what `auto` picks.
+"""Winograd F(4x4, 3x3) (algorithm="winograd"): 2-D 3x3 stride-1 dilation-1 convolutions, and
+3-D ones whose inner two dims are (any depth kernel, stride, dilation, padding), forward,
+backward_data (and conv_transpose2d, which runs backward_data) and backward_weight, against the
+float64 reference and torch; determinism; what `auto` picks.
+
+3-D float32 error: the same bound with reduction 9 kt C_in/g (grad_input 9 kt C_out/g,
+grad_weight N OD OH OW); measured in test_conv3d_float32_error_c3d_like (0.5-1.2 x eps32
+sqrt(reduction), inside the 2-D rows' range).
 
 float32 error (measured with csrc/cpu/conv/conv_winograd.cc's points 0, +-1, +-2, inf, the
 transforms in float32, N(0, 1) inputs and weights, padding 1, against float64 im2col_gemm on the
@@ -192,6 +197,76 @@ def test_float32_error_backward_weight(rng):
         assert rel < 3e-5
 
 
+# ------------------------------------------------------------------------------------ 3-D
+
+# (batch, c_in, c_out, (d, h, w), kt, depth stride, depth dilation, (pad d, pad h, pad w),
+# groups, activation): the inner two dims 3x3 stride 1 as 2-D; depth any kernel 1/2/3/5,
+# stride, dilation and padding, including output slices that read no input slice (a tap past
+# the input) and input slices no output reads.
+CASES_3D = [
+    (2, 8, 8, (5, 9, 11), 3, 1, 1, (1, 1, 1), 1, None),
+    (1, 8, 5, (7, 6, 7), 2, 2, 1, (0, 1, 1), 1, "relu"),
+    (2, 6, 4, (9, 5, 8), 5, 2, 2, (3, 2, 0), 2, None),
+    (1, 4, 4, (4, 4, 4), 3, 3, 1, (0, 0, 2), 1, "relu"),
+    (0, 16, 12, (3, 7, 5), 1, 1, 1, (2, 1, 1), 4, None),
+    (3, 5, 7, (3, 13, 5), 3, 1, 2, (2, 1, 1), 1, None),
+    (1, 33, 16, (2, 8, 9), 5, 1, 1, (4, 1, 1), 1, "relu"),
+]
+
+
+def _id3(c):
+    n, ci, co, (d, h, w), kt, sd, dd, pad, g, act = c
+    return f"n{n}_c{ci}to{co}_{d}x{h}x{w}_kt{kt}_s{sd}_d{dd}_p{'x'.join(map(str, pad))}_g{g}" + \
+        ("_relu" if act else "")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+@pytest.mark.parametrize("case", CASES_3D, ids=[_id3(c) for c in CASES_3D])
+def test_conv3d_all_passes_match_reference(case, dtype, rng):
+    n, c_in, c_out, size, kt, sd, dd, pad, groups, act = case
+    lead = (n,) if n else ()
+    x = rng.standard_normal(lead + (c_in,) + size).astype(dtype)
+    wt = rng.standard_normal((c_out, c_in // groups, kt, 3, 3)).astype(dtype)
+    b = rng.standard_normal(c_out).astype(dtype)
+    kw = dict(stride=(sd, 1, 1), dilation=(dd, 1, 1), padding=pad, groups=groups)
+    y = fastconv.conv3d(x, wt, b, **kw, activation=act, algorithm="winograd")
+    y_ref = reference.conv3d(_f64(x), _f64(wt), _f64(b), **kw)
+    if act:
+        y_ref = np.maximum(y_ref, 0)
+    assert y.dtype == np.dtype(dtype)
+    check_winograd(y, y_ref, 9 * kt * c_in // groups, f"{_id3(case)} forward")
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    gx, gw, _ = fastconv.conv3d_backward(gy, x, wt, **kw, output_mask=(True, True, False),
+                                         algorithm="winograd")
+    gx_ref, gw_ref = reference.conv3d_backward(_f64(gy), _f64(x), _f64(wt), **kw)[:2]
+    check_winograd(gx, gx_ref, 9 * kt * c_out // groups, f"{_id3(case)} grad_input")
+    check_winograd(gw, gw_ref, max(n, 1) * int(np.prod(y.shape[-3:])), f"{_id3(case)} grad_weight")
+
+
+def test_conv3d_float32_error_c3d_like(rng):
+    """3-D float32 error (forward, grad_input, grad_weight against float64 im2col_gemm on the same
+    inputs): the depth taps add kt C_in terms to each transformed-domain sum, so the 2-D bound
+    holds with reduction 9 kt C_in (9 kt C_out, N OD OH OW). Measured on AVX-512, N(0, 1) data,
+    3x3x3 padding 1, 1x64x4x28x28 -> 64: max|err| / max|y| = 5.8e-6, 5.7e-6, 3.1e-6, i.e.
+    1.16, 1.15, 0.46 x eps32 sqrt(reduction) (2-D ResNet-like rows: 0.7 to 2.8; im2col_gemm
+    here 3.9e-7, 0.08), so the 2-D WINOGRAD_F32_GROWTH bound holds with >= 10x margin."""
+    x = rng.standard_normal((1, 64, 4, 28, 28)).astype(np.float32)
+    w = rng.standard_normal((64, 64, 3, 3, 3)).astype(np.float32)
+    gy = rng.standard_normal((1, 64, 4, 28, 28)).astype(np.float32)
+    kw = dict(padding=1)
+    ref = fastconv.conv3d(_f64(x), _f64(w), **kw, algorithm="im2col_gemm")
+    gx_ref, gw_ref = fastconv.conv3d_backward(_f64(gy), _f64(x), _f64(w), **kw,
+                                              output_mask=(True, True, False),
+                                              algorithm="im2col_gemm")[:2]
+    y = fastconv.conv3d(x, w, **kw, algorithm="winograd")
+    gx, gw = fastconv.conv3d_backward(gy, x, w, **kw, output_mask=(True, True, False),
+                                      algorithm="winograd")[:2]
+    for got, want, red in ((y, ref, 27 * 64), (gx, gx_ref, 27 * 64), (gw, gw_ref, 4 * 28 * 28)):
+        rel = np.max(np.abs(got - want)) / np.max(np.abs(want))
+        ratio = rel / (EPS32 * np.sqrt(red))
+        assert ratio <= WINOGRAD_F32_GROWTH, f"error {rel:.3g} = {ratio:.2f} eps sqrt(K)"
+
+
 # ------------------------------------------------------------------------ determinism
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
@@ -270,6 +345,54 @@ def test_blocks_do_not_change_bits(dtype):
         np.testing.assert_array_equal(gx[i:i + 1], gxi)
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+def test_conv3d_threads_and_batch_bitwise(dtype):
+    """3-D: 1 and 2 threads give the same bits (all passes); a sample alone gives the bits it
+    gets in the batch (forward, grad_input). 300 tiles of 4 slices: 10 blocks of 32 with U
+    stored (2 threads: each runs whole blocks); a sample alone, 100 tiles, 4 blocks."""
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((3, 8, 4, 40, 40)).astype(dtype)
+    w = rng.standard_normal((12, 8, 3, 3, 3)).astype(dtype)
+    b = rng.standard_normal(12).astype(dtype)
+    kw = dict(padding=(1, 1, 1), stride=(2, 1, 1), algorithm="winograd")
+    before = fastconv.get_num_threads()
+    results = []
+    try:
+        for threads in (1, 2):
+            fastconv.set_num_threads(threads)
+            y = fastconv.conv3d(x, w, b, **kw)
+            gx, gw = fastconv.conv3d_backward(y, x, w, output_mask=(True, True, False), **kw)[:2]
+            results.append((y, gx, gw))
+    finally:
+        fastconv.set_num_threads(before)
+    for one, two in zip(*results):
+        np.testing.assert_array_equal(one, two)
+    y, gx, _ = results[1]
+    for i in (0, 2):
+        np.testing.assert_array_equal(y[i:i + 1], fastconv.conv3d(x[i:i + 1], w, b, **kw))
+        gxi = fastconv.conv3d_backward(y[i:i + 1], x[i:i + 1], w,
+                                       output_mask=(True, False, False), **kw)[0]
+        np.testing.assert_array_equal(gx[i:i + 1], gxi)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+def test_stretched_block_same_bits(dtype):
+    """A sample of 144 tiles runs as one stretched block with U stored (conv_winograd.cc
+    make_plan); in a batch of 2, 288 tiles run in blocks of 128: the same bits."""
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((2, 16, 48, 48)).astype(dtype)
+    w = rng.standard_normal((24, 16, 3, 3)).astype(dtype)
+    y = fastconv.conv2d(x, w, padding=1, algorithm="winograd")
+    gx = fastconv.conv2d_backward(y, x, w, padding=1, output_mask=(True, False, False),
+                                  algorithm="winograd")[0]
+    for i in range(2):
+        np.testing.assert_array_equal(y[i:i + 1], fastconv.conv2d(x[i:i + 1], w, padding=1,
+                                                                  algorithm="winograd"))
+        gxi = fastconv.conv2d_backward(y[i:i + 1], x[i:i + 1], w, padding=1,
+                                       output_mask=(True, False, False), algorithm="winograd")[0]
+        np.testing.assert_array_equal(gx[i:i + 1], gxi)
+
+
 # ------------------------------------------------------------------ unsupported problems
 
 @pytest.mark.parametrize("what", ["stride2", "kernel5x5", "dilation2_stride2", "conv1d", "conv3d",
@@ -288,10 +411,10 @@ def test_forced_winograd_on_unsupported_problem_raises(what, rng):
         elif what == "conv1d":
             op = "conv1d"
             fastconv.conv1d(x[:, :, 0], w3[..., 0], algorithm="winograd")
-        elif what == "conv3d":
+        elif what == "conv3d":  # any depth, but the inner two dims stride 1
             op = "conv3d"
             fastconv.conv3d(x[:, :, None].repeat(3, 2), w3[:, :, None].repeat(3, 2),
-                            algorithm="winograd")
+                            stride=(1, 2, 1), algorithm="winograd")
         else:
             op = "conv2d_backward"
             gy = rng.standard_normal((1, 4, 7, 7))
@@ -358,3 +481,37 @@ def test_auto_float32_within_bound(rng):
     assert _choose("forward", 2, 128, 128, 20, 20) == "winograd"
     y = fastconv.conv2d(x, w, padding=1)
     check_winograd(y, reference.conv2d(_f64(x), _f64(w), padding=1), 9 * 128, "auto forward")
+
+
+def _auto3d(x_shape, w_shape, **kw):
+    passes = fastconv.explain("conv3d", x_shape, w_shape, **kw)["passes"]
+    return {p: v["algorithm"] for p, v in passes.items()}
+
+
+def test_auto_picks_winograd_for_3d_3x3():
+    # 3-D ResNet-18, C3D conv2a, a 1x3x3 (R(2+1)D spatial) and a depth-strided 3x3x3 (conv.cc)
+    for x, w, kw in (((2, 64, 8, 28, 28), (64, 64, 3, 3, 3), dict(padding=1)),
+                     ((1, 64, 16, 56, 56), (128, 64, 3, 3, 3), dict(padding=1)),
+                     ((1, 64, 8, 56, 56), (64, 64, 1, 3, 3), dict(padding=(0, 1, 1))),
+                     ((1, 64, 16, 28, 28), (64, 64, 3, 3, 3), dict(padding=1, stride=(2, 1, 1)))):
+        assert set(_auto3d(x, w, **kw).values()) == {"winograd"}, (x, w)
+    # inner stride 2: never; planes of fewer than 4 tiles: forward / backward_data elsewhere,
+    # backward_weight below 32 tiles over the batch and slices
+    assert "winograd" not in _auto3d((1, 64, 8, 28, 28), (64, 64, 3, 3, 3), padding=1,
+                                     stride=(1, 2, 2)).values()
+    assert "winograd" not in _auto3d((1, 256, 4, 4, 8), (256, 256, 3, 3, 3), padding=1).values()
+    four_tiles = _auto3d((1, 256, 4, 8, 8), (256, 256, 3, 3, 3), padding=1)
+    assert four_tiles["forward"] == four_tiles["backward_data"] == "winograd"
+    assert _auto3d((1, 128, 4, 8, 8), (128, 128, 3, 3, 3), padding=1)["backward_weight"] != \
+        "winograd"
+
+
+def test_auto_needs_four_tiles_per_plane():
+    # 2-D alike (conv.cc kWinogradMinPlaneTiles); the dilation phases' inner problem counts its
+    # phase images: ASPP d12 (144 images of 3x3) keeps winograd
+    assert _choose("forward", 1, 512, 512, 4, 8) != "winograd"
+    assert _choose("backward_data", 1, 512, 512, 4, 4) != "winograd"
+    assert _choose("forward", 1, 512, 512, 7, 7) == "winograd"
+    aspp = fastconv.explain("conv2d", (1, 512, 33, 33), (256, 512, 3, 3), padding=12,
+                            dilation=12)["passes"]
+    assert aspp["forward"]["algorithm"] == "winograd"

@@ -101,6 +101,13 @@ const char* conv_rewrite(ConvAlgorithm algorithm, ConvPass pass, const ConvGeome
 // - on problems under ~8 MFLOP (direct 2 N C_in/g C_out 9 OH OW), where the transforms' fixed
 //   costs and waking the threads weigh: 1x64x7x7 1.02 / 0.89, 1x16x14x14 1.02 / 0.90,
 //   1x16x7x7 0.93 / 0.85; 1x128x7x7 (14.5 MFLOP) already wins 1.05 / 1.05.
+// 3-D convolutions with a 3x3 stride-1 inner kernel (any depth kernel, stride, dilation) run the
+// same code, the depth taps summed in the transform domain; same rules, measured (benchmarks/
+// results/winograd_cpu.md, 3-D section; `fastconv bench --algorithm winograd,implicit_gemm,
+// im2col_gemm`, 2 threads, float32, load ~6; x torch winograd / implicit_gemm, the algorithm auto
+// took before): 3-D ResNet-18 2x64x8x28x28 fwd 1.53 / 0.75, bwd_data 1.43 / 0.80, bwd_weight
+// 1.68 / 0.99; C3D conv2a 1x64x16x56x56 -> 128 fwd 2.29 / 0.92, bwd_data 1.69 / 0.81,
+// bwd_weight 2.23 / 0.97.
 // With groups it loses to implicit_gemm even at 16 and 32 channels per group (benchmarks/results/
 // algorithms_3x3/, quiet machine, 2 threads, forward ms winograd / implicit_gemm: ResNeXt res4
 // g32 (16 per group) 4.64 / 2.54, res5 g32 b1 (32) 0.80 / 0.51, res2 (4) 11.6 / 3.5), so grouped
@@ -120,16 +127,31 @@ constexpr int64_t kWinogradMinFlops = 8'000'000;
 // 8x32x56x56 4.95 / 7.54 / 6.19, 8x32x28x28 1.30 / 2.07 / 2.09.
 constexpr int64_t kWinogradWgradMinTiles = 32;
 constexpr int64_t kWinogradWgradMinOutChannels = 32;
-int64_t winograd_wgrad_tiles(const ConvGeometry& g) {
-  return g.batch * ((g.out_size[1] + 3) / 4) * ((g.out_size[2] + 3) / 4);
+int64_t winograd_wgrad_tiles(const ConvGeometry& g) {  // 3-D: tiles of every output slice
+  return g.batch * g.out_size[0] * ((g.out_size[1] + 3) / 4) * ((g.out_size[2] + 3) / 4);
 }
+
+// Forward and backward_data need 4 tiles per slice of what they compute (over the batch: auto
+// decides for one sample, but the dilation phases' inner problem has a phase per sample, ASPP
+// d12 144 images of 1 tile): each GEMM's width is those tiles (3-D: the taps' GEMMs run per
+// slice), and with 1-2 tiles the filter transform and the padded micro-kernel panels weigh (1
+// thread, CPU ms, loaded machine, winograd / im2col_gemm / implicit_gemm / torch, forward):
+// 1 tile: 1x512x4x4 4.0 / 2.8 / 3.2 / 1.8, 1x256x4x4x4 (3x3x3) 7.7 / 4.2 / 4.2 / 3.9; 2 tiles:
+// 1x512x4x8 5.0 / 3.8 / 5.4 / 3.1, 1x256x4x4x8 8.7 / 7.1 / 7.5 / 7.0; 4 tiles win: 1x256x4x8x8
+// 11.2 / 13.5 / 13.9 / 15.7, 2x256x2x7x7 4.6 / 9.7 / 9.6 / 5.7, 1x128x4x8x8 1.8 / 3.4 / 2.9 /
+// 3.5 (backward_data alike).
+constexpr int64_t kWinogradMinPlaneTiles = 4;
 
 bool prefer_winograd(const ConvGeometry& g, ConvPass pass, int64_t element_size) {
   if (!winograd_unsupported(pass, g).empty()) return false;
   if (g.groups > 1 || g.in_channels_per_group() < 8) return false;
-  const int64_t flops = 2 * g.batch * g.in_channels_per_group() * g.out_channels * 9 *
-                        g.out_plane();
+  const int64_t flops = 2 * g.batch * g.in_channels_per_group() * g.out_channels *
+                        g.kernel_volume() * g.out_plane();
   if (flops < kWinogradMinFlops) return false;
+  const int64_t* plane = pass == ConvPass::BackwardData ? g.in_size : g.out_size;
+  if (pass != ConvPass::BackwardWeight &&
+      g.batch * ((plane[1] + 3) / 4) * ((plane[2] + 3) / 4) < kWinogradMinPlaneTiles)
+    return false;
   if (pass == ConvPass::BackwardWeight &&
       (winograd_wgrad_tiles(g) < kWinogradWgradMinTiles ||
        g.out_channels_per_group() < kWinogradWgradMinOutChannels))

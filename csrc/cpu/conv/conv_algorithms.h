@@ -21,8 +21,9 @@ void backward_weight_im2col_gemm(const ConvGeometry& g, const T* x, const T* gy,
 template <typename T>
 int64_t im2col_gemm_workspace_bytes(const ConvGeometry& g, ConvPass pass);
 
-// Winograd F(4x4, 3x3) (conv_winograd.cc): forward, backward_data and backward_weight of 2-D 3x3 stride-1
-// dilation-1 convolutions; winograd_unsupported says why it cannot compute a problem.
+// Winograd F(4x4, 3x3) (conv_winograd.cc): forward, backward_data and backward_weight of
+// convolutions whose inner two dims are 3x3 stride-1 dilation-1 (2-D, and 3-D with any depth
+// kernel, stride, dilation, padding); winograd_unsupported says why it cannot compute a problem.
 std::string winograd_unsupported(ConvPass pass, const ConvGeometry& g);
 // Bytes winograd allocates for this problem (transformed filters + one tile block's V and M).
 template <typename T>

@@ -1,5 +1,14 @@
-// Winograd F(4x4, 3x3) for 2-D, 3x3, stride-1, dilation-1 convolutions (any padding, any groups).
+// Winograd F(4x4, 3x3) for convolutions whose inner two dims are 3x3, stride 1, dilation 1 (any
+// padding, any groups): 2-D, and 3-D with any depth kernel kt, stride, dilation and padding.
 // forward, backward_data and backward_weight (run_winograd_wgrad, below).
+//
+// 3-D: out[o] = sum_kd conv2d(in[o sd + kd dd - pd], W[:, :, kd]). Each input depth slice is
+// transformed once per tile block (V[slice]), the filters once per tap (U[kd]), and M[o] =
+// sum_kd U[kd] V[src_depth(o, kd)] accumulates the taps' GEMMs in kd order (reduction C_in/g
+// per GEMM, kt GEMMs), then one output transform per output slice. A tile is spatial (n,
+// tile_h, tile_w) and covers every slice, so the block's V and M hold all slices (the block is
+// cut to kMaxBlock / depth tiles, at least one micro-kernel panel). 2-D is kt = 1, one slice.
+// Float32 error as 2-D with the reduction 9 kt C_in/g (tests/test_conv_winograd.py).
 //
 // Per group, with tiles of 4x4 outputs read from overlapping 6x6 input patches d (stride 4):
 //   V = B^T d B          (input transform, one 6x6 matrix per tile and input channel)
@@ -23,9 +32,10 @@
 // im2col_gemm: 3.3e-7 to 5.9e-7. The transforms grow the magnitudes (B^T d B up to 10x per
 // side, A^T M A up to 18x).
 //
-// Data layout: tiles are numbered over (n, tile_h, tile_w); blocks of nb tiles (a block may
-// span samples; every GEMM column (or row) is one tile and they never mix, so a sample's result
-// does not depend on the batch around it) are processed one after the other by all threads:
+// Data layout (per depth slice, 3-D): tiles are numbered over (n, tile_h, tile_w); blocks of
+// nb tiles (a block may span samples; every GEMM column (or row) is one tile and they never
+// mix, so a sample's result does not depend on the batch around it) are processed one after
+// the other by all threads:
 //   V [g][36][nb/nr][C_in/g][nr], M [g][36][C_out/g][nb], U [g][36][C_out/g / mr][C_in/g][mr],
 // or, with few tiles, the transposed GEMMs (tiles on the micro-kernel's rows, see Plan).
 // Within a block, threads split the input transform over (input channel, 16 tiles), the GEMMs
@@ -78,32 +88,71 @@ WinogradKernels<double> select_kernels<double>() {
   return FASTCONV_ISA_DISPATCH(f64_winograd_kernels);
 }
 
-// A stride-1 3x3 correlation: y (N, C_out, OH, OW) from x (N, C_in, IH, IW); the input is read
-// at y position (i, j) + (kh, kw) - pad, zero outside; pad may be negative. The 3x3 filter of
-// (group grp, output channel co, input channel ci) of the group is at
-// w + grp * w_group + co * w_co + ci * w_ci, read backwards if flip (backward_data).
+// A stride-1 3x3 correlation over the two inner dims, any correlation over depth:
+// y (N, C_out, OD, OH, OW) from x (N, C_in, ID, IH, IW). Output slice o sums over the depth taps
+// kd < kt the 2-D correlation of input slice src_depth(o, kd) (none: -1) with the kd-th 3x3
+// filters; the input is read at y position (i, j) + (kh, kw) - pad, zero outside; pad may be
+// negative. The 3x3 filter of (group grp, output channel co, input channel ci, tap kd) of the
+// group is at w + grp * w_group + co * w_co + ci * w_ci + kd * w_kd, read backwards if flip
+// (backward_data). 2-D is id = od = kt = 1.
 struct Problem {
   int64_t batch, cin, cout, groups, ih, iw, oh, ow, pad_h, pad_w;
   int64_t w_group, w_co, w_ci;
   bool flip;
+  int64_t id = 1, od = 1, kt = 1, w_kd = 0;
+  int64_t d_stride = 1, d_dil = 1, d_pad = 0;
+  // false: input slice o d_stride + kd d_dil - d_pad (forward); true: the o solving that for
+  // the forward's input slice (backward_data: o here is the forward's input slice).
+  bool d_transposed = false;
   int64_t cig() const { return cin / groups; }
   int64_t cog() const { return cout / groups; }
   int64_t tiles_h() const { return ceil_div(oh, 4); }
   int64_t tiles_w() const { return ceil_div(ow, 4); }
-  int64_t tiles() const { return batch * tiles_h() * tiles_w(); }
+  int64_t tiles() const { return batch * tiles_h() * tiles_w(); }  // spatial: all depths share
+  int64_t src_depth(int64_t o, int64_t kd) const {
+    if (!d_transposed) {
+      const int64_t i = o * d_stride + kd * d_dil - d_pad;
+      return i >= 0 && i < id ? i : -1;
+    }
+    const int64_t num = o + d_pad - kd * d_dil;
+    if (num < 0 || num % d_stride != 0 || num / d_stride >= id) return -1;
+    return num / d_stride;
+  }
+  // src_depth for every (o, kd), and which input slices any output reads.
+  std::vector<int64_t> depth_table() const {
+    std::vector<int64_t> t(size_t(od * kt));
+    for (int64_t o = 0; o < od; ++o)
+      for (int64_t kd = 0; kd < kt; ++kd) t[size_t(o * kt + kd)] = src_depth(o, kd);
+    return t;
+  }
+  std::vector<char> taps_used() const {  // taps through which some output reads an input slice
+    std::vector<char> used(size_t(kt), 0);
+    const std::vector<int64_t> t = depth_table();
+    for (size_t i = 0; i < t.size(); ++i)
+      if (t[i] >= 0) used[i % size_t(kt)] = 1;
+    return used;
+  }
+  std::vector<char> depths_read() const {
+    std::vector<char> used(size_t(id), 0);
+    for (int64_t s : depth_table())
+      if (s >= 0) used[size_t(s)] = 1;
+    return used;
+  }
 };
 
 // Sizes of one call, computed the same way by run_winograd and winograd_workspace_bytes.
-// Tiles are processed in blocks of nb (whole V panels, a function of the geometry and the
-// micro-kernel only) such that one GEMM's operands V[xi] and M[xi] ((C_in/g + C_out/g) x nb)
-// stay in L2 (kGemmBytes), at most kMaxBlock tiles.
+// Tiles (spatial: one tile covers its 4x4 outputs in every output slice) are processed in
+// blocks of nb (whole V panels, a function of the geometry and the micro-kernel only) such that
+// one GEMM's operands V[xi] and M[xi] ((C_in/g + C_out/g) x nb) stay in L2 (kGemmBytes), at
+// most kMaxBlock tile-slices (tiles x depth).
 // With a single block, each GEMM task transforms the filters of its own panel of output
 // channels (U never stored whole: 512x512 filters give 36 MiB); with several, U is transformed
 // once into the workspace and read by every block.
 // The GEMMs run as M[xi] (cog x tiles) = U[xi] . V[xi] (tiles on the micro-kernel's nr
 // columns), or, with few tiles (tile_rows), as M[xi]^T (tiles x cog) = V[xi]^T . U[xi]^T
 // (tiles on its mr rows): 16 tiles fill two 8-row panels but half of a 32-column one. Both give
-// the same bits: every M element is the same k-ordered sum of the same products.
+// the same bits: every M element is the same k-ordered sum of the same products. Depth: M[o] is
+// the sum over the taps kd in order of the GEMMs U[kd] V[src_depth(o, kd)] (accumulating).
 struct Plan {
   int64_t mr, nr, nb, blocks, gemm_tasks, u_xs;
   bool tile_rows, fused;
@@ -127,7 +176,8 @@ Plan make_plan(const Problem& p) {
   const int64_t tiles = p.tiles(), cig = p.cig(), cog = p.cog();
   const int64_t per_tile = (cig + cog) * int64_t(sizeof(T));
   const int64_t nb = kGemmBytes / std::max<int64_t>(per_tile, 1) / pl.nr * pl.nr;
-  const int64_t block = std::clamp<int64_t>(nb, pl.nr, kMaxBlock / pl.nr * pl.nr);
+  const int64_t max_block = kMaxBlock / std::max<int64_t>({p.id, p.od, 1}) / pl.nr * pl.nr;
+  const int64_t block = std::clamp<int64_t>(nb, pl.nr, std::max(max_block, pl.nr));
   const int64_t by_cols = ceil_div(tiles, pl.nr) * pl.nr, by_rows = ceil_div(tiles, pl.mr) * pl.mr;
   // Tiles on the rows only where the column panels would be half padding or more: 1x256x14x14
   // (16 tiles) 2.40 vs 2.75 ms, 1x512x7x7 (4 tiles) 4.8 vs 8.7 ms; with more tiles the
@@ -136,15 +186,23 @@ Plan make_plan(const Problem& p) {
   pl.tile_rows = by_cols <= block && 2 * by_rows <= by_cols;
   pl.vw = pl.tile_rows ? pl.mr : pl.nr;
   pl.uw = pl.tile_rows ? pl.nr : pl.mr;
-  pl.nb = pl.tile_rows ? by_rows : std::min(by_cols, block);
+  // Up to 5/4 of the cap in one block rather than a ragged last one of at most a quarter, with U
+  // stored as for several blocks (fused, every GEMM task would stream the block's V: 12 MiB at
+  // 512 channels). ASPP b1 (144 phase-image tiles: 128 + 16 before), 1 thread, CPU ms, median of
+  // 8 interleaved, two runs, base / stretched (/ stretched and fused): d6 fwd 24.9 / 24.9 / 33.2,
+  // 23.8 / 23.1 / 30.2; d6 bwd_data 27.5 / 25.6, 23.8 / 22.3; d12 fwd 29.0 / 26.7 / 44.4, 24.2 /
+  // 22.9 / 28.7; d12 bwd_data 27.4 / 24.8, 23.8 / 21.9.
+  const bool stretched = !pl.tile_rows && by_cols > block && 4 * by_cols <= 5 * block;
+  pl.nb = pl.tile_rows ? by_rows : stretched ? by_cols : std::min(by_cols, block);
   pl.vpanels = pl.nb / pl.vw;
   pl.upanels = ceil_div(cog, pl.uw);
   pl.ldm = ceil_div(pl.tile_rows ? cog : pl.nb, kLanes) * kLanes;
   pl.blocks = ceil_div(tiles, pl.nb);
-  pl.fused = pl.blocks == 1;
+  pl.fused = pl.blocks == 1 && !stretched;
   pl.gemm_tasks = p.groups * pl.upanels * (pl.fused ? 1 : kXi);
   // Multiply-adds of the GEMMs and the transforms: small problems run on fewer threads.
-  const int64_t work = kXi * pl.nb * pl.blocks * (p.cin * cog + p.cin + p.cout);
+  const int64_t work =
+      kXi * pl.nb * pl.blocks * (p.cin * cog * p.kt * p.od + p.cin * p.id + p.cout * p.od);
   pl.threads = threads_for(std::max<int64_t>(pl.gemm_tasks, p.cin), work);
   // Many blocks: each thread runs whole blocks, all three phases, on its own V and M (no
   // barrier between the phases; the block stays in that core's caches).
@@ -153,10 +211,10 @@ Plan make_plan(const Problem& p) {
   // Stride between xi planes of U: one panel (fused) or all (stored), plus one cache line so
   // that the filter transform's 36 stores per lane group do not all land in one L1 set.
   pl.u_xs = (pl.fused ? 1 : pl.upanels) * cig * pl.uw + 64 / int64_t(sizeof(T));
-  pl.u = pl.fused ? 0 : p.groups * kXi * pl.u_xs;
-  pl.u_panel = pl.fused ? kXi * pl.u_xs : 0;
-  pl.v = p.groups * kXi * pl.vpanels * cig * pl.vw;
-  pl.m = p.groups * kXi * (pl.tile_rows ? pl.nb : cog) * pl.ldm;
+  pl.u = pl.fused ? 0 : p.groups * p.kt * kXi * pl.u_xs;
+  pl.u_panel = pl.fused ? p.kt * kXi * pl.u_xs : 0;
+  pl.v = p.id * p.groups * kXi * pl.vpanels * cig * pl.vw;
+  pl.m = p.od * p.groups * kXi * (pl.tile_rows ? pl.nb : cog) * pl.ldm;
   return pl;
 }
 
@@ -189,39 +247,43 @@ void fill_tile_table(const Problem& p, int32_t* tab) {
 
 template <typename T>
 void run_winograd(const Problem& p, const T* x, const T* w, const T* bias, bool relu, T* y) {
-  const int64_t G = p.groups, cig = p.cig(), cog = p.cog();
+  const int64_t G = p.groups, cig = p.cig(), cog = p.cog(), kt = p.kt;
   const int64_t total = p.tiles();
-  if (total == 0 || p.cout == 0) return;
+  if (total == 0 || p.cout == 0 || p.od == 0) return;
   static const WinogradKernels<T> kern = select_kernels<T>();
   const Plan pl = make_plan<T>(p);
   const int64_t nb = pl.nb, ldm = pl.ldm;
   const int64_t in_plane = p.ih * p.iw, out_plane = p.oh * p.ow;
+  const std::vector<int64_t> src = p.depth_table();
+  const std::vector<char> read = p.depths_read(), taps = p.taps_used();
 
   int32_t* tab = workspace<int32_t>(0, size_t(pl.tiles_table));
   fill_tile_table(p, tab);
   int32_t *t_n = tab, *t_ih = tab + total, *t_iw = tab + 2 * total, *t_oh = tab + 3 * total,
           *t_ow = tab + 4 * total;
 
-  // U[grp][xi][panel] packed (A panels of mr output channels, or B panels of nr), all xi.
+  // U[grp][kd][xi][panel] packed (A panels of mr output channels, or B panels of nr), all xi;
+  // taps no output reads through are neither transformed nor read.
   const int64_t uw = pl.uw, vw = pl.vw, u_xs = pl.u_xs;
-  auto transform_panel = [&](int64_t grp, int64_t up, T* dst, int64_t xs) {
-    kern.filter(w + grp * p.w_group + up * uw * p.w_co, p.w_co, p.w_ci, p.flip,
+  auto transform_panel = [&](int64_t grp, int64_t up, int64_t kd, T* dst, int64_t xs) {
+    kern.filter(w + grp * p.w_group + up * uw * p.w_co + kd * p.w_kd, p.w_co, p.w_ci, p.flip,
                 std::min(uw, cog - up * uw), cig, uw, dst, xs);
   };
   T* upk = workspace<T>(1, size_t(pl.u + pl.threads * pl.u_panel));
-  if (!pl.fused) {  // stored U: [grp][xi][panel][ci][uw], xi planes u_xs apart
-    const int64_t tasks = G * pl.upanels;
+  if (!pl.fused) {  // stored U: [grp][kd][xi][panel][ci][uw], xi planes u_xs apart
+    const int64_t tasks = G * pl.upanels * kt;
 #pragma omp parallel for schedule(static) num_threads(int(std::min<int64_t>(pl.threads, tasks)))
     for (int64_t task = 0; task < tasks; ++task) {
       const FlushDenormals flush_denormals;
-      const int64_t grp = task / pl.upanels, up = task % pl.upanels;
-      transform_panel(grp, up, upk + grp * kXi * u_xs + up * cig * uw, u_xs);
+      const int64_t kd = task % kt, up = task / kt % pl.upanels, grp = task / (kt * pl.upanels);
+      if (taps[size_t(kd)])
+        transform_panel(grp, up, kd, upk + (grp * kt + kd) * kXi * u_xs + up * cig * uw, u_xs);
     }
   }
-  const int64_t v_xs = pl.vpanels * cig * vw;  // V[grp]: [xi][panel][ci][vw]
-  const int64_t v_group = kXi * v_xs;
-  const int64_t m_xs = (pl.tile_rows ? nb : cog) * ldm;  // M[grp][xi]: [co][ldm] or [tile][ldm]
-  const int64_t m_group = kXi * m_xs;
+  const int64_t v_xs = pl.vpanels * cig * vw;  // V[depth][grp]: [xi][panel][ci][vw]
+  const int64_t v_group = kXi * v_xs, v_depth = G * v_group;
+  const int64_t m_xs = (pl.tile_rows ? nb : cog) * ldm;  // M[o][grp][xi]: [co][ldm] or [tile][ldm]
+  const int64_t m_group = kXi * m_xs, m_depth = G * m_group;
   // V and M of one block: shared by the threads, or one pair per thread (own_blocks).
   const int v_copies = pl.own_blocks ? pl.threads : 1;
   T* v_all = workspace<T>(2, size_t(pl.v * v_copies));
@@ -231,16 +293,31 @@ void run_winograd(const Problem& p, const T* x, const T* w, const T* bias, bool 
   const bool direct = vw % kLanes == 0;
   const int64_t co_groups = ceil_div(cog, kLanes);
 
-  // One GEMM: output channels [up * uw, + cols) of M[grp][xi] for the block's nt tiles.
-  auto gemm = [&](int64_t grp, int64_t xi, int64_t up, const T* u_panel, int64_t nt,
-                  const T* v, T* m) {
-    const T* vx = v + grp * v_group + xi * v_xs;
-    T* mx = m + grp * m_group + xi * m_xs;
+  // M[o][grp][xi], output channels [up * uw, + chans), for the block's nt tiles: the taps' GEMMs
+  // in kd order (u(kd): U[kd][xi]'s panel), or zeros where no tap reads an input slice.
+  auto gemm = [&](int64_t grp, int64_t xi, int64_t up, const auto& u, int64_t nt, const T* v,
+                  T* m) {
     const int64_t chans = std::min(uw, cog - up * uw);
-    if (pl.tile_rows) {
-      gemm_packed<T>(nt, chans, cig, vx, u_panel, mx + up * uw, ldm, false);
-    } else {
-      gemm_packed<T>(chans, nt, cig, u_panel, vx, mx + up * uw * ldm, ldm, false);
+    for (int64_t o = 0; o < p.od; ++o) {
+      T* mx = m + o * m_depth + grp * m_group + xi * m_xs;
+      bool accumulate = false;
+      for (int64_t kd = 0; kd < kt; ++kd) {
+        const int64_t s = src[size_t(o * kt + kd)];
+        if (s < 0) continue;
+        const T* vx = v + s * v_depth + grp * v_group + xi * v_xs;
+        if (pl.tile_rows) {
+          gemm_packed<T>(nt, chans, cig, vx, u(kd), mx + up * uw, ldm, accumulate);
+        } else {
+          gemm_packed<T>(chans, nt, cig, u(kd), vx, mx + up * uw * ldm, ldm, accumulate);
+        }
+        accumulate = true;
+      }
+      if (accumulate) continue;
+      if (pl.tile_rows) {
+        for (int64_t t = 0; t < nt; ++t) std::fill_n(mx + t * ldm + up * uw, chans, T(0));
+      } else {
+        std::fill_n(mx + up * uw * ldm, chans * ldm, T(0));
+      }
     }
   };
 
@@ -255,16 +332,20 @@ void run_winograd(const Problem& p, const T* x, const T* w, const T* bias, bool 
     T* upanel = upk + pl.u + thread_index() * pl.u_panel;
 
     // The three phases of the block of nt tiles from tile t0, one task at a time.
-    // Input transform, tasks (input channel, kLanes tiles): V[grp][xi][tile / vw][ci][tile % vw].
+    // Input transform, tasks (input slice, input channel, kLanes tiles):
+    // V[slice][grp][xi][tile / vw][ci][tile % vw]; slices no output reads are skipped.
+    auto in_groups = [&](int64_t nt) { return ceil_div(ceil_div(nt, vw) * vw, kLanes); };
     auto input_task = [&](int64_t task, int64_t t0, int64_t nt, T* v) {
       const int64_t padded = ceil_div(nt, vw) * vw;  // tiles in the V panels
-      const int64_t in_groups = ceil_div(padded, kLanes);
-      const int64_t c = task / in_groups, l0 = task % in_groups * kLanes;
+      const int64_t groups_ = in_groups(nt);
+      const int64_t di = task / (p.cin * groups_);
+      if (!read[size_t(di)]) return;
+      const int64_t c = task / groups_ % p.cin, l0 = task % groups_ * kLanes;
       const int64_t grp = c / cig, ci = c % cig;
       const int count = int(std::clamp<int64_t>(nt - l0, 0, kLanes));
       for (int l = 0; l < count; ++l)
-        in_planes[l] = x + (t_n[t0 + l0 + l] * p.cin + c) * in_plane;
-      T* vg = v + grp * v_group;
+        in_planes[l] = x + ((t_n[t0 + l0 + l] * p.cin + c) * p.id + di) * in_plane;
+      T* vg = v + di * v_depth + grp * v_group;
       if (direct) {
         kern.input(in_planes, t_ih + t0 + l0, t_iw + t0 + l0, count, p.ih, p.iw,
                    vg + ((l0 / vw) * cig + ci) * vw + l0 % vw, v_xs);
@@ -280,30 +361,39 @@ void run_winograd(const Problem& p, const T* x, const T* w, const T* bias, bool 
         }
       }
     };
-    auto input_tasks = [&](int64_t nt) { return p.cin * ceil_div(ceil_div(nt, vw) * vw, kLanes); };
-    // 36 GEMMs per group, tasks (group, panel of output channels) when the task transforms its
-    // panel's filters itself (fused), else (group, xi, panel).
+    auto input_tasks = [&](int64_t nt) { return p.id * p.cin * in_groups(nt); };
+    // 36 GEMMs per group (and output slice, tap), tasks (group, panel of output channels) when
+    // the task transforms its panel's filters itself (fused), else (group, xi, panel).
     auto gemm_task = [&](int64_t task, int64_t nt, const T* v, T* m) {
       if (pl.fused) {
         const int64_t grp = task / pl.upanels, up = task % pl.upanels;
-        transform_panel(grp, up, upanel, u_xs);
-        for (int64_t xi = 0; xi < kXi; ++xi) gemm(grp, xi, up, upanel + xi * u_xs, nt, v, m);
+        for (int64_t kd = 0; kd < kt; ++kd)
+          if (taps[size_t(kd)]) transform_panel(grp, up, kd, upanel + kd * kXi * u_xs, u_xs);
+        for (int64_t xi = 0; xi < kXi; ++xi)
+          gemm(grp, xi, up, [&](int64_t kd) { return upanel + (kd * kXi + xi) * u_xs; }, nt, v,
+               m);
         return;
       }
       const int64_t up = task % pl.upanels, xi = (task / pl.upanels) % kXi;
       const int64_t grp = task / (pl.upanels * kXi);
-      gemm(grp, xi, up, upk + (grp * kXi + xi) * u_xs + up * cig * uw, nt, v, m);
+      gemm(grp, xi, up,
+           [&](int64_t kd) { return upk + ((grp * kt + kd) * kXi + xi) * u_xs + up * cig * uw; },
+           nt, v, m);
     };
-    // Output transform: Y = A^T M A (+ bias), tasks of kLanes tiles of one output channel (M
-    // rows over tiles), or of kLanes output channels of one tile (tile_rows).
+    // Output transform: Y = A^T M A (+ bias), tasks (output slice, then kLanes tiles of one
+    // output channel (M rows over tiles), or kLanes output channels of one tile (tile_rows)).
     auto output_task = [&](int64_t task, int64_t t0, int64_t nt, const T* m) {
+      const int64_t per_slice = pl.tile_rows ? nt * G * co_groups : p.cout * ceil_div(nt, kLanes);
+      const int64_t o = task / per_slice;
+      task %= per_slice;
+      m += o * m_depth;
       if (pl.tile_rows) {
         const int64_t t = task / (G * co_groups), grp = task / co_groups % G;
         const int64_t co0 = task % co_groups * kLanes;
         const int count = int(std::min<int64_t>(kLanes, cog - co0));
         for (int l = 0; l < count; ++l) {
           const int64_t oc = grp * cog + co0 + l;
-          out_planes[l] = y + (t_n[t0 + t] * p.cout + oc) * out_plane;
+          out_planes[l] = y + ((t_n[t0 + t] * p.cout + oc) * p.od + o) * out_plane;
           lane_bias[l] = bias ? bias[oc] : T(0);
           lane_oh[l] = t_oh[t0 + t];
           lane_ow[l] = t_ow[t0 + t];
@@ -317,13 +407,13 @@ void run_winograd(const Problem& p, const T* x, const T* w, const T* bias, bool 
       const int64_t grp = oc / cog, co = oc % cog;
       const int count = int(std::min<int64_t>(kLanes, nt - l0));
       for (int l = 0; l < count; ++l)
-        out_planes[l] = y + (t_n[t0 + l0 + l] * p.cout + oc) * out_plane;
+        out_planes[l] = y + ((t_n[t0 + l0 + l] * p.cout + oc) * p.od + o) * out_plane;
       std::fill(lane_bias, lane_bias + kLanes, bias ? bias[oc] : T(0));
       kern.output(m + grp * m_group + co * ldm + l0, m_xs, count, out_planes, t_oh + t0 + l0,
                   t_ow + t0 + l0, p.oh, p.ow, lane_bias, relu);
     };
     auto output_tasks = [&](int64_t nt) {
-      return pl.tile_rows ? nt * G * co_groups : p.cout * ceil_div(nt, kLanes);
+      return p.od * (pl.tile_rows ? nt * G * co_groups : p.cout * ceil_div(nt, kLanes));
     };
 
     if (pl.own_blocks) {
@@ -353,39 +443,66 @@ void run_winograd(const Problem& p, const T* x, const T* w, const T* bias, bool 
 
 Problem forward_problem(const ConvGeometry& g) {
   const int64_t cig = g.in_channels_per_group(), cog = g.out_channels_per_group();
-  return {g.batch,       g.in_channels,  g.out_channels, g.groups,
-          g.in_size[1],  g.in_size[2],   g.out_size[1],  g.out_size[2],
-          g.pad_before[1], g.pad_before[2], cog * cig * 9, cig * 9, 9, false};
+  const int64_t kt = g.kernel[0];
+  Problem p{g.batch,       g.in_channels,  g.out_channels, g.groups,
+            g.in_size[1],  g.in_size[2],   g.out_size[1],  g.out_size[2],
+            g.pad_before[1], g.pad_before[2], cog * cig * kt * 9, cig * kt * 9, kt * 9, false};
+  p.id = g.in_size[0];
+  p.od = g.out_size[0];
+  p.kt = kt;
+  p.w_kd = 9;
+  p.d_stride = g.stride[0];
+  p.d_dil = g.dilation[0];
+  p.d_pad = g.pad_before[0];
+  return p;
 }
 
-// backward_data of a stride-1 3x3 conv is a stride-1 3x3 correlation of grad_output with the
-// spatially flipped, in/out-transposed weights: w'[grp][ci][co] = flip(w[grp][co][ci]),
-// padding 2 - pad, on an output of the input's size.
+// backward_data of a conv whose inner two dims are stride-1 3x3 is, in those dims, a stride-1
+// 3x3 correlation of grad_output with the spatially flipped, in/out-transposed weights:
+// w'[grp][ci][co] = flip(w[grp][co][ci]), padding 2 - pad, on an output of the input's size;
+// over depth, grad_input slice o gathers every (grad_output slice, tap kd) whose forward read
+// slice o (src_depth, d_transposed).
 Problem backward_data_problem(const ConvGeometry& g) {
   const int64_t cig = g.in_channels_per_group(), cog = g.out_channels_per_group();
-  return {g.batch,         g.out_channels, g.in_channels,  g.groups,
-          g.out_size[1],   g.out_size[2],  g.in_size[1],   g.in_size[2],
-          2 - g.pad_before[1], 2 - g.pad_before[2], cog * cig * 9, 9, cig * 9, true};
+  const int64_t kt = g.kernel[0];
+  Problem p{g.batch,         g.out_channels, g.in_channels,  g.groups,
+            g.out_size[1],   g.out_size[2],  g.in_size[1],   g.in_size[2],
+            2 - g.pad_before[1], 2 - g.pad_before[2], cog * cig * kt * 9, kt * 9, cig * kt * 9,
+            true};
+  p.id = g.out_size[0];
+  p.od = g.in_size[0];
+  p.kt = kt;
+  p.w_kd = 9;
+  p.d_stride = g.stride[0];
+  p.d_dil = g.dilation[0];
+  p.d_pad = g.pad_before[0];
+  p.d_transposed = true;
+  return p;
 }
 
 
 // backward_weight (the adjoint of the forward, per tile t and position xi of the 6x6 domain):
-//   dU[xi][co][ci] = sum_t M'[xi][co][t] V[xi][ci][t],  M' = A dY A^T,  V = B^T d B,
-//   dW[co][ci] = G^T dU[co][ci] G.
-// Tiles (over the whole batch) run in fixed blocks of nb (a function of the geometry only);
-// per block all threads transform the input (V, in packed B panels per (group, xi) where the
-// micro-kernel allows, see make_wgrad_plan) and grad_output (M' [xi][C_out][nb]), then the
-// 36 G GEMMs (group, xi), each owned by one thread, add the block's sum over its tiles into
-// dU [grp][xi][cog][cig] (gemm_packed: a fixed k order), blocks in order: the bits do not
-// depend on the thread count. Workspace: dU (36 C_out C_in/g, 36 MiB at 512x512 float32)
-// + V and M' of one block + one GEMM's packed operands per thread.
+//   dU[kd][xi][co][ci] = sum_(t, o) M'[o][xi][co][t] V[src_depth(o, kd)][xi][ci][t],
+//   M' = A dY A^T,  V = B^T d B,  dW[co][ci][kd] = G^T dU[kd][co][ci] G.
+// Tiles (spatial, over the whole batch) run in fixed blocks of nb (a function of the geometry
+// only); per block all threads transform the input (V, every slice read, in packed B panels per
+// (group, xi) where the micro-kernel allows, see make_wgrad_plan) and grad_output (M'
+// [o][xi][C_out][nb]), then the 36 G GEMM tasks (group, xi), each owned by one thread, add the
+// block's sum over its tiles into dU [grp][kd][xi][cog][cig] (gemm_packed: a fixed k order),
+// output slices in order, taps in order, blocks in order: the bits do not depend on the thread
+// count. Workspace: dU (36 kt C_out C_in/g, 36 MiB at 512x512 float32) + V and M' of one block
+// + one GEMM's packed operands per thread.
 constexpr int64_t kMaxWgradBlock = 256;  // tiles per block (the GEMMs' reduction length)
+// V and M' of one block at most (3-D: all slices of its tiles), where kMaxWgradBlock allows
+// more; no 2-D suite shape reaches it (512 + 512 channels: 128 tiles, 18 MiB).
+constexpr int64_t kMaxWgradBlockBytes = int64_t(20) << 20;
 
 struct WgradPlan {
   int64_t nb, blocks, v_xs, m_xs;
   bool direct_v;  // V written straight into packed B panels (nr a multiple of kLanes)
   int threads;
   int64_t tiles_table, v, m, du, pack;  // workspace elements (tiles_table: int32)
+  int64_t v_depth, m_depth;             // elements per slice of V and M'
   int64_t bytes(int64_t elem) const {
     return tiles_table * 4 + (v + m + du + threads * pack) * elem;
   }
@@ -398,10 +515,15 @@ WgradPlan make_wgrad_plan(const Problem& p) {
   const int64_t per_tile = (p.cin + p.cout) * int64_t(sizeof(T));
   // One xi plane of V and M' within kGemmBytes, whole lane groups, at least one.
   const int64_t nb = kGemmBytes / std::max<int64_t>(per_tile, 1) / kLanes * kLanes;
-  pl.nb = std::min(std::clamp<int64_t>(nb, kLanes, kMaxWgradBlock),
+  const int64_t block_tile_bytes = kXi * (p.id * p.cin + p.od * p.cout) * int64_t(sizeof(T));
+  const int64_t max_block = std::clamp<int64_t>(
+      kMaxWgradBlockBytes / std::max<int64_t>(block_tile_bytes, 1) / kLanes * kLanes, kLanes,
+      kMaxWgradBlock);
+  pl.nb = std::min(std::clamp<int64_t>(nb, kLanes, max_block),
                    std::max<int64_t>(ceil_div(tiles, kLanes) * kLanes, kLanes));
   pl.blocks = ceil_div(tiles, pl.nb);
-  const int64_t work = kXi * pl.nb * pl.blocks * (p.cin * p.cog() + p.cin + p.cout);
+  const int64_t work = kXi * pl.nb * pl.blocks *
+                       (p.cin * p.cog() * p.kt * p.od + p.cin * p.id + p.cout * p.od);
   pl.threads = threads_for(std::max<int64_t>(kXi * p.groups, p.cin), work);
   pl.tiles_table = 5 * tiles;
   // xi planes one cache line more apart than their rows need, so that a transform's 36 stores
@@ -415,9 +537,11 @@ WgradPlan make_wgrad_plan(const Problem& p) {
   pl.v_xs = (pl.direct_v ? ceil_div(p.cig(), nr) * nr * pl.nb : p.cin * pl.nb) +
             64 / int64_t(sizeof(T));
   pl.m_xs = p.cout * pl.nb + 64 / int64_t(sizeof(T));
-  pl.v = (pl.direct_v ? p.groups : 1) * kXi * pl.v_xs;
-  pl.m = kXi * pl.m_xs;
-  pl.du = kXi * p.cout * p.cig();
+  pl.v_depth = (pl.direct_v ? p.groups : 1) * kXi * pl.v_xs;
+  pl.m_depth = kXi * pl.m_xs;
+  pl.v = p.id * pl.v_depth;
+  pl.m = p.od * pl.m_depth;
+  pl.du = p.kt * kXi * p.cout * p.cig();
   // Per thread: one GEMM's packed operands (M' as A panels, V^T as B panels unless direct_v).
   pl.pack = packed_a_size<T>(p.cog(), pl.nb) +
             (pl.direct_v ? 0 : packed_b_size<T>(p.cig(), pl.nb));
@@ -426,17 +550,24 @@ WgradPlan make_wgrad_plan(const Problem& p) {
 
 template <typename T>
 void run_winograd_wgrad(const Problem& p, const T* x, const T* gy, T* gw) {
-  const int64_t G = p.groups, cig = p.cig(), cog = p.cog();
+  const int64_t G = p.groups, cig = p.cig(), cog = p.cog(), kt = p.kt;
   const int64_t total = p.tiles();
   if (p.cout == 0 || cig == 0) return;
+  // Per tap, the first output slice that reads an input slice (-1: none; its dW is zero).
+  const std::vector<int64_t> src = p.depth_table();
+  std::vector<int64_t> first_o(size_t(kt), -1);
+  for (int64_t o = p.od - 1; o >= 0; --o)
+    for (int64_t kd = 0; kd < kt; ++kd)
+      if (src[size_t(o * kt + kd)] >= 0) first_o[size_t(kd)] = o;
   if (total == 0) {
-    std::fill(gw, gw + p.cout * cig * 9, T(0));
+    std::fill(gw, gw + p.cout * cig * kt * 9, T(0));
     return;
   }
   static const WinogradKernels<T> kern = select_kernels<T>();
   const WgradPlan pl = make_wgrad_plan<T>(p);
   const int64_t nb = pl.nb;
   const int64_t in_plane = p.ih * p.iw, out_plane = p.oh * p.ow;
+  const std::vector<char> read = p.depths_read();
 
   int32_t* tab = workspace<int32_t>(0, size_t(pl.tiles_table));
   fill_tile_table(p, tab);
@@ -457,57 +588,85 @@ void run_winograd_wgrad(const Problem& p, const T* x, const T* gy, T* gw) {
     int32_t lane_h[kLanes], lane_w[kLanes];
     for (int64_t t0 = 0; t0 < total; t0 += nb) {
       const int64_t nt = std::min(nb, total - t0), groups = ceil_div(nt, kLanes);
-      // direct_v: input tasks (tile, group, kLanes input channels of the padded panels)
+      // Per slice, direct_v: input tasks (tile, group, kLanes input channels of the padded
+      // panels); else (input channel, kLanes tiles). grad_output: (output channel, kLanes tiles).
       const int64_t ci_groups = ceil_div(cig, nr) * nr / kLanes;
-      const int64_t in_tasks = pl.direct_v ? nt * G * ci_groups : p.cin * groups;
+      const int64_t in_per_slice = pl.direct_v ? nt * G * ci_groups : p.cin * groups;
+      const int64_t in_tasks = p.id * in_per_slice, out_per_slice = p.cout * groups;
 #pragma omp for schedule(static)
-      for (int64_t task = 0; task < in_tasks + p.cout * groups; ++task) {
-        if (pl.direct_v && task < in_tasks) {
-          const int64_t t = task / (G * ci_groups), grp = task / ci_groups % G;
-          const int64_t c0 = task % ci_groups * kLanes;
+      for (int64_t task = 0; task < in_tasks + p.od * out_per_slice; ++task) {
+        if (task >= in_tasks) {
+          const int64_t o = (task - in_tasks) / out_per_slice;
+          const int64_t r = (task - in_tasks) % out_per_slice;
+          const int64_t co = r / groups, l0 = r % groups * kLanes;
+          const int count = int(std::min<int64_t>(kLanes, nt - l0));
+          for (int l = 0; l < count; ++l)
+            planes[l] = gy + ((t_n[t0 + l0 + l] * p.cout + co) * p.od + o) * out_plane;
+          kern.output_adjoint(planes, t_oh + t0 + l0, t_ow + t0 + l0, count, p.oh, p.ow,
+                              m + o * pl.m_depth + co * nb + l0, m_xs);
+          continue;
+        }
+        const int64_t di = task / in_per_slice, r = task % in_per_slice;
+        if (!read[size_t(di)]) continue;
+        T* vd = v + di * pl.v_depth;
+        if (pl.direct_v) {
+          const int64_t t = r / (G * ci_groups), grp = r / ci_groups % G;
+          const int64_t c0 = r % ci_groups * kLanes;
           const int count = int(std::clamp<int64_t>(cig - c0, 0, kLanes));
-          const T* base = x + (t_n[t0 + t] * p.cin + grp * cig + c0) * in_plane;
-          for (int l = 0; l < count; ++l) planes[l] = base + l * in_plane;
+          for (int l = 0; l < count; ++l)
+            planes[l] = x + ((t_n[t0 + t] * p.cin + grp * cig + c0 + l) * p.id + di) * in_plane;
           std::fill(lane_h, lane_h + kLanes, t_ih[t0 + t]);
           std::fill(lane_w, lane_w + kLanes, t_iw[t0 + t]);
           kern.input(planes, lane_h, lane_w, count, p.ih, p.iw,
-                     v + grp * kXi * v_xs + ((c0 / nr) * nt + t) * nr + c0 % nr, v_xs);
+                     vd + grp * kXi * v_xs + ((c0 / nr) * nt + t) * nr + c0 % nr, v_xs);
           continue;
         }
-        const int64_t c = pl.direct_v ? task - in_tasks + p.cin : task / groups;
-        const int64_t l0 = (pl.direct_v ? task - in_tasks : task) % groups * kLanes;
+        const int64_t c = r / groups, l0 = r % groups * kLanes;
         const int count = int(std::min<int64_t>(kLanes, nt - l0));
-        if (c < p.cin) {
-          for (int l = 0; l < count; ++l)
-            planes[l] = x + (t_n[t0 + l0 + l] * p.cin + c) * in_plane;
-          kern.input(planes, t_ih + t0 + l0, t_iw + t0 + l0, count, p.ih, p.iw,
-                     v + c * nb + l0, v_xs);
-        } else {
-          const int64_t co = pl.direct_v ? (task - in_tasks) / groups : c - p.cin;
-          for (int l = 0; l < count; ++l)
-            planes[l] = gy + (t_n[t0 + l0 + l] * p.cout + co) * out_plane;
-          kern.output_adjoint(planes, t_oh + t0 + l0, t_ow + t0 + l0, count, p.oh, p.ow,
-                              m + co * nb + l0, m_xs);
-        }
+        for (int l = 0; l < count; ++l)
+          planes[l] = x + ((t_n[t0 + l0 + l] * p.cin + c) * p.id + di) * in_plane;
+        kern.input(planes, t_ih + t0 + l0, t_iw + t0 + l0, count, p.ih, p.iw, vd + c * nb + l0,
+                   v_xs);
       }
 #pragma omp for schedule(static)
       for (int64_t task = 0; task < G * kXi; ++task) {
         const int64_t grp = task / kXi, xi = task % kXi;
         // gemm() on the strided M' and V, packed into this call's workspace (same bits)
         T* a_pk = packs + thread_index() * pl.pack;
-        T* b_pk = pl.direct_v ? v + task * v_xs : a_pk + a_size;
-        pack_a_panels<T>(cog, nt, {m + xi * m_xs + grp * cog * nb, nb, 1}, a_pk);
-        if (!pl.direct_v)
-          pack_b_panels<T>(nt, cig, {v + xi * v_xs + grp * cig * nb, 1, nb}, b_pk);
-        gemm_packed<T>(cog, cig, nt, a_pk, b_pk, du + task * du_xs, cig, t0 > 0);
+        for (int64_t o = 0; o < p.od; ++o) {
+          bool packed_a = false;
+          for (int64_t kd = 0; kd < kt; ++kd) {
+            const int64_t s = src[size_t(o * kt + kd)];
+            if (s < 0) continue;
+            if (!packed_a) {
+              pack_a_panels<T>(cog, nt, {m + o * pl.m_depth + xi * m_xs + grp * cog * nb, nb, 1},
+                               a_pk);
+              packed_a = true;
+            }
+            T* vd = v + s * pl.v_depth;
+            T* b_pk = pl.direct_v ? vd + task * v_xs : a_pk + a_size;
+            if (!pl.direct_v)
+              pack_b_panels<T>(nt, cig, {vd + xi * v_xs + grp * cig * nb, 1, nb}, b_pk);
+            gemm_packed<T>(cog, cig, nt, a_pk, b_pk, du + ((grp * kt + kd) * kXi + xi) * du_xs,
+                           cig, t0 > 0 || o > first_o[size_t(kd)]);
+          }
+        }
       }
     }
 #pragma omp for schedule(static)
     for (int64_t oc = 0; oc < p.cout; ++oc) {
       const int64_t grp = oc / cog, co = oc % cog;
-      for (int64_t ci = 0; ci < cig; ci += kLanes)
-        kern.filter_adjoint(du + grp * kXi * du_xs + co * cig + ci, du_xs,
-                            int(std::min<int64_t>(kLanes, cig - ci)), gw + (oc * cig + ci) * 9);
+      for (int64_t kd = 0; kd < kt; ++kd) {
+        T* dw = gw + (oc * cig * kt + kd) * 9;
+        if (first_o[size_t(kd)] < 0) {  // no output slice reads through this tap
+          for (int64_t ci = 0; ci < cig; ++ci) std::fill_n(dw + ci * kt * 9, 9, T(0));
+          continue;
+        }
+        for (int64_t ci = 0; ci < cig; ci += kLanes)
+          kern.filter_adjoint(du + (grp * kt + kd) * kXi * du_xs + co * cig + ci, du_xs,
+                              int(std::min<int64_t>(kLanes, cig - ci)), dw + ci * kt * 9,
+                              kt * 9);
+      }
     }
   }
 }
@@ -525,12 +684,13 @@ int64_t winograd_workspace_bytes(const ConvGeometry& g, ConvPass pass) {
 template int64_t winograd_workspace_bytes<float>(const ConvGeometry&, ConvPass);
 template int64_t winograd_workspace_bytes<double>(const ConvGeometry&, ConvPass);
 
+// Any depth kernel, stride, dilation and padding; the inner two dims 3x3 stride 1 dilation 1.
 std::string winograd_unsupported(ConvPass, const ConvGeometry& g) {  // all three passes
-  if (g.in_size[0] != 1 || g.out_size[0] != 1 || g.kernel[0] != 1 || g.pad_before[0] != 0)
-    return "winograd needs a 2-D convolution (depth 1)";
-  if (g.kernel[1] != 3 || g.kernel[2] != 3) return "winograd needs a 3x3 kernel";
-  if (g.stride[1] != 1 || g.stride[2] != 1 || g.stride[0] != 1) return "winograd needs stride 1";
-  if (g.dilation[1] != 1 || g.dilation[2] != 1) return "winograd needs dilation 1";
+  if (g.kernel[1] != 3 || g.kernel[2] != 3)
+    return "winograd needs a 3x3 kernel in the inner two dims";
+  if (g.stride[1] != 1 || g.stride[2] != 1) return "winograd needs stride 1 in the inner two dims";
+  if (g.dilation[1] != 1 || g.dilation[2] != 1)
+    return "winograd needs dilation 1 in the inner two dims";
   return {};
 }
 

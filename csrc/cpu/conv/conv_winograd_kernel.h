@@ -45,8 +45,8 @@ struct WinogradKernels {
   void (*output_adjoint)(const T* const* plane, const int32_t* oh0, const int32_t* ow0,
                          int count, int64_t oh, int64_t ow, T* dst, int64_t xi_stride);
   // backward_weight: dW = G^T dU G (the adjoint of `filter`) for count <= kWinoLanes filters:
-  // dU[xi] of filter l at du + xi * xi_stride + l; its 3x3 goes to dw[9 l .. 9 l + 8].
-  void (*filter_adjoint)(const T* du, int64_t xi_stride, int count, T* dw);
+  // dU[xi] of filter l at du + xi * xi_stride + l; its 3x3 goes to dw[l dw_stride + 0 .. 8].
+  void (*filter_adjoint)(const T* du, int64_t xi_stride, int count, T* dw, int64_t dw_stride);
 };
 
 FASTCONV_DECLARE_PER_ISA(
@@ -316,7 +316,7 @@ void filter_panel(const T* w, int64_t rs, int64_t cs, bool flip, int64_t rows, i
 }
 
 template <typename V, typename T>
-void filter_adjoint_lanes(const T* du, int64_t xi_stride, int count, T* dw) {
+void filter_adjoint_lanes(const T* du, int64_t xi_stride, int count, T* dw, int64_t dw_stride) {
   constexpr int L = kWinoLanes;
   alignas(64) T u[kXiCount * L];
   alignas(64) T g[9 * L];  // g[k * L + l]
@@ -337,7 +337,7 @@ void filter_adjoint_lanes(const T* du, int64_t xi_stride, int count, T* dw) {
     }
   }
   for (int l = 0; l < count; ++l)
-    for (int k = 0; k < 9; ++k) dw[l * 9 + k] = g[k * L + l];
+    for (int k = 0; k < 9; ++k) dw[l * dw_stride + k] = g[k * L + l];
 }
 
 template <typename V, typename T>
