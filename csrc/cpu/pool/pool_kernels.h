@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <type_traits>
@@ -488,6 +489,198 @@ void avg_row_tiles(const T* xp, const int64_t* rows, int64_t nrows, const Column
   }
 }
 
+// ------------------------------------------------------------------ separable average pooling
+
+// Separable form of average pooling, forward: per plane, (1) the window sum along W of every
+// input row at every output column, h[row][ow] = +0.0 + x[row][ow * s + koff[kw]] for kw
+// ascending (taps outside the row skipped), into a per-thread buffer that stays in L1/L2; then
+// (2) y = (+0.0 + h[first window row] + h[next] + ...) / divisor over the window's input rows
+// (d, then h, ascending, clipped), the divisors precomputed once per call as a plane. A
+// K x K window costs K + K adds per output instead of K * K. Both passes run as one loop over
+// the whole plane where the geometry allows it (the per-row loop setup bounded the row-by-row
+// kernels on 7- and 56-column rows): 'same' stride-1 layouts (OW == W; the columns the flat
+// loop computes across a row's end are the border columns, recomputed per row) and
+// kernel == stride layouts with no padding (VGG's 14 -> 7). The order is fixed by the geometry:
+// not torch's row-major order, so the result differs from it by rounding only; every sum starts
+// at +0.0, so it is never -0.0, as in torch. FASTCONV_POOL_NO_SEPARABLE (read per call; for A/B
+// timings) selects the row kernels below instead.
+inline bool separable_enabled() { return std::getenv("FASTCONV_POOL_NO_SEPARABLE") == nullptr; }
+
+inline bool avg_separable_fits(const PoolGeometry& g) {
+  constexpr int64_t kMaxBuffer = int64_t(1) << 16;  // elements: h rows and the divisor plane
+  return (g.stride[2] == 1 || g.stride[2] == 2) && g.out_plane() > 0 &&
+         g.out_plane() <= kMaxBuffer && g.in_size[0] * g.in_size[1] * g.out_size[2] <= kMaxBuffer;
+}
+
+// The window sum along W of output column ow of one row (the border columns).
+template <typename T>
+inline T row_window_sum(const T* row, const int64_t* koff, int64_t nk, int64_t s, int64_t W,
+                        int64_t ow) {
+  T a = T(0);
+  for (int64_t k = 0; k < nk; ++k) {
+    const int64_t iw = ow * s + koff[k];
+    if (iw >= 0 && iw < W) a += row[iw];
+  }
+  return a;
+}
+
+// Pass 1 over one plane: h[r * OW + ow] for the `rows` input rows. K > 0: the tap count at
+// compile time (= KT).
+template <typename T, int S, int K>
+void avg_h_pass(const T* __restrict xp, int64_t rows, int64_t W, int64_t OW, const int64_t* koff,
+                int64_t KT, const Columns& cols, T* __restrict h) {
+  constexpr int64_t s = S;
+  const int64_t nk = K > 0 ? K : KT;
+  if constexpr (K > 0) {
+    const bool same = S == 1 && OW == W && cols.hi > cols.lo;
+    const bool tiled = S == K && koff[0] == 0 && W == OW * S;
+    if (same || tiled) {
+      const int64_t i0 = same ? cols.lo : 0, i1 = rows * OW - (same ? OW - cols.hi : 0);
+      const T* src[K];
+      for (int k = 0; k < K; ++k) src[k] = xp + koff[k];
+      for (int64_t i = i0; i < i1; ++i) {
+        T a = T(0);
+        for (int k = 0; k < K; ++k) a += src[k][i * s];
+        h[i] = a;
+      }
+      if (tiled) return;
+      for (int64_t r = 0; r < rows; ++r) {
+        for (int64_t ow = 0; ow < cols.lo; ++ow)
+          h[r * OW + ow] = row_window_sum(xp + r * W, koff, nk, s, W, ow);
+        for (int64_t ow = cols.hi; ow < OW; ++ow)
+          h[r * OW + ow] = row_window_sum(xp + r * W, koff, nk, s, W, ow);
+      }
+      return;
+    }
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* row = xp + r * W;
+    T* __restrict hr = h + r * OW;
+    for (int64_t ow = 0; ow < cols.lo; ++ow) hr[ow] = row_window_sum(row, koff, nk, s, W, ow);
+    for (int64_t ow = cols.lo; ow < cols.hi; ++ow) hr[ow] = T(0);
+    for (int64_t k = 0; k < nk; ++k) {
+      const T* __restrict src = row + koff[k];
+      for (int64_t ow = cols.lo; ow < cols.hi; ++ow) hr[ow] += src[ow * s];
+    }
+    for (int64_t ow = std::max(cols.hi, cols.lo); ow < OW; ++ow)
+      hr[ow] = row_window_sum(row, koff, nk, s, W, ow);
+  }
+}
+
+// Pass 2: y[j] = (+0.0 + sum over the R window rows of h[j + off[r]]) / div[j], j < n. (An empty
+// window's sum is +0.0 and its div 1: y = +0.0, torch's value; no branch, so it vectorises.)
+template <typename T, int R>
+inline void avg_v_sums(const T* h, const int64_t* off, const T* __restrict div, int64_t n,
+                       T* __restrict y) {
+  const T* src[R];
+  for (int r = 0; r < R; ++r) src[r] = h + off[r];
+  for (int64_t j = 0; j < n; ++j) {
+    T a = T(0);
+    for (int r = 0; r < R; ++r) a += src[r][j];
+    y[j] = a / div[j];
+  }
+}
+
+template <typename T>
+inline void avg_v_pass(const T* h, const int64_t* off, int64_t nrows, const T* div, int64_t n,
+                       T* __restrict y) {
+  switch (nrows) {
+    case 1: return avg_v_sums<T, 1>(h, off, div, n, y);
+    case 2: return avg_v_sums<T, 2>(h, off, div, n, y);
+    case 3: return avg_v_sums<T, 3>(h, off, div, n, y);
+    case 4: return avg_v_sums<T, 4>(h, off, div, n, y);
+    default:
+      for (int64_t j = 0; j < n; ++j) y[j] = T(0);
+      for (int64_t r = 0; r < nrows; ++r) {
+        const T* __restrict src = h + off[r];
+        for (int64_t j = 0; j < n; ++j) y[j] += src[j];
+      }
+      for (int64_t j = 0; j < n; ++j) y[j] /= div[j];
+  }
+}
+
+template <typename T, int S, int K>
+void avg_pool_forward_separable(const PoolGeometry& g, bool count_include_pad,
+                                int64_t divisor_override, const T* x, T* y) {
+  const int64_t D = g.in_size[0], H = g.in_size[1], W = g.in_size[2];
+  const int64_t OD = g.out_size[0], OH = g.out_size[1], OW = g.out_size[2];
+  const int64_t in_plane = g.in_plane(), out_plane = g.out_plane();
+  const int64_t KH = g.kernel[1], ph = g.pad_before[1];
+  const AvgColumns wcols(g);
+  const Columns cols(g, 1);
+  // the divisor of every output of a plane (0, an empty window, as 1: its sum is +0.0)
+  std::vector<T> div(static_cast<size_t>(out_plane));
+  for (int64_t od = 0, o = 0; od < OD; ++od) {
+    int64_t d_lo, d_hi, d_pad;
+    avg_lo_hi(od, 0, g, &d_lo, &d_hi, &d_pad);
+    for (int64_t oh = 0; oh < OH; ++oh) {
+      int64_t h_lo, h_hi, h_pad;
+      avg_lo_hi(oh, 1, g, &h_lo, &h_hi, &h_pad);
+      for (int64_t ow = 0; ow < OW; ++ow, ++o) {
+        const int64_t dv = wcols.divisor(ow, d_hi - d_lo, h_hi - h_lo, d_pad * h_pad,
+                                         count_include_pad, divisor_override);
+        div[size_t(o)] = T(dv == 0 ? 1 : dv);
+      }
+    }
+  }
+  // 'same' along H (2-D, stride 1, OH == H): the output rows whose KH taps all lie inside,
+  // [oh_a, oh_b), in one loop; the others row by row.
+  const bool vflat = D == 1 && OD == 1 && g.stride[1] == 1 && OH == H;
+  const int64_t oh_a = vflat ? std::min(ph, OH) : 0;
+  const int64_t oh_b = vflat ? std::max(oh_a, std::min(OH, H - KH + 1 + ph)) : 0;
+  const int nt = threads_for(g.planes, g.planes * (out_plane * g.kernel_volume() + in_plane));
+#pragma omp parallel num_threads(nt)
+  {
+    std::vector<T> hbuf(static_cast<size_t>(D * H * OW));
+    std::vector<int64_t> off(static_cast<size_t>(g.kernel[0] * g.kernel[1]));
+#pragma omp for schedule(static)
+    for (int64_t p = 0; p < g.planes; ++p) {
+      const T* xp = x + p * in_plane;
+      T* yp = y + p * out_plane;
+      avg_h_pass<T, S, K>(xp, D * H, W, OW, cols.koff.data(), g.kernel[2], cols, hbuf.data());
+      if (oh_b > oh_a) {
+        for (int64_t kh = 0; kh < KH; ++kh) off[size_t(kh)] = (oh_a + kh - ph) * OW;
+        avg_v_pass(hbuf.data(), off.data(), KH, div.data() + oh_a * OW, (oh_b - oh_a) * OW,
+                   yp + oh_a * OW);
+      }
+      for (int64_t od = 0; od < OD; ++od) {
+        int64_t d_lo, d_hi, d_pad;
+        avg_lo_hi(od, 0, g, &d_lo, &d_hi, &d_pad);
+        for (int64_t oh = 0; oh < OH; ++oh) {
+          if (oh == oh_a && oh_b > oh_a) {
+            oh = oh_b - 1;
+            continue;
+          }
+          int64_t h_lo, h_hi, h_pad;
+          avg_lo_hi(oh, 1, g, &h_lo, &h_hi, &h_pad);
+          int64_t nrows = 0;
+          for (int64_t id = d_lo; id < d_hi; ++id)
+            for (int64_t ih = h_lo; ih < h_hi; ++ih) off[size_t(nrows++)] = (id * H + ih) * OW;
+          const int64_t o = (od * OH + oh) * OW;
+          avg_v_pass(hbuf.data(), off.data(), nrows, div.data() + o, OW, yp + o);
+        }
+      }
+    }
+  }
+}
+
+template <typename T>
+void avg_pool_forward_separable(const PoolGeometry& g, bool count_include_pad,
+                                int64_t divisor_override, const T* x, T* y) {
+  const bool s1 = g.stride[2] == 1;
+  switch (g.kernel[2]) {
+    case 2:
+      return s1 ? avg_pool_forward_separable<T, 1, 2>(g, count_include_pad, divisor_override, x, y)
+                : avg_pool_forward_separable<T, 2, 2>(g, count_include_pad, divisor_override, x, y);
+    case 3:
+      return s1 ? avg_pool_forward_separable<T, 1, 3>(g, count_include_pad, divisor_override, x, y)
+                : avg_pool_forward_separable<T, 2, 3>(g, count_include_pad, divisor_override, x, y);
+    default:
+      return s1 ? avg_pool_forward_separable<T, 1, 0>(g, count_include_pad, divisor_override, x, y)
+                : avg_pool_forward_separable<T, 2, 0>(g, count_include_pad, divisor_override, x, y);
+  }
+}
+
 // Average pooling: interior columns in tiles (all taps inside the row: the divisor is the same
 // for all of them), border columns one at a time; both sum each window in the scalar order
 // (rows, then kw), from +0.0, and divide once: the scalar definition's bits. RowTile: an ISA's
@@ -498,6 +691,8 @@ void avg_row_tiles(const T* xp, const int64_t* rows, int64_t nrows, const Column
 template <typename T, typename RowTile = NoTile>
 void avg_pool_forward(const PoolGeometry& g, bool count_include_pad, int64_t divisor_override,
                       const T* x, T* y) {
+  if (avg_separable_fits(g) && separable_enabled())
+    return avg_pool_forward_separable<T>(g, count_include_pad, divisor_override, x, y);
   const int64_t H = g.in_size[1], W = g.in_size[2];
   const int64_t OD = g.out_size[0], OH = g.out_size[1], OW = g.out_size[2];
   const int64_t in_plane = g.in_plane(), out_plane = g.out_plane();
