@@ -20,7 +20,7 @@ from conftest import assert_close
 DTYPES = [np.float32, np.float64]
 WIDTHS = [1, 7, 8, 15, 16, 17, 31, 33, 64]
 GEOMS = [(3, 2, 1), (2, 2, 0), (2, 2, 1), (3, 1, 1), (2, 1, 0), (3, 3, 1), (4, 3, 2), (5, 1, 2),
-         (4, 2, 1)]  # kernel, stride, pad
+         (4, 2, 1), (3, 3, 0), (4, 4, 0)]  # kernel, stride, pad
 
 
 def _id(dt):

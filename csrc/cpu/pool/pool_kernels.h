@@ -489,6 +489,15 @@ void avg_row_tiles(const T* xp, const int64_t* rows, int64_t nrows, const Column
   }
 }
 
+// floor(a / b) for b > 0.
+inline int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+// Output range [lo, hi) along dimension d whose windows hold input index i.
+inline void covering_outputs(const PoolGeometry& g, int d, int64_t i, int64_t* lo, int64_t* hi) {
+  *lo = std::max<int64_t>(floor_div(i + g.pad_before[d] - g.kernel[d], g.stride[d]) + 1, 0);
+  *hi = std::min<int64_t>(floor_div(i + g.pad_before[d], g.stride[d]) + 1, g.out_size[d]);
+}
+
 // ------------------------------------------------------------------ separable average pooling
 
 // Separable form of average pooling, forward: per plane, (1) the window sum along W of every
@@ -567,9 +576,10 @@ void avg_h_pass(const T* __restrict xp, int64_t rows, int64_t W, int64_t OW, con
   }
 }
 
-// Pass 2: y[j] = (+0.0 + sum over the R window rows of h[j + off[r]]) / div[j], j < n. (An empty
-// window's sum is +0.0 and its div 1: y = +0.0, torch's value; no branch, so it vectorises.)
-template <typename T, int R>
+// Pass 2: y[j] = (+0.0 + sum over the R window rows of h[j + off[r]]) / div[j], j < n (div null:
+// no division). (An empty window's sum is +0.0 and its div 1: y = +0.0, torch's value; no
+// branch, so it vectorises.)
+template <typename T, int R, bool kDivide>
 inline void avg_v_sums(const T* h, const int64_t* off, const T* __restrict div, int64_t n,
                        T* __restrict y) {
   const T* src[R];
@@ -577,26 +587,59 @@ inline void avg_v_sums(const T* h, const int64_t* off, const T* __restrict div, 
   for (int64_t j = 0; j < n; ++j) {
     T a = T(0);
     for (int r = 0; r < R; ++r) a += src[r][j];
-    y[j] = a / div[j];
+    y[j] = kDivide ? a / div[j] : a;
   }
 }
 
-template <typename T>
-inline void avg_v_pass(const T* h, const int64_t* off, int64_t nrows, const T* div, int64_t n,
-                       T* __restrict y) {
+template <typename T, bool kDivide>
+inline void avg_v_pass_impl(const T* h, const int64_t* off, int64_t nrows, const T* div, int64_t n,
+                            T* __restrict y) {
   switch (nrows) {
-    case 1: return avg_v_sums<T, 1>(h, off, div, n, y);
-    case 2: return avg_v_sums<T, 2>(h, off, div, n, y);
-    case 3: return avg_v_sums<T, 3>(h, off, div, n, y);
-    case 4: return avg_v_sums<T, 4>(h, off, div, n, y);
+    case 1: return avg_v_sums<T, 1, kDivide>(h, off, div, n, y);
+    case 2: return avg_v_sums<T, 2, kDivide>(h, off, div, n, y);
+    case 3: return avg_v_sums<T, 3, kDivide>(h, off, div, n, y);
+    case 4: return avg_v_sums<T, 4, kDivide>(h, off, div, n, y);
     default:
       for (int64_t j = 0; j < n; ++j) y[j] = T(0);
       for (int64_t r = 0; r < nrows; ++r) {
         const T* __restrict src = h + off[r];
         for (int64_t j = 0; j < n; ++j) y[j] += src[j];
       }
-      for (int64_t j = 0; j < n; ++j) y[j] /= div[j];
+      if (kDivide)
+        for (int64_t j = 0; j < n; ++j) y[j] /= div[j];
   }
+}
+
+template <typename T>
+inline void avg_v_pass(const T* h, const int64_t* off, int64_t nrows, const T* div, int64_t n,
+                       T* __restrict y) {
+  if (div)
+    avg_v_pass_impl<T, true>(h, off, nrows, div, n, y);
+  else
+    avg_v_pass_impl<T, false>(h, off, nrows, div, n, y);
+}
+
+// torch's divisor of every output of a plane, as T; 0 (an empty window, whose sum is +0.0 and
+// which holds no input cell) as 1.
+template <typename T>
+std::vector<T> avg_divisor_plane(const PoolGeometry& g, bool count_include_pad,
+                                 int64_t divisor_override) {
+  const AvgColumns wcols(g);
+  std::vector<T> div(static_cast<size_t>(g.out_plane()));
+  for (int64_t od = 0, o = 0; od < g.out_size[0]; ++od) {
+    int64_t d_lo, d_hi, d_pad;
+    avg_lo_hi(od, 0, g, &d_lo, &d_hi, &d_pad);
+    for (int64_t oh = 0; oh < g.out_size[1]; ++oh) {
+      int64_t h_lo, h_hi, h_pad;
+      avg_lo_hi(oh, 1, g, &h_lo, &h_hi, &h_pad);
+      for (int64_t ow = 0; ow < g.out_size[2]; ++ow, ++o) {
+        const int64_t dv = wcols.divisor(ow, d_hi - d_lo, h_hi - h_lo, d_pad * h_pad,
+                                         count_include_pad, divisor_override);
+        div[size_t(o)] = T(dv == 0 ? 1 : dv);
+      }
+    }
+  }
+  return div;
 }
 
 template <typename T, int S, int K>
@@ -606,23 +649,8 @@ void avg_pool_forward_separable(const PoolGeometry& g, bool count_include_pad,
   const int64_t OD = g.out_size[0], OH = g.out_size[1], OW = g.out_size[2];
   const int64_t in_plane = g.in_plane(), out_plane = g.out_plane();
   const int64_t KH = g.kernel[1], ph = g.pad_before[1];
-  const AvgColumns wcols(g);
   const Columns cols(g, 1);
-  // the divisor of every output of a plane (0, an empty window, as 1: its sum is +0.0)
-  std::vector<T> div(static_cast<size_t>(out_plane));
-  for (int64_t od = 0, o = 0; od < OD; ++od) {
-    int64_t d_lo, d_hi, d_pad;
-    avg_lo_hi(od, 0, g, &d_lo, &d_hi, &d_pad);
-    for (int64_t oh = 0; oh < OH; ++oh) {
-      int64_t h_lo, h_hi, h_pad;
-      avg_lo_hi(oh, 1, g, &h_lo, &h_hi, &h_pad);
-      for (int64_t ow = 0; ow < OW; ++ow, ++o) {
-        const int64_t dv = wcols.divisor(ow, d_hi - d_lo, h_hi - h_lo, d_pad * h_pad,
-                                         count_include_pad, divisor_override);
-        div[size_t(o)] = T(dv == 0 ? 1 : dv);
-      }
-    }
-  }
+  const std::vector<T> div = avg_divisor_plane<T>(g, count_include_pad, divisor_override);
   // 'same' along H (2-D, stride 1, OH == H): the output rows whose KH taps all lie inside,
   // [oh_a, oh_b), in one loop; the others row by row.
   const bool vflat = D == 1 && OD == 1 && g.stride[1] == 1 && OH == H;
@@ -678,6 +706,103 @@ void avg_pool_forward_separable(const PoolGeometry& g, bool count_include_pad,
     default:
       return s1 ? avg_pool_forward_separable<T, 1, 0>(g, count_include_pad, divisor_override, x, y)
                 : avg_pool_forward_separable<T, 2, 0>(g, count_include_pad, divisor_override, x, y);
+  }
+}
+
+// Separable form of the average pooling gradient, where along W the stride is 1 or the windows
+// tile the row (kernel == stride, no padding): per plane, delta = gy / divisor; (1) along W,
+// c[output row][iw] = +0.0 + the deltas of the output columns whose windows hold iw, ow ascending
+// (stride 1: pass 1 of the forward over the delta rows with the taps mirrored; tiling: the one
+// window's delta, 0 where none); (2) gx[input row] = +0.0 + the c rows of the output rows whose
+// windows hold it, (od, oh) ascending. Every gx cell is written once (no zero fill, no
+// read-modify-write passes); fixed order, as the forward's.
+inline bool avg_grad_separable_fits(const PoolGeometry& g) {
+  constexpr int64_t kMaxBuffer = int64_t(1) << 16;
+  const bool tiles = g.stride[2] == g.kernel[2] && g.pad_before[2] == 0;
+  return (g.stride[2] == 1 || tiles) && g.out_plane() > 0 && g.out_plane() <= kMaxBuffer &&
+         g.out_size[0] * g.out_size[1] * g.in_size[2] <= kMaxBuffer;
+}
+
+template <typename T, int K>
+void avg_pool_backward_separable(const PoolGeometry& g, bool count_include_pad,
+                                 int64_t divisor_override, const T* gy, T* gx) {
+  const int64_t D = g.in_size[0], H = g.in_size[1], W = g.in_size[2];
+  const int64_t OD = g.out_size[0], OH = g.out_size[1], OW = g.out_size[2];
+  const int64_t in_plane = g.in_plane(), out_plane = g.out_plane();
+  const int64_t KH = g.kernel[1], KW = g.kernel[2], ph = g.pad_before[1];
+  const bool unit = g.stride[2] == 1;
+  // stride 1: output column ow = iw + koff[t] holds input column iw (t ascending: ow ascending),
+  // i.e. pass 1 of a pooling from OW columns to W with padding KW - 1 - pad
+  PoolGeometry mirrored = g;
+  mirrored.in_size[2] = OW;
+  mirrored.out_size[2] = W;
+  mirrored.pad_before[2] = KW - 1 - g.pad_before[2];
+  const Columns cols(mirrored, 1);
+  const std::vector<T> div = avg_divisor_plane<T>(g, count_include_pad, divisor_override);
+  // 'same' along H (2-D, stride 1, OH == H): the input rows held by KH output rows, [ih_a, ih_b),
+  // in one loop
+  const bool vflat = D == 1 && OD == 1 && g.stride[1] == 1 && OH == H;
+  const int64_t ih_a = vflat ? std::min(std::max<int64_t>(KH - 1 - ph, 0), H) : 0;
+  const int64_t ih_b = vflat ? std::max(ih_a, std::min(H, OH - ph)) : 0;
+  const int nt = threads_for(g.planes, g.planes * (out_plane * g.kernel_volume() + in_plane));
+#pragma omp parallel num_threads(nt)
+  {
+    std::vector<T> delta(static_cast<size_t>(out_plane)), cbuf(static_cast<size_t>(OD * OH * W));
+    std::vector<int64_t> off(static_cast<size_t>(g.kernel[0] * g.kernel[1]));
+#pragma omp for schedule(static)
+    for (int64_t p = 0; p < g.planes; ++p) {
+      const T* __restrict gyp = gy + p * out_plane;
+      T* gxp = gx + p * in_plane;
+      {
+        T* __restrict d = delta.data();
+        const T* __restrict dv = div.data();
+        for (int64_t o = 0; o < out_plane; ++o) d[o] = gyp[o] / dv[o];
+      }
+      if (unit) {
+        avg_h_pass<T, 1, K>(delta.data(), OD * OH, OW, W, cols.koff.data(), KW, cols,
+                            cbuf.data());
+      } else {  // the windows tile the row: cell iw < OW * KW is in window iw / KW
+        const int64_t nk = K > 0 ? K : KW, covered = std::min(W, OW * nk);
+        for (int64_t r = 0; r < OD * OH; ++r) {
+          const T* __restrict d = delta.data() + r * OW;
+          T* __restrict c = cbuf.data() + r * W;
+          for (int64_t ow = 0; ow < covered / nk; ++ow)
+            for (int64_t k = 0; k < nk; ++k) c[ow * nk + k] = d[ow];
+          for (int64_t iw = (covered / nk) * nk; iw < covered; ++iw) c[iw] = d[iw / nk];
+          for (int64_t iw = covered; iw < W; ++iw) c[iw] = T(0);
+        }
+      }
+      if (ih_b > ih_a) {
+        for (int64_t t = 0; t < KH; ++t) off[size_t(t)] = (ih_a + t + ph - KH + 1) * W;
+        avg_v_pass<T>(cbuf.data(), off.data(), KH, nullptr, (ih_b - ih_a) * W, gxp + ih_a * W);
+      }
+      for (int64_t id = 0; id < D; ++id) {
+        int64_t od0, od1;
+        covering_outputs(g, 0, id, &od0, &od1);
+        for (int64_t ih = 0; ih < H; ++ih) {
+          if (ih == ih_a && ih_b > ih_a) {
+            ih = ih_b - 1;
+            continue;
+          }
+          int64_t oh0, oh1;
+          covering_outputs(g, 1, ih, &oh0, &oh1);
+          int64_t nrows = 0;
+          for (int64_t od = od0; od < od1; ++od)
+            for (int64_t oh = oh0; oh < oh1; ++oh) off[size_t(nrows++)] = (od * OH + oh) * W;
+          avg_v_pass<T>(cbuf.data(), off.data(), nrows, nullptr, W, gxp + (id * H + ih) * W);
+        }
+      }
+    }
+  }
+}
+
+template <typename T>
+void avg_pool_backward_separable(const PoolGeometry& g, bool count_include_pad,
+                                 int64_t divisor_override, const T* gy, T* gx) {
+  switch (g.kernel[2]) {
+    case 2: return avg_pool_backward_separable<T, 2>(g, count_include_pad, divisor_override, gy, gx);
+    case 3: return avg_pool_backward_separable<T, 3>(g, count_include_pad, divisor_override, gy, gx);
+    default: return avg_pool_backward_separable<T, 0>(g, count_include_pad, divisor_override, gy, gx);
   }
 }
 
@@ -812,15 +937,6 @@ int64_t avg_grad_tiles(T* gxp, const int64_t* rows, int64_t nrows, const Columns
   return ow;
 }
 
-// floor(a / b) for b > 0.
-inline int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
-
-// Output range [lo, hi) along dimension d whose windows hold input index i.
-inline void covering_outputs(const PoolGeometry& g, int d, int64_t i, int64_t* lo, int64_t* hi) {
-  *lo = std::max<int64_t>(floor_div(i + g.pad_before[d] - g.kernel[d], g.stride[d]) + 1, 0);
-  *hi = std::min<int64_t>(floor_div(i + g.pad_before[d], g.stride[d]) + 1, g.out_size[d]);
-}
-
 // Whether avg_pool_backward_gather serves this geometry with RowTile: along W stride 1, or
 // kernel 2 with stride 2 (non-overlapping pairs); a delta plane that fits a per-thread buffer.
 template <typename RowTile>
@@ -912,6 +1028,8 @@ void avg_pool_backward_gather(const PoolGeometry& g, bool count_include_pad,
 template <typename T, typename GradTile = NoTile, typename RowTile = NoTile>
 void avg_pool_backward(const PoolGeometry& g, bool count_include_pad, int64_t divisor_override,
                        const T* gy, T* gx) {
+  if (avg_grad_separable_fits(g) && separable_enabled())
+    return avg_pool_backward_separable<T>(g, count_include_pad, divisor_override, gy, gx);
   if constexpr (RowTile::kCols > 0) {
     if (avg_gather_fits<RowTile>(g))
       return avg_pool_backward_gather<T, RowTile>(g, count_include_pad, divisor_override, gy, gx);
