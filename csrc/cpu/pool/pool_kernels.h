@@ -12,7 +12,9 @@
 // is a unit-stride (stride 1) or constant-stride (stride 2, specialised) read and a unit-stride
 // read-modify-write of the buffer, which vectorises; each output element still sees its window
 // cells in torch's window order (d, h, w row-major), so max pooling's tie / NaN / -0.0 rules
-// and average pooling's summation order are exactly those of the scalar definition.
+// and the row kernels' summation order are exactly those of the scalar definition. Average
+// pooling with stride 1 or 2 along W uses the separable kernels instead (row sums, then the
+// window's rows: a different fixed order; see "separable average pooling" below).
 #pragma once
 
 #include <algorithm>
