@@ -19,7 +19,8 @@ from conftest import assert_close
 
 DTYPES = [np.float32, np.float64]
 WIDTHS = [1, 7, 8, 15, 16, 17, 31, 33, 64]
-GEOMS = [(3, 2, 1), (2, 2, 0), (2, 2, 1), (3, 1, 1), (2, 1, 0), (3, 3, 1), (4, 3, 2)]  # kernel, stride, pad
+GEOMS = [(3, 2, 1), (2, 2, 0), (2, 2, 1), (3, 1, 1), (2, 1, 0), (3, 3, 1), (4, 3, 2), (5, 1, 2),
+         (4, 2, 1), (3, 3, 0), (4, 4, 0)]  # kernel, stride, pad
 
 
 def _id(dt):
@@ -150,15 +151,24 @@ def test_avg_pool_rows_like_torch_and_reference(w, geom, dtype, rng):
         xt = torch.from_numpy(x.copy()).requires_grad_()
         F.avg_pool2d(xt, k, s, p, ceil, incl).backward(torch.from_numpy(gy))
         assert_close(gx, xt.grad.numpy(), reduction=k * k, what="bwd torch")
-    # the scalar definition's bits (count_include_pad, floor mode: divisor k * k everywhere):
-    # each window summed from +0.0, rows then columns, padded cells skipped (adding +0.0 to such
-    # a sum changes nothing), then one division
+    # the fixed order's bits (count_include_pad, floor mode: divisor k * k everywhere), padded
+    # cells skipped (adding +0.0 to a sum that starts at +0.0 changes nothing), one division.
+    # Stride 1 or 2 along W, the separable form: per input row the sum along W from +0.0 (kw
+    # ascending), then the sum of the window's rows from +0.0. Else the scalar definition:
+    # each window summed from +0.0, rows then columns.
     xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
     oh, ow = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
     acc = np.zeros((2, 3, oh, ow), dtype)
-    for kh in range(k):
+    if s in (1, 2):
+        hsum = np.zeros(xp.shape[:3] + (ow,), dtype)
         for kw in range(k):
-            acc += xp[:, :, kh:kh + s * (oh - 1) + 1:s, kw:kw + s * (ow - 1) + 1:s]
+            hsum += xp[:, :, :, kw:kw + s * (ow - 1) + 1:s]
+        for kh in range(k):
+            acc += hsum[:, :, kh:kh + s * (oh - 1) + 1:s]
+    else:
+        for kh in range(k):
+            for kw in range(k):
+                acc += xp[:, :, kh:kh + s * (oh - 1) + 1:s, kw:kw + s * (ow - 1) + 1:s]
     np.testing.assert_array_equal(fc.avg_pool2d(x, k, s, p), acc / dtype(k * k))
     # the row kernels keep the scalar definition's order: a sum of k*k equal values is exact
     if w >= k:

@@ -12,12 +12,15 @@
 // is a unit-stride (stride 1) or constant-stride (stride 2, specialised) read and a unit-stride
 // read-modify-write of the buffer, which vectorises; each output element still sees its window
 // cells in torch's window order (d, h, w row-major), so max pooling's tie / NaN / -0.0 rules
-// and average pooling's summation order are exactly those of the scalar definition.
+// and the row kernels' summation order are exactly those of the scalar definition. Average
+// pooling with stride 1 or 2 along W uses the separable kernels instead (row sums, then the
+// window's rows: a different fixed order; see "separable average pooling" below).
 #pragma once
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <type_traits>
@@ -488,6 +491,381 @@ void avg_row_tiles(const T* xp, const int64_t* rows, int64_t nrows, const Column
   }
 }
 
+// floor(a / b) for b > 0.
+inline int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+// Output range [lo, hi) along dimension d whose windows hold input index i.
+inline void covering_outputs(const PoolGeometry& g, int d, int64_t i, int64_t* lo, int64_t* hi) {
+  *lo = std::max<int64_t>(floor_div(i + g.pad_before[d] - g.kernel[d], g.stride[d]) + 1, 0);
+  *hi = std::min<int64_t>(floor_div(i + g.pad_before[d], g.stride[d]) + 1, g.out_size[d]);
+}
+
+// ------------------------------------------------------------------ separable average pooling
+
+// Separable form of average pooling, forward: per plane, (1) the window sum along W of every
+// input row at every output column, h[row][ow] = +0.0 + x[row][ow * s + koff[kw]] for kw
+// ascending (taps outside the row skipped), into a per-thread buffer that stays in L1/L2; then
+// (2) y = (+0.0 + h[first window row] + h[next] + ...) / divisor over the window's input rows
+// (d, then h, ascending, clipped), the divisors precomputed once per call as a plane. A
+// K x K window costs K + K adds per output instead of K * K. Both passes run as one loop over
+// the whole plane where the geometry allows it (the per-row loop setup bounded the row-by-row
+// kernels on 7- and 56-column rows): 'same' stride-1 layouts (OW == W; the columns the flat
+// loop computes across a row's end are the border columns, recomputed per row) and
+// kernel == stride layouts with no padding (VGG's 14 -> 7). The order is fixed by the geometry:
+// not torch's row-major order, so the result differs from it by rounding only; every sum starts
+// at +0.0, so it is never -0.0, as in torch. FASTCONV_POOL_NO_SEPARABLE (read per call; for A/B
+// timings) selects the row kernels below instead.
+inline bool separable_enabled() { return std::getenv("FASTCONV_POOL_NO_SEPARABLE") == nullptr; }
+
+inline bool avg_separable_fits(const PoolGeometry& g) {
+  constexpr int64_t kMaxBuffer = int64_t(1) << 16;  // elements: h rows and the divisor plane
+  return (g.stride[2] == 1 || g.stride[2] == 2) && g.out_plane() > 0 &&
+         g.out_plane() <= kMaxBuffer && g.in_size[0] * g.in_size[1] * g.out_size[2] <= kMaxBuffer;
+}
+
+// The window sum along W of output column ow of one row (the border columns).
+template <typename T>
+inline T row_window_sum(const T* row, const int64_t* koff, int64_t nk, int64_t s, int64_t W,
+                        int64_t ow) {
+  T a = T(0);
+  for (int64_t k = 0; k < nk; ++k) {
+    const int64_t iw = ow * s + koff[k];
+    if (iw >= 0 && iw < W) a += row[iw];
+  }
+  return a;
+}
+
+// Pass 1 over one plane: h[r * OW + ow] for the `rows` input rows. K > 0: the tap count at
+// compile time (= KT).
+template <typename T, int S, int K>
+void avg_h_pass(const T* __restrict xp, int64_t rows, int64_t W, int64_t OW, const int64_t* koff,
+                int64_t KT, const Columns& cols, T* __restrict h) {
+  constexpr int64_t s = S;
+  const int64_t nk = K > 0 ? K : KT;
+  if constexpr (K > 0) {
+    const bool same = S == 1 && OW == W && cols.hi > cols.lo;
+    const bool tiled = S == K && koff[0] == 0 && W == OW * S;
+    if (same || tiled) {
+      const int64_t i0 = same ? cols.lo : 0, i1 = rows * OW - (same ? OW - cols.hi : 0);
+      const T* src[K];
+      for (int k = 0; k < K; ++k) src[k] = xp + koff[k];
+      for (int64_t i = i0; i < i1; ++i) {
+        T a = T(0);
+        for (int k = 0; k < K; ++k) a += src[k][i * s];
+        h[i] = a;
+      }
+      if (tiled) return;
+      for (int64_t r = 0; r < rows; ++r) {
+        for (int64_t ow = 0; ow < cols.lo; ++ow)
+          h[r * OW + ow] = row_window_sum(xp + r * W, koff, nk, s, W, ow);
+        for (int64_t ow = cols.hi; ow < OW; ++ow)
+          h[r * OW + ow] = row_window_sum(xp + r * W, koff, nk, s, W, ow);
+      }
+      return;
+    }
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* row = xp + r * W;
+    T* __restrict hr = h + r * OW;
+    for (int64_t ow = 0; ow < cols.lo; ++ow) hr[ow] = row_window_sum(row, koff, nk, s, W, ow);
+    for (int64_t ow = cols.lo; ow < cols.hi; ++ow) hr[ow] = T(0);
+    for (int64_t k = 0; k < nk; ++k) {
+      const T* __restrict src = row + koff[k];
+      for (int64_t ow = cols.lo; ow < cols.hi; ++ow) hr[ow] += src[ow * s];
+    }
+    for (int64_t ow = std::max(cols.hi, cols.lo); ow < OW; ++ow)
+      hr[ow] = row_window_sum(row, koff, nk, s, W, ow);
+  }
+}
+
+// Pass 2: y[j] = (+0.0 + sum over the R window rows of h[j + off[r]]) / div[j], j < n (div null:
+// no division). (An empty window's sum is +0.0 and its div 1: y = +0.0, torch's value; no
+// branch, so it vectorises.)
+template <typename T, int R, bool kDivide>
+inline void avg_v_sums(const T* h, const int64_t* off, const T* __restrict div, int64_t n,
+                       T* __restrict y) {
+  const T* src[R];
+  for (int r = 0; r < R; ++r) src[r] = h + off[r];
+  for (int64_t j = 0; j < n; ++j) {
+    T a = T(0);
+    for (int r = 0; r < R; ++r) a += src[r][j];
+    y[j] = kDivide ? a / div[j] : a;
+  }
+}
+
+template <typename T, bool kDivide>
+inline void avg_v_pass_impl(const T* h, const int64_t* off, int64_t nrows, const T* div, int64_t n,
+                            T* __restrict y) {
+  switch (nrows) {
+    case 1: return avg_v_sums<T, 1, kDivide>(h, off, div, n, y);
+    case 2: return avg_v_sums<T, 2, kDivide>(h, off, div, n, y);
+    case 3: return avg_v_sums<T, 3, kDivide>(h, off, div, n, y);
+    case 4: return avg_v_sums<T, 4, kDivide>(h, off, div, n, y);
+    default:
+      for (int64_t j = 0; j < n; ++j) y[j] = T(0);
+      for (int64_t r = 0; r < nrows; ++r) {
+        const T* __restrict src = h + off[r];
+        for (int64_t j = 0; j < n; ++j) y[j] += src[j];
+      }
+      if (kDivide)
+        for (int64_t j = 0; j < n; ++j) y[j] /= div[j];
+  }
+}
+
+template <typename T>
+inline void avg_v_pass(const T* h, const int64_t* off, int64_t nrows, const T* div, int64_t n,
+                       T* __restrict y) {
+  if (div)
+    avg_v_pass_impl<T, true>(h, off, nrows, div, n, y);
+  else
+    avg_v_pass_impl<T, false>(h, off, nrows, div, n, y);
+}
+
+// torch's divisor of every output of a plane, as T; 0 (an empty window, whose sum is +0.0 and
+// which holds no input cell) as 1.
+template <typename T>
+std::vector<T> avg_divisor_plane(const PoolGeometry& g, bool count_include_pad,
+                                 int64_t divisor_override) {
+  const AvgColumns wcols(g);
+  std::vector<T> div(static_cast<size_t>(g.out_plane()));
+  for (int64_t od = 0, o = 0; od < g.out_size[0]; ++od) {
+    int64_t d_lo, d_hi, d_pad;
+    avg_lo_hi(od, 0, g, &d_lo, &d_hi, &d_pad);
+    for (int64_t oh = 0; oh < g.out_size[1]; ++oh) {
+      int64_t h_lo, h_hi, h_pad;
+      avg_lo_hi(oh, 1, g, &h_lo, &h_hi, &h_pad);
+      for (int64_t ow = 0; ow < g.out_size[2]; ++ow, ++o) {
+        const int64_t dv = wcols.divisor(ow, d_hi - d_lo, h_hi - h_lo, d_pad * h_pad,
+                                         count_include_pad, divisor_override);
+        div[size_t(o)] = T(dv == 0 ? 1 : dv);
+      }
+    }
+  }
+  return div;
+}
+
+template <typename T, int S, int K>
+void avg_pool_forward_separable(const PoolGeometry& g, bool count_include_pad,
+                                int64_t divisor_override, const T* x, T* y) {
+  const int64_t D = g.in_size[0], H = g.in_size[1], W = g.in_size[2];
+  const int64_t OD = g.out_size[0], OH = g.out_size[1], OW = g.out_size[2];
+  const int64_t in_plane = g.in_plane(), out_plane = g.out_plane();
+  const int64_t KH = g.kernel[1], ph = g.pad_before[1];
+  const Columns cols(g, 1);
+  const std::vector<T> div = avg_divisor_plane<T>(g, count_include_pad, divisor_override);
+  // 'same' along H (2-D, stride 1, OH == H): the output rows whose KH taps all lie inside,
+  // [oh_a, oh_b), in one loop; the others row by row.
+  const bool vflat = D == 1 && OD == 1 && g.stride[1] == 1 && OH == H;
+  const int64_t oh_a = vflat ? std::min(ph, OH) : 0;
+  const int64_t oh_b = vflat ? std::max(oh_a, std::min(OH, H - KH + 1 + ph)) : 0;
+  const int nt = threads_for(g.planes, g.planes * (out_plane * g.kernel_volume() + in_plane));
+#pragma omp parallel num_threads(nt)
+  {
+    std::vector<T> hbuf(static_cast<size_t>(D * H * OW));
+    std::vector<int64_t> off(static_cast<size_t>(g.kernel[0] * g.kernel[1]));
+#pragma omp for schedule(static)
+    for (int64_t p = 0; p < g.planes; ++p) {
+      const T* xp = x + p * in_plane;
+      T* yp = y + p * out_plane;
+      avg_h_pass<T, S, K>(xp, D * H, W, OW, cols.koff.data(), g.kernel[2], cols, hbuf.data());
+      if (oh_b > oh_a) {
+        for (int64_t kh = 0; kh < KH; ++kh) off[size_t(kh)] = (oh_a + kh - ph) * OW;
+        avg_v_pass(hbuf.data(), off.data(), KH, div.data() + oh_a * OW, (oh_b - oh_a) * OW,
+                   yp + oh_a * OW);
+      }
+      for (int64_t od = 0; od < OD; ++od) {
+        int64_t d_lo, d_hi, d_pad;
+        avg_lo_hi(od, 0, g, &d_lo, &d_hi, &d_pad);
+        for (int64_t oh = 0; oh < OH; ++oh) {
+          if (oh == oh_a && oh_b > oh_a) {
+            oh = oh_b - 1;
+            continue;
+          }
+          int64_t h_lo, h_hi, h_pad;
+          avg_lo_hi(oh, 1, g, &h_lo, &h_hi, &h_pad);
+          int64_t nrows = 0;
+          for (int64_t id = d_lo; id < d_hi; ++id)
+            for (int64_t ih = h_lo; ih < h_hi; ++ih) off[size_t(nrows++)] = (id * H + ih) * OW;
+          const int64_t o = (od * OH + oh) * OW;
+          avg_v_pass(hbuf.data(), off.data(), nrows, div.data() + o, OW, yp + o);
+        }
+      }
+    }
+  }
+}
+
+template <typename T>
+void avg_pool_forward_separable(const PoolGeometry& g, bool count_include_pad,
+                                int64_t divisor_override, const T* x, T* y) {
+  const bool s1 = g.stride[2] == 1;
+  switch (g.kernel[2]) {
+    case 2:
+      return s1 ? avg_pool_forward_separable<T, 1, 2>(g, count_include_pad, divisor_override, x, y)
+                : avg_pool_forward_separable<T, 2, 2>(g, count_include_pad, divisor_override, x, y);
+    case 3:
+      return s1 ? avg_pool_forward_separable<T, 1, 3>(g, count_include_pad, divisor_override, x, y)
+                : avg_pool_forward_separable<T, 2, 3>(g, count_include_pad, divisor_override, x, y);
+    default:
+      return s1 ? avg_pool_forward_separable<T, 1, 0>(g, count_include_pad, divisor_override, x, y)
+                : avg_pool_forward_separable<T, 2, 0>(g, count_include_pad, divisor_override, x, y);
+  }
+}
+
+// Gradient of average pooling whose windows do not overlap (stride >= kernel in every
+// dimension: VGG's adaptive 14 -> 7, DenseNet's 2x2/2): each input cell lies in at most one
+// window, so gx[i] = +0.0 + delta[src[i]], delta = gy / divisor, src[i] the cell's window (a
+// zero slot where none), one loop over the whole plane (a gather; the row-by-row forms spent
+// their time in per-row loop setup on 14-column rows). Only for output rows narrower than 16
+// columns: measured 1 thread, float, 8x512x14x14 -> 7x7 0.25 ms (the separable form 0.63 ms),
+// but 8x256x56x56 -> 28x28 2.5 ms (separable 1.9 ms: its row loops vectorise there).
+inline bool avg_grad_disjoint_fits(const PoolGeometry& g) {
+  if (g.out_size[2] >= 16) return false;
+  for (int d = 0; d < 3; ++d)
+    if (g.stride[d] < g.kernel[d]) return false;
+  return g.out_plane() > 0 && g.out_plane() < (int64_t(1) << 30) &&
+         g.in_plane() <= (int64_t(1) << 18);
+}
+
+template <typename T>
+void avg_pool_backward_disjoint(const PoolGeometry& g, bool count_include_pad,
+                                int64_t divisor_override, const T* gy, T* gx) {
+  const int64_t D = g.in_size[0], H = g.in_size[1], W = g.in_size[2];
+  const int64_t OH = g.out_size[1], OW = g.out_size[2];
+  const int64_t in_plane = g.in_plane(), out_plane = g.out_plane();
+  const std::vector<T> div = avg_divisor_plane<T>(g, count_include_pad, divisor_override);
+  std::vector<int32_t> wsrc(static_cast<size_t>(W)), src(static_cast<size_t>(in_plane));
+  for (int64_t iw = 0; iw < W; ++iw) {
+    int64_t a, b;
+    covering_outputs(g, 2, iw, &a, &b);
+    wsrc[size_t(iw)] = b > a ? int32_t(a) : -1;
+  }
+  for (int64_t id = 0, i = 0; id < D; ++id) {
+    int64_t od0, od1;
+    covering_outputs(g, 0, id, &od0, &od1);
+    for (int64_t ih = 0; ih < H; ++ih) {
+      int64_t oh0, oh1;
+      covering_outputs(g, 1, ih, &oh0, &oh1);
+      const bool row = od1 > od0 && oh1 > oh0;
+      for (int64_t iw = 0; iw < W; ++iw, ++i)
+        src[size_t(i)] = row && wsrc[size_t(iw)] >= 0
+                             ? int32_t((od0 * OH + oh0) * OW + wsrc[size_t(iw)])
+                             : int32_t(out_plane);  // the zero slot
+    }
+  }
+  const int nt = threads_for(g.planes, g.planes * (out_plane + in_plane));
+#pragma omp parallel num_threads(nt)
+  {
+    std::vector<T> delta(static_cast<size_t>(out_plane + 1), T(0));
+#pragma omp for schedule(static)
+    for (int64_t p = 0; p < g.planes; ++p) {
+      const T* __restrict gyp = gy + p * out_plane;
+      T* __restrict d = delta.data();
+      const T* __restrict dv = div.data();
+      for (int64_t o = 0; o < out_plane; ++o) d[o] = gyp[o] / dv[o];
+      T* __restrict gxp = gx + p * in_plane;
+      const int32_t* __restrict s = src.data();
+      for (int64_t i = 0; i < in_plane; ++i) gxp[i] = T(0) + d[s[i]];
+    }
+  }
+}
+
+// Separable form of the average pooling gradient, where along W the stride is 1 or the windows
+// tile the row (kernel == stride, no padding): per plane, delta = gy / divisor; (1) along W,
+// c[output row][iw] = +0.0 + the deltas of the output columns whose windows hold iw, ow ascending
+// (stride 1: pass 1 of the forward over the delta rows with the taps mirrored; tiling: the one
+// window's delta, 0 where none); (2) gx[input row] = +0.0 + the c rows of the output rows whose
+// windows hold it, (od, oh) ascending. Every gx cell is written once (no zero fill, no
+// read-modify-write passes); fixed order, as the forward's.
+inline bool avg_grad_separable_fits(const PoolGeometry& g) {
+  constexpr int64_t kMaxBuffer = int64_t(1) << 16;
+  const bool tiles = g.stride[2] == g.kernel[2] && g.pad_before[2] == 0;
+  return (g.stride[2] == 1 || tiles) && g.out_plane() > 0 && g.out_plane() <= kMaxBuffer &&
+         g.out_size[0] * g.out_size[1] * g.in_size[2] <= kMaxBuffer;
+}
+
+template <typename T, int K>
+void avg_pool_backward_separable(const PoolGeometry& g, bool count_include_pad,
+                                 int64_t divisor_override, const T* gy, T* gx) {
+  const int64_t D = g.in_size[0], H = g.in_size[1], W = g.in_size[2];
+  const int64_t OD = g.out_size[0], OH = g.out_size[1], OW = g.out_size[2];
+  const int64_t in_plane = g.in_plane(), out_plane = g.out_plane();
+  const int64_t KH = g.kernel[1], KW = g.kernel[2], ph = g.pad_before[1];
+  const bool unit = g.stride[2] == 1;
+  // stride 1: output column ow = iw + koff[t] holds input column iw (t ascending: ow ascending),
+  // i.e. pass 1 of a pooling from OW columns to W with padding KW - 1 - pad
+  PoolGeometry mirrored = g;
+  mirrored.in_size[2] = OW;
+  mirrored.out_size[2] = W;
+  mirrored.pad_before[2] = KW - 1 - g.pad_before[2];
+  const Columns cols(mirrored, 1);
+  const std::vector<T> div = avg_divisor_plane<T>(g, count_include_pad, divisor_override);
+  // 'same' along H (2-D, stride 1, OH == H): the input rows held by KH output rows, [ih_a, ih_b),
+  // in one loop
+  const bool vflat = D == 1 && OD == 1 && g.stride[1] == 1 && OH == H;
+  const int64_t ih_a = vflat ? std::min(std::max<int64_t>(KH - 1 - ph, 0), H) : 0;
+  const int64_t ih_b = vflat ? std::max(ih_a, std::min(H, OH - ph)) : 0;
+  const int nt = threads_for(g.planes, g.planes * (out_plane * g.kernel_volume() + in_plane));
+#pragma omp parallel num_threads(nt)
+  {
+    std::vector<T> delta(static_cast<size_t>(out_plane)), cbuf(static_cast<size_t>(OD * OH * W));
+    std::vector<int64_t> off(static_cast<size_t>(g.kernel[0] * g.kernel[1]));
+#pragma omp for schedule(static)
+    for (int64_t p = 0; p < g.planes; ++p) {
+      const T* __restrict gyp = gy + p * out_plane;
+      T* gxp = gx + p * in_plane;
+      {
+        T* __restrict d = delta.data();
+        const T* __restrict dv = div.data();
+        for (int64_t o = 0; o < out_plane; ++o) d[o] = gyp[o] / dv[o];
+      }
+      if (unit) {
+        avg_h_pass<T, 1, K>(delta.data(), OD * OH, OW, W, cols.koff.data(), KW, cols,
+                            cbuf.data());
+      } else {  // the windows tile the row: cell iw < OW * KW is in window iw / KW
+        const int64_t nk = K > 0 ? K : KW, covered = std::min(W, OW * nk);
+        for (int64_t r = 0; r < OD * OH; ++r) {
+          const T* __restrict d = delta.data() + r * OW;
+          T* __restrict c = cbuf.data() + r * W;
+          for (int64_t ow = 0; ow < covered / nk; ++ow)
+            for (int64_t k = 0; k < nk; ++k) c[ow * nk + k] = d[ow];
+          for (int64_t iw = (covered / nk) * nk; iw < covered; ++iw) c[iw] = d[iw / nk];
+          for (int64_t iw = covered; iw < W; ++iw) c[iw] = T(0);
+        }
+      }
+      if (ih_b > ih_a) {
+        for (int64_t t = 0; t < KH; ++t) off[size_t(t)] = (ih_a + t + ph - KH + 1) * W;
+        avg_v_pass<T>(cbuf.data(), off.data(), KH, nullptr, (ih_b - ih_a) * W, gxp + ih_a * W);
+      }
+      for (int64_t id = 0; id < D; ++id) {
+        int64_t od0, od1;
+        covering_outputs(g, 0, id, &od0, &od1);
+        for (int64_t ih = 0; ih < H; ++ih) {
+          if (ih == ih_a && ih_b > ih_a) {
+            ih = ih_b - 1;
+            continue;
+          }
+          int64_t oh0, oh1;
+          covering_outputs(g, 1, ih, &oh0, &oh1);
+          int64_t nrows = 0;
+          for (int64_t od = od0; od < od1; ++od)
+            for (int64_t oh = oh0; oh < oh1; ++oh) off[size_t(nrows++)] = (od * OH + oh) * W;
+          avg_v_pass<T>(cbuf.data(), off.data(), nrows, nullptr, W, gxp + (id * H + ih) * W);
+        }
+      }
+    }
+  }
+}
+
+template <typename T>
+void avg_pool_backward_separable(const PoolGeometry& g, bool count_include_pad,
+                                 int64_t divisor_override, const T* gy, T* gx) {
+  switch (g.kernel[2]) {
+    case 2: return avg_pool_backward_separable<T, 2>(g, count_include_pad, divisor_override, gy, gx);
+    case 3: return avg_pool_backward_separable<T, 3>(g, count_include_pad, divisor_override, gy, gx);
+    default: return avg_pool_backward_separable<T, 0>(g, count_include_pad, divisor_override, gy, gx);
+  }
+}
+
 // Average pooling: interior columns in tiles (all taps inside the row: the divisor is the same
 // for all of them), border columns one at a time; both sum each window in the scalar order
 // (rows, then kw), from +0.0, and divide once: the scalar definition's bits. RowTile: an ISA's
@@ -498,6 +876,8 @@ void avg_row_tiles(const T* xp, const int64_t* rows, int64_t nrows, const Column
 template <typename T, typename RowTile = NoTile>
 void avg_pool_forward(const PoolGeometry& g, bool count_include_pad, int64_t divisor_override,
                       const T* x, T* y) {
+  if (avg_separable_fits(g) && separable_enabled())
+    return avg_pool_forward_separable<T>(g, count_include_pad, divisor_override, x, y);
   const int64_t H = g.in_size[1], W = g.in_size[2];
   const int64_t OD = g.out_size[0], OH = g.out_size[1], OW = g.out_size[2];
   const int64_t in_plane = g.in_plane(), out_plane = g.out_plane();
@@ -617,15 +997,6 @@ int64_t avg_grad_tiles(T* gxp, const int64_t* rows, int64_t nrows, const Columns
   return ow;
 }
 
-// floor(a / b) for b > 0.
-inline int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
-
-// Output range [lo, hi) along dimension d whose windows hold input index i.
-inline void covering_outputs(const PoolGeometry& g, int d, int64_t i, int64_t* lo, int64_t* hi) {
-  *lo = std::max<int64_t>(floor_div(i + g.pad_before[d] - g.kernel[d], g.stride[d]) + 1, 0);
-  *hi = std::min<int64_t>(floor_div(i + g.pad_before[d], g.stride[d]) + 1, g.out_size[d]);
-}
-
 // Whether avg_pool_backward_gather serves this geometry with RowTile: along W stride 1, or
 // kernel 2 with stride 2 (non-overlapping pairs); a delta plane that fits a per-thread buffer.
 template <typename RowTile>
@@ -717,6 +1088,10 @@ void avg_pool_backward_gather(const PoolGeometry& g, bool count_include_pad,
 template <typename T, typename GradTile = NoTile, typename RowTile = NoTile>
 void avg_pool_backward(const PoolGeometry& g, bool count_include_pad, int64_t divisor_override,
                        const T* gy, T* gx) {
+  if (avg_grad_disjoint_fits(g) && separable_enabled())
+    return avg_pool_backward_disjoint<T>(g, count_include_pad, divisor_override, gy, gx);
+  if (avg_grad_separable_fits(g) && separable_enabled())
+    return avg_pool_backward_separable<T>(g, count_include_pad, divisor_override, gy, gx);
   if constexpr (RowTile::kCols > 0) {
     if (avg_gather_fits<RowTile>(g))
       return avg_pool_backward_gather<T, RowTile>(g, count_include_pad, divisor_override, gy, gx);
