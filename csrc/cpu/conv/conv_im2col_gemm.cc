@@ -21,6 +21,7 @@
 // backward_data compute every column with the same instructions wherever it sits in a tile, so
 // a sample's result does not depend on its batch either.
 #include <algorithm>
+#include <cstdlib>
 #include <memory>
 #include <stdexcept>
 #include <vector>
@@ -482,6 +483,19 @@ int64_t subsampled_elements(const ConvGeometry& g) {
   return g.batch * g.in_channels * g.out_plane();
 }
 
+// Non-temporal output stores: where the reduction is one kc slice (each C tile stored once, never
+// read back) and the output is far beyond the L2 caches, so that its lines would be fetched only
+// to be overwritten (read-for-ownership) and evicted again.
+constexpr int64_t kStreamMinOutputBytes = 8 << 20;
+
+// FASTCONV_GEMM_STREAM=0 / 1: a test and measurement hook forcing it off / on (read per call).
+template <typename T>
+bool stream_output(const ConvGeometry& g) {
+  if (const char* force = std::getenv("FASTCONV_GEMM_STREAM")) return force[0] == '1';
+  return g.gemm_k() <= gemm_kc() &&
+         g.batch * g.out_channels * g.out_plane() * int64_t(sizeof(T)) >= kStreamMinOutputBytes;
+}
+
 // The forward; w_transposed: the weights of group g are w[g][k][o] (backward_data of a pointwise
 // conv, whose weights are read as those of the transposed conv, rows C_in, columns C_out).
 template <typename T>
@@ -496,6 +510,7 @@ void forward_gemm(const ConvGeometry& g, const T* x, const T* w, bool w_transpos
   const int64_t rb = plan.rows, row_blocks = ceil_div(cog, rb);
   const bool pointwise = g.is_pointwise();
   const int threads = plan.threads;
+  const bool stream = stream_output<T>(g);
   // The weights of every group, packed once and shared read-only by all threads.
   const int64_t a_size = packed_a_size<T>(cog, K);
   Buffer<T> w_packed(plan.shared);
@@ -538,6 +553,13 @@ void forward_gemm(const ConvGeometry& g, const T* x, const T* w, bool w_transpos
       T* c = one_sample ? y_out + (q0 / P) * g.out_channels * P + q0 % P : c_tile;
       const int64_t ldc = one_sample ? P : cols;
       const T* a = w_packed.data() + grp * a_size + (o0 / mr) * K * mr;
+      // A tile written in place gets its epilogue from the GEMM's last stores (the output is
+      // written once), streamed past the caches when the output is large and written in one go.
+      const bool fused = one_sample && K > 0;
+      TileEpilogue<T> epilogue;
+      epilogue.bias = bias ? bias + grp * cog + o0 : nullptr;
+      epilogue.relu = relu;
+      epilogue.stream = stream;
       for (int64_t pc = 0; pc < K; pc += kcs) {
         const int64_t kc = std::min(kcs, K - pc);
         each_sample([&](int64_t n, int64_t p, int64_t col, int64_t len) {
@@ -559,8 +581,9 @@ void forward_gemm(const ConvGeometry& g, const T* x, const T* w, bool w_transpos
         });
         zero_panel_tail(b_packed, kc, cols, nr);
         gemm_packed_panels<T>(rows, cols, kc, a + pc * mr, K * mr, b_packed, kc * nr, c, ldc,
-                              pc > 0);
+                              pc > 0, fused && pc + kc >= K ? &epilogue : nullptr);
       }
+      if (fused) continue;
       // The epilogue (and the scatter of a C tile to its samples), while the tile is in cache.
       each_sample([&](int64_t n, int64_t p, int64_t col, int64_t len) {
         for (int64_t o = 0; o < rows; ++o) {

@@ -10,12 +10,14 @@
 #include <cstdint>
 
 #include "common/cpu_features.h"
+#include "cpu/gemm/gemm.h"
 
 namespace fastconv::cpu {
 
+// epilogue: nullptr, or the bias (rows of this tile) / ReLU / streaming of gemm.h's TileEpilogue.
 template <typename T>
 using MicroKernelFn = void (*)(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t m,
-                               int64_t n, bool accumulate);
+                               int64_t n, bool accumulate, const TileEpilogue<T>* epilogue);
 
 // Packs rows of a row-major matrix (row stride lds, k contiguous elements each) into panels of
 // `width` rows, zero-padded: packed[((r / width) * k + kk) * width + r % width] = S[r, kk].
