@@ -511,6 +511,8 @@ void forward_gemm(const ConvGeometry& g, const T* x, const T* w, bool w_transpos
   const bool pointwise = g.is_pointwise();
   const int threads = plan.threads;
   const bool stream = stream_output<T>(g);
+  const char* direct_env = std::getenv("FASTCONV_GEMM_DIRECT");  // TEMP measurement hook
+  const bool direct = !(direct_env && direct_env[0] == '0');
   // The weights of every group, packed once and shared read-only by all threads.
   const int64_t a_size = packed_a_size<T>(cog, K);
   Buffer<T> w_packed(plan.shared);
@@ -560,7 +562,12 @@ void forward_gemm(const ConvGeometry& g, const T* x, const T* w, bool w_transpos
       epilogue.bias = bias ? bias + grp * cog + o0 : nullptr;
       epilogue.relu = relu;
       epilogue.stream = stream;
-      for (int64_t pc = 0; pc < K; pc += kcs) {
+      if (direct && pointwise && one_sample) {  // B is X's rows [pc, pc + kc) of this sample: in place
+        const T* xb = x + ((q0 / P) * g.in_channels + grp * cig) * in_plane + q0 % P;
+        gemm_packed_a_rowmajor_b<T>(rows, cols, K, a, K * mr, xb, in_plane, c, ldc, false,
+                                    fused ? &epilogue : nullptr);
+      }
+      for (int64_t pc = 0; pc < K && !(direct && pointwise && one_sample); pc += kcs) {
         const int64_t kc = std::min(kcs, K - pc);
         each_sample([&](int64_t n, int64_t p, int64_t col, int64_t len) {
           const T* xg = x + (n * g.in_channels + grp * cig) * in_plane;

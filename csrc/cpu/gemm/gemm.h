@@ -66,6 +66,14 @@ template <typename T>
 void gemm_packed_panels(int64_t m, int64_t n, int64_t k, const T* a_packed, int64_t a_panel_stride,
                         const T* b_packed, int64_t b_panel_stride, T* c, int64_t ldc,
                         bool accumulate, const TileEpilogue<T>* epilogue = nullptr);
+// C (=|+=) A * B with A in packed panels (as gemm_packed_panels) and B row-major, read in place:
+// B[kk, j] = b[kk * ldb + j], no packing (the forward of a 1x1 conv: B is the input's rows). Only
+// the columns past the last whole nr panel are packed. Same reduction order as gemm_packed_panels
+// (kc slices); the epilogue applies to the last slice.
+template <typename T>
+void gemm_packed_a_rowmajor_b(int64_t m, int64_t n, int64_t k, const T* a_packed,
+                              int64_t a_panel_stride, const T* b, int64_t ldb, T* c, int64_t ldc,
+                              bool accumulate, const TileEpilogue<T>* epilogue = nullptr);
 // The reduction slice length of gemm() and gemm_packed() (fixed, independent of the ISA).
 int64_t gemm_kc();
 

@@ -9,12 +9,13 @@ namespace fastconv::cpu::generic {
 namespace {
 
 template <typename T, int64_t MR, int64_t NR>
-void micro_kernel(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t m, int64_t n,
+void micro_kernel(int64_t kc, const T* a, const T* b, int64_t ldb, T* c, int64_t ldc, int64_t m,
+                  int64_t n,
                   bool accumulate, const TileEpilogue<T>* ep) {
   T acc[MR][NR] = {};
   for (int64_t k = 0; k < kc; ++k) {
     const T* ak = a + k * MR;
-    const T* bk = b + k * NR;
+    const T* bk = b + k * ldb;
     for (int64_t i = 0; i < MR; ++i) {
       const T ai = ak[i];
       for (int64_t j = 0; j < NR; ++j) acc[i][j] += ai * bk[j];

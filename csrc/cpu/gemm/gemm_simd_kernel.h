@@ -26,9 +26,9 @@ inline T epilogue_scalar(T v, const TileEpilogue<T>* ep, int64_t row) {
 
 // The first NC of the tile's NV vectors of columns (B panels are still NV vectors wide).
 // V::stream(p, v): a non-temporal store to a vector-aligned p.
-template <typename V, int MR, int NV, int NC, typename T>
-inline void micro_kernel_columns(int64_t kc, const T* a, const T* b, T* c, int64_t ldc,
-                                 int64_t m, int64_t n, bool accumulate,
+template <typename V, int MR, int NV, int NC, bool PrefetchNextB, typename T>
+inline void micro_kernel_columns(int64_t kc, const T* a, const T* b, int64_t ldb, T* c,
+                                 int64_t ldc, int64_t m, int64_t n, bool accumulate,
                                  const TileEpilogue<T>* ep) {
   constexpr int NR = NC * V::kLanes;  // columns computed
   if (accumulate) {  // C is read after the loop: fetch it now (it may sit in L3 by then)
@@ -47,6 +47,11 @@ inline void micro_kernel_columns(int64_t kc, const T* a, const T* b, T* c, int64
     typename V::type bv[NC];
 #pragma GCC unroll 8
     for (int v = 0; v < NC; ++v) bv[v] = V::load(b + v * V::kLanes);
+    if constexpr (PrefetchNextB) {
+      constexpr int kLine = 64 / int(sizeof(T));
+#pragma GCC unroll 8
+      for (int j = 0; j < NV * V::kLanes; j += kLine) __builtin_prefetch(b + NV * V::kLanes + j);
+    }
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
       const typename V::type ai = V::broadcast(a + i);
@@ -54,7 +59,7 @@ inline void micro_kernel_columns(int64_t kc, const T* a, const T* b, T* c, int64
       for (int v = 0; v < NC; ++v) acc[i][v] = V::fmadd(ai, bv[v], acc[i][v]);
     }
     a += MR;
-    b += NV * V::kLanes;
+    b += ldb;
   }
 
   const bool bias_relu = ep != nullptr && (ep->bias || ep->relu);
@@ -105,14 +110,15 @@ inline void micro_kernel_columns(int64_t kc, const T* a, const T* b, T* c, int64
 // An mr x nr tile; a last panel with at most half its columns used (P = 196 = 6 x 32 + 4) computes
 // only half of them. Every lane runs the same multiply-adds in the same order either way, so a
 // column's result does not depend on the width computed (batch invariance).
-template <typename V, int MR, int NV, typename T>
-inline void micro_kernel(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t m,
-                         int64_t n, bool accumulate, const TileEpilogue<T>* ep) {
+template <typename V, int MR, int NV, bool PrefetchNextB = false, typename T>
+inline void micro_kernel(int64_t kc, const T* a, const T* b, int64_t ldb, T* c, int64_t ldc,
+                         int64_t m, int64_t n, bool accumulate, const TileEpilogue<T>* ep) {
   if constexpr (NV % 2 == 0) {
     if (n <= NV / 2 * V::kLanes)
-      return micro_kernel_columns<V, MR, NV, NV / 2>(kc, a, b, c, ldc, m, n, accumulate, ep);
+      return micro_kernel_columns<V, MR, NV, NV / 2, PrefetchNextB>(kc, a, b, ldb, c, ldc, m, n,
+                                                                   accumulate, ep);
   }
-  micro_kernel_columns<V, MR, NV, NV>(kc, a, b, c, ldc, m, n, accumulate, ep);
+  micro_kernel_columns<V, MR, NV, NV, PrefetchNextB>(kc, a, b, ldb, c, ldc, m, n, accumulate, ep);
 }
 
 // Packs `rows` rows of a row-major matrix S (k contiguous elements each, row stride lds) into
@@ -150,12 +156,16 @@ inline void pack_rows_to_panels(int64_t rows, int64_t k, const T* s, int64_t lds
 template <typename V, int MR, int NV, typename T>
 MicroKernel<T> simd_micro_kernel(const char* name) {
   return {name, MR, NV * V::kLanes,
-          [](int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t m, int64_t n,
-             bool accumulate, const TileEpilogue<T>* ep) {
-            micro_kernel<V, MR, NV>(kc, a, b, c, ldc, m, n, accumulate, ep);
+          [](int64_t kc, const T* a, const T* b, int64_t ldb, T* c, int64_t ldc, int64_t m,
+             int64_t n, bool accumulate, const TileEpilogue<T>* ep) {
+            micro_kernel<V, MR, NV>(kc, a, b, ldb, c, ldc, m, n, accumulate, ep);
           },
           [](int64_t rows, int64_t k, const T* s, int64_t lds, int64_t width, T* packed) {
             pack_rows_to_panels<V>(rows, k, s, lds, width, packed);
+          },
+          [](int64_t kc, const T* a, const T* b, int64_t ldb, T* c, int64_t ldc, int64_t m,
+             int64_t n, bool accumulate, const TileEpilogue<T>* ep) {
+            micro_kernel<V, MR, NV, true>(kc, a, b, ldb, c, ldc, m, n, accumulate, ep);
           }};
 }
 
