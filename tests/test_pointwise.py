@@ -64,3 +64,27 @@ def test_fused_epilogue_and_streamed_stores(case, dtype, rng, monkeypatch):
     gx_ref, _, _ = reference.conv2d_backward(f64(gy), f64(x), f64(w), stride=stride,
                                              groups=groups)
     assert_close(gx, gx_ref, dtype=dtype, reduction=c_out // groups)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("xs, c_out, k, opad", [
+    ((3, 20, 9, 11), 12, 2, 0),       # every output cell written once (no zeroing)
+    ((2, 7, 5, 6), 5, 2, 1),          # output_padding: cells no tap reaches stay zero
+    ((2, 9, 16, 16), 6, 2, 0),        # P = 256: whole tiles of one sample, B read in place
+    ((2, 6, 3, 4, 5), 4, 2, 0),       # 2x2x2/2
+    ((2, 6, 7, 9), 8, 3, 0),          # 3x3/3
+])
+def test_disjoint_tap_transposed_conv(xs, c_out, k, opad, dtype, rng):
+    """conv_transpose with kernel = stride (backward_data of a conv whose taps tile its input)."""
+    nd = len(xs) - 2
+    op = getattr(fastconv, f"conv_transpose{nd}d")
+    x = rng.standard_normal(xs).astype(dtype)
+    w = rng.standard_normal((xs[1], c_out) + (k,) * nd).astype(dtype)
+    args = dict(stride=k, output_padding=opad)
+    y = op(x, w, **args, algorithm="im2col_gemm")
+    y_ref = getattr(reference, f"conv_transpose{nd}d")(x.astype(np.float64), w.astype(np.float64),
+                                                       **args)
+    assert_close(y, y_ref, dtype=dtype, reduction=xs[1])
+    for i in (0, xs[0] - 1):
+        np.testing.assert_array_equal(op(x[i:i + 1], w, **args, algorithm="im2col_gemm"),
+                                      y[i:i + 1])

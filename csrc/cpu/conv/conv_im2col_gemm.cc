@@ -423,6 +423,36 @@ void col2im_accumulate(const ConvGeometry& g, const T* col, int64_t ld, int64_t 
       [](int64_t, int64_t, int64_t) {});
 }
 
+// The same, assigning: for convolutions whose taps cover every input cell exactly once
+// (covers_input_once), where dX needs neither zeroing nor a read before the write.
+template <typename T>
+void col2im_assign(const ConvGeometry& g, const T* col, int64_t ld, int64_t r0, int64_t r1,
+                   int64_t c0, int64_t c1, T* x) {
+  walk_columns(
+      g, r0, r1, c0, c1,
+      [&](int64_t r, int64_t p, int64_t xi, int64_t len, int64_t step) {
+        const T* src = col + r * ld + p;
+        T* dst = x + xi;
+        if (step == 2) {  // U-Net's 2x2/2 up-convolutions
+          for (int64_t t = 0; t < len; ++t) dst[2 * t] = src[t];
+        } else {
+          for (int64_t t = 0; t < len; ++t) dst[t * step] = src[t];
+        }
+      },
+      [](int64_t, int64_t, int64_t) {});
+}
+
+// Kernel = stride, no padding or dilation, and the input exactly tiled by the output's windows
+// (a transposed conv 2x2/2 without output_padding): every input cell is read by exactly one tap
+// of one output position, so backward_data writes each dX cell once.
+bool covers_input_once(const ConvGeometry& g) {
+  for (int d = 0; d < 3; ++d)
+    if (g.kernel[d] != g.stride[d] || g.pad_before[d] != 0 || g.dilation[d] != 1 ||
+        g.out_size[d] * g.stride[d] != g.in_size[d])
+      return false;
+  return true;
+}
+
 // A 1x1 kernel without padding at stride s reads only x[c, od*s0, oh*s1, ow*s2]: it is the
 // pointwise (stride-1) convolution of the input subsampled once, whose GEMM packs contiguous
 // rows (X itself as B) instead of gathering with stride s at every use of a COL cell (ResNet
@@ -641,7 +671,8 @@ void backward_data_im2col_gemm(const ConvGeometry& g, const T* gy, const T* w, T
     return forward_gemm<T>(transposed_pointwise(g), gy, w, true, nullptr, false, gx);
   const int64_t G = g.groups, cig = g.in_channels_per_group(), cog = g.out_channels_per_group();
   const int64_t K = g.gemm_k(), P = g.out_plane(), in_plane = g.in_plane();
-  const int64_t kvol = g.kernel_volume(), nr = gemm_nr<T>();
+  const int64_t kvol = g.kernel_volume(), nr = gemm_nr<T>(), mr = gemm_mr<T>();
+  const bool assign = covers_input_once(g);
   const Im2colPlan plan = plan_im2col<T>(g, ConvPass::BackwardData);
   if (plan.tasks == 0) return;
   const int64_t pt = plan.tile, cb = plan.block, blocks = ceil_div(cig, cb), tasks = plan.tasks;
@@ -671,8 +702,9 @@ void backward_data_im2col_gemm(const ConvGeometry& g, const T* gy, const T* w, T
       const int64_t n0 = unit * spu, n1 = std::min(g.batch, n0 + spu);
       auto gx_block = [&](int64_t n) { return gx + (n * g.in_channels + grp * cig) * in_plane; };
       const T* a_packed = w_packed.data() + (grp * blocks + blk) * a_size;
-      for (int64_t n = n0; n < n1; ++n)
-        std::fill(gx_block(n) + c0 * in_plane, gx_block(n) + c1 * in_plane, T(0));
+      if (!assign)
+        for (int64_t n = n0; n < n1; ++n)
+          std::fill(gx_block(n) + c0 * in_plane, gx_block(n) + c1 * in_plane, T(0));
       // Tiles: the samples [n0, n1) side by side (spu > 1), or one sample's columns in turn.
       const int64_t span = spu > 1 ? (n1 - n0) * P : P;
       for (int64_t q0 = 0; q0 < span; q0 += pt) {
@@ -682,14 +714,24 @@ void backward_data_im2col_gemm(const ConvGeometry& g, const T* gy, const T* w, T
           if (spu == 1) return f(n0, q0, int64_t(0), len);
           for (int64_t n = n0; n < n1; ++n) f(n, int64_t(0), (n - n0) * P, P);
         };
+        if (spu == 1) {  // B = dY's rows of one sample, read in place
+          const T* gyg = gy + (n0 * g.out_channels + grp * cog) * P + q0;
+          gemm_packed_a_rowmajor_b<T>(rows, len, cog, a_packed, cog * mr, gyg, P, col, len, false);
+        } else {
+          each_sample([&](int64_t n, int64_t p, int64_t c, int64_t run) {
+            const T* gyg = gy + (n * g.out_channels + grp * cog) * P + p;
+            for (int64_t o = 0; o < cog; ++o)
+              put_run(b_packed, cog, nr, o, c, gyg + o * P, run, 1);
+          });
+          zero_panel_tail(b_packed, cog, len, nr);
+          gemm_packed<T>(rows, len, cog, a_packed, b_packed, col, len, false);
+        }
         each_sample([&](int64_t n, int64_t p, int64_t c, int64_t run) {
-          const T* gyg = gy + (n * g.out_channels + grp * cog) * P + p;
-          for (int64_t o = 0; o < cog; ++o) put_run(b_packed, cog, nr, o, c, gyg + o * P, run, 1);
-        });
-        zero_panel_tail(b_packed, cog, len, nr);
-        gemm_packed<T>(rows, len, cog, a_packed, b_packed, col, len, false);
-        each_sample([&](int64_t n, int64_t p, int64_t c, int64_t run) {
-          col2im_accumulate(g, col + c, len, r0, r1, p, p + run, gx_block(n));
+          if (assign) {
+            col2im_assign(g, col + c, len, r0, r1, p, p + run, gx_block(n));
+          } else {
+            col2im_accumulate(g, col + c, len, r0, r1, p, p + run, gx_block(n));
+          }
         });
       }
     }
