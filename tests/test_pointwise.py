@@ -88,3 +88,32 @@ def test_disjoint_tap_transposed_conv(xs, c_out, k, opad, dtype, rng):
     for i in (0, xs[0] - 1):
         np.testing.assert_array_equal(op(x[i:i + 1], w, **args, algorithm="im2col_gemm"),
                                       y[i:i + 1])
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("xs, c_out, k, stride, groups", [
+    ((3, 6, 10, 12), 8, 2, 2, 1),           # 2x2/2: the input tiled exactly
+    ((2, 4, 11, 13), 6, 2, 3, 2),           # kernel < stride, odd sizes, groups
+    ((2, 5, 9, 14), 7, (1, 3), (2, 3), 1),  # 1x3 / (2, 3)
+    ((2, 3, 4, 6, 5), 4, 2, 2, 1),          # 2x2x2/2 (the last input column unread)
+])
+def test_disjoint_tap_conv_forward_and_grad_weight(xs, c_out, k, stride, groups, dtype, rng,
+                                                   restore_threads):
+    """Kernels no larger than their stride run as the pointwise conv of the input subsampled once
+    per tap (forward and backward_weight)."""
+    from conftest import check_backward_weight
+    nd = len(xs) - 2
+    k = (k,) * nd if isinstance(k, int) else k
+    conv = getattr(fastconv, f"conv{nd}d")
+    x = rng.standard_normal(xs).astype(dtype)
+    w = rng.standard_normal((c_out, xs[1] // groups) + k).astype(dtype)
+    b = rng.standard_normal(c_out).astype(dtype)
+    args = dict(stride=stride, groups=groups)
+    y = conv(x, w, b, **args, algorithm="im2col_gemm", activation="relu")
+    y_ref = getattr(reference, f"conv{nd}d")(x.astype(np.float64), w.astype(np.float64),
+                                             b.astype(np.float64), **args)
+    assert_close(y, np.maximum(y_ref, 0), dtype=dtype, reduction=w[0].size)
+    np.testing.assert_array_equal(conv(x[1:2], w, b, **args, algorithm="im2col_gemm",
+                                       activation="relu"), y[1:2])
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    check_backward_weight(x, w, gy, args, "im2col_gemm", "disjoint taps")

@@ -456,7 +456,13 @@ bool covers_input_once(const ConvGeometry& g) {
 // A 1x1 kernel without padding at stride s reads only x[c, od*s0, oh*s1, ow*s2]: it is the
 // pointwise (stride-1) convolution of the input subsampled once, whose GEMM packs contiguous
 // rows (X itself as B) instead of gathering with stride s at every use of a COL cell (ResNet
-// projections 1x1/2: the strided gathers bound all three passes).
+// projections 1x1/2: the strided gathers bound all three passes). Likewise a kernel no larger
+// than its stride (disjoint taps, no padding or dilation: U-Net's 2x2/2 up-convolutions, whose
+// forward and backward_weight are conv's): each tap (a, b, e) of channel c reads its own
+// subsampled plane, so the conv is the pointwise one with C_in * kernel volume channels (the
+// weights [C_out][C_in][taps] are already its [C_out][C_in * taps]) over those planes, built in one
+// pass instead of a stride-s gather per row block. Its backward_data keeps the column path,
+// which scatters each GEMM tile from cache (col2im_assign).
 bool strided_pointwise(const ConvGeometry& g) {
   if (g.is_pointwise() || g.batch == 0 || g.out_plane() == 0) return false;
   for (int d = 0; d < 3; ++d)
@@ -466,41 +472,69 @@ bool strided_pointwise(const ConvGeometry& g) {
   return true;
 }
 
+bool disjoint_taps(const ConvGeometry& g) {
+  if (g.is_pointwise() || g.batch == 0 || g.out_plane() == 0) return false;
+  for (int d = 0; d < 3; ++d)
+    if (g.kernel[d] > g.stride[d] || g.pad_before[d] != 0 ||
+        (g.kernel[d] > 1 && g.dilation[d] != 1) ||
+        (g.out_size[d] - 1) * g.stride[d] + g.kernel[d] > g.in_size[d])
+      return false;
+  return true;
+}
+
+bool subsampled_pointwise(const ConvGeometry& g, ConvPass pass) {
+  return strided_pointwise(g) || (pass != ConvPass::BackwardData && disjoint_taps(g));
+}
+
 ConvGeometry subsampled_geometry(const ConvGeometry& g) {
   ConvGeometry s = g;
+  s.in_channels = g.in_channels * g.kernel_volume();
   for (int d = 0; d < 3; ++d) {
     s.in_size[d] = g.out_size[d];
+    s.kernel[d] = 1;
     s.stride[d] = 1;
     s.dilation[d] = 1;
   }
   return s;
 }
 
-// For every (sample, channel) plane: f(full plane, subsampled plane, od, oh, strided row offset)
-// for each output row; threads split the planes.
+// For every (sample, channel) plane and tap: f(full plane row offset, subsampled plane row
+// offset, length, stride) for each output row; threads split the planes.
 template <typename F>
 void each_subsampled_row(const ConvGeometry& g, F f) {
   const int64_t planes = g.batch * g.in_channels, in_plane = g.in_plane(), P = g.out_plane();
   const int64_t OD = g.out_size[0], OH = g.out_size[1], OW = g.out_size[2];
-#pragma omp parallel for schedule(static) num_threads(threads_for(planes, planes * P))
+  const int64_t KD = g.kernel[0], KH = g.kernel[1], KW = g.kernel[2], kvol = g.kernel_volume();
+#pragma omp parallel for schedule(static) num_threads(threads_for(planes, planes * kvol * P))
   for (int64_t pl = 0; pl < planes; ++pl) {
     const FlushDenormals flush_denormals;
-    for (int64_t od = 0; od < OD; ++od)
-      for (int64_t oh = 0; oh < OH; ++oh)
-        f(pl * in_plane + (od * g.stride[0] * g.in_size[1] + oh * g.stride[1]) * g.in_size[2],
-          pl * P + (od * OH + oh) * OW, OW, g.stride[2]);
+    for (int64_t a = 0; a < KD; ++a)
+      for (int64_t b = 0; b < KH; ++b)
+        for (int64_t e = 0; e < KW; ++e) {
+          const int64_t tap = (a * KH + b) * KW + e;
+          for (int64_t od = 0; od < OD; ++od)
+            for (int64_t oh = 0; oh < OH; ++oh)
+              f(pl * in_plane +
+                    ((od * g.stride[0] + a) * g.in_size[1] + oh * g.stride[1] + b) * g.in_size[2] +
+                    e,
+                (pl * kvol + tap) * P + (od * OH + oh) * OW, OW, g.stride[2]);
+        }
   }
 }
 
-// xs[n, c, o] = x[n, c, at output position o's input cell]
+// xs[n, c * kvol + tap, o] = x[n, c, at output position o's input cell for that tap]
 template <typename T>
 void subsample(const ConvGeometry& g, const T* x, T* xs) {
   each_subsampled_row(g, [&](int64_t xi, int64_t si, int64_t len, int64_t step) {
-    for (int64_t t = 0; t < len; ++t) xs[si + t] = x[xi + t * step];
+    if (step == 2) {
+      for (int64_t t = 0; t < len; ++t) xs[si + t] = x[xi + 2 * t];
+    } else {
+      for (int64_t t = 0; t < len; ++t) xs[si + t] = x[xi + t * step];
+    }
   });
 }
 
-// The adjoint: x = 0 except x[n, c, at output position o's input cell] = xs[n, c, o].
+// The adjoint (1x1 kernels): x = 0 except x[n, c, at output position o's input cell] = xs[n, c, o].
 template <typename T>
 void unsubsample(const ConvGeometry& g, const T* xs, T* x) {
   std::fill(x, x + g.batch * g.in_channels * g.in_plane(), T(0));
@@ -510,7 +544,7 @@ void unsubsample(const ConvGeometry& g, const T* xs, T* x) {
 }
 
 int64_t subsampled_elements(const ConvGeometry& g) {
-  return g.batch * g.in_channels * g.out_plane();
+  return g.batch * g.in_channels * g.kernel_volume() * g.out_plane();
 }
 
 // Non-temporal output stores: where the reduction is one kc slice (each C tile stored once, never
@@ -652,7 +686,7 @@ bool backward_data_as_forward(const ConvGeometry& g) {
 template <typename T>
 void forward_im2col_gemm(const ConvGeometry& g, const T* x, const T* w, const T* bias, bool relu,
                          T* y) {
-  if (strided_pointwise(g)) {
+  if (subsampled_pointwise(g, ConvPass::Forward)) {
     Buffer<T> xs(subsampled_elements(g));
     subsample(g, x, xs.data());
     return forward_gemm(subsampled_geometry(g), xs.data(), w, false, bias, relu, y);
@@ -740,7 +774,7 @@ void backward_data_im2col_gemm(const ConvGeometry& g, const T* gy, const T* w, T
 
 template <typename T>
 void backward_weight_im2col_gemm(const ConvGeometry& g, const T* x, const T* gy, T* gw) {
-  if (strided_pointwise(g)) {
+  if (subsampled_pointwise(g, ConvPass::BackwardWeight)) {
     Buffer<T> xs(subsampled_elements(g));
     subsample(g, x, xs.data());
     return backward_weight_im2col_gemm(subsampled_geometry(g), xs.data(), gy, gw);
@@ -846,7 +880,7 @@ void backward_weight_im2col_gemm(const ConvGeometry& g, const T* x, const T* gy,
 
 template <typename T>
 int64_t im2col_gemm_workspace_bytes(const ConvGeometry& g, ConvPass pass) {
-  if (strided_pointwise(g))
+  if (subsampled_pointwise(g, pass))
     return subsampled_elements(g) * int64_t(sizeof(T)) +
            im2col_gemm_workspace_bytes<T>(subsampled_geometry(g), pass);
   if (pass == ConvPass::BackwardData && backward_data_as_forward(g))
