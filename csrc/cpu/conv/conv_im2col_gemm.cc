@@ -548,9 +548,12 @@ int64_t subsampled_elements(const ConvGeometry& g) {
 }
 
 // Non-temporal output stores: where the reduction is one kc slice (each C tile stored once, never
-// read back) and the output is far beyond the L2 caches, so that its lines would be fetched only
-// to be overwritten (read-for-ownership) and evicted again.
-constexpr int64_t kStreamMinOutputBytes = 8 << 20;
+// read back) and the output is beyond the L2 caches (2 x 1 MiB), so that its lines would be
+// fetched only to be overwritten (read-for-ownership) and evicted again. Measured (1 thread, CPU
+// ms, forced off / on in one process, load ~7): ResNet-50 res2 1x1 expand b8 forward (25.7 MB
+// out) 10.9 / 8.8, res2 reduce (6.4 MB) 10.1 / 9.6, MobileNetV2 1x1 144->24 b8 (2.4 MB) 3.8 /
+// 3.4; backward_data (the same GEMM, dX out) of 144->24 (14.5 MB) 3.3 / 2.4.
+constexpr int64_t kStreamMinOutputBytes = 2 << 20;
 
 // FASTCONV_GEMM_STREAM=0 / 1: a test and measurement hook forcing it off / on (read per call).
 template <typename T>
@@ -575,8 +578,6 @@ void forward_gemm(const ConvGeometry& g, const T* x, const T* w, bool w_transpos
   const bool pointwise = g.is_pointwise();
   const int threads = plan.threads;
   const bool stream = stream_output<T>(g);
-  const char* direct_env = std::getenv("FASTCONV_GEMM_DIRECT");  // TEMP measurement hook
-  const bool direct = !(direct_env && direct_env[0] == '0');
   // The weights of every group, packed once and shared read-only by all threads.
   const int64_t a_size = packed_a_size<T>(cog, K);
   Buffer<T> w_packed(plan.shared);
@@ -626,12 +627,12 @@ void forward_gemm(const ConvGeometry& g, const T* x, const T* w, bool w_transpos
       epilogue.bias = bias ? bias + grp * cog + o0 : nullptr;
       epilogue.relu = relu;
       epilogue.stream = stream;
-      if (direct && pointwise && one_sample) {  // B is X's rows [pc, pc + kc) of this sample: in place
+      if (pointwise && one_sample) {  // B is X's rows [pc, pc + kc) of this sample: in place
         const T* xb = x + ((q0 / P) * g.in_channels + grp * cig) * in_plane + q0 % P;
         gemm_packed_a_rowmajor_b<T>(rows, cols, K, a, K * mr, xb, in_plane, c, ldc, false,
                                     fused ? &epilogue : nullptr);
       }
-      for (int64_t pc = 0; pc < K && !(direct && pointwise && one_sample); pc += kcs) {
+      for (int64_t pc = 0; pc < K && !(pointwise && one_sample); pc += kcs) {
         const int64_t kc = std::min(kcs, K - pc);
         each_sample([&](int64_t n, int64_t p, int64_t col, int64_t len) {
           const T* xg = x + (n * g.in_channels + grp * cig) * in_plane;
