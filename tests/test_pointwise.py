@@ -14,10 +14,11 @@ from conftest import assert_close
 
 DTYPES = [np.float32, np.float64]
 
-# (x shape, c_out, stride, groups): P = 64 (whole 32-column panels, vector-aligned rows),
+# (x shape, c_out, stride, groups): P = 4096 and P = 64 (whole 32-column panels, vector-aligned rows),
 # P = 49 (tiles straddling samples), P = 90 with odd channel counts, K = 300 (two kc slices),
 # a strided 1x1 (subsampled once), groups.
 CASES = [
+    ((2, 20, 64, 64), 40, 1, 1),  # output of 1.3 MB: allocated aligned, so the streaming runs
     ((3, 20, 8, 8), 40, 1, 1),
     ((4, 17, 7, 7), 13, 1, 1),
     ((2, 9, 9, 10), 19, 1, 1),
