@@ -74,6 +74,7 @@ def test_fused_epilogue_and_streamed_stores(case, dtype, rng, monkeypatch):
     ((2, 9, 16, 16), 6, 2, 0),        # P = 256: whole tiles of one sample, B read in place
     ((2, 6, 3, 4, 5), 4, 2, 0),       # 2x2x2/2
     ((2, 6, 7, 9), 8, 3, 0),          # 3x3/3
+    ((2, 5, 9), 3, 2, 0),             # conv_transpose1d 2/2
 ])
 def test_disjoint_tap_transposed_conv(xs, c_out, k, opad, dtype, rng):
     """conv_transpose with kernel = stride (backward_data of a conv whose taps tile its input)."""

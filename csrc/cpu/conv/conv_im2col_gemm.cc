@@ -442,6 +442,32 @@ void col2im_assign(const ConvGeometry& g, const T* col, int64_t ld, int64_t r0, 
       [](int64_t, int64_t, int64_t) {});
 }
 
+// col2im_assign for taps that tile the input once with kernel and stride 2 along the width and 1
+// along the depth (convT 2x2/2): the two taps of a row pair fill adjacent cells, written together.
+template <typename T>
+void col2im_assign_pairs(const ConvGeometry& g, const T* col, int64_t ld, int64_t r0, int64_t r1,
+                         int64_t c0, int64_t c1, T* x) {
+  const int64_t OH = g.out_size[1], OW = g.out_size[2], IH = g.in_size[1], IW = g.in_size[2];
+  const int64_t KH = g.kernel[1], kvol = g.kernel_volume(), in_plane = g.in_plane();
+  for (int64_t r = r0; r < r1; r += 2) {  // rows (c, kh, 0) and (c, kh, 1)
+    const int64_t c = r / kvol, kh = (r % kvol) / 2;
+    const T* even = col + (r - r0) * ld;
+    const T* odd = even + ld;
+    for (int64_t p = c0; p < c1;) {
+      const int64_t od = p / (OH * OW), oh = (p / OW) % OH, ow = p % OW;
+      const int64_t len = std::min(OW - ow, c1 - p);
+      T* dst = x + c * in_plane + (od * IH + oh * KH + kh) * IW + 2 * ow;
+      const T* e = even + (p - c0);
+      const T* o = odd + (p - c0);
+      for (int64_t t = 0; t < len; ++t) {
+        dst[2 * t] = e[t];
+        dst[2 * t + 1] = o[t];
+      }
+      p += len;
+    }
+  }
+}
+
 // Kernel = stride, no padding or dilation, and the input exactly tiled by the output's windows
 // (a transposed conv 2x2/2 without output_padding): every input cell is read by exactly one tap
 // of one output position, so backward_data writes each dX cell once.
@@ -708,6 +734,7 @@ void backward_data_im2col_gemm(const ConvGeometry& g, const T* gy, const T* w, T
   const int64_t K = g.gemm_k(), P = g.out_plane(), in_plane = g.in_plane();
   const int64_t kvol = g.kernel_volume(), nr = gemm_nr<T>(), mr = gemm_mr<T>();
   const bool assign = covers_input_once(g);
+  const bool pairs = assign && g.kernel[2] == 2 && g.kernel[0] == 1;
   const Im2colPlan plan = plan_im2col<T>(g, ConvPass::BackwardData);
   if (plan.tasks == 0) return;
   const int64_t pt = plan.tile, cb = plan.block, blocks = ceil_div(cig, cb), tasks = plan.tasks;
@@ -762,7 +789,9 @@ void backward_data_im2col_gemm(const ConvGeometry& g, const T* gy, const T* w, T
           gemm_packed<T>(rows, len, cog, a_packed, b_packed, col, len, false);
         }
         each_sample([&](int64_t n, int64_t p, int64_t c, int64_t run) {
-          if (assign) {
+          if (assign && pairs) {
+            col2im_assign_pairs(g, col + c, len, r0, r1, p, p + run, gx_block(n));
+          } else if (assign) {
             col2im_assign(g, col + c, len, r0, r1, p, p + run, gx_block(n));
           } else {
             col2im_accumulate(g, col + c, len, r0, r1, p, p + run, gx_block(n));
