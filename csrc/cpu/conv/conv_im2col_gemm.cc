@@ -908,6 +908,10 @@ void backward_weight_im2col_gemm(const ConvGeometry& g, const T* x, const T* gy,
   }
 }
 
+bool im2col_gemm_subsamples(const ConvGeometry& g, ConvPass pass) {
+  return subsampled_pointwise(g, pass);
+}
+
 template <typename T>
 int64_t im2col_gemm_workspace_bytes(const ConvGeometry& g, ConvPass pass) {
   if (subsampled_pointwise(g, pass))
