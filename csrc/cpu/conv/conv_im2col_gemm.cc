@@ -10,8 +10,12 @@
 // packed-panel layout, one kc slice of rows at a time (no second copy); backward_weight, whose
 // B = COL^T needs panels across rows, builds the tile row-major with contiguous runs and packs it
 // with SIMD block transposes (as it packs dY). The weights are packed once per call. A 1x1,
-// stride-1, unpadded kernel packs X itself as COL, and its backward_data is the forward of the
-// transposed 1x1 conv; a strided unpadded 1x1 is the 1x1 conv of the input subsampled once.
+// stride-1, unpadded kernel has X itself as COL: a column tile inside one sample is read in place
+// (gemm_packed_a_rowmajor_b, no packing), one straddling samples is packed; its backward_data is
+// the forward of the transposed 1x1 conv. A strided unpadded 1x1, and the forward and
+// backward_weight of a kernel no larger than its stride (disjoint taps), are the 1x1 conv of the
+// input subsampled once (per tap). Forward tiles written in place get the bias / ReLU from the
+// GEMM's last stores, non-temporal where the output is large (stream_output).
 //
 // Threads split the *outputs* (forward: group x column tile x output-channel block;
 // backward_data: group x run of samples x channel block; backward_weight: group x group of row
