@@ -119,3 +119,22 @@ def test_disjoint_tap_conv_forward_and_grad_weight(xs, c_out, k, stride, groups,
                                        activation="relu"), y[1:2])
     gy = rng.standard_normal(y.shape).astype(dtype)
     check_backward_weight(x, w, gy, args, "im2col_gemm", "disjoint taps")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_streamed_forward_same_bits_for_any_thread_count(dtype, rng, monkeypatch, restore_threads):
+    """Thread invariance through the streamed, fused, read-in-place path (1x1 at P = 4096)."""
+    monkeypatch.setenv("FASTCONV_GEMM_STREAM", "1")
+    x = rng.standard_normal((3, 24, 64, 64)).astype(dtype)
+    w = rng.standard_normal((40, 24, 1, 1)).astype(dtype)
+    b = rng.standard_normal(40).astype(dtype)
+    results = []
+    for t in (1, 2, 3):
+        fastconv.set_num_threads(t)
+        y = fastconv.conv2d(x, w, b, activation="relu", algorithm="im2col_gemm")
+        gx, _, _ = fastconv.conv2d_backward(y, x, w, output_mask=(True, False, False),
+                                            algorithm="im2col_gemm")
+        results.append((y, gx))
+    for y, gx in results[1:]:
+        np.testing.assert_array_equal(y, results[0][0])
+        np.testing.assert_array_equal(gx, results[0][1])
