@@ -453,6 +453,14 @@ ConvAlgorithm choose_conv_algorithm(const ConvGeometry& g, ConvPass pass,
   if (prefer_winograd(g, pass, element_size) ||
       prefer_dilation_phases_winograd(g, pass, element_size))
     return ConvAlgorithm::Winograd;
+  // A forward whose taps never overlap (kernel <= stride, unpadded: the conv forward that is
+  // conv_transpose's backward_data for U-Net's 2x2/2 up-convolutions) is a pointwise GEMM over the
+  // input subsampled once per tap on im2col_gemm, where implicit_gemm gathers it per frame.
+  // Measured (benchmarks/results/gemm_cpu.md, forced in one bench run, load ~7, ms im2col_gemm /
+  // implicit_gemm, 1 / 2 threads): U-Net convT 2x2/2 128->64 b8 5.16 / 9.78, 4.84 / 5.75;
+  // 3-D U-Net convT 2x2x2/2 b1 13.9 / 15.3, 13.7 / 15.7; 1024->512 b1 68.7 / 78.2, 60.3 / 64.7.
+  if (pass == ConvPass::Forward && im2col_gemm_subsamples(g, pass) && g.kernel_volume() > 1)
+    return ConvAlgorithm::Im2colGemm;
   if (prefer_implicit_gemm(g, pass, element_size)) return ConvAlgorithm::ImplicitGemm;
   return ConvAlgorithm::Im2colGemm;
 }

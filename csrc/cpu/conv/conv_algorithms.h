@@ -17,6 +17,9 @@ template <typename T>
 void backward_data_im2col_gemm(const ConvGeometry& g, const T* gy, const T* w, T* gx);
 template <typename T>
 void backward_weight_im2col_gemm(const ConvGeometry& g, const T* x, const T* gy, T* gw);
+// True where im2col_gemm runs the pass as the pointwise conv of its input subsampled once (1x1
+// strided kernels; kernels no larger than their stride, unpadded: forward and backward_weight).
+bool im2col_gemm_subsamples(const ConvGeometry& g, ConvPass pass);
 // Bytes im2col_gemm allocates for one pass (packed weights, COL and dY tiles per thread).
 template <typename T>
 int64_t im2col_gemm_workspace_bytes(const ConvGeometry& g, ConvPass pass);

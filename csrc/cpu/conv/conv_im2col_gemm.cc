@@ -10,8 +10,12 @@
 // packed-panel layout, one kc slice of rows at a time (no second copy); backward_weight, whose
 // B = COL^T needs panels across rows, builds the tile row-major with contiguous runs and packs it
 // with SIMD block transposes (as it packs dY). The weights are packed once per call. A 1x1,
-// stride-1, unpadded kernel packs X itself as COL, and its backward_data is the forward of the
-// transposed 1x1 conv; a strided unpadded 1x1 is the 1x1 conv of the input subsampled once.
+// stride-1, unpadded kernel has X itself as COL: a column tile inside one sample is read in place
+// (gemm_packed_a_rowmajor_b, no packing), one straddling samples is packed; its backward_data is
+// the forward of the transposed 1x1 conv. A strided unpadded 1x1, and the forward and
+// backward_weight of a kernel no larger than its stride (disjoint taps), are the 1x1 conv of the
+// input subsampled once (per tap). Forward tiles written in place get the bias / ReLU from the
+// GEMM's last stores, non-temporal where the output is large (stream_output).
 //
 // Threads split the *outputs* (forward: group x column tile x output-channel block;
 // backward_data: group x run of samples x channel block; backward_weight: group x group of row
@@ -21,6 +25,7 @@
 // backward_data compute every column with the same instructions wherever it sits in a tile, so
 // a sample's result does not depend on its batch either.
 #include <algorithm>
+#include <cstdlib>
 #include <memory>
 #include <stdexcept>
 #include <vector>
@@ -422,10 +427,72 @@ void col2im_accumulate(const ConvGeometry& g, const T* col, int64_t ld, int64_t 
       [](int64_t, int64_t, int64_t) {});
 }
 
+// The same, assigning: for convolutions whose taps cover every input cell exactly once
+// (covers_input_once), where dX needs neither zeroing nor a read before the write.
+template <typename T>
+void col2im_assign(const ConvGeometry& g, const T* col, int64_t ld, int64_t r0, int64_t r1,
+                   int64_t c0, int64_t c1, T* x) {
+  walk_columns(
+      g, r0, r1, c0, c1,
+      [&](int64_t r, int64_t p, int64_t xi, int64_t len, int64_t step) {
+        const T* src = col + r * ld + p;
+        T* dst = x + xi;
+        if (step == 2) {  // U-Net's 2x2/2 up-convolutions
+          for (int64_t t = 0; t < len; ++t) dst[2 * t] = src[t];
+        } else {
+          for (int64_t t = 0; t < len; ++t) dst[t * step] = src[t];
+        }
+      },
+      [](int64_t, int64_t, int64_t) {});
+}
+
+// col2im_assign for taps that tile the input once with kernel and stride 2 along the width and 1
+// along the depth (convT 2x2/2): the two taps of a row pair fill adjacent cells, written together.
+template <typename T>
+void col2im_assign_pairs(const ConvGeometry& g, const T* col, int64_t ld, int64_t r0, int64_t r1,
+                         int64_t c0, int64_t c1, T* x) {
+  const int64_t OH = g.out_size[1], OW = g.out_size[2], IH = g.in_size[1], IW = g.in_size[2];
+  const int64_t KH = g.kernel[1], kvol = g.kernel_volume(), in_plane = g.in_plane();
+  for (int64_t r = r0; r < r1; r += 2) {  // rows (c, kh, 0) and (c, kh, 1)
+    const int64_t c = r / kvol, kh = (r % kvol) / 2;
+    const T* even = col + (r - r0) * ld;
+    const T* odd = even + ld;
+    for (int64_t p = c0; p < c1;) {
+      const int64_t od = p / (OH * OW), oh = (p / OW) % OH, ow = p % OW;
+      const int64_t len = std::min(OW - ow, c1 - p);
+      T* dst = x + c * in_plane + (od * IH + oh * KH + kh) * IW + 2 * ow;
+      const T* e = even + (p - c0);
+      const T* o = odd + (p - c0);
+      for (int64_t t = 0; t < len; ++t) {
+        dst[2 * t] = e[t];
+        dst[2 * t + 1] = o[t];
+      }
+      p += len;
+    }
+  }
+}
+
+// Kernel = stride, no padding or dilation, and the input exactly tiled by the output's windows
+// (a transposed conv 2x2/2 without output_padding): every input cell is read by exactly one tap
+// of one output position, so backward_data writes each dX cell once.
+bool covers_input_once(const ConvGeometry& g) {
+  for (int d = 0; d < 3; ++d)
+    if (g.kernel[d] != g.stride[d] || g.pad_before[d] != 0 || g.dilation[d] != 1 ||
+        g.out_size[d] * g.stride[d] != g.in_size[d])
+      return false;
+  return true;
+}
+
 // A 1x1 kernel without padding at stride s reads only x[c, od*s0, oh*s1, ow*s2]: it is the
 // pointwise (stride-1) convolution of the input subsampled once, whose GEMM packs contiguous
 // rows (X itself as B) instead of gathering with stride s at every use of a COL cell (ResNet
-// projections 1x1/2: the strided gathers bound all three passes).
+// projections 1x1/2: the strided gathers bound all three passes). Likewise a kernel no larger
+// than its stride (disjoint taps, no padding or dilation: U-Net's 2x2/2 up-convolutions, whose
+// forward and backward_weight are conv's): each tap (a, b, e) of channel c reads its own
+// subsampled plane, so the conv is the pointwise one with C_in * kernel volume channels (the
+// weights [C_out][C_in][taps] are already its [C_out][C_in * taps]) over those planes, built in one
+// pass instead of a stride-s gather per row block. Its backward_data keeps the column path,
+// which scatters each GEMM tile from cache (col2im_assign).
 bool strided_pointwise(const ConvGeometry& g) {
   if (g.is_pointwise() || g.batch == 0 || g.out_plane() == 0) return false;
   for (int d = 0; d < 3; ++d)
@@ -435,41 +502,69 @@ bool strided_pointwise(const ConvGeometry& g) {
   return true;
 }
 
+bool disjoint_taps(const ConvGeometry& g) {
+  if (g.is_pointwise() || g.batch == 0 || g.out_plane() == 0) return false;
+  for (int d = 0; d < 3; ++d)
+    if (g.kernel[d] > g.stride[d] || g.pad_before[d] != 0 ||
+        (g.kernel[d] > 1 && g.dilation[d] != 1) ||
+        (g.out_size[d] - 1) * g.stride[d] + g.kernel[d] > g.in_size[d])
+      return false;
+  return true;
+}
+
+bool subsampled_pointwise(const ConvGeometry& g, ConvPass pass) {
+  return strided_pointwise(g) || (pass != ConvPass::BackwardData && disjoint_taps(g));
+}
+
 ConvGeometry subsampled_geometry(const ConvGeometry& g) {
   ConvGeometry s = g;
+  s.in_channels = g.in_channels * g.kernel_volume();
   for (int d = 0; d < 3; ++d) {
     s.in_size[d] = g.out_size[d];
+    s.kernel[d] = 1;
     s.stride[d] = 1;
     s.dilation[d] = 1;
   }
   return s;
 }
 
-// For every (sample, channel) plane: f(full plane, subsampled plane, od, oh, strided row offset)
-// for each output row; threads split the planes.
+// For every (sample, channel) plane and tap: f(full plane row offset, subsampled plane row
+// offset, length, stride) for each output row; threads split the planes.
 template <typename F>
 void each_subsampled_row(const ConvGeometry& g, F f) {
   const int64_t planes = g.batch * g.in_channels, in_plane = g.in_plane(), P = g.out_plane();
   const int64_t OD = g.out_size[0], OH = g.out_size[1], OW = g.out_size[2];
-#pragma omp parallel for schedule(static) num_threads(threads_for(planes, planes * P))
+  const int64_t KD = g.kernel[0], KH = g.kernel[1], KW = g.kernel[2], kvol = g.kernel_volume();
+#pragma omp parallel for schedule(static) num_threads(threads_for(planes, planes * kvol * P))
   for (int64_t pl = 0; pl < planes; ++pl) {
     const FlushDenormals flush_denormals;
-    for (int64_t od = 0; od < OD; ++od)
-      for (int64_t oh = 0; oh < OH; ++oh)
-        f(pl * in_plane + (od * g.stride[0] * g.in_size[1] + oh * g.stride[1]) * g.in_size[2],
-          pl * P + (od * OH + oh) * OW, OW, g.stride[2]);
+    for (int64_t a = 0; a < KD; ++a)
+      for (int64_t b = 0; b < KH; ++b)
+        for (int64_t e = 0; e < KW; ++e) {
+          const int64_t tap = (a * KH + b) * KW + e;
+          for (int64_t od = 0; od < OD; ++od)
+            for (int64_t oh = 0; oh < OH; ++oh)
+              f(pl * in_plane +
+                    ((od * g.stride[0] + a) * g.in_size[1] + oh * g.stride[1] + b) * g.in_size[2] +
+                    e,
+                (pl * kvol + tap) * P + (od * OH + oh) * OW, OW, g.stride[2]);
+        }
   }
 }
 
-// xs[n, c, o] = x[n, c, at output position o's input cell]
+// xs[n, c * kvol + tap, o] = x[n, c, at output position o's input cell for that tap]
 template <typename T>
 void subsample(const ConvGeometry& g, const T* x, T* xs) {
   each_subsampled_row(g, [&](int64_t xi, int64_t si, int64_t len, int64_t step) {
-    for (int64_t t = 0; t < len; ++t) xs[si + t] = x[xi + t * step];
+    if (step == 2) {
+      for (int64_t t = 0; t < len; ++t) xs[si + t] = x[xi + 2 * t];
+    } else {
+      for (int64_t t = 0; t < len; ++t) xs[si + t] = x[xi + t * step];
+    }
   });
 }
 
-// The adjoint: x = 0 except x[n, c, at output position o's input cell] = xs[n, c, o].
+// The adjoint (1x1 kernels): x = 0 except x[n, c, at output position o's input cell] = xs[n, c, o].
 template <typename T>
 void unsubsample(const ConvGeometry& g, const T* xs, T* x) {
   std::fill(x, x + g.batch * g.in_channels * g.in_plane(), T(0));
@@ -479,7 +574,23 @@ void unsubsample(const ConvGeometry& g, const T* xs, T* x) {
 }
 
 int64_t subsampled_elements(const ConvGeometry& g) {
-  return g.batch * g.in_channels * g.out_plane();
+  return g.batch * g.in_channels * g.kernel_volume() * g.out_plane();
+}
+
+// Non-temporal output stores: where the reduction is one kc slice (each C tile stored once, never
+// read back) and the output is beyond the L2 caches (2 x 1 MiB), so that its lines would be
+// fetched only to be overwritten (read-for-ownership) and evicted again. Measured (1 thread, CPU
+// ms, forced off / on in one process, load ~7): ResNet-50 res2 1x1 expand b8 forward (25.7 MB
+// out) 10.9 / 8.8, res2 reduce (6.4 MB) 10.1 / 9.6, MobileNetV2 1x1 144->24 b8 (2.4 MB) 3.8 /
+// 3.4; backward_data (the same GEMM, dX out) of 144->24 (14.5 MB) 3.3 / 2.4.
+constexpr int64_t kStreamMinOutputBytes = 2 << 20;
+
+// FASTCONV_GEMM_STREAM=0 / 1: a test and measurement hook forcing it off / on (read per call).
+template <typename T>
+bool stream_output(const ConvGeometry& g) {
+  if (const char* force = std::getenv("FASTCONV_GEMM_STREAM")) return force[0] == '1';
+  return g.gemm_k() <= gemm_kc() &&
+         g.batch * g.out_channels * g.out_plane() * int64_t(sizeof(T)) >= kStreamMinOutputBytes;
 }
 
 // The forward; w_transposed: the weights of group g are w[g][k][o] (backward_data of a pointwise
@@ -496,6 +607,7 @@ void forward_gemm(const ConvGeometry& g, const T* x, const T* w, bool w_transpos
   const int64_t rb = plan.rows, row_blocks = ceil_div(cog, rb);
   const bool pointwise = g.is_pointwise();
   const int threads = plan.threads;
+  const bool stream = stream_output<T>(g);
   // The weights of every group, packed once and shared read-only by all threads.
   const int64_t a_size = packed_a_size<T>(cog, K);
   Buffer<T> w_packed(plan.shared);
@@ -538,7 +650,19 @@ void forward_gemm(const ConvGeometry& g, const T* x, const T* w, bool w_transpos
       T* c = one_sample ? y_out + (q0 / P) * g.out_channels * P + q0 % P : c_tile;
       const int64_t ldc = one_sample ? P : cols;
       const T* a = w_packed.data() + grp * a_size + (o0 / mr) * K * mr;
-      for (int64_t pc = 0; pc < K; pc += kcs) {
+      // A tile written in place gets its epilogue from the GEMM's last stores (the output is
+      // written once), streamed past the caches when the output is large and written in one go.
+      const bool fused = one_sample && K > 0;
+      TileEpilogue<T> epilogue;
+      epilogue.bias = bias ? bias + grp * cog + o0 : nullptr;
+      epilogue.relu = relu;
+      epilogue.stream = stream;
+      if (pointwise && one_sample) {  // B is X's rows [pc, pc + kc) of this sample: in place
+        const T* xb = x + ((q0 / P) * g.in_channels + grp * cig) * in_plane + q0 % P;
+        gemm_packed_a_rowmajor_b<T>(rows, cols, K, a, K * mr, xb, in_plane, c, ldc, false,
+                                    fused ? &epilogue : nullptr);
+      }
+      for (int64_t pc = 0; pc < K && !(pointwise && one_sample); pc += kcs) {
         const int64_t kc = std::min(kcs, K - pc);
         each_sample([&](int64_t n, int64_t p, int64_t col, int64_t len) {
           const T* xg = x + (n * g.in_channels + grp * cig) * in_plane;
@@ -559,8 +683,9 @@ void forward_gemm(const ConvGeometry& g, const T* x, const T* w, bool w_transpos
         });
         zero_panel_tail(b_packed, kc, cols, nr);
         gemm_packed_panels<T>(rows, cols, kc, a + pc * mr, K * mr, b_packed, kc * nr, c, ldc,
-                              pc > 0);
+                              pc > 0, fused && pc + kc >= K ? &epilogue : nullptr);
       }
+      if (fused) continue;
       // The epilogue (and the scatter of a C tile to its samples), while the tile is in cache.
       each_sample([&](int64_t n, int64_t p, int64_t col, int64_t len) {
         for (int64_t o = 0; o < rows; ++o) {
@@ -592,7 +717,7 @@ bool backward_data_as_forward(const ConvGeometry& g) {
 template <typename T>
 void forward_im2col_gemm(const ConvGeometry& g, const T* x, const T* w, const T* bias, bool relu,
                          T* y) {
-  if (strided_pointwise(g)) {
+  if (subsampled_pointwise(g, ConvPass::Forward)) {
     Buffer<T> xs(subsampled_elements(g));
     subsample(g, x, xs.data());
     return forward_gemm(subsampled_geometry(g), xs.data(), w, false, bias, relu, y);
@@ -611,7 +736,9 @@ void backward_data_im2col_gemm(const ConvGeometry& g, const T* gy, const T* w, T
     return forward_gemm<T>(transposed_pointwise(g), gy, w, true, nullptr, false, gx);
   const int64_t G = g.groups, cig = g.in_channels_per_group(), cog = g.out_channels_per_group();
   const int64_t K = g.gemm_k(), P = g.out_plane(), in_plane = g.in_plane();
-  const int64_t kvol = g.kernel_volume(), nr = gemm_nr<T>();
+  const int64_t kvol = g.kernel_volume(), nr = gemm_nr<T>(), mr = gemm_mr<T>();
+  const bool assign = covers_input_once(g);
+  const bool pairs = assign && g.kernel[2] == 2 && g.kernel[0] == 1;
   const Im2colPlan plan = plan_im2col<T>(g, ConvPass::BackwardData);
   if (plan.tasks == 0) return;
   const int64_t pt = plan.tile, cb = plan.block, blocks = ceil_div(cig, cb), tasks = plan.tasks;
@@ -641,8 +768,9 @@ void backward_data_im2col_gemm(const ConvGeometry& g, const T* gy, const T* w, T
       const int64_t n0 = unit * spu, n1 = std::min(g.batch, n0 + spu);
       auto gx_block = [&](int64_t n) { return gx + (n * g.in_channels + grp * cig) * in_plane; };
       const T* a_packed = w_packed.data() + (grp * blocks + blk) * a_size;
-      for (int64_t n = n0; n < n1; ++n)
-        std::fill(gx_block(n) + c0 * in_plane, gx_block(n) + c1 * in_plane, T(0));
+      if (!assign)
+        for (int64_t n = n0; n < n1; ++n)
+          std::fill(gx_block(n) + c0 * in_plane, gx_block(n) + c1 * in_plane, T(0));
       // Tiles: the samples [n0, n1) side by side (spu > 1), or one sample's columns in turn.
       const int64_t span = spu > 1 ? (n1 - n0) * P : P;
       for (int64_t q0 = 0; q0 < span; q0 += pt) {
@@ -652,14 +780,26 @@ void backward_data_im2col_gemm(const ConvGeometry& g, const T* gy, const T* w, T
           if (spu == 1) return f(n0, q0, int64_t(0), len);
           for (int64_t n = n0; n < n1; ++n) f(n, int64_t(0), (n - n0) * P, P);
         };
+        if (spu == 1) {  // B = dY's rows of one sample, read in place
+          const T* gyg = gy + (n0 * g.out_channels + grp * cog) * P + q0;
+          gemm_packed_a_rowmajor_b<T>(rows, len, cog, a_packed, cog * mr, gyg, P, col, len, false);
+        } else {
+          each_sample([&](int64_t n, int64_t p, int64_t c, int64_t run) {
+            const T* gyg = gy + (n * g.out_channels + grp * cog) * P + p;
+            for (int64_t o = 0; o < cog; ++o)
+              put_run(b_packed, cog, nr, o, c, gyg + o * P, run, 1);
+          });
+          zero_panel_tail(b_packed, cog, len, nr);
+          gemm_packed<T>(rows, len, cog, a_packed, b_packed, col, len, false);
+        }
         each_sample([&](int64_t n, int64_t p, int64_t c, int64_t run) {
-          const T* gyg = gy + (n * g.out_channels + grp * cog) * P + p;
-          for (int64_t o = 0; o < cog; ++o) put_run(b_packed, cog, nr, o, c, gyg + o * P, run, 1);
-        });
-        zero_panel_tail(b_packed, cog, len, nr);
-        gemm_packed<T>(rows, len, cog, a_packed, b_packed, col, len, false);
-        each_sample([&](int64_t n, int64_t p, int64_t c, int64_t run) {
-          col2im_accumulate(g, col + c, len, r0, r1, p, p + run, gx_block(n));
+          if (assign && pairs) {
+            col2im_assign_pairs(g, col + c, len, r0, r1, p, p + run, gx_block(n));
+          } else if (assign) {
+            col2im_assign(g, col + c, len, r0, r1, p, p + run, gx_block(n));
+          } else {
+            col2im_accumulate(g, col + c, len, r0, r1, p, p + run, gx_block(n));
+          }
         });
       }
     }
@@ -668,7 +808,7 @@ void backward_data_im2col_gemm(const ConvGeometry& g, const T* gy, const T* w, T
 
 template <typename T>
 void backward_weight_im2col_gemm(const ConvGeometry& g, const T* x, const T* gy, T* gw) {
-  if (strided_pointwise(g)) {
+  if (subsampled_pointwise(g, ConvPass::BackwardWeight)) {
     Buffer<T> xs(subsampled_elements(g));
     subsample(g, x, xs.data());
     return backward_weight_im2col_gemm(subsampled_geometry(g), xs.data(), gy, gw);
@@ -772,9 +912,13 @@ void backward_weight_im2col_gemm(const ConvGeometry& g, const T* x, const T* gy,
   }
 }
 
+bool im2col_gemm_subsamples(const ConvGeometry& g, ConvPass pass) {
+  return subsampled_pointwise(g, pass);
+}
+
 template <typename T>
 int64_t im2col_gemm_workspace_bytes(const ConvGeometry& g, ConvPass pass) {
-  if (strided_pointwise(g))
+  if (subsampled_pointwise(g, pass))
     return subsampled_elements(g) * int64_t(sizeof(T)) +
            im2col_gemm_workspace_bytes<T>(subsampled_geometry(g), pass);
   if (pass == ConvPass::BackwardData && backward_data_as_forward(g))

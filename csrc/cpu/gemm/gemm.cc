@@ -8,6 +8,10 @@
 #include <algorithm>
 #include <vector>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>  // _mm_sfence (SSE: x86-64 baseline)
+#endif
+
 #include "common/cpu_features.h"
 #include "cpu/gemm/gemm.h"
 #include "cpu/gemm/gemm_kernels.h"
@@ -125,9 +129,9 @@ void gemm(int64_t m, int64_t n, int64_t k, StridedMatrix<T> a, StridedMatrix<T> 
                mr, a_pack.data());
         for (int64_t jr = 0; jr < nc; jr += nr) {
           for (int64_t ir = 0; ir < mc; ir += mr) {
-            uk.run(kc, a_pack.data() + ir * kc, b_pack.data() + jr * kc,
+            uk.run(kc, a_pack.data() + ir * kc, b_pack.data() + jr * kc, nr,
                    c + (ic + ir) * ldc + jc + jr, ldc, std::min(mr, mc - ir),
-                   std::min(nr, nc - jr), acc);
+                   std::min(nr, nc - jr), acc, nullptr);
           }
         }
       }
@@ -170,8 +174,8 @@ void pack_b_panels(int64_t k, int64_t n, StridedMatrix<T> b, T* packed) {
 template <typename T>
 void gemm_packed_panels(int64_t m, int64_t n, int64_t k, const T* a_packed, int64_t a_panel_stride,
                         const T* b_packed, int64_t b_panel_stride, T* c, int64_t ldc,
-                        bool accumulate) {
-  if (empty_product(m, n, k, c, ldc, accumulate)) return;
+                        bool accumulate, const TileEpilogue<T>* epilogue) {
+  if (empty_product(m, n, k, c, ldc, accumulate)) return;  // (k = 0: no epilogue applied)
   const MicroKernel<T>& uk = active_micro_kernel<T>();
   const int64_t mr = uk.mr, nr = uk.nr;
   // kc slices in the same order as gemm(); inside one, a B panel stays in L1 while the A panels
@@ -179,21 +183,77 @@ void gemm_packed_panels(int64_t m, int64_t n, int64_t k, const T* a_packed, int6
   for (int64_t pc = 0; pc < k; pc += kKC) {
     const int64_t kc = std::min(kKC, k - pc);
     const bool acc = accumulate || pc > 0;
+    const bool last = pc + kc >= k;
     for (int64_t jr = 0; jr < n; jr += nr) {
       const T* b_panel = b_packed + (jr / nr) * b_panel_stride + pc * nr;
       for (int64_t ir = 0; ir < m; ir += mr) {
-        uk.run(kc, a_packed + (ir / mr) * a_panel_stride + pc * mr, b_panel, c + ir * ldc + jr,
-               ldc, std::min(mr, m - ir), std::min(nr, n - jr), acc);
+        TileEpilogue<T> tile_epilogue;
+        if (last && epilogue) {
+          tile_epilogue = *epilogue;
+          if (epilogue->bias) tile_epilogue.bias = epilogue->bias + ir;
+        }
+        uk.run(kc, a_packed + (ir / mr) * a_panel_stride + pc * mr, b_panel, nr,
+               c + ir * ldc + jr, ldc, std::min(mr, m - ir), std::min(nr, n - jr), acc,
+               last && epilogue ? &tile_epilogue : nullptr);
       }
     }
   }
+#if defined(__x86_64__) || defined(__i386__)
+  // Non-temporal stores are weakly ordered: make them visible before the caller's barrier.
+  if (epilogue && epilogue->stream) _mm_sfence();
+#endif
+}
+
+template <typename T>
+void gemm_packed_a_rowmajor_b(int64_t m, int64_t n, int64_t k, const T* a_packed,
+                              int64_t a_panel_stride, const T* b, int64_t ldb, T* c, int64_t ldc,
+                              bool accumulate, const TileEpilogue<T>* epilogue) {
+  if (empty_product(m, n, k, c, ldc, accumulate)) return;  // (k = 0: no epilogue applied)
+  const MicroKernel<T>& uk = active_micro_kernel<T>();
+  const MicroKernelFn<T> run_prefetching = uk.run_prefetch_next_b ? uk.run_prefetch_next_b : uk.run;
+  const int64_t mr = uk.mr, nr = uk.nr;
+  thread_local std::vector<T> tail;  // the last, partial panel of B, packed
+  for (int64_t pc = 0; pc < k; pc += kKC) {
+    const int64_t kc = std::min(kKC, k - pc);
+    const bool acc = accumulate || pc > 0;
+    const bool last = pc + kc >= k;
+    for (int64_t jr = 0; jr < n; jr += nr) {
+      const int64_t cols = std::min(nr, n - jr);
+      const T* b_panel = b + pc * ldb + jr;
+      int64_t ldb_panel = ldb;
+      if (cols < nr) {  // reading nr columns in place would run past B's rows
+        tail.resize(size_t(kKC * nr));
+        for (int64_t kk = 0; kk < kc; ++kk) {
+          std::copy(b_panel + kk * ldb, b_panel + kk * ldb + cols, tail.data() + kk * nr);
+          std::fill(tail.data() + kk * nr + cols, tail.data() + (kk + 1) * nr, T(0));
+        }
+        b_panel = tail.data();
+        ldb_panel = nr;
+      }
+      for (int64_t ir = 0; ir < m; ir += mr) {
+        TileEpilogue<T> tile_epilogue;
+        if (last && epilogue) {
+          tile_epilogue = *epilogue;
+          if (epilogue->bias) tile_epilogue.bias = epilogue->bias + ir;
+        }
+        // The first row panel brings the B panel into L1 and fetches the next one.
+        (ir == 0 && cols == nr ? run_prefetching : uk.run)(
+            kc, a_packed + (ir / mr) * a_panel_stride + pc * mr, b_panel, ldb_panel,
+            c + ir * ldc + jr, ldc, std::min(mr, m - ir), cols, acc,
+            last && epilogue ? &tile_epilogue : nullptr);
+      }
+    }
+  }
+#if defined(__x86_64__) || defined(__i386__)
+  if (epilogue && epilogue->stream) _mm_sfence();
+#endif
 }
 
 template <typename T>
 void gemm_packed(int64_t m, int64_t n, int64_t k, const T* a_packed, const T* b_packed, T* c,
                  int64_t ldc, bool accumulate) {
   gemm_packed_panels(m, n, k, a_packed, k * gemm_mr<T>(), b_packed, k * gemm_nr<T>(), c, ldc,
-                     accumulate);
+                     accumulate, static_cast<const TileEpilogue<T>*>(nullptr));
 }
 
 int64_t gemm_kc() { return kKC; }
@@ -207,7 +267,10 @@ int64_t gemm_kc() { return kKC; }
   template void pack_b_panels<T>(int64_t, int64_t, StridedMatrix<T>, T*);                       \
   template void gemm_packed<T>(int64_t, int64_t, int64_t, const T*, const T*, T*, int64_t, bool); \
   template void gemm_packed_panels<T>(int64_t, int64_t, int64_t, const T*, int64_t, const T*,      \
-                                      int64_t, T*, int64_t, bool);
+                                      int64_t, T*, int64_t, bool, const TileEpilogue<T>*);     \
+  template void gemm_packed_a_rowmajor_b<T>(int64_t, int64_t, int64_t, const T*, int64_t,         \
+                                            const T*, int64_t, T*, int64_t, bool,                 \
+                                            const TileEpilogue<T>*);
 FASTCONV_INSTANTIATE_GEMM(float)
 FASTCONV_INSTANTIATE_GEMM(double)
 #undef FASTCONV_INSTANTIATE_GEMM

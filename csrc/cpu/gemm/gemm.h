@@ -19,6 +19,19 @@ struct StridedMatrix {
   int64_t col_stride;
 };
 
+// What the last reduction slice of a C tile does on its way out (forward convolutions: the bias
+// and ReLU of epilogue.h fused into the store, so that a large output is written once):
+//   C = C' + bias[row] (bias nullptr: + 0, as bias_relu_row adds 0 where only relu is fused),
+//   then max(0, C) keeping NaN and -0.0 when relu; applied only where bias or relu is set.
+// stream: non-temporal stores where a tile's rows are vector-aligned (an output far larger than
+// the caches, written once: no read-for-ownership of its lines). Same values either way.
+template <typename T>
+struct TileEpilogue {
+  const T* bias = nullptr;  // per row of C (offset by the driver to each tile's first row)
+  bool relu = false;
+  bool stream = false;
+};
+
 template <typename T>
 void gemm(int64_t m, int64_t n, int64_t k, StridedMatrix<T> a, StridedMatrix<T> b, T* c,
           int64_t ldc, bool accumulate);
@@ -47,11 +60,20 @@ void gemm_packed(int64_t m, int64_t n, int64_t k, const T* a_packed, const T* b_
 // The same with explicit panel strides (elements from one panel's start to the next): a caller
 // that builds B one reduction slice at a time passes A's panels at an offset into the whole
 // packed A (a_packed + pc * mr, a_panel_stride = k_total * mr). Slices that start at multiples
-// of gemm_kc() and span at most gemm_kc() keep gemm()'s reduction order.
+// of gemm_kc() and span at most gemm_kc() keep gemm()'s reduction order. `epilogue` (optional)
+// is applied by the stores of the call's last slice: pass it with the last slice of C's reduction.
 template <typename T>
 void gemm_packed_panels(int64_t m, int64_t n, int64_t k, const T* a_packed, int64_t a_panel_stride,
                         const T* b_packed, int64_t b_panel_stride, T* c, int64_t ldc,
-                        bool accumulate);
+                        bool accumulate, const TileEpilogue<T>* epilogue = nullptr);
+// C (=|+=) A * B with A in packed panels (as gemm_packed_panels) and B row-major, read in place:
+// B[kk, j] = b[kk * ldb + j], no packing (the forward of a 1x1 conv: B is the input's rows). Only
+// the columns past the last whole nr panel are packed. Same reduction order as gemm_packed_panels
+// (kc slices); the epilogue applies to the last slice.
+template <typename T>
+void gemm_packed_a_rowmajor_b(int64_t m, int64_t n, int64_t k, const T* a_packed,
+                              int64_t a_panel_stride, const T* b, int64_t ldb, T* c, int64_t ldc,
+                              bool accumulate, const TileEpilogue<T>* epilogue = nullptr);
 // The reduction slice length of gemm() and gemm_packed() (fixed, independent of the ISA).
 int64_t gemm_kc();
 

@@ -7,11 +7,23 @@
 
 namespace fastconv::cpu::avx512 {
 
+namespace {
+
+// The wrappers plus the non-temporal store of TileEpilogue::stream.
+struct F32 : simd::avx512::F32 {
+  static void stream(float* p, type v) { _mm512_stream_ps(p, v); }
+};
+struct F64 : simd::avx512::F64 {
+  static void stream(double* p, type v) { _mm512_stream_pd(p, v); }
+};
+
+}  // namespace
+
 MicroKernel<float> f32_micro_kernel() {
-  return simd::simd_micro_kernel<simd::avx512::F32, 8, 2, float>("f32_gemm_8x32__avx512");
+  return simd::simd_micro_kernel<F32, 8, 2, float>("f32_gemm_8x32__avx512");
 }
 MicroKernel<double> f64_micro_kernel() {
-  return simd::simd_micro_kernel<simd::avx512::F64, 8, 2, double>("f64_gemm_8x16__avx512");
+  return simd::simd_micro_kernel<F64, 8, 2, double>("f64_gemm_8x16__avx512");
 }
 
 }  // namespace fastconv::cpu::avx512

@@ -2,20 +2,25 @@
 // flags (gemm_generic.cc, gemm_avx2.cc, gemm_avx512.cc) and reached only through these tables.
 //
 // A micro-kernel computes one mr x nr tile of C from packed panels:
-//   a[k * mr + i] (i < mr), b[k * nr + j] (j < nr), k < kc
-//   C[i * ldc + j] (= or +=) sum_k a[k * mr + i] * b[k * nr + j]   for i < m <= mr, j < n <= nr
+//   a[k * mr + i] (i < mr), b[k * ldb + j] (j < nr), k < kc
+//   C[i * ldc + j] (= or +=) sum_k a[k * mr + i] * b[k * ldb + j]   for i < m <= mr, j < n <= nr
 // The panels are zero-padded to full mr / nr, so only the store is clipped to m x n.
 #pragma once
 
 #include <cstdint>
 
 #include "common/cpu_features.h"
+#include "cpu/gemm/gemm.h"
 
 namespace fastconv::cpu {
 
+// ldb: B's row stride, nr for a packed panel, or that of a row-major B read in place (its rows
+// hold nr valid columns from b). epilogue: nullptr, or the bias (rows of this tile) / ReLU /
+// streaming of gemm.h's TileEpilogue.
 template <typename T>
-using MicroKernelFn = void (*)(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t m,
-                               int64_t n, bool accumulate);
+using MicroKernelFn = void (*)(int64_t kc, const T* a, const T* b, int64_t ldb, T* c, int64_t ldc,
+                               int64_t m, int64_t n, bool accumulate,
+                               const TileEpilogue<T>* epilogue);
 
 // Packs rows of a row-major matrix (row stride lds, k contiguous elements each) into panels of
 // `width` rows, zero-padded: packed[((r / width) * k + kk) * width + r % width] = S[r, kk].
@@ -30,6 +35,9 @@ struct MicroKernel {
   int64_t nr;
   MicroKernelFn<T> run;
   PackRowsFn<T> pack_rows = nullptr;  // SIMD block-transpose packing; nullptr: gemm.cc's loops
+  // run, also prefetching the next nr columns of every B row (b + nr + k * ldb): for a B read in
+  // place, whose kc rows are too many streams for the hardware prefetcher. nullptr: run.
+  MicroKernelFn<T> run_prefetch_next_b = nullptr;
 };
 
 FASTCONV_DECLARE_PER_ISA(

@@ -4,7 +4,7 @@
 // can never hand an AVX-512 copy to baseline code.
 //
 // V provides: type (the register), kLanes, zero(), load(p), broadcast(p), fmadd(a, b, c) = a*b+c,
-// store(p, v). The tile is MR rows x NV vectors: MR * NV accumulators stay in registers.
+// store(p, v), add, max, stream(p, v) (non-temporal, aligned p). The tile is MR rows x NV vectors: MR * NV accumulators stay in registers.
 // pack_rows_to_panels also needs kTile and transpose_tile(src, lds, dst, ldd) (a kTile x kTile
 // block transpose).
 #pragma once
@@ -15,10 +15,21 @@
 
 namespace fastconv::cpu::simd {
 
+// The scalar form of the epilogue (edge tiles; the generic kernel): the same operations as the
+// vector one, so an element's bits do not depend on where its tile ends.
+template <typename T>
+inline T epilogue_scalar(T v, const TileEpilogue<T>* ep, int64_t row) {
+  if (ep == nullptr || !(ep->bias || ep->relu)) return v;
+  v = v + (ep->bias ? ep->bias[row] : T(0));
+  return ep->relu && v < T(0) ? T(0) : v;
+}
+
 // The first NC of the tile's NV vectors of columns (B panels are still NV vectors wide).
-template <typename V, int MR, int NV, int NC, typename T>
-inline void micro_kernel_columns(int64_t kc, const T* a, const T* b, T* c, int64_t ldc,
-                                 int64_t m, int64_t n, bool accumulate) {
+// V::stream(p, v): a non-temporal store to a vector-aligned p.
+template <typename V, int MR, int NV, int NC, bool PrefetchNextB, typename T>
+inline void micro_kernel_columns(int64_t kc, const T* a, const T* b, int64_t ldb, T* c,
+                                 int64_t ldc, int64_t m, int64_t n, bool accumulate,
+                                 const TileEpilogue<T>* ep) {
   constexpr int NR = NC * V::kLanes;  // columns computed
   if (accumulate) {  // C is read after the loop: fetch it now (it may sit in L3 by then)
     constexpr int kLine = 64 / int(sizeof(T));
@@ -36,6 +47,11 @@ inline void micro_kernel_columns(int64_t kc, const T* a, const T* b, T* c, int64
     typename V::type bv[NC];
 #pragma GCC unroll 8
     for (int v = 0; v < NC; ++v) bv[v] = V::load(b + v * V::kLanes);
+    if constexpr (PrefetchNextB) {
+      constexpr int kLine = 64 / int(sizeof(T));
+#pragma GCC unroll 8
+      for (int j = 0; j < NV * V::kLanes; j += kLine) __builtin_prefetch(b + NV * V::kLanes + j);
+    }
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
       const typename V::type ai = V::broadcast(a + i);
@@ -43,33 +59,50 @@ inline void micro_kernel_columns(int64_t kc, const T* a, const T* b, T* c, int64
       for (int v = 0; v < NC; ++v) acc[i][v] = V::fmadd(ai, bv[v], acc[i][v]);
     }
     a += MR;
-    b += NV * V::kLanes;
+    b += ldb;
   }
 
+  const bool bias_relu = ep != nullptr && (ep->bias || ep->relu);
   if (m == MR && n == NR) {
+    constexpr int64_t kAlign = int64_t(sizeof(typename V::type));
+    const bool stream = ep != nullptr && ep->stream &&
+                        (reinterpret_cast<uintptr_t>(c) | uintptr_t(ldc * int64_t(sizeof(T)))) %
+                                kAlign == 0;
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
       T* ci = c + i * ldc;
+      typename V::type bias = V::zero();
+      if (bias_relu && ep->bias) bias = V::broadcast(ep->bias + i);
 #pragma GCC unroll 8
       for (int v = 0; v < NC; ++v) {
         typename V::type r = acc[i][v];
         if (accumulate) r = V::add(r, V::load(ci + v * V::kLanes));
-        V::store(ci + v * V::kLanes, r);
+        if (bias_relu) {
+          r = V::add(r, bias);
+          if (ep->relu) r = V::max(V::zero(), r);
+        }
+        if (stream) {
+          V::stream(ci + v * V::kLanes, r);
+        } else {
+          V::store(ci + v * V::kLanes, r);
+        }
       }
     }
     return;
   }
-  // Edge tile: spill the accumulators and store the m x n corner.
+  // Edge tile: spill the accumulators (unrolled: constant indices keep acc in registers on the
+  // full-tile path) and store the m x n corner.
   alignas(64) T tile[MR * NR];
+#pragma GCC unroll 16
   for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
     for (int v = 0; v < NC; ++v) V::store(tile + i * NR + v * V::kLanes, acc[i][v]);
   for (int64_t i = 0; i < m; ++i) {
     T* ci = c + i * ldc;
     const T* ti = tile + i * NR;
-    if (accumulate) {
-      for (int64_t j = 0; j < n; ++j) ci[j] += ti[j];
-    } else {
-      for (int64_t j = 0; j < n; ++j) ci[j] = ti[j];
+    for (int64_t j = 0; j < n; ++j) {
+      const T v = accumulate ? ci[j] + ti[j] : ti[j];
+      ci[j] = bias_relu ? epilogue_scalar(v, ep, i) : v;
     }
   }
 }
@@ -77,14 +110,15 @@ inline void micro_kernel_columns(int64_t kc, const T* a, const T* b, T* c, int64
 // An mr x nr tile; a last panel with at most half its columns used (P = 196 = 6 x 32 + 4) computes
 // only half of them. Every lane runs the same multiply-adds in the same order either way, so a
 // column's result does not depend on the width computed (batch invariance).
-template <typename V, int MR, int NV, typename T>
-inline void micro_kernel(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t m,
-                         int64_t n, bool accumulate) {
+template <typename V, int MR, int NV, bool PrefetchNextB = false, typename T>
+inline void micro_kernel(int64_t kc, const T* a, const T* b, int64_t ldb, T* c, int64_t ldc,
+                         int64_t m, int64_t n, bool accumulate, const TileEpilogue<T>* ep) {
   if constexpr (NV % 2 == 0) {
     if (n <= NV / 2 * V::kLanes)
-      return micro_kernel_columns<V, MR, NV, NV / 2>(kc, a, b, c, ldc, m, n, accumulate);
+      return micro_kernel_columns<V, MR, NV, NV / 2, PrefetchNextB>(kc, a, b, ldb, c, ldc, m, n,
+                                                                   accumulate, ep);
   }
-  micro_kernel_columns<V, MR, NV, NV>(kc, a, b, c, ldc, m, n, accumulate);
+  micro_kernel_columns<V, MR, NV, NV, PrefetchNextB>(kc, a, b, ldb, c, ldc, m, n, accumulate, ep);
 }
 
 // Packs `rows` rows of a row-major matrix S (k contiguous elements each, row stride lds) into
@@ -122,10 +156,16 @@ inline void pack_rows_to_panels(int64_t rows, int64_t k, const T* s, int64_t lds
 template <typename V, int MR, int NV, typename T>
 MicroKernel<T> simd_micro_kernel(const char* name) {
   return {name, MR, NV * V::kLanes,
-          [](int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t m, int64_t n,
-             bool accumulate) { micro_kernel<V, MR, NV>(kc, a, b, c, ldc, m, n, accumulate); },
+          [](int64_t kc, const T* a, const T* b, int64_t ldb, T* c, int64_t ldc, int64_t m,
+             int64_t n, bool accumulate, const TileEpilogue<T>* ep) {
+            micro_kernel<V, MR, NV>(kc, a, b, ldb, c, ldc, m, n, accumulate, ep);
+          },
           [](int64_t rows, int64_t k, const T* s, int64_t lds, int64_t width, T* packed) {
             pack_rows_to_panels<V>(rows, k, s, lds, width, packed);
+          },
+          [](int64_t kc, const T* a, const T* b, int64_t ldb, T* c, int64_t ldc, int64_t m,
+             int64_t n, bool accumulate, const TileEpilogue<T>* ep) {
+            micro_kernel<V, MR, NV, true>(kc, a, b, ldb, c, ldc, m, n, accumulate, ep);
           }};
 }
 
