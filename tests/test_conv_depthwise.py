@@ -22,7 +22,7 @@ from conv_cases import ConvCase
 from test_conv import _torch_forward_and_grads, check_against_reference, run_fastconv
 
 DTYPES = [np.float32, np.float64]
-PATHS = ["rows", "lanes"]
+PATHS = ["rows", "lanes", "plane"]
 
 
 @pytest.fixture(params=PATHS)

@@ -146,6 +146,8 @@ struct RowBlocks {
 template <typename T>
 void forward_depthwise(const ConvGeometry& g, const T* x, const T* w, const T* bias, bool relu,
                        T* y) {
+  if (depthwise_plane_preferred(g, ConvPass::Forward, sizeof(T)))
+    return forward_depthwise_plane(g, x, w, bias, relu, y);
   if (depthwise_lanes_preferred(g, ConvPass::Forward, sizeof(T)))
     return forward_depthwise_lanes(g, x, w, bias, relu, y);
   const DepthwiseKernels<T> kern = select_depthwise_kernels<T>();
@@ -216,6 +218,8 @@ void forward_depthwise(const ConvGeometry& g, const T* x, const T* w, const T* b
 
 template <typename T>
 void backward_data_depthwise(const ConvGeometry& g, const T* gy, const T* w, T* gx) {
+  if (depthwise_plane_preferred(g, ConvPass::BackwardData, sizeof(T)))
+    return backward_data_depthwise_plane(g, gy, w, gx);
   if (depthwise_lanes_preferred(g, ConvPass::BackwardData, sizeof(T)))
     return backward_data_depthwise_lanes(g, gy, w, gx);
   const DepthwiseKernels<T> kern = select_depthwise_kernels<T>();
@@ -316,6 +320,8 @@ void backward_data_depthwise(const ConvGeometry& g, const T* gy, const T* w, T* 
 
 template <typename T>
 void backward_weight_depthwise(const ConvGeometry& g, const T* x, const T* gy, T* gw) {
+  if (depthwise_plane_preferred(g, ConvPass::BackwardWeight, sizeof(T)))
+    return backward_weight_depthwise_plane(g, x, gy, gw);
   if (depthwise_lanes_preferred(g, ConvPass::BackwardWeight, sizeof(T)))
     return backward_weight_depthwise_lanes(g, x, gy, gw);
   // Per (n, c) and depth slice, the input is copied into a buffer of padded rows of R elements
@@ -449,6 +455,8 @@ int64_t rows_workspace_bytes(const ConvGeometry& g, ConvPass pass) {
 
 template <typename T>
 int64_t depthwise_workspace_bytes(const ConvGeometry& g, ConvPass pass) {
+  if (depthwise_plane_preferred(g, pass, sizeof(T)))
+    return depthwise_plane_workspace_bytes<T>(g, pass);
   return depthwise_lanes_preferred(g, pass, sizeof(T)) ? depthwise_lanes_workspace_bytes<T>(g, pass)
                                                        : rows_workspace_bytes<T>(g, pass);
 }

@@ -60,6 +60,27 @@ inline void depthwise_row(int64_t ntaps, const T* w, const T* const* src, int64_
   }
 }
 
+// depthwise_row over whole vectors: out[i] for i < len rounded up to L, every store a whole
+// vector (the plane path's rows, whose buffer has that slack), blocks of U vectors.
+template <typename V, int U, typename T>
+inline void depthwise_row_full(int64_t ntaps, const T* w, const T* const* src, int64_t len,
+                               T bias, T* out) {
+  constexpr int64_t L = V::kLanes;
+  const int64_t nvec = (len + L - 1) / L;
+  int64_t v = 0;
+  for (; v + U <= nvec; v += U) depthwise_row_block<V, U>(ntaps, w, src, v * L, U * L, bias, out);
+  switch (nvec - v) {
+    case 1: depthwise_row_block<V, 1>(ntaps, w, src, v * L, L, bias, out); break;
+    case 2: depthwise_row_block<V, 2>(ntaps, w, src, v * L, 2 * L, bias, out); break;
+    case 3: depthwise_row_block<V, 3>(ntaps, w, src, v * L, 3 * L, bias, out); break;
+    case 4: depthwise_row_block<V, 4>(ntaps, w, src, v * L, 4 * L, bias, out); break;
+    case 5: depthwise_row_block<V, 5>(ntaps, w, src, v * L, 5 * L, bias, out); break;
+    case 6: depthwise_row_block<V, 6>(ntaps, w, src, v * L, 6 * L, bias, out); break;
+    case 7: depthwise_row_block<V, 7>(ntaps, w, src, v * L, 7 * L, bias, out); break;
+    default: break;
+  }
+}
+
 // acc[t*L .. t*L+L) += per-lane sums of g[i] * src[t][i], i < len. Four partial sums (vector
 // index mod 4) combined as (p0 + p1) + (p2 + p3): a fixed order for every row.
 template <typename V, typename T>
@@ -285,9 +306,11 @@ inline void lanes_dot(int64_t ntaps, const T* const* src, int64_t src_step, int6
   }
 }
 
-// One ISA's kernel table from its vector wrapper V, U vectors per block of an output row.
-template <typename V, int U, typename T>
-DepthwiseKernels<T> depthwise_kernels(const char* name) {
+// One ISA's kernel table from its vector wrapper V, U vectors per block of an output row (UF
+// for row_full), and the ISA's non-temporal copy.
+template <typename V, int U, int UF, typename T>
+DepthwiseKernels<T> depthwise_kernels(const char* name,
+                                      void (*stream)(const T* src, int64_t len, T* dst)) {
   return {name, V::kLanes, V::kTile,
           [](int64_t ntaps, const T* w, const T* const* src, int64_t len, T bias, T* out) {
             depthwise_row<V, U>(ntaps, w, src, len, bias, out);
@@ -312,7 +335,11 @@ DepthwiseKernels<T> depthwise_kernels(const char* name) {
           [](int64_t nrows, int64_t kw, const T* const* w, const T* const* src, int64_t tstep,
              int64_t len, const T* bias, T* out) {
             lanes_window<V>(nrows, kw, w, src, tstep, len, bias, out);
-          }};
+          },
+          [](int64_t ntaps, const T* w, const T* const* src, int64_t len, T bias, T* out) {
+            depthwise_row_full<V, UF>(ntaps, w, src, len, bias, out);
+          },
+          stream};
 }
 
 }  // namespace fastconv::cpu::simd

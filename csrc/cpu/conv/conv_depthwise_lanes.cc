@@ -221,7 +221,7 @@ void load_input_tile(const ConvGeometry& g, const DepthwiseKernels<T>& kern, con
 bool depthwise_lanes_preferred(const ConvGeometry& g, ConvPass pass, int64_t element_size) {
   if (const char* force = std::getenv("FASTCONV_DEPTHWISE")) {
     if (std::strcmp(force, "lanes") == 0) return true;
-    if (std::strcmp(force, "rows") == 0) return false;
+    if (std::strcmp(force, "rows") == 0 || std::strcmp(force, "plane") == 0) return false;
   }
   const bool f64 = element_size == 8;
   const int64_t lanes = f64 ? select_depthwise_kernels<double>().lanes
