@@ -18,6 +18,8 @@
 //   lanes_dot: acc[t*L] += sum over rows r, then i, of g[r*g_row_step + i*L] *
 //              src[t][r*src_row_step + i*src_step], vectors, summed in that order
 //   row_full:  row, but every vector is stored whole: out must hold len rounded up to lanes
+//   copy_rows: dst[r*dst_stride + i] = src[r*src_stride + i], r < rows, i < n (vectors, then
+//              elements; dst may start before src in the same buffer, as a compaction)
 //   stream:    dst[i] = src[i], i < len, with non-temporal stores where dst is aligned (no
 //              read-for-ownership of dst's lines; the plane path's outputs larger than L2)
 //
@@ -53,6 +55,8 @@ struct DepthwiseKernels {
   void (*lanes_window)(int64_t nrows, int64_t kw, const T* const* w, const T* const* src,
                        int64_t tstep, int64_t len, const T* bias, T* out);
   void (*row_full)(int64_t ntaps, const T* w, const T* const* src, int64_t len, T bias, T* out);
+  void (*copy_rows)(const T* src, int64_t src_stride, int64_t rows, int64_t n, T* dst,
+                    int64_t dst_stride);
   void (*stream)(const T* src, int64_t len, T* dst);
 };
 

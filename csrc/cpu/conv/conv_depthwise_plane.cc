@@ -113,30 +113,38 @@ struct PlanePlan {
 
   // The padded copy of the source plane src (SH x SW) into dst's sub-planes.
   template <typename T>
-  void fill(const T* src, T* dst) const {
+  void fill(const DepthwiseKernels<T>& kern, const T* src, T* dst) const {
     for (int64_t a = 0; a < sh; ++a)
-      for (int64_t b = 0; b < sw; ++b)
-        for (int64_t i = 0; i < Hq; ++i) {
-          T* row = dst + ((a * sw + b) * Hq + i) * Wq;
-          const int64_t r = i * sh + a - ph;
-          if (r < 0 || r >= SH) {
-            std::fill(row, row + Wq, T(0));
-            continue;
+      for (int64_t b = 0; b < sw; ++b) {
+        T* plane = dst + (a * sw + b) * sub;
+        // sub-plane rows i0 .. i1 - 1 hold source rows i * sh + a - ph (the others are zero)
+        const int64_t i0 = std::min(Hq, ceil_div(std::max<int64_t>(ph - a, 0), sh));
+        const int64_t i1 = std::max(i0, std::min(Hq, ceil_div(SH + ph - a, sh)));
+        std::fill(plane, plane + i0 * Wq, T(0));
+        std::fill(plane + i1 * Wq, plane + sub, T(0));
+        if (i1 == i0) continue;
+        const T* srow0 = src + (i0 * sh + a - ph) * SW;
+        if (sw == 1) {  // columns -pw .. Wq - pw - 1 of each row
+          const int64_t lead = std::min(pw, Wq);
+          const int64_t copy = std::max<int64_t>(0, std::min(SW, Wq - pw));
+          const int64_t done = std::min(Wq, std::max(lead, pw + copy));
+          kern.copy_rows(srow0, sh * SW, i1 - i0, copy, plane + i0 * Wq + pw, Wq);
+          for (int64_t i = i0; i < i1; ++i) {
+            T* row = plane + i * Wq;
+            for (int64_t j = 0; j < lead; ++j) row[j] = T(0);
+            for (int64_t j = done; j < Wq; ++j) row[j] = T(0);
           }
-          const T* srow = src + r * SW;
-          if (sw == 1) {  // columns -pw .. Wq - pw - 1
-            const int64_t lead = std::min(pw, Wq);
-            const int64_t copy = std::max<int64_t>(0, std::min(SW, Wq - pw));
-            std::fill(row, row + lead, T(0));
-            if (copy > 0) std::memcpy(row + pw, srow, size_t(copy) * sizeof(T));
-            std::fill(row + std::min(Wq, std::max(lead, pw + copy)), row + Wq, T(0));
-          } else {
+        } else {
+          for (int64_t i = i0; i < i1; ++i) {
+            const T* srow = srow0 + (i - i0) * sh * SW;
+            T* row = plane + i * Wq;
             for (int64_t j = 0; j < Wq; ++j) {
               const int64_t col = j * sw + b - pw;
               row[j] = col >= 0 && col < SW ? srow[col] : T(0);
             }
           }
         }
+      }
   }
 };
 
@@ -207,23 +215,18 @@ template <typename T>
 void write_plane(const DepthwiseKernels<T>& kern, const PlanePlan& p, T* flat, bool relu,
                  bool stream, T* dst) {
   const int64_t n = p.OH * p.OW;
-  if (stream || p.Wq == p.OW) {
-    if (p.Wq != p.OW)  // compact in place: row oh moves down to oh * OW <= oh * Wq
-      for (int64_t oh = 1; oh < p.OH; ++oh)
-        std::memmove(flat + oh * p.OW, flat + oh * p.Wq, size_t(p.OW) * sizeof(T));
+  if (relu || stream) {
+    // compact in place (row oh moves down to oh * OW <= oh * Wq), ReLU, then out
+    if (p.Wq != p.OW) kern.copy_rows(flat + p.Wq, p.Wq, p.OH - 1, p.OW, flat + p.OW, p.OW);
     if (relu) bias_relu_row(flat, n, T(0), true);
     if (stream) {
       kern.stream(flat, n, dst);
     } else {
-      std::memcpy(dst, flat, size_t(n) * sizeof(T));
+      kern.copy_rows(flat, n, 1, n, dst, n);
     }
     return;
   }
-  for (int64_t oh = 0; oh < p.OH; ++oh) {
-    T* row = dst + oh * p.OW;
-    std::memcpy(row, flat + oh * p.Wq, size_t(p.OW) * sizeof(T));
-    if (relu) bias_relu_row(row, p.OW, T(0), true);
-  }
+  kern.copy_rows(flat, p.Wq, p.OH, p.OW, dst, p.OW);
 }
 
 }  // namespace
@@ -256,7 +259,7 @@ void forward_depthwise_plane(const ConvGeometry& g, const T* x, const T* w, cons
   run_tasks<T>(p, [&](T* copy, const T* const* src, int64_t task) {
     const int64_t n = task / C, c = task % C;
     T* flat = copy + p.src_stride;
-    p.fill(x + task * in_plane, copy);
+    p.fill(kern, x + task * in_plane, copy);
     for (int64_t j = 0; j < m; ++j) {
       const int64_t oc = c * m + j;
       kern.row_full(kvol, w + oc * kvol, src, p.len, bias ? bias[oc] : T(0), flat);
@@ -279,7 +282,7 @@ void backward_data_depthwise_plane(const ConvGeometry& g, const T* gy, const T* 
     const int64_t n = task / C, c = task % C;
     T* flat = copy + m * p.src_stride;
     for (int64_t j = 0; j < m; ++j)
-      p.fill(gy + (n * g.out_channels + c * m + j) * out_plane, copy + j * p.src_stride);
+      p.fill(kern, gy + (n * g.out_channels + c * m + j) * out_plane, copy + j * p.src_stride);
     // the taps in (j, kh, kw) order: the weights of c's m output channels, consecutive in w
     kern.row_full(m * kvol, w + c * m * kvol, src, p.len, T(0), flat);
     write_plane(kern, p, flat, false, stream, gx + task * in_plane);
@@ -304,17 +307,12 @@ void backward_weight_depthwise_plane(const ConvGeometry& g, const T* x, const T*
     T* acc = grow + p.nvec * L;
     std::fill(acc, acc + m * kvol * L, T(0));
     for (int64_t n = 0; n < g.batch; ++n) {
-      p.fill(x + (n * C + c) * in_plane, copy);
+      p.fill(kern, x + (n * C + c) * in_plane, copy);
       for (int64_t j = 0; j < m; ++j) {
         const T* gp = gy + (n * g.out_channels + c * m + j) * out_plane;
-        if (p.Wq == p.OW) {
-          std::memcpy(grow, gp, size_t(p.len) * sizeof(T));
-        } else {
-          for (int64_t oh = 0; oh < p.OH; ++oh) {
-            std::memcpy(grow + oh * p.Wq, gp + oh * p.OW, size_t(p.OW) * sizeof(T));
-            if (oh + 1 < p.OH) std::fill(grow + oh * p.Wq + p.OW, grow + (oh + 1) * p.Wq, T(0));
-          }
-        }
+        kern.copy_rows(gp, p.OW, p.OH, p.OW, grow, p.Wq);
+        for (int64_t oh = 0; oh + 1 < p.OH; ++oh)
+          std::fill(grow + oh * p.Wq + p.OW, grow + (oh + 1) * p.Wq, T(0));
         std::fill(grow + p.len, grow + p.nvec * L, T(0));
         // each vector of the flat row is one "pixel" of lanes_dot
         kern.lanes_dot(kvol, src, L, 0, grow, 0, 1, p.nvec, acc + j * kvol * L);
