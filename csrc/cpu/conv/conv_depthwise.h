@@ -18,8 +18,8 @@
 //   lanes_dot: acc[t*L] += sum over rows r, then i, of g[r*g_row_step + i*L] *
 //              src[t][r*src_row_step + i*src_step], vectors, summed in that order
 //   row_full:  row, but every vector is stored whole: out must hold len rounded up to lanes
-//   copy_rows: dst[r*dst_stride + i] = src[r*src_stride + i], r < rows, i < n (vectors, then
-//              elements; dst may start before src in the same buffer, as a compaction)
+//   copy_rows: dst[r*dst_stride + i] = src[r*src_stride + i], r < rows, i < n (src and dst
+//              do not overlap)
 //   stream:    dst[i] = src[i], i < len, with non-temporal stores where dst is aligned (no
 //              read-for-ownership of dst's lines; the plane path's outputs larger than L2)
 //

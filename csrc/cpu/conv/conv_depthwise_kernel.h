@@ -112,8 +112,9 @@ inline void depthwise_row_full(int64_t ntaps, const T* w, const T* const* src, i
   for (; v < nvec; ++v) depthwise_row_block<V, 1>(ntaps, w, src, v * L, L, bias, out);
 }
 
-// dst[r*dst_stride + i] = src[r*src_stride + i] for r < rows, i < n: whole vectors, then
-// elements (a row's loads run ahead of its stores, so dst may start before src in one buffer).
+// dst[r*dst_stride + i] = src[r*src_stride + i] for r < rows, i < n: whole vectors, the last
+// one ending at n (overlapping the one before: rows of 56 are 4 vectors, not 3 and 8 elements),
+// elements for rows shorter than a vector. src and dst must not overlap.
 template <typename V, typename T>
 inline void copy_rows(const T* src, int64_t src_stride, int64_t rows, int64_t n, T* dst,
                       int64_t dst_stride) {
@@ -121,9 +122,13 @@ inline void copy_rows(const T* src, int64_t src_stride, int64_t rows, int64_t n,
   for (int64_t r = 0; r < rows; ++r) {
     const T* s = src + r * src_stride;
     T* d = dst + r * dst_stride;
+    if (n < L) {
+      for (int64_t i = 0; i < n; ++i) d[i] = s[i];
+      continue;
+    }
     int64_t i = 0;
     for (; i + L <= n; i += L) V::store(d + i, V::load(s + i));
-    for (; i < n; ++i) d[i] = s[i];
+    if (i < n) V::store(d + n - L, V::load(s + n - L));
   }
 }
 

@@ -104,7 +104,7 @@ struct PlanePlan {
           off[t++] = s * src_stride + ((eh % sh) * sw + ew % sw) * sub + eh / sh * Wq + ew / sw;
         }
     const int64_t flat = nvec * L;  // the flat output row (or gy row) in whole vectors
-    per_thread = nsrc * src_stride + flat +
+    per_thread = nsrc * src_stride + flat + (pass == ConvPass::BackwardWeight ? 0 : OH * OW) +
                  (pass == ConvPass::BackwardWeight ? m * kvol * L : 0) + kAlignElements;
     tasks = pass == ConvPass::BackwardWeight ? g.in_channels : g.batch * g.in_channels;
     threads = depthwise_threads(g, tasks);
@@ -172,11 +172,16 @@ struct SmallBuffer {
 // Runs body(scratch, src, task) for every task, src[t] = scratch + off[t] (the taps' reads in
 // the padded copies at the start of scratch): on the calling thread with scratch and src on the
 // stack when they fit (no parallel region, no heap), else in a parallel region, per thread. The
-// scratch starts zeroed: the sub-planes' slack must be finite.
+// copies' slack is zeroed (read into the dropped columns: it must be finite); fill() writes the
+// rest of the copies, and the kernels every other element before they read it.
 template <typename T, typename Body>
 void run_tasks(const PlanePlan& p, Body body) {
   const auto run = [&](T* raw, const T** src, bool all) {
     T* s = align_to_line(raw);
+    for (int64_t k = 0; k < p.nsrc; ++k) {
+      T* slack = s + (k + 1) * p.src_stride - kDepthwiseSlack;
+      std::fill(slack, slack + kDepthwiseSlack, T(0));
+    }
     for (int64_t t = 0; t < p.ntaps; ++t) src[t] = s + p.off[t];
     if (all) {
       for (int64_t task = 0; task < p.tasks; ++task) body(s, src, task);
@@ -189,14 +194,13 @@ void run_tasks(const PlanePlan& p, Body body) {
     const FlushDenormals flush_denormals;
     SmallBuffer<T, kStackElements> scratch(p.per_thread);
     SmallBuffer<const T*, kStackTaps> src(p.ntaps);
-    std::fill(scratch.data, scratch.data + p.per_thread, T(0));
     run(scratch.data, src.data, true);
     return;
   }
 #pragma omp parallel num_threads(p.threads)
   {
     const FlushDenormals flush_denormals;
-    std::vector<T> scratch(static_cast<size_t>(p.per_thread), T(0));
+    std::vector<T> scratch(static_cast<size_t>(p.per_thread));
     std::vector<const T*> src(static_cast<size_t>(p.ntaps));
     run(scratch.data(), src.data(), false);
   }
@@ -210,23 +214,20 @@ bool stream_output(int64_t bytes) {
   return bytes > (int64_t(8) << 20);
 }
 
-// The flat output row (rows of Wq) into the OH x OW plane dst, with the fused ReLU.
+// The flat output row (rows of Wq) into the OH x OW plane dst, with the fused ReLU; packed:
+// room for OH x OW elements.
 template <typename T>
-void write_plane(const DepthwiseKernels<T>& kern, const PlanePlan& p, T* flat, bool relu,
-                 bool stream, T* dst) {
+void write_plane(const DepthwiseKernels<T>& kern, const PlanePlan& p, const T* flat, T* packed,
+                 bool relu, bool stream, T* dst) {
   const int64_t n = p.OH * p.OW;
-  if (relu || stream) {
-    // compact in place (row oh moves down to oh * OW <= oh * Wq), ReLU, then out
-    if (p.Wq != p.OW) kern.copy_rows(flat + p.Wq, p.Wq, p.OH - 1, p.OW, flat + p.OW, p.OW);
-    if (relu) bias_relu_row(flat, n, T(0), true);
-    if (stream) {
-      kern.stream(flat, n, dst);
-    } else {
-      kern.copy_rows(flat, n, 1, n, dst, n);
-    }
+  if (stream) {  // compacted into `packed`, ReLU, streamed out
+    kern.copy_rows(flat, p.Wq, p.OH, p.OW, packed, p.OW);
+    if (relu) bias_relu_row(packed, n, T(0), true);
+    kern.stream(packed, n, dst);
     return;
   }
   kern.copy_rows(flat, p.Wq, p.OH, p.OW, dst, p.OW);
+  if (relu) bias_relu_row(dst, n, T(0), true);  // the plane is still in L1 / L2
 }
 
 }  // namespace
@@ -263,7 +264,8 @@ void forward_depthwise_plane(const ConvGeometry& g, const T* x, const T* w, cons
     for (int64_t j = 0; j < m; ++j) {
       const int64_t oc = c * m + j;
       kern.row_full(kvol, w + oc * kvol, src, p.len, bias ? bias[oc] : T(0), flat);
-      write_plane(kern, p, flat, relu, stream, y + (n * g.out_channels + oc) * out_plane);
+      write_plane(kern, p, flat, flat + p.nvec * kern.lanes, relu, stream,
+                  y + (n * g.out_channels + oc) * out_plane);
     }
   });
 }
@@ -285,7 +287,7 @@ void backward_data_depthwise_plane(const ConvGeometry& g, const T* gy, const T* 
       p.fill(kern, gy + (n * g.out_channels + c * m + j) * out_plane, copy + j * p.src_stride);
     // the taps in (j, kh, kw) order: the weights of c's m output channels, consecutive in w
     kern.row_full(m * kvol, w + c * m * kvol, src, p.len, T(0), flat);
-    write_plane(kern, p, flat, false, stream, gx + task * in_plane);
+    write_plane(kern, p, flat, flat + p.nvec * kern.lanes, false, stream, gx + task * in_plane);
   });
 }
 
