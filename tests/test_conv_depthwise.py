@@ -4,8 +4,10 @@ backward_data, backward_weight, and the transposed convolution built from them),
 multipliers 1 and 2, kernels 1 to 31, strides 1 to 3, padding (incl. asymmetric 'same'),
 dilation, 1D (incl. causal k=4) / 2D / 3D, widths around the vector widths, tiny planes and
 channel counts around the lane counts; thread-count and batch-position invariance, bitwise; and
-what algorithm="auto" picks. Both paths of the algorithm run every case: rows (SIMD along W) and
-lanes (channels in the vector lanes), forced with FASTCONV_DEPTHWISE=rows|lanes."""
+what algorithm="auto" picks. The three paths of the algorithm run every case: rows (SIMD along W),
+lanes (channels in the vector lanes) and plane (1-D / 2-D; a padded plane as one flat row; it
+leaves the cases it does not support to the others), forced with
+FASTCONV_DEPTHWISE=rows|lanes|plane."""
 
 from __future__ import annotations
 
@@ -217,18 +219,21 @@ def test_fused_relu_and_bias(dtype, rng, path):
 
 
 @pytest.mark.parametrize("shape, expected", [
-    # (batch, channels, size, kernel, padding) as fastconv.conv*d takes them; the path that
-    # "auto" must take on every ISA (lanes of 4, 8 or 16 float32)
-    ((2, 32, (7, 7), (3, 3), 1), "lanes"),  # small planes, every lane used
-    ((2, 64, (13,), (3,), 1), "lanes"),
-    ((2, 1, (9, 40), (3, 3), 1), "rows"),  # one channel: a lane of each vector
-    ((1, 32, (1024,), (4,), 3), "rows"),  # long rows (forward and backward_data)
-], ids=["lanes_2d", "lanes_1d", "rows_one_channel", "rows_long"])
+    # (batch, channels, size, kernel, padding) as fastconv.conv*d takes them; the paths that
+    # "auto" must take for forward, backward_data, backward_weight on every ISA (lanes of 4, 8
+    # or 16 float32)
+    ((2, 32, (7, 7), (3, 3), 1), ("lanes",) * 3),  # small planes, every lane used
+    ((2, 64, (13,), (3,), 1), ("lanes",) * 3),
+    ((1, 16, (32, 40), (3, 3), 1), ("lanes", "plane", "lanes")),  # 3x3 s1 plane >= 32x32
+    ((2, 1, (9, 40), (3, 3), 1), ("plane",) * 3),  # one channel: a lane of each vector
+    ((2, 3, (9, 40), (5, 5), 2), ("plane",) * 3),
+    ((1, 32, (1024,), (4,), 3), ("rows", "rows", "lanes")),  # long rows
+], ids=["lanes_2d", "lanes_1d", "plane_data", "plane_one_channel", "plane_few_channels",
+        "rows_long"])
 def test_auto_runs_the_path_of_the_threshold(shape, expected, rng, monkeypatch):
-    """Without FASTCONV_DEPTHWISE, each pass runs the path the threshold names: its result is
-    bitwise that of the forced path (backward_weight of long rows runs lanes). Forward and
-    backward_data sum the taps in the same order on both paths (the same bits); backward_weight
-    is what tells the paths apart."""
+    """Without FASTCONV_DEPTHWISE, each pass runs the path the thresholds name: its result is
+    bitwise that of the forced path. (Forward sums the taps in the same order, padding included,
+    on the lanes and plane paths: those two give the same bits.)"""
     n, c, size, kernel, pad = shape
     nd = len(size)
     conv = getattr(fastconv, f"conv{nd}d")
@@ -249,9 +254,27 @@ def test_auto_runs_the_path_of_the_threshold(shape, expected, rng, monkeypatch):
     for p in PATHS:
         monkeypatch.setenv("FASTCONV_DEPTHWISE", p)
         forced[p] = run()
-    weight_path = "lanes" if shape[2] == (1024,) else expected
-    for k, p in enumerate((expected, expected, weight_path)):
+    for k, p in enumerate(expected):
         np.testing.assert_array_equal(auto[k], forced[p][k])
+    np.testing.assert_array_equal(forced["lanes"][0], forced["plane"][0])
+
+
+def test_plane_streamed_output_same_bits(rng, monkeypatch):
+    """The plane path's non-temporal output copy (FASTCONV_DEPTHWISE_STREAM=1) writes the same
+    values as the ordinary one, on rows whose planes start unaligned (odd plane sizes)."""
+    monkeypatch.setenv("FASTCONV_DEPTHWISE", "plane")
+    x = rng.standard_normal((2, 3, 13, 21)).astype(np.float32)
+    w = rng.standard_normal((6, 1, 3, 3)).astype(np.float32)
+    gy = rng.standard_normal((2, 6, 13, 21)).astype(np.float32)
+    out = {}
+    for s in "01":
+        monkeypatch.setenv("FASTCONV_DEPTHWISE_STREAM", s)
+        y = fastconv.conv2d(x, w, None, 1, 1, 1, 3, algorithm="depthwise", activation="relu")
+        gx = fastconv.conv2d_backward(gy, x, w, 1, 1, 1, 3, output_mask=(True, False, False),
+                                      algorithm="depthwise")[0]
+        out[s] = (y, gx)
+    for a, b in zip(out["0"], out["1"]):
+        np.testing.assert_array_equal(a, b)
 
 
 # -------------------------------------------------------------------- algorithm choice
