@@ -43,6 +43,9 @@ int64_t depthwise_plane_workspace_bytes(const ConvGeometry& g, ConvPass pass);
 // measurements; plane forces lanes off).
 bool depthwise_lanes_preferred(const ConvGeometry& g, ConvPass pass, int64_t element_size);
 
+// Bytes of the lanes path's buffers per thread for this pass (its tile, staging and result).
+int64_t depthwise_lanes_thread_bytes(const ConvGeometry& g, ConvPass pass, int64_t element_size);
+
 template <typename T>
 void forward_depthwise_lanes(const ConvGeometry& g, const T* x, const T* w, const T* bias,
                              bool relu, T* y);

@@ -241,30 +241,27 @@ bool depthwise_plane_supported(const ConvGeometry& g, ConvPass pass) {
   return PlanePlan(g, pass, 16).ok;
 }
 
-// Where the plane path runs, from A/B runs of the three paths in one process (float32, AVX-512,
-// FASTCONV_DEPTHWISE forced per call; the 2 cores shared with other work, load average 7-9, so
-// CPU time of both threads, min of 5 rounds; ms, lanes / rows / plane, plane streamed where the
-// output is over 8 MiB; benchmarks/depthwise_paths_ab.py, tables in
-// benchmarks/results/depthwise_cpu.md):
-// - Where the lanes path is preferred (channels fill the lanes), lanes stays faster on small
-//   planes (8x384x14x14 3x3 forward 0.40 / - / 0.63 on 1 thread; 8x960x7x7 0.34 / - / 0.93),
-//   with strides (8x144x56x56 3x3/2 forward 4.2 / - / 6.4: the plane path deinterleaves by
-//   element), on larger kernels (7x7 96ch @56 forward 4.4 / - / 6.9) and for backward_weight
-//   (8x256x56x56 3x3: 6.1 / - / 8.2, 1 thread). Plane wins on 3x3 stride 1 planes of 32x32 and
-//   more: backward_data 8x256x56x56 10.6 / - / 8.9, 8x144x56x56 5.05 / - / 4.69, 32x112x112 b1
-//   0.41 / - / 0.33; forward only where its output streams (8x256x56x56 8.4 / - / 7.6,
-//   8x144x56x56 4.68 / - / 4.39; not streamed 8.5 and 4.74, and 32x112x112 b1 0.25 / - / 0.36).
-//   Forward sums every tap, padding included, in the same order on both paths (the same
-//   bits), so that choice may depend on the batch; backward_data's may not (lanes skips the
-//   kernel rows outside grad_output: a -0.0 can differ), so it uses the plane size only.
+// Where the plane path runs, from A/B runs of the paths in one process (float32, AVX-512,
+// FASTCONV_DEPTHWISE forced per call, benchmarks/depthwise_paths_ab.py; the 2 cores shared with
+// other work, load average 7-9: CPU time of both threads, best of 5 rounds; ms lanes or rows /
+// plane; more in benchmarks/results/depthwise_cpu.md):
 // - Where the row path would run (channels fill less than half the lanes, or rows of 512 and
 //   more), the plane path is faster but on long rows: 8x4x56x56 3x3 forward / backward_data /
 //   backward_weight rows 0.166 / 0.172 / 0.157, plane 0.101 / 0.091 / 0.088; 8x8x28x28 5x5 0.244
 //   / 0.252 / 0.152 and 0.109 / 0.106 / 0.115; 1-D 8x4x256 k4 0.008 / 0.009 / 0.011 and 0.007 /
 //   0.008 / 0.008; the 1x1 conv on 4x4 (c = 1) runs on the calling thread with no heap. Rows of
 //   1024 (mamba's k4 conv1d, 1024 channels) forward / backward_data rows 10.8 / 6.6, plane
-//   13.9 / 9.1; FIR filter k63 on 65536: 0.16 / 0.16 and 0.17 / 0.20, but backward_weight 0.47
-//   / 0.21.
+//   13.9 / 9.1; the FIR filter k63 on 65536: 0.16 / 0.16 and 0.17 / 0.20, but backward_weight
+//   0.47 / 0.21.
+// - Where the lanes path runs, it stays faster on small planes (8x384x14x14 3x3 forward 0.40 /
+//   0.63, 1 thread; 8x960x7x7 0.34 / 0.93), with strides (8x144x56x56 3x3/2 4.2 / 6.4: the
+//   plane path deinterleaves by element), on larger kernels (7x7 96ch @56 4.4 / 6.9) and for
+//   backward_weight (8x256x56x56 3x3 6.1 / 8.2, 1 thread). On 3x3 stride 1 56x56 planes the two
+//   were within the noise of this machine (8x256x56x56 forward 8.4 / 7.6 in one run, 5.9 / 6.5
+//   in another): lanes kept. Plane wins backward_data where the lanes path's per-thread tile
+//   (the whole grad_output plane and grad_input plane, not cut into bands as the forward's is)
+//   outgrows the 1 MiB L2: 32x112x112 b1 3x3 (1.6 MB) 0.41 / 0.33, 0.41 / 0.30 in another run,
+//   1 thread 0.56 / 0.36.
 bool depthwise_plane_preferred(const ConvGeometry& g, ConvPass pass, int64_t element_size) {
   if (const char* force = std::getenv("FASTCONV_DEPTHWISE")) {
     if (std::strcmp(force, "plane") == 0) return depthwise_plane_supported(g, pass);
@@ -275,11 +272,9 @@ bool depthwise_plane_preferred(const ConvGeometry& g, ConvPass pass, int64_t ele
   const int64_t row = data ? g.in_size[2] : g.out_size[2];
   if (!depthwise_lanes_preferred(g, pass, element_size))  // the row path's cases
     return pass == ConvPass::BackwardWeight || row < 512;
-  if (pass == ConvPass::BackwardWeight) return false;
   const bool unit_strides = g.stride[0] == 1 && g.stride[1] == 1 && g.stride[2] == 1;
-  const int64_t plane = data ? g.in_plane() : g.out_plane();
-  if (!unit_strides || g.kernel_volume() > 9 || plane < 32 * 32) return false;
-  return data || large_output(g.batch * g.out_channels * plane * element_size);
+  return data && unit_strides && g.kernel_volume() <= 9 &&
+         depthwise_lanes_thread_bytes(g, pass, element_size) > (int64_t(1) << 20);
 }
 
 // ---------------------------------------------------------------------------------- forward
