@@ -1,10 +1,13 @@
 // Direct depthwise convolution: groups == C_in, so output channel oc = c * m + j (m = the depth
 // multiplier) reads input channel c only, and the reduction per output element is just the
 // kernel volume. GEMM is the wrong tool for so short a reduction; this is a bandwidth-minded
-// direct convolution instead, with two paths: the row path below (SIMD along W), and the lanes
+// direct convolution instead, with three paths: the row path below (SIMD along W), the lanes
 // path of conv_depthwise_lanes.cc (SIMD across channels), which each pass takes where
 // depthwise_lanes_preferred says so (small planes and strides: per-row overhead dominates the
-// row path there). Both sum a forward / backward_data output's taps in the same order.
+// row path there), and the plane path of conv_depthwise_plane.cc (1-D / 2-D: a padded plane as
+// one flat row), taken first where depthwise_plane_preferred says so (few channels, tiny calls,
+// and backward_data of large 3x3 planes). All sum a forward / backward_data output's taps in the
+// same order.
 //
 // Rows. Every pass works on rows along W (the contiguous dimension). The input rows a task needs
 // are first copied into a per-thread buffer, zero-padded in W and, for stride s > 1,
