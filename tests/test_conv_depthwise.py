@@ -75,6 +75,13 @@ def _cases():
         dw(3, 2, 2, (5, 6, 7), (3, 3, 3), padding=1),
         dw(3, 2, 2, (5, 6, 17), (3, 2, 3), 2, stride=(1, 2, 2), padding=1),
         dw(3, 1, 3, (6, 5, 9), (2, 3, 4), stride=(2, 1, 3), padding="same", dilation=(1, 2, 1)),
+        # one depth slice in and out, padding 1 before it (output_padding makes the other side
+        # -1): output slice 0 reads padding only, zeros; the plane path (1-D / 2-D) must leave
+        # it to the others (found by test_conv's property test on the generic path)
+        ConvCase(3, 0, 1, 1, (1, 1, 1), (1, 1, 1), padding=(1, 0, 0), dilation=(3, 1, 1),
+                 output_padding=(2, 0, 0), bias=False, transposed=True),
+        ConvCase(3, 2, 3, 3, (1, 4, 5), (1, 3, 3), padding=(1, 1, 1), dilation=(3, 1, 1),
+                 output_padding=(2, 0, 0), groups=3, transposed=True),
         # transposed convolutions that are depthwise (one output channel per group): their
         # forward is the depthwise backward_data, their backward_data the depthwise forward
         ConvCase(2, 2, 4, 4, (5, 6), (3, 3), stride=2, padding=1, output_padding=1, groups=4,

@@ -66,7 +66,11 @@ struct PlanePlan {
   PlanePlan(const PlanePlan&) = delete;  // off may point into the object itself
   PlanePlan(const ConvGeometry& g, ConvPass pass, int64_t L) {
     const int64_t m = g.out_channels_per_group(), kvol = g.kernel_volume();
-    if (g.in_size[0] != 1 || g.kernel[0] != 1 || g.out_size[0] != 1 || m == 0) return;
+    // 1-D / 2-D: one depth slice that output slice 0 reads unshifted (a depth padding would
+    // move it out of the input: zeros)
+    if (g.in_size[0] != 1 || g.kernel[0] != 1 || g.out_size[0] != 1 || g.pad_before[0] != 0 ||
+        m == 0)
+      return;
     const int64_t KH = g.kernel[1], KW = g.kernel[2];
     const int64_t dh = g.dilation[1], dw = g.dilation[2];
     const bool data = pass == ConvPass::BackwardData;
