@@ -1,5 +1,16 @@
-"""A/B of depthwise paths (env FASTCONV_DEPTHWISE / FASTCONV_DEPTHWISE_STREAM read per call) vs
-torch, interleaved in one process, min of rounds of batched wall time; % of a fixed roofline."""
+"""A/B of the depthwise paths in one process, against torch: each case and phase is timed with
+FASTCONV_DEPTHWISE (rows | lanes | plane | auto) and FASTCONV_DEPTHWISE_STREAM (0 | 1) set per
+call (the C++ reads them per call), interleaved in rounds, best of the rounds of batched calls;
+% of a fixed roofline (BW, PEAK) and x torch (torch time / ours). The measurements behind
+depthwise_plane_preferred (csrc/cpu/conv/conv_depthwise_plane.cc).
+
+    OMP_WAIT_POLICY=PASSIVE PYTHONPATH=python THREADS=2 CPU=1 ROUNDS=5 \
+        VARIANTS=lanes,rows,plane:0,plane:1 [ONLY=56] [PHASES=fwd,bwd_data] \
+        python benchmarks/depthwise_paths_ab.py
+
+THREADS=1 times the calling thread's CPU time; THREADS=2 wall time, or with CPU=1 the process's
+CPU time (both threads: steadier on a loaded machine). A variant is path[:stream].
+"""
 import os, sys, time
 import numpy as np, torch, fastconv
 SHAPES = {
