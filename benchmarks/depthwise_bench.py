@@ -48,7 +48,11 @@ SHAPES = [
     ("replknet dw 31x31 128ch @56 b1", 1, 128, (56, 56), 31, 1, 15),
     ("causal depthwise conv1d k4 (mamba) b8", 8, 1024, (1024,), 4, 1, 3),
     ("single-channel FIR filter k63", 1, 1, (65536,), 63, 1, 31),
+    ("tiny conv 1x1 on 4x4 (c=1: depthwise)", 1, 1, (4, 4), 1, 1, 0),
 ]
+# The roofline of conventions / python/fastconv/bench/targets.py, at this machine's quiet
+# ceilings: bytes of x + w + y at the copy bandwidth, or the flops at the FMA peak.
+COPY_BYTES_PER_S, FMA_FLOPS_PER_S = 29.7e9, 227e9
 PHASES = ("fwd", "bwd data", "bwd weight")
 
 
@@ -70,11 +74,11 @@ def batch_time(fn, clock, budget=0.015):
             return elapsed / calls * 1e3
 
 
-def measure(before, threads, rounds, rng):
+def measure(before, threads, rounds, rng, cpu=False):
     torch.set_num_threads(threads)
     for mod in (fastconv, before):
         mod.set_num_threads(threads)
-    clock = time.thread_time if threads == 1 else time.perf_counter
+    clock = time.thread_time if threads == 1 else (time.process_time if cpu else time.perf_counter)
     rows = []
     for label, n, c, size, k, s, p in SHAPES:
         nd = len(size)
@@ -84,6 +88,9 @@ def measure(before, threads, rounds, rng):
         tconv = getattr(torch.nn.functional, f"conv{nd}d")
         gy = rng.standard_normal(getattr(fastconv, f"conv{nd}d")(x, w, b, s, p, 1, c).shape)
         gy = gy.astype(np.float32)
+        y_size = gy.size
+        roof_ms = 1e3 * max((x.nbytes + w.nbytes + 4 * y_size) / COPY_BYTES_PER_S,
+                            2 * y_size * k ** nd / FMA_FLOPS_PER_S)
         xt, wt = torch.from_numpy(x).requires_grad_(True), torch.from_numpy(w).requires_grad_(True)
         yt = tconv(xt, wt, torch.from_numpy(b), s, p, 1, c)
         gyt = torch.from_numpy(gy)
@@ -119,7 +126,10 @@ def measure(before, threads, rounds, rng):
                 case=label, phase=name, **{key: float(np.median(v)) for key, v in t.items()},
                 x_before=float(np.median(t["torch"] / t["before"])),
                 x_after=float(np.median(t["torch"] / t["after"])),
-                gain=float(np.median(t["before"] / t["after"]))))
+                gain=float(np.median(t["before"] / t["after"])),
+                # CPU time of the process: over `threads` threads, at best 1/threads of it wall
+                roof_before=roof_ms * (threads if cpu else 1) / float(np.min(t["before"])),
+                roof_after=roof_ms * (threads if cpu else 1) / float(np.min(t["after"]))))
             r = rows[-1]
             print(f"{threads}t {label:40s} {name:10s} before {r['before']:8.3f} after "
                   f"{r['after']:8.3f} torch {r['torch']:8.3f} | x torch {r['x_before']:5.2f} -> "
@@ -127,15 +137,17 @@ def measure(before, threads, rounds, rng):
     return rows
 
 
-def table(rows, threads):
-    clock = "CPU ms of the calling thread" if threads == 1 else "wall ms"
+def table(rows, threads, cpu=False):
+    clock = ("CPU ms of the calling thread" if threads == 1 else
+             "CPU ms of the process, both threads" if cpu else "wall ms")
     out = [f"### {threads} thread{'s' if threads > 1 else ''} ({clock}, median of the rounds)", "",
            "| case | phase | before ms | after ms | torch ms | x torch before | x torch after | "
-           "after / before speedup |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+           "after / before speedup | % roofline before | % roofline after |",
+           "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         out.append(f"| {r['case']} | {r['phase']} | {r['before']:.3f} | {r['after']:.3f} | "
                    f"{r['torch']:.3f} | {r['x_before']:.2f} | **{r['x_after']:.2f}** | "
-                   f"{r['gain']:.2f} |")
+                   f"{r['gain']:.2f} | {100 * r['roof_before']:.0f} | {100 * r['roof_after']:.0f} |")
     geo = lambda key: float(np.exp(np.mean([np.log(r[key]) for r in rows])))
     out += ["", f"Geometric mean x torch: before {geo('x_before'):.2f}, after "
             f"{geo('x_after'):.2f}; lowest after: {min(r['x_after'] for r in rows):.2f} "
@@ -150,12 +162,14 @@ def main():
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--out", default=None, help="write the markdown tables here")
+    ap.add_argument("--cpu", action="store_true",
+                    help="with more threads, time CPU time of the process (a loaded machine)")
     args = ap.parse_args()
     before = import_before(args.before)
     rng = np.random.default_rng(0)
     lines = [f"- load average at start: {os.getloadavg()}"]
     for threads in args.threads:
-        lines += table(measure(before, threads, args.rounds, rng), threads)
+        lines += table(measure(before, threads, args.rounds, rng, args.cpu), threads, args.cpu)
     lines.append(f"- load average at end: {os.getloadavg()}")
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True).stdout.strip()

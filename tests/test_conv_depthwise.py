@@ -4,8 +4,10 @@ backward_data, backward_weight, and the transposed convolution built from them),
 multipliers 1 and 2, kernels 1 to 31, strides 1 to 3, padding (incl. asymmetric 'same'),
 dilation, 1D (incl. causal k=4) / 2D / 3D, widths around the vector widths, tiny planes and
 channel counts around the lane counts; thread-count and batch-position invariance, bitwise; and
-what algorithm="auto" picks. Both paths of the algorithm run every case: rows (SIMD along W) and
-lanes (channels in the vector lanes), forced with FASTCONV_DEPTHWISE=rows|lanes."""
+what algorithm="auto" picks. The three paths of the algorithm run every case: rows (SIMD along W),
+lanes (channels in the vector lanes) and plane (1-D / 2-D; a padded plane as one flat row; it
+leaves the cases it does not support to the others), forced with
+FASTCONV_DEPTHWISE=rows|lanes|plane."""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from conv_cases import ConvCase
 from test_conv import _torch_forward_and_grads, check_against_reference, run_fastconv
 
 DTYPES = [np.float32, np.float64]
-PATHS = ["rows", "lanes"]
+PATHS = ["rows", "lanes", "plane"]
 
 
 @pytest.fixture(params=PATHS)
@@ -73,6 +75,13 @@ def _cases():
         dw(3, 2, 2, (5, 6, 7), (3, 3, 3), padding=1),
         dw(3, 2, 2, (5, 6, 17), (3, 2, 3), 2, stride=(1, 2, 2), padding=1),
         dw(3, 1, 3, (6, 5, 9), (2, 3, 4), stride=(2, 1, 3), padding="same", dilation=(1, 2, 1)),
+        # one depth slice in and out, padding 1 before it (output_padding makes the other side
+        # -1): output slice 0 reads padding only, zeros; the plane path (1-D / 2-D) must leave
+        # it to the others (found by test_conv's property test on the generic path)
+        ConvCase(3, 0, 1, 1, (1, 1, 1), (1, 1, 1), padding=(1, 0, 0), dilation=(3, 1, 1),
+                 output_padding=(2, 0, 0), bias=False, transposed=True),
+        ConvCase(3, 2, 3, 3, (1, 4, 5), (1, 3, 3), padding=(1, 1, 1), dilation=(3, 1, 1),
+                 output_padding=(2, 0, 0), groups=3, transposed=True),
         # transposed convolutions that are depthwise (one output channel per group): their
         # forward is the depthwise backward_data, their backward_data the depthwise forward
         ConvCase(2, 2, 4, 4, (5, 6), (3, 3), stride=2, padding=1, output_padding=1, groups=4,
@@ -217,18 +226,23 @@ def test_fused_relu_and_bias(dtype, rng, path):
 
 
 @pytest.mark.parametrize("shape, expected", [
-    # (batch, channels, size, kernel, padding) as fastconv.conv*d takes them; the path that
-    # "auto" must take on every ISA (lanes of 4, 8 or 16 float32)
-    ((2, 32, (7, 7), (3, 3), 1), "lanes"),  # small planes, every lane used
-    ((2, 64, (13,), (3,), 1), "lanes"),
-    ((2, 1, (9, 40), (3, 3), 1), "rows"),  # one channel: a lane of each vector
-    ((1, 32, (1024,), (4,), 3), "rows"),  # long rows (forward and backward_data)
-], ids=["lanes_2d", "lanes_1d", "rows_one_channel", "rows_long"])
+    # (batch, channels, size, kernel, padding) as fastconv.conv*d takes them; the paths that
+    # "auto" must take for forward, backward_data, backward_weight on every ISA (lanes of 4, 8
+    # or 16 float32)
+    ((2, 32, (7, 7), (3, 3), 1), ("lanes",) * 3),  # small planes, every lane used
+    ((2, 64, (13,), (3,), 1), ("lanes",) * 3),
+    # 3x3 s1, the lanes path's backward_data tile over 1 MiB (L2) with any lane count (None:
+    # forward and backward_weight take lanes or, past the lanes path's 4 MiB, rows' cases)
+    ((1, 16, (184, 184), (3, 3), 1), (None, "plane", None)),
+    ((2, 1, (9, 40), (3, 3), 1), ("plane",) * 3),  # one channel: a lane of each vector
+    ((2, 2, (9, 40), (5, 5), 2), ("plane",) * 3),
+    ((1, 32, (1024,), (4,), 3), ("rows", "rows", "lanes")),  # long rows
+], ids=["lanes_2d", "lanes_1d", "plane_data", "plane_one_channel", "plane_few_channels",
+        "rows_long"])
 def test_auto_runs_the_path_of_the_threshold(shape, expected, rng, monkeypatch):
-    """Without FASTCONV_DEPTHWISE, each pass runs the path the threshold names: its result is
-    bitwise that of the forced path (backward_weight of long rows runs lanes). Forward and
-    backward_data sum the taps in the same order on both paths (the same bits); backward_weight
-    is what tells the paths apart."""
+    """Without FASTCONV_DEPTHWISE, each pass runs the path the thresholds name: its result is
+    bitwise that of the forced path. (Forward sums the taps in the same order, padding included,
+    on the lanes and plane paths: those two give the same bits.)"""
     n, c, size, kernel, pad = shape
     nd = len(size)
     conv = getattr(fastconv, f"conv{nd}d")
@@ -249,9 +263,28 @@ def test_auto_runs_the_path_of_the_threshold(shape, expected, rng, monkeypatch):
     for p in PATHS:
         monkeypatch.setenv("FASTCONV_DEPTHWISE", p)
         forced[p] = run()
-    weight_path = "lanes" if shape[2] == (1024,) else expected
-    for k, p in enumerate((expected, expected, weight_path)):
-        np.testing.assert_array_equal(auto[k], forced[p][k])
+    for k, p in enumerate(expected):
+        if p is not None:
+            np.testing.assert_array_equal(auto[k], forced[p][k])
+    np.testing.assert_array_equal(forced["lanes"][0], forced["plane"][0])
+
+
+def test_plane_streamed_output_same_bits(rng, monkeypatch):
+    """The plane path's non-temporal output copy (FASTCONV_DEPTHWISE_STREAM=1) writes the same
+    values as the ordinary one, on rows whose planes start unaligned (odd plane sizes)."""
+    monkeypatch.setenv("FASTCONV_DEPTHWISE", "plane")
+    x = rng.standard_normal((2, 3, 13, 21)).astype(np.float32)
+    w = rng.standard_normal((6, 1, 3, 3)).astype(np.float32)
+    gy = rng.standard_normal((2, 6, 13, 21)).astype(np.float32)
+    out = {}
+    for s in "01":
+        monkeypatch.setenv("FASTCONV_DEPTHWISE_STREAM", s)
+        y = fastconv.conv2d(x, w, None, 1, 1, 1, 3, algorithm="depthwise", activation="relu")
+        gx = fastconv.conv2d_backward(gy, x, w, 1, 1, 1, 3, output_mask=(True, False, False),
+                                      algorithm="depthwise")[0]
+        out[s] = (y, gx)
+    for a, b in zip(out["0"], out["1"]):
+        np.testing.assert_array_equal(a, b)
 
 
 # -------------------------------------------------------------------- algorithm choice

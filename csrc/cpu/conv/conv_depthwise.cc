@@ -1,10 +1,13 @@
 // Direct depthwise convolution: groups == C_in, so output channel oc = c * m + j (m = the depth
 // multiplier) reads input channel c only, and the reduction per output element is just the
 // kernel volume. GEMM is the wrong tool for so short a reduction; this is a bandwidth-minded
-// direct convolution instead, with two paths: the row path below (SIMD along W), and the lanes
+// direct convolution instead, with three paths: the row path below (SIMD along W), the lanes
 // path of conv_depthwise_lanes.cc (SIMD across channels), which each pass takes where
 // depthwise_lanes_preferred says so (small planes and strides: per-row overhead dominates the
-// row path there). Both sum a forward / backward_data output's taps in the same order.
+// row path there), and the plane path of conv_depthwise_plane.cc (1-D / 2-D: a padded plane as
+// one flat row), taken first where depthwise_plane_preferred says so (few channels, tiny calls,
+// and backward_data of large 3x3 planes). All sum a forward / backward_data output's taps in the
+// same order.
 //
 // Rows. Every pass works on rows along W (the contiguous dimension). The input rows a task needs
 // are first copied into a per-thread buffer, zero-padded in W and, for stride s > 1,
@@ -146,6 +149,8 @@ struct RowBlocks {
 template <typename T>
 void forward_depthwise(const ConvGeometry& g, const T* x, const T* w, const T* bias, bool relu,
                        T* y) {
+  if (depthwise_plane_preferred(g, ConvPass::Forward, sizeof(T)))
+    return forward_depthwise_plane(g, x, w, bias, relu, y);
   if (depthwise_lanes_preferred(g, ConvPass::Forward, sizeof(T)))
     return forward_depthwise_lanes(g, x, w, bias, relu, y);
   const DepthwiseKernels<T> kern = select_depthwise_kernels<T>();
@@ -216,6 +221,8 @@ void forward_depthwise(const ConvGeometry& g, const T* x, const T* w, const T* b
 
 template <typename T>
 void backward_data_depthwise(const ConvGeometry& g, const T* gy, const T* w, T* gx) {
+  if (depthwise_plane_preferred(g, ConvPass::BackwardData, sizeof(T)))
+    return backward_data_depthwise_plane(g, gy, w, gx);
   if (depthwise_lanes_preferred(g, ConvPass::BackwardData, sizeof(T)))
     return backward_data_depthwise_lanes(g, gy, w, gx);
   const DepthwiseKernels<T> kern = select_depthwise_kernels<T>();
@@ -316,6 +323,8 @@ void backward_data_depthwise(const ConvGeometry& g, const T* gy, const T* w, T* 
 
 template <typename T>
 void backward_weight_depthwise(const ConvGeometry& g, const T* x, const T* gy, T* gw) {
+  if (depthwise_plane_preferred(g, ConvPass::BackwardWeight, sizeof(T)))
+    return backward_weight_depthwise_plane(g, x, gy, gw);
   if (depthwise_lanes_preferred(g, ConvPass::BackwardWeight, sizeof(T)))
     return backward_weight_depthwise_lanes(g, x, gy, gw);
   // Per (n, c) and depth slice, the input is copied into a buffer of padded rows of R elements
@@ -449,6 +458,8 @@ int64_t rows_workspace_bytes(const ConvGeometry& g, ConvPass pass) {
 
 template <typename T>
 int64_t depthwise_workspace_bytes(const ConvGeometry& g, ConvPass pass) {
+  if (depthwise_plane_preferred(g, pass, sizeof(T)))
+    return depthwise_plane_workspace_bytes<T>(g, pass);
   return depthwise_lanes_preferred(g, pass, sizeof(T)) ? depthwise_lanes_workspace_bytes<T>(g, pass)
                                                        : rows_workspace_bytes<T>(g, pass);
 }

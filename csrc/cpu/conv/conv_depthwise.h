@@ -17,6 +17,11 @@
 //              of L lanes, i < len, taps summed in order
 //   lanes_dot: acc[t*L] += sum over rows r, then i, of g[r*g_row_step + i*L] *
 //              src[t][r*src_row_step + i*src_step], vectors, summed in that order
+//   row_full:  row, but every vector is stored whole: out must hold len rounded up to lanes
+//   copy_rows: dst[r*dst_stride + i] = src[r*src_stride + i], r < rows, i < n (src and dst
+//              do not overlap)
+//   stream:    dst[i] = src[i], i < len, with non-temporal stores where dst is aligned (no
+//              read-for-ownership of dst's lines; the plane path's outputs larger than L2)
 //
 // Every src[t] must be readable and finite up to len rounded up to kDepthwiseSlack elements past
 // len (the driver zero-fills that slack); out and g are touched only below len. Results do not
@@ -49,6 +54,10 @@ struct DepthwiseKernels {
   // src[r] + k * tstep (tstep = +-L); same result as lanes_row, fewer loads
   void (*lanes_window)(int64_t nrows, int64_t kw, const T* const* w, const T* const* src,
                        int64_t tstep, int64_t len, const T* bias, T* out);
+  void (*row_full)(int64_t ntaps, const T* w, const T* const* src, int64_t len, T bias, T* out);
+  void (*copy_rows)(const T* src, int64_t src_stride, int64_t rows, int64_t n, T* dst,
+                    int64_t dst_stride);
+  void (*stream)(const T* src, int64_t len, T* dst);
 };
 
 FASTCONV_DECLARE_PER_ISA(

@@ -5,15 +5,29 @@
 #include "cpu/conv/conv_depthwise_kernel.h"
 #include "cpu/simd/vec_generic.h"
 
+#include <cstring>
+
 namespace fastconv::cpu::generic {
 
 using simd::generic::Vec4;
 
+namespace {
+
+// No portable non-temporal store: a plain copy.
+template <typename T>
+void plain_copy(const T* src, int64_t len, T* dst) {
+  std::memcpy(dst, src, static_cast<size_t>(len) * sizeof(T));
+}
+
+}  // namespace
+
 DepthwiseKernels<float> f32_depthwise_kernels() {
-  return simd::depthwise_kernels<Vec4<float>, 4, float>("f32_depthwise_row_4x4__generic");
+  return simd::depthwise_kernels<Vec4<float>, 4, 4, float>("f32_depthwise_row_4x4__generic",
+                                                           plain_copy<float>);
 }
 DepthwiseKernels<double> f64_depthwise_kernels() {
-  return simd::depthwise_kernels<Vec4<double>, 4, double>("f64_depthwise_row_4x4__generic");
+  return simd::depthwise_kernels<Vec4<double>, 4, 4, double>("f64_depthwise_row_4x4__generic",
+                                                             plain_copy<double>);
 }
 
 }  // namespace fastconv::cpu::generic

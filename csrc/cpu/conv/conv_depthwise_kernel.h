@@ -60,6 +60,78 @@ inline void depthwise_row(int64_t ntaps, const T* w, const T* const* src, int64_
   }
 }
 
+// NV whole vectors at out + i of a row of exactly NT taps, whose weights (broadcast) and source
+// pointers the caller holds in registers across blocks: NV loads and FMAs per tap, nothing else.
+template <typename V, int NV, int NT, typename T>
+inline void depthwise_row_block_fixed(const typename V::type* wv, const T* const* src, int64_t i,
+                                      typename V::type bias, T* out) {
+  constexpr int64_t L = V::kLanes;
+  typename V::type acc[NV];
+#pragma GCC unroll 8
+  for (int v = 0; v < NV; ++v) acc[v] = V::zero();
+#pragma GCC unroll 16
+  for (int t = 0; t < NT; ++t) {
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) acc[v] = V::fmadd(wv[t], V::load(src[t] + i + v * L), acc[v]);
+  }
+#pragma GCC unroll 8
+  for (int v = 0; v < NV; ++v) V::store(out + i + v * L, V::add(acc[v], bias));
+}
+
+// depthwise_row_full for exactly NT taps (3x3: 9): the same sums in the same order.
+template <typename V, int U, int NT, typename T>
+inline void depthwise_row_full_fixed(const T* w, const T* const* src_in, int64_t len, T bias,
+                                     T* out) {
+  constexpr int64_t L = V::kLanes;
+  typename V::type wv[NT];
+  const T* src[NT];
+#pragma GCC unroll 16
+  for (int t = 0; t < NT; ++t) {
+    wv[t] = V::broadcast(w + t);
+    src[t] = src_in[t];
+  }
+  const typename V::type b = V::broadcast(&bias);
+  const int64_t nvec = (len + L - 1) / L;
+  int64_t v = 0;
+  for (; v + U <= nvec; v += U) depthwise_row_block_fixed<V, U, NT>(wv, src, v * L, b, out);
+  for (; v < nvec; ++v) depthwise_row_block_fixed<V, 1, NT>(wv, src, v * L, b, out);
+}
+
+// depthwise_row over whole vectors: out[i] for i < len rounded up to L, every store a whole
+// vector (the plane path's rows, whose buffer has that slack), blocks of U vectors. Taps summed
+// in order from zero, then the bias: the same bits as depthwise_row.
+template <typename V, int U, typename T>
+inline void depthwise_row_full(int64_t ntaps, const T* w, const T* const* src, int64_t len,
+                               T bias, T* out) {
+  if (ntaps == 9) return depthwise_row_full_fixed<V, U, 9>(w, src, len, bias, out);
+  if (ntaps == 4) return depthwise_row_full_fixed<V, U, 4>(w, src, len, bias, out);
+  constexpr int64_t L = V::kLanes;
+  const int64_t nvec = (len + L - 1) / L;
+  int64_t v = 0;
+  for (; v + U <= nvec; v += U) depthwise_row_block<V, U>(ntaps, w, src, v * L, U * L, bias, out);
+  for (; v < nvec; ++v) depthwise_row_block<V, 1>(ntaps, w, src, v * L, L, bias, out);
+}
+
+// dst[r*dst_stride + i] = src[r*src_stride + i] for r < rows, i < n: whole vectors, the last
+// one ending at n (overlapping the one before: rows of 56 are 4 vectors, not 3 and 8 elements),
+// elements for rows shorter than a vector. src and dst must not overlap.
+template <typename V, typename T>
+inline void copy_rows(const T* src, int64_t src_stride, int64_t rows, int64_t n, T* dst,
+                      int64_t dst_stride) {
+  constexpr int64_t L = V::kLanes;
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* s = src + r * src_stride;
+    T* d = dst + r * dst_stride;
+    if (n < L) {
+      for (int64_t i = 0; i < n; ++i) d[i] = s[i];
+      continue;
+    }
+    int64_t i = 0;
+    for (; i + L <= n; i += L) V::store(d + i, V::load(s + i));
+    if (i < n) V::store(d + n - L, V::load(s + n - L));
+  }
+}
+
 // acc[t*L .. t*L+L) += per-lane sums of g[i] * src[t][i], i < len. Four partial sums (vector
 // index mod 4) combined as (p0 + p1) + (p2 + p3): a fixed order for every row.
 template <typename V, typename T>
@@ -285,9 +357,11 @@ inline void lanes_dot(int64_t ntaps, const T* const* src, int64_t src_step, int6
   }
 }
 
-// One ISA's kernel table from its vector wrapper V, U vectors per block of an output row.
-template <typename V, int U, typename T>
-DepthwiseKernels<T> depthwise_kernels(const char* name) {
+// One ISA's kernel table from its vector wrapper V, U vectors per block of an output row (UF
+// for row_full), and the ISA's non-temporal copy.
+template <typename V, int U, int UF, typename T>
+DepthwiseKernels<T> depthwise_kernels(const char* name,
+                                      void (*stream)(const T* src, int64_t len, T* dst)) {
   return {name, V::kLanes, V::kTile,
           [](int64_t ntaps, const T* w, const T* const* src, int64_t len, T bias, T* out) {
             depthwise_row<V, U>(ntaps, w, src, len, bias, out);
@@ -312,7 +386,13 @@ DepthwiseKernels<T> depthwise_kernels(const char* name) {
           [](int64_t nrows, int64_t kw, const T* const* w, const T* const* src, int64_t tstep,
              int64_t len, const T* bias, T* out) {
             lanes_window<V>(nrows, kw, w, src, tstep, len, bias, out);
-          }};
+          },
+          [](int64_t ntaps, const T* w, const T* const* src, int64_t len, T bias, T* out) {
+            depthwise_row_full<V, UF>(ntaps, w, src, len, bias, out);
+          },
+          [](const T* src, int64_t src_stride, int64_t rows, int64_t n, T* dst,
+             int64_t dst_stride) { copy_rows<V>(src, src_stride, rows, n, dst, dst_stride); },
+          stream};
 }
 
 }  // namespace fastconv::cpu::simd

@@ -221,7 +221,7 @@ void load_input_tile(const ConvGeometry& g, const DepthwiseKernels<T>& kern, con
 bool depthwise_lanes_preferred(const ConvGeometry& g, ConvPass pass, int64_t element_size) {
   if (const char* force = std::getenv("FASTCONV_DEPTHWISE")) {
     if (std::strcmp(force, "lanes") == 0) return true;
-    if (std::strcmp(force, "rows") == 0) return false;
+    if (std::strcmp(force, "rows") == 0 || std::strcmp(force, "plane") == 0) return false;
   }
   const bool f64 = element_size == 8;
   const int64_t lanes = f64 ? select_depthwise_kernels<double>().lanes
@@ -234,6 +234,15 @@ bool depthwise_lanes_preferred(const ConvGeometry& g, ConvPass pass, int64_t ele
   if (pass != ConvPass::BackwardWeight && row >= 512) return false;
   LanesPlan plan(g, pass, lanes, pack_tile, element_size);
   return plan.per_thread() * element_size <= (int64_t(4) << 20);
+}
+
+int64_t depthwise_lanes_thread_bytes(const ConvGeometry& g, ConvPass pass, int64_t element_size) {
+  const bool f64 = element_size == 8;
+  const int64_t lanes = f64 ? select_depthwise_kernels<double>().lanes
+                            : select_depthwise_kernels<float>().lanes;
+  const int64_t pack_tile = f64 ? select_depthwise_kernels<double>().pack_tile
+                                : select_depthwise_kernels<float>().pack_tile;
+  return LanesPlan(g, pass, lanes, pack_tile, element_size).per_thread() * element_size;
 }
 
 // ---------------------------------------------------------------------------------- forward
