@@ -2,44 +2,19 @@
 // OS report them): the templates of conv_depthwise_kernel.h with blocks of 4 vectors (6 for the
 // plane path's row_full: 6 accumulators, a weight and a load of 16 registers), and a
 // non-temporal copy.
-#include <immintrin.h>
-
 #include "cpu/conv/conv_depthwise.h"
 #include "cpu/conv/conv_depthwise_kernel.h"
 #include "cpu/simd/vec_avx2.h"
 
 namespace fastconv::cpu::avx2 {
 
-namespace {
-
-// Element copies up to dst's first 32-byte boundary, whole vectors with streaming stores, then
-// the rest.
-template <typename T, typename V>
-void stream_copy(const T* src, int64_t len, T* dst) {
-  constexpr int64_t L = V::kLanes;
-  int64_t i = 0;
-  for (; i < len && (reinterpret_cast<uintptr_t>(dst + i) & 31) != 0; ++i) dst[i] = src[i];
-  for (; i + L <= len; i += L) V::stream(dst + i, V::load(src + i));
-  for (; i < len; ++i) dst[i] = src[i];
-  _mm_sfence();  // streaming stores are weakly ordered: done before another thread reads dst
-}
-
-struct F32S : simd::avx2::F32 {
-  static void stream(float* p, type v) { _mm256_stream_ps(p, v); }
-};
-struct F64S : simd::avx2::F64 {
-  static void stream(double* p, type v) { _mm256_stream_pd(p, v); }
-};
-
-}  // namespace
-
 DepthwiseKernels<float> f32_depthwise_kernels() {
-  return simd::depthwise_kernels<simd::avx2::F32, 4, 6, float>("f32_depthwise_row_4x8__avx2",
-                                                                stream_copy<float, F32S>);
+  return simd::depthwise_kernels<simd::avx2::F32, 4, 6, float>(
+      "f32_depthwise_row_4x8__avx2", simd::stream_copy<simd::avx2::F32, float>);
 }
 DepthwiseKernels<double> f64_depthwise_kernels() {
-  return simd::depthwise_kernels<simd::avx2::F64, 4, 6, double>("f64_depthwise_row_4x4__avx2",
-                                                                 stream_copy<double, F64S>);
+  return simd::depthwise_kernels<simd::avx2::F64, 4, 6, double>(
+      "f64_depthwise_row_4x4__avx2", simd::stream_copy<simd::avx2::F64, double>);
 }
 
 }  // namespace fastconv::cpu::avx2

@@ -357,6 +357,19 @@ inline void lanes_dot(int64_t ntaps, const T* const* src, int64_t src_step, int6
   }
 }
 
+// The non-temporal copy of the AVX2 and AVX-512 tables: elements up to dst's first
+// vector-aligned one, whole vectors with streaming stores (V::stream), then the rest.
+template <typename V, typename T>
+void stream_copy(const T* src, int64_t len, T* dst) {
+  constexpr int64_t L = V::kLanes;
+  constexpr uintptr_t kAlign = sizeof(typename V::type);
+  int64_t i = 0;
+  for (; i < len && (reinterpret_cast<uintptr_t>(dst + i) % kAlign) != 0; ++i) dst[i] = src[i];
+  for (; i + L <= len; i += L) V::stream(dst + i, V::load(src + i));
+  for (; i < len; ++i) dst[i] = src[i];
+  V::store_fence();  // streaming stores are weakly ordered: done before another thread reads dst
+}
+
 // One ISA's kernel table from its vector wrapper V, U vectors per block of an output row (UF
 // for row_full), and the ISA's non-temporal copy.
 template <typename V, int U, int UF, typename T>

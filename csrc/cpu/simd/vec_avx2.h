@@ -18,6 +18,10 @@ struct F32 {
   static type fmadd(type a, type b, type c) { return _mm256_fmadd_ps(a, b, c); }
   static type add(type a, type b) { return _mm256_add_ps(a, b); }
   static void store(float* p, type v) { _mm256_storeu_ps(p, v); }
+  // Non-temporal store (p aligned to 32 bytes): for outputs far larger than the caches,
+  // no read-for-ownership; weakly ordered, so store_fence() before another thread reads.
+  static void stream(float* p, type v) { _mm256_stream_ps(p, v); }
+  static void store_fence() { _mm_sfence(); }
   // --- elementwise math (cpu/simd/vmath.h). min/max are the instructions' own: min(a, b) is
   // a < b ? a : b, so with a constant first, min(c, x) / max(c, x) give x where x is NaN.
   using scalar = float;
@@ -83,6 +87,10 @@ struct F64 {
   static type fmadd(type a, type b, type c) { return _mm256_fmadd_pd(a, b, c); }
   static type add(type a, type b) { return _mm256_add_pd(a, b); }
   static void store(double* p, type v) { _mm256_storeu_pd(p, v); }
+  // Non-temporal store (p aligned to 32 bytes): for outputs far larger than the caches,
+  // no read-for-ownership; weakly ordered, so store_fence() before another thread reads.
+  static void stream(double* p, type v) { _mm256_stream_pd(p, v); }
+  static void store_fence() { _mm_sfence(); }
   // --- elementwise math (cpu/simd/vmath.h). min/max are the instructions' own: min(a, b) is
   // a < b ? a : b, so with a constant first, min(c, x) / max(c, x) give x where x is NaN.
   using scalar = double;
