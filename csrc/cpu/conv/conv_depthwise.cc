@@ -395,11 +395,7 @@ void backward_weight_depthwise(const ConvGeometry& g, const T* x, const T* gy, T
             }
           }
       }
-      for (int64_t k = 0; k < m * kvol; ++k) {
-        T sum = T(0);
-        for (int64_t l = 0; l < L; ++l) sum += acc[k * L + l];
-        gw[c * m * kvol + k] = sum;
-      }
+      sum_lanes(acc.data(), m * kvol, L, gw + c * m * kvol);
     }
   }
 }

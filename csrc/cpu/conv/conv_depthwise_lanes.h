@@ -14,6 +14,17 @@
 
 namespace fastconv::cpu {
 
+// out[k] = the sum of the L lanes acc[k * L .. k * L + L), lane 0 first, for k < count: the
+// backward_weight passes' last step, in one fixed order (the same bits on every thread count).
+template <typename T>
+inline void sum_lanes(const T* acc, int64_t count, int64_t L, T* out) {
+  for (int64_t k = 0; k < count; ++k) {
+    T sum = T(0);
+    for (int64_t l = 0; l < L; ++l) sum += acc[k * L + l];
+    out[k] = sum;
+  }
+}
+
 // The kernel table of the running ISA (conv_depthwise.cc).
 template <typename T>
 DepthwiseKernels<T> select_depthwise_kernels();

@@ -355,11 +355,7 @@ void backward_weight_depthwise_plane(const ConvGeometry& g, const T* x, const T*
         kern.lanes_dot(kvol, src, L, 0, grow, 0, 1, p.nvec, acc + j * kvol * L);
       }
     }
-    for (int64_t k = 0; k < m * kvol; ++k) {
-      T sum = T(0);
-      for (int64_t l = 0; l < L; ++l) sum += acc[k * L + l];
-      gw[c * m * kvol + k] = sum;
-    }
+    sum_lanes(acc, m * kvol, L, gw + c * m * kvol);
   });
 }
 

@@ -104,6 +104,18 @@ struct Problem {
   // false: input slice o d_stride + kd d_dil - d_pad (forward); true: the o solving that for
   // the forward's input slice (backward_data: o here is the forward's input slice).
   bool d_transposed = false;
+  // The depth fields from the geometry: in_depth / out_depth are this problem's (swapped for
+  // backward_data), the taps, stride, dilation and padding the forward's.
+  void set_depth(const ConvGeometry& g, int64_t in_depth, int64_t out_depth, bool transposed) {
+    id = in_depth;
+    od = out_depth;
+    kt = g.kernel[0];
+    w_kd = 9;
+    d_stride = g.stride[0];
+    d_dil = g.dilation[0];
+    d_pad = g.pad_before[0];
+    d_transposed = transposed;
+  }
   int64_t cig() const { return cin / groups; }
   int64_t cog() const { return cout / groups; }
   int64_t tiles_h() const { return ceil_div(oh, 4); }
@@ -447,13 +459,7 @@ Problem forward_problem(const ConvGeometry& g) {
   Problem p{g.batch,       g.in_channels,  g.out_channels, g.groups,
             g.in_size[1],  g.in_size[2],   g.out_size[1],  g.out_size[2],
             g.pad_before[1], g.pad_before[2], cog * cig * kt * 9, cig * kt * 9, kt * 9, false};
-  p.id = g.in_size[0];
-  p.od = g.out_size[0];
-  p.kt = kt;
-  p.w_kd = 9;
-  p.d_stride = g.stride[0];
-  p.d_dil = g.dilation[0];
-  p.d_pad = g.pad_before[0];
+  p.set_depth(g, g.in_size[0], g.out_size[0], false);
   return p;
 }
 
@@ -469,14 +475,7 @@ Problem backward_data_problem(const ConvGeometry& g) {
             g.out_size[1],   g.out_size[2],  g.in_size[1],   g.in_size[2],
             2 - g.pad_before[1], 2 - g.pad_before[2], cog * cig * kt * 9, kt * 9, cig * kt * 9,
             true};
-  p.id = g.out_size[0];
-  p.od = g.in_size[0];
-  p.kt = kt;
-  p.w_kd = 9;
-  p.d_stride = g.stride[0];
-  p.d_dil = g.dilation[0];
-  p.d_pad = g.pad_before[0];
-  p.d_transposed = true;
+  p.set_depth(g, g.out_size[0], g.in_size[0], true);
   return p;
 }
 
