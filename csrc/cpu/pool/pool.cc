@@ -12,9 +12,6 @@
 #include <limits>
 #include <vector>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 #include "common/cpu_features.h"
 #include "common/parallel.h"
@@ -279,7 +276,8 @@ namespace {
 // Which output covers input position i along dimension d where windows do not overlap: o, or -1
 // where no window holds i (a gap between windows, dilation holes, or past the last window).
 std::vector<int64_t> covering_output(const PoolGeometry& g, int d) {
-  std::vector<int64_t> out(size_t(g.in_size[d]), -1);
+  std::vector<int64_t> out(size_t(g.in_size[d]) + 1, -1);  // + 1: gather_plane's spare cell
+  out.back() = -2;
   for (int64_t i = 0; i < g.in_size[d]; ++i) {
     const int64_t o = (i + g.pad_before[d]) / g.stride[d];
     const int64_t r = i + g.pad_before[d] - o * g.stride[d];
@@ -293,63 +291,6 @@ bool windows_disjoint(const PoolGeometry& g) {
   for (int d = 0; d < 3; ++d)
     if ((g.kernel[d] - 1) * g.dilation[d] + 1 > g.stride[d]) return false;
   return true;
-}
-
-// dst[0, n) = src[0, n), with non-temporal stores where the ISA has them: a grad_input far
-// larger than the caches is not read back soon, and streaming it skips the read-for-ownership
-// of every line (see the measurements in benchmarks/results/pool_speed_cpu.md).
-template <typename T>
-void stream_row(T* dst, const T* src, int64_t n) {
-#if defined(__SSE2__)
-  constexpr int64_t kLanes = 16 / sizeof(T);
-  int64_t i = 0;
-  for (; i < n && (reinterpret_cast<uintptr_t>(dst + i) & 15) != 0; ++i) dst[i] = src[i];
-  if constexpr (sizeof(T) == 4) {
-    for (; i + kLanes <= n; i += kLanes)
-      _mm_stream_ps(reinterpret_cast<float*>(dst + i), _mm_loadu_ps(reinterpret_cast<const float*>(src + i)));
-  } else {
-    for (; i + kLanes <= n; i += kLanes)
-      _mm_stream_pd(reinterpret_cast<double*>(dst + i), _mm_loadu_pd(reinterpret_cast<const double*>(src + i)));
-  }
-  for (; i < n; ++i) dst[i] = src[i];
-#else
-  std::memcpy(dst, src, size_t(n) * sizeof(T));
-#endif
-}
-
-// One plane of the gather form: each input row, zeroed in an L1 buffer, receives 0 + gy[o] at
-// idx[o] for the outputs o of the covering output row whose index lies in that row and in o's
-// columns; the row then goes to gx. Returns false where some index of the plane lay outside its
-// window (each output's index matches at most once, so a count below out_plane says so): the
-// caller then redoes the plane in scatter form.
-template <typename T>
-bool gather_plane(const PoolGeometry& g, const std::vector<int64_t>& od_of,
-                  const std::vector<int64_t>& oh_of, const std::vector<int64_t>& ow_of,
-                  const T* gyp, const int64_t* ip, T* gxp, T* buf, bool stream) {
-  const int64_t H = g.in_size[1], W = g.in_size[2];
-  const int64_t OH = g.out_size[1], OW = g.out_size[2];
-  int64_t matched = 0;
-  for (int64_t id = 0; id < g.in_size[0]; ++id)
-    for (int64_t ih = 0; ih < H; ++ih) {
-      const int64_t row = (id * H + ih) * W;
-      std::fill(buf, buf + W, T(0));
-      const int64_t od = od_of[size_t(id)], oh = oh_of[size_t(ih)];
-      if (od >= 0 && oh >= 0) {
-        const int64_t orow = (od * OH + oh) * OW;
-        for (int64_t ow = 0; ow < OW; ++ow) {
-          const int64_t j = ip[orow + ow] - row;
-          if (uint64_t(j) < uint64_t(W) && ow_of[size_t(j)] == ow) {
-            buf[j] = T(0) + gyp[orow + ow];  // the scatter's 0 + gy: -0.0 gives +0.0
-            ++matched;
-          }
-        }
-      }
-      if (stream)
-        stream_row(gxp + row, buf, W);
-      else
-        std::memcpy(gxp + row, buf, size_t(W) * sizeof(T));
-    }
-  return matched == g.out_plane();
 }
 
 bool env_flag(const char* name) {
@@ -373,17 +314,19 @@ int64_t max_pool_backward(const PoolGeometry& g, const T* gy, const int64_t* idx
   const bool stream = force && force[0] != '\0'
                           ? force[0] != '0'
                           : double(g.planes) * double(in_plane) * sizeof(T) >= 32.0 * (1 << 20);
+  const auto grad_rows = select_pool_kernels<T>().max_grad_plane;
   int64_t bad = 0;
 #pragma omp parallel num_threads(threads_for(g.planes, g.planes * (in_plane + out_plane))) \
     reduction(+ : bad)
   {
-    std::vector<T> buf(size_t(g.in_size[2]));
+    std::vector<T> buf(size_t(g.in_size[2]) + 1);
 #pragma omp for schedule(static)
     for (int64_t p = 0; p < g.planes; ++p) {
       const T* gyp = gy + p * out_plane;
       const int64_t* ip = idx + p * out_plane;
       T* gxp = gx + p * in_plane;
-      if (!gather_plane(g, od_of, oh_of, ow_of, gyp, ip, gxp, buf.data(), stream)) {
+      if (!grad_rows(g, od_of.data(), oh_of.data(), ow_of.data(), gyp, ip, gxp, buf.data(),
+                     stream)) {
 #if defined(__SSE2__)
         if (stream) _mm_sfence();  // the streamed rows land before the scatter rewrites them
 #endif

@@ -29,6 +29,10 @@
 #include "common/parallel.h"
 #include "common/pool_geometry.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace fastconv::cpu {
 
 // Function table of one ISA's pooling kernels (see pool.h for what each computes; plane_sum and
@@ -43,6 +47,10 @@ struct PoolKernels {
   // (>= x + count * n) are allowed and ignored.
   void (*plane_sums)(const T* x, int64_t count, int64_t n, const T* end, T* sums);
   void (*plane_max)(const T* x, int64_t n, const T* end, T* value, int64_t* index);
+  // One plane of max pooling's backward in gather form (see max_grad_plane below).
+  bool (*max_grad_plane)(const PoolGeometry&, const int64_t* od_of, const int64_t* oh_of,
+                         const int64_t* ow_of, const T* gy, const int64_t* idx, T* gx, T* buf,
+                         bool stream);
 };
 
 // Each ISA's table (pool_avx2.cc / pool_avx512.cc on x86-64; only called where isa() allows).
@@ -1166,10 +1174,95 @@ void avg_pool_backward(const PoolGeometry& g, bool count_include_pad, int64_t di
   }
 }
 
+// ------------------------------------------------- max pooling backward, gather form
+
+// dst[0, n) = src[0, n), with non-temporal stores where the ISA has them: a grad_input far
+// larger than the caches is not read back soon, and streaming it skips the read-for-ownership
+// of every line (see the measurements in benchmarks/results/pool_speed_cpu.md).
+template <typename T>
+void stream_row(T* dst, const T* src, int64_t n) {
+#if defined(__SSE2__)
+  constexpr int64_t kLanes = 16 / sizeof(T);
+  int64_t i = 0;
+  for (; i < n && (reinterpret_cast<uintptr_t>(dst + i) & 15) != 0; ++i) dst[i] = src[i];
+  if constexpr (sizeof(T) == 4) {
+    for (; i + kLanes <= n; i += kLanes)
+      _mm_stream_ps(reinterpret_cast<float*>(dst + i), _mm_loadu_ps(reinterpret_cast<const float*>(src + i)));
+  } else {
+    for (; i + kLanes <= n; i += kLanes)
+      _mm_stream_pd(reinterpret_cast<double*>(dst + i), _mm_loadu_pd(reinterpret_cast<const double*>(src + i)));
+  }
+  for (; i < n; ++i) dst[i] = src[i];
+#else
+  std::memcpy(dst, src, size_t(n) * sizeof(T));
+#endif
+}
+
+// One plane of the gather form: each input row, zeroed in an L1 buffer, receives 0 + gy[o] at
+// idx[o] for the outputs o of the covering output row whose index lies in that row and in o's
+// columns; the row then goes to gx. Returns false where some index of the plane lay outside its
+// window (each output's index matches at most once, so a count below out_plane says so): the
+// caller then redoes the plane in scatter form.
+template <typename T>
+bool max_grad_plane(const PoolGeometry& g, const int64_t* od_of, const int64_t* oh_of,
+                    const int64_t* ow_of, const T* gyp, const int64_t* ip, T* gxp, T* buf,
+                    bool stream) {
+  const int64_t H = g.in_size[1], W = g.in_size[2];
+  const int64_t OH = g.out_size[1], OW = g.out_size[2];
+  const bool pairs = g.kernel[2] == 2 && g.stride[2] == 2 && g.dilation[2] == 1 &&
+                     g.pad_before[2] == 0 && 2 * OW <= W;
+  int64_t matched = 0;
+  for (int64_t id = 0; id < g.in_size[0]; ++id)
+    for (int64_t ih = 0; ih < H; ++ih) {
+      const int64_t row = (id * H + ih) * W;
+      const int64_t od = od_of[id], oh = oh_of[ih];
+      if (od < 0 || oh < 0) {
+        std::fill(buf, buf + W, T(0));
+      } else if (pairs) {
+        // 2 wide, stride 2, no padding along W (VGG's 2x2/2): cells 2 ow and 2 ow + 1 come from
+        // output ow alone; no table, no fill, a loop that vectorises
+        const int64_t orow = (od * OH + oh) * OW;
+        const int64_t* irow = ip + orow;
+        const T* grow = gyp + orow;
+        int64_t hits = 0;
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          const int64_t j = irow[ow] - row - 2 * ow;
+          const T v = T(0) + grow[ow];  // the scatter's 0 + gy: -0.0 gives +0.0
+          buf[2 * ow] = j == 0 ? v : T(0);
+          buf[2 * ow + 1] = j == 1 ? v : T(0);
+          hits += int64_t(j == 0) + int64_t(j == 1);
+        }
+        for (int64_t c = 2 * OW; c < W; ++c) buf[c] = T(0);
+        matched += hits;
+      } else {
+        std::fill(buf, buf + W, T(0));
+        const int64_t orow = (od * OH + oh) * OW;
+        // Branch-free: half the checks hit, at random (a branch mispredicted half the time made
+        // this 4x slower than the scatter). A miss writes the spare cell buf[W], and
+        // ow_of[W] = -2 matches no output. (Masks, not ?:, which GCC turned into a branch.)
+        int64_t hits = 0;
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          int64_t j = ip[orow + ow] - row;
+          int64_t m = -int64_t(uint64_t(j) < uint64_t(W));
+          j = (j & m) | (W & ~m);
+          m = -int64_t(ow_of[j] == ow);
+          buf[(j & m) | (W & ~m)] = T(0) + gyp[orow + ow];
+          hits -= m;
+        }
+        matched += hits;
+      }
+      if (stream)
+        stream_row(gxp + row, buf, W);
+      else
+        std::memcpy(gxp + row, buf, size_t(W) * sizeof(T));
+    }
+  return matched == g.out_plane();
+}
+
 template <typename T>
 PoolKernels<T> make_pool_kernels(const char* name) {
-  return {name, &max_pool_forward<T>, &avg_pool_forward<T>, &avg_pool_backward<T>, &plane_sums<T>,
-          &plane_max<T>};
+  return {name,           &max_pool_forward<T>, &avg_pool_forward<T>, &avg_pool_backward<T>,
+          &plane_sums<T>, &plane_max<T>,        &max_grad_plane<T>};
 }
 
 }  // namespace
