@@ -13,6 +13,7 @@
 #include <vector>
 
 
+
 #include "common/cpu_features.h"
 #include "common/parallel.h"
 #include "cpu/pool/pool_kernels.h"
