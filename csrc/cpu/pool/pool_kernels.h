@@ -436,9 +436,106 @@ void max_pool_forward_rows(const PoolGeometry& g, const T* x, T* y, int64_t* ind
   }
 }
 
+// ---------------------------------------------- separable max pooling (values only)
+//
+// Torch's scan step f(a, v) = (v > a || isnan(v)) ? v : a folds a window's cells in row-major
+// order. Folding a row's cells from -inf and then applying f(acc, that row's result) gives the
+// same value as folding the cells into acc one by one: a NaN among the cells ends at the row's
+// last NaN either way; else the row's first maximum replaces acc only where greater, as its
+// cells would (ties, -0.0 / +0.0 included, keep the earlier). So 2-D max pooling without
+// indices can take each input row's horizontal window maxima once (shared by the output rows
+// whose windows overlap it: 3x3/2 reads each row for 1.5 output rows) and then fold the
+// window's rows: K + KH steps per output instead of K * KH, bit for bit the same values.
+
+inline bool max_separable_enabled() {
+  return std::getenv("FASTCONV_POOL_NO_SEPARABLE_MAX") == nullptr;
+}
+
+inline bool max_separable_fits(const PoolGeometry& g) {
+  constexpr int64_t kMaxBuffer = int64_t(1) << 16;  // elements of the row-maxima plane
+  return g.in_size[0] == 1 && g.out_size[0] == 1 && g.kernel[0] == 1 &&
+         g.dilation[1] == 1 && g.dilation[2] == 1 && g.kernel[1] > g.stride[1] &&
+         (g.stride[2] == 1 || g.stride[2] == 2) && (g.kernel[2] == 2 || g.kernel[2] == 3) &&
+         g.in_size[1] * g.out_size[2] <= kMaxBuffer && g.out_plane() > 0;
+}
+
+template <typename T>
+inline T max_step(T a, T v) {
+  const T m = v > a ? v : a;
+  return v != v ? v : m;
+}
+
+// Interior row maxima: hm[ow] = fold of src[ow * S + k], k < K (the first step from -inf
+// always gives the first cell).
+template <typename T, int S, int K>
+inline void row_maxima(const T* __restrict src, T* __restrict hm, int64_t n) {
+  for (int64_t ow = 0; ow < n; ++ow) {
+    T a = src[ow * S];
+    for (int k = 1; k < K; ++k) a = max_step(a, src[ow * S + k]);
+    hm[ow] = a;
+  }
+}
+
+template <typename T>
+void max_pool_forward_separable(const PoolGeometry& g, const T* x, T* y) {
+  const int64_t H = g.in_size[1], W = g.in_size[2];
+  const int64_t OH = g.out_size[1], OW = g.out_size[2];
+  const int64_t s = g.stride[2], K = g.kernel[2];
+  const int64_t in_plane = g.in_plane(), out_plane = g.out_plane();
+  const Columns cols(g, 1);
+  const int nt = threads_for(g.planes, g.planes * out_plane * g.kernel_volume());
+#pragma omp parallel num_threads(nt)
+  {
+    std::vector<T> hm(size_t(H * OW));
+#pragma omp for schedule(static)
+    for (int64_t p = 0; p < g.planes; ++p) {
+      const T* xp = x + p * in_plane;
+      T* yp = y + p * out_plane;
+      for (int64_t ih = 0; ih < H; ++ih) {
+        const T* row = xp + ih * W;
+        T* h = hm.data() + ih * OW;
+        const int64_t n = cols.hi - cols.lo;
+        if (n > 0) {
+          const T* src = row + cols.lo * s + cols.koff[0];
+          if (s == 1 && K == 2) row_maxima<T, 1, 2>(src, h + cols.lo, n);
+          else if (s == 1) row_maxima<T, 1, 3>(src, h + cols.lo, n);
+          else if (K == 2) row_maxima<T, 2, 2>(src, h + cols.lo, n);
+          else row_maxima<T, 2, 3>(src, h + cols.lo, n);
+        }
+        for (int64_t ow = 0; ow < OW; ++ow) {  // border columns: taps inside the row only
+          if (ow == cols.lo) ow = std::max(cols.hi, cols.lo);
+          if (ow >= OW) break;
+          T a = -std::numeric_limits<T>::infinity();
+          for (int64_t k = 0; k < K; ++k) {
+            const int64_t iw = ow * s + cols.koff[size_t(k)];
+            if (iw >= 0 && iw < W) a = max_step(a, row[iw]);
+          }
+          h[ow] = a;
+        }
+      }
+      for (int64_t oh = 0; oh < OH; ++oh) {
+        int64_t lo, hi;
+        dilated_lo_hi(oh, 1, g, &lo, &hi);
+        T* yr = yp + oh * OW;
+        if (lo >= hi) {
+          std::fill(yr, yr + OW, -std::numeric_limits<T>::infinity());
+          continue;
+        }
+        std::memcpy(yr, hm.data() + lo * OW, size_t(OW) * sizeof(T));
+        for (int64_t ih = lo + 1; ih < hi; ++ih) {
+          const T* __restrict h = hm.data() + ih * OW;
+          for (int64_t ow = 0; ow < OW; ++ow) yr[ow] = max_step(yr[ow], h[ow]);
+        }
+      }
+    }
+  }
+}
+
 template <typename T, typename Tile = NoTile>
 void max_pool_forward(const PoolGeometry& g, const T* x, T* y, int64_t* indices) {
   using I32 = std::conditional_t<sizeof(T) == 4, int32_t, int64_t>;
+  if (!indices && max_separable_fits(g) && max_separable_enabled())
+    return max_pool_forward_separable<T>(g, x, y);
   if (!indices) return max_pool_forward_rows<T, I32, false, Tile>(g, x, y, nullptr);
   if (indices_fit_int32(g)) return max_pool_forward_rows<T, I32, true, Tile>(g, x, y, indices);
   max_pool_forward_rows<T, int64_t, true>(g, x, y, indices);
