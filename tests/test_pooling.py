@@ -612,3 +612,37 @@ def test_max_pool_backward_gather_form(case, dtype, rng, monkeypatch):
     bad[2, 0].flat[0] = x[0, 0].size
     with pytest.raises(ValueError):
         bwd(gy, x, bad, k, s, p, d, ceil)
+
+
+# Max pooling without indices, 2-D windows overlapping along H, 2 or 3 wide, stride 1 or 2
+# along W: the separable form (row maxima, then the window's rows) must give the row-major
+# scan's values bit for bit (FASTCONV_POOL_NO_SEPARABLE_MAX=1 runs that scan): ties of -0.0 and
+# +0.0 keep the first, NaN wins, -inf-only windows.
+SEPARABLE_MAX_CASES = [  # (spatial, kernel, stride, padding, ceil_mode)
+    ((13, 14), 3, 2, 1, False),
+    ((12, 15), 3, 2, 1, True),
+    ((9, 10), 3, 1, 1, False),
+    ((11, 9), (4, 2), (2, 1), (2, 1), True),
+    ((10, 17), (3, 3), (1, 2), (0, 1), False),
+]
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("dtype", DTYPES, ids=_id)
+@pytest.mark.parametrize("case", SEPARABLE_MAX_CASES, ids=str)
+def test_max_pool_separable_values(case, dtype, rng, monkeypatch):
+    torch = _torch()
+    import torch.nn.functional as F
+    sp, k, s, p, ceil = case
+    x = rng.choice(np.array([-1.0, -0.0, 0.0, 1.0, -np.inf, np.inf, np.nan], dtype=dtype),
+                   size=(2, 3) + sp, p=[0.2, 0.25, 0.25, 0.1, 0.1, 0.05, 0.05])
+    x[0, 1] = -np.inf
+    v = fc.max_pool2d(x, k, s, p, 1, ceil)
+    monkeypatch.setenv("FASTCONV_POOL_NO_SEPARABLE_MAX", "1")
+    want = fc.max_pool2d(x, k, s, p, 1, ceil)
+    monkeypatch.delenv("FASTCONV_POOL_NO_SEPARABLE_MAX")
+    assert v.tobytes() == want.tobytes()
+    np.testing.assert_array_equal(v, F.max_pool2d(torch.from_numpy(x), k, s, p, 1, ceil).numpy())
+    vi, _ = fc.max_pool2d(x, k, s, p, 1, ceil, return_indices=True)
+    assert v.tobytes() == vi.tobytes()
+    np.testing.assert_array_equal(fc.max_pool2d(x[1], k, s, p, 1, ceil), v[1])  # unbatched
