@@ -563,3 +563,86 @@ def test_pool_validation_cache_hits_behave_like_full_validation(rng):
     del x2
     gc.collect()
     assert ref() is None and all(t.input is None for t in pooling._POOL_CACHE.values())
+
+
+# Disjoint windows (extent (k - 1) * d + 1 <= stride): max pooling's backward runs the gather
+# form; FASTCONV_POOL_NO_GATHER=1 selects the scatter form it must equal bit for bit.
+DISJOINT_CASES = [  # (spatial, kernel, stride, padding, dilation, ceil_mode)
+    ((9, 13), 2, 2, 0, 1, False),
+    ((9, 13), 2, 2, 1, 1, True),
+    ((10, 11), (2, 3), (3, 3), (1, 0), 1, True),  # gaps between windows
+    ((11, 12), 2, 3, 1, 2, False),  # dilation holes
+    ((5, 6, 7), (1, 2, 2), (1, 2, 2), 0, 1, True),
+]
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("dtype", DTYPES, ids=_id)
+@pytest.mark.parametrize("case", DISJOINT_CASES, ids=str)
+def test_max_pool_backward_gather_form(case, dtype, rng, monkeypatch):
+    torch = _torch()
+    import torch.nn.functional as F
+    sp, k, s, p, d, ceil = case
+    nd = len(sp)
+    fwd, bwd = _fn("max_pool", nd)
+    x = rng.integers(-2, 3, size=(3, 2) + sp).astype(dtype)  # ties
+    x[0, 1] = np.nan
+    v, i = fwd(x, k, s, p, d, ceil, return_indices=True)
+    gy = _x(rng, v.shape, dtype)
+    gy[gy < -1] = -0.0  # scatter gives 0 + -0.0 = +0.0
+    tfn = getattr(F, f"max_pool{nd}d")
+    # a user's indices: plane (1, 0) points outside its windows (repeats), plane (2, 1) too
+    # where torch's scatter accepts it; those planes take the scatter form
+    i_user = i.copy()
+    i_user[1, 0] = np.roll(i[1, 0], 1)
+    i_user[2, 1].flat[0] = i[2, 1].flat[-1]
+    for stream in ("0", "1"):
+        monkeypatch.setenv("FASTCONV_POOL_STREAM", stream)
+        for idx in (i, i_user):
+            gx = bwd(gy, x, idx, k, s, p, d, ceil)
+            monkeypatch.setenv("FASTCONV_POOL_NO_GATHER", "1")
+            want = bwd(gy, x, idx, k, s, p, d, ceil)
+            monkeypatch.delenv("FASTCONV_POOL_NO_GATHER")
+            assert gx.tobytes() == want.tobytes()
+        np.testing.assert_array_equal(bwd(gy, x, i, k, s, p, d, ceil), _torch_grad(
+            lambda t: tfn(t, k, s, p, d, ceil), x, gy))
+        ref_gx = ref.max_pool_backward(gy.astype(np.float64), x.shape, i_user)
+        assert_close(bwd(gy, x, i_user, k, s, p, d, ceil), ref_gx, reduction=4, what="user idx")
+    bad = i.copy()
+    bad[2, 0].flat[0] = x[0, 0].size
+    with pytest.raises(ValueError):
+        bwd(gy, x, bad, k, s, p, d, ceil)
+
+
+# Max pooling without indices, 2-D windows overlapping along H, 2 or 3 wide, stride 1 or 2
+# along W: the separable form (row maxima, then the window's rows) must give the row-major
+# scan's values bit for bit (FASTCONV_POOL_NO_SEPARABLE_MAX=1 runs that scan): ties of -0.0 and
+# +0.0 keep the first, NaN wins, -inf-only windows.
+SEPARABLE_MAX_CASES = [  # (spatial, kernel, stride, padding, ceil_mode)
+    ((13, 14), 3, 2, 1, False),
+    ((12, 15), 3, 2, 1, True),
+    ((9, 10), 3, 1, 1, False),
+    ((11, 9), (4, 2), (2, 1), (2, 1), True),
+    ((10, 17), (3, 3), (1, 2), (0, 1), False),
+]
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("dtype", DTYPES, ids=_id)
+@pytest.mark.parametrize("case", SEPARABLE_MAX_CASES, ids=str)
+def test_max_pool_separable_values(case, dtype, rng, monkeypatch):
+    torch = _torch()
+    import torch.nn.functional as F
+    sp, k, s, p, ceil = case
+    x = rng.choice(np.array([-1.0, -0.0, 0.0, 1.0, -np.inf, np.inf, np.nan], dtype=dtype),
+                   size=(2, 3) + sp, p=[0.2, 0.25, 0.25, 0.1, 0.1, 0.05, 0.05])
+    x[0, 1] = -np.inf
+    v = fc.max_pool2d(x, k, s, p, 1, ceil)
+    monkeypatch.setenv("FASTCONV_POOL_NO_SEPARABLE_MAX", "1")
+    want = fc.max_pool2d(x, k, s, p, 1, ceil)
+    monkeypatch.delenv("FASTCONV_POOL_NO_SEPARABLE_MAX")
+    assert v.tobytes() == want.tobytes()
+    np.testing.assert_array_equal(v, F.max_pool2d(torch.from_numpy(x), k, s, p, 1, ceil).numpy())
+    vi, _ = fc.max_pool2d(x, k, s, p, 1, ceil, return_indices=True)
+    assert v.tobytes() == vi.tobytes()
+    np.testing.assert_array_equal(fc.max_pool2d(x[1], k, s, p, 1, ceil), v[1])  # unbatched

@@ -158,6 +158,28 @@ void adaptive_max_pool_forward(const py::array& x, const py::array& y, const py:
   });
 }
 
+// grad_input = 0; grad_input[plane, indices] += grad_output, in the geometry of the forward.
+void max_pool_backward(const py::array& gy, const py::array& indices, const py::array& gx,
+                       const Triple& kernel, const Triple& stride, const Triple& pad_before,
+                       const Triple& dilation) {
+  require_5d(gy, "grad_output", false);
+  require_5d(gx, "grad_input", true);
+  require_indices(indices, gy, "indices", false);
+  require_same_dtype(gy, gx);
+  const PoolGeometry g = make_geometry(gx, gy, kernel, stride, pad_before, pad_before, dilation);
+  int64_t bad = 0;
+  dispatch_dtype(gy, [&](auto tag) {
+    using T = decltype(tag);
+    const int64_t* ip = rptr<int64_t>(indices);
+    const T* gyp = rptr<T>(gy);
+    T* gxp = wptr<T>(gx);
+    py::gil_scoped_release release;
+    bad = fastconv::cpu::max_pool_backward<T>(g, gyp, ip, gxp);
+  });
+  require(bad == 0, std::to_string(bad) + " indices outside [0, " +
+                        std::to_string(g.in_plane()) + ") were skipped");
+}
+
 enum class IndexOp { ScatterAdd, ScatterAssign, Gather };
 
 // small / indices: (N, C, *out); big: (N, C, *in). Scatter writes big; gather writes small.
@@ -212,6 +234,9 @@ void bind_pool(py::module_& m) {
         py::arg("grad_input"));
   m.def("adaptive_max_pool_forward", &adaptive_max_pool_forward, py::arg("input"),
         py::arg("output"), py::arg("indices"));
+  m.def("max_pool_backward", &max_pool_backward, py::arg("grad_output"), py::arg("indices"),
+        py::arg("grad_input"), py::arg("kernel"), py::arg("stride"), py::arg("pad_before"),
+        py::arg("dilation"), "grad_input = 0; grad_input[plane, indices] += grad_output");
   m.def("index_scatter_add",
         [](const py::array& s, const py::array& i, const py::array& b) {
           index_op(IndexOp::ScatterAdd, s, i, b);

@@ -169,8 +169,14 @@ def _max_pool_backward(op, ndim, grad_output, input, indices, kernel_size, strid
     what = f"input plane {_fmt(p.input.shape[2:])}"
     idx = check_indices(op, "indices", indices, shape, _plane(p.input.shape[2:]), what,
                         check_range=False)
-    batched_idx = idx if p.batched else idx[np.newaxis]
-    return _unbatch(p.batched, _scatter_add(gy, batched_idx, p.input.shape, op, what, idx))
+    batched_idx = np.ascontiguousarray(idx if p.batched else idx[np.newaxis])
+    gx = np.empty(p.input.shape, dtype=gy.dtype)
+    kernel, stride, pad_before, _ = _geometry(p)
+    _checked_index_call(
+        lambda: _C.max_pool_backward(_as_5d(gy), _as_5d(batched_idx), _as_5d(gx), kernel, stride,
+                                     pad_before, _triple(p.dilation, 1)),
+        op, idx, _plane(p.input.shape[2:]), what)
+    return _unbatch(p.batched, gx)
 
 
 # ------------------------------------------------------------------------- average pooling

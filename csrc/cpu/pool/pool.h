@@ -50,6 +50,14 @@ void adaptive_max_pool_forward(const PoolGeometry& g, const T* x, T* y, int64_t*
 template <typename T>
 int64_t index_scatter(int64_t planes, int64_t small_plane, int64_t big_plane, const T* s,
                       const int64_t* idx, T* b, bool accumulate);
+// Max pooling's backward: gx = 0, gx[p, idx[p, o]] += gy[p, o] (index_scatter's accumulate
+// result, bit for bit), with the same count of indices outside the plane. Where windows do not
+// overlap and every index of a plane lies in its own window (any forward's indices), each gx
+// cell is written once, row by row, from the one output whose window holds it (no zero fill +
+// scatter pass); other planes and overlapping windows run index_scatter's loop.
+template <typename T>
+int64_t max_pool_backward(const PoolGeometry& g, const T* gy, const int64_t* idx, T* gx);
+
 template <typename T>
 int64_t index_gather(int64_t planes, int64_t small_plane, int64_t big_plane, const T* b,
                      const int64_t* idx, T* s);

@@ -29,6 +29,10 @@
 #include "common/parallel.h"
 #include "common/pool_geometry.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace fastconv::cpu {
 
 // Function table of one ISA's pooling kernels (see pool.h for what each computes; plane_sum and
@@ -43,6 +47,10 @@ struct PoolKernels {
   // (>= x + count * n) are allowed and ignored.
   void (*plane_sums)(const T* x, int64_t count, int64_t n, const T* end, T* sums);
   void (*plane_max)(const T* x, int64_t n, const T* end, T* value, int64_t* index);
+  // One plane of max pooling's backward in gather form (see max_grad_plane below).
+  bool (*max_grad_plane)(const PoolGeometry&, const int64_t* od_of, const int64_t* oh_of,
+                         const int64_t* ow_of, const T* gy, const int64_t* idx, T* gx, T* buf,
+                         bool stream);
 };
 
 // Each ISA's table (pool_avx2.cc / pool_avx512.cc on x86-64; only called where isa() allows).
@@ -428,9 +436,110 @@ void max_pool_forward_rows(const PoolGeometry& g, const T* x, T* y, int64_t* ind
   }
 }
 
+// ---------------------------------------------- separable max pooling (values only)
+//
+// Torch's scan step f(a, v) = (v > a || isnan(v)) ? v : a folds a window's cells in row-major
+// order. Folding a row's cells from -inf and then applying f(acc, that row's result) gives the
+// same value as folding the cells into acc one by one: a NaN among the cells ends at the row's
+// last NaN either way; else the row's first maximum replaces acc only where greater, as its
+// cells would (ties, -0.0 / +0.0 included, keep the earlier). So 2-D max pooling without
+// indices can take each input row's horizontal window maxima once (shared by the output rows
+// whose windows overlap it: 3x3/2 reads each row for 1.5 output rows) and then fold the
+// window's rows: K + KH steps per output instead of K * KH, bit for bit the same values.
+
+inline bool max_separable_enabled() {
+  return std::getenv("FASTCONV_POOL_NO_SEPARABLE_MAX") == nullptr;
+}
+
+inline bool max_separable_fits(const PoolGeometry& g) {
+  constexpr int64_t kMaxBuffer = int64_t(1) << 16;  // elements of the row-maxima plane
+  return g.in_size[0] == 1 && g.out_size[0] == 1 && g.kernel[0] == 1 &&
+         g.dilation[1] == 1 && g.dilation[2] == 1 && g.kernel[1] > g.stride[1] &&
+         (g.stride[2] == 1 || g.stride[2] == 2) && (g.kernel[2] == 2 || g.kernel[2] == 3) &&
+         g.in_size[1] * g.out_size[2] <= kMaxBuffer && g.out_plane() > 0;
+}
+
+template <typename T>
+inline T max_step(T a, T v) {
+  const T m = v > a ? v : a;
+  return v != v ? v : m;
+}
+
+// Interior row maxima: hm[ow] = fold of src[ow * S + k], k < K (the first step from -inf
+// always gives the first cell).
+template <typename T, int S, int K>
+inline void row_maxima(const T* __restrict src, T* __restrict hm, int64_t n) {
+  for (int64_t ow = 0; ow < n; ++ow) {
+    T a = src[ow * S];
+    for (int k = 1; k < K; ++k) a = max_step(a, src[ow * S + k]);
+    hm[ow] = a;
+  }
+}
+
+template <typename T>
+void max_pool_forward_separable(const PoolGeometry& g, const T* x, T* y) {
+  const int64_t H = g.in_size[1], W = g.in_size[2];
+  const int64_t OH = g.out_size[1], OW = g.out_size[2];
+  const int64_t s = g.stride[2], K = g.kernel[2];
+  const int64_t in_plane = g.in_plane(), out_plane = g.out_plane();
+  const Columns cols(g, 1);
+  const int nt = threads_for(g.planes, g.planes * out_plane * g.kernel_volume());
+#pragma omp parallel num_threads(nt)
+  {
+    std::vector<T> hm(size_t(H * OW));
+#pragma omp for schedule(static)
+    for (int64_t p = 0; p < g.planes; ++p) {
+      const T* xp = x + p * in_plane;
+      T* yp = y + p * out_plane;
+      // Row maxima as the output rows need them, interleaved with the rows' folds (a first pass
+      // over the whole plane left the DRAM idle during the second: slower at batch 8).
+      int64_t done = 0;  // rows [0, done) have their maxima in hm
+      auto row_pass = [&](int64_t ih) {
+        const T* row = xp + ih * W;
+        T* h = hm.data() + ih * OW;
+        const int64_t n = cols.hi - cols.lo;
+        if (n > 0) {
+          const T* src = row + cols.lo * s + cols.koff[0];
+          if (s == 1 && K == 2) row_maxima<T, 1, 2>(src, h + cols.lo, n);
+          else if (s == 1) row_maxima<T, 1, 3>(src, h + cols.lo, n);
+          else if (K == 2) row_maxima<T, 2, 2>(src, h + cols.lo, n);
+          else row_maxima<T, 2, 3>(src, h + cols.lo, n);
+        }
+        for (int64_t ow = 0; ow < OW; ++ow) {  // border columns: taps inside the row only
+          if (ow == cols.lo) ow = std::max(cols.hi, cols.lo);
+          if (ow >= OW) break;
+          T a = -std::numeric_limits<T>::infinity();
+          for (int64_t k = 0; k < K; ++k) {
+            const int64_t iw = ow * s + cols.koff[size_t(k)];
+            if (iw >= 0 && iw < W) a = max_step(a, row[iw]);
+          }
+          h[ow] = a;
+        }
+      };
+      for (int64_t oh = 0; oh < OH; ++oh) {
+        int64_t lo, hi;
+        dilated_lo_hi(oh, 1, g, &lo, &hi);
+        T* yr = yp + oh * OW;
+        for (; done < hi; ++done) row_pass(done);
+        if (lo >= hi) {
+          std::fill(yr, yr + OW, -std::numeric_limits<T>::infinity());
+          continue;
+        }
+        std::memcpy(yr, hm.data() + lo * OW, size_t(OW) * sizeof(T));
+        for (int64_t ih = lo + 1; ih < hi; ++ih) {
+          const T* __restrict h = hm.data() + ih * OW;
+          for (int64_t ow = 0; ow < OW; ++ow) yr[ow] = max_step(yr[ow], h[ow]);
+        }
+      }
+    }
+  }
+}
+
 template <typename T, typename Tile = NoTile>
 void max_pool_forward(const PoolGeometry& g, const T* x, T* y, int64_t* indices) {
   using I32 = std::conditional_t<sizeof(T) == 4, int32_t, int64_t>;
+  if (!indices && max_separable_fits(g) && max_separable_enabled())
+    return max_pool_forward_separable<T>(g, x, y);
   if (!indices) return max_pool_forward_rows<T, I32, false, Tile>(g, x, y, nullptr);
   if (indices_fit_int32(g)) return max_pool_forward_rows<T, I32, true, Tile>(g, x, y, indices);
   max_pool_forward_rows<T, int64_t, true>(g, x, y, indices);
@@ -1166,10 +1275,95 @@ void avg_pool_backward(const PoolGeometry& g, bool count_include_pad, int64_t di
   }
 }
 
+// ------------------------------------------------- max pooling backward, gather form
+
+// dst[0, n) = src[0, n), with non-temporal stores where the ISA has them: a grad_input far
+// larger than the caches is not read back soon, and streaming it skips the read-for-ownership
+// of every line (see the measurements in benchmarks/results/pool_speed_cpu.md).
+template <typename T>
+void stream_row(T* dst, const T* src, int64_t n) {
+#if defined(__SSE2__)
+  constexpr int64_t kLanes = 16 / sizeof(T);
+  int64_t i = 0;
+  for (; i < n && (reinterpret_cast<uintptr_t>(dst + i) & 15) != 0; ++i) dst[i] = src[i];
+  if constexpr (sizeof(T) == 4) {
+    for (; i + kLanes <= n; i += kLanes)
+      _mm_stream_ps(reinterpret_cast<float*>(dst + i), _mm_loadu_ps(reinterpret_cast<const float*>(src + i)));
+  } else {
+    for (; i + kLanes <= n; i += kLanes)
+      _mm_stream_pd(reinterpret_cast<double*>(dst + i), _mm_loadu_pd(reinterpret_cast<const double*>(src + i)));
+  }
+  for (; i < n; ++i) dst[i] = src[i];
+#else
+  std::memcpy(dst, src, size_t(n) * sizeof(T));
+#endif
+}
+
+// One plane of the gather form: each input row, zeroed in an L1 buffer, receives 0 + gy[o] at
+// idx[o] for the outputs o of the covering output row whose index lies in that row and in o's
+// columns; the row then goes to gx. Returns false where some index of the plane lay outside its
+// window (each output's index matches at most once, so a count below out_plane says so): the
+// caller then redoes the plane in scatter form.
+template <typename T>
+bool max_grad_plane(const PoolGeometry& g, const int64_t* od_of, const int64_t* oh_of,
+                    const int64_t* ow_of, const T* gyp, const int64_t* ip, T* gxp, T* buf,
+                    bool stream) {
+  const int64_t H = g.in_size[1], W = g.in_size[2];
+  const int64_t OH = g.out_size[1], OW = g.out_size[2];
+  const bool pairs = g.kernel[2] == 2 && g.stride[2] == 2 && g.dilation[2] == 1 &&
+                     g.pad_before[2] == 0 && 2 * OW <= W;
+  int64_t matched = 0;
+  for (int64_t id = 0; id < g.in_size[0]; ++id)
+    for (int64_t ih = 0; ih < H; ++ih) {
+      const int64_t row = (id * H + ih) * W;
+      const int64_t od = od_of[id], oh = oh_of[ih];
+      if (od < 0 || oh < 0) {
+        std::fill(buf, buf + W, T(0));
+      } else if (pairs) {
+        // 2 wide, stride 2, no padding along W (VGG's 2x2/2): cells 2 ow and 2 ow + 1 come from
+        // output ow alone; no table, no fill, a loop that vectorises
+        const int64_t orow = (od * OH + oh) * OW;
+        const int64_t* irow = ip + orow;
+        const T* grow = gyp + orow;
+        int64_t hits = 0;
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          const int64_t j = irow[ow] - row - 2 * ow;
+          const T v = T(0) + grow[ow];  // the scatter's 0 + gy: -0.0 gives +0.0
+          buf[2 * ow] = j == 0 ? v : T(0);
+          buf[2 * ow + 1] = j == 1 ? v : T(0);
+          hits += int64_t(j == 0) + int64_t(j == 1);
+        }
+        for (int64_t c = 2 * OW; c < W; ++c) buf[c] = T(0);
+        matched += hits;
+      } else {
+        std::fill(buf, buf + W, T(0));
+        const int64_t orow = (od * OH + oh) * OW;
+        // Branch-free: half the checks hit, at random (a branch mispredicted half the time made
+        // this 4x slower than the scatter). A miss writes the spare cell buf[W], and
+        // ow_of[W] = -2 matches no output. (Masks, not ?:, which GCC turned into a branch.)
+        int64_t hits = 0;
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          int64_t j = ip[orow + ow] - row;
+          int64_t m = -int64_t(uint64_t(j) < uint64_t(W));
+          j = (j & m) | (W & ~m);
+          m = -int64_t(ow_of[j] == ow);
+          buf[(j & m) | (W & ~m)] = T(0) + gyp[orow + ow];
+          hits -= m;
+        }
+        matched += hits;
+      }
+      if (stream)
+        stream_row(gxp + row, buf, W);
+      else
+        std::memcpy(gxp + row, buf, size_t(W) * sizeof(T));
+    }
+  return matched == g.out_plane();
+}
+
 template <typename T>
 PoolKernels<T> make_pool_kernels(const char* name) {
-  return {name, &max_pool_forward<T>, &avg_pool_forward<T>, &avg_pool_backward<T>, &plane_sums<T>,
-          &plane_max<T>};
+  return {name,           &max_pool_forward<T>, &avg_pool_forward<T>, &avg_pool_backward<T>,
+          &plane_sums<T>, &plane_max<T>,        &max_grad_plane<T>};
 }
 
 }  // namespace
