@@ -18,6 +18,7 @@
 // fixed order whatever the thread count.
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -124,6 +125,30 @@ struct Plan {
   }
 };
 
+// backward_weight's tile of the chosen width whose height pads the K taps least (ties: the main
+// taller). FASTCONV_SMALL_WGRAD_MR=<taps> takes that height where the width has
+// one (tests, studies).
+// Fashion-MNIST conv1 (5x5 1 -> 16, K = 25, b64), 1 thread CPU ms 8 x 16 (32 taps) / 5 x 16:
+// see implicit_gemm_cpu.md, round 6.
+template <typename T>
+SmallWgradKernel<T> pick_height(const SmallChannelKernels<T>& ks, SmallWgradKernel<T> best,
+                                int64_t K) {
+  const char* force = std::getenv("FASTCONV_SMALL_WGRAD_MR");
+  const int64_t forced = force && *force ? std::atoll(force) : 0;
+  if (forced == best.mr) return best;
+  for (int i = 0; i < ks.height_count; ++i) {
+    const SmallWgradKernel<T>& k = ks.heights[i];
+    if (k.nr != best.nr) continue;
+    if (forced) {
+      if (k.mr == forced) return k;
+      continue;
+    }
+    const int64_t pad = ceil_div(K, k.mr) * k.mr, best_pad = ceil_div(K, best.mr) * best.mr;
+    if (pad < best_pad || (pad == best_pad && k.mr > best.mr)) best = k;
+  }
+  return best;
+}
+
 template <typename T>
 Plan<T> make_plan(const ConvGeometry& g) {
   Plan<T> plan;
@@ -133,6 +158,7 @@ Plan<T> make_plan(const ConvGeometry& g) {
   plan.kernel = plan.kernels.kernel[plan.kernels.count - 1];
   for (int i = plan.kernels.count - 1; i >= 0; --i)
     if (plan.kernels.kernel[i].nr >= cog) plan.kernel = plan.kernels.kernel[i];
+  plan.kernel = pick_height(plan.kernels, plan.kernel, K);
   plan.cog_pad = ceil_div(cog, plan.kernel.nr) * plan.kernel.nr;
   plan.kc_pad = ceil_div(K, plan.kernel.mr) * plan.kernel.mr;
   plan.pw = (OW - 1) * g.stride[2] + (g.kernel[2] - 1) * g.dilation[2] + 1;

@@ -14,7 +14,11 @@ SmallChannelKernels<float> f32_small_channel_kernels() {
           2, simd::small_transpose<V, float>,
           {simd::small_forward_kernel<V, 12, 1, float>("f32_small_forward_12x8__avx2"),
            simd::small_forward_kernel<V, 6, 2, float>("f32_small_forward_6x16__avx2")},
-          2};
+          2,
+          {simd::small_wgrad_kernel<V, 5, 1, float>("f32_small_wgrad_5x8__avx2"),
+           simd::small_wgrad_kernel<V, 7, 1, float>("f32_small_wgrad_7x8__avx2"),
+           simd::small_wgrad_kernel<V, 5, 2, float>("f32_small_wgrad_5x16__avx2")},
+          3};
 }
 SmallChannelKernels<double> f64_small_channel_kernels() {
   using V = simd::avx2::F64;
@@ -23,7 +27,11 @@ SmallChannelKernels<double> f64_small_channel_kernels() {
           2, simd::small_transpose<V, double>,
           {simd::small_forward_kernel<V, 12, 1, double>("f64_small_forward_12x4__avx2"),
            simd::small_forward_kernel<V, 6, 2, double>("f64_small_forward_6x8__avx2")},
-          2};
+          2,
+          {simd::small_wgrad_kernel<V, 5, 1, double>("f64_small_wgrad_5x4__avx2"),
+           simd::small_wgrad_kernel<V, 7, 1, double>("f64_small_wgrad_7x4__avx2"),
+           simd::small_wgrad_kernel<V, 5, 2, double>("f64_small_wgrad_5x8__avx2")},
+          3};
 }
 
 }  // namespace fastconv::cpu::avx2

@@ -16,7 +16,13 @@ SmallChannelKernels<float> f32_small_channel_kernels() {
           {simd::small_forward_kernel<V, 14, 1, float>("f32_small_forward_14x16__avx512"),
            simd::small_forward_kernel<V, 12, 2, float>("f32_small_forward_12x32__avx512"),
            simd::small_forward_kernel<V, 6, 4, float>("f32_small_forward_6x64__avx512")},
-          3};
+          3,
+          {simd::small_wgrad_kernel<V, 5, 1, float>("f32_small_wgrad_5x16__avx512"),
+           simd::small_wgrad_kernel<V, 7, 1, float>("f32_small_wgrad_7x16__avx512"),
+           simd::small_wgrad_kernel<V, 5, 2, float>("f32_small_wgrad_5x32__avx512"),
+           simd::small_wgrad_kernel<V, 7, 2, float>("f32_small_wgrad_7x32__avx512"),
+           simd::small_wgrad_kernel<V, 5, 4, float>("f32_small_wgrad_5x64__avx512")},
+          5};
 }
 SmallChannelKernels<double> f64_small_channel_kernels() {
   using V = simd::avx512::F64;
@@ -27,7 +33,13 @@ SmallChannelKernels<double> f64_small_channel_kernels() {
           {simd::small_forward_kernel<V, 14, 1, double>("f64_small_forward_14x8__avx512"),
            simd::small_forward_kernel<V, 12, 2, double>("f64_small_forward_12x16__avx512"),
            simd::small_forward_kernel<V, 6, 4, double>("f64_small_forward_6x32__avx512")},
-          3};
+          3,
+          {simd::small_wgrad_kernel<V, 5, 1, double>("f64_small_wgrad_5x8__avx512"),
+           simd::small_wgrad_kernel<V, 7, 1, double>("f64_small_wgrad_7x8__avx512"),
+           simd::small_wgrad_kernel<V, 5, 2, double>("f64_small_wgrad_5x16__avx512"),
+           simd::small_wgrad_kernel<V, 7, 2, double>("f64_small_wgrad_7x16__avx512"),
+           simd::small_wgrad_kernel<V, 5, 4, double>("f64_small_wgrad_5x32__avx512")},
+          5};
 }
 
 }  // namespace fastconv::cpu::avx512

@@ -14,7 +14,11 @@ SmallChannelKernels<float> f32_small_channel_kernels() {
           2, simd::small_transpose<V, float>,
           {simd::small_forward_kernel<V, 4, 1, float>("f32_small_forward_4x4__generic"),
            simd::small_forward_kernel<V, 4, 2, float>("f32_small_forward_4x8__generic")},
-          2};
+          2,
+          {simd::small_wgrad_kernel<V, 5, 1, float>("f32_small_wgrad_5x4__generic"),
+           simd::small_wgrad_kernel<V, 7, 1, float>("f32_small_wgrad_7x4__generic"),
+           simd::small_wgrad_kernel<V, 5, 2, float>("f32_small_wgrad_5x8__generic")},
+          3};
 }
 SmallChannelKernels<double> f64_small_channel_kernels() {
   using V = simd::generic::Vec4<double>;
@@ -23,7 +27,11 @@ SmallChannelKernels<double> f64_small_channel_kernels() {
           2, simd::small_transpose<V, double>,
           {simd::small_forward_kernel<V, 4, 1, double>("f64_small_forward_4x4__generic"),
            simd::small_forward_kernel<V, 4, 2, double>("f64_small_forward_4x8__generic")},
-          2};
+          2,
+          {simd::small_wgrad_kernel<V, 5, 1, double>("f64_small_wgrad_5x4__generic"),
+           simd::small_wgrad_kernel<V, 7, 1, double>("f64_small_wgrad_7x4__generic"),
+           simd::small_wgrad_kernel<V, 5, 2, double>("f64_small_wgrad_5x8__generic")},
+          3};
 }
 
 }  // namespace fastconv::cpu::generic
