@@ -1,6 +1,6 @@
 """small_channels (forward and backward_weight, <= 4 input channels, groups 1): output channels just
 below, at and above the tiles' widths (4/8/16/32/64 lanes over the ISA paths), taps not a
-multiple of the tile's rows, stride / padding / dilation (padding wider than the kernel reach,
+multiple of any tile's rows (and K = 48, a multiple of the main tiles' heights), stride / padding / dilation (padding wider than the kernel reach,
 rows entirely in the padding), rows longer than one 256-position segment, several splits of the
 positions (some crossing samples), 1-D to 3-D; against the float64 reference and bitwise across
 1, 2 and 3 threads (forward: also a sample alone vs inside its batch, bias and ReLU); and the
@@ -29,6 +29,8 @@ CASES = [
     (1, 9, (700,), (3,), 1, 4, 3, 2),            # 1-D, rows cut into 256-position segments
     (3, 24, (6, 20, 19), (3, 7, 7), 2, 3, 1, 1),  # 3-D stem-like
     (2, 5, (4, 5, 6), (2, 3, 1), 1, (1, 0, 2), 1, 2),
+    (3, 12, (12, 13), (4, 4), 2, 1, 1, 2),       # K = 48: the 8 / 6 / 4-tap-high main tiles
+    (3, 70, (10, 9), (4, 4), 1, 2, 1, 1),        # (other K above take the 5 / 7-high ones)
 ]
 
 

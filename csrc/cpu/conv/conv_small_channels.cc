@@ -125,9 +125,9 @@ struct Plan {
   }
 };
 
-// backward_weight's tile of the chosen width whose height pads the K taps least (ties: the main
-// taller). FASTCONV_SMALL_WGRAD_MR=<taps> takes that height where the width has
-// one (tests, studies).
+// backward_weight's tile of the chosen width whose height pads the K taps least (ties: the
+// taller). FASTCONV_SMALL_WGRAD_MR=<taps> takes that height where the width has one (tests,
+// studies).
 // Fashion-MNIST conv1 (5x5 1 -> 16, K = 25, b64), 1 thread CPU ms 8 x 16 (32 taps) / 5 x 16:
 // see implicit_gemm_cpu.md, round 6.
 template <typename T>
