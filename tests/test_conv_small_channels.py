@@ -79,6 +79,29 @@ def test_small_channels_forward(case, dtype, rng, restore_threads):
     np.testing.assert_array_equal(relu, np.maximum(results[0], 0))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_small_channels_every_tile_height(dtype, rng, monkeypatch):
+    """Each tile height of the ISA (the hooks force one; heights the width lacks fall back)."""
+    x = rng.standard_normal((2, 2, 11, 30)).astype(dtype)
+    gy_shape = (2, 70, 11, 30)
+    for c_out in (5, 12, 20, 40, 70):
+        w = rng.standard_normal((c_out, 2, 3, 5)).astype(dtype)
+        gy = rng.standard_normal(gy_shape[:1] + (c_out,) + gy_shape[2:]).astype(dtype)
+        args = dict(padding=(1, 2))
+        ref = reference.conv2d(x.astype(np.float64), w.astype(np.float64), **args)
+        ref_gw = reference.conv2d_backward(gy.astype(np.float64), x.astype(np.float64),
+                                           w.astype(np.float64), **args)[1]
+        for h in (4, 5, 6, 7, 8, 12, 14):
+            monkeypatch.setenv("FASTCONV_SMALL_WGRAD_MR", str(h))
+            monkeypatch.setenv("FASTCONV_SMALL_FORWARD_MP", str(h))
+            y = fastconv.conv2d(x, w, **args, algorithm="small_channels")
+            assert_close(y, ref, dtype=dtype, reduction=30, what=f"forward {c_out} {h}")
+            gw = fastconv.conv2d_backward(gy, x, w, **args, output_mask=(False, True, False),
+                                          algorithm="small_channels")[1]
+            assert_close(gw, ref_gw, dtype=dtype, reduction=2 * 11 * 30,
+                         what=f"backward_weight {c_out} {h}")
+
+
 def test_small_channels_scope_and_workspace():
     plan = fastconv.explain("conv2d", (1, 3, 224, 224), (64, 3, 7, 7), stride=2, padding=3,
                             algorithm="small_channels")["passes"]

@@ -296,6 +296,32 @@ struct ForwardPlan {
   }
 };
 
+// forward's tile of the chosen width whose height pads a row's positions least (ties: the
+// taller). FASTCONV_SMALL_FORWARD_MP=<positions> takes that height where the width has one
+// (tests, studies). i3d stem 7x7x7/2 3 -> 64 (56 positions a row), CPU ms 6 x 64 (60) / 7 x 64
+// / 4 x 64: see implicit_gemm_cpu.md, round 6.
+template <typename T>
+SmallForwardKernel<T> pick_forward_height(const SmallChannelKernels<T>& ks,
+                                          SmallForwardKernel<T> best, int64_t OW, int64_t seg) {
+  const char* force = std::getenv("FASTCONV_SMALL_FORWARD_MP");
+  const int64_t forced = force && *force ? std::atoll(force) : 0;
+  if (forced == best.mp) return best;
+  const auto padded = [&](int64_t mp) {  // positions computed per output row
+    return OW / seg * ceil_div(seg, mp) * mp + ceil_div(OW % seg, mp) * mp;
+  };
+  for (int i = 0; i < ks.forward_height_count; ++i) {
+    const SmallForwardKernel<T>& k = ks.forward_heights[i];
+    if (k.nr != best.nr) continue;
+    if (forced) {
+      if (k.mp == forced) return k;
+      continue;
+    }
+    const int64_t pad = padded(k.mp), best_pad = padded(best.mp);
+    if (pad < best_pad || (pad == best_pad && k.mp > best.mp)) best = k;
+  }
+  return best;
+}
+
 template <typename T>
 ForwardPlan<T> make_forward_plan(const ConvGeometry& g) {
   ForwardPlan<T> plan;
@@ -306,10 +332,11 @@ ForwardPlan<T> make_forward_plan(const ConvGeometry& g) {
   plan.kernel = kernels.forward[kernels.forward_count - 1];
   for (int i = kernels.forward_count - 1; i >= 0; --i)
     if (kernels.forward[i].nr >= cout) plan.kernel = kernels.forward[i];
+  plan.seg = std::min(OW, kSegment);
+  plan.kernel = pick_forward_height(kernels, plan.kernel, OW, plan.seg);
   plan.cog_pad = ceil_div(cout, plan.kernel.nr) * plan.kernel.nr;
   plan.pw = (OW - 1) * g.stride[2] + (g.kernel[2] - 1) * g.dilation[2] + 1;
   plan.in_rows = g.in_channels * g.in_size[0] * g.in_size[1];
-  plan.seg = std::min(OW, kSegment);
   plan.segs_per_row = ceil_div(OW, plan.seg);
   plan.sample_units = g.out_size[0] * g.out_size[1] * plan.segs_per_row;
   plan.chunk_units = std::max<int64_t>(

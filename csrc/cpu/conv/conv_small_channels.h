@@ -64,6 +64,8 @@ struct SmallChannelKernels {
   int forward_count;
   SmallWgradKernel<T> heights[kMaxSmallWgradHeights];
   int height_count;
+  SmallForwardKernel<T> forward_heights[kMaxSmallWgradHeights];  // forward's, by positions
+  int forward_height_count;
 };
 
 FASTCONV_DECLARE_PER_ISA(

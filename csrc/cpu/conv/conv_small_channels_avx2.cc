@@ -1,6 +1,6 @@
 // AVX2 small-channel backward_weight tiles (compiled with FASTCONV_AVX2_FLAGS; called only where
 // cpuid and the OS report them): 8 taps x 1 vector and 6 x 2 (12 accumulators of the 16
-// registers).
+// registers); 5 x 1, 7 x 1 and 5 x 2 for K = 25, 147, ...; forward also 7 x 1 and 4 x 2.
 #include "cpu/conv/conv_small_channels.h"
 #include "cpu/conv/conv_small_channels_kernel.h"
 #include "cpu/simd/vec_avx2.h"
@@ -18,7 +18,10 @@ SmallChannelKernels<float> f32_small_channel_kernels() {
           {simd::small_wgrad_kernel<V, 5, 1, float>("f32_small_wgrad_5x8__avx2"),
            simd::small_wgrad_kernel<V, 7, 1, float>("f32_small_wgrad_7x8__avx2"),
            simd::small_wgrad_kernel<V, 5, 2, float>("f32_small_wgrad_5x16__avx2")},
-          3};
+          3,
+          {simd::small_forward_kernel<V, 7, 1, float>("f32_small_forward_7x8__avx2"),
+           simd::small_forward_kernel<V, 4, 2, float>("f32_small_forward_4x16__avx2")},
+          2};
 }
 SmallChannelKernels<double> f64_small_channel_kernels() {
   using V = simd::avx2::F64;
@@ -31,7 +34,10 @@ SmallChannelKernels<double> f64_small_channel_kernels() {
           {simd::small_wgrad_kernel<V, 5, 1, double>("f64_small_wgrad_5x4__avx2"),
            simd::small_wgrad_kernel<V, 7, 1, double>("f64_small_wgrad_7x4__avx2"),
            simd::small_wgrad_kernel<V, 5, 2, double>("f64_small_wgrad_5x8__avx2")},
-          3};
+          3,
+          {simd::small_forward_kernel<V, 7, 1, double>("f64_small_forward_7x4__avx2"),
+           simd::small_forward_kernel<V, 4, 2, double>("f64_small_forward_4x8__avx2")},
+          2};
 }
 
 }  // namespace fastconv::cpu::avx2

@@ -18,7 +18,10 @@ SmallChannelKernels<float> f32_small_channel_kernels() {
           {simd::small_wgrad_kernel<V, 5, 1, float>("f32_small_wgrad_5x4__generic"),
            simd::small_wgrad_kernel<V, 7, 1, float>("f32_small_wgrad_7x4__generic"),
            simd::small_wgrad_kernel<V, 5, 2, float>("f32_small_wgrad_5x8__generic")},
-          3};
+          3,
+          {simd::small_forward_kernel<V, 7, 2, float>("f32_small_forward_7x8__generic"),
+           simd::small_forward_kernel<V, 7, 1, float>("f32_small_forward_7x4__generic")},
+          2};
 }
 SmallChannelKernels<double> f64_small_channel_kernels() {
   using V = simd::generic::Vec4<double>;
@@ -31,7 +34,10 @@ SmallChannelKernels<double> f64_small_channel_kernels() {
           {simd::small_wgrad_kernel<V, 5, 1, double>("f64_small_wgrad_5x4__generic"),
            simd::small_wgrad_kernel<V, 7, 1, double>("f64_small_wgrad_7x4__generic"),
            simd::small_wgrad_kernel<V, 5, 2, double>("f64_small_wgrad_5x8__generic")},
-          3};
+          3,
+          {simd::small_forward_kernel<V, 7, 2, double>("f64_small_forward_7x8__generic"),
+           simd::small_forward_kernel<V, 7, 1, double>("f64_small_forward_7x4__generic")},
+          2};
 }
 
 }  // namespace fastconv::cpu::generic
