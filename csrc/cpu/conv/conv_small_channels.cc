@@ -128,8 +128,8 @@ struct Plan {
 // backward_weight's tile of the chosen width whose height pads the K taps least (ties: the
 // taller). FASTCONV_SMALL_WGRAD_MR=<taps> takes that height where the width has one (tests,
 // studies).
-// Fashion-MNIST conv1 (5x5 1 -> 16, K = 25, b64), 1 thread CPU ms 8 x 16 (32 taps) / 5 x 16:
-// see implicit_gemm_cpu.md, round 6.
+// Fashion-MNIST conv1 (5x5 1 -> 16, K = 25, b64), 1 thread CPU ms 8 x 16 (32 taps) / 5 x 16,
+// two rounds: 0.720 / 0.572, 0.662 / 0.560 (implicit_gemm_cpu.md, round 6).
 template <typename T>
 SmallWgradKernel<T> pick_height(const SmallChannelKernels<T>& ks, SmallWgradKernel<T> best,
                                 int64_t K) {
@@ -298,8 +298,8 @@ struct ForwardPlan {
 
 // forward's tile of the chosen width whose height pads a row's positions least (ties: the
 // taller). FASTCONV_SMALL_FORWARD_MP=<positions> takes that height where the width has one
-// (tests, studies). i3d stem 7x7x7/2 3 -> 64 (56 positions a row), CPU ms 6 x 64 (60) / 7 x 64
-// / 4 x 64: see implicit_gemm_cpu.md, round 6.
+// (tests, studies). i3d stem 7x7x7/2 3 -> 64 (56 positions a row), 1 thread CPU ms 6 x 64
+// (60) / 7 x 64 / 4 x 64: 13.6 / 12.5 / 12.7, 13.8 / 12.3 / 12.2 (implicit_gemm_cpu.md, round 6).
 template <typename T>
 SmallForwardKernel<T> pick_forward_height(const SmallChannelKernels<T>& ks,
                                           SmallForwardKernel<T> best, int64_t OW, int64_t seg) {
