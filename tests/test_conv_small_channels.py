@@ -1,6 +1,6 @@
 """small_channels (forward and backward_weight, <= 4 input channels, groups 1): output channels just
 below, at and above the tiles' widths (4/8/16/32/64 lanes over the ISA paths), taps not a
-multiple of the tile's rows, stride / padding / dilation (padding wider than the kernel reach,
+multiple of any tile's rows (and K = 48, a multiple of the main tiles' heights), stride / padding / dilation (padding wider than the kernel reach,
 rows entirely in the padding), rows longer than one 256-position segment, several splits of the
 positions (some crossing samples), 1-D to 3-D; against the float64 reference and bitwise across
 1, 2 and 3 threads (forward: also a sample alone vs inside its batch, bias and ReLU); and the
@@ -29,6 +29,8 @@ CASES = [
     (1, 9, (700,), (3,), 1, 4, 3, 2),            # 1-D, rows cut into 256-position segments
     (3, 24, (6, 20, 19), (3, 7, 7), 2, 3, 1, 1),  # 3-D stem-like
     (2, 5, (4, 5, 6), (2, 3, 1), 1, (1, 0, 2), 1, 2),
+    (3, 12, (12, 13), (4, 4), 2, 1, 1, 2),       # K = 48: the 8 / 6 / 4-tap-high main tiles
+    (3, 70, (10, 9), (4, 4), 1, 2, 1, 1),        # (other K above take the 5 / 7-high ones)
 ]
 
 
@@ -75,6 +77,29 @@ def test_small_channels_forward(case, dtype, rng, restore_threads):
                  what=f"{_id(case)} forward")
     relu = conv(x, w, b, **args, algorithm="small_channels", activation="relu")
     np.testing.assert_array_equal(relu, np.maximum(results[0], 0))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_small_channels_every_tile_height(dtype, rng, monkeypatch):
+    """Each tile height of the ISA (the hooks force one; heights the width lacks fall back)."""
+    x = rng.standard_normal((2, 2, 11, 30)).astype(dtype)
+    gy_shape = (2, 70, 11, 30)
+    for c_out in (5, 12, 20, 40, 70):
+        w = rng.standard_normal((c_out, 2, 3, 5)).astype(dtype)
+        gy = rng.standard_normal(gy_shape[:1] + (c_out,) + gy_shape[2:]).astype(dtype)
+        args = dict(padding=(1, 2))
+        ref = reference.conv2d(x.astype(np.float64), w.astype(np.float64), **args)
+        ref_gw = reference.conv2d_backward(gy.astype(np.float64), x.astype(np.float64),
+                                           w.astype(np.float64), **args)[1]
+        for h in (4, 5, 6, 7, 8, 12, 14):
+            monkeypatch.setenv("FASTCONV_SMALL_WGRAD_MR", str(h))
+            monkeypatch.setenv("FASTCONV_SMALL_FORWARD_MP", str(h))
+            y = fastconv.conv2d(x, w, **args, algorithm="small_channels")
+            assert_close(y, ref, dtype=dtype, reduction=30, what=f"forward {c_out} {h}")
+            gw = fastconv.conv2d_backward(gy, x, w, **args, output_mask=(False, True, False),
+                                          algorithm="small_channels")[1]
+            assert_close(gw, ref_gw, dtype=dtype, reduction=2 * 11 * 30,
+                         what=f"backward_weight {c_out} {h}")
 
 
 def test_small_channels_scope_and_workspace():

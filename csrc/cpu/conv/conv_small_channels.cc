@@ -18,6 +18,7 @@
 // fixed order whatever the thread count.
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -124,6 +125,30 @@ struct Plan {
   }
 };
 
+// backward_weight's tile of the chosen width whose height pads the K taps least (ties: the
+// taller). FASTCONV_SMALL_WGRAD_MR=<taps> takes that height where the width has one (tests,
+// studies).
+// Fashion-MNIST conv1 (5x5 1 -> 16, K = 25, b64), 1 thread CPU ms 8 x 16 (32 taps) / 5 x 16,
+// two rounds: 0.720 / 0.572, 0.662 / 0.560 (implicit_gemm_cpu.md, round 6).
+template <typename T>
+SmallWgradKernel<T> pick_height(const SmallChannelKernels<T>& ks, SmallWgradKernel<T> best,
+                                int64_t K) {
+  const char* force = std::getenv("FASTCONV_SMALL_WGRAD_MR");
+  const int64_t forced = force && *force ? std::atoll(force) : 0;
+  if (forced == best.mr) return best;
+  for (int i = 0; i < ks.height_count; ++i) {
+    const SmallWgradKernel<T>& k = ks.heights[i];
+    if (k.nr != best.nr) continue;
+    if (forced) {
+      if (k.mr == forced) return k;
+      continue;
+    }
+    const int64_t pad = ceil_div(K, k.mr) * k.mr, best_pad = ceil_div(K, best.mr) * best.mr;
+    if (pad < best_pad || (pad == best_pad && k.mr > best.mr)) best = k;
+  }
+  return best;
+}
+
 template <typename T>
 Plan<T> make_plan(const ConvGeometry& g) {
   Plan<T> plan;
@@ -133,6 +158,7 @@ Plan<T> make_plan(const ConvGeometry& g) {
   plan.kernel = plan.kernels.kernel[plan.kernels.count - 1];
   for (int i = plan.kernels.count - 1; i >= 0; --i)
     if (plan.kernels.kernel[i].nr >= cog) plan.kernel = plan.kernels.kernel[i];
+  plan.kernel = pick_height(plan.kernels, plan.kernel, K);
   plan.cog_pad = ceil_div(cog, plan.kernel.nr) * plan.kernel.nr;
   plan.kc_pad = ceil_div(K, plan.kernel.mr) * plan.kernel.mr;
   plan.pw = (OW - 1) * g.stride[2] + (g.kernel[2] - 1) * g.dilation[2] + 1;
@@ -270,6 +296,32 @@ struct ForwardPlan {
   }
 };
 
+// forward's tile of the chosen width whose height pads a row's positions least (ties: the
+// taller). FASTCONV_SMALL_FORWARD_MP=<positions> takes that height where the width has one
+// (tests, studies). i3d stem 7x7x7/2 3 -> 64 (56 positions a row), 1 thread CPU ms 6 x 64
+// (60) / 7 x 64 / 4 x 64: 13.6 / 12.5 / 12.7, 13.8 / 12.3 / 12.2 (implicit_gemm_cpu.md, round 6).
+template <typename T>
+SmallForwardKernel<T> pick_forward_height(const SmallChannelKernels<T>& ks,
+                                          SmallForwardKernel<T> best, int64_t OW, int64_t seg) {
+  const char* force = std::getenv("FASTCONV_SMALL_FORWARD_MP");
+  const int64_t forced = force && *force ? std::atoll(force) : 0;
+  if (forced == best.mp) return best;
+  const auto padded = [&](int64_t mp) {  // positions computed per output row
+    return OW / seg * ceil_div(seg, mp) * mp + ceil_div(OW % seg, mp) * mp;
+  };
+  for (int i = 0; i < ks.forward_height_count; ++i) {
+    const SmallForwardKernel<T>& k = ks.forward_heights[i];
+    if (k.nr != best.nr) continue;
+    if (forced) {
+      if (k.mp == forced) return k;
+      continue;
+    }
+    const int64_t pad = padded(k.mp), best_pad = padded(best.mp);
+    if (pad < best_pad || (pad == best_pad && k.mp > best.mp)) best = k;
+  }
+  return best;
+}
+
 template <typename T>
 ForwardPlan<T> make_forward_plan(const ConvGeometry& g) {
   ForwardPlan<T> plan;
@@ -280,14 +332,26 @@ ForwardPlan<T> make_forward_plan(const ConvGeometry& g) {
   plan.kernel = kernels.forward[kernels.forward_count - 1];
   for (int i = kernels.forward_count - 1; i >= 0; --i)
     if (kernels.forward[i].nr >= cout) plan.kernel = kernels.forward[i];
+  plan.seg = std::min(OW, kSegment);
+  plan.kernel = pick_forward_height(kernels, plan.kernel, OW, plan.seg);
   plan.cog_pad = ceil_div(cout, plan.kernel.nr) * plan.kernel.nr;
   plan.pw = (OW - 1) * g.stride[2] + (g.kernel[2] - 1) * g.dilation[2] + 1;
   plan.in_rows = g.in_channels * g.in_size[0] * g.in_size[1];
-  plan.seg = std::min(OW, kSegment);
   plan.segs_per_row = ceil_div(OW, plan.seg);
   plan.sample_units = g.out_size[0] * g.out_size[1] * plan.segs_per_row;
   plan.chunk_units = std::max<int64_t>(
       1, std::min(plan.sample_units, kDytBytes / (plan.seg * plan.cog_pad * int64_t(sizeof(T)))));
+  // Smaller chunks where they share out more evenly over the threads (the i3d stem b1: 25 chunks
+  // of 9 rows, 13 / 12 per thread, or 28 of 8: 14 / 14). Results do not depend on the chunks.
+  const int64_t t = num_threads();
+  int64_t best_time = -1;
+  for (int64_t cu = plan.chunk_units; cu >= std::max<int64_t>(1, plan.chunk_units / 2); --cu) {
+    const int64_t time = ceil_div(g.batch * ceil_div(plan.sample_units, cu), t) * cu;
+    if (best_time < 0 || time < best_time) {
+      best_time = time;
+      plan.chunk_units = cu;
+    }
+  }
   plan.chunks_per_sample = ceil_div(plan.sample_units, plan.chunk_units);
   plan.chunks = g.batch * plan.chunks_per_sample;
   plan.slack = plan.kernel.mp * g.stride[2];

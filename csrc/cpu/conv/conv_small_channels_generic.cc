@@ -14,6 +14,13 @@ SmallChannelKernels<float> f32_small_channel_kernels() {
           2, simd::small_transpose<V, float>,
           {simd::small_forward_kernel<V, 4, 1, float>("f32_small_forward_4x4__generic"),
            simd::small_forward_kernel<V, 4, 2, float>("f32_small_forward_4x8__generic")},
+          2,
+          {simd::small_wgrad_kernel<V, 5, 1, float>("f32_small_wgrad_5x4__generic"),
+           simd::small_wgrad_kernel<V, 7, 1, float>("f32_small_wgrad_7x4__generic"),
+           simd::small_wgrad_kernel<V, 5, 2, float>("f32_small_wgrad_5x8__generic")},
+          3,
+          {simd::small_forward_kernel<V, 7, 2, float>("f32_small_forward_7x8__generic"),
+           simd::small_forward_kernel<V, 7, 1, float>("f32_small_forward_7x4__generic")},
           2};
 }
 SmallChannelKernels<double> f64_small_channel_kernels() {
@@ -23,6 +30,13 @@ SmallChannelKernels<double> f64_small_channel_kernels() {
           2, simd::small_transpose<V, double>,
           {simd::small_forward_kernel<V, 4, 1, double>("f64_small_forward_4x4__generic"),
            simd::small_forward_kernel<V, 4, 2, double>("f64_small_forward_4x8__generic")},
+          2,
+          {simd::small_wgrad_kernel<V, 5, 1, double>("f64_small_wgrad_5x4__generic"),
+           simd::small_wgrad_kernel<V, 7, 1, double>("f64_small_wgrad_7x4__generic"),
+           simd::small_wgrad_kernel<V, 5, 2, double>("f64_small_wgrad_5x8__generic")},
+          3,
+          {simd::small_forward_kernel<V, 7, 2, double>("f64_small_forward_7x8__generic"),
+           simd::small_forward_kernel<V, 7, 1, double>("f64_small_forward_7x4__generic")},
           2};
 }
 
