@@ -175,11 +175,11 @@ inline void dot_block(int64_t len, int64_t segments, int64_t sa, int64_t sb, con
 #pragma GCC unroll 8
       for (int i = 0; i < MR; ++i) av[i] = V::load(as + i * lda + p);
 #pragma GCC unroll 8
-      for (int j = 0; j < NR; ++j) bv[j] = V::load(bs + j * ldb + p);
+      for (int j = 0; j < NR; ++j) {
+        bv[j] = V::load(bs + j * ldb + p);
 #pragma GCC unroll 8
-      for (int i = 0; i < MR; ++i)
-#pragma GCC unroll 8
-        for (int j = 0; j < NR; ++j) acc[i][j] = V::fmadd(av[i], bv[j], acc[i][j]);
+        for (int i = 0; i < MR; ++i) acc[i][j] = V::fmadd(av[i], bv[j], acc[i][j]);
+      }
     }
     if (tail > 0) {  // one more vector step on the tails, zero-padded by masked loads
       typename V::type av[MR], bv[NR];
@@ -203,8 +203,9 @@ inline void dot_block(int64_t len, int64_t segments, int64_t sa, int64_t sb, con
     }
 }
 
-// The dot-product kernel of gemm_kernels.h: 4 x 4 blocks (edge rows and columns one at a time).
-// B's rows run in blocks of about kDotBBytes (kept in L2) and, inside one, A's 4 rows are reused
+// The dot-product kernel of gemm_kernels.h: V::kDotRows x V::kDotCols blocks (edge rows and
+// columns one at a time; an element's operations do not depend on its block).
+// B's rows run in blocks of about kDotBBytes (kept in L2) and, inside one, A's kDotRows rows are reused
 // from L1 across the block's rows (the caller keeps the span short).
 constexpr int64_t kDotBBytes = 256 * 1024;
 
@@ -212,7 +213,7 @@ template <typename V, typename T>
 void dot_kernel(int64_t m, int64_t n, int64_t len, int64_t segments, int64_t sa, int64_t sb,
                 const T* a, int64_t lda, const T* b, int64_t ldb, T* c, int64_t ldc,
                 bool accumulate) {
-  constexpr int kM = 4, kN = 4;
+  constexpr int kM = V::kDotRows, kN = V::kDotCols;
   const int64_t span_bytes = std::max<int64_t>(1, len * segments * int64_t(sizeof(T)));
   const int64_t jb = std::max<int64_t>(kN, kDotBBytes / span_bytes / kN * kN);
   for (int64_t j0 = 0; j0 < n; j0 += jb) {
