@@ -252,13 +252,19 @@ int64_t dot_tile(int64_t P, int64_t Q) {
   return std::min(P, ceil_div(ceil_div(P, pieces), 16) * 16);
 }
 
-// backward_weight of a 1x1 conv on the dot-product kernel (gemm_dot): where the ISA has one.
+// backward_weight of a 1x1 conv on the dot-product kernel (gemm_dot, no packing) where the ISA
+// has one and a dW dimension is short: C_out/g <= 64 or C_in/g <= 32, where the packed GEMM
+// amortises its packing over few rows (packing X costs 1 per C_out/g multiply-adds). Measured
+// (1 thread, dot / GEMM ratio, AVX-512; AVX2 alike, gemm_cpu.md): mobilenetv2 144->24 @56
+// 1.27, 96->24 1.41, 32->192 @28 1.21, 64->64 @56 1.12, 256->64 @56 1.25; but 64->256 @56 0.89,
+// 256->512 /2 0.84, 1024->256 @14 0.64, 160->960 @7 0.75 (4x6 register blocks reload every
+// operand from L1/L2: the GEMM's packed panels reuse more, once packing is amortised).
 // FASTCONV_WGRAD_DOT=0|1 forces it off|on (A/B timing in one process).
 template <typename T>
 bool use_dot(const ConvGeometry& g) {
   if (!g.is_pointwise() || !gemm_has_dot<T>()) return false;
   if (const char* e = std::getenv("FASTCONV_WGRAD_DOT")) return e[0] == '1';
-  return true;
+  return g.out_channels_per_group() <= 64 || g.in_channels_per_group() <= 32;
 }
 
 template <typename T>
