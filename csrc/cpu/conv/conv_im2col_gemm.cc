@@ -253,18 +253,19 @@ int64_t dot_tile(int64_t P, int64_t Q) {
 }
 
 // backward_weight of a 1x1 conv on the dot-product kernel (gemm_dot, no packing) where the ISA
-// has one and a dW dimension is short: C_out/g <= 64 or C_in/g <= 32, where the packed GEMM
-// amortises its packing over few rows (packing X costs 1 per C_out/g multiply-adds). Measured
-// (1 thread, dot / GEMM ratio, AVX-512; AVX2 alike, gemm_cpu.md): mobilenetv2 144->24 @56
-// 1.27, 96->24 1.41, 32->192 @28 1.21, 64->64 @56 1.12, 256->64 @56 1.25; but 64->256 @56 0.89,
-// 256->512 /2 0.84, 1024->256 @14 0.64, 160->960 @7 0.75 (4x6 register blocks reload every
-// operand from L1/L2: the GEMM's packed panels reuse more, once packing is amortised).
+// has one and a dW dimension is short: min(C_out/g, C_in/g) <= 64, where the packed GEMM
+// amortises its packing (1 element per C_out/g or C_in/g multiply-adds) over few rows. Measured
+// (1 thread, interleaved, dot / GEMM time ratio inverted, AVX-512, load 4-5; gemm_cpu.md):
+// mobilenetv2 144->24 @56 1.31, 96->24 1.33, 16->96 @112 1.23, 32->192 @28 1.28, 64->64 @56 1.08,
+// 64->256 @56 1.07, 256->64 @56 1.05; but 256->512 /2 0.97, 512->1024 /2 0.90, 1024->256 @14
+// 0.90, 160->960 @7 0.77 (register blocks reload both operands from L1/L2 each block: the GEMM's
+// packed panels reuse more once packing is amortised, and P = 49 / 196 end in masked tails).
 // FASTCONV_WGRAD_DOT=0|1 forces it off|on (A/B timing in one process).
 template <typename T>
 bool use_dot(const ConvGeometry& g) {
   if (!g.is_pointwise() || !gemm_has_dot<T>()) return false;
   if (const char* e = std::getenv("FASTCONV_WGRAD_DOT")) return e[0] == '1';
-  return g.out_channels_per_group() <= 64 || g.in_channels_per_group() <= 32;
+  return std::min(g.out_channels_per_group(), g.in_channels_per_group()) <= 64;
 }
 
 template <typename T>

@@ -11,7 +11,7 @@ namespace {
 // The wrappers plus the non-temporal store of TileEpilogue::stream and the lane sum of the dot
 // kernel (a fixed halving tree: high half + low half until one lane is left).
 struct F32 : simd::avx2::F32 {
-  static constexpr int kDotRows = 3, kDotCols = 4;  // 12 accumulators + 3 A vectors + 1 B of the 16 registers
+  static constexpr int kDotRows = 4, kDotCols = 3;  // 12 accumulators + 4 vectors of the long side + 1 of the short side of the 16 registers
   static void stream(float* p, type v) { _mm256_stream_ps(p, v); }
   static float reduce_add(type v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -25,7 +25,7 @@ struct F32 : simd::avx2::F32 {
   }
 };
 struct F64 : simd::avx2::F64 {
-  static constexpr int kDotRows = 3, kDotCols = 4;  // 12 accumulators + 3 A vectors + 1 B of the 16 registers
+  static constexpr int kDotRows = 4, kDotCols = 3;  // 12 accumulators + 4 vectors of the long side + 1 of the short side of the 16 registers
   static void stream(double* p, type v) { _mm256_stream_pd(p, v); }
   static double reduce_add(type v) {
     __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
