@@ -147,7 +147,7 @@ def test_streamed_forward_same_bits_for_any_thread_count(dtype, rng, monkeypatch
     ((2, 9, 9, 10), 19, 1, 1),      # P = 90: masked tails of 10 (AVX-512) / 2 (AVX2)
     ((2, 40, 12, 12), 70, 1, 2),    # groups: 35 x 20 per group
     ((3, 16, 13, 14), 24, 2, 1),    # strided: the subsampled input
-    ((2, 130, 8, 8), 66, 1, 1),     # C_out/g > 64 and C_in/g > 32: the GEMM unless forced
+    ((2, 130, 8, 8), 66, 1, 1),     # min(C_out/g, C_in/g) > 64: the GEMM unless forced
 ])
 def test_backward_weight_dot_kernel(xs, c_out, stride, groups, dtype, rng, monkeypatch,
                                     restore_threads):
