@@ -16,6 +16,8 @@
 // backward_weight of a kernel no larger than its stride (disjoint taps), are the 1x1 conv of the
 // input subsampled once (per tap). Forward tiles written in place get the bias / ReLU from the
 // GEMM's last stores, non-temporal where the output is large (stream_output).
+// The backward_weight of a 1x1 conv with a short channel side (use_dot) skips packing: gemm_dot
+// reduces dY rows against X rows in vector lanes, both read in place.
 //
 // Threads split the *outputs* (forward: group x column tile x output-channel block;
 // backward_data: group x run of samples x channel block; backward_weight: group x group of row
