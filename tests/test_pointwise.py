@@ -138,3 +138,31 @@ def test_streamed_forward_same_bits_for_any_thread_count(dtype, rng, monkeypatch
     for y, gx in results[1:]:
         np.testing.assert_array_equal(y, results[0][0])
         np.testing.assert_array_equal(gx, results[0][1])
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("xs, c_out, stride, groups", [
+    ((2, 20, 33, 33), 24, 1, 1),    # P = 1089: tiles of 560 straddle samples, 1-element tails
+    ((3, 17, 7, 7), 13, 1, 1),      # P = 49: tiles of whole samples (segments), odd blocks
+    ((2, 9, 9, 10), 19, 1, 1),      # P = 90: masked tails of 10 (AVX-512) / 2 (AVX2)
+    ((2, 40, 12, 12), 70, 1, 2),    # groups: 35 x 20 per group
+    ((3, 16, 13, 14), 24, 2, 1),    # strided: the subsampled input
+    ((2, 130, 8, 8), 66, 1, 1),     # min(C_out/g, C_in/g) > 64: the GEMM unless forced
+])
+def test_backward_weight_dot_kernel(xs, c_out, stride, groups, dtype, rng, monkeypatch,
+                                    restore_threads):
+    """1x1 backward_weight on the dot-product kernel (FASTCONV_WGRAD_DOT=1; FASTCONV_DOT_SPAN=48
+    cuts short tiles that straddle samples) and on the packed GEMM: each matches the float64
+    reference and is bitwise the same for 1, 2 and 3 threads."""
+    from conftest import check_backward_weight
+    x = rng.standard_normal(xs).astype(dtype)
+    w = rng.standard_normal((c_out, xs[1] // groups, 1, 1)).astype(dtype)
+    args = dict(stride=stride, groups=groups)
+    gy = rng.standard_normal(fastconv.conv2d(x, w, **args).shape).astype(dtype)
+    for dot, span in (("1", None), ("1", "48"), ("0", None)):
+        monkeypatch.setenv("FASTCONV_WGRAD_DOT", dot)
+        if span is None:
+            monkeypatch.delenv("FASTCONV_DOT_SPAN", raising=False)
+        else:
+            monkeypatch.setenv("FASTCONV_DOT_SPAN", span)
+        check_backward_weight(x, w, gy, args, "im2col_gemm", f"dot={dot} span={span}")

@@ -16,6 +16,8 @@
 // backward_weight of a kernel no larger than its stride (disjoint taps), are the 1x1 conv of the
 // input subsampled once (per tap). Forward tiles written in place get the bias / ReLU from the
 // GEMM's last stores, non-temporal where the output is large (stream_output).
+// The backward_weight of a 1x1 conv with a short channel side (use_dot) skips packing: gemm_dot
+// reduces dY rows against X rows in vector lanes, both read in place.
 //
 // Threads split the *outputs* (forward: group x column tile x output-channel block;
 // backward_data: group x run of samples x channel block; backward_weight: group x group of row
@@ -60,7 +62,8 @@ constexpr int64_t kForwardTileColumns = 256;      // forward: columns per tile .
 constexpr int64_t kBackwardDataTileColumns = 256;  // backward_data: columns per tile ...
 constexpr int64_t kBackwardDataMaxRows = 512;      // ... x dCOL rows per task, at most
 constexpr int64_t kForwardMaxRows = 512;          // ... x output channels per task, at most
-constexpr int64_t kPackPanels = 4;                // forward: weight panels packed per work item
+constexpr int64_t kPackPanels = 4;
+constexpr int64_t kDotSpan = 1024;  // backward_weight 1x1 on the dot kernel: positions per tile                // forward: weight panels packed per work item
 
 // Columns per tile, a whole number of GEMM panels: a function of the geometry and the ISA's
 // panel width only (never of the thread count), since it fixes the order of the backward
@@ -135,12 +138,13 @@ int64_t max_out_panels(int64_t mr) { return std::max<int64_t>(1, kMaxBlockChanne
 // contiguous range), so a chunk with fewer steps than the others (5 steps in 2 chunks: 3 + 2)
 // or one without any leaves a thread idle: the busiest thread is summed over its range exactly.
 double backward_weight_blocks(int64_t G, int64_t K, int64_t cog, int64_t mr, int64_t nr,
-                              bool pointwise, int threads,
+                              bool pointwise, bool dot, int threads,
                               const std::vector<int64_t>& chunk_columns, Im2colPlan& plan) {
   // Cycles per element and column: the micro-kernel's 16 multiply-adds per cycle, building a
   // COL row (perf: im2col_rows of conv_transpose 4x4/2 @4 took more time than the GEMM) and
   // packing a dY row (once per task and step, for all the task's row blocks).
-  const double im2col = pointwise ? 1.0 : 4.0, dy_pack = 1.0;
+  // The dot-product kernel (1x1) packs nothing.
+  const double im2col = dot ? 0.0 : pointwise ? 1.0 : 4.0, dy_pack = dot ? 0.0 : 1.0;
   const int64_t chunks = int64_t(chunk_columns.size());
   const int64_t row_panels = ceil_div(K, nr), out_panels = ceil_div(cog, mr);
   double best = -1;
@@ -237,6 +241,35 @@ int64_t forward_blocks(int64_t G, int64_t Q, int64_t K, int64_t cog, int64_t mr,
   return best_rp;
 }
 
+// backward_weight of a 1x1 conv on the dot-product kernel: positions per column tile, the span
+// one dW block reduces over before its lanes are summed. Whole samples where P is short (P = 196:
+// 5 samples, one lane sum per 980 positions); a long plane in equal pieces of whole vectors
+// (P = 3136: 4 x 784), so that the kernel's 4 dY rows of a tile stay in L1.
+int64_t dot_tile(int64_t P, int64_t Q) {
+  int64_t span = kDotSpan;
+  if (const char* e = std::getenv("FASTCONV_DOT_SPAN")) span = std::max<int64_t>(16, std::atoll(e));
+  if (P <= 0 || Q <= 0) return 1;
+  if (P <= span) return std::min(Q, span / P * P);
+  const int64_t pieces = ceil_div(P, span);
+  return std::min(P, ceil_div(ceil_div(P, pieces), 16) * 16);
+}
+
+// backward_weight of a 1x1 conv on the dot-product kernel (gemm_dot, no packing) where the ISA
+// has one and a dW dimension is short: min(C_out/g, C_in/g) <= 64, where the packed GEMM
+// amortises its packing (1 element per C_out/g or C_in/g multiply-adds) over few rows. Measured
+// (1 thread, interleaved, dot / GEMM time ratio inverted, AVX-512, load 4-5; gemm_cpu.md):
+// mobilenetv2 144->24 @56 1.31, 96->24 1.33, 16->96 @112 1.23, 32->192 @28 1.28, 64->64 @56 1.08,
+// 64->256 @56 1.07, 256->64 @56 1.05; but 256->512 /2 0.97, 512->1024 /2 0.90, 1024->256 @14
+// 0.90, 160->960 @7 0.77 (register blocks reload both operands from L1/L2 each block: the GEMM's
+// packed panels reuse more once packing is amortised, and P = 49 / 196 end in masked tails).
+// FASTCONV_WGRAD_DOT=0|1 forces it off|on (A/B timing in one process).
+template <typename T>
+bool use_dot(const ConvGeometry& g) {
+  if (!g.is_pointwise() || !gemm_has_dot<T>()) return false;
+  if (const char* e = std::getenv("FASTCONV_WGRAD_DOT")) return e[0] == '1';
+  return std::min(g.out_channels_per_group(), g.in_channels_per_group()) <= 64;
+}
+
 template <typename T>
 Im2colPlan plan_im2col(const ConvGeometry& g, ConvPass pass) {
   const int64_t G = g.groups, cig = g.in_channels_per_group(), cog = g.out_channels_per_group();
@@ -285,12 +318,17 @@ Im2colPlan plan_im2col(const ConvGeometry& g, ConvPass pass) {
       // Its columns q = n * P + p run across samples, so that small planes (P = 16 or 49) still
       // reduce over a long k per GEMM call instead of re-loading the dW block every P steps.
       const int64_t mr = gemm_mr<T>(), nr = gemm_nr<T>(), Q = g.batch * P;
-      plan.tile = column_tile<T>(std::min(K, max_row_panels(nr) * nr) +
-                                     std::min(cog, max_out_panels(mr) * mr),
-                                 Q, nr);
-      // Whole samples per tile where they fit (P = 196: tiles of 196, not 256 straddling two
-      // samples): no gathering copies of dY.
-      if (P > 0 && P <= plan.tile) plan.tile = plan.tile / P * P;
+      const bool dot = use_dot<T>(g);
+      if (dot) {
+        plan.tile = dot_tile(P, Q);
+      } else {
+        plan.tile = column_tile<T>(std::min(K, max_row_panels(nr) * nr) +
+                                       std::min(cog, max_out_panels(mr) * mr),
+                                   Q, nr);
+        // Whole samples per tile where they fit (P = 196: tiles of 196, not 256 straddling
+        // two samples): no gathering copies of dY.
+        if (P > 0 && P <= plan.tile) plan.tile = plan.tile / P * P;
+      }
       // The column tile steps of the reduction run in up to kMaxChunks chunks, each
       // into its own partial dW, summed in chunk order at the end: parallel work without
       // splitting dW (even for one group, a short K or batch 1), at a workspace cost bounded by
@@ -315,7 +353,7 @@ Im2colPlan plan_im2col(const ConvGeometry& g, ConvPass pass) {
           columns[size_t(i)] = std::min(Q, (i + 1) * per_chunk * plan.tile) -
                                std::min(Q, i * per_chunk * plan.tile);
         Im2colPlan trial = plan;
-        const double cost = backward_weight_blocks(G, K, cog, mr, nr, pointwise,
+        const double cost = backward_weight_blocks(G, K, cog, mr, nr, pointwise, dot,
                                                    kChunkModelThreads, columns, trial) +
                             2.0 * double(c - 1) * double(dw) / double(kChunkModelThreads);
         if (best < 0 || cost < best * (1 - 1e-9)) {
@@ -324,10 +362,12 @@ Im2colPlan plan_im2col(const ConvGeometry& g, ConvPass pass) {
           best_columns = columns;
         }
       }
-      backward_weight_blocks(G, K, cog, mr, nr, pointwise, num_threads(), best_columns, plan);
+      backward_weight_blocks(G, K, cog, mr, nr, pointwise, dot, num_threads(), best_columns,
+                             plan);
       plan.tasks = plan.chunks * G * ceil_div(ceil_div(K, plan.block), plan.row_group) *
                    ceil_div(cog, plan.out_block);
       plan.shared = (plan.chunks - 1) * dw;
+      if (dot) break;  // both operands read in place: no per-thread workspace
       plan.a = packed_a_size<T>(plan.out_block, plan.tile);
       plan.b = packed_b_size<T>(plan.block, plan.tile);
       const bool straddles = g.batch > 1 && P % plan.tile != 0;  // some tile spans samples
@@ -606,6 +646,7 @@ void forward_gemm(const ConvGeometry& g, const T* x, const T* w, bool w_transpos
   const int64_t nc = plan.tile, Q = g.batch * P, tiles = ceil_div(Q, nc), tasks = plan.tasks;
   const int64_t rb = plan.rows, row_blocks = ceil_div(cog, rb);
   const bool pointwise = g.is_pointwise();
+  const bool dot = use_dot<T>(g);  // as plan_im2col
   const int threads = plan.threads;
   const bool stream = stream_output<T>(g);
   // The weights of every group, packed once and shared read-only by all threads.
@@ -823,6 +864,7 @@ void backward_weight_im2col_gemm(const ConvGeometry& g, const T* x, const T* gy,
   const int64_t Q = g.batch * P, steps = ceil_div(Q, pt), dw = G * cog * K;
   const int64_t chunks = plan.chunks, per_chunk = ceil_div(steps, chunks);
   const bool pointwise = g.is_pointwise();
+  const bool dot = use_dot<T>(g);  // as plan_im2col
   const int threads = plan.threads;
   const int64_t a_size = plan.a, b_size = plan.b, per_thread = plan.per_thread();
   // chunk 0 reduces into gw itself, chunk c > 0 into partial[(c - 1) * dw ...]
@@ -862,6 +904,29 @@ void backward_weight_im2col_gemm(const ConvGeometry& g, const T* x, const T* gy,
             q += run;
           }
         };
+        if (dot) {  // dW block += dY rows . X rows over the tile's positions, read in place
+          const int64_t sa = g.out_channels * P, sb = g.in_channels * in_plane;
+          auto run_dot = [&](int64_t sn, int64_t p, int64_t run, int64_t segments) {
+            const T* gys = gy + (sn * g.out_channels + grp * cog + o0) * P + p;
+            const T* xs = x + (sn * g.in_channels + grp * cig) * in_plane + p;
+            for (int64_t blk = b0; blk < b1; ++blk) {
+              const int64_t r0 = blk * rb, r1 = std::min(K, r0 + rb);
+              gemm_dot<T>(o1 - o0, r1 - r0, run, segments, sa, sb, gys, P, xs + r0 * in_plane,
+                          in_plane, gwb + r0, K, accumulate);
+            }
+            accumulate = true;
+          };
+          if (p0 == 0 && len % P == 0) {  // whole samples: one lane sum per tile
+            run_dot(n, 0, P, len / P);
+          } else {
+            for (int64_t q = q0; q < q0 + len;) {
+              const int64_t run = std::min(P - q % P, q0 + len - q);
+              run_dot(q / P, q % P, run, 1);
+              q += run;
+            }
+          }
+          continue;
+        }
         if (one_sample) {
           pack_a_panels<T>(o1 - o0, len, {gy + (n * g.out_channels + grp * cog + o0) * P + p0, P, 1},
                            a_packed);

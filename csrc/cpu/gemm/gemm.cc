@@ -104,6 +104,18 @@ const MicroKernel<T>& active_micro_kernel() {
 }
 
 template <typename T>
+bool gemm_has_dot() {
+  return active_micro_kernel<T>().dot != nullptr;
+}
+
+template <typename T>
+void gemm_dot(int64_t m, int64_t n, int64_t len, int64_t segments, int64_t sa, int64_t sb,
+              const T* a, int64_t lda, const T* b, int64_t ldb, T* c, int64_t ldc,
+              bool accumulate) {
+  active_micro_kernel<T>().dot(m, n, len, segments, sa, sb, a, lda, b, ldb, c, ldc, accumulate);
+}
+
+template <typename T>
 void gemm(int64_t m, int64_t n, int64_t k, StridedMatrix<T> a, StridedMatrix<T> b, T* c,
           int64_t ldc, bool accumulate) {
   if (empty_product(m, n, k, c, ldc, accumulate)) return;
@@ -272,6 +284,13 @@ int64_t gemm_kc() { return kKC; }
                                             const T*, int64_t, T*, int64_t, bool,                 \
                                             const TileEpilogue<T>*);
 FASTCONV_INSTANTIATE_GEMM(float)
+template bool gemm_has_dot<float>();
+template bool gemm_has_dot<double>();
+template void gemm_dot<float>(int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, const float*,
+                              int64_t, const float*, int64_t, float*, int64_t, bool);
+template void gemm_dot<double>(int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                               const double*, int64_t, const double*, int64_t, double*, int64_t,
+                               bool);
 FASTCONV_INSTANTIATE_GEMM(double)
 #undef FASTCONV_INSTANTIATE_GEMM
 

@@ -74,6 +74,17 @@ template <typename T>
 void gemm_packed_a_rowmajor_b(int64_t m, int64_t n, int64_t k, const T* a_packed,
                               int64_t a_panel_stride, const T* b, int64_t ldb, T* c, int64_t ldc,
                               bool accumulate, const TileEpilogue<T>* epilogue = nullptr);
+// Dot-product form (gemm_kernels.h DotKernelFn) for A and B both contiguous along the reduction,
+// in `segments` runs of len (samples: A's at a + s * sa, B's at b + s * sb):
+//   C[i * ldc + j] (= or +=) sum_{s < segments, p < len} A[s * sa + i * lda + p] * B[s * sb + j * ldb + p]
+// no packing; an element's bits depend only on len, segments and the ISA. gemm_has_dot(): the active ISA
+// has one (not the generic path: callers pack and use the GEMM there).
+template <typename T>
+bool gemm_has_dot();
+template <typename T>
+void gemm_dot(int64_t m, int64_t n, int64_t len, int64_t segments, int64_t sa, int64_t sb,
+              const T* a, int64_t lda, const T* b, int64_t ldb, T* c, int64_t ldc,
+              bool accumulate);
 // The reduction slice length of gemm() and gemm_packed() (fixed, independent of the ISA).
 int64_t gemm_kc();
 

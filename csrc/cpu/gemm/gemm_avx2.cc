@@ -8,12 +8,34 @@ namespace fastconv::cpu::avx2 {
 
 namespace {
 
-// The wrappers plus the non-temporal store of TileEpilogue::stream.
+// The wrappers plus the non-temporal store of TileEpilogue::stream and the lane sum of the dot
+// kernel (a fixed halving tree: high half + low half until one lane is left).
 struct F32 : simd::avx2::F32 {
+  static constexpr int kDotRows = 4, kDotCols = 3;  // 12 accumulators + 4 vectors of the long side + 1 of the short side of the 16 registers
   static void stream(float* p, type v) { _mm256_stream_ps(p, v); }
+  static float reduce_add(type v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+  }
+  static type load_first(const float* p, int64_t n) {  // lanes < n: sign bit set
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_maskload_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n)), lanes));
+  }
 };
 struct F64 : simd::avx2::F64 {
+  static constexpr int kDotRows = 4, kDotCols = 3;  // 12 accumulators + 4 vectors of the long side + 1 of the short side of the 16 registers
   static void stream(double* p, type v) { _mm256_stream_pd(p, v); }
+  static double reduce_add(type v) {
+    __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+    s = _mm_add_sd(s, _mm_unpackhi_pd(s, s));
+    return _mm_cvtsd_f64(s);
+  }
+  static type load_first(const double* p, int64_t n) {
+    const __m256i lanes = _mm256_setr_epi64x(0, 1, 2, 3);
+    return _mm256_maskload_pd(p, _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), lanes));
+  }
 };
 
 }  // namespace

@@ -28,6 +28,17 @@ template <typename T>
 using PackRowsFn = void (*)(int64_t rows, int64_t k, const T* s, int64_t lds, int64_t width,
                             T* packed);
 
+// Dot-product form for two operands contiguous along the reduction (1x1 backward_weight:
+// dW[co, ci] = sum_p dY[co, p] X[ci, p]), no packing:
+//   C[i * ldc + j] (= or +=) sum_{s < segments, p < len} A[s * sa + i * lda + p] * B[s * sb + j * ldb + p]
+// (i < m, j < n; segments: samples, whose rows lie at fixed strides). Each element: one vector
+// accumulator over each segment's whole vectors then its zero-padded tail vector, segments in
+// order, its lanes summed in a fixed order at the end: the same operations wherever its block lies.
+template <typename T>
+using DotKernelFn = void (*)(int64_t m, int64_t n, int64_t len, int64_t segments, int64_t sa,
+                             int64_t sb, const T* a, int64_t lda, const T* b, int64_t ldb, T* c,
+                             int64_t ldc, bool accumulate);
+
 template <typename T>
 struct MicroKernel {
   const char* name;  // <dtype>_gemm_<mr>x<nr>__<isa>
@@ -38,6 +49,7 @@ struct MicroKernel {
   // run, also prefetching the next nr columns of every B row (b + nr + k * ldb): for a B read in
   // place, whose kc rows are too many streams for the hardware prefetcher. nullptr: run.
   MicroKernelFn<T> run_prefetch_next_b = nullptr;
+  DotKernelFn<T> dot = nullptr;  // nullptr: callers pack and use run (the generic path)
 };
 
 FASTCONV_DECLARE_PER_ISA(
