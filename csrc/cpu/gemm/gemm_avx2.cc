@@ -8,11 +8,11 @@ namespace fastconv::cpu::avx2 {
 
 namespace {
 
-// The wrappers plus the non-temporal store of TileEpilogue::stream and the lane sum of the dot
-// kernel (a fixed halving tree: high half + low half until one lane is left).
+// The wrappers (their stream() serves TileEpilogue::stream) plus the dot kernel's lane sum
+// (a fixed halving tree: high half + low half until one lane is left). and masked load of a tail.
 struct F32 : simd::avx2::F32 {
-  static constexpr int kDotRows = 4, kDotCols = 3;  // 12 accumulators + 4 vectors of the long side + 1 of the short side of the 16 registers
-  static void stream(float* p, type v) { _mm256_stream_ps(p, v); }
+  // 12 accumulators + 4 vectors of the long side + 1 of the short side: all 16 registers
+  static constexpr int kDotRows = 4, kDotCols = 3;
   static float reduce_add(type v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -25,8 +25,8 @@ struct F32 : simd::avx2::F32 {
   }
 };
 struct F64 : simd::avx2::F64 {
-  static constexpr int kDotRows = 4, kDotCols = 3;  // 12 accumulators + 4 vectors of the long side + 1 of the short side of the 16 registers
-  static void stream(double* p, type v) { _mm256_stream_pd(p, v); }
+  // 12 accumulators + 4 vectors of the long side + 1 of the short side: all 16 registers
+  static constexpr int kDotRows = 4, kDotCols = 3;
   static double reduce_add(type v) {
     __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
     s = _mm_add_sd(s, _mm_unpackhi_pd(s, s));

@@ -9,19 +9,19 @@ namespace fastconv::cpu::avx512 {
 
 namespace {
 
-// The wrappers plus the non-temporal store of TileEpilogue::stream and the lane sum of the dot
-// kernel (the intrinsics' fixed halving tree).
+// The wrappers (their stream() serves TileEpilogue::stream) plus the dot kernel's lane sum
+// (the intrinsics' fixed halving tree). and masked load of a tail.
 struct F32 : simd::avx512::F32 {
-  static constexpr int kDotRows = 6, kDotCols = 4;  // 24 accumulators + 6 vectors of the long side + 1 of the short side of the 32 registers
-  static void stream(float* p, type v) { _mm512_stream_ps(p, v); }
+  // 24 accumulators + 6 vectors of the long side + 1 of the short side: 31 of 32 registers
+  static constexpr int kDotRows = 6, kDotCols = 4;
   static float reduce_add(type v) { return _mm512_reduce_add_ps(v); }
   static type load_first(const float* p, int64_t n) {
     return _mm512_maskz_loadu_ps(__mmask16((1u << n) - 1), p);
   }
 };
 struct F64 : simd::avx512::F64 {
-  static constexpr int kDotRows = 6, kDotCols = 4;  // 24 accumulators + 6 vectors of the long side + 1 of the short side of the 32 registers
-  static void stream(double* p, type v) { _mm512_stream_pd(p, v); }
+  // 24 accumulators + 6 vectors of the long side + 1 of the short side: 31 of 32 registers
+  static constexpr int kDotRows = 6, kDotCols = 4;
   static double reduce_add(type v) { return _mm512_reduce_add_pd(v); }
   static type load_first(const double* p, int64_t n) {
     return _mm512_maskz_loadu_pd(__mmask8((1u << n) - 1), p);
