@@ -11,6 +11,7 @@ true (kernel-flipped) convolution.
 
 from __future__ import annotations
 
+import math
 from typing import Optional, Tuple
 
 import numpy as np
@@ -62,14 +63,15 @@ _SPATIAL_AXES = {1: (0, 2), 2: (0, 2, 3), 3: (0, 2, 3, 4)}  # grad_bias sums ove
 def _empty_aligned(shape, dtype):
     """np.empty whose data start on a 64-byte boundary (NumPy's large allocations sit 16 bytes
     past one): the GEMM's non-temporal output stores (outputs from 2 MiB) need vector-aligned
-    rows. Small outputs cost one np.empty and a size test (this runs on every conv call)."""
-    out = np.empty(shape, dtype=dtype)
-    if out.nbytes < (1 << 20):
-        return out
-    itemsize = out.itemsize
-    buf = np.empty(out.size + 64 // itemsize, dtype=dtype)
-    start = (-buf.__array_interface__["data"][0] % 64) // itemsize
-    return buf[start:start + out.size].reshape(shape)
+    rows. One allocation per call: allocating a plain np.empty first to learn its size made
+    glibc hand freshly mapped pages to every call (page faults: +1.5 ms on a 3.2 MB output)."""
+    dtype = np.dtype(dtype)
+    count = math.prod(shape)  # not np.prod: 5 us on a tuple, more than a small conv
+    if count * dtype.itemsize < (1 << 20):
+        return np.empty(shape, dtype=dtype)
+    buf = np.empty(count + 64 // dtype.itemsize, dtype=dtype)
+    start = (-buf.__array_interface__["data"][0] % 64) // dtype.itemsize
+    return buf[start:start + count].reshape(shape)
 
 
 def _conv_operands(p: ConvProblem, flip: bool):
