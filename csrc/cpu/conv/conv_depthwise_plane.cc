@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "common/denormals.h"
+#include "common/env.h"
 #include "common/parallel.h"
 #include "cpu/conv/conv_depthwise_lanes.h"
 #include "cpu/conv/epilogue.h"
@@ -219,8 +220,7 @@ void run_tasks(const PlanePlan& p, Body body) {
 bool large_output(int64_t bytes) { return bytes > (int64_t(8) << 20); }
 
 bool stream_output(int64_t bytes) {
-  if (const char* force = std::getenv("FASTCONV_DEPTHWISE_STREAM")) return force[0] == '1';
-  return large_output(bytes);
+  return env_switch("FASTCONV_DEPTHWISE_STREAM").value_or(large_output(bytes));
 }
 
 // The flat output row (rows of Wq) into the OH x OW plane dst, with the fused ReLU; packed:

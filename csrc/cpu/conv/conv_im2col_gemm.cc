@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "common/denormals.h"
+#include "common/env.h"
 #include "common/parallel.h"
 #include "cpu/conv/column_walk.h"
 #include "cpu/conv/conv_algorithms.h"
@@ -266,7 +267,7 @@ int64_t dot_tile(int64_t P, int64_t Q) {
 template <typename T>
 bool use_dot(const ConvGeometry& g) {
   if (!g.is_pointwise() || !gemm_has_dot<T>()) return false;
-  if (const char* e = std::getenv("FASTCONV_WGRAD_DOT")) return e[0] == '1';
+  if (const auto forced = env_switch("FASTCONV_WGRAD_DOT")) return *forced;
   return std::min(g.out_channels_per_group(), g.in_channels_per_group()) <= 64;
 }
 
@@ -628,7 +629,7 @@ constexpr int64_t kStreamMinOutputBytes = 2 << 20;
 // FASTCONV_GEMM_STREAM=0 / 1: a test and measurement hook forcing it off / on (read per call).
 template <typename T>
 bool stream_output(const ConvGeometry& g) {
-  if (const char* force = std::getenv("FASTCONV_GEMM_STREAM")) return force[0] == '1';
+  if (const auto forced = env_switch("FASTCONV_GEMM_STREAM")) return *forced;
   return g.gemm_k() <= gemm_kc() &&
          g.batch * g.out_channels * g.out_plane() * int64_t(sizeof(T)) >= kStreamMinOutputBytes;
 }
@@ -646,7 +647,6 @@ void forward_gemm(const ConvGeometry& g, const T* x, const T* w, bool w_transpos
   const int64_t nc = plan.tile, Q = g.batch * P, tiles = ceil_div(Q, nc), tasks = plan.tasks;
   const int64_t rb = plan.rows, row_blocks = ceil_div(cog, rb);
   const bool pointwise = g.is_pointwise();
-  const bool dot = use_dot<T>(g);  // as plan_im2col
   const int threads = plan.threads;
   const bool stream = stream_output<T>(g);
   // The weights of every group, packed once and shared read-only by all threads.

@@ -7,14 +7,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <vector>
 
-
-
 #include "common/cpu_features.h"
+#include "common/env.h"
 #include "common/parallel.h"
 #include "cpu/pool/pool_kernels.h"
 
@@ -293,18 +291,13 @@ bool windows_disjoint(const PoolGeometry& g) {
     if ((g.kernel[d] - 1) * g.dilation[d] + 1 > g.stride[d]) return false;
   return true;
 }
-
-bool env_flag(const char* name) {
-  const char* v = std::getenv(name);
-  return v != nullptr && v[0] != '\0' && v[0] != '0';
-}
 }  // namespace
 
 template <typename T>
 int64_t max_pool_backward(const PoolGeometry& g, const T* gy, const int64_t* idx, T* gx) {
   const int64_t in_plane = g.in_plane(), out_plane = g.out_plane();
   // FASTCONV_POOL_NO_GATHER=1 (read per call): the scatter form, for A/B measurements.
-  if (!windows_disjoint(g) || in_plane == 0 || env_flag("FASTCONV_POOL_NO_GATHER"))
+  if (!windows_disjoint(g) || in_plane == 0 || env_switch("FASTCONV_POOL_NO_GATHER").value_or(false))
     return index_scatter(g.planes, out_plane, in_plane, gy, idx, gx, true);
   const std::vector<int64_t> od_of = covering_output(g, 0), oh_of = covering_output(g, 1),
                              ow_of = covering_output(g, 2);
@@ -313,10 +306,9 @@ int64_t max_pool_backward(const PoolGeometry& g, const T* gy, const int64_t* idx
   // Measured on vgg16's 2x2/2 b8 (102 MB gx, preallocated): 11.9 -> 8.9 ms (1 thread, CPU
   // time), 16.7 -> 13.0 ms (2 threads); no loss in any run (pool_speed_cpu.md).
   // FASTCONV_POOL_STREAM=0/1 forces it (A/B).
-  const char* force = std::getenv("FASTCONV_POOL_STREAM");
-  const bool stream = force && force[0] != '\0'
-                          ? force[0] != '0'
-                          : double(g.planes) * double(in_plane) * sizeof(T) >= 32.0 * (1 << 20);
+  const bool stream = env_switch("FASTCONV_POOL_STREAM")
+                          .value_or(double(g.planes) * double(in_plane) * sizeof(T) >=
+                                    32.0 * (1 << 20));
   const auto grad_rows = select_pool_kernels<T>().max_grad_plane;
   int64_t bad = 0;
 #pragma omp parallel num_threads(threads_for(g.planes, g.planes * (in_plane + out_plane))) \

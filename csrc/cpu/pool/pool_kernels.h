@@ -20,12 +20,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <type_traits>
 #include <vector>
 
+#include "common/env.h"
 #include "common/parallel.h"
 #include "common/pool_geometry.h"
 
@@ -448,7 +448,7 @@ void max_pool_forward_rows(const PoolGeometry& g, const T* x, T* y, int64_t* ind
 // window's rows: K + KH steps per output instead of K * KH, bit for bit the same values.
 
 inline bool max_separable_enabled() {
-  return std::getenv("FASTCONV_POOL_NO_SEPARABLE_MAX") == nullptr;
+  return !env_switch("FASTCONV_POOL_NO_SEPARABLE_MAX").value_or(false);
 }
 
 inline bool max_separable_fits(const PoolGeometry& g) {
@@ -624,7 +624,9 @@ inline void covering_outputs(const PoolGeometry& g, int d, int64_t i, int64_t* l
 // not torch's row-major order, so the result differs from it by rounding only; every sum starts
 // at +0.0, so it is never -0.0, as in torch. FASTCONV_POOL_NO_SEPARABLE (read per call; for A/B
 // timings) selects the row kernels below instead.
-inline bool separable_enabled() { return std::getenv("FASTCONV_POOL_NO_SEPARABLE") == nullptr; }
+inline bool separable_enabled() {
+  return !env_switch("FASTCONV_POOL_NO_SEPARABLE").value_or(false);
+}
 
 inline bool avg_separable_fits(const PoolGeometry& g) {
   constexpr int64_t kMaxBuffer = int64_t(1) << 16;  // elements: h rows and the divisor plane
