@@ -88,3 +88,52 @@ def test_plans_are_cached_but_errors_are_not(rng):
     finally:
         fastconv.set_num_threads(previous)
     np.testing.assert_array_equal(one, two)
+
+
+def test_forward_launch_cache_matches_the_full_path(rng):
+    """functional._FORWARD_LAUNCHES: a repeated forward call skips validation; its result must be
+    the full path's, for bias / relu / unbatched / 'same' padding, on fresh data every call."""
+    from fastconv import functional
+    x, w = _arrays(rng, shape=(3, 4, 11, 10))
+    b = rng.standard_normal(6).astype(np.float32)
+    variants = [dict(), dict(bias=b), dict(bias=b, activation="relu"), dict(padding="same"),
+                dict(stride=(2, 1), padding=(1, 2), dilation=2)]
+    for kwargs in variants:
+        for _ in range(2):  # a miss, then a hit
+            x2 = rng.standard_normal(x.shape).astype(np.float32)
+            got = fastconv.conv2d(x2, w, **kwargs)
+            kwargs_list = {k: list(v) if isinstance(v, tuple) else v for k, v in kwargs.items()}
+            stride = kwargs.get("stride", 1)
+            kwargs_list["stride"] = list(stride) if isinstance(stride, tuple) else [stride] * 2
+            np.testing.assert_array_equal(got, fastconv.conv2d(x2, w, **kwargs_list))
+        unbatched = fastconv.conv2d(x2[1], w, **kwargs)
+        np.testing.assert_array_equal(unbatched, fastconv.conv2d(x2[1:2], w, **kwargs)[0])
+    assert any(key[0] == "conv2d" for key in functional._FORWARD_LAUNCHES)
+
+
+def test_forward_launch_cache_keeps_no_arrays_and_inputs_intact(rng):
+    from fastconv import functional
+    x, w = _arrays(rng)
+    x_nc = np.asfortranarray(x)  # a non-contiguous input on a hit is copied, never changed
+    before = x_nc.copy()
+    fastconv.conv2d(x, w)
+    np.testing.assert_array_equal(fastconv.conv2d(x_nc, w), fastconv.conv2d(x, w))
+    np.testing.assert_array_equal(x_nc, before)
+    refs = [weakref.ref(x), weakref.ref(w), weakref.ref(x_nc)]
+    del x, w, x_nc
+    gc.collect()
+    assert all(r() is None for r in refs)
+    for launch in functional._FORWARD_LAUNCHES.values():
+        assert not any(isinstance(v, np.ndarray) for v in launch)
+
+
+def test_forward_launch_cache_still_rejects_bad_arguments(rng):
+    x, w = _arrays(rng)
+    fastconv.conv2d(x, w, activation="relu")
+    with pytest.raises(ValueError, match="argument 'activation'"):
+        fastconv.conv2d(x, w, activation="gelu")
+    fastconv.conv2d(x, w, algorithm="im2col_gemm")
+    with pytest.raises(ValueError, match="argument 'algorithm'"):
+        fastconv.conv2d(x, w, algorithm="no_such")
+    with pytest.raises(TypeError):
+        fastconv.conv2d(x.astype(np.float64), w)  # dtype is part of the key
