@@ -46,6 +46,13 @@ struct F32 {
   static mask eq(type a, type b) { return _mm256_cmp_ps(a, b, _CMP_EQ_OQ); }
   // m ? a : b, lane by lane.
   static type select(mask m, type a, type b) { return _mm256_blendv_ps(b, a, m); }
+  // Per-lane lookup in an 8-entry table: the integer part of q (0 <= q < 8; a NaN q reads
+  // entry 0: the conversion gives 0x80000000, whose low 3 bits the permute reads).
+  using index = __m256i;
+  static index to_index(type q) { return _mm256_cvttps_epi32(q); }
+  static type lookup8(const float* table, index i) {
+    return _mm256_permutevar8x32_ps(_mm256_loadu_ps(table), i);
+  }
   // 2^n for integer-valued n with -126 <= n <= 127, built in the exponent bits: n + 1.5 * 2^23
   // holds n in its low mantissa bits; shifted up into the exponent field and biased.
   static type exp2i(type n) {

@@ -49,6 +49,13 @@ struct F32 {
   static mask eq(type a, type b) { return _mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ); }
   // m ? a : b, lane by lane.
   static type select(mask m, type a, type b) { return _mm512_mask_blend_ps(m, b, a); }
+  // Per-lane lookup in an 8-entry table: the integer part of q (0 <= q < 8; a NaN q reads
+  // entry 0: the conversion gives 0x80000000, whose low 4 bits the permute reads).
+  using index = __m512i;
+  static index to_index(type q) { return _mm512_cvttps_epi32(q); }
+  static type lookup8(const float* table, index i) {
+    return _mm512_permutexvar_ps(i, _mm512_zextps256_ps512(_mm256_loadu_ps(table)));
+  }
   // 2^n for integer-valued n with -126 <= n <= 127, built in the exponent bits: n + 1.5 * 2^23
   // holds n in its low mantissa bits; shifted up into the exponent field and biased.
   static type exp2i(type n) {
