@@ -219,9 +219,7 @@ void run_tasks(const PlanePlan& p, Body body) {
 // off / on (A/B measurements).
 bool large_output(int64_t bytes) { return bytes > (int64_t(8) << 20); }
 
-bool stream_output(int64_t bytes) {
-  return env_switch("FASTCONV_DEPTHWISE_STREAM").value_or(large_output(bytes));
-}
+bool stream_output(int64_t bytes) { return depthwise_stream_output(bytes); }
 
 // The flat output row (rows of Wq) into the OH x OW plane dst, with the fused ReLU; packed:
 // room for OH x OW elements.
@@ -240,6 +238,10 @@ void write_plane(const DepthwiseKernels<T>& kern, const PlanePlan& p, const T* f
 }
 
 }  // namespace
+
+bool depthwise_stream_output(int64_t bytes) {
+  return env_switch("FASTCONV_DEPTHWISE_STREAM").value_or(large_output(bytes));
+}
 
 bool depthwise_plane_supported(const ConvGeometry& g, ConvPass pass) {
   return PlanePlan(g, pass, 16).ok;
