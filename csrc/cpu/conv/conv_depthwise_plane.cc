@@ -298,7 +298,8 @@ void forward_depthwise_plane(const ConvGeometry& g, const T* x, const T* w, cons
   if (p.tasks == 0 || p.len == 0) return;
   const int64_t C = g.in_channels, m = g.out_channels_per_group(), kvol = g.kernel_volume();
   const int64_t in_plane = g.in_plane(), out_plane = g.out_plane();
-  const bool stream = depthwise_stream_output(g.batch * g.out_channels * out_plane * int64_t(sizeof(T)));
+  const bool stream =
+      depthwise_stream_output(g.batch * g.out_channels * out_plane * int64_t(sizeof(T)));
   run_tasks<T>(p, [&](T* copy, const T* const* src, int64_t task) {
     const int64_t n = task / C, c = task % C;
     T* flat = copy + p.src_stride;
