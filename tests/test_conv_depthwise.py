@@ -287,6 +287,38 @@ def test_plane_streamed_output_same_bits(rng, monkeypatch):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape,mult", [
+    ((1, 20, 68, 68), 1),   # 3 bands of 29 rows (unaligned band starts), a 4-channel block
+    ((2, 12, 8, 8), 2),     # 64-pixel planes: whole lines, 8 + 4 channels, multiplier 2
+    ((2, 10, 13, 21), 2),   # planes not a whole number of lines: plain unpack
+])
+def test_lanes_streamed_output_same_bits(rng, monkeypatch, shape, mult, dtype):
+    """The lanes path's streamed transpose (FASTCONV_DEPTHWISE_STREAM=1: whole lines through an
+    L1 buffer, the partial lines at each end plain) writes the same values as the plain one, the
+    fused ReLU included (applied before the transpose)."""
+    monkeypatch.setenv("FASTCONV_DEPTHWISE", "lanes")
+    n, c, h, w_ = shape
+    groups, cout = c, c * mult
+    x = rng.standard_normal(shape).astype(dtype)
+    w = rng.standard_normal((cout, 1, 3, 3)).astype(dtype)
+    b = rng.standard_normal(cout).astype(dtype)
+    gy = rng.standard_normal((n, cout, h, w_)).astype(dtype)
+    out = {}
+    for s in "01":
+        monkeypatch.setenv("FASTCONV_DEPTHWISE_STREAM", s)
+        y = fastconv.conv2d(x, w, b, 1, 1, 1, groups, algorithm="depthwise", activation="relu")
+        gx = fastconv.conv2d_backward(gy, x, w, 1, 1, 1, groups, output_mask=(True, False, False),
+                                      algorithm="depthwise")[0]
+        out[s] = (y, gx)
+    for a, b_ in zip(out["0"], out["1"]):
+        np.testing.assert_array_equal(a, b_)
+    torch = pytest.importorskip("torch")
+    ref = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w),
+                                     torch.from_numpy(b), 1, 1, 1, groups).relu().numpy()
+    np.testing.assert_allclose(out["1"][0], ref, rtol=1e-4, atol=1e-4)
+
+
 # -------------------------------------------------------------------- algorithm choice
 
 def _choose(pass_, x, w, y, stride=(1, 1, 1), pad=(0, 0, 0), dilation=(1, 1, 1), groups=1,

@@ -22,6 +22,7 @@
 //              do not overlap)
 //   stream:    dst[i] = src[i], i < len, with non-temporal stores where dst is aligned (no
 //              read-for-ownership of dst's lines; the plane path's outputs larger than L2)
+//   unpack_stream: unpack, whole lines of dst with non-temporal stores (the lanes path's)
 //
 // Every src[t] must be readable and finite up to len rounded up to kDepthwiseSlack elements past
 // len (the driver zero-fills that slack); out and g are touched only below len. Results do not
@@ -58,6 +59,7 @@ struct DepthwiseKernels {
   void (*copy_rows)(const T* src, int64_t src_stride, int64_t rows, int64_t n, T* dst,
                     int64_t dst_stride);
   void (*stream)(const T* src, int64_t len, T* dst);
+  void (*unpack_stream)(const T* src, int64_t nch, int64_t len, T* dst, int64_t ld);
 };
 
 FASTCONV_DECLARE_PER_ISA(

@@ -10,11 +10,13 @@ namespace fastconv::cpu::avx2 {
 
 DepthwiseKernels<float> f32_depthwise_kernels() {
   return simd::depthwise_kernels<simd::avx2::F32, 4, 6, float>(
-      "f32_depthwise_row_4x8__avx2", simd::stream_copy<simd::avx2::F32, float>);
+      "f32_depthwise_row_4x8__avx2", simd::stream_copy<simd::avx2::F32, float>,
+      simd::unpack_channels_stream<simd::avx2::F32, float>);
 }
 DepthwiseKernels<double> f64_depthwise_kernels() {
   return simd::depthwise_kernels<simd::avx2::F64, 4, 6, double>(
-      "f64_depthwise_row_4x4__avx2", simd::stream_copy<simd::avx2::F64, double>);
+      "f64_depthwise_row_4x4__avx2", simd::stream_copy<simd::avx2::F64, double>,
+      simd::unpack_channels_stream<simd::avx2::F64, double>);
 }
 
 }  // namespace fastconv::cpu::avx2

@@ -9,11 +9,13 @@ namespace fastconv::cpu::avx512 {
 
 DepthwiseKernels<float> f32_depthwise_kernels() {
   return simd::depthwise_kernels<simd::avx512::F32, 4, 8, float>(
-      "f32_depthwise_row_4x16__avx512", simd::stream_copy<simd::avx512::F32, float>);
+      "f32_depthwise_row_4x16__avx512", simd::stream_copy<simd::avx512::F32, float>,
+      simd::unpack_channels_stream<simd::avx512::F32, float>);
 }
 DepthwiseKernels<double> f64_depthwise_kernels() {
   return simd::depthwise_kernels<simd::avx512::F64, 4, 8, double>(
-      "f64_depthwise_row_4x8__avx512", simd::stream_copy<simd::avx512::F64, double>);
+      "f64_depthwise_row_4x8__avx512", simd::stream_copy<simd::avx512::F64, double>,
+      simd::unpack_channels_stream<simd::avx512::F64, double>);
 }
 
 }  // namespace fastconv::cpu::avx512

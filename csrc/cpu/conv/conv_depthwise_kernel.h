@@ -6,6 +6,7 @@
 // function compiled with an ISA's flags can be shared with baseline code by the linker.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
 #include "cpu/conv/conv_depthwise.h"
@@ -193,6 +194,45 @@ inline void unpack_channels(const T* src, int64_t nch, int64_t len, T* dst, int6
     for (int64_t i = 0; i < len; ++i) dst[c * ld + i] = src[i * L + c];
 }
 
+// unpack_channels with non-temporal stores of whole 64-byte lines of dst (no read-for-ownership
+// of outputs far larger than the caches): the columns before dst's first line boundary and after
+// its last whole line go through unpack_channels, the lines between are transposed into an L1
+// buffer (kTile channels x up to 4 lines) and streamed from it. Rows ld apart must share their
+// alignment (ld a whole number of lines), else it is unpack_channels. Same values either way.
+template <typename V, typename T>
+inline void unpack_channels_stream(const T* src, int64_t nch, int64_t len, T* dst, int64_t ld) {
+  constexpr int64_t L = V::kLanes, K = V::kTile, kLine = 64 / int64_t(sizeof(T)), kLines = 4;
+  static_assert(kLine % L == 0 && kLine % K == 0, "a line is whole vectors and tiles");
+  const uintptr_t addr = reinterpret_cast<uintptr_t>(dst);
+  const int64_t head = addr % sizeof(T) != 0 ? len : int64_t((64 - addr % 64) % 64 / sizeof(T));
+  if ((ld * int64_t(sizeof(T))) % 64 != 0 || head + kLine > len) {
+    unpack_channels<V>(src, nch, len, dst, ld);
+    return;
+  }
+  const int64_t end = head + (len - head) / kLine * kLine;
+  unpack_channels<V>(src, nch, head, dst, ld);
+  alignas(64) T buf[K * kLines * kLine];
+  constexpr int64_t kStride = kLines * kLine;  // buf row of one channel
+  for (int64_t c = 0; c < nch; c += K) {
+    const int64_t kc = std::min(K, nch - c);
+    for (int64_t i = head; i < end; i += kStride) {
+      const int64_t n = std::min(kStride, end - i);  // whole lines
+      if (kc == K) {
+        for (int64_t b = 0; b < n; b += K)
+          V::transpose_tile(src + (i + b) * L + c, L, buf + b, kStride);
+      } else {
+        for (int64_t k = 0; k < kc; ++k)
+          for (int64_t b = 0; b < n; ++b) buf[k * kStride + b] = src[(i + b) * L + c + k];
+      }
+      for (int64_t k = 0; k < kc; ++k)
+        for (int64_t v = 0; v < n; v += L)
+          V::stream(dst + (c + k) * ld + i + v, V::load(buf + k * kStride + v));
+    }
+  }
+  unpack_channels<V>(src + end * L, nch, len - end, dst + end, ld);
+  V::store_fence();  // streaming stores are weakly ordered: done before another thread reads dst
+}
+
 // NB output pixels i .. i+NB-1 of lanes_row, accumulators in registers across all taps.
 template <typename V, int NB, typename T>
 inline void lanes_row_block(int64_t ntaps, const T* const* w, const T* const* src,
@@ -374,7 +414,9 @@ void stream_copy(const T* src, int64_t len, T* dst) {
 // for row_full), and the ISA's non-temporal copy.
 template <typename V, int U, int UF, typename T>
 DepthwiseKernels<T> depthwise_kernels(const char* name,
-                                      void (*stream)(const T* src, int64_t len, T* dst)) {
+                                      void (*stream)(const T* src, int64_t len, T* dst),
+                                      void (*unpack_stream)(const T* src, int64_t nch,
+                                                            int64_t len, T* dst, int64_t ld)) {
   return {name, V::kLanes, V::kTile,
           [](int64_t ntaps, const T* w, const T* const* src, int64_t len, T bias, T* out) {
             depthwise_row<V, U>(ntaps, w, src, len, bias, out);
@@ -405,7 +447,7 @@ DepthwiseKernels<T> depthwise_kernels(const char* name,
           },
           [](const T* src, int64_t src_stride, int64_t rows, int64_t n, T* dst,
              int64_t dst_stride) { copy_rows<V>(src, src_stride, rows, n, dst, dst_stride); },
-          stream};
+          stream, unpack_stream};
 }
 
 }  // namespace fastconv::cpu::simd

@@ -262,6 +262,9 @@ void forward_depthwise_lanes(const ConvGeometry& g, const T* x, const T* w, cons
   const bool window = s2 == 1 && g.dilation[2] == 1;  // lanes_window's case
   const std::vector<T> wl = pack_weights(g, w, p);
   const std::vector<int64_t> off = tap_offsets(g, p);
+  const auto unpack =
+      depthwise_stream_output(g.batch * Cout * out_plane * int64_t(sizeof(T))) ? kern.unpack_stream
+                                                                               : kern.unpack;
 
 #pragma omp parallel num_threads(p.threads)
   {
@@ -299,10 +302,11 @@ void forward_depthwise_lanes(const ConvGeometry& g, const T* x, const T* w, cons
           }
         for (int64_t od = 0; od < OD; ++od) {
           T* yj = y + (n * Cout + c0 * m + j) * out_plane + (od * OH + oh0) * OW;
-          kern.unpack(out + od * p.band * OW * L, nch, rows * OW, yj, m * out_plane);
-          if (relu)
-            for (int64_t c = 0; c < nch; ++c)
-              bias_relu_row(yj + c * m * out_plane, rows * OW, T(0), true);
+          T* res = out + od * p.band * OW * L;
+          // the ReLU on the result tile (elementwise: the same values), before the transpose:
+          // a streamed y is not read back
+          if (relu) bias_relu_row(res, rows * OW * L, T(0), true);
+          unpack(res, nch, rows * OW, yj, m * out_plane);
         }
       }
     }
@@ -328,6 +332,9 @@ void backward_data_depthwise_lanes(const ConvGeometry& g, const T* gy, const T* 
   // unit stride and dilation along W: every tap kw of a gy row, at offsets p2 - kw
   const bool window = s2 == 1 && g.dilation[2] == 1;
   const std::vector<T> wl = pack_weights(g, w, p);
+  const auto unpack =
+      depthwise_stream_output(g.batch * C * in_plane * int64_t(sizeof(T))) ? kern.unpack_stream
+                                                                            : kern.unpack;
 
 #pragma omp parallel num_threads(p.threads)
   {
@@ -376,7 +383,7 @@ void backward_data_depthwise_lanes(const ConvGeometry& g, const T* gy, const T* 
               kern.lanes_row(nt, wt, src, L, ceil_div(W - res, s2), nullptr, gxrow, s2 * L);
             }
           }
-      kern.unpack(gxt, nch, in_plane, gx + (n * C + c0) * in_plane, in_plane);
+      unpack(gxt, nch, in_plane, gx + (n * C + c0) * in_plane, in_plane);
     }
   }
 }

@@ -33,6 +33,10 @@ DepthwiseKernels<T> select_depthwise_kernels();
 // their workspace sizes use it.
 int depthwise_threads(const ConvGeometry& g, int64_t tasks);
 
+// Whether a pass writes its output (of `bytes`) with non-temporal stores: outputs over 8 MiB
+// (conv_depthwise_plane.cc has the measurements); FASTCONV_DEPTHWISE_STREAM=0|1 forces it.
+bool depthwise_stream_output(int64_t bytes);
+
 // Whether the plane path can compute this pass (1-D / 2-D; backward_data: unit strides and
 // padding no wider than the kernel), and whether it does (conv_depthwise_plane.cc).
 // FASTCONV_DEPTHWISE=plane forces it where it can.

@@ -215,13 +215,16 @@ void run_tasks(const PlanePlan& p, Body body) {
 // kernel with ordinary stores pays a read-for-ownership of every output line (CPU time, 2
 // threads, plane path not streamed / streamed: 8x256x56x56 3x3 forward 8.5 / 7.6 ms,
 // backward_data 10.2 / 8.9; 8x144x56x56 4.74 / 4.39; but 32x112x112 b1, 1.6 MB, 0.36 / 0.41 and
-// 8x384x14x14, 2.4 MB, 0.66 / 1.07 on 1 thread). FASTCONV_DEPTHWISE_STREAM = 0 / 1 forces it
-// off / on (A/B measurements).
+// 8x384x14x14, 2.4 MB, 0.66 / 1.07 on 1 thread). The lanes path streams through its channel
+// transpose (unpack_stream) from the same size: CPU time, 2 threads, best of 5 rounds,
+// three runs at load 5-6, not streamed / streamed: 8x256x56x56 3x3 forward 5.79 / 5.21,
+// 6.40 / 5.66, 5.31 / 4.81 ms, backward_data 5.90 / 5.27, 5.07 / 4.54, 5.84 / 5.73;
+// 8x144x56x56 forward 3.51 / 2.88, 2.72 / 2.40, 2.68 / 2.36; convnext 7x7 96ch @56 b8 forward
+// 4.13 / 3.72, 3.63 / 3.58, 3.89 / 3.57. The row path does not stream: mamba's k4 conv1d
+// (8x1024x1027 out, each row staged and streamed) measured slower, 2.92 -> 4.80 ms forward and
+// 2.80 -> 4.50 backward_data (2 threads CPU time; its outputs partly stay in the 32 MiB L3).
+// FASTCONV_DEPTHWISE_STREAM = 0 / 1 forces it off / on (A/B measurements).
 bool large_output(int64_t bytes) { return bytes > (int64_t(8) << 20); }
-
-bool stream_output(int64_t bytes) {
-  return env_switch("FASTCONV_DEPTHWISE_STREAM").value_or(large_output(bytes));
-}
 
 // The flat output row (rows of Wq) into the OH x OW plane dst, with the fused ReLU; packed:
 // room for OH x OW elements.
@@ -240,6 +243,10 @@ void write_plane(const DepthwiseKernels<T>& kern, const PlanePlan& p, const T* f
 }
 
 }  // namespace
+
+bool depthwise_stream_output(int64_t bytes) {
+  return env_switch("FASTCONV_DEPTHWISE_STREAM").value_or(large_output(bytes));
+}
 
 bool depthwise_plane_supported(const ConvGeometry& g, ConvPass pass) {
   return PlanePlan(g, pass, 16).ok;
@@ -291,7 +298,8 @@ void forward_depthwise_plane(const ConvGeometry& g, const T* x, const T* w, cons
   if (p.tasks == 0 || p.len == 0) return;
   const int64_t C = g.in_channels, m = g.out_channels_per_group(), kvol = g.kernel_volume();
   const int64_t in_plane = g.in_plane(), out_plane = g.out_plane();
-  const bool stream = stream_output(g.batch * g.out_channels * out_plane * int64_t(sizeof(T)));
+  const bool stream =
+      depthwise_stream_output(g.batch * g.out_channels * out_plane * int64_t(sizeof(T)));
   run_tasks<T>(p, [&](T* copy, const T* const* src, int64_t task) {
     const int64_t n = task / C, c = task % C;
     T* flat = copy + p.src_stride;
@@ -314,7 +322,7 @@ void backward_data_depthwise_plane(const ConvGeometry& g, const T* gy, const T* 
   if (p.tasks == 0 || p.len == 0) return;
   const int64_t C = g.in_channels, m = g.out_channels_per_group(), kvol = g.kernel_volume();
   const int64_t in_plane = g.in_plane(), out_plane = g.out_plane();
-  const bool stream = stream_output(g.batch * C * in_plane * int64_t(sizeof(T)));
+  const bool stream = depthwise_stream_output(g.batch * C * in_plane * int64_t(sizeof(T)));
   run_tasks<T>(p, [&](T* copy, const T* const* src, int64_t task) {
     const int64_t n = task / C, c = task % C;
     T* flat = copy + m * p.src_stride;
