@@ -368,3 +368,20 @@ def test_position_path_tap_tiles(dtype, width, rng, monkeypatch):
                                  algorithm=ALGO)[0]))
         np.testing.assert_array_equal(results[0][0], results[1][0])
         np.testing.assert_array_equal(results[0][1], results[1][1])
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("prefetch", ["0", "1"])
+def test_frame_rows_edges(dtype, prefetch, rng, monkeypatch):
+    """The per-ISA frame rows: rows of 1 to 4 vectors and longer ones (row by row), a row start
+    / end inside a vector on either side, padding larger than the kernel's reach (backward_data
+    crops: lo > 0 and hi < the row), an input narrower than one vector; the next input's
+    prefetch forced off / on."""
+    monkeypatch.setenv("FASTCONV_IMPLICIT_PREFETCH", prefetch)
+    for n, c, size, kernel, pad in [(2, 3, (5, 3), (3, 3), (1, 1)),
+                                    (1, 2, (4, 67), (3, 5), (2, 3)),
+                                    (2, 2, (3, 150), (2, 3), (0, 1)),
+                                    (1, 3, (6, 19), (3, 3), (3, 4))]:
+        _check_forward(rng, dtype, n, c, 4, size, kernel, padding=pad)
+        _check_backward(rng, dtype, n, c, 4, size, kernel, grad="input", padding=pad)
+        _check_backward(rng, dtype, n, c, 4, size, kernel, grad="weight", padding=pad)

@@ -53,6 +53,7 @@
 
 #include "common/cpu_features.h"
 #include "common/denormals.h"
+#include "common/env.h"
 #include "common/parallel.h"
 #include "cpu/conv/conv_algorithms.h"
 #include "cpu/conv/conv_implicit_gemm.h"
@@ -381,8 +382,21 @@ FASTCONV_NO_LIBC_LOOPS void zero_row(T* dst, int64_t n) {
 }
 
 template <typename T>
+FrameRowsFn<T> select_frame_rows();
+
+template <>
+FrameRowsFn<float> select_frame_rows<float>() {
+  return FASTCONV_ISA_DISPATCH(f32_frame_rows);
+}
+
+template <>
+FrameRowsFn<double> select_frame_rows<double>() {
+  return FASTCONV_ISA_DISPATCH(f64_frame_rows);
+}
+
+template <typename T>
 void build_frame(const Problem& p, const FrameLayout& f, int bd, int64_t o0,
-                 const std::vector<char>& used, const T* src, T* dst) {
+                 const std::vector<char>& used, FrameRowsFn<T> frame_rows, const T* src, T* dst) {
   int64_t start[3];  // full-resolution frame coordinate of the band's first cell, minus pad
   for (int d = 0; d < 3; ++d) start[d] = (d == bd ? o0 * p.s[d] : 0) - p.pad[d];
   for (int64_t rd = 0; rd < p.s[0]; ++rd)
@@ -395,6 +409,26 @@ void build_frame(const Problem& p, const FrameLayout& f, int bd, int64_t o0,
         const int64_t sw = p.s[2], w0 = start[2] + rw, W = p.in[2], FW = f.fp[2];
         const int64_t lo = std::min(FW, w0 >= 0 ? int64_t(0) : ceil_div(-w0, sw));
         const int64_t hi = std::max(lo, std::min(FW, w0 < W ? ceil_div(W - w0, sw) : 0));
+        if (sw == 1) {
+          // the rows i1 in [a, b) read x rows, the others are zeros
+          const int64_t sh = p.s[1], base = start[1] + rh, FH = f.fp[1];
+          const int64_t a = std::min(FH, base >= 0 ? int64_t(0) : ceil_div(-base, sh));
+          const int64_t b = std::max(a, std::min(FH, base < p.in[1] ? ceil_div(p.in[1] - base, sh)
+                                                                    : int64_t(0)));
+          for (int64_t i0 = 0; i0 < f.fp[0]; ++i0) {
+            const int64_t xd = start[0] + rd + i0 * p.s[0];
+            T* plane = phase + i0 * FH * FW;
+            if (xd < 0 || xd >= p.in[0] || hi == lo || a == b) {
+              zero_row(plane, FH * FW);
+              continue;
+            }
+            zero_row(plane, a * FW);
+            frame_rows(src + (xd * p.in[1] + base + a * sh) * W + w0, sh * W, b - a, lo, hi, FW,
+                       plane + a * FW);
+            zero_row(plane + b * FW, (FH - b) * FW);
+          }
+          continue;
+        }
         for (int64_t i0 = 0; i0 < f.fp[0]; ++i0) {
           const int64_t xd = start[0] + rd + i0 * p.s[0];
           for (int64_t i1 = 0; i1 < f.fp[1]; ++i1) {
@@ -406,11 +440,7 @@ void build_frame(const Problem& p, const FrameLayout& f, int bd, int64_t o0,
             }
             const T* xrow = src + (xd * p.in[1] + xh) * W;
             zero_row(row, lo);
-            if (sw == 1) {
-              copy_row(xrow + w0 + lo, hi - lo, row + lo);
-            } else {
-              for (int64_t i = lo; i < hi; ++i) row[i] = xrow[w0 + i * sw];
-            }
+            for (int64_t i = lo; i < hi; ++i) row[i] = xrow[w0 + i * sw];
             zero_row(row + hi, FW - hi);
           }
         }
@@ -469,6 +499,16 @@ void implicit_gemm(const Problem& p, const T* x, WeightRow weight_row, const T* 
   const int64_t per_thread_offsets = K + 2 * plan.positions;
   std::vector<int64_t> offsets(size_t(threads * per_thread_offsets));
   const std::vector<char> used = used_phases(p);
+  const FrameRowsFn<T> frame_rows = select_frame_rows<T>();
+  // The next (sample, group)'s input is prefetched into L2 while this one's kernel runs: the
+  // frame build waited on it (building a frame twice, the second build took ~1/3 of the time of
+  // the first). 1 thread, CPU ms, min of 31, off / on: ResNeXt res4 b8 forward 3.46 / 3.27,
+  // backward_data 3.43 / 3.34; res5 b1, Fashion-MNIST conv2 even. Only where that input
+  // (the whole of it, not a band) fits L2 with room to spare.
+  // FASTCONV_IMPLICIT_PREFETCH=0|1 forces it off / on (studies).
+  const bool prefetch_next =
+      env_switch("FASTCONV_IMPLICIT_PREFETCH")
+          .value_or(cig * in_plane * int64_t(sizeof(T)) <= (int64_t(256) << 10));
 
 #pragma omp parallel num_threads(threads)
   {
@@ -517,7 +557,17 @@ void implicit_gemm(const Problem& p, const T* x, WeightRow weight_row, const T* 
       const FrameLayout f(p, bd, len);
       const T* xg = x + (n * p.cin + grp * cig) * in_plane;
       for (int64_t c = 0; c < cig; ++c)
-        build_frame(p, f, bd, o0, used, xg + c * in_plane, frame + c * f.channel);
+        build_frame(p, f, bd, o0, used, frame_rows, xg + c * in_plane, frame + c * f.channel);
+#if defined(__SSE2__)
+      // (the next task of this thread, under schedule(static), unless this is its last)
+      if (prefetch_next && task + 1 < plan.tasks &&
+          (task + 1) / (plan.blocks * plan.bands) != task / (plan.blocks * plan.bands)) {
+        const char* next = reinterpret_cast<const char*>(xg + cig * in_plane);
+        for (int64_t b = 0; b < cig * in_plane * int64_t(sizeof(T)); b += 64)
+          _mm_prefetch(next + b, _MM_HINT_T1);
+      }
+#endif
+
       // The offsets depend on the band's length only: rebuilt when it changes (their integer
       // divisions were 5-8% of ResNeXt res4 b8 / res5 b1, rebuilt per task).
       if (len != rowoff_len) {
@@ -803,6 +853,11 @@ bool wgrad_implicit_gemm(const Problem& p, const T* x, const T* gy, T* gw) {
   const int64_t per_thread_offsets = kc_pad + plan.positions;
   std::vector<int64_t> offsets(size_t(threads * per_thread_offsets));
   const std::vector<char> used = used_phases(p);
+  const FrameRowsFn<T> frame_rows = select_frame_rows<T>();
+  const int64_t next_bytes =
+      (plan.cb * in_plane + (plan.by_tap ? plan.ob : cog) * out_plane) * int64_t(sizeof(T));
+  const bool prefetch_next =
+      env_switch("FASTCONV_IMPLICIT_PREFETCH").value_or(next_bytes <= (int64_t(256) << 10));
   Problem block = p;
   block.cin = plan.cb * p.groups;
   const ImplicitTapKernel<T> tap = plan.tap;
@@ -824,6 +879,7 @@ bool wgrad_implicit_gemm(const Problem& p, const T* x, const T* gy, T* gw) {
       const int64_t ob0 = oblk * plan.ob, ob1 = std::min(cog, ob0 + plan.ob);  // tap kernel
       const int64_t c0 = cblk * plan.cb, c1 = std::min(cig, c0 + plan.cb), kc = (c1 - c0) * kvol;
       std::fill(partial, partial + plan.partial, T(0));
+      int64_t rowoff_len = -1;  // the band length rowoff was built for, in this task
       const int64_t s0 = chunk * plan.per_chunk, s1 = std::min(plan.steps, s0 + plan.per_chunk);
       for (int64_t step = s0; step < s1; ++step) {
         const int64_t n = step / plan.bands, o0 = (step % plan.bands) * plan.band;
@@ -831,23 +887,45 @@ bool wgrad_implicit_gemm(const Problem& p, const T* x, const T* gy, T* gw) {
         const FrameLayout f(block, bd, len);
         const T* xg = x + (n * p.cin + grp * cig) * in_plane;
         for (int64_t c = c0; c < c1; ++c)
-          build_frame(p, f, bd, o0, used, xg + c * in_plane, frame + (c - c0) * f.channel);
+          build_frame(p, f, bd, o0, used, frame_rows, xg + c * in_plane,
+                      frame + (c - c0) * f.channel);
         // (the tap kernel reads valid positions only: no junk products)
         if (!plan.by_tap && !all_finite(frame, (c1 - c0) * f.channel)) {
 #pragma omp atomic write
           nonfinite = 1;
         }
-        for (int64_t c = c0, k = 0; c < c1; ++c)
-          for (int64_t a = 0; a < KD; ++a)
-            for (int64_t b = 0; b < KH; ++b)
-              for (int64_t e = 0; e < KW; ++e, ++k) {
-                const int64_t td = a * p.dil[0], th = b * p.dil[1], tw = e * p.dil[2];
-                const int64_t phase =
-                    ((td % p.s[0]) * p.s[1] + th % p.s[1]) * p.s[2] + tw % p.s[2];
-                rowoff[k] = (c - c0) * f.channel + phase * f.phase_size +
-                            ((td / p.s[0]) * f.fp[1] + th / p.s[1]) * f.fp[2] + tw / p.s[2];
-              }
-        std::fill(rowoff + kc, rowoff + kc_pad, int64_t(0));  // padding rows: never stored
+#if defined(__SSE2__)
+        // the next step's input channels and grad_output rows into L2 while this one's kernel
+        // runs (as the forward's prefetch). 1 thread CPU ms, min of 15, off / on: ResNeXt res4
+        // b8 3.19 / 3.05, res3 b8 5.35 / 5.31, Fashion-MNIST conv2 b64 3.35 / 3.26.
+        const int64_t next_n = (step + 1) / plan.bands;
+        if (prefetch_next && step + 1 < s1 && next_n != n) {
+          const auto prefetch = [](const T* from, int64_t count) {
+            const char* b = reinterpret_cast<const char*>(from);
+            for (int64_t i = 0; i < count * int64_t(sizeof(T)); i += 64)
+              _mm_prefetch(b + i, _MM_HINT_T1);
+          };
+          prefetch(x + (next_n * p.cin + grp * cig + c0) * in_plane, (c1 - c0) * in_plane);
+          const int64_t r0 = plan.by_tap ? ob0 : 0, r1 = plan.by_tap ? ob1 : cog;
+          prefetch(gy + (next_n * p.cout + grp * cog + r0) * out_plane, (r1 - r0) * out_plane);
+        }
+#endif
+        // The offsets depend on the band's length only (c0 is the task's): rebuilt when it
+        // changes, not per step (as the forward's).
+        if (len != rowoff_len) {
+          rowoff_len = len;
+          for (int64_t c = c0, k = 0; c < c1; ++c)
+            for (int64_t a = 0; a < KD; ++a)
+              for (int64_t b = 0; b < KH; ++b)
+                for (int64_t e = 0; e < KW; ++e, ++k) {
+                  const int64_t td = a * p.dil[0], th = b * p.dil[1], tw = e * p.dil[2];
+                  const int64_t phase =
+                      ((td % p.s[0]) * p.s[1] + th % p.s[1]) * p.s[2] + tw % p.s[2];
+                  rowoff[k] = (c - c0) * f.channel + phase * f.phase_size +
+                              ((td / p.s[0]) * f.fp[1] + th / p.s[1]) * f.fp[2] + tw / p.s[2];
+                }
+          std::fill(rowoff + kc, rowoff + kc_pad, int64_t(0));  // padding rows: never stored
+        }
         const T* gyg = gy + (n * p.cout + grp * cog) * out_plane;
         if (plan.by_tap) {
           // grad_output's rows ob0..ob1 transposed (positions x ob; padding channels hold stale
@@ -899,9 +977,10 @@ bool wgrad_implicit_gemm(const Problem& p, const T* x, const T* gy, T* gw) {
       // lanes reduced in order into this chunk's dW
       T* dst = chunk == 0 ? gw : partial_dw.data() + (chunk - 1) * dw;
       if (plan.by_tap) {
-        for (int64_t o = ob0; o < ob1; ++o)
-          for (int64_t k = 0; k < kc; ++k)
-            dst[(grp * cog + o) * K + c0 * kvol + k] = partial[k * ob + (o - ob0)];
+        // in 4 x 4 blocks: a strided scalar read per element was ~3% of inception-v3 7x1's
+        // backward_weight (1 thread CPU ms, min of 15, before / after: 7x1 11.23 / 11.00, 1x7
+        // 9.51 / 9.32, ResNeXt res4 b8 3.77 / 3.48)
+        transpose_rows(partial, ob, kc, ob1 - ob0, dst + (grp * cog + ob0) * K + c0 * kvol, K);
         continue;
       }
       for (int64_t o = 0; o < cog; ++o)

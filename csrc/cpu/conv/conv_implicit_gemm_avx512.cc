@@ -11,6 +11,44 @@
 
 namespace fastconv::cpu::avx512 {
 
+namespace {
+// Lanes [a, b) of a mask of L lanes, a and b clamped to [0, L].
+inline uint32_t lane_range(int64_t a, int64_t b, int64_t L) {
+  a = a < 0 ? 0 : a > L ? L : a;
+  b = b < 0 ? 0 : b > L ? L : b;
+  return a >= b ? 0u : uint32_t(((uint64_t(1) << b) - 1) & ~((uint64_t(1) << a) - 1));
+}
+
+// One zero-masked load and one masked store per vector of a row. Short rows (up to 4 vectors)
+// chunk-major: each chunk's masks computed once for all rows; longer rows one after the other.
+template <typename T>
+void frame_rows(const T* src, int64_t lds, int64_t rows, int64_t lo, int64_t hi, int64_t n,
+                T* dst) {
+  constexpr int64_t L = 64 / sizeof(T);
+  const auto chunk = [&](int64_t j, int64_t r0, int64_t r1) {
+    const uint32_t in = lane_range(lo - j, hi - j, L), out = lane_range(0, n - j, L);
+    for (int64_t r = r0; r < r1; ++r) {
+      if constexpr (sizeof(T) == 4) {
+        _mm512_mask_storeu_ps(dst + r * n + j, __mmask16(out),
+                              _mm512_maskz_loadu_ps(__mmask16(in), src + r * lds + j));
+      } else {
+        _mm512_mask_storeu_pd(dst + r * n + j, __mmask8(out),
+                              _mm512_maskz_loadu_pd(__mmask8(in), src + r * lds + j));
+      }
+    }
+  };
+  if (n <= 4 * L) {
+    for (int64_t j = 0; j < n; j += L) chunk(j, 0, rows);
+  } else {
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t j = 0; j < n; j += L) chunk(j, r, r + 1);
+  }
+}
+}  // namespace
+
+FrameRowsFn<float> f32_frame_rows() { return frame_rows<float>; }
+FrameRowsFn<double> f64_frame_rows() { return frame_rows<double>; }
+
 ImplicitTapKernels<float> f32_implicit_tap_kernels_pos() {
   using V = simd::avx512::F32;
   return {{simd::implicit_tap_kernel<V, 4, 5, float>("f32_implicit_tap_4x80__avx512"),

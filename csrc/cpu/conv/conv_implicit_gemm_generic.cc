@@ -7,6 +7,21 @@
 
 namespace fastconv::cpu::generic {
 
+namespace {
+template <typename T>
+void frame_rows(const T* src, int64_t lds, int64_t rows, int64_t lo, int64_t hi, int64_t n,
+                T* dst) {
+  for (int64_t r = 0; r < rows; ++r, src += lds, dst += n) {
+    for (int64_t i = 0; i < lo; ++i) dst[i] = T(0);
+    for (int64_t i = lo; i < hi; ++i) dst[i] = src[i];
+    for (int64_t i = hi; i < n; ++i) dst[i] = T(0);
+  }
+}
+}  // namespace
+
+FrameRowsFn<float> f32_frame_rows() { return frame_rows<float>; }
+FrameRowsFn<double> f64_frame_rows() { return frame_rows<double>; }
+
 // No more position-path tap tiles: wider or taller ones leave too few registers.
 ImplicitTapKernels<float> f32_implicit_tap_kernels_pos() { return {{}, 0}; }
 ImplicitTapKernels<double> f64_implicit_tap_kernels_pos() { return {{}, 0}; }
