@@ -92,15 +92,25 @@ SmallForwardKernel<T> small_forward_kernel(const char* name) {
           }};
 }
 
-// Whole V::kTile blocks through V::transpose_tile, the edges element by element.
+// Whole V::kTile blocks through V::transpose_tile, the edges element by element. The blocks run
+// along the rows of the side with the longer rows (the tensor in memory, not the chunk buffer in
+// L2): in forward, y's rows, so that only kTile rows of y are written at a time -- kTile-row
+// strips down Y^T wrote 64 rows of y, 4 KiB apart at 32x32 outputs, thrashing L1's sets (the
+// transposition was a third of DCGAN's 3 -> 64 4x4/2 forward at 1 thread, perf).
 template <typename V, typename T>
 void small_transpose(int64_t rows, int64_t cols, const T* src, int64_t lds, T* dst,
                      int64_t ldd) {
   constexpr int64_t B = V::kTile;
   const int64_t rb = rows / B * B, cb = cols / B * B;
-  for (int64_t o = 0; o < rb; o += B)
+  if (ldd > lds) {
     for (int64_t p = 0; p < cb; p += B)
-      V::transpose_tile(src + o * lds + p, lds, dst + p * ldd + o, ldd);
+      for (int64_t o = 0; o < rb; o += B)
+        V::transpose_tile(src + o * lds + p, lds, dst + p * ldd + o, ldd);
+  } else {
+    for (int64_t o = 0; o < rb; o += B)
+      for (int64_t p = 0; p < cb; p += B)
+        V::transpose_tile(src + o * lds + p, lds, dst + p * ldd + o, ldd);
+  }
   for (int64_t o = 0; o < rows; ++o)
     for (int64_t p = o < rb ? cb : 0; p < cols; ++p) dst[p * ldd + o] = src[o * lds + p];
 }
