@@ -369,7 +369,9 @@ bool strided_taps_disjoint(const ConvGeometry& g) {
 // 21.2 / 22.6, 3 -> 64 3x3 @56 b8 1.72 / 1.98, 3 -> 128 3x3 @112 1.74 / 1.86, wav2vec2 conv0
 // 1 -> 512 k10/5 b8 14.6 / 16.3; but 3 -> 96 4x4/4 @224 b8 4.42 / 3.76 against im2col_gemm.
 // Below 64 channels the rules above still hold (3 -> 16 3x3 @112 b1 0.156 / 0.143, 3 -> 24 b4
-// 1.17 / 0.95, 3 -> 16 7x7/2 @96 b8 1.13 / 1.03).
+// 1.17 / 0.95, 3 -> 16 7x7/2 @96 b8 1.13 / 1.03). AVX-512 only: on the AVX2 path (its 16-wide
+// tiles) it was mixed (same method): ResNet-50 stem b8 25.7 / 21.0, b1 2.91 / 2.71, DCGAN 0.66 /
+// 0.64, VGG conv1_1 2.92 / 2.99, 4 -> 64 5x5/2 1.51 / 1.97.
 constexpr int64_t kSmallChannelsMinOutChannels = 16;
 constexpr int64_t kSmallChannelsForwardMinK = 512;
 constexpr int64_t kSmallChannelsForwardMaxPlane = 56 * 56;  // outputs per sample
@@ -378,7 +380,7 @@ constexpr int64_t kSmallChannelsForwardWide = 64;  // output channels
 
 bool prefer_small_channels(const ConvGeometry& g, ConvPass pass, int64_t element_size) {
   if (!small_channels_unsupported(pass, g).empty()) return false;
-  const bool wide_forward = pass == ConvPass::Forward &&
+  const bool wide_forward = pass == ConvPass::Forward && isa() == Isa::Avx512 &&
                             g.out_channels >= kSmallChannelsForwardWide &&
                             !strided_taps_disjoint(g);
   if (pass == ConvPass::Forward && !wide_forward && g.gemm_k() < kSmallChannelsForwardMinK &&
