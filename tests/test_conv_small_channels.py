@@ -114,3 +114,18 @@ def test_small_channels_scope_and_workspace():
         p = fastconv.explain("conv2d", shape, (8, shape[1] // groups, 3, 3), groups=groups,
                              algorithm="small_channels")["passes"]["backward_weight"]
         assert p["algorithm"] is None and "small_channels" in p["unsupported"]
+
+
+def test_small_channels_auto_forward_rules():
+    """auto's forward on AVX-512: small_channels from 64 output channels whatever K / plane /
+    stride (conv.cc), not on disjoint taps (patchify: im2col_gemm) nor on wide planes below 64
+    channels."""
+    def auto(x_shape, w_shape, **args):
+        plan = fastconv.explain("conv2d", x_shape, w_shape, **args)
+        return plan["passes"]["forward"]["algorithm"]
+    wide = "small_channels" if fastconv.build_info()["isa"] == "avx512" else "implicit_gemm"
+    assert auto((8, 3, 64, 64), (64, 3, 4, 4), stride=2, padding=1) == wide  # DCGAN
+    assert auto((1, 3, 224, 224), (64, 3, 3, 3), padding=1) == wide  # VGG conv1_1
+    assert auto((1, 3, 224, 224), (64, 3, 7, 7), stride=2, padding=3) == wide
+    assert auto((8, 3, 224, 224), (96, 3, 4, 4), stride=4) != "small_channels"
+    assert auto((1, 3, 112, 112), (16, 3, 3, 3), padding=1) != "small_channels"

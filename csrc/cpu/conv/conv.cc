@@ -360,18 +360,35 @@ bool strided_taps_disjoint(const ConvGeometry& g) {
 // generator's last convT backward_data and the discriminator's first conv) 0.883 / 0.765 and
 // 0.903 / 0.804 (2 threads, wall: 1.035 / 0.836, 0.803 / 0.687), 4 -> 64 5x5 @64 (100) 2.01 /
 // 1.66, 3 -> 16 7x7 @96 (147) 1.28 / 1.15. (K >= 512, the i3d stem, wins: above.)
+// Since its transposition of Y^T into y writes a few rows of y at a time (before: 64 rows 4 KiB
+// apart, thrashing L1), the forward wins from 64 output channels (a whole 64-wide tile) whatever
+// K, plane or stride, except for disjoint taps (patchify stems: im2col_gemm's pointwise GEMM).
+// Measured (benchmarks/results/stems_cpu.md round 4; CPU ms small_channels / implicit_gemm, 1
+// thread, interleaved in one process, load 3-6): DCGAN 3 -> 64 4x4/2 @64 b8 (K = 48) 0.60 / 0.70,
+// 4 -> 64 5x5/2 @64 b8 1.08 / 1.14, VGG conv1_1 2.76 / 3.09, ResNet-50 stem b1 2.52 / 2.68, b8
+// 21.2 / 22.6, 3 -> 64 3x3 @56 b8 1.72 / 1.98, 3 -> 128 3x3 @112 1.74 / 1.86, wav2vec2 conv0
+// 1 -> 512 k10/5 b8 14.6 / 16.3; but 3 -> 96 4x4/4 @224 b8 4.42 / 3.76 against im2col_gemm.
+// Below 64 channels the rules above still hold (3 -> 16 3x3 @112 b1 0.156 / 0.143, 3 -> 24 b4
+// 1.17 / 0.95, 3 -> 16 7x7/2 @96 b8 1.13 / 1.03). AVX-512 only: on the AVX2 path (its 16-wide
+// tiles) it was mixed (same method): ResNet-50 stem b8 25.7 / 21.0, b1 2.91 / 2.71, DCGAN 0.66 /
+// 0.64, VGG conv1_1 2.92 / 2.99, 4 -> 64 5x5/2 1.51 / 1.97.
 constexpr int64_t kSmallChannelsMinOutChannels = 16;
 constexpr int64_t kSmallChannelsForwardMinK = 512;
 constexpr int64_t kSmallChannelsForwardMaxPlane = 56 * 56;  // outputs per sample
 constexpr int64_t kSmallChannelsStridedForwardMaxShortK = 32;
+constexpr int64_t kSmallChannelsForwardWide = 64;  // output channels
 
 bool prefer_small_channels(const ConvGeometry& g, ConvPass pass, int64_t element_size) {
   if (!small_channels_unsupported(pass, g).empty()) return false;
-  if (pass == ConvPass::Forward && g.gemm_k() < kSmallChannelsForwardMinK &&
+  const bool wide_forward = pass == ConvPass::Forward && isa() == Isa::Avx512 &&
+                            g.out_channels >= kSmallChannelsForwardWide &&
+                            !strided_taps_disjoint(g);
+  if (pass == ConvPass::Forward && !wide_forward && g.gemm_k() < kSmallChannelsForwardMinK &&
       g.out_plane() > kSmallChannelsForwardMaxPlane)
     return false;
   const bool strided = g.stride[0] > 1 || g.stride[1] > 1 || g.stride[2] > 1;
-  if (pass == ConvPass::Forward && strided && g.gemm_k() > kSmallChannelsStridedForwardMaxShortK &&
+  if (pass == ConvPass::Forward && !wide_forward && strided &&
+      g.gemm_k() > kSmallChannelsStridedForwardMaxShortK &&
       g.gemm_k() < kSmallChannelsForwardMinK)
     return false;
   if (g.out_channels < kSmallChannelsMinOutChannels || g.kernel_volume() == 1) return false;

@@ -17,6 +17,7 @@
 // rows) once, then every tap block runs over them. So every dW element sums its products in one
 // fixed order whatever the thread count.
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -99,6 +100,25 @@ struct RowCache {
   }
 };
 
+// Products of output row segment u of a sample (segments of seg positions, spr per row) over
+// the taps that read an input row (not D / H padding, which both passes skip): the weight by
+// which the work is shared out. A 7x7x7/2 stem on 8 frames reads 4, 6, 7 and 5 depth taps for
+// its 4 output slices: equal unit counts per thread leave one with 20% more work than the other.
+inline int64_t unit_cost(const ConvGeometry& g, int64_t seg, int64_t spr, int64_t u) {
+  const auto live = [&](int d, int64_t o) {
+    int64_t n = 0;
+    for (int64_t a = 0; a < g.kernel[d]; ++a) {
+      const int64_t i = o * g.stride[d] - g.pad_before[d] + a * g.dilation[d];
+      n += i >= 0 && i < g.in_size[d];
+    }
+    return n;
+  };
+  const int64_t r = u / spr, w0 = (u % spr) * seg;
+  // (+1: the unit's other work, its transposition, for units that only read padding rows)
+  return (live(0, r / g.out_size[1]) * live(1, r % g.out_size[1]) + 1) *
+         std::min(seg, g.out_size[2] - w0);
+}
+
 template <typename T>
 struct Plan {
   SmallChannelKernels<T> kernels{};
@@ -109,6 +129,7 @@ struct Plan {
   int64_t seg = 0, segs_per_row = 0, units = 0;
   int64_t chunk_units = 1;
   int64_t splits = 0;
+  std::array<int64_t, kMaxSplits + 1> bounds{};  // split s sums units [bounds[s], bounds[s + 1])
   int threads = 1;
   int64_t align = 0;  // slack elements to align each thread's dY^T to 64 bytes
   int64_t shared() const { return splits * kc_pad * cog_pad; }
@@ -172,6 +193,17 @@ Plan<T> make_plan(const ConvGeometry& g) {
   const int64_t positions = g.batch * g.out_plane();
   plan.splits = std::max<int64_t>(
       1, std::min({kMaxSplits, plan.units, positions / kMinSplitPositions}));
+  // split boundaries at equal shares of the products (unit_cost; a function of the geometry)
+  int64_t sample_cost = 0;
+  for (int64_t u = 0; u < sample_units; ++u)
+    sample_cost += unit_cost(g, plan.seg, plan.segs_per_row, u);
+  const int64_t total = g.batch * sample_cost;
+  plan.bounds.fill(plan.units);
+  plan.bounds[0] = 0;
+  for (int64_t u = 0, before = 0, s = 1; u < plan.units && s < plan.splits; ++u) {
+    while (s < plan.splits && before * plan.splits >= s * total) plan.bounds[size_t(s++)] = u;
+    before += unit_cost(g, plan.seg, plan.segs_per_row, u % sample_units);
+  }
   plan.align = 64 / int64_t(sizeof(T));
   plan.threads = threads_for(plan.splits, positions * cog * K);
   return plan;
@@ -190,7 +222,7 @@ void wgrad_small_channels(const ConvGeometry& g, const T* x, const T* gy, T* gw)
   const int64_t OH = g.out_size[1], OW = g.out_size[2], out_plane = g.out_plane();
   const int64_t pw = plan.pw, cog_pad = plan.cog_pad, kc_pad = plan.kc_pad;
   const int64_t mr = kern.mr, nr = kern.nr, seg = plan.seg, spr = plan.segs_per_row;
-  const int64_t units = plan.units, splits = plan.splits, cu = plan.chunk_units;
+  const int64_t splits = plan.splits, cu = plan.chunk_units;
   const int64_t sample_units = g.out_size[0] * OH * spr;
   std::vector<T> partial(size_t(plan.shared()));
   // zero-filled: the zero row, and dY^T's padding channels (never written by the transposition)
@@ -218,7 +250,7 @@ void wgrad_small_channels(const ConvGeometry& g, const T* x, const T* gy, T* gw)
     for (int64_t s = 0; s < splits; ++s) {
       T* acc = partial.data() + s * kc_pad * cog_pad;
       std::fill(acc, acc + kc_pad * cog_pad, T(0));
-      const int64_t u0 = s * units / splits, u1 = (s + 1) * units / splits;
+      const int64_t u0 = plan.bounds[size_t(s)], u1 = plan.bounds[size_t(s + 1)];
       for (int64_t c0 = u0, nu = 0; c0 < u1; c0 += nu) {
         // a chunk stays inside one sample: the row copies hold one sample at a time
         nu = std::min({cu, u1 - c0, (c0 / sample_units + 1) * sample_units - c0});
@@ -279,6 +311,7 @@ struct ForwardPlan {
   SmallForwardKernel<T> kernel{};
   int64_t K = 0, cog_pad = 0, pw = 0, in_rows = 0, seg = 0, segs_per_row = 0;
   int64_t sample_units = 0, chunk_units = 1, chunks_per_sample = 0, chunks = 0;
+  int64_t sample_cost = 0;  // a sample's products (unit_cost)
   int64_t slack = 0;  // after the zero row: a tile's last positions read up to MP cells past a row
   int64_t align = 0;
   int threads = 1;
@@ -354,6 +387,8 @@ ForwardPlan<T> make_forward_plan(const ConvGeometry& g) {
   }
   plan.chunks_per_sample = ceil_div(plan.sample_units, plan.chunk_units);
   plan.chunks = g.batch * plan.chunks_per_sample;
+  for (int64_t u = 0; u < plan.sample_units; ++u)
+    plan.sample_cost += unit_cost(g, plan.seg, plan.segs_per_row, u);
   plan.slack = plan.kernel.mp * g.stride[2];
   plan.align = 64 / int64_t(sizeof(T));
   plan.threads = threads_for(plan.chunks, g.batch * g.out_plane() * cout * plan.K);
@@ -396,8 +431,21 @@ void forward_small_channels_impl(const ConvGeometry& g, const T* x, const T* w, 
     std::fill(stamp, stamp + plan.in_rows, int64_t(-1));
     RowCache<T> cache{g, x, pw, rows, stamp};
     const T* zero_row = cache.zero_row();
-#pragma omp for schedule(static)
-    for (int64_t c = 0; c < plan.chunks; ++c) {
+    // Each thread takes the chunks whose middle product falls in its equal share of all of them
+    // (consecutive chunks; the i3d stem b1's 4 output slices read 4, 6, 7 and 5 depth taps).
+#ifdef _OPENMP
+    const int64_t team = omp_get_num_threads();
+#else
+    const int64_t team = 1;
+#endif
+    const int64_t cps = plan.chunks_per_sample, total = g.batch * plan.sample_cost;
+    for (int64_t c = 0, before = 0; c < plan.chunks; ++c) {  // before: products of chunks < c
+      int64_t cost = 0;
+      for (int64_t u = (c % cps) * cu; u < std::min(plan.sample_units, (c % cps + 1) * cu); ++u)
+        cost += unit_cost(g, seg, spr, u);
+      const int64_t mid = 2 * before + cost;
+      before += cost;
+      if (std::min(team - 1, mid * team / (2 * total)) != tid) continue;
       const int64_t n = c / plan.chunks_per_sample, ub = (c % plan.chunks_per_sample) * cu;
       const int64_t nu = std::min(cu, plan.sample_units - ub);
       int64_t pos = 0;

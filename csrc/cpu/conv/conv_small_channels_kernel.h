@@ -92,15 +92,32 @@ SmallForwardKernel<T> small_forward_kernel(const char* name) {
           }};
 }
 
-// Whole V::kTile blocks through V::transpose_tile, the edges element by element.
+// Whole V::kTile blocks through V::transpose_tile, the edges element by element. The channels
+// are the short side (cols of Y^T in forward, rows of grad_output in backward_weight). The blocks
+// run along dst's rows (few of dst's rows written at a time)
+// - in forward, from 32 float channels: strips of positions of Y^T wrote every row of y at once,
+//   64 rows 4 KiB apart at 32x32 outputs, thrashing L1's sets (the transposition was a third of
+//   DCGAN's 3 -> 64 4x4/2 forward at 1 thread, perf). 1 thread CPU ms along y's rows / along
+//   Y^T's: DCGAN 0.592 / 0.764, VGG conv1_1 2.72 / 3.35; Fashion-MNIST conv1 (16 channels)
+//   0.611 / 0.584, 0.598 / 0.574;
+// - in backward_weight, where dY^T's rows are one cache line (16 float channels: each line
+//   written whole by its tiles in turn): Fashion-MNIST conv1 0.69 -> 0.67, 0.62 -> 0.59; not
+//   from 32 (DeepSpeech conv1 2.07 -> 2.40, 2.15 -> 2.23).
 template <typename V, typename T>
 void small_transpose(int64_t rows, int64_t cols, const T* src, int64_t lds, T* dst,
                      int64_t ldd) {
   constexpr int64_t B = V::kTile;
   const int64_t rb = rows / B * B, cb = cols / B * B;
-  for (int64_t o = 0; o < rb; o += B)
+  const int64_t channels = ldd > lds ? cols : rows;
+  if ((ldd > lds) == (channels * int64_t(sizeof(T)) > 64)) {
     for (int64_t p = 0; p < cb; p += B)
-      V::transpose_tile(src + o * lds + p, lds, dst + p * ldd + o, ldd);
+      for (int64_t o = 0; o < rb; o += B)
+        V::transpose_tile(src + o * lds + p, lds, dst + p * ldd + o, ldd);
+  } else {
+    for (int64_t o = 0; o < rb; o += B)
+      for (int64_t p = 0; p < cb; p += B)
+        V::transpose_tile(src + o * lds + p, lds, dst + p * ldd + o, ldd);
+  }
   for (int64_t o = 0; o < rows; ++o)
     for (int64_t p = o < rb ? cb : 0; p < cols; ++p) dst[p * ldd + o] = src[o * lds + p];
 }
