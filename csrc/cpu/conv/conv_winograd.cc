@@ -1,6 +1,10 @@
 // Winograd F(4x4, 3x3) for convolutions whose inner two dims are 3x3, stride 1, dilation 1 (any
 // padding, any groups): 2-D, and 3-D with any depth kernel kt, stride, dilation and padding.
 // forward, backward_data and backward_weight (run_winograd_wgrad, below).
+// F(3x3, 3x3) (5x5 tiles, 25 positions xi, points 0, +-1, 2, inf) replaces it where it needs no
+// more tiles (choose_tile_size: output sides of at most 6, or 9, as the dilation phases of
+// DeepLab's ASPP): everything below holds with m x m output tiles from n x n = (m + 2)^2
+// patches at stride m, and n^2 GEMMs; the description says 4, 6 and 36.
 //
 // 3-D: out[o] = sum_kd conv2d(in[o sd + kd dd - pd], W[:, :, kd]). Each input depth slice is
 // transformed once per tile block (V[slice]), the filters once per tap (U[kd]), and M[o] =
@@ -22,7 +26,8 @@
 // The matrices are exact in binary except G's 1/6, 1/12, 1/24. U was first computed in double;
 // computing it in T changed no measured float32 error (C 256, 14x14: 1.21e-5 vs 1.08e-5) and
 // halves the filter transform's vectors. The alternative points 0, +-1, +-1/2, inf were not
-// implemented or measured (left open); nor F(2x2, 3x3) or F(6x6, 3x3).
+// implemented or measured (left open); nor F(2x2, 3x3) (on a 3x3 image 4 tiles of 16 = 64
+// products where F(3x3) needs 25) or F(6x6, 3x3).
 // The transforms are SIMD kernels per ISA (conv_winograd_kernel.h): kWinoLanes tiles (or
 // filters) at once, one per lane, gathered from the NCHW planes by scalar loads.
 //
