@@ -181,7 +181,11 @@ bool prefer_winograd(const ConvGeometry& g, ConvPass pass, int64_t element_size)
 //           29.6 / 34.6
 //   U 0.17, 0.12  33x33 d10, d12 bwd_data storing all J + 2 positions: 61.1 / 32.5 / 46.7,
 //           73.9 / 31.6 / 47.0
-// so it breaks even near U = 0.3.
+// so it breaks even near U = 0.3. These were measured with F(4x4, 3x3) everywhere; winograd now
+// runs F(3x3, 3x3) on phase images of sides <= 6 or 9 (conv_winograd.cc choose_tile_size: ASPP
+// d6 / d12 0.71-0.74x the time), but U still counts F(4x4) tiles: with F(3x3), 33x33 d8 fwd /
+// bwd_data 25.9 / 24.7 ms against im2col_gemm's 30.2 / 28.6 would now win, its bwd_weight (32.1
+// / 28.9) and d18 (35.2 / 30.9) would not (benchmarks/results/winograd_cpu.md, "Not done").
 constexpr double kMinDilationPhasesTileUse = 0.3;
 
 double dilation_phases_winograd_tile_use(const ConvGeometry& g, ConvPass pass) {

@@ -1,6 +1,10 @@
 // Winograd F(4x4, 3x3) for convolutions whose inner two dims are 3x3, stride 1, dilation 1 (any
 // padding, any groups): 2-D, and 3-D with any depth kernel kt, stride, dilation and padding.
 // forward, backward_data and backward_weight (run_winograd_wgrad, below).
+// F(3x3, 3x3) (5x5 tiles, 25 positions xi, points 0, +-1, 2, inf) replaces it where it needs no
+// more tiles (choose_tile_size: output sides of at most 6, or 9, as the dilation phases of
+// DeepLab's ASPP): everything below holds with m x m output tiles from n x n = (m + 2)^2
+// patches at stride m, and n^2 GEMMs; the description says 4, 6 and 36.
 //
 // 3-D: out[o] = sum_kd conv2d(in[o sd + kd dd - pd], W[:, :, kd]). Each input depth slice is
 // transformed once per tile block (V[slice]), the filters once per tap (U[kd]), and M[o] =
@@ -22,7 +26,8 @@
 // The matrices are exact in binary except G's 1/6, 1/12, 1/24. U was first computed in double;
 // computing it in T changed no measured float32 error (C 256, 14x14: 1.21e-5 vs 1.08e-5) and
 // halves the filter transform's vectors. The alternative points 0, +-1, +-1/2, inf were not
-// implemented or measured (left open); nor F(2x2, 3x3) or F(6x6, 3x3).
+// implemented or measured (left open); nor F(2x2, 3x3) (on a 3x3 image 4 tiles of 16 = 64
+// products where F(3x3) needs 25) or F(6x6, 3x3).
 // The transforms are SIMD kernels per ISA (conv_winograd_kernel.h): kWinoLanes tiles (or
 // filters) at once, one per lane, gathered from the NCHW planes by scalar loads.
 //
@@ -51,6 +56,8 @@
 // output of the input's size: it runs through the same code, the filter transform reading the
 // weights in that order (no copy).
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <vector>
 
 #include "common/cpu_features.h"
@@ -65,7 +72,7 @@ namespace fastconv::cpu {
 
 namespace {
 
-constexpr int64_t kXi = 36;       // 6x6 transformed positions
+constexpr int64_t kMaxXi = 36;    // transformed positions of F(4x4, 3x3)'s 6x6 tiles (F(3x3): 25)
 constexpr int64_t kLanes = kWinoLanes;  // tiles transformed together by one kernel call
 constexpr int64_t kGemmBytes = 512 * 1024;  // V[xi] + M[xi] of one block of tiles
 // Tiles per block at most: the transforms touch all 36 xi of a tile, so the whole block's V and
@@ -76,16 +83,35 @@ constexpr int64_t kGemmBytes = 512 * 1024;  // V[xi] + M[xi] of one block of til
 constexpr int64_t kMaxBlock = 128;
 
 template <typename T>
-WinogradKernels<T> select_kernels();
+WinogradKernels<T> select_kernels(int m);
 
 template <>
-WinogradKernels<float> select_kernels<float>() {
-  return FASTCONV_ISA_DISPATCH(f32_winograd_kernels);
+WinogradKernels<float> select_kernels<float>(int m) {
+#if defined(FASTCONV_X86_KERNELS) && FASTCONV_X86_KERNELS
+  return isa() == Isa::Avx512 ? avx512::f32_winograd_kernels(m)
+         : isa() == Isa::Avx2 ? avx2::f32_winograd_kernels(m)
+                              : generic::f32_winograd_kernels(m);
+#else
+  return generic::f32_winograd_kernels(m);
+#endif
 }
 
 template <>
-WinogradKernels<double> select_kernels<double>() {
-  return FASTCONV_ISA_DISPATCH(f64_winograd_kernels);
+WinogradKernels<double> select_kernels<double>(int m) {
+#if defined(FASTCONV_X86_KERNELS) && FASTCONV_X86_KERNELS
+  return isa() == Isa::Avx512 ? avx512::f64_winograd_kernels(m)
+         : isa() == Isa::Avx2 ? avx2::f64_winograd_kernels(m)
+                              : generic::f64_winograd_kernels(m);
+#else
+  return generic::f64_winograd_kernels(m);
+#endif
+}
+
+// The kernels of tile size m (4 or 3), chosen once per process (isa() does not change).
+template <typename T>
+const WinogradKernels<T>& kernels_for(int64_t m) {
+  static const WinogradKernels<T> f4 = select_kernels<T>(4), f3 = select_kernels<T>(3);
+  return m == 3 ? f3 : f4;
 }
 
 // A stride-1 3x3 correlation over the two inner dims, any correlation over depth:
@@ -116,10 +142,14 @@ struct Problem {
     d_pad = g.pad_before[0];
     d_transposed = transposed;
   }
+  // Output tile m x m: F(4x4, 3x3), or F(3x3, 3x3) where that needs no more tiles
+  // (choose_tile_size).
+  int64_t m = 4;
   int64_t cig() const { return cin / groups; }
   int64_t cog() const { return cout / groups; }
-  int64_t tiles_h() const { return ceil_div(oh, 4); }
-  int64_t tiles_w() const { return ceil_div(ow, 4); }
+  int64_t xi() const { return (m + 2) * (m + 2); }  // transformed positions per tile
+  int64_t tiles_h() const { return ceil_div(oh, m); }
+  int64_t tiles_w() const { return ceil_div(ow, m); }
   int64_t tiles() const { return batch * tiles_h() * tiles_w(); }  // spatial: all depths share
   int64_t src_depth(int64_t o, int64_t kd) const {
     if (!d_transposed) {
@@ -185,7 +215,7 @@ Plan make_plan(const Problem& p) {
   Plan pl{};
   pl.mr = uk.mr;
   pl.nr = uk.nr;
-  const int64_t tiles = p.tiles(), cig = p.cig(), cog = p.cog();
+  const int64_t tiles = p.tiles(), cig = p.cig(), cog = p.cog(), xis = p.xi();
   const int64_t per_tile = (cig + cog) * int64_t(sizeof(T));
   const int64_t nb = kGemmBytes / std::max<int64_t>(per_tile, 1) / pl.nr * pl.nr;
   const int64_t max_block = kMaxBlock / std::max<int64_t>({p.id, p.od, 1}) / pl.nr * pl.nr;
@@ -211,10 +241,10 @@ Plan make_plan(const Problem& p) {
   pl.ldm = ceil_div(pl.tile_rows ? cog : pl.nb, kLanes) * kLanes;
   pl.blocks = ceil_div(tiles, pl.nb);
   pl.fused = pl.blocks == 1 && !stretched;
-  pl.gemm_tasks = p.groups * pl.upanels * (pl.fused ? 1 : kXi);
+  pl.gemm_tasks = p.groups * pl.upanels * (pl.fused ? 1 : xis);
   // Multiply-adds of the GEMMs and the transforms: small problems run on fewer threads.
   const int64_t work =
-      kXi * pl.nb * pl.blocks * (p.cin * cog * p.kt * p.od + p.cin * p.id + p.cout * p.od);
+      xis * pl.nb * pl.blocks * (p.cin * cog * p.kt * p.od + p.cin * p.id + p.cout * p.od);
   pl.threads = threads_for(std::max<int64_t>(pl.gemm_tasks, p.cin), work);
   // Many blocks: each thread runs whole blocks, all three phases, on its own V and M (no
   // barrier between the phases; the block stays in that core's caches).
@@ -223,10 +253,10 @@ Plan make_plan(const Problem& p) {
   // Stride between xi planes of U: one panel (fused) or all (stored), plus one cache line so
   // that the filter transform's 36 stores per lane group do not all land in one L1 set.
   pl.u_xs = (pl.fused ? 1 : pl.upanels) * cig * pl.uw + 64 / int64_t(sizeof(T));
-  pl.u = pl.fused ? 0 : p.groups * p.kt * kXi * pl.u_xs;
-  pl.u_panel = pl.fused ? p.kt * kXi * pl.u_xs : 0;
-  pl.v = p.id * p.groups * kXi * pl.vpanels * cig * pl.vw;
-  pl.m = p.od * p.groups * kXi * (pl.tile_rows ? pl.nb : cog) * pl.ldm;
+  pl.u = pl.fused ? 0 : p.groups * p.kt * xis * pl.u_xs;
+  pl.u_panel = pl.fused ? p.kt * xis * pl.u_xs : 0;
+  pl.v = p.id * p.groups * xis * pl.vpanels * cig * pl.vw;
+  pl.m = p.od * p.groups * xis * (pl.tile_rows ? pl.nb : cog) * pl.ldm;
   return pl;
 }
 
@@ -250,10 +280,10 @@ void fill_tile_table(const Problem& p, int32_t* tab) {
     for (int64_t th = 0; th < p.tiles_h(); ++th)
       for (int64_t tw = 0; tw < p.tiles_w(); ++tw, ++t) {
         t_n[t] = int32_t(n);
-        t_oh[t] = int32_t(4 * th);
-        t_ow[t] = int32_t(4 * tw);
-        t_ih[t] = int32_t(4 * th - p.pad_h);
-        t_iw[t] = int32_t(4 * tw - p.pad_w);
+        t_oh[t] = int32_t(p.m * th);
+        t_ow[t] = int32_t(p.m * tw);
+        t_ih[t] = int32_t(p.m * th - p.pad_h);
+        t_iw[t] = int32_t(p.m * tw - p.pad_w);
       }
 }
 
@@ -262,7 +292,8 @@ void run_winograd(const Problem& p, const T* x, const T* w, const T* bias, bool 
   const int64_t G = p.groups, cig = p.cig(), cog = p.cog(), kt = p.kt;
   const int64_t total = p.tiles();
   if (total == 0 || p.cout == 0 || p.od == 0) return;
-  static const WinogradKernels<T> kern = select_kernels<T>();
+  const WinogradKernels<T>& kern = kernels_for<T>(p.m);
+  const int64_t xis = p.xi();
   const Plan pl = make_plan<T>(p);
   const int64_t nb = pl.nb, ldm = pl.ldm;
   const int64_t in_plane = p.ih * p.iw, out_plane = p.oh * p.ow;
@@ -289,13 +320,13 @@ void run_winograd(const Problem& p, const T* x, const T* w, const T* bias, bool 
       const FlushDenormals flush_denormals;
       const int64_t kd = task % kt, up = task / kt % pl.upanels, grp = task / (kt * pl.upanels);
       if (taps[size_t(kd)])
-        transform_panel(grp, up, kd, upk + (grp * kt + kd) * kXi * u_xs + up * cig * uw, u_xs);
+        transform_panel(grp, up, kd, upk + (grp * kt + kd) * xis * u_xs + up * cig * uw, u_xs);
     }
   }
   const int64_t v_xs = pl.vpanels * cig * vw;  // V[depth][grp]: [xi][panel][ci][vw]
-  const int64_t v_group = kXi * v_xs, v_depth = G * v_group;
+  const int64_t v_group = xis * v_xs, v_depth = G * v_group;
   const int64_t m_xs = (pl.tile_rows ? nb : cog) * ldm;  // M[o][grp][xi]: [co][ldm] or [tile][ldm]
-  const int64_t m_group = kXi * m_xs, m_depth = G * m_group;
+  const int64_t m_group = xis * m_xs, m_depth = G * m_group;
   // V and M of one block: shared by the threads, or one pair per thread (own_blocks).
   const int v_copies = pl.own_blocks ? pl.threads : 1;
   T* v_all = workspace<T>(2, size_t(pl.v * v_copies));
@@ -336,7 +367,7 @@ void run_winograd(const Problem& p, const T* x, const T* w, const T* bias, bool 
 #pragma omp parallel num_threads(pl.threads)
   {
     const FlushDenormals flush_denormals;
-    alignas(64) T buf[kXi * kLanes];
+    alignas(64) T buf[kMaxXi * kLanes];
     alignas(64) T lane_bias[kLanes];
     int32_t lane_oh[kLanes], lane_ow[kLanes];
     const T* in_planes[kLanes];
@@ -365,7 +396,7 @@ void run_winograd(const Problem& p, const T* x, const T* w, const T* bias, bool 
       }
       kern.input(in_planes, t_ih + t0 + l0, t_iw + t0 + l0, count, p.ih, p.iw, buf, kLanes);
       const int64_t width = std::min(kLanes, padded - l0);
-      for (int64_t xi = 0; xi < kXi; ++xi) {
+      for (int64_t xi = 0; xi < xis; ++xi) {
         T* vx = vg + xi * v_xs;
         for (int64_t l = 0; l < width; ++l) {
           const int64_t col = l0 + l;
@@ -380,16 +411,16 @@ void run_winograd(const Problem& p, const T* x, const T* w, const T* bias, bool 
       if (pl.fused) {
         const int64_t grp = task / pl.upanels, up = task % pl.upanels;
         for (int64_t kd = 0; kd < kt; ++kd)
-          if (taps[size_t(kd)]) transform_panel(grp, up, kd, upanel + kd * kXi * u_xs, u_xs);
-        for (int64_t xi = 0; xi < kXi; ++xi)
-          gemm(grp, xi, up, [&](int64_t kd) { return upanel + (kd * kXi + xi) * u_xs; }, nt, v,
+          if (taps[size_t(kd)]) transform_panel(grp, up, kd, upanel + kd * xis * u_xs, u_xs);
+        for (int64_t xi = 0; xi < xis; ++xi)
+          gemm(grp, xi, up, [&](int64_t kd) { return upanel + (kd * xis + xi) * u_xs; }, nt, v,
                m);
         return;
       }
-      const int64_t up = task % pl.upanels, xi = (task / pl.upanels) % kXi;
-      const int64_t grp = task / (pl.upanels * kXi);
+      const int64_t up = task % pl.upanels, xi = (task / pl.upanels) % xis;
+      const int64_t grp = task / (pl.upanels * xis);
       gemm(grp, xi, up,
-           [&](int64_t kd) { return upk + ((grp * kt + kd) * kXi + xi) * u_xs + up * cig * uw; },
+           [&](int64_t kd) { return upk + ((grp * kt + kd) * xis + xi) * u_xs + up * cig * uw; },
            nt, v, m);
     };
     // Output transform: Y = A^T M A (+ bias), tasks (output slice, then kLanes tiles of one
@@ -453,6 +484,19 @@ void run_winograd(const Problem& p, const T* x, const T* w, const T* bias, bool 
   }
 }
 
+// F(3x3, 3x3) where it needs no more tiles than F(4x4, 3x3) (output sides of at most 6, or 9):
+// transforms as many tiles, each smaller, and 25 instead of 36 GEMM positions, 0.69x the
+// products. DeepLab ASPP's dilation phases (3x3 and 6x6 images) are such; every dense suite
+// layer (7x7 and up) keeps F(4x4). FASTCONV_WINOGRAD_TILE=3 or 4 forces one (a test hook, read
+// per call; the workspace follows it).
+int64_t choose_tile_size(int64_t oh, int64_t ow) {
+  if (const char* e = std::getenv("FASTCONV_WINOGRAD_TILE")) {
+    if (std::strcmp(e, "3") == 0) return 3;
+    if (std::strcmp(e, "4") == 0) return 4;
+  }
+  return ceil_div(oh, 3) * ceil_div(ow, 3) <= ceil_div(oh, 4) * ceil_div(ow, 4) ? 3 : 4;
+}
+
 Problem forward_problem(const ConvGeometry& g) {
   const int64_t cig = g.in_channels_per_group(), cog = g.out_channels_per_group();
   const int64_t kt = g.kernel[0];
@@ -460,6 +504,7 @@ Problem forward_problem(const ConvGeometry& g) {
             g.in_size[1],  g.in_size[2],   g.out_size[1],  g.out_size[2],
             g.pad_before[1], g.pad_before[2], cog * cig * kt * 9, cig * kt * 9, kt * 9, false};
   p.set_depth(g, g.in_size[0], g.out_size[0], false);
+  p.m = choose_tile_size(p.oh, p.ow);
   return p;
 }
 
@@ -476,6 +521,7 @@ Problem backward_data_problem(const ConvGeometry& g) {
             2 - g.pad_before[1], 2 - g.pad_before[2], cog * cig * kt * 9, kt * 9, cig * kt * 9,
             true};
   p.set_depth(g, g.out_size[0], g.in_size[0], true);
+  p.m = choose_tile_size(p.oh, p.ow);
   return p;
 }
 
@@ -510,20 +556,20 @@ struct WgradPlan {
 template <typename T>
 WgradPlan make_wgrad_plan(const Problem& p) {
   WgradPlan pl{};
-  const int64_t tiles = p.tiles();
+  const int64_t tiles = p.tiles(), xis = p.xi();
   const int64_t per_tile = (p.cin + p.cout) * int64_t(sizeof(T));
   // One xi plane of V and M' within kGemmBytes, whole lane groups, at least one.
   const int64_t nb = kGemmBytes / std::max<int64_t>(per_tile, 1) / kLanes * kLanes;
-  const int64_t block_tile_bytes = kXi * (p.id * p.cin + p.od * p.cout) * int64_t(sizeof(T));
+  const int64_t block_tile_bytes = xis * (p.id * p.cin + p.od * p.cout) * int64_t(sizeof(T));
   const int64_t max_block = std::clamp<int64_t>(
       kMaxWgradBlockBytes / std::max<int64_t>(block_tile_bytes, 1) / kLanes * kLanes, kLanes,
       kMaxWgradBlock);
   pl.nb = std::min(std::clamp<int64_t>(nb, kLanes, max_block),
                    std::max<int64_t>(ceil_div(tiles, kLanes) * kLanes, kLanes));
   pl.blocks = ceil_div(tiles, pl.nb);
-  const int64_t work = kXi * pl.nb * pl.blocks *
+  const int64_t work = xis * pl.nb * pl.blocks *
                        (p.cin * p.cog() * p.kt * p.od + p.cin * p.id + p.cout * p.od);
-  pl.threads = threads_for(std::max<int64_t>(kXi * p.groups, p.cin), work);
+  pl.threads = threads_for(std::max<int64_t>(xis * p.groups, p.cin), work);
   pl.tiles_table = 5 * tiles;
   // xi planes one cache line more apart than their rows need, so that a transform's 36 stores
   // per lane group do not all land in one L1 set (as U's in make_plan)
@@ -536,11 +582,11 @@ WgradPlan make_wgrad_plan(const Problem& p) {
   pl.v_xs = (pl.direct_v ? ceil_div(p.cig(), nr) * nr * pl.nb : p.cin * pl.nb) +
             64 / int64_t(sizeof(T));
   pl.m_xs = p.cout * pl.nb + 64 / int64_t(sizeof(T));
-  pl.v_depth = (pl.direct_v ? p.groups : 1) * kXi * pl.v_xs;
-  pl.m_depth = kXi * pl.m_xs;
+  pl.v_depth = (pl.direct_v ? p.groups : 1) * xis * pl.v_xs;
+  pl.m_depth = xis * pl.m_xs;
   pl.v = p.id * pl.v_depth;
   pl.m = p.od * pl.m_depth;
-  pl.du = p.kt * kXi * p.cout * p.cig();
+  pl.du = p.kt * xis * p.cout * p.cig();
   // Per thread: one GEMM's packed operands (M' as A panels, V^T as B panels unless direct_v).
   pl.pack = packed_a_size<T>(p.cog(), pl.nb) +
             (pl.direct_v ? 0 : packed_b_size<T>(p.cig(), pl.nb));
@@ -562,7 +608,8 @@ void run_winograd_wgrad(const Problem& p, const T* x, const T* gy, T* gw) {
     std::fill(gw, gw + p.cout * cig * kt * 9, T(0));
     return;
   }
-  static const WinogradKernels<T> kern = select_kernels<T>();
+  const WinogradKernels<T>& kern = kernels_for<T>(p.m);
+  const int64_t xis = p.xi();
   const WgradPlan pl = make_wgrad_plan<T>(p);
   const int64_t nb = pl.nb;
   const int64_t in_plane = p.ih * p.iw, out_plane = p.oh * p.ow;
@@ -617,7 +664,7 @@ void run_winograd_wgrad(const Problem& p, const T* x, const T* gy, T* gw) {
           std::fill(lane_h, lane_h + kLanes, t_ih[t0 + t]);
           std::fill(lane_w, lane_w + kLanes, t_iw[t0 + t]);
           kern.input(planes, lane_h, lane_w, count, p.ih, p.iw,
-                     vd + grp * kXi * v_xs + ((c0 / nr) * nt + t) * nr + c0 % nr, v_xs);
+                     vd + grp * xis * v_xs + ((c0 / nr) * nt + t) * nr + c0 % nr, v_xs);
           continue;
         }
         const int64_t c = r / groups, l0 = r % groups * kLanes;
@@ -628,8 +675,8 @@ void run_winograd_wgrad(const Problem& p, const T* x, const T* gy, T* gw) {
                    v_xs);
       }
 #pragma omp for schedule(static)
-      for (int64_t task = 0; task < G * kXi; ++task) {
-        const int64_t grp = task / kXi, xi = task % kXi;
+      for (int64_t task = 0; task < G * xis; ++task) {
+        const int64_t grp = task / xis, xi = task % xis;
         // gemm() on the strided M' and V, packed into this call's workspace (same bits)
         T* a_pk = packs + thread_index() * pl.pack;
         for (int64_t o = 0; o < p.od; ++o) {
@@ -646,7 +693,7 @@ void run_winograd_wgrad(const Problem& p, const T* x, const T* gy, T* gw) {
             T* b_pk = pl.direct_v ? vd + task * v_xs : a_pk + a_size;
             if (!pl.direct_v)
               pack_b_panels<T>(nt, cig, {vd + xi * v_xs + grp * cig * nb, 1, nb}, b_pk);
-            gemm_packed<T>(cog, cig, nt, a_pk, b_pk, du + ((grp * kt + kd) * kXi + xi) * du_xs,
+            gemm_packed<T>(cog, cig, nt, a_pk, b_pk, du + ((grp * kt + kd) * xis + xi) * du_xs,
                            cig, t0 > 0 || o > first_o[size_t(kd)]);
           }
         }
@@ -662,7 +709,7 @@ void run_winograd_wgrad(const Problem& p, const T* x, const T* gy, T* gw) {
           continue;
         }
         for (int64_t ci = 0; ci < cig; ci += kLanes)
-          kern.filter_adjoint(du + (grp * kt + kd) * kXi * du_xs + co * cig + ci, du_xs,
+          kern.filter_adjoint(du + (grp * kt + kd) * xis * du_xs + co * cig + ci, du_xs,
                               int(std::min<int64_t>(kLanes, cig - ci)), dw + ci * kt * 9,
                               kt * 9);
       }

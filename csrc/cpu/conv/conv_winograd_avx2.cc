@@ -5,13 +5,13 @@
 
 namespace fastconv::cpu::avx2 {
 
-WinogradKernels<float> f32_winograd_kernels() {
+WinogradKernels<float> f32_winograd_kernels(int m) {
   return simd::winograd_kernels<simd::avx2::F32, float>(
-      "f32_winograd_f4x4_16__avx2");
+      m, "f32_winograd_f4x4_16__avx2", "f32_winograd_f3x3_16__avx2");
 }
-WinogradKernels<double> f64_winograd_kernels() {
+WinogradKernels<double> f64_winograd_kernels(int m) {
   return simd::winograd_kernels<simd::avx2::F64, double>(
-      "f64_winograd_f4x4_16__avx2");
+      m, "f64_winograd_f4x4_16__avx2", "f64_winograd_f3x3_16__avx2");
 }
 
 }  // namespace fastconv::cpu::avx2

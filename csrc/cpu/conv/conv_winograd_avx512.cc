@@ -6,13 +6,13 @@
 
 namespace fastconv::cpu::avx512 {
 
-WinogradKernels<float> f32_winograd_kernels() {
+WinogradKernels<float> f32_winograd_kernels(int m) {
   return simd::winograd_kernels<simd::avx512::F32, float>(
-      "f32_winograd_f4x4_16__avx512");
+      m, "f32_winograd_f4x4_16__avx512", "f32_winograd_f3x3_16__avx512");
 }
-WinogradKernels<double> f64_winograd_kernels() {
+WinogradKernels<double> f64_winograd_kernels(int m) {
   return simd::winograd_kernels<simd::avx512::F64, double>(
-      "f64_winograd_f4x4_16__avx512");
+      m, "f64_winograd_f4x4_16__avx512", "f64_winograd_f3x3_16__avx512");
 }
 
 }  // namespace fastconv::cpu::avx512

@@ -10,12 +10,13 @@ namespace fastconv::cpu::generic {
 
 using simd::generic::Vec4;
 
-WinogradKernels<float> f32_winograd_kernels() {
-  return simd::winograd_kernels<Vec4<float>, float>("f32_winograd_f4x4_16__generic");
+WinogradKernels<float> f32_winograd_kernels(int m) {
+  return simd::winograd_kernels<Vec4<float>, float>(m, "f32_winograd_f4x4_16__generic",
+                                                    "f32_winograd_f3x3_16__generic");
 }
-WinogradKernels<double> f64_winograd_kernels() {
-  return simd::winograd_kernels<Vec4<double>, double>(
-      "f64_winograd_f4x4_16__generic");
+WinogradKernels<double> f64_winograd_kernels(int m) {
+  return simd::winograd_kernels<Vec4<double>, double>(m, "f64_winograd_f4x4_16__generic",
+                                                      "f64_winograd_f3x3_16__generic");
 }
 
 }  // namespace fastconv::cpu::generic
