@@ -624,6 +624,8 @@ SEPARABLE_MAX_CASES = [  # (spatial, kernel, stride, padding, ceil_mode)
     ((9, 10), 3, 1, 1, False),
     ((11, 9), (4, 2), (2, 1), (2, 1), True),
     ((10, 17), (3, 3), (1, 2), (0, 1), False),
+    ((7, 75), 3, 2, 1, False),  # 37 interior columns: the AVX-512 stride-2 row maxima + tail
+    ((5, 68), (3, 2), 2, 0, True),
 ]
 
 

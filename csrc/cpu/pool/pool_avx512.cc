@@ -79,6 +79,44 @@ struct F32MaxTile16 {
     }
   }
 
+  // Separable max pooling's stride-2 row maxima (pool_kernels.h row_maxima<float, 2, K>):
+  // hm[j] = fold of src[2 j + k], k < K, for j < n, 16 outputs per step from the even / odd
+  // lanes of two loads (and of two loads 2 cells on for the third tap); the last step masked
+  // (a scalar tail's data-dependent branches made the whole pass 2x slower). The same
+  // compare-and-blend as block: the same bits as max_step.
+  template <int K>
+  static void row_maxima_s2(const float* __restrict src, float* __restrict hm, int64_t n) {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
+                                           28, 30);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    auto step = [](__m512 a, __m512 v) {
+      const __mmask16 take = _mm512_cmp_ps_mask(v, a, _CMP_GT_OQ) |
+                             _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+      return _mm512_mask_mov_ps(a, take, v);
+    };
+    // cells [from, to) of the 16 starting at `from`, as a load mask
+    auto cells = [](int64_t from, int64_t to) {
+      const int64_t k = std::clamp<int64_t>(to - from, 0, 16);
+      return __mmask16(k == 16 ? 0xFFFF : (1u << k) - 1);
+    };
+    for (int64_t j = 0; j < n; j += 16) {
+      // outputs j .. j + r - 1 read the cells src[2 j .. end), all inside the row (the caller's
+      // interior); the loads are masked to them
+      const int64_t r = std::min<int64_t>(16, n - j), end = 2 * (j + r - 1) + K;
+      const float* c = src + 2 * j;
+      const __m512 lo = _mm512_maskz_loadu_ps(cells(2 * j, end), c);
+      const __m512 hi = _mm512_maskz_loadu_ps(cells(2 * j + 16, end), c + 16);
+      __m512 a = _mm512_permutex2var_ps(lo, even, hi);
+      a = step(a, _mm512_permutex2var_ps(lo, odd, hi));
+      if constexpr (K == 3) {
+        const __m512 lo2 = _mm512_maskz_loadu_ps(cells(2 * j + 2, end), c + 2);
+        const __m512 hi2 = _mm512_maskz_loadu_ps(cells(2 * j + 18, end), c + 18);
+        a = step(a, _mm512_permutex2var_ps(lo2, even, hi2));
+      }
+      _mm512_mask_storeu_ps(hm + j, cells(0, r), a);
+    }
+  }
+
   // Interior columns [ow, ow + n), 16 <= n <= kBlock.
   template <bool kIdx>
   static void run(const float* xp, const int64_t* rows, int64_t nrows, const int64_t* koff,
