@@ -32,6 +32,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "common/cpu_features.h"
 #include "common/denormals.h"
 #include "common/env.h"
 #include "common/parallel.h"
@@ -280,12 +281,19 @@ int64_t dot_tile(int64_t P, int64_t Q) {
 // 64->256 @56 1.07, 256->64 @56 1.05; but 256->512 /2 0.97, 512->1024 /2 0.90, 1024->256 @14
 // 0.90, 160->960 @7 0.77 (register blocks reload both operands from L1/L2 each block: the GEMM's
 // packed panels reuse more once packing is amortised, and P = 49 / 196 end in masked tails).
+// AVX2's dot kernel (4 x 3 blocks of 8 lanes) gains less: dot / GEMM time ratio inverted
+// (1 thread, FASTCONV_ISA=avx2, benchmarks/wgrad_dot_ab.py, load 5-7, two runs): 256->64 @56
+// 0.84 / 0.98 (0.91 in the earlier quiet run), 64->256 @56 0.93 / 0.99, 64->384 @14 0.89,
+// 384->64 @14 0.92, but 64->64 @56 1.11 (1.34), 144->24 @56 1.28 (1.35), 32->192 @28 1.40,
+// 32->512 @28 1.23: there a side of 64 channels takes the dot kernel only when the other is 64 too.
 // FASTCONV_WGRAD_DOT=0|1 forces it off|on (A/B timing in one process).
 template <typename T>
 bool use_dot(const ConvGeometry& g) {
   if (!g.is_pointwise() || !gemm_has_dot<T>()) return false;
   if (const auto forced = env_switch("FASTCONV_WGRAD_DOT")) return *forced;
-  return std::min(g.out_channels_per_group(), g.in_channels_per_group()) <= 64;
+  const int64_t cog = g.out_channels_per_group(), cig = g.in_channels_per_group();
+  if (isa() == Isa::Avx2) return std::min(cog, cig) <= 32 || std::max(cog, cig) <= 64;
+  return std::min(cog, cig) <= 64;
 }
 
 template <typename T>
