@@ -107,8 +107,10 @@ int64_t block_size(int64_t count, int64_t outer, int threads) {
 //                    weights; per thread b = one kc-row slice of a packed COL tile,
 //                    col = the C tile of a tile that straddles samples
 //   backward_data:   tasks = group x run of `samples` samples x block of `block` input
-//                    channels; shared = packed W^T rows of every (group, block); per thread
-//                    b = one packed dY tile (whole samples where P is small), col = its dCOL
+//                    channels; shared = packed W^T rows of every (group, block), or where
+//                    one run holds the whole batch, per thread a = the task's own W^T rows;
+//                    per thread b = one packed dY tile (whole samples where P is small),
+//                    col = its dCOL
 //   backward_weight: tasks = chunk of column tile steps x group x `row_group` blocks of
 //                    `block` COL rows x block of `out_block` output channels; shared = the
 //                    partial dW of every chunk but the first; per thread a = one packed dY
@@ -334,7 +336,15 @@ Im2colPlan plan_im2col(const ConvGeometry& g, ConvPass pass) {
       plan.tasks = units * G * ceil_div(cig, plan.block);
       // W^T packed once per (group, channel block) and shared: packed by every task, its
       // packing took 10% of DCGAN convT 256->128 @16's forward (perf; 8 samples, 8 times).
-      plan.shared = G * ceil_div(cig, plan.block) * packed_a_size<T>(plan.block * kvol, cog);
+      // Where every (group, block) has one task (one run of samples), the task packs its W^T
+      // rows itself into a per-thread buffer that stays in L2 for its GEMM, instead of all of
+      // W^T up front into a shared buffer read back from L3 / DRAM (DCGAN convT 4x4/2 512->256:
+      // 8 MB of W^T for 128 columns).
+      if (units == 1) {
+        plan.a = packed_a_size<T>(plan.block * kvol, cog);
+      } else {
+        plan.shared = G * ceil_div(cig, plan.block) * packed_a_size<T>(plan.block * kvol, cog);
+      }
       plan.b = packed_b_size<T>(plan.tile, cog);
       plan.col = plan.block * kvol * plan.tile;  // (pointwise convs run as a forward)
       break;
@@ -818,14 +828,20 @@ void backward_data_im2col_gemm(const ConvGeometry& g, const T* gy, const T* w, T
 #pragma omp parallel num_threads(threads)
   {
     const FlushDenormals flush_denormals;
-#pragma omp for schedule(static)
-    for (int64_t item = 0; item < G * blocks; ++item) {  // W^T of (group, channel block)
+    // W^T of (group, channel block) item, packed at `to`
+    auto pack_w = [&](int64_t item, T* to) {
       const int64_t grp = item / blocks, r0 = (item % blocks) * cb * kvol;
       const int64_t rows = std::min(cig * kvol, r0 + cb * kvol) - r0;
-      pack_a_panels<T>(rows, cog, {w + grp * cog * K + r0, 1, K}, w_packed.data() + item * a_size);
+      pack_a_panels<T>(rows, cog, {w + grp * cog * K + r0, 1, K}, to);
+    };
+    const bool shared_w = plan.a == 0;  // else each task packs its own (one task per item)
+    if (shared_w) {
+#pragma omp for schedule(static)
+      for (int64_t item = 0; item < G * blocks; ++item) pack_w(item, w_packed.data() + item * a_size);
     }
     T* b_packed = workspace.data() + thread_index() * per_thread;
     T* col = b_packed + b_size;
+    T* a_own = col + plan.col;
 #pragma omp for schedule(static)
     for (int64_t task = 0; task < tasks; ++task) {
       const int64_t blk = task % blocks, grp = (task / blocks) % G, unit = task / (blocks * G);
@@ -834,6 +850,10 @@ void backward_data_im2col_gemm(const ConvGeometry& g, const T* gy, const T* w, T
       const int64_t n0 = unit * spu, n1 = std::min(g.batch, n0 + spu);
       auto gx_block = [&](int64_t n) { return gx + (n * g.in_channels + grp * cig) * in_plane; };
       const T* a_packed = w_packed.data() + (grp * blocks + blk) * a_size;
+      if (!shared_w) {
+        pack_w(grp * blocks + blk, a_own);
+        a_packed = a_own;
+      }
       if (!assign)
         for (int64_t n = n0; n < n1; ++n)
           std::fill(gx_block(n) + c0 * in_plane, gx_block(n) + c1 * in_plane, T(0));
