@@ -32,6 +32,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "common/cpu_features.h"
 #include "common/denormals.h"
 #include "common/env.h"
 #include "common/parallel.h"
@@ -44,13 +45,30 @@ namespace fastconv::cpu {
 
 namespace {
 
-// Workspace left uninitialised: every element is written before it is read (std::vector would
-// zero it first: perf showed a memset of the partial dW sums at 3% of a backward_weight call).
+// Workspace reused across calls by the calling thread (grows only, never zeroed: every element
+// is written before it is read), as winograd's: a fresh multi-MiB allocation per call paid its
+// page faults (kernel zeroing + fault path) on every call: perf of U-Net convT 2x2/2 1024->512 b1
+// backward_data (the conv forward: 8 MB packed weights + 6.4 MB subsampled input) showed 22% of
+// the samples in the kernel, most of them first touches of these buffers. One slot per role:
+// the subsampled input of the outer call, then the shared and per-thread buffers of the GEMM
+// (the subsampled paths call the GEMM passes with slot kSubsampled still in use).
+enum WorkspaceSlot { kSubsampled, kShared, kPerThread, kSlots };
+
 template <typename T>
 struct Buffer {
-  explicit Buffer(int64_t n) : p(new T[size_t(std::max<int64_t>(n, 0))]) {}
-  T* data() const { return p.get(); }
-  std::unique_ptr<T[]> p;
+  Buffer(WorkspaceSlot slot, int64_t n) {
+    thread_local std::unique_ptr<T[]> buffers[kSlots];
+    thread_local int64_t sizes[kSlots] = {};
+    const int64_t want = std::max<int64_t>(n, 1);
+    if (sizes[slot] < want) {
+      buffers[slot].reset();  // release first: old and new never coexist
+      buffers[slot].reset(new T[size_t(want)]);
+      sizes[slot] = want;
+    }
+    p = buffers[slot].get();
+  }
+  T* data() const { return p; }
+  T* p;
 };
 
 constexpr int64_t kColumnTileBytes = 512 * 1024;  // one tile of COL stays in L2
@@ -89,8 +107,10 @@ int64_t block_size(int64_t count, int64_t outer, int threads) {
 //                    weights; per thread b = one kc-row slice of a packed COL tile,
 //                    col = the C tile of a tile that straddles samples
 //   backward_data:   tasks = group x run of `samples` samples x block of `block` input
-//                    channels; shared = packed W^T rows of every (group, block); per thread
-//                    b = one packed dY tile (whole samples where P is small), col = its dCOL
+//                    channels; shared = packed W^T rows of every (group, block), or where
+//                    one run holds the whole batch, per thread a = the task's own W^T rows;
+//                    per thread b = one packed dY tile (whole samples where P is small),
+//                    col = its dCOL
 //   backward_weight: tasks = chunk of column tile steps x group x `row_group` blocks of
 //                    `block` COL rows x block of `out_block` output channels; shared = the
 //                    partial dW of every chunk but the first; per thread a = one packed dY
@@ -263,12 +283,19 @@ int64_t dot_tile(int64_t P, int64_t Q) {
 // 64->256 @56 1.07, 256->64 @56 1.05; but 256->512 /2 0.97, 512->1024 /2 0.90, 1024->256 @14
 // 0.90, 160->960 @7 0.77 (register blocks reload both operands from L1/L2 each block: the GEMM's
 // packed panels reuse more once packing is amortised, and P = 49 / 196 end in masked tails).
+// AVX2's dot kernel (4 x 3 blocks of 8 lanes) gains less: dot / GEMM time ratio inverted
+// (1 thread, FASTCONV_ISA=avx2, benchmarks/wgrad_dot_ab.py, load 5-7, two runs): 256->64 @56
+// 0.84 / 0.98 (0.91 in the earlier quiet run), 64->256 @56 0.93 / 0.99, 64->384 @14 0.89,
+// 384->64 @14 0.92, but 64->64 @56 1.11 (1.34), 144->24 @56 1.28 (1.35), 32->192 @28 1.40,
+// 32->512 @28 1.23: there a side of 64 channels takes the dot kernel only when the other is 64 too.
 // FASTCONV_WGRAD_DOT=0|1 forces it off|on (A/B timing in one process).
 template <typename T>
 bool use_dot(const ConvGeometry& g) {
   if (!g.is_pointwise() || !gemm_has_dot<T>()) return false;
   if (const auto forced = env_switch("FASTCONV_WGRAD_DOT")) return *forced;
-  return std::min(g.out_channels_per_group(), g.in_channels_per_group()) <= 64;
+  const int64_t cog = g.out_channels_per_group(), cig = g.in_channels_per_group();
+  if (isa() == Isa::Avx2) return std::min(cog, cig) <= 32 || std::max(cog, cig) <= 64;
+  return std::min(cog, cig) <= 64;
 }
 
 template <typename T>
@@ -309,7 +336,15 @@ Im2colPlan plan_im2col(const ConvGeometry& g, ConvPass pass) {
       plan.tasks = units * G * ceil_div(cig, plan.block);
       // W^T packed once per (group, channel block) and shared: packed by every task, its
       // packing took 10% of DCGAN convT 256->128 @16's forward (perf; 8 samples, 8 times).
-      plan.shared = G * ceil_div(cig, plan.block) * packed_a_size<T>(plan.block * kvol, cog);
+      // Where every (group, block) has one task (one run of samples), the task packs its W^T
+      // rows itself into a per-thread buffer that stays in L2 for its GEMM, instead of all of
+      // W^T up front into a shared buffer read back from L3 / DRAM (DCGAN convT 4x4/2 512->256:
+      // 8 MB of W^T for 128 columns).
+      if (units == 1) {
+        plan.a = packed_a_size<T>(plan.block * kvol, cog);
+      } else {
+        plan.shared = G * ceil_div(cig, plan.block) * packed_a_size<T>(plan.block * kvol, cog);
+      }
       plan.b = packed_b_size<T>(plan.tile, cog);
       plan.col = plan.block * kvol * plan.tile;  // (pointwise convs run as a forward)
       break;
@@ -651,9 +686,9 @@ void forward_gemm(const ConvGeometry& g, const T* x, const T* w, bool w_transpos
   const bool stream = stream_output<T>(g);
   // The weights of every group, packed once and shared read-only by all threads.
   const int64_t a_size = packed_a_size<T>(cog, K);
-  Buffer<T> w_packed(plan.shared);
+  Buffer<T> w_packed(kShared, plan.shared);
   const int64_t per_thread = plan.per_thread();
-  Buffer<T> workspace(threads * per_thread);
+  Buffer<T> workspace(kPerThread, threads * per_thread);
 
 #pragma omp parallel num_threads(threads)
   {
@@ -759,7 +794,7 @@ template <typename T>
 void forward_im2col_gemm(const ConvGeometry& g, const T* x, const T* w, const T* bias, bool relu,
                          T* y) {
   if (subsampled_pointwise(g, ConvPass::Forward)) {
-    Buffer<T> xs(subsampled_elements(g));
+    Buffer<T> xs(kSubsampled, subsampled_elements(g));
     subsample(g, x, xs.data());
     return forward_gemm(subsampled_geometry(g), xs.data(), w, false, bias, relu, y);
   }
@@ -769,7 +804,7 @@ void forward_im2col_gemm(const ConvGeometry& g, const T* x, const T* w, const T*
 template <typename T>
 void backward_data_im2col_gemm(const ConvGeometry& g, const T* gy, const T* w, T* gx) {
   if (strided_pointwise(g)) {
-    Buffer<T> gxs(subsampled_elements(g));
+    Buffer<T> gxs(kSubsampled, subsampled_elements(g));
     backward_data_im2col_gemm(subsampled_geometry(g), gy, w, gxs.data());
     return unsubsample(g, gxs.data(), gx);
   }
@@ -787,20 +822,26 @@ void backward_data_im2col_gemm(const ConvGeometry& g, const T* gy, const T* w, T
   const int threads = plan.threads;
   const int64_t a_size = packed_a_size<T>(cb * kvol, cog), b_size = plan.b;
   const int64_t per_thread = plan.per_thread();
-  Buffer<T> w_packed(plan.shared);
-  Buffer<T> workspace(threads * per_thread);
+  Buffer<T> w_packed(kShared, plan.shared);
+  Buffer<T> workspace(kPerThread, threads * per_thread);
 
 #pragma omp parallel num_threads(threads)
   {
     const FlushDenormals flush_denormals;
-#pragma omp for schedule(static)
-    for (int64_t item = 0; item < G * blocks; ++item) {  // W^T of (group, channel block)
+    // W^T of (group, channel block) item, packed at `to`
+    auto pack_w = [&](int64_t item, T* to) {
       const int64_t grp = item / blocks, r0 = (item % blocks) * cb * kvol;
       const int64_t rows = std::min(cig * kvol, r0 + cb * kvol) - r0;
-      pack_a_panels<T>(rows, cog, {w + grp * cog * K + r0, 1, K}, w_packed.data() + item * a_size);
+      pack_a_panels<T>(rows, cog, {w + grp * cog * K + r0, 1, K}, to);
+    };
+    const bool shared_w = plan.a == 0;  // else each task packs its own (one task per item)
+    if (shared_w) {
+#pragma omp for schedule(static)
+      for (int64_t item = 0; item < G * blocks; ++item) pack_w(item, w_packed.data() + item * a_size);
     }
     T* b_packed = workspace.data() + thread_index() * per_thread;
     T* col = b_packed + b_size;
+    T* a_own = col + plan.col;
 #pragma omp for schedule(static)
     for (int64_t task = 0; task < tasks; ++task) {
       const int64_t blk = task % blocks, grp = (task / blocks) % G, unit = task / (blocks * G);
@@ -809,6 +850,10 @@ void backward_data_im2col_gemm(const ConvGeometry& g, const T* gy, const T* w, T
       const int64_t n0 = unit * spu, n1 = std::min(g.batch, n0 + spu);
       auto gx_block = [&](int64_t n) { return gx + (n * g.in_channels + grp * cig) * in_plane; };
       const T* a_packed = w_packed.data() + (grp * blocks + blk) * a_size;
+      if (!shared_w) {
+        pack_w(grp * blocks + blk, a_own);
+        a_packed = a_own;
+      }
       if (!assign)
         for (int64_t n = n0; n < n1; ++n)
           std::fill(gx_block(n) + c0 * in_plane, gx_block(n) + c1 * in_plane, T(0));
@@ -850,7 +895,7 @@ void backward_data_im2col_gemm(const ConvGeometry& g, const T* gy, const T* w, T
 template <typename T>
 void backward_weight_im2col_gemm(const ConvGeometry& g, const T* x, const T* gy, T* gw) {
   if (subsampled_pointwise(g, ConvPass::BackwardWeight)) {
-    Buffer<T> xs(subsampled_elements(g));
+    Buffer<T> xs(kSubsampled, subsampled_elements(g));
     subsample(g, x, xs.data());
     return backward_weight_im2col_gemm(subsampled_geometry(g), xs.data(), gy, gw);
   }
@@ -868,8 +913,8 @@ void backward_weight_im2col_gemm(const ConvGeometry& g, const T* x, const T* gy,
   const int threads = plan.threads;
   const int64_t a_size = plan.a, b_size = plan.b, per_thread = plan.per_thread();
   // chunk 0 reduces into gw itself, chunk c > 0 into partial[(c - 1) * dw ...]
-  Buffer<T> partial(plan.shared);
-  Buffer<T> workspace(threads * per_thread);
+  Buffer<T> partial(kShared, plan.shared);
+  Buffer<T> workspace(kPerThread, threads * per_thread);
 
 #pragma omp parallel num_threads(threads)
   {
