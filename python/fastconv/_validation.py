@@ -200,6 +200,17 @@ def _plain_arguments(arguments) -> bool:
     return True
 
 
+def plain_call_key(op: str, input, weight, bias, arguments):
+    """A cache key for a call on plain NumPy arrays with plain arguments: the op, the arrays'
+    shapes and dtypes, and the arguments; None for any other call (it must validate fully)."""
+    if (type(input) is not np.ndarray or type(weight) is not np.ndarray
+            or (bias is not None and type(bias) is not np.ndarray)
+            or not _plain_arguments(arguments)):
+        return None
+    return (op, input.shape, input.dtype, weight.shape, weight.dtype,
+            None if bias is None else (bias.shape, bias.dtype)) + arguments
+
+
 def _memoized(validate):
     """Caches `validate`'s geometry per (shapes, dtypes, arguments), for calls on plain NumPy
     arrays with plain arguments: small convolutions (a Fashion-MNIST layer at batch 1) otherwise
@@ -208,13 +219,9 @@ def _memoized(validate):
     cache = {}
 
     def validated(op, ndim, input, weight, bias, *arguments):
-        if (type(input) is not np.ndarray or type(weight) is not np.ndarray
-                or (bias is not None and type(bias) is not np.ndarray)):
+        key = plain_call_key(op, input, weight, bias, (ndim,) + arguments)
+        if key is None:
             return validate(op, ndim, input, weight, bias, *arguments)
-        if not _plain_arguments(arguments):
-            return validate(op, ndim, input, weight, bias, *arguments)
-        key = (op, ndim, input.shape, input.dtype, weight.shape, weight.dtype,
-               None if bias is None else (bias.shape, bias.dtype)) + arguments
         bound = cache.get(key)
         if bound is None:
             problem = validate(op, ndim, input, weight, bias, *arguments)

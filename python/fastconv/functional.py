@@ -17,7 +17,7 @@ from typing import Optional, Tuple
 import numpy as np
 
 from . import _C, _padding
-from ._validation import (ConvProblem, _plain_arguments, check_grad_output, check_output_mask,
+from ._validation import (ConvProblem, check_grad_output, check_output_mask, plain_call_key,
                           validate_conv, validate_conv_transpose)
 
 CONV_ALGORITHMS = ("auto",) + tuple(_C.conv_algorithms())
@@ -94,23 +94,12 @@ def _conv_operands(p: ConvProblem, flip: bool):
 _FORWARD_LAUNCHES = {}
 
 
-def _forward_key(op, input, weight, bias, arguments):
-    """The cache key of a forward call on plain NumPy arrays and plain arguments (ints, strs,
-    tuples of ints: see _validation._plain_arguments), or None: any other call validates fully."""
-    if (type(input) is not np.ndarray or type(weight) is not np.ndarray
-            or (bias is not None and type(bias) is not np.ndarray)
-            or not _plain_arguments(arguments)):
-        return None
-    return (op, input.shape, input.dtype, weight.shape, weight.dtype,
-            None if bias is None else (bias.shape, bias.dtype)) + arguments
-
-
 def _conv(op, ndim, input, weight, bias, stride, padding, dilation, groups, padding_mode, flip,
           algorithm, activation):
     key = None
     if not flip and padding_mode == "zeros" and (activation is None or activation == "relu"):
-        key = _forward_key(op, input, weight, bias, (stride, padding, dilation, groups,
-                                                     padding_mode, algorithm, activation or ""))
+        key = plain_call_key(op, input, weight, bias, (stride, padding, dilation, groups,
+                                                       padding_mode, algorithm, activation or ""))
         launch = _FORWARD_LAUNCHES.get(key) if key is not None else None
         if launch is not None:
             batched, output_shape, aligned, geometry, epilogue = launch
