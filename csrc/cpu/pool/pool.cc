@@ -322,15 +322,11 @@ int64_t max_pool_backward(const PoolGeometry& g, const T* gy, const int64_t* idx
       T* gxp = gx + p * in_plane;
       if (!grad_rows(g, od_of.data(), oh_of.data(), ow_of.data(), gyp, ip, gxp, buf.data(),
                      stream)) {
-#if defined(__SSE2__)
-        if (stream) _mm_sfence();  // the streamed rows land before the scatter rewrites them
-#endif
+        if (stream) pool_kernels::stream_fence();  // the streamed rows land before the scatter
         bad += scatter_plane<T, true>(out_plane, in_plane, gyp, ip, gxp);
       }
     }
-#if defined(__SSE2__)
-    if (stream) _mm_sfence();  // order the streamed stores before the region ends
-#endif
+    if (stream) pool_kernels::stream_fence();  // the streamed stores land before the region ends
   }
   return bad;
 }

@@ -788,7 +788,8 @@ void stream_row(T* dst, const T* src, int64_t n) {
 #endif
 }
 
-// Orders the streaming stores of stream_row before what follows (another thread's reads).
+// Orders the streaming stores of stream_row (and of the ISA kernels' streamed rows) before
+// what follows (another thread's reads, or plain stores to the same lines).
 inline void stream_fence() {
 #if defined(__SSE2__)
   _mm_sfence();
