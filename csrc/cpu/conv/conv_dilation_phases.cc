@@ -6,6 +6,7 @@
 
 #include "common/denormals.h"
 #include "common/parallel.h"
+#include "common/workspace.h"
 
 namespace fastconv::cpu {
 
@@ -224,15 +225,12 @@ PhaseLayout output_layout(const ConvGeometry& g, const Phases& ph) {
 int64_t elements(const PhaseLayout& l) { return l.batch * l.ph.total() * l.channels * l.phase_plane(); }
 
 // The two buffers of a call (slot 0: input side, 1: output side), reused across calls by the
-// calling thread (they only grow), as winograd's and the GEMM's: a fresh multi-MiB allocation
-// per call costs its page faults every time (~3 ms of a 40 ms DeepLab call). Every cell is
-// written before it is read.
+// calling thread (common/workspace.h): a fresh multi-MiB allocation per call costs its page
+// faults every time (~3 ms of a 40 ms DeepLab call). Every cell is written before it is read.
+struct PhaseWorkspace {};
 template <typename T>
 T* buffer(const PhaseLayout& l, int slot) {
-  thread_local std::vector<T> buffers[2];
-  std::vector<T>& b = buffers[slot];
-  if (b.size() < size_t(elements(l))) b.resize(size_t(elements(l)));
-  return b.data();
+  return reused_workspace<PhaseWorkspace, 2, T>(slot, elements(l));
 }
 
 }  // namespace

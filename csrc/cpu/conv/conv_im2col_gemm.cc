@@ -36,6 +36,7 @@
 #include "common/denormals.h"
 #include "common/env.h"
 #include "common/parallel.h"
+#include "common/workspace.h"
 #include "cpu/conv/column_walk.h"
 #include "cpu/conv/conv_algorithms.h"
 #include "cpu/conv/epilogue.h"
@@ -45,28 +46,19 @@ namespace fastconv::cpu {
 
 namespace {
 
-// Workspace reused across calls by the calling thread (grows only, never zeroed: every element
-// is written before it is read), as winograd's: a fresh multi-MiB allocation per call paid its
-// page faults (kernel zeroing + fault path) on every call: perf of U-Net convT 2x2/2 1024->512 b1
-// backward_data (the conv forward: 8 MB packed weights + 6.4 MB subsampled input) showed 22% of
-// the samples in the kernel, most of them first touches of these buffers. One slot per role:
-// the subsampled input of the outer call, then the shared and per-thread buffers of the GEMM
-// (the subsampled paths call the GEMM passes with slot kSubsampled still in use).
+// Workspace reused across calls by the calling thread (common/workspace.h): perf of U-Net
+// convT 2x2/2 1024->512 b1 backward_data (the conv forward: 8 MB packed weights + 6.4 MB
+// subsampled input) showed 22% of the samples in the kernel, first touches of fresh buffers.
+// One slot per role: the subsampled input of the outer call, then the shared and per-thread
+// buffers of the GEMM (the subsampled paths call the GEMM passes with slot kSubsampled still
+// in use).
 enum WorkspaceSlot { kSubsampled, kShared, kPerThread, kSlots };
+struct Im2colWorkspace {};
 
 template <typename T>
 struct Buffer {
-  Buffer(WorkspaceSlot slot, int64_t n) {
-    thread_local std::unique_ptr<T[]> buffers[kSlots];
-    thread_local int64_t sizes[kSlots] = {};
-    const int64_t want = std::max<int64_t>(n, 1);
-    if (sizes[slot] < want) {
-      buffers[slot].reset();  // release first: old and new never coexist
-      buffers[slot].reset(new T[size_t(want)]);
-      sizes[slot] = want;
-    }
-    p = buffers[slot].get();
-  }
+  Buffer(WorkspaceSlot slot, int64_t n)
+      : p(reused_workspace<Im2colWorkspace, kSlots, T>(slot, std::max<int64_t>(n, 1))) {}
   T* data() const { return p; }
   T* p;
 };

@@ -63,6 +63,7 @@
 #include "common/cpu_features.h"
 #include "common/denormals.h"
 #include "common/parallel.h"
+#include "common/workspace.h"
 #include "cpu/conv/conv_algorithms.h"
 #include "cpu/conv/conv_winograd_kernel.h"
 #include "cpu/gemm/gemm.h"
@@ -260,14 +261,12 @@ Plan make_plan(const Problem& p) {
   return pl;
 }
 
-// Workspace reused across calls by the calling thread (grows only), like the GEMM's packing
-// buffers: a fresh multi-MiB allocation per call costs its page faults every time.
+// Workspace reused across calls by the calling thread (common/workspace.h): a fresh multi-MiB
+// allocation per call costs its page faults every time.
+struct WinogradWorkspace {};
 template <typename T>
-T* workspace(size_t slot, size_t count) {
-  thread_local std::vector<T> buffers[5];
-  std::vector<T>& b = buffers[slot];
-  if (b.size() < count) b.resize(count);
-  return b.data();
+T* workspace(int slot, int64_t count) {
+  return reused_workspace<WinogradWorkspace, 5, T>(slot, count);
 }
 
 // Tile table in `tab` (5 x tiles int32): sample, input top-left row and column, output top-left
@@ -300,7 +299,7 @@ void run_winograd(const Problem& p, const T* x, const T* w, const T* bias, bool 
   const std::vector<int64_t> src = p.depth_table();
   const std::vector<char> read = p.depths_read(), taps = p.taps_used();
 
-  int32_t* tab = workspace<int32_t>(0, size_t(pl.tiles_table));
+  int32_t* tab = workspace<int32_t>(0, pl.tiles_table);
   fill_tile_table(p, tab);
   int32_t *t_n = tab, *t_ih = tab + total, *t_iw = tab + 2 * total, *t_oh = tab + 3 * total,
           *t_ow = tab + 4 * total;
@@ -312,7 +311,7 @@ void run_winograd(const Problem& p, const T* x, const T* w, const T* bias, bool 
     kern.filter(w + grp * p.w_group + up * uw * p.w_co + kd * p.w_kd, p.w_co, p.w_ci, p.flip,
                 std::min(uw, cog - up * uw), cig, uw, dst, xs);
   };
-  T* upk = workspace<T>(1, size_t(pl.u + pl.threads * pl.u_panel));
+  T* upk = workspace<T>(1, pl.u + pl.threads * pl.u_panel);
   if (!pl.fused) {  // stored U: [grp][kd][xi][panel][ci][uw], xi planes u_xs apart
     const int64_t tasks = G * pl.upanels * kt;
 #pragma omp parallel for schedule(static) num_threads(int(std::min<int64_t>(pl.threads, tasks)))
@@ -329,8 +328,8 @@ void run_winograd(const Problem& p, const T* x, const T* w, const T* bias, bool 
   const int64_t m_group = xis * m_xs, m_depth = G * m_group;
   // V and M of one block: shared by the threads, or one pair per thread (own_blocks).
   const int v_copies = pl.own_blocks ? pl.threads : 1;
-  T* v_all = workspace<T>(2, size_t(pl.v * v_copies));
-  T* m_all = workspace<T>(3, size_t(pl.m * v_copies));
+  T* v_all = workspace<T>(2, pl.v * v_copies);
+  T* m_all = workspace<T>(3, pl.m * v_copies);
   // V rows are written straight into the packed panels when kLanes tiles are contiguous there
   // (vw a multiple of kLanes), else through a buffer, lane by lane.
   const bool direct = vw % kLanes == 0;
@@ -615,14 +614,14 @@ void run_winograd_wgrad(const Problem& p, const T* x, const T* gy, T* gw) {
   const int64_t in_plane = p.ih * p.iw, out_plane = p.oh * p.ow;
   const std::vector<char> read = p.depths_read();
 
-  int32_t* tab = workspace<int32_t>(0, size_t(pl.tiles_table));
+  int32_t* tab = workspace<int32_t>(0, pl.tiles_table);
   fill_tile_table(p, tab);
   int32_t *t_n = tab, *t_ih = tab + total, *t_iw = tab + 2 * total, *t_oh = tab + 3 * total,
           *t_ow = tab + 4 * total;
-  T* v = workspace<T>(1, size_t(pl.v));
-  T* m = workspace<T>(2, size_t(pl.m));
-  T* du = workspace<T>(3, size_t(pl.du));
-  T* packs = workspace<T>(4, size_t(pl.threads * pl.pack));
+  T* v = workspace<T>(1, pl.v);
+  T* m = workspace<T>(2, pl.m);
+  T* du = workspace<T>(3, pl.du);
+  T* packs = workspace<T>(4, pl.threads * pl.pack);
   const int64_t a_size = packed_a_size<T>(cog, nb);
   const int64_t nr = active_micro_kernel<T>().nr;
   const int64_t v_xs = pl.v_xs, m_xs = pl.m_xs, du_xs = cog * cig;
