@@ -28,6 +28,12 @@ inline __m256 upper_half(__m512 a) {
   return _mm256_castpd_ps(upper_half(_mm512_castps_pd(a)));
 }
 
+// Lanes j < 16 with 0 <= base + j < W.
+inline __mmask16 lanes_inside(int64_t base, int64_t W) {
+  const int64_t lo = std::clamp<int64_t>(-base, 0, 16), hi = std::clamp<int64_t>(W - base, 0, 16);
+  return hi <= lo ? __mmask16(0) : __mmask16(((1u << hi) - 1) & ~((1u << lo) - 1));
+}
+
 // Max pooling, float: up to 64 interior output columns as 4 registers (independent
 // compare-and-blend chains; a block of n columns, 16 <= n <= 64, puts its last register at
 // n - 16, recomputing some columns: the same values, written again), every tap of the window
@@ -94,26 +100,21 @@ struct F32MaxTile16 {
                              _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
       return _mm512_mask_mov_ps(a, take, v);
     };
-    // cells [from, to) of the 16 starting at `from`, as a load mask
-    auto cells = [](int64_t from, int64_t to) {
-      const int64_t k = std::clamp<int64_t>(to - from, 0, 16);
-      return __mmask16(k == 16 ? 0xFFFF : (1u << k) - 1);
-    };
     for (int64_t j = 0; j < n; j += 16) {
       // outputs j .. j + r - 1 read the cells src[2 j .. end), all inside the row (the caller's
-      // interior); the loads are masked to them
+      // interior); each load is masked to those of its 16 cells
       const int64_t r = std::min<int64_t>(16, n - j), end = 2 * (j + r - 1) + K;
       const float* c = src + 2 * j;
-      const __m512 lo = _mm512_maskz_loadu_ps(cells(2 * j, end), c);
-      const __m512 hi = _mm512_maskz_loadu_ps(cells(2 * j + 16, end), c + 16);
+      const __m512 lo = _mm512_maskz_loadu_ps(lanes_inside(2 * j, end), c);
+      const __m512 hi = _mm512_maskz_loadu_ps(lanes_inside(2 * j + 16, end), c + 16);
       __m512 a = _mm512_permutex2var_ps(lo, even, hi);
       a = step(a, _mm512_permutex2var_ps(lo, odd, hi));
       if constexpr (K == 3) {
-        const __m512 lo2 = _mm512_maskz_loadu_ps(cells(2 * j + 2, end), c + 2);
-        const __m512 hi2 = _mm512_maskz_loadu_ps(cells(2 * j + 18, end), c + 18);
+        const __m512 lo2 = _mm512_maskz_loadu_ps(lanes_inside(2 * j + 2, end), c + 2);
+        const __m512 hi2 = _mm512_maskz_loadu_ps(lanes_inside(2 * j + 18, end), c + 18);
         a = step(a, _mm512_permutex2var_ps(lo2, even, hi2));
       }
-      _mm512_mask_storeu_ps(hm + j, cells(0, r), a);
+      _mm512_mask_storeu_ps(hm + j, lanes_inside(0, r), a);
     }
   }
 
@@ -231,11 +232,6 @@ struct F32WindowRows16 {
 #undef FASTCONV_WINDOW_BLOCK
   }
 
-  // Lanes j < 16 with 0 <= base + j < W.
-  static __mmask16 inside(int64_t base, int64_t W) {
-    const int64_t lo = std::clamp<int64_t>(-base, 0, 16), hi = std::clamp<int64_t>(W - base, 0, 16);
-    return hi <= lo ? __mmask16(0) : __mmask16(((1u << hi) - 1) & ~((1u << lo) - 1));
-  }
   // Gradient gather of kernel 2, stride 2 along W: gx[iw + j] = sum_r delta[rows[r] + ow_j],
   // ow_j = (iw + j + pad) / 2 (the one window holding the cell; none where ow_j >= OW), j < n.
   static void run_pairs(const float* delta, const int64_t* rows, int64_t nrows, int64_t pad,
@@ -244,7 +240,7 @@ struct F32WindowRows16 {
     const __m512i dup = ((iw + pad) & 1) == 0
         ? _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7)
         : _mm512_setr_epi32(0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8);
-    const __mmask16 m = inside(first, OW);
+    const __mmask16 m = lanes_inside(first, OW);
     __m512 acc = _mm512_setzero_ps();
     if (m != 0)
       for (int64_t r = 0; r < nrows; ++r)
