@@ -66,6 +66,34 @@ def check_backward_weight(x, w, gy, args, algorithm, what, threads=(1, 2, 3)):
     assert_close(results[0], gw_ref, dtype=x.dtype, reduction=reduction, what=f"{what} grad_weight")
 
 
+def check_reused_workspace(algorithm, dtype, cases, poison):
+    """For algorithms that keep their workspace across calls (per calling thread, grown, never
+    zeroed: csrc/common/workspace.h): after larger calls fill it with NaN (NaN inputs), the
+    forward, grad_input and grad_weight of smaller conv2d calls give the same bits as before.
+    cases / poison: (input shape, weight shape, conv2d keyword arguments)."""
+    import fastconv
+
+    def conv_all(shapes, fill):
+        out = []
+        for xs, ws, kwargs in shapes:
+            r = np.random.default_rng(1)
+            x = fill(r, xs)
+            w = fill(r, ws)
+            args = dict(kwargs, algorithm=algorithm)
+            y = fastconv.conv2d(x, w, **args)
+            out += [y, *fastconv.conv2d_backward(fill(r, y.shape), x, w,
+                                                 output_mask=(True, True, False), **args)[:2]]
+        return out
+
+    def fresh(r, shape):
+        return r.standard_normal(shape).astype(dtype)
+
+    before = conv_all(cases, fresh)
+    conv_all(poison, lambda r, shape: np.full(shape, np.nan, dtype))
+    for a, b in zip(conv_all(cases, fresh), before):
+        np.testing.assert_array_equal(a, b)
+
+
 @pytest.fixture
 def rng(request):
     """A generator seeded from the test's id: fresh, reproducible random data per test."""

@@ -58,7 +58,7 @@ import pytest
 import fastconv
 from fastconv import _C, reference
 
-from conftest import assert_close
+from conftest import assert_close, check_reused_workspace
 
 WINOGRAD_F32_GROWTH = 16.0
 MIN_REDUCTION = 144
@@ -578,31 +578,12 @@ def test_auto_needs_four_tiles_per_plane():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 def test_reused_workspace_holds_no_stale_values(dtype):
-    """winograd and the dilation-phase rewrite keep their workspace across calls (per calling
-    thread, grown, never zeroed: common/workspace.h): after larger calls fill it with NaN, every
-    pass of smaller convs (F(4x4), F(3x3), dilated) gives the same bits as before."""
-    cases = [((2, 5, 9, 11), 1, 1), ((1, 4, 6, 6), 1, 1), ((1, 6, 13, 13), 2, 2)]
-
-    def run_all():
-        out = []
-        for xs, pad, dil in cases:
-            r = np.random.default_rng(1)
-            x = r.standard_normal(xs).astype(dtype)
-            w = r.standard_normal((7, xs[1], 3, 3)).astype(dtype)
-            args = dict(padding=pad, dilation=dil, algorithm="winograd")
-            y = fastconv.conv2d(x, w, **args)
-            gy = r.standard_normal(y.shape).astype(dtype)
-            out += [y, *fastconv.conv2d_backward(gy, x, w, output_mask=(True, True, False),
-                                                 **args)[:2]]
-        return out
-
-    before = run_all()
-    for xs, pad, dil in [((2, 32, 24, 24), 1, 1), ((1, 24, 30, 30), 2, 2)]:
-        x = np.full(xs, np.nan, dtype)
-        w = np.full((40, xs[1], 3, 3), np.nan, dtype)
-        args = dict(padding=pad, dilation=dil, algorithm="winograd")
-        y = fastconv.conv2d(x, w, **args)
-        fastconv.conv2d_backward(np.full(y.shape, np.nan, dtype), x, w,
-                                 output_mask=(True, True, False), **args)
-    for a, b in zip(run_all(), before):
-        np.testing.assert_array_equal(a, b)
+    """winograd and the dilation-phase rewrite keep their workspace across calls: NaN left by
+    larger calls changes no bit of the smaller convs' passes (F(4x4), F(3x3), dilated)."""
+    check_reused_workspace(
+        "winograd", dtype,
+        [((2, 5, 9, 11), (7, 5, 3, 3), dict(padding=1)),
+         ((1, 4, 6, 6), (7, 4, 3, 3), dict(padding=1)),
+         ((1, 6, 13, 13), (7, 6, 3, 3), dict(padding=2, dilation=2))],
+        [((2, 32, 24, 24), (40, 32, 3, 3), dict(padding=1)),
+         ((1, 24, 30, 30), (40, 24, 3, 3), dict(padding=2, dilation=2))])

@@ -10,7 +10,7 @@ import pytest
 import fastconv
 from fastconv import reference
 
-from conftest import assert_close
+from conftest import assert_close, check_reused_workspace
 
 DTYPES = [np.float32, np.float64]
 
@@ -169,34 +169,17 @@ def test_backward_weight_dot_kernel(xs, c_out, stride, groups, dtype, rng, monke
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
-def test_reused_workspace_holds_no_stale_values(dtype, rng):
-    """im2col_gemm keeps its workspace across calls (per calling thread, grown, never zeroed): after
-    larger calls fill it with NaN (NaN inputs: packed weights, subsampled inputs, C tiles, partial
-    dW), every pass of smaller convs (1x1/2 subsampled, disjoint taps, im2col, pointwise) gives
-    the same bits as before."""
-    cases = [((2, 6, 10, 12), (8, 6, 1, 1), 2, 0), ((2, 6, 10, 12), (8, 6, 2, 2), 2, 0),
-             ((2, 5, 9, 11), (7, 5, 3, 3), 1, 1), ((3, 40, 7, 7), (12, 40, 1, 1), 1, 0)]
-
-    def run_all():
-        out = []
-        for xs, ws, s, p in cases:
-            r = np.random.default_rng(1)
-            x = r.standard_normal(xs).astype(dtype)
-            w = r.standard_normal(ws).astype(dtype)
-            args = dict(stride=s, padding=p, algorithm="im2col_gemm")
-            y = fastconv.conv2d(x, w, **args)
-            gy = r.standard_normal(y.shape).astype(dtype)
-            out += [y, *fastconv.conv2d_backward(gy, x, w, output_mask=(True, True, False), **args)[:2]]
-        return out
-
-    before = run_all()
-    for xs, ws, s, p in [((2, 64, 40, 40), (96, 64, 1, 1), 2, 0), ((2, 32, 24, 24), (48, 32, 2, 2), 2, 0),
-                         ((2, 32, 20, 20), (48, 32, 3, 3), 1, 1), ((4, 128, 14, 14), (96, 128, 1, 1), 1, 0)]:
-        x = np.full(xs, np.nan, dtype)
-        w = np.full(ws, np.nan, dtype)
-        args = dict(stride=s, padding=p, algorithm="im2col_gemm")
-        y = fastconv.conv2d(x, w, **args)
-        fastconv.conv2d_backward(np.full(y.shape, np.nan, dtype), x, w,
-                                 output_mask=(True, True, False), **args)
-    for a, b in zip(run_all(), before):
-        np.testing.assert_array_equal(a, b)
+def test_reused_workspace_holds_no_stale_values(dtype):
+    """im2col_gemm keeps its workspace across calls: NaN left by larger calls (packed weights,
+    subsampled inputs, C tiles, partial dW) changes no bit of the smaller convs' passes (1x1/2
+    subsampled, disjoint taps, im2col, pointwise)."""
+    check_reused_workspace(
+        "im2col_gemm", dtype,
+        [((2, 6, 10, 12), (8, 6, 1, 1), dict(stride=2)),
+         ((2, 6, 10, 12), (8, 6, 2, 2), dict(stride=2)),
+         ((2, 5, 9, 11), (7, 5, 3, 3), dict(padding=1)),
+         ((3, 40, 7, 7), (12, 40, 1, 1), dict())],
+        [((2, 64, 40, 40), (96, 64, 1, 1), dict(stride=2)),
+         ((2, 32, 24, 24), (48, 32, 2, 2), dict(stride=2)),
+         ((2, 32, 20, 20), (48, 32, 3, 3), dict(padding=1)),
+         ((4, 128, 14, 14), (96, 128, 1, 1), dict())])
