@@ -78,5 +78,6 @@ void bind_conv(py::module_& m);
 void bind_activation(py::module_& m);
 void bind_pool(py::module_& m);
 void bind_ceilings(py::module_& m);
+void bind_memory(py::module_& m);
 
 }  // namespace fastconv::bindings

@@ -55,4 +55,5 @@ PYBIND11_MODULE(_C, m) {
   fastconv::bindings::bind_activation(m);
   fastconv::bindings::bind_pool(m);
   fastconv::bindings::bind_ceilings(m);
+  fastconv::bindings::bind_memory(m);
 }

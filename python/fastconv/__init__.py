@@ -21,6 +21,7 @@ from .functional import (conv1d, conv1d_backward, conv2d, conv2d_backward, conv3
                          conv3d_backward, conv_transpose1d, conv_transpose1d_backward,
                          conv_transpose2d, conv_transpose2d_backward, conv_transpose3d,
                          conv_transpose3d_backward, explain)
+from ._memory import empty_output_cache, output_cache_info, set_output_cache_limit
 from . import pooling
 from .pooling import *  # noqa: F401,F403 (names listed in pooling.__all__)
 from ._validation import positive_int as _positive_int
@@ -31,7 +32,8 @@ __all__ = [
     "conv1d", "conv2d", "conv3d", "conv1d_backward", "conv2d_backward", "conv3d_backward",
     "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "conv_transpose1d_backward",
     "conv_transpose2d_backward", "conv_transpose3d_backward", "set_num_threads",
-    "get_num_threads", "build_info", "explain",
+    "get_num_threads", "build_info", "explain", "output_cache_info", "set_output_cache_limit",
+    "empty_output_cache",
     "relu", "relu6", "leaky_relu", "hardtanh", "sigmoid", "tanh", "elu", "gelu", "relu_backward",
     "relu6_backward", "leaky_relu_backward", "hardtanh_backward", "sigmoid_backward",
     "tanh_backward", "elu_backward", "gelu_backward",

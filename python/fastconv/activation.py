@@ -37,6 +37,7 @@ import numbers
 import numpy as np
 
 from . import _C
+from ._memory import empty as _empty
 from ._validation import as_float_array, check_same_dtype
 
 GELU_APPROXIMATIONS = ("none", "tanh")
@@ -87,7 +88,7 @@ def _forward(op: str, kernel: str, input, inplace: bool, param0: float = 0.0,
     x = as_float_array(op, "input", input)
     if not _flag(op, "inplace", inplace):
         x = _contiguous(x)
-        y = np.empty(x.shape, dtype=x.dtype)
+        y = _empty(x.shape, x.dtype)
         _C.activation_forward(x, y, kernel, param0, param1)
         return y
     if x is not input:
@@ -114,7 +115,7 @@ def _backward(op: str, kernel: str, grad_output, saved, saved_name: str, param0:
         raise ValueError(f"{op}: argument 'grad_output' must have the shape of '{saved_name}' "
                          f"{s.shape}, got {g.shape}")
     g, s = _contiguous(g), _contiguous(s)
-    gx = np.empty(s.shape, dtype=s.dtype)
+    gx = _empty(s.shape, s.dtype)
     _C.activation_backward(g, s, gx, kernel, param0, param1)
     return gx
 

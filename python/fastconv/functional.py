@@ -17,6 +17,7 @@ from typing import Optional, Tuple
 import numpy as np
 
 from . import _C, _padding
+from ._memory import empty as _empty
 from ._validation import (ConvProblem, check_grad_output, check_output_mask, plain_call_key,
                           validate_conv, validate_conv_transpose)
 
@@ -60,23 +61,6 @@ _SPATIAL_AXES = {1: (0, 2), 2: (0, 2, 3), 3: (0, 2, 3, 4)}  # grad_bias sums ove
 
 # ------------------------------------------------------------------------------- convolution
 
-_ALIGNED_BYTES = 1 << 20  # smaller outputs are never streamed: a plain np.empty
-
-
-def _empty_aligned(shape, dtype):
-    """np.empty whose data start on a 64-byte boundary (NumPy's large allocations sit 16 bytes
-    past one): the GEMM's non-temporal output stores (outputs from 2 MiB) need vector-aligned
-    rows. One allocation per call: allocating a plain np.empty first to learn its size made
-    glibc hand freshly mapped pages to every call (page faults: +1.5 ms on a 3.2 MB output)."""
-    dtype = np.dtype(dtype)
-    count = math.prod(shape)  # not np.prod: 5 us on a tuple, more than a small conv
-    if count * dtype.itemsize < _ALIGNED_BYTES:
-        return np.empty(shape, dtype=dtype)
-    buf = np.empty(count + 64 // dtype.itemsize, dtype=dtype)
-    start = (-buf.__array_interface__["data"][0] % 64) // dtype.itemsize
-    return buf[start:start + count].reshape(shape)
-
-
 def _conv_operands(p: ConvProblem, flip: bool):
     """The kernel's input (after padding_mode) and weight (after flip), C-contiguous."""
     x = p.input
@@ -102,9 +86,9 @@ def _conv(op, ndim, input, weight, bias, stride, padding, dilation, groups, padd
                                                        padding_mode, algorithm, activation or ""))
         launch = _FORWARD_LAUNCHES.get(key) if key is not None else None
         if launch is not None:
-            batched, output_shape, aligned, geometry, epilogue = launch
+            batched, output_shape, geometry, epilogue = launch
             x = np.ascontiguousarray(input if batched else input[np.newaxis])
-            out = (_empty_aligned if aligned else np.empty)(output_shape, x.dtype)
+            out = _empty(output_shape, x.dtype)
             _run(op, _C.conv_forward, x, np.ascontiguousarray(weight),
                  None if bias is None else np.ascontiguousarray(bias), out, *geometry,
                  algorithm, epilogue)
@@ -114,14 +98,13 @@ def _conv(op, ndim, input, weight, bias, stride, padding, dilation, groups, padd
     _check_algorithm(op, algorithm)
     epilogue = _check_activation(op, activation)
     x, w = _conv_operands(p, flip)
-    out = _empty_aligned(p.output_shape, x.dtype)
+    out = _empty(p.output_shape, x.dtype)
     bias = None if p.bias is None else np.ascontiguousarray(p.bias)
     _run(p.op, _C.conv_forward, x, w, bias, out, *p.launch, algorithm, epilogue)
     if key is not None:  # validated and ran: later calls like it take the path above
         if len(_FORWARD_LAUNCHES) >= 512:
             _FORWARD_LAUNCHES.clear()
-        _FORWARD_LAUNCHES[key] = (p.batched, p.output_shape, out.nbytes >= _ALIGNED_BYTES,
-                                  p.launch, epilogue)
+        _FORWARD_LAUNCHES[key] = (p.batched, p.output_shape, p.launch, epilogue)
     return _unbatch(p, out)
 
 
@@ -136,13 +119,13 @@ def _conv_backward(op, ndim, grad_output, input, weight, stride, padding, dilati
     x, w = _conv_operands(p, flip)
     grad_input = grad_weight = grad_bias = None
     if want_input:
-        gx = _empty_aligned(x.shape, x.dtype)
+        gx = _empty(x.shape, x.dtype)
         _run(p.op, _C.conv_backward_data, gy, w, gx, *p.launch, algorithm)
         if p.padding_mode != "zeros":
             gx = _padding.pad_backward(gx, p.mode_pads, p.padding_mode)
         grad_input = _unbatch(p, gx)
     if want_weight:
-        gw = np.empty(w.shape, dtype=x.dtype)
+        gw = _empty(w.shape, x.dtype)
         _run(p.op, _C.conv_backward_weight, x, gy, gw, *p.launch, algorithm)
         if flip:
             gw = np.ascontiguousarray(gw[(Ellipsis,) + (slice(None, None, -1),) * p.ndim])
@@ -160,7 +143,7 @@ def _conv_transpose(op, ndim, input, weight, bias, stride, padding, output_paddi
                                 groups, dilation)
     _check_algorithm(op, algorithm)
     relu = _check_activation(op, activation) == "relu"
-    out = _empty_aligned(p.output_shape, p.input.dtype)
+    out = _empty(p.output_shape, p.input.dtype)
     _run(p.op, _C.conv_backward_data, np.ascontiguousarray(p.input),
          np.ascontiguousarray(p.weight), out, *p.launch, algorithm)
     if p.bias is not None:
@@ -182,11 +165,11 @@ def _conv_transpose_backward(op, ndim, grad_output, input, weight, stride, paddi
     x, w = np.ascontiguousarray(p.input), np.ascontiguousarray(p.weight)
     grad_input = grad_weight = grad_bias = None
     if want_input:
-        gx = _empty_aligned(x.shape, x.dtype)
+        gx = _empty(x.shape, x.dtype)
         _run(p.op, _C.conv_forward, gy, w, None, gx, *p.launch, algorithm)
         grad_input = _unbatch(p, gx)
     if want_weight:
-        gw = np.empty(w.shape, dtype=x.dtype)
+        gw = _empty(w.shape, x.dtype)
         _run(p.op, _C.conv_backward_weight, gy, x, gw, *p.launch, algorithm)
         grad_weight = gw
     if want_bias:

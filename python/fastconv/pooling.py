@@ -53,6 +53,7 @@ from typing import Optional, Tuple
 import numpy as np
 
 from . import _C
+from ._memory import empty as _empty
 from ._validation import validate_pool as _validate_pool
 from ._validation import (PoolProblem, check_bool, check_divisor_override, check_grad_output,
                           check_index_range, check_indices, check_norm_type, validate_adaptive,
@@ -119,8 +120,8 @@ def validate_pool(op, ndim, input, kernel_size, stride, padding, dilation, ceil_
 
 def _max_pool_indices(p: PoolProblem, x: np.ndarray, want_indices: bool):
     """Max pooling of a batched input x (the problem's geometry): (values, indices or None)."""
-    out = np.empty(p.output_shape, dtype=x.dtype)
-    idx = np.empty(p.output_shape, dtype=np.int64) if want_indices else None
+    out = _empty(p.output_shape, x.dtype)
+    idx = _empty(p.output_shape, np.int64) if want_indices else None
     kernel, stride, pad_before, _ = _geometry(p)
     _C.max_pool_forward(_as_5d(x), _as_5d(out), None if idx is None else _as_5d(idx), kernel,
                         stride, pad_before, _triple(p.dilation, 1))
@@ -153,7 +154,7 @@ def _scatter_add(gy: np.ndarray, idx: np.ndarray, in_shape, op: str = "",
                  plane_what: str = "", shown: Optional[np.ndarray] = None) -> np.ndarray:
     """gx = 0, gx[plane, idx] += gy; a bad index is reported as a position in `shown` (the
     caller's indices, unbatched or not) or idx."""
-    gx = np.empty(in_shape, dtype=gy.dtype)
+    gx = _empty(in_shape, gy.dtype)
     _checked_index_call(
         lambda: _C.index_scatter_add(_as_5d(gy), _as_5d(np.ascontiguousarray(idx)), _as_5d(gx)),
         op, idx if shown is None else shown, _plane(in_shape[2:]), plane_what)
@@ -170,7 +171,7 @@ def _max_pool_backward(op, ndim, grad_output, input, indices, kernel_size, strid
     idx = check_indices(op, "indices", indices, shape, _plane(p.input.shape[2:]), what,
                         check_range=False)
     batched_idx = np.ascontiguousarray(idx if p.batched else idx[np.newaxis])
-    gx = np.empty(p.input.shape, dtype=gy.dtype)
+    gx = _empty(p.input.shape, gy.dtype)
     kernel, stride, pad_before, _ = _geometry(p)
     _checked_index_call(
         lambda: _C.max_pool_backward(_as_5d(gy), _as_5d(batched_idx), _as_5d(gx), kernel, stride,
@@ -194,7 +195,7 @@ def _avg_pool(op, ndim, input, kernel_size, stride, padding, ceil_mode, count_in
               divisor_override):
     p, include, divisor = _avg_setup(op, ndim, input, kernel_size, stride, padding, ceil_mode,
                                      count_include_pad, divisor_override)
-    out = np.empty(p.output_shape, dtype=p.input.dtype)
+    out = _empty(p.output_shape, p.input.dtype)
     _C.avg_pool_forward(_as_5d(p.input), _as_5d(out), *_geometry(p), include, divisor)
     return _unbatch(p.batched, out)
 
@@ -204,7 +205,7 @@ def _avg_pool_backward(op, ndim, grad_output, input, kernel_size, stride, paddin
     p, include, divisor = _avg_setup(op, ndim, input, kernel_size, stride, padding, ceil_mode,
                                      count_include_pad, divisor_override)
     gy = check_grad_output(op, grad_output, p.output_shape, p.batched, p.input.dtype)
-    gx = np.empty(p.input.shape, dtype=p.input.dtype)
+    gx = _empty(p.input.shape, p.input.dtype)
     _C.avg_pool_backward(_as_5d(gy), _as_5d(gx), *_geometry(p), include, divisor)
     return _unbatch(p.batched, gx)
 
@@ -229,7 +230,7 @@ class _LpForward:
         # count_include_pad=True: with padding 0 this is torch's divisor (the window clipped to
         # the input in ceil mode); with TF "same" it divides by the full area, so avg * area is
         # the zero-padded sum.
-        self.avg = np.empty(self.p.output_shape, dtype=x.dtype)
+        self.avg = _empty(self.p.output_shape, x.dtype)
         _C.avg_pool_forward(_as_5d(np.ascontiguousarray(powered)), _as_5d(self.avg),
                             *_geometry(self.p), True, 0)
         self.scaled = np.sign(self.avg) * np.maximum(np.abs(self.avg), dtype(0)) * dtype(self.area)
@@ -257,7 +258,7 @@ def _lp_pool_backward(op, ndim, grad_output, input, norm_type, kernel_size, stri
         sign = np.sign(f.avg)
         g = np.where(np.abs(f.avg) <= 0, dtype(0), g * sign * sign)  # sign*relu(|.|) backward
         g = np.ascontiguousarray(g, dtype=x.dtype)
-        gt = np.empty(x.shape, dtype=x.dtype)
+        gt = _empty(x.shape, x.dtype)
         _C.avg_pool_backward(_as_5d(g), _as_5d(gt), *_geometry(p), True, 0)
         gx = gt * (dtype(f.norm) * np.power(x, dtype(f.norm - 1)))  # pow(x, p) backward
     return _unbatch(p.batched, gx.astype(x.dtype, copy=False))
@@ -267,7 +268,7 @@ def _lp_pool_backward(op, ndim, grad_output, input, norm_type, kernel_size, stri
 
 def _adaptive_avg_pool(op, ndim, input, output_size):
     x, batched, out_size = validate_adaptive(op, ndim, input, output_size)
-    out = np.empty(x.shape[:2] + out_size, dtype=x.dtype)
+    out = _empty(x.shape[:2] + out_size, x.dtype)
     _C.adaptive_avg_pool_forward(_as_5d(x), _as_5d(out))
     return _unbatch(batched, out)
 
@@ -287,7 +288,7 @@ def _adaptive_output_shape(op, ndim, input, grad_output):
 
 def _adaptive_avg_pool_backward(op, ndim, grad_output, input):
     x, batched, gy = _adaptive_output_shape(op, ndim, input, grad_output)
-    gx = np.empty(x.shape, dtype=x.dtype)
+    gx = _empty(x.shape, x.dtype)
     _C.adaptive_avg_pool_backward(_as_5d(gy), _as_5d(gx))
     return _unbatch(batched, gx)
 
@@ -295,8 +296,8 @@ def _adaptive_avg_pool_backward(op, ndim, grad_output, input):
 def _adaptive_max_pool(op, ndim, input, output_size, return_indices):
     x, batched, out_size = validate_adaptive(op, ndim, input, output_size)
     want = check_bool(op, "return_indices", return_indices)
-    out = np.empty(x.shape[:2] + out_size, dtype=x.dtype)
-    idx = np.empty(out.shape, dtype=np.int64) if want else None
+    out = _empty(x.shape[:2] + out_size, x.dtype)
+    idx = _empty(out.shape, np.int64) if want else None
     _C.adaptive_max_pool_forward(_as_5d(x), _as_5d(out), None if idx is None else _as_5d(idx))
     if want:
         return _unbatch(batched, out), _unbatch(batched, idx)
@@ -318,7 +319,7 @@ def _adaptive_max_pool_backward(op, ndim, grad_output, input, indices):
 def _max_unpool(op, ndim, input, indices, kernel_size, stride, padding, output_size):
     x, idx, batched, out_size = validate_unpool(op, ndim, input, indices, kernel_size, stride,
                                                 padding, output_size)
-    out = np.empty(x.shape[:2] + out_size, dtype=x.dtype)
+    out = _empty(x.shape[:2] + out_size, x.dtype)
     _C.index_scatter_assign(_as_5d(x), _as_5d(np.ascontiguousarray(idx)), _as_5d(out))
     return _unbatch(batched, out)
 
@@ -338,7 +339,7 @@ def _max_unpool_backward(op, ndim, grad_output, indices):
     checked = idx
     if not batched:
         gy, idx = gy[np.newaxis], idx[np.newaxis]
-    gx = np.empty(idx.shape, dtype=gy.dtype)
+    gx = _empty(idx.shape, gy.dtype)
     _checked_index_call(
         lambda: _C.index_gather(_as_5d(gx), _as_5d(np.ascontiguousarray(idx)), _as_5d(gy)),
         op, checked, plane, what)
