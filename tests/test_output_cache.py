@@ -144,3 +144,18 @@ def test_the_environment_sets_the_limit(setting, limit):
                           "print(fastconv.output_cache_info()['limit_bytes'])"],
                          env=env, capture_output=True, text=True, check=True)
     assert int(out.stdout) == limit
+
+
+def test_tracemalloc_sees_the_outputs():
+    import tracemalloc
+    x = np.random.default_rng(5).standard_normal((3, 200, 300)).astype(np.float32)
+    tracemalloc.start()
+    try:
+        before, _ = tracemalloc.get_traced_memory()
+        y = fastconv.relu(x)
+        during, _ = tracemalloc.get_traced_memory()
+        del y
+        after, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert during - before >= x.nbytes and after - before < x.nbytes

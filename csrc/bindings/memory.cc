@@ -8,7 +8,21 @@
 
 namespace fastconv::bindings {
 
+// tracemalloc_shim.cc
+void trace_allocation(unsigned int domain, const void* block, size_t bytes);
+void trace_release(unsigned int domain, const void* block);
+
 namespace {
+
+// tracemalloc sees these arrays as it sees NumPy's own (NumPy reports in domain 389047; any
+// domain counts in tracemalloc's totals). Called with the GIL held: array creation and the
+// capsule's destructor both hold it.
+constexpr unsigned int kTraceDomain = 0x66636f6e;  // "fcon"
+
+void release_traced(void* block) {
+  trace_release(kTraceDomain, block);
+  release_output_block(block);
+}
 
 // A C-contiguous array whose memory goes back to the cache when the array (and every view of
 // it) is gone: the capsule owning the block is the array's base.
@@ -19,11 +33,12 @@ py::array empty_output(const std::vector<py::ssize_t>& shape, const py::dtype& d
     bytes *= size_t(extent);
   }
   void* block = acquire_output_block(bytes);
+  trace_allocation(kTraceDomain, block, bytes);
   py::capsule owner;
   try {
-    owner = py::capsule(block, [](void* b) { release_output_block(b); });
+    owner = py::capsule(block, &release_traced);
   } catch (...) {
-    release_output_block(block);
+    release_traced(block);
     throw;
   }
   return py::array(dtype, shape, block, owner);

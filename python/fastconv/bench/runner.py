@@ -91,6 +91,7 @@ def measure_memory(fn: Callable, rss: bool) -> Dict[str, Optional[int]]:
       malloc's free lists is reused without growing the resident set). Allocations under 64 KiB
       may still come from resident heap memory: a lower bound."""
     out: Dict[str, Optional[int]] = {"numpy_extra_bytes": None, "rss_extra_bytes": None}
+    fastconv.empty_output_cache()  # the result's memory, too, is then a fresh mapping
     rss_before = None
     if rss:
         with open("/proc/self/clear_refs", "w") as f:
