@@ -385,3 +385,41 @@ def test_frame_rows_edges(dtype, prefetch, rng, monkeypatch):
         _check_forward(rng, dtype, n, c, 4, size, kernel, padding=pad)
         _check_backward(rng, dtype, n, c, 4, size, kernel, grad="input", padding=pad)
         _check_backward(rng, dtype, n, c, 4, size, kernel, grad="weight", padding=pad)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_position_path_skips_padding_taps_bitwise(dtype, monkeypatch):
+    """The position path leaves out, per tile of positions, the taps that read only zero padding
+    (FASTCONV_IMPLICIT_SKIP_PADDING): the same bits as computing them, and the reference's values,
+    for taps cut along each dimension, dilated taps, strides, a 3-D kernel, grad_input's cropped
+    frame (padding past the kernel's reach) and positions whose every tap reads padding."""
+    rng = np.random.default_rng(13)
+    monkeypatch.setenv("FASTCONV_IMPLICIT_POS", "1")
+    cases = [((2, 12, 17, 17), (24, 12, 7, 1), dict(padding=(3, 0))),
+             ((3, 16, 14, 14), (32, 16, 5, 5), dict(padding=2)),
+             ((1, 40, 9, 11), (20, 40, 3, 3), dict(padding=1)),  # K past one block
+             ((1, 6, 13, 12), (8, 6, 3, 3), dict(padding=4, dilation=3)),
+             ((2, 5, 12, 11), (7, 5, 4, 3), dict(stride=2, padding=(2, 1))),
+             ((1, 4, 5, 6), (6, 4, 3, 3), dict(padding=3)),  # corner outputs read only padding
+             ((1, 6, 5, 6, 7), (9, 6, 3, 3, 3), dict(padding=(2, 1, 1)))]
+    for x_shape, w_shape, args in cases:
+        nd = len(x_shape) - 2
+        conv, back = getattr(fastconv, f"conv{nd}d"), getattr(fastconv, f"conv{nd}d_backward")
+        x = rng.standard_normal(x_shape).astype(dtype)
+        w = rng.standard_normal(w_shape).astype(dtype)
+        b = rng.standard_normal(w_shape[0]).astype(dtype)
+        results = []
+        for skip in ("0", "1"):
+            monkeypatch.setenv("FASTCONV_IMPLICIT_SKIP_PADDING", skip)
+            y = conv(x, w, b, **args, algorithm=ALGO)
+            gx = None
+            if "stride" not in args:
+                gy = np.random.default_rng(14).standard_normal(y.shape).astype(dtype)
+                gx = back(gy, x, w, **args, output_mask=(True, False, False), algorithm=ALGO)[0]
+            results.append((y, gx))
+        np.testing.assert_array_equal(results[0][0], results[1][0])
+        if results[0][1] is not None:
+            np.testing.assert_array_equal(results[0][1], results[1][1])
+        ref = getattr(reference, f"conv{nd}d")(x.astype(np.float64), w.astype(np.float64),
+                                                b.astype(np.float64), **args)
+        assert_close(results[1][0], ref, dtype=dtype, reduction=w[0].size)

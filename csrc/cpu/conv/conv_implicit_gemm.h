@@ -61,11 +61,18 @@ template <typename T>
 using ImplicitTapFn = void (*)(int64_t npos, const T* f, const int64_t* off, const int64_t* qpos,
                                const T* dyt, int64_t ldo, T* c, int64_t ldc);
 
+// run_rows: the same sum over the rows p = rows[0..nrows) only (the forward position path
+// leaves out the rows of taps that read only zero padding for all of a tile's positions).
+template <typename T>
+using ImplicitTapRowsFn = void (*)(int64_t nrows, const T* f, const int64_t* off,
+                                   const int64_t* qpos, const T* dyt, int64_t ldo,
+                                   const int64_t* rows, T* c, int64_t ldc);
 template <typename T>
 struct ImplicitTapKernel {
   const char* name;  // <dtype>_implicit_tap_<mr>x<nr>__<isa>
   int64_t mr, nr;    // taps x output channels per call
   ImplicitTapFn<T> run;
+  ImplicitTapRowsFn<T> run_rows;
 };
 
 // More tap tiles for the forward / backward_data position path, taken where the output channels

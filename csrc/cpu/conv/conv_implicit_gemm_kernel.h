@@ -89,9 +89,12 @@ ImplicitDotKernel<T> implicit_dot_kernel(const char* name) {
           }};
 }
 
-template <typename V, int MR, int NV, typename T>
+// kRows: row p of the sum is k = rows[p] (qpos[k], dyt + k ldo) instead of p, so that the
+// forward position path can leave out the taps that read only zero padding.
+template <typename V, int MR, int NV, bool kRows, typename T>
 inline void implicit_tap_kernel(int64_t npos, const T* f, const int64_t* off, const int64_t* qpos,
-                                const T* dyt, int64_t ldo, T* c, int64_t ldc) {
+                                const T* dyt, int64_t ldo, const int64_t* rows, T* c,
+                                int64_t ldc) {
   constexpr int L = V::kLanes;
   typename V::type acc[MR][NV];
   const T* fi[MR];
@@ -102,10 +105,11 @@ inline void implicit_tap_kernel(int64_t npos, const T* f, const int64_t* off, co
 #pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) acc[i][v] = V::load(c + i * ldc + v * L);
   for (int64_t p = 0; p < npos; ++p) {
-    const int64_t q = qpos[p];
+    const int64_t k = kRows ? rows[p] : p;
+    const int64_t q = qpos[k];
     typename V::type d[NV];
 #pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v) d[v] = V::load(dyt + p * ldo + v * L);
+    for (int v = 0; v < NV; ++v) d[v] = V::load(dyt + k * ldo + v * L);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
       const typename V::type fv = V::broadcast(fi[i] + q);
@@ -124,7 +128,11 @@ ImplicitTapKernel<T> implicit_tap_kernel(const char* name) {
   return {name, MR, NV * V::kLanes,
           [](int64_t npos, const T* f, const int64_t* off, const int64_t* qpos, const T* dyt,
              int64_t ldo, T* c, int64_t ldc) {
-            implicit_tap_kernel<V, MR, NV>(npos, f, off, qpos, dyt, ldo, c, ldc);
+            implicit_tap_kernel<V, MR, NV, false>(npos, f, off, qpos, dyt, ldo, nullptr, c, ldc);
+          },
+          [](int64_t nrows, const T* f, const int64_t* off, const int64_t* qpos, const T* dyt,
+             int64_t ldo, const int64_t* rows, T* c, int64_t ldc) {
+            implicit_tap_kernel<V, MR, NV, true>(nrows, f, off, qpos, dyt, ldo, rows, c, ldc);
           }};
 }
 
