@@ -423,3 +423,34 @@ def test_position_path_skips_padding_taps_bitwise(dtype, monkeypatch):
         ref = getattr(reference, f"conv{nd}d")(x.astype(np.float64), w.astype(np.float64),
                                                 b.astype(np.float64), **args)
         assert_close(results[1][0], ref, dtype=dtype, reduction=w[0].size)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_backward_weight_tap_kernel_skips_padding_bitwise(dtype, monkeypatch):
+    """backward_weight's tap kernel runs each tap over the positions where it reads inside the
+    input only (FASTCONV_IMPLICIT_SKIP_PADDING): the same bits as over all positions, and the
+    reference's values, for taps along each dimension, dilation, stride, 3-D, bands (a long
+    plane) and taps that read only padding for every position."""
+    rng = np.random.default_rng(15)
+    cases = [((2, 24, 17, 17), (32, 24, 7, 1), dict(padding=(3, 0))),  # 24: every ISA's tile
+             ((2, 16, 14, 14), (32, 16, 5, 5), dict(padding=2)),
+             ((1, 8, 13, 12), (32, 8, 3, 3), dict(padding=4, dilation=3)),
+             ((2, 8, 12, 11), (64, 8, 4, 3), dict(stride=2, padding=(2, 1))),
+             ((1, 8, 4, 5), (32, 8, 3, 3), dict(padding=3)),
+             ((1, 8, 97, 9), (32, 8, 5, 3), dict(padding=2)),
+             ((1, 8, 5, 6, 7), (32, 8, 3, 3, 3), dict(padding=(2, 1, 1)))]
+    for x_shape, w_shape, args in cases:
+        nd = len(x_shape) - 2
+        conv, back = getattr(fastconv, f"conv{nd}d"), getattr(fastconv, f"conv{nd}d_backward")
+        x = rng.standard_normal(x_shape).astype(dtype)
+        w = rng.standard_normal(w_shape).astype(dtype)
+        gy = rng.standard_normal(conv(x, w, **args).shape).astype(dtype)
+        results = []
+        for skip in ("0", "1"):
+            monkeypatch.setenv("FASTCONV_IMPLICIT_SKIP_PADDING", skip)
+            results.append(back(gy, x, w, **args, output_mask=(False, True, False),
+                                algorithm=ALGO)[1])
+        np.testing.assert_array_equal(results[0], results[1])
+        ref = getattr(reference, f"conv{nd}d_backward")(
+            gy.astype(np.float64), x.astype(np.float64), w.astype(np.float64), **args)[1]
+        assert_close(results[1], ref, dtype=dtype, reduction=int(np.prod(gy.shape[2:])) * 2)
