@@ -26,8 +26,13 @@ from .peers import PHASES, build, optional_module, peer_versions
 from .shapes import Case
 from .targets import is_depthwise, roofline_seconds
 
-MIN_SAMPLE_S = 0.002
-MAX_INNER = 200
+# A sample repeats a short call for at least this long. The callables are interleaved, and the
+# first call of a sample shares the cores with the previous library's idle OpenMP workers, which
+# spin for a while after each call (GNU libgomp's default): over a 2 ms sample, that cost 13% of
+# a 0.45 ms call (Fashion-MNIST conv1 forward: 0.490 ms measured after torch, 0.434 ms for the
+# same algorithm measured after fastconv); 10 ms spreads it over 5x as many calls.
+MIN_SAMPLE_S = 0.01
+MAX_INNER = 1000
 
 
 def _now() -> float:
@@ -134,9 +139,12 @@ def _fresh_allocations() -> bool:
     return _malloc_thresholds(64 << 10, 128 << 10)
 
 
-def _restore_allocations() -> None:
-    """Thresholds like those glibc's dynamic adjustment reaches after large frees (32 MiB mmap,
-    64 MiB trim), for whatever the process runs next."""
+def _steady_allocations() -> None:
+    """glibc's thresholds fixed where its dynamic adjustment ends up after large frees (32 MiB
+    mmap, 64 MiB trim), for the timings and for whatever the process runs next. Without this,
+    every library's speed depends on what the process freed before: torch's Fashion-MNIST conv1
+    forward took 3.2 ms in a fresh process (its buffers mapped and faulted in on every call) and
+    0.44 ms once any earlier free had raised the threshold; rows would depend on the set order."""
     _malloc_thresholds(32 << 20, 64 << 20)
 
 
@@ -320,6 +328,7 @@ def run(cases: Sequence[Case], phases: Sequence[str], threads: int, repeats: int
     previous_threads = fastconv.get_num_threads()
     fastconv.set_num_threads(threads)
     rss = _rss_supported()
+    _steady_allocations()
     load_at_start = load_average()  # machine_info is assembled after the run
     try:
         start = _now()
@@ -358,7 +367,7 @@ def run(cases: Sequence[Case], phases: Sequence[str], threads: int, repeats: int
                         row["memory"]["torch_rss_extra_bytes"] = measure_memory(
                             w.peers["torch"], True)["rss_extra_bytes"]
                     del w
-                _restore_allocations()
+                _steady_allocations()
             else:
                 notes.append("Extra memory per call not measured (needs Linux and glibc).")
         except KeyboardInterrupt:
