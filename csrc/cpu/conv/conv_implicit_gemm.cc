@@ -203,14 +203,16 @@ struct FrameLayout {
   int64_t elements(const Problem& p, int64_t slack) const { return p.cig() * channel + slack; }
 };
 
+// ceil(a / b) for b > 0 and any sign of a
+inline int64_t ceil_div_signed(int64_t a, int64_t b) {
+  return a >= 0 ? (a + b - 1) / b : -((-a) / b);
+}
+
 // The taps of dimension d that read inside the input for some output position in [o_lo, o_hi]:
 // tap t reads cell o s + t dil - pad, so the others read only zero padding for all of them.
 // Returns [t_lo, t_hi) (a superset of the exact set where the positions' ranges leave gaps).
 inline void taps_inside(const Problem& p, int d, int64_t o_lo, int64_t o_hi, int64_t& t_lo,
                         int64_t& t_hi) {
-  const auto ceil_div_signed = [](int64_t a, int64_t b) {  // b > 0
-    return a >= 0 ? (a + b - 1) / b : -((-a) / b);
-  };
   t_lo = std::clamp<int64_t>(ceil_div_signed(p.pad[d] - o_hi * p.s[d], p.dil[d]), 0, p.k[d]);
   t_hi = std::clamp<int64_t>(ceil_div_signed(p.in[d] + p.pad[d] - o_lo * p.s[d], p.dil[d]),
                              t_lo, p.k[d]);
@@ -219,9 +221,6 @@ inline void taps_inside(const Problem& p, int d, int64_t o_lo, int64_t o_hi, int
 // The output positions of dimension d whose tap t reads inside the input: [o_lo, o_hi) (may be
 // empty; not clamped to the output's size).
 inline void outputs_inside(const Problem& p, int d, int64_t t, int64_t& o_lo, int64_t& o_hi) {
-  const auto ceil_div_signed = [](int64_t a, int64_t b) {  // b > 0
-    return a >= 0 ? (a + b - 1) / b : -((-a) / b);
-  };
   o_lo = ceil_div_signed(p.pad[d] - t * p.dil[d], p.s[d]);
   o_hi = std::max(o_lo, ceil_div_signed(p.in[d] + p.pad[d] - t * p.dil[d], p.s[d]));
 }
