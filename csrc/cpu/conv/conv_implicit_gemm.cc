@@ -805,9 +805,10 @@ struct WgradPlan {
   int64_t tasks = 0;
   int threads = 1;
   int64_t shared = 0, frame = 0, dyf = 0, partial = 0;  // elements
+  int64_t tap_offsets = 0;  // the tap kernel's offsets again, tap-major (the padding skip)
   int64_t bytes() const {
     return (shared + threads * (frame + dyf + partial)) * int64_t(sizeof(T)) +
-           threads * (kc_pad + positions) * int64_t(sizeof(int64_t));
+           threads * (kc_pad + positions + tap_offsets) * int64_t(sizeof(int64_t));
   }
 };
 
@@ -859,6 +860,7 @@ WgradPlan<T> make_wgrad_plan(const Problem& p) {
   plan.cblocks = ceil_div(cig, plan.cb);
   const int64_t kunit = plan.by_tap ? plan.tap.mr : nk;
   plan.kc_pad = ceil_div(plan.cb * kvol, kunit) * kunit;
+  if (plan.by_tap) plan.tap_offsets = plan.cb * kvol;
   plan.partial = plan.ob * plan.kc_pad * (plan.by_tap ? 1 : L);
   plan.bd = p.out[0] > 1 ? 0 : p.out[1] > 1 ? 1 : 2;
   const int64_t rows = p.out[plan.bd];
@@ -931,7 +933,7 @@ bool wgrad_implicit_gemm(const Problem& p, const T* x, const T* gy, T* gw) {
   const int64_t per_thread = plan.frame + plan.dyf + plan.partial;
   std::vector<T> partial_dw(size_t(plan.shared));  // chunk c > 0 sums into block c - 1
   std::vector<T> workspace(size_t(threads * per_thread));  // zero: the frame slack is read
-  const int64_t per_thread_offsets = kc_pad + plan.positions;
+  const int64_t per_thread_offsets = kc_pad + plan.positions + plan.tap_offsets;
   std::vector<int64_t> offsets(size_t(threads * per_thread_offsets));
   const std::vector<char> used = used_phases(p);
   const FrameRowsFn<T> frame_rows = select_frame_rows<T>();
@@ -955,7 +957,7 @@ bool wgrad_implicit_gemm(const Problem& p, const T* x, const T* gy, T* gw) {
     T* partial = dyf + plan.dyf;
     int64_t* rowoff = offsets.data() + thread_index() * per_thread_offsets;
     int64_t* qpos = rowoff + kc_pad;
-    std::vector<int64_t> tap_rowoff(size_t(plan.by_tap ? plan.cb * kvol : 0));  // tap-major
+    int64_t* tap_rowoff = qpos + plan.positions;  // the tap kernel's offsets, tap-major
 #pragma omp for schedule(static)
     for (int64_t task = 0; task < plan.tasks; ++task) {
       const int64_t oblk = task % plan.oblocks, cblk = (task / plan.oblocks) % plan.cblocks;
@@ -1063,7 +1065,7 @@ bool wgrad_implicit_gemm(const Problem& p, const T* x, const T* gy, T* gw) {
               if (first < 0 || q1 <= q0) continue;
               for (int64_t ci = 0; ci < nc; ci += tap.mr)
                 for (int64_t oc = 0; oc < ob1 - ob0; oc += tap.nr)
-                  tap.run(q1 - q0, frame, tap_rowoff.data() + t * nc + ci, qpos + q0,
+                  tap.run(q1 - q0, frame, tap_rowoff + t * nc + ci, qpos + q0,
                           dyf + q0 * ob + oc, ob, partial + (ci * kvol + t) * ob + oc, kvol * ob);
             }
           }
