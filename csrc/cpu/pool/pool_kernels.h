@@ -27,6 +27,7 @@
 
 #include "common/env.h"
 #include "common/parallel.h"
+#include "common/prefetch.h"
 #include "common/pool_geometry.h"
 
 #if defined(__SSE2__)
@@ -436,6 +437,14 @@ void max_pool_forward_rows(const PoolGeometry& g, const T* x, T* y, int64_t* ind
   }
 }
 
+// Whether a plane prefetches the next plane's input (an input of `bytes` in all) while it
+// computes: where the input comes from memory, not the caches (see common/prefetch.h).
+// FASTCONV_POOL_PREFETCH=0/1 forces it (A/B timings).
+inline bool pool_prefetch(int64_t bytes) {
+  return env_switch("FASTCONV_POOL_PREFETCH").value_or(bytes > (int64_t(8) << 20));
+}
+constexpr int64_t kPrefetchSteps = 8;
+
 // ---------------------------------------------- separable max pooling (values only)
 //
 // Torch's scan step f(a, v) = (v > a || isnan(v)) ? v : a folds a window's cells in row-major
@@ -492,13 +501,20 @@ void max_pool_forward_separable(const PoolGeometry& g, const T* x, T* y) {
   const int64_t in_plane = g.in_plane(), out_plane = g.out_plane();
   const Columns cols(g, 1);
   const int nt = threads_for(g.planes, g.planes * out_plane * g.kernel_volume());
+  const bool prefetch = pool_prefetch(g.planes * in_plane * int64_t(sizeof(T)));
 #pragma omp parallel num_threads(nt)
   {
+    SlicedPrefetch next;
     std::vector<T> hm(size_t(H * OW));
 #pragma omp for schedule(static)
     for (int64_t p = 0; p < g.planes; ++p) {
       const T* xp = x + p * in_plane;
       T* yp = y + p * out_plane;
+      if (prefetch) {
+        next.clear();
+        if (p + 1 < g.planes) next.add(xp + in_plane, in_plane * int64_t(sizeof(T)));
+        next.plan(OH);
+      }
       // Row maxima as the output rows need them, interleaved with the rows' folds (a first pass
       // over the whole plane left the DRAM idle during the second: slower at batch 8).
       int64_t done = 0;  // rows [0, done) have their maxima in hm
@@ -541,7 +557,9 @@ void max_pool_forward_separable(const PoolGeometry& g, const T* x, T* y) {
           const T* __restrict h = hm.data() + ih * OW;
           for (int64_t ow = 0; ow < OW; ++ow) yr[ow] = max_step(yr[ow], h[ow]);
         }
+        if (prefetch) next.step();
       }
+      if (prefetch) next.finish();
     }
   }
 }
@@ -808,6 +826,7 @@ inline bool avg_stream_output(int64_t bytes) {
   return env_switch("FASTCONV_POOL_STREAM").value_or(bytes > (int64_t(8) << 20));
 }
 
+
 template <typename T, int S, int K>
 void avg_pool_forward_separable(const PoolGeometry& g, bool count_include_pad,
                                 int64_t divisor_override, const T* x, T* y) {
@@ -824,8 +843,10 @@ void avg_pool_forward_separable(const PoolGeometry& g, bool count_include_pad,
   const int64_t oh_b = vflat ? std::max(oh_a, std::min(OH, H - KH + 1 + ph)) : 0;
   const int nt = threads_for(g.planes, g.planes * (out_plane * g.kernel_volume() + in_plane));
   const bool stream = avg_stream_output(g.planes * out_plane * int64_t(sizeof(T)));
+  const bool prefetch = pool_prefetch(g.planes * in_plane * int64_t(sizeof(T)));
 #pragma omp parallel num_threads(nt)
   {
+    SlicedPrefetch next;
     std::vector<T> hbuf(static_cast<size_t>(D * H * OW));
     std::vector<T> staged(static_cast<size_t>(stream ? out_plane : 0));
     std::vector<int64_t> off(static_cast<size_t>(g.kernel[0] * g.kernel[1]));
@@ -833,11 +854,21 @@ void avg_pool_forward_separable(const PoolGeometry& g, bool count_include_pad,
     for (int64_t p = 0; p < g.planes; ++p) {
       const T* xp = x + p * in_plane;
       T* yp = stream ? staged.data() : y + p * out_plane;
+      if (prefetch) {
+        next.clear();
+        if (p + 1 < g.planes) next.add(xp + in_plane, in_plane * int64_t(sizeof(T)));
+        next.plan(oh_b > oh_a ? kPrefetchSteps : OD * OH);
+      }
       avg_h_pass<T, S, K>(xp, D * H, W, OW, cols.koff.data(), g.kernel[2], cols, hbuf.data());
       if (oh_b > oh_a) {
+        // in slices, each followed by a slice of the prefetch
         for (int64_t kh = 0; kh < KH; ++kh) off[size_t(kh)] = (oh_a + kh - ph) * OW;
-        avg_v_pass(hbuf.data(), off.data(), KH, div.data() + oh_a * OW, (oh_b - oh_a) * OW,
-                   yp + oh_a * OW);
+        const int64_t n = (oh_b - oh_a) * OW, slice = (n + kPrefetchSteps - 1) / kPrefetchSteps;
+        for (int64_t j = 0; j < n; j += slice) {
+          avg_v_pass(hbuf.data() + j, off.data(), KH, div.data() + oh_a * OW + j,
+                     std::min(slice, n - j), yp + oh_a * OW + j);
+          if (prefetch) next.step();
+        }
       }
       for (int64_t od = 0; od < OD; ++od) {
         int64_t d_lo, d_hi, d_pad;
@@ -854,8 +885,10 @@ void avg_pool_forward_separable(const PoolGeometry& g, bool count_include_pad,
             for (int64_t ih = h_lo; ih < h_hi; ++ih) off[size_t(nrows++)] = (id * H + ih) * OW;
           const int64_t o = (od * OH + oh) * OW;
           avg_v_pass(hbuf.data(), off.data(), nrows, div.data() + o, OW, yp + o);
+          if (prefetch) next.step();
         }
       }
+      if (prefetch) next.finish();
       if (stream) stream_row(y + p * out_plane, yp, out_plane);
     }
     if (stream) stream_fence();
@@ -973,14 +1006,21 @@ void avg_pool_backward_separable(const PoolGeometry& g, bool count_include_pad,
   const int64_t ih_a = vflat ? std::min(std::max<int64_t>(KH - 1 - ph, 0), H) : 0;
   const int64_t ih_b = vflat ? std::max(ih_a, std::min(H, OH - ph)) : 0;
   const int nt = threads_for(g.planes, g.planes * (out_plane * g.kernel_volume() + in_plane));
+  const bool prefetch = pool_prefetch(g.planes * out_plane * int64_t(sizeof(T)));
 #pragma omp parallel num_threads(nt)
   {
+    SlicedPrefetch next;
     std::vector<T> delta(static_cast<size_t>(out_plane)), cbuf(static_cast<size_t>(OD * OH * W));
     std::vector<int64_t> off(static_cast<size_t>(g.kernel[0] * g.kernel[1]));
 #pragma omp for schedule(static)
     for (int64_t p = 0; p < g.planes; ++p) {
       const T* __restrict gyp = gy + p * out_plane;
       T* gxp = gx + p * in_plane;
+      if (prefetch) {
+        next.clear();
+        if (p + 1 < g.planes) next.add(gyp + out_plane, out_plane * int64_t(sizeof(T)));
+        next.plan(ih_b > ih_a ? kPrefetchSteps : D * H);
+      }
       {
         T* __restrict d = delta.data();
         const T* __restrict dv = div.data();
@@ -1001,8 +1041,14 @@ void avg_pool_backward_separable(const PoolGeometry& g, bool count_include_pad,
         }
       }
       if (ih_b > ih_a) {
+        // in slices, each followed by a slice of the prefetch
         for (int64_t t = 0; t < KH; ++t) off[size_t(t)] = (ih_a + t + ph - KH + 1) * W;
-        avg_v_pass<T>(cbuf.data(), off.data(), KH, nullptr, (ih_b - ih_a) * W, gxp + ih_a * W);
+        const int64_t n = (ih_b - ih_a) * W, slice = (n + kPrefetchSteps - 1) / kPrefetchSteps;
+        for (int64_t j = 0; j < n; j += slice) {
+          avg_v_pass<T>(cbuf.data() + j, off.data(), KH, nullptr, std::min(slice, n - j),
+                        gxp + ih_a * W + j);
+          if (prefetch) next.step();
+        }
       }
       for (int64_t id = 0; id < D; ++id) {
         int64_t od0, od1;
@@ -1018,8 +1064,10 @@ void avg_pool_backward_separable(const PoolGeometry& g, bool count_include_pad,
           for (int64_t od = od0; od < od1; ++od)
             for (int64_t oh = oh0; oh < oh1; ++oh) off[size_t(nrows++)] = (od * OH + oh) * W;
           avg_v_pass<T>(cbuf.data(), off.data(), nrows, nullptr, W, gxp + (id * H + ih) * W);
+          if (prefetch) next.step();
         }
       }
+      if (prefetch) next.finish();
     }
   }
 }
