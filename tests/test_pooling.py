@@ -640,6 +640,9 @@ def test_max_pool_separable_values(case, dtype, rng, monkeypatch):
                    size=(2, 3) + sp, p=[0.2, 0.25, 0.25, 0.1, 0.1, 0.05, 0.05])
     x[0, 1] = -np.inf
     v = fc.max_pool2d(x, k, s, p, 1, ceil)
+    monkeypatch.setenv("FASTCONV_POOL_PREFETCH", "1")  # the next plane's prefetch: no effect
+    assert fc.max_pool2d(x, k, s, p, 1, ceil).tobytes() == v.tobytes()
+    monkeypatch.delenv("FASTCONV_POOL_PREFETCH")
     monkeypatch.setenv("FASTCONV_POOL_NO_SEPARABLE_MAX", "1")
     want = fc.max_pool2d(x, k, s, p, 1, ceil)
     monkeypatch.delenv("FASTCONV_POOL_NO_SEPARABLE_MAX")
@@ -653,7 +656,9 @@ def test_max_pool_separable_values(case, dtype, rng, monkeypatch):
 # The separable average pooling forward streams large outputs through a per-plane buffer
 # (FASTCONV_POOL_STREAM=1 forces it on small ones): the same bits as the plain stores, on planes
 # that start unaligned (odd sizes), strides 1 and 2, padding, count_include_pad off, 3-D (and the
-# backward's, which does not stream: it measured no faster).
+# backward's, which does not stream: it measured no faster). The same with the next plane's
+# prefetch forced on (FASTCONV_POOL_PREFETCH=1; by default only for inputs over 8 MiB), which
+# also slices the vertical pass.
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", [
     ((13, 21), 3, 1, 1, True), ((17, 19), 3, 2, 1, False), ((9, 16), 2, 2, 0, True),
@@ -666,12 +671,15 @@ def test_avg_pool_streamed_output_same_bits(rng, monkeypatch, case, dtype):
     fwd = getattr(fc, f"avg_pool{nd}d")
     bwd = getattr(fc, f"avg_pool{nd}d_backward")
     out = {}
-    for stream in ("0", "1"):
+    for stream, prefetch in (("0", "0"), ("1", "0"), ("0", "1"), ("1", "1")):
         monkeypatch.setenv("FASTCONV_POOL_STREAM", stream)
+        monkeypatch.setenv("FASTCONV_POOL_PREFETCH", prefetch)
         y = fwd(x, k, s, p, count_include_pad=include)
-        out[stream] = (y, bwd(np.ones_like(y) + y, x, k, s, p, count_include_pad=include))
-    for a, b in zip(out["0"], out["1"]):
-        assert a.tobytes() == b.tobytes()
+        out[stream + prefetch] = (y, bwd(np.ones_like(y) + y, x, k, s, p,
+                                         count_include_pad=include))
+    for variant in ("10", "01", "11"):
+        for a, b in zip(out["00"], out[variant]):
+            assert a.tobytes() == b.tobytes(), variant
     want = ref.avg_pool(x.astype(np.float64), (k,) * nd, (s,) * nd, (p,) * nd,
                         count_include_pad=include)
-    assert_close(out["1"][0], want, reduction=k ** nd, what="streamed avg")
+    assert_close(out["11"][0], want, reduction=k ** nd, what="streamed avg")
