@@ -244,7 +244,6 @@ struct Plan {
   bool by_pos = false;
   ImplicitTapKernel<T> pos{};
   int64_t positions = 0;    // valid positions of a band, padded to whole pos.mr
-  int64_t block = 0;        // per thread, elements: by_pos, the sums of one K block
   // With one task per (group, channel block) (batch 1, one band), each task packs its own
   // weight panels (per thread, `panels` elements) right before it uses them, instead of all of
   // them up front (ResNeXt res5 b1: 1.2 MB of weights, packing was ~27% of the time).
@@ -256,7 +255,7 @@ struct Plan {
   int64_t pack_k = 0, pack_tile = 0;
   int64_t panel_rows() const { return by_pos ? pos.nr : kernel.mr; }  // channels per panel
   int64_t bytes(const Problem& p) const {
-    return (shared + threads * (frame + cbuf + block + panels + pack_tile)) * int64_t(sizeof(T)) +
+    return (shared + threads * (frame + cbuf + panels + pack_tile)) * int64_t(sizeof(T)) +
            threads * (p.gemm_k() + 2 * positions) * int64_t(sizeof(int64_t));
   }
 };
@@ -362,7 +361,6 @@ Plan<T> make_plan(const Problem& p) {
   const int64_t columns = plan.by_pos ? plan.positions : first.span;
   plan.tile = unit * std::max<int64_t>(1, std::min(fit, ceil_div(columns, unit)));
   plan.cbuf = plan.cog_pad * plan.tile;
-  if (plan.by_pos) plan.block = plan.cbuf;  // a K block's sums; the transposed C tile
   return plan;
 }
 
@@ -514,7 +512,7 @@ void implicit_gemm(const Problem& p, const T* x, WeightRow weight_row, const T* 
   const int64_t k_blocks = std::max<int64_t>(1, ceil_div(K, kKc));
   const int bd = plan.bd;
   const int threads = plan.threads;
-  const int64_t per_thread = plan.frame + plan.cbuf + plan.block + plan.panels + plan.pack_tile;
+  const int64_t per_thread = plan.frame + plan.cbuf + plan.panels + plan.pack_tile;
   const std::unique_ptr<T[]> a_packed(new T[size_t(plan.shared)]);  // every element written
   // Zero-filled once: a frame's slack and stale cells past a shorter band are read by junk
   // columns only.
@@ -573,8 +571,7 @@ void implicit_gemm(const Problem& p, const T* x, WeightRow weight_row, const T* 
     int64_t rowoff_len = -1;                    // the band length rowoff was built for
     int64_t* fpos = rowoff + K;                 // by_pos: a valid position's frame column
     int64_t* opos = fpos + plan.positions;      // and its offset in the output plane
-    T* block = cbuf + plan.cbuf;                // by_pos: the sums of one K block
-    T* own_panels = block + plan.block;         // pack_in_task: the task's weight panels
+    T* own_panels = cbuf + plan.cbuf;           // pack_in_task: the task's weight panels
     // by_pos: the rows k of the GEMM a tile of positions needs, per set of tap ranges: a tile
     // whose positions all lie where some taps read only zero padding leaves those taps out
     // (see tap_rows below). tile_rows[t]: the tile's entry in row_sets, -1 for every row.
@@ -674,42 +671,36 @@ void implicit_gemm(const Problem& p, const T* x, WeightRow weight_row, const T* 
         if (skip_padding) tap_rows(f, o0, np, np_pad);
         for (int64_t q0 = 0; q0 < np_pad; q0 += plan.tile) {
           const int64_t cols = std::min(plan.tile, np_pad - q0);
-          // Bitwise the column path's sums: each K block of kKc summed in k order from zero (in
-          // `block`), then added to the sum of the blocks before it. So which path a plan takes
-          // (it depends on the bands, hence on the thread count) never changes a result.
-          // The kernel accumulates into its C, so a block is summed from zero in `block` (in
-          // cbuf itself for the first), one call per block: sub-blocks of 64 / 128 K rows (their
-          // weights in L1) were slower (1 thread, ms, forced position path, sub-blocks of 64 /
-          // 128 / 256: Fashion-MNIST conv2 b64 3.47 / 3.31 / 3.30, ResNeXt res4 b8 3.36 / 3.31 /
-          // 3.13).
-          const int64_t c0 = panel0 * mr, c1 = panel1 * mr;
+          // Bitwise the column path's sums: each K block of kKc summed in k order from zero,
+          // then added to the sum of the blocks before it (the kernel's kTapStore for the first
+          // block, kTapAddSum for the others). So which path a plan takes (it depends on the
+          // bands, hence on the thread count) never changes a result. One call per block:
+          // sub-blocks of 64 / 128 K rows (their weights in L1) were slower (1 thread, ms,
+          // forced position path, sub-blocks of 64 / 128 / 256: Fashion-MNIST conv2 b64 3.47 /
+          // 3.31 / 3.30, ResNeXt res4 b8 3.36 / 3.31 / 3.13).
           for (int64_t k0 = 0; k0 < K; k0 += kKc) {
             const int64_t k1 = std::min(K, k0 + kKc);
-            T* sum = k0 == 0 ? cbuf : block;
-            for (int64_t q = 0; q < cols; ++q)
-              std::fill(sum + q * plan.cog_pad + c0, sum + q * plan.cog_pad + c1, T(0));
+            const int mode = k0 == 0 ? kTapStore : kTapAddSum;
             for (int64_t panel = panel0; panel < panel1; ++panel)
               for (int64_t j = 0; j < cols; j += pos.mr) {
-                T* c = sum + j * plan.cog_pad + panel * mr;
+                T* c = cbuf + j * plan.cog_pad + panel * mr;
                 const int set = skip_padding ? tile_rows[size_t((q0 + j) / pos.mr)] : -1;
                 if (set < 0) {
                   pos.run(k1 - k0, frame, fpos + q0 + j, rowoff + k0,
-                          ag + ((panel - panel0) * K + k0) * mr, mr, c, plan.cog_pad);
+                          ag + ((panel - panel0) * K + k0) * mr, mr, c, plan.cog_pad, mode);
                   continue;
                 }
                 // the set's rows in [k0, k1): the block's sum over them alone is the same
-                // (only products with zero padding are left out)
+                // (only products with zero padding are left out); a block with none of them
+                // sums to zero (the first block's store still writes it)
                 const std::vector<int64_t>& rows = row_sets[size_t(set)].second;
                 const auto r0 = std::lower_bound(rows.begin(), rows.end(), k0);
                 const auto r1 = std::lower_bound(r0, rows.end(), k1);
-                if (r1 > r0)
+                if (r1 > r0 || mode == kTapStore)
                   pos.run_rows(r1 - r0, frame, fpos + q0 + j, rowoff,
-                               ag + (panel - panel0) * K * mr, mr, &*r0, c, plan.cog_pad);
+                               ag + (panel - panel0) * K * mr, mr, rows.data() + (r0 - rows.begin()),
+                               c, plan.cog_pad, mode);
               }
-            if (k0 > 0)
-              for (int64_t q = 0; q < cols; ++q)
-                for (int64_t o = c0; o < c1; ++o)
-                  cbuf[q * plan.cog_pad + o] += block[q * plan.cog_pad + o];
           }
           // Transposed straight into y (channels x positions) in 4 x 4 blocks: a band's
           // positions are one contiguous stretch of the output plane (the band dimension is the
@@ -1038,7 +1029,7 @@ bool wgrad_implicit_gemm(const Problem& p, const T* x, const T* gy, T* gw) {
               for (int64_t k0 = 0; k0 < kc_pad; k0 += tap.mr)
                 for (int64_t oc = 0; oc < ob1 - ob0; oc += tap.nr)
                   tap.run(std::min(plan.tap_positions, np - p0), frame, rowoff + k0, qpos + p0,
-                          dyf + p0 * ob + oc, ob, partial + k0 * ob + oc, ob);
+                          dyf + p0 * ob + oc, ob, partial + k0 * ob + oc, ob, kTapAccumulate);
             continue;
           }
           // Tiles of one tap and tap.mr channels (rows kvol apart in dW^T), each over the
@@ -1067,7 +1058,8 @@ bool wgrad_implicit_gemm(const Problem& p, const T* x, const T* gy, T* gw) {
               for (int64_t ci = 0; ci < nc; ci += tap.mr)
                 for (int64_t oc = 0; oc < ob1 - ob0; oc += tap.nr)
                   tap.run(q1 - q0, frame, tap_rowoff + t * nc + ci, qpos + q0,
-                          dyf + q0 * ob + oc, ob, partial + (ci * kvol + t) * ob + oc, kvol * ob);
+                          dyf + q0 * ob + oc, ob, partial + (ci * kvol + t) * ob + oc, kvol * ob,
+                          kTapAccumulate);
             }
           }
           continue;

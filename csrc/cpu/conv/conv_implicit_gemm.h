@@ -56,17 +56,20 @@ struct ImplicitDotKernel {
 // along the vector lanes, so every position's products are summed in registers (no lane
 // reduction, no vector partial sums in memory) and only the valid positions are visited:
 //   c[i * ldc + j] += sum_{p < npos} f[off[i] + qpos[p]] * dyt[p * ldo + j]    i < MR, j < NV L
-// each element summing its products in p order.
+// each element summing its products in p order (mode kTapAccumulate: c is the first term), or
+// summing them from zero, then stored (kTapStore) or added to c (kTapAddSum: c + the sum, the
+// column path's K blocks).
+enum ImplicitTapMode : int { kTapAccumulate = 0, kTapStore = 1, kTapAddSum = 2 };
 template <typename T>
 using ImplicitTapFn = void (*)(int64_t npos, const T* f, const int64_t* off, const int64_t* qpos,
-                               const T* dyt, int64_t ldo, T* c, int64_t ldc);
+                               const T* dyt, int64_t ldo, T* c, int64_t ldc, int mode);
 
 // run_rows: the same sum over the rows p = rows[0..nrows) only (the forward position path
 // leaves out the rows of taps that read only zero padding for all of a tile's positions).
 template <typename T>
 using ImplicitTapRowsFn = void (*)(int64_t nrows, const T* f, const int64_t* off,
                                    const int64_t* qpos, const T* dyt, int64_t ldo,
-                                   const int64_t* rows, T* c, int64_t ldc);
+                                   const int64_t* rows, T* c, int64_t ldc, int mode);
 template <typename T>
 struct ImplicitTapKernel {
   const char* name;  // <dtype>_implicit_tap_<mr>x<nr>__<isa>

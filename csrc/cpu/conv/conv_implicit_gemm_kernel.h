@@ -94,7 +94,7 @@ ImplicitDotKernel<T> implicit_dot_kernel(const char* name) {
 template <typename V, int MR, int NV, bool kRows, typename T>
 inline void implicit_tap_kernel(int64_t npos, const T* f, const int64_t* off, const int64_t* qpos,
                                 const T* dyt, int64_t ldo, const int64_t* rows, T* c,
-                                int64_t ldc) {
+                                int64_t ldc, int mode) {
   constexpr int L = V::kLanes;
   typename V::type acc[MR][NV];
   const T* fi[MR];
@@ -103,7 +103,8 @@ inline void implicit_tap_kernel(int64_t npos, const T* f, const int64_t* off, co
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v) acc[i][v] = V::load(c + i * ldc + v * L);
+    for (int v = 0; v < NV; ++v)
+      acc[i][v] = mode == kTapAccumulate ? V::load(c + i * ldc + v * L) : V::zero();
   for (int64_t p = 0; p < npos; ++p) {
     const int64_t k = kRows ? rows[p] : p;
     const int64_t q = qpos[k];
@@ -117,6 +118,13 @@ inline void implicit_tap_kernel(int64_t npos, const T* f, const int64_t* off, co
       for (int v = 0; v < NV; ++v) acc[i][v] = V::fmadd(fv, d[v], acc[i][v]);
     }
   }
+  if (mode == kTapAddSum) {
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v)
+        acc[i][v] = V::add(V::load(c + i * ldc + v * L), acc[i][v]);
+  }
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
@@ -127,12 +135,14 @@ template <typename V, int MR, int NV, typename T>
 ImplicitTapKernel<T> implicit_tap_kernel(const char* name) {
   return {name, MR, NV * V::kLanes,
           [](int64_t npos, const T* f, const int64_t* off, const int64_t* qpos, const T* dyt,
-             int64_t ldo, T* c, int64_t ldc) {
-            implicit_tap_kernel<V, MR, NV, false>(npos, f, off, qpos, dyt, ldo, nullptr, c, ldc);
+             int64_t ldo, T* c, int64_t ldc, int mode) {
+            implicit_tap_kernel<V, MR, NV, false>(npos, f, off, qpos, dyt, ldo, nullptr, c, ldc,
+                                                  mode);
           },
           [](int64_t nrows, const T* f, const int64_t* off, const int64_t* qpos, const T* dyt,
-             int64_t ldo, const int64_t* rows, T* c, int64_t ldc) {
-            implicit_tap_kernel<V, MR, NV, true>(nrows, f, off, qpos, dyt, ldo, rows, c, ldc);
+             int64_t ldo, const int64_t* rows, T* c, int64_t ldc, int mode) {
+            implicit_tap_kernel<V, MR, NV, true>(nrows, f, off, qpos, dyt, ldo, rows, c, ldc,
+                                                 mode);
           }};
 }
 
