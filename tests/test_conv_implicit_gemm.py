@@ -414,7 +414,12 @@ def test_position_path_skips_padding_taps_bitwise(dtype, monkeypatch):
              ((1, 6, 13, 12), (8, 6, 3, 3), dict(padding=4, dilation=3)),
              ((2, 5, 12, 11), (7, 5, 4, 3), dict(stride=2, padding=(2, 1))),
              ((1, 4, 5, 6), (6, 4, 3, 3), dict(padding=3)),  # corner outputs read only padding
-             ((1, 6, 5, 6, 7), (9, 6, 3, 3, 3), dict(padding=(2, 1, 1)))]
+             ((1, 6, 5, 6, 7), (9, 6, 3, 3, 3), dict(padding=(2, 1, 1))),
+             # padding along W only: the edge columns' positions are tiles of their own
+             ((2, 12, 17, 17), (24, 12, 1, 7), dict(padding=(0, 3))),
+             ((2, 5, 12, 11), (7, 5, 3, 3), dict(stride=2, padding=(0, 1))),
+             ((1, 6, 4, 5, 9), (9, 6, 3, 3, 5), dict(padding=(0, 0, 4), dilation=(1, 1, 2))),
+             ((1, 3, 3, 2), (5, 3, 1, 5), dict(padding=(0, 3)))]  # every column an edge
     for x_shape, w_shape, args in cases:
         nd = len(x_shape) - 2
         conv, back = getattr(fastconv, f"conv{nd}d"), getattr(fastconv, f"conv{nd}d_backward")

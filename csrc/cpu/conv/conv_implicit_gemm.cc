@@ -577,21 +577,24 @@ void implicit_gemm(const Problem& p, const T* x, WeightRow weight_row, const T* 
     // (see tap_rows below). tile_rows[t]: the tile's entry in row_sets, -1 for every row.
     std::vector<std::pair<std::array<int64_t, 6>, std::vector<int64_t>>> row_sets;
     std::vector<int> tile_rows;
-    const auto tap_rows = [&](const FrameLayout& f, int64_t o0, int64_t np, int64_t np_pad) {
+    const auto tap_rows = [&](int64_t np, int64_t np_pad) {
       tile_rows.assign(size_t(np_pad / pos.mr), -1);
       for (int64_t t0 = 0; t0 < np; t0 += pos.mr) {
-        // the tile's first and last positions, as (i0, i1, w) of the band
-        const int64_t t1 = std::min(np, t0 + pos.mr) - 1;
-        int64_t first[3] = {t0 / (f.o[1] * f.o[2]), t0 / f.o[2] % f.o[1], t0 % f.o[2]};
-        int64_t last[3] = {t1 / (f.o[1] * f.o[2]), t1 / f.o[2] % f.o[1], t1 % f.o[2]};
+        // the box of the tile's positions (output coordinates), and the taps that read inside
+        // the input for some position in it
+        int64_t lo[3] = {p.out[0], p.out[1], p.out[2]}, hi[3] = {-1, -1, -1};
+        for (int64_t q = t0; q < std::min(np, t0 + pos.mr); ++q) {
+          const int64_t o[3] = {opos[q] / (p.out[1] * p.out[2]), opos[q] / p.out[2] % p.out[1],
+                                opos[q] % p.out[2]};
+          for (int d = 0; d < 3; ++d) {
+            lo[d] = std::min(lo[d], o[d]);
+            hi[d] = std::max(hi[d], o[d]);
+          }
+        }
         std::array<int64_t, 6> taps{};
         bool all = true;
         for (int d = 0; d < 3; ++d) {
-          // a dimension whose outer ones differ between the two ends spans all its positions
-          const bool same_outer = d == 0 || (first[0] == last[0] && (d == 1 || first[1] == last[1]));
-          const int64_t lo = same_outer ? first[d] : 0, hi = same_outer ? last[d] : f.o[d] - 1;
-          const int64_t shift = d == bd ? o0 : 0;
-          taps_inside(p, d, lo + shift, hi + shift, taps[2 * d], taps[2 * d + 1]);
+          taps_inside(p, d, lo[d], hi[d], taps[2 * d], taps[2 * d + 1]);
           all = all && taps[2 * d] == 0 && taps[2 * d + 1] == p.k[d];
         }
         if (all) continue;
@@ -656,19 +659,41 @@ void implicit_gemm(const Problem& p, const T* x, WeightRow weight_row, const T* 
       }
       T* yg = y + (n * p.cout + grp * cog) * out_plane;
       if (plan.by_pos) {
+        // The band's positions: row-major, or with padding along W only (bands along H or D),
+        // the columns whose W taps all read inside first, row-major, then each edge column top
+        // to bottom, so that a tile of edge positions leaves out the W taps that read padding
+        // (inception-v3 1x7 on 17x17: 10% of the products; a row-major tile spans a whole row's
+        // taps). Not with padding along H too: Fashion-MNIST conv2 (5x5 on 14x14) computed 4%
+        // fewer products but ran 5% slower (column tiles lose some of the H skip, read the
+        // frame a row apart per position, and store single positions).
         int64_t np = 0;
+        const auto add = [&](int64_t i0, int64_t i1, int64_t w) {
+          const int64_t od = i0 + (bd == 0 ? o0 : 0), oh = i1 + (bd == 1 ? o0 : 0);
+          const int64_t ow = w + (bd == 2 ? o0 : 0);
+          fpos[np] = (i0 * f.fp[1] + i1) * f.fp[2] + w;
+          opos[np++] = (od * p.out[1] + oh) * p.out[2] + ow;
+        };
+        const auto inner = [&](int d, int64_t o) {  // all of dimension d's taps read inside
+          int64_t t_lo, t_hi;
+          taps_inside(p, d, o, o, t_lo, t_hi);
+          return t_lo == 0 && t_hi == p.k[d];
+        };
+        const auto inner_column = [&](int64_t w) { return inner(2, w); };
+        const auto inner_all = [&](int d) { return inner(d, 0) && inner(d, p.out[d] - 1); };
+        const bool edges_apart = skip_padding && bd != 2 && f.o[2] > 1 && inner_all(0) &&
+                                 inner_all(1) && !(inner_column(0) && inner_column(f.o[2] - 1));
         for (int64_t i0 = 0; i0 < f.o[0]; ++i0)
-          for (int64_t i1 = 0; i1 < f.o[1]; ++i1) {
-            const int64_t od = i0 + (bd == 0 ? o0 : 0), oh = i1 + (bd == 1 ? o0 : 0);
-            const int64_t ow = bd == 2 ? o0 : 0;
-            for (int64_t w = 0; w < f.o[2]; ++w, ++np) {
-              fpos[np] = (i0 * f.fp[1] + i1) * f.fp[2] + w;
-              opos[np] = (od * p.out[1] + oh) * p.out[2] + ow + w;
-            }
-          }
+          for (int64_t i1 = 0; i1 < f.o[1]; ++i1)
+            for (int64_t w = 0; w < f.o[2]; ++w)
+              if (!edges_apart || inner_column(w)) add(i0, i1, w);
+        if (edges_apart)
+          for (int64_t w = 0; w < f.o[2]; ++w)
+            if (!inner_column(w))
+              for (int64_t i0 = 0; i0 < f.o[0]; ++i0)
+                for (int64_t i1 = 0; i1 < f.o[1]; ++i1) add(i0, i1, w);
         const int64_t np_pad = ceil_div(np, pos.mr) * pos.mr;
         std::fill(fpos + np, fpos + np_pad, int64_t(0));  // padding positions: never stored
-        if (skip_padding) tap_rows(f, o0, np, np_pad);
+        if (skip_padding) tap_rows(np, np_pad);
         for (int64_t q0 = 0; q0 < np_pad; q0 += plan.tile) {
           const int64_t cols = std::min(plan.tile, np_pad - q0);
           // Bitwise the column path's sums: each K block of kKc summed in k order from zero,
@@ -702,18 +727,23 @@ void implicit_gemm(const Problem& p, const T* x, WeightRow weight_row, const T* 
                                c, plan.cog_pad, mode);
               }
           }
-          // Transposed straight into y (channels x positions) in 4 x 4 blocks: a band's
-          // positions are one contiguous stretch of the output plane (the band dimension is the
-          // outermost one with more than one output). A strided scalar store per element was
-          // 6.5% of Fashion-MNIST conv2's forward; a transposition into a buffer and a row copy
-          // from it, 6.5% of ResNeXt res4 g32 b8's.
-          const int64_t q1 = std::min(np, q0 + cols), nq = q1 - q0;
-          T* const y0 = yg + oc0 * out_plane + opos[q0];
-          transpose_rows(cbuf + oc0, plan.cog_pad, nq, oc1 - oc0, y0, out_plane);
-          if (bias || relu)
-            for (int64_t o = oc0; o < oc1; ++o)
-              bias_relu_row(y0 + (o - oc0) * out_plane, nq, bias ? bias[grp * cog + o] : T(0),
-                            relu);
+          // Transposed straight into y (channels x positions) in 4 x 4 blocks, run by run of
+          // consecutive output positions (row-major: the whole tile, as a band's positions are
+          // one contiguous stretch of the output plane; edge columns apart: rows of the inner
+          // columns, single positions of the edge columns). A strided scalar store per element
+          // was 6.5% of Fashion-MNIST conv2's forward; a transposition into a buffer and a row
+          // copy from it, 6.5% of ResNeXt res4 g32 b8's.
+          const int64_t q1 = std::min(np, q0 + cols);
+          for (int64_t r0 = q0, r1; r0 < q1; r0 = r1) {
+            for (r1 = r0 + 1; r1 < q1 && opos[r1] == opos[r1 - 1] + 1;) ++r1;
+            T* const y0 = yg + oc0 * out_plane + opos[r0];
+            transpose_rows(cbuf + (r0 - q0) * plan.cog_pad + oc0, plan.cog_pad, r1 - r0, oc1 - oc0,
+                           y0, out_plane);
+            if (bias || relu)
+              for (int64_t o = oc0; o < oc1; ++o)
+                bias_relu_row(y0 + (o - oc0) * out_plane, r1 - r0,
+                              bias ? bias[grp * cog + o] : T(0), relu);
+          }
         }
         continue;
       }
