@@ -21,7 +21,12 @@
 #include <cmath>
 #include <stdexcept>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "common/cpu_features.h"
+#include "common/env.h"
 #include "common/parallel.h"
 #include "cpu/activation/activation_kernels.h"
 
@@ -219,14 +224,31 @@ void vmath_eval(const std::string& fn, const T* x, T* y, int64_t n) {
   });
 }
 
+// Whether the SIMD maps write an output of `bytes` with non-temporal stores: where it is far
+// larger than the caches and not written in place (a streamed line is not read for ownership,
+// so a map moves 2 or 3 arrays' bytes instead of 3 or 4). FASTCONV_ACTIVATION_STREAM=0/1
+// forces it (A/B timings; read per call).
+bool stream_output(int64_t bytes, bool in_place) {
+  return !in_place &&
+         env_switch("FASTCONV_ACTIVATION_STREAM").value_or(bytes > (int64_t(16) << 20));
+}
+
+inline void stream_fence() {
+#if defined(__SSE2__)
+  _mm_sfence();
+#endif
+}
+
 template <typename T>
 void activation_forward(Activation op, const ActivationParams& params, const T* x, T* y,
                         int64_t n) {
   const auto k = activation_simd_kernels<T>();
   // A call with n = 0 does nothing but say whether the op has a SIMD kernel.
-  if (k.forward && k.forward(op, params, x, y, 0)) {
+  if (k.forward && k.forward(op, params, x, y, 0, false)) {
+    const bool stream = stream_output(n * int64_t(sizeof(T)), x == y);
     for_each_chunk(n, [&](int64_t begin, int64_t len) {
-      k.forward(op, params, x + begin, y + begin, len);
+      k.forward(op, params, x + begin, y + begin, len, stream);
+      if (stream) stream_fence();  // before the caller (another thread) reads y
     });
     return;
   }
@@ -237,9 +259,12 @@ template <typename T>
 void activation_backward(Activation op, const ActivationParams& params, const T* grad_output,
                          const T* saved, T* grad_input, int64_t n) {
   const auto k = activation_simd_kernels<T>();
-  if (k.backward && k.backward(op, params, grad_output, saved, grad_input, 0)) {
+  if (k.backward && k.backward(op, params, grad_output, saved, grad_input, 0, false)) {
+    const bool stream = stream_output(n * int64_t(sizeof(T)),
+                                      grad_input == grad_output || grad_input == saved);
     for_each_chunk(n, [&](int64_t begin, int64_t len) {
-      k.backward(op, params, grad_output + begin, saved + begin, grad_input + begin, len);
+      k.backward(op, params, grad_output + begin, saved + begin, grad_input + begin, len, stream);
+      if (stream) stream_fence();
     });
     return;
   }

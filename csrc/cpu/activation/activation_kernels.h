@@ -14,10 +14,11 @@ enum class VMathFn { Exp = 0, Expm1 = 1, Tanh = 2, Erf = 3 };
 template <typename T>
 struct ActivationSimdKernels {
   const char* name = nullptr;  // <dtype>_activation_<lanes>__<isa>; nullptr: no SIMD path
-  // One contiguous chunk, single-threaded; false where the op has no SIMD kernel.
-  bool (*forward)(Activation, const ActivationParams&, const T*, T*, int64_t) = nullptr;
-  bool (*backward)(Activation, const ActivationParams&, const T*, const T*, T*, int64_t) =
-      nullptr;
+  // One contiguous chunk, single-threaded; false where the op has no SIMD kernel. stream: the
+  // output's whole aligned vectors with non-temporal stores (the caller fences).
+  bool (*forward)(Activation, const ActivationParams&, const T*, T*, int64_t, bool) = nullptr;
+  bool (*backward)(Activation, const ActivationParams&, const T*, const T*, T*, int64_t,
+                   bool) = nullptr;
   // y[i] = fn(x[i]) with cpu/simd/vmath.h (for the accuracy tests).
   void (*vmath)(VMathFn, const T*, T*, int64_t) = nullptr;
 };

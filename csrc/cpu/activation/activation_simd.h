@@ -133,13 +133,27 @@ struct GeluTanhV {
   }
 };
 
-template <class V, class Op>
-void map_forward_simd(const Op op, const typename V::scalar* x, typename V::scalar* y,
-                      int64_t n) {
-  using T = typename V::scalar;
+// Stores the whole vectors of an elementwise map: dst[i .. i + L) = v for i = 0, L, ... < n
+// rounded down, with non-temporal stores where `stream` and dst is vector-aligned (no
+// read-for-ownership of an output far larger than the caches). Returns the first index left.
+template <class V, class F>
+int64_t store_vectors(typename V::scalar* dst, int64_t n, bool stream, F&& v) {
   constexpr int L = V::kLanes;
   int64_t i = 0;
-  for (; i + L <= n; i += L) V::store(y + i, op.fwd(V::load(x + i)));
+  if (stream && reinterpret_cast<uintptr_t>(dst) % (L * sizeof(typename V::scalar)) == 0) {
+    for (; i + L <= n; i += L) V::stream(dst + i, v(i));
+  } else {
+    for (; i + L <= n; i += L) V::store(dst + i, v(i));
+  }
+  return i;
+}
+
+template <class V, class Op>
+void map_forward_simd(const Op op, const typename V::scalar* x, typename V::scalar* y,
+                      int64_t n, bool stream = false) {
+  using T = typename V::scalar;
+  constexpr int L = V::kLanes;
+  const int64_t i = store_vectors<V>(y, n, stream, [&](int64_t j) { return op.fwd(V::load(x + j)); });
   if (i < n) {
     alignas(64) T buf[L] = {};
     for (int64_t j = i; j < n; ++j) buf[j - i] = x[j];
@@ -150,11 +164,12 @@ void map_forward_simd(const Op op, const typename V::scalar* x, typename V::scal
 
 template <class V, class Op>
 void map_backward_simd(const Op op, const typename V::scalar* gy,
-                       const typename V::scalar* s, typename V::scalar* gx, int64_t n) {
+                       const typename V::scalar* s, typename V::scalar* gx, int64_t n,
+                       bool stream) {
   using T = typename V::scalar;
   constexpr int L = V::kLanes;
-  int64_t i = 0;
-  for (; i + L <= n; i += L) V::store(gx + i, op.bwd(V::load(gy + i), V::load(s + i)));
+  const int64_t i = store_vectors<V>(
+      gx, n, stream, [&](int64_t j) { return op.bwd(V::load(gy + j), V::load(s + j)); });
   if (i < n) {
     alignas(64) T g[L] = {}, v[L] = {};
     for (int64_t j = i; j < n; ++j) {
@@ -189,16 +204,18 @@ bool with_simd_activation(Activation op, const ActivationParams& p, Fn&& fn) {
 
 template <class V>
 bool activation_forward_chunk(Activation op, const ActivationParams& p,
-                              const typename V::scalar* x, typename V::scalar* y, int64_t n) {
-  return with_simd_activation<V>(op, p, [&](auto f) { map_forward_simd<V>(f, x, y, n); });
+                              const typename V::scalar* x, typename V::scalar* y, int64_t n,
+                              bool stream) {
+  return with_simd_activation<V>(op, p,
+                                 [&](auto f) { map_forward_simd<V>(f, x, y, n, stream); });
 }
 
 template <class V>
 bool activation_backward_chunk(Activation op, const ActivationParams& p,
                                const typename V::scalar* gy, const typename V::scalar* s,
-                               typename V::scalar* gx, int64_t n) {
-  return with_simd_activation<V>(op, p,
-                                 [&](auto f) { map_backward_simd<V>(f, gy, s, gx, n); });
+                               typename V::scalar* gx, int64_t n, bool stream) {
+  return with_simd_activation<V>(
+      op, p, [&](auto f) { map_backward_simd<V>(f, gy, s, gx, n, stream); });
 }
 
 // y = f(x) elementwise for one of vmath.h's functions (the test-only _C._vmath).
