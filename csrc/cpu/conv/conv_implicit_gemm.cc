@@ -468,32 +468,17 @@ void build_frame(const Problem& p, const FrameLayout& f, int bd, int64_t o0,
       }
 }
 
-// dst[k ld + i] = src[i lds + k] for i < rows, k < n: 4 x 4 SSE blocks for float (baseline
-// x86-64).
 template <typename T>
-void transpose_rows(const T* src, int64_t lds, int64_t rows, int64_t n, T* dst, int64_t ld) {
-  int64_t i0 = 0;
-#if defined(__SSE2__)
-  if constexpr (std::is_same_v<T, float>) {
-    for (; i0 + 4 <= rows; i0 += 4) {
-      const float* s0 = src + i0 * lds;
-      int64_t k = 0;
-      for (; k + 4 <= n; k += 4) {
-        __m128 r0 = _mm_loadu_ps(s0 + k), r1 = _mm_loadu_ps(s0 + lds + k);
-        __m128 r2 = _mm_loadu_ps(s0 + 2 * lds + k), r3 = _mm_loadu_ps(s0 + 3 * lds + k);
-        _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
-        _mm_storeu_ps(dst + k * ld + i0, r0);
-        _mm_storeu_ps(dst + (k + 1) * ld + i0, r1);
-        _mm_storeu_ps(dst + (k + 2) * ld + i0, r2);
-        _mm_storeu_ps(dst + (k + 3) * ld + i0, r3);
-      }
-      for (; k < n; ++k)
-        for (int64_t i = i0; i < i0 + 4; ++i) dst[k * ld + i] = src[i * lds + k];
-    }
-  }
-#endif
-  for (int64_t k = 0; k < n; ++k)
-    for (int64_t i = i0; i < rows; ++i) dst[k * ld + i] = src[i * lds + k];
+TransposeRowsFn<T> select_transpose_rows();
+
+template <>
+TransposeRowsFn<float> select_transpose_rows<float>() {
+  return FASTCONV_ISA_DISPATCH(f32_transpose_rows);
+}
+
+template <>
+TransposeRowsFn<double> select_transpose_rows<double>() {
+  return FASTCONV_ISA_DISPATCH(f64_transpose_rows);
 }
 
 // Y (N, cout, out) = corr(x, weights) + bias, ReLU; weight_row(grp, o, k0, k1, dst, stride) writes
@@ -521,6 +506,7 @@ void implicit_gemm(const Problem& p, const T* x, WeightRow weight_row, const T* 
   std::vector<int64_t> offsets(size_t(threads * per_thread_offsets));
   const std::vector<char> used = used_phases(p);
   const FrameRowsFn<T> frame_rows = select_frame_rows<T>();
+  const TransposeRowsFn<T> transpose_rows = select_transpose_rows<T>();
   // The next (sample, group)'s input is prefetched into L2 while this one's kernel runs: the
   // frame build waited on it (building a frame twice, the second build took ~1/3 of the time of
   // the first). 1 thread, CPU ms, min of 31, off / on: ResNeXt res4 b8 forward 3.46 / 3.27,
@@ -977,6 +963,7 @@ bool wgrad_implicit_gemm(const Problem& p, const T* x, const T* gy, T* gw) {
   std::vector<int64_t> offsets(size_t(threads * per_thread_offsets));
   const std::vector<char> used = used_phases(p);
   const FrameRowsFn<T> frame_rows = select_frame_rows<T>();
+  const TransposeRowsFn<T> transpose_rows = select_transpose_rows<T>();
   const int64_t next_bytes =
       (plan.cb * in_plane + (plan.by_tap ? plan.ob : cog) * out_plane) * int64_t(sizeof(T));
   const bool prefetch_next =

@@ -97,9 +97,17 @@ template <typename T>
 using FrameRowsFn = void (*)(const T* src, int64_t lds, int64_t rows, int64_t lo, int64_t hi,
                              int64_t n, T* dst);
 
+// dst[k ld + i] = src[i lds + k] for i < rows, k < n (cpu/simd/transpose_rows.h): C tiles into
+// the output, grad_output rows into position-major tiles, weight rows into panels.
+template <typename T>
+using TransposeRowsFn = void (*)(const T* src, int64_t lds, int64_t rows, int64_t n, T* dst,
+                                 int64_t ld);
+
 FASTCONV_DECLARE_PER_ISA(
     FrameRowsFn<float> f32_frame_rows();
     FrameRowsFn<double> f64_frame_rows();
+    TransposeRowsFn<float> f32_transpose_rows();
+    TransposeRowsFn<double> f64_transpose_rows();
     ImplicitTapKernels<float> f32_implicit_tap_kernels_pos();
     ImplicitTapKernels<double> f64_implicit_tap_kernels_pos();
     ImplicitTapKernel<float> f32_implicit_tap_kernel();

@@ -4,6 +4,7 @@
 // backward_weight: a dot-product kernel of 2 output channels x 6 frame rows (12 accumulators).
 #include "cpu/conv/conv_implicit_gemm.h"
 #include "cpu/conv/conv_implicit_gemm_kernel.h"
+#include "cpu/simd/transpose_rows.h"
 #include "cpu/simd/vec_avx2.h"
 
 namespace fastconv::cpu::avx2 {
@@ -53,6 +54,8 @@ void frame_rows(const T* src, int64_t lds, int64_t rows, int64_t lo, int64_t hi,
 
 FrameRowsFn<float> f32_frame_rows() { return frame_rows<float>; }
 FrameRowsFn<double> f64_frame_rows() { return frame_rows<double>; }
+TransposeRowsFn<float> f32_transpose_rows() { return simd::transpose_rows<float>; }
+TransposeRowsFn<double> f64_transpose_rows() { return simd::transpose_rows<double>; }
 
 // No more position-path tap tiles: wider or taller ones leave too few registers.
 ImplicitTapKernels<float> f32_implicit_tap_kernels_pos() { return {{}, 0}; }

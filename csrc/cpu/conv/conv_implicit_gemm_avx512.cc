@@ -7,6 +7,7 @@
 // 4 x 5, 6 x 4, 8 x 3 and 7 x 2 vectors (24 accumulators at most).
 #include "cpu/conv/conv_implicit_gemm.h"
 #include "cpu/conv/conv_implicit_gemm_kernel.h"
+#include "cpu/simd/transpose_rows.h"
 #include "cpu/simd/vec_avx512.h"
 
 namespace fastconv::cpu::avx512 {
@@ -48,6 +49,8 @@ void frame_rows(const T* src, int64_t lds, int64_t rows, int64_t lo, int64_t hi,
 
 FrameRowsFn<float> f32_frame_rows() { return frame_rows<float>; }
 FrameRowsFn<double> f64_frame_rows() { return frame_rows<double>; }
+TransposeRowsFn<float> f32_transpose_rows() { return simd::transpose_rows<float>; }
+TransposeRowsFn<double> f64_transpose_rows() { return simd::transpose_rows<double>; }
 
 ImplicitTapKernels<float> f32_implicit_tap_kernels_pos() {
   using V = simd::avx512::F32;

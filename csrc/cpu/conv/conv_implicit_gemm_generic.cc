@@ -3,6 +3,7 @@
 // registers), and a 2 x 2 dot-product kernel for backward_weight.
 #include "cpu/conv/conv_implicit_gemm.h"
 #include "cpu/conv/conv_implicit_gemm_kernel.h"
+#include "cpu/simd/transpose_rows.h"
 #include "cpu/simd/vec_generic.h"
 
 namespace fastconv::cpu::generic {
@@ -21,6 +22,8 @@ void frame_rows(const T* src, int64_t lds, int64_t rows, int64_t lo, int64_t hi,
 
 FrameRowsFn<float> f32_frame_rows() { return frame_rows<float>; }
 FrameRowsFn<double> f64_frame_rows() { return frame_rows<double>; }
+TransposeRowsFn<float> f32_transpose_rows() { return simd::transpose_rows<float>; }
+TransposeRowsFn<double> f64_transpose_rows() { return simd::transpose_rows<double>; }
 
 // No more position-path tap tiles: wider or taller ones leave too few registers.
 ImplicitTapKernels<float> f32_implicit_tap_kernels_pos() { return {{}, 0}; }
