@@ -655,8 +655,8 @@ def test_max_pool_separable_values(case, dtype, rng, monkeypatch):
 
 # The separable average pooling forward streams large outputs through a per-plane buffer
 # (FASTCONV_POOL_STREAM=1 forces it on small ones): the same bits as the plain stores, on planes
-# that start unaligned (odd sizes), strides 1 and 2, padding, count_include_pad off, 3-D (and the
-# backward's, which does not stream: it measured no faster). The same with the next plane's
+# that start unaligned (odd sizes), strides 1 and 2, padding, count_include_pad off, 3-D; and the
+# backward's (FASTCONV_POOL_STREAM_GRAD; by default stride 1 along W only). The same with the next plane's
 # prefetch forced on (FASTCONV_POOL_PREFETCH=1; by default only for inputs over 8 MiB), which
 # also slices the vertical pass.
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -673,6 +673,7 @@ def test_avg_pool_streamed_output_same_bits(rng, monkeypatch, case, dtype):
     out = {}
     for stream, prefetch in (("0", "0"), ("1", "0"), ("0", "1"), ("1", "1")):
         monkeypatch.setenv("FASTCONV_POOL_STREAM", stream)
+        monkeypatch.setenv("FASTCONV_POOL_STREAM_GRAD", stream)
         monkeypatch.setenv("FASTCONV_POOL_PREFETCH", prefetch)
         y = fwd(x, k, s, p, count_include_pad=include)
         out[stream + prefetch] = (y, bwd(np.ones_like(y) + y, x, k, s, p,

@@ -1007,15 +1007,23 @@ void avg_pool_backward_separable(const PoolGeometry& g, bool count_include_pad,
   const int64_t ih_b = vflat ? std::max(ih_a, std::min(H, OH - ph)) : 0;
   const int nt = threads_for(g.planes, g.planes * (out_plane * g.kernel_volume() + in_plane));
   const bool prefetch = pool_prefetch(g.planes * out_plane * int64_t(sizeof(T)));
+  // gx over 8 MiB leaves through a per-plane buffer and non-temporal stores where the windows
+  // overlap along W (stride 1): inception's 3x3/1 b8 backward 1.19-1.25x over three A/B runs
+  // (benchmarks/results/pool_prefetch_cpu.md); DenseNet's 2x2/2 lost 2-8% (its planes are
+  // quick to compute, and the extra copy shows). FASTCONV_POOL_STREAM_GRAD=0/1 forces it.
+  const bool stream = env_switch("FASTCONV_POOL_STREAM_GRAD")
+                          .value_or(unit && g.planes * in_plane * int64_t(sizeof(T)) >
+                                                (int64_t(8) << 20));
 #pragma omp parallel num_threads(nt)
   {
     SlicedPrefetch next;
     std::vector<T> delta(static_cast<size_t>(out_plane)), cbuf(static_cast<size_t>(OD * OH * W));
+    std::vector<T> staged(static_cast<size_t>(stream ? in_plane : 0));
     std::vector<int64_t> off(static_cast<size_t>(g.kernel[0] * g.kernel[1]));
 #pragma omp for schedule(static)
     for (int64_t p = 0; p < g.planes; ++p) {
       const T* __restrict gyp = gy + p * out_plane;
-      T* gxp = gx + p * in_plane;
+      T* gxp = stream ? staged.data() : gx + p * in_plane;
       if (prefetch) {
         next.clear();
         if (p + 1 < g.planes) next.add(gyp + out_plane, out_plane * int64_t(sizeof(T)));
@@ -1068,7 +1076,9 @@ void avg_pool_backward_separable(const PoolGeometry& g, bool count_include_pad,
         }
       }
       if (prefetch) next.finish();
+      if (stream) stream_row(gx + p * in_plane, gxp, in_plane);
     }
+    if (stream) stream_fence();
   }
 }
 
