@@ -657,8 +657,8 @@ def test_max_pool_separable_values(case, dtype, rng, monkeypatch):
 # (FASTCONV_POOL_STREAM=1 forces it on small ones): the same bits as the plain stores, on planes
 # that start unaligned (odd sizes), strides 1 and 2, padding, count_include_pad off, 3-D; and the
 # backward's (FASTCONV_POOL_STREAM_GRAD; by default stride 1 along W only). The same with the
-# next plane's prefetch forced on (FASTCONV_POOL_PREFETCH=1; by default only for inputs over 8 MiB), which
-# also slices the vertical pass.
+# next plane's prefetch forced on (FASTCONV_POOL_PREFETCH=1; by default only for inputs over
+# 8 MiB), which also slices the vertical pass.
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", [
     ((13, 21), 3, 1, 1, True), ((17, 19), 3, 2, 1, False), ((9, 16), 2, 2, 0, True),
