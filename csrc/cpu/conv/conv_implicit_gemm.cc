@@ -930,12 +930,14 @@ WgradPlan<T> make_wgrad_plan(const Problem& p) {
   return plan;
 }
 
-// True if every value is finite (x * 0 is NaN for inf and NaN; no early exit, so it vectorises).
+// True if every value is finite: x - x is 0 for finite x, NaN for inf and NaN. An integer OR of
+// the comparisons vectorises (a float sum, `sum += x * 0`, did not without reassociation: a
+// serial chain of adds, ~25% of ResNeXt res3 g32 b8's backward_weight).
 template <typename T>
 bool all_finite(const T* v, int64_t n) {
-  T sum = T(0);
-  for (int64_t i = 0; i < n; ++i) sum += v[i] * T(0);
-  return sum == T(0);
+  int bad = 0;
+  for (int64_t i = 0; i < n; ++i) bad |= int(!(v[i] - v[i] == T(0)));
+  return bad == 0;
 }
 
 // Returns false, leaving gw unspecified, if the frames held a non-finite input value: the junk

@@ -24,6 +24,25 @@ inline void transpose_edges(const T* src, int64_t lds, int64_t rows, int64_t n, 
     for (int64_t i = i0; i < rows; ++i) dst[k * ld + i] = src[i * lds + k];
 }
 
+#if defined(__SSE2__)
+// 4 x 4 SSE blocks of float over [i0, i1) x [k0, k1) (lengths multiples of 4).
+inline void transpose_blocks4(const float* src, int64_t lds, float* dst, int64_t ld, int64_t i0,
+                              int64_t i1, int64_t k0, int64_t k1) {
+  for (int64_t i = i0; i < i1; i += 4) {
+    const float* s = src + i * lds;
+    for (int64_t k = k0; k < k1; k += 4) {
+      __m128 r0 = _mm_loadu_ps(s + k), r1 = _mm_loadu_ps(s + lds + k);
+      __m128 r2 = _mm_loadu_ps(s + 2 * lds + k), r3 = _mm_loadu_ps(s + 3 * lds + k);
+      _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+      _mm_storeu_ps(dst + k * ld + i, r0);
+      _mm_storeu_ps(dst + (k + 1) * ld + i, r1);
+      _mm_storeu_ps(dst + (k + 2) * ld + i, r2);
+      _mm_storeu_ps(dst + (k + 3) * ld + i, r3);
+    }
+  }
+}
+#endif
+
 #if defined(__AVX__)
 template <typename T>
 void transpose_rows(const T* src, int64_t lds, int64_t rows, int64_t n, T* dst, int64_t ld) {
@@ -51,7 +70,13 @@ void transpose_rows(const T* src, int64_t lds, int64_t rows, int64_t n, T* dst, 
         }
       }
     }
-    transpose_edges(src, lds, rows, n, dst, ld, i_end, k_end);
+    // the rest in 4 x 4 blocks as far as they go (14-wide rows: 8 + 4 + 2 elements)
+    const float* s = reinterpret_cast<const float*>(src);
+    float* d = reinterpret_cast<float*>(dst);
+    const int64_t i4 = rows / 4 * 4, k4 = n / 4 * 4;
+    transpose_blocks4(s, lds, d, ld, 0, i_end, k_end, k4);
+    transpose_blocks4(s, lds, d, ld, i_end, i4, 0, k4);
+    transpose_edges(src, lds, rows, n, dst, ld, i4, k4);
   } else {
     const int64_t i_end = rows / 4 * 4, k_end = n / 4 * 4;
     for (int64_t i0 = 0; i0 < i_end; i0 += 4) {
@@ -79,19 +104,8 @@ void transpose_rows(const T* src, int64_t lds, int64_t rows, int64_t n, T* dst, 
   if constexpr (sizeof(T) == 4) {
     i_end = rows / 4 * 4;
     k_end = n / 4 * 4;
-    for (int64_t i0 = 0; i0 < i_end; i0 += 4) {
-      const float* s = reinterpret_cast<const float*>(src) + i0 * lds;
-      float* d = reinterpret_cast<float*>(dst) + i0;
-      for (int64_t k = 0; k < k_end; k += 4) {
-        __m128 r0 = _mm_loadu_ps(s + k), r1 = _mm_loadu_ps(s + lds + k);
-        __m128 r2 = _mm_loadu_ps(s + 2 * lds + k), r3 = _mm_loadu_ps(s + 3 * lds + k);
-        _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
-        _mm_storeu_ps(d + k * ld, r0);
-        _mm_storeu_ps(d + (k + 1) * ld, r1);
-        _mm_storeu_ps(d + (k + 2) * ld, r2);
-        _mm_storeu_ps(d + (k + 3) * ld, r3);
-      }
-    }
+    transpose_blocks4(reinterpret_cast<const float*>(src), lds, reinterpret_cast<float*>(dst), ld,
+                      0, i_end, 0, k_end);
   }
 #endif
   transpose_edges(src, lds, rows, n, dst, ld, i_end, k_end);
