@@ -141,11 +141,13 @@ template <typename T>
 std::vector<T> pack_weights(const ConvGeometry& g, const T* w, const LanesPlan& p) {
   const int64_t C = g.in_channels, m = g.out_channels_per_group(), kvol = g.kernel_volume();
   const int64_t L = p.L;
-  std::vector<T> wl(static_cast<size_t>(p.shared), T(0));
-  for (int64_t c = 0; c < C; ++c)
+  std::vector<T> wl(static_cast<size_t>(p.shared));
+  T* out = wl.data();  // written in order (no division per element: 5% of a b1 7x7 call)
+  for (int64_t c0 = 0; c0 < p.blocks * L; c0 += L)
     for (int64_t j = 0; j < m; ++j)
       for (int64_t k = 0; k < kvol; ++k)
-        wl[(((c / L) * m + j) * kvol + k) * L + c % L] = w[(c * m + j) * kvol + k];
+        for (int64_t l = 0; l < L; ++l)
+          *out++ = c0 + l < C ? w[((c0 + l) * m + j) * kvol + k] : T(0);
   return wl;
 }
 
