@@ -453,7 +453,11 @@ def test_backward_weight_tap_kernel_skips_padding_bitwise(dtype, monkeypatch):
              ((2, 8, 12, 11), (64, 8, 4, 3), dict(stride=2, padding=(2, 1))),
              ((1, 8, 4, 5), (32, 8, 3, 3), dict(padding=3)),
              ((1, 8, 97, 9), (32, 8, 5, 3), dict(padding=2)),
-             ((1, 8, 5, 6, 7), (32, 8, 3, 3, 3), dict(padding=(2, 1, 1)))]
+             ((1, 8, 5, 6, 7), (32, 8, 3, 3, 3), dict(padding=(2, 1, 1))),
+             # padding along W only: edge columns ordered apart
+             ((2, 24, 17, 17), (32, 24, 1, 7), dict(padding=(0, 3))),
+             ((1, 8, 4, 5, 9), (32, 8, 3, 3, 5), dict(padding=(0, 0, 4), dilation=(1, 1, 2))),
+             ((2, 8, 3, 2), (32, 8, 1, 5), dict(padding=(0, 3)))]  # every column an edge
     for x_shape, w_shape, args in cases:
         nd = len(x_shape) - 2
         conv, back = getattr(fastconv, f"conv{nd}d"), getattr(fastconv, f"conv{nd}d_backward")
