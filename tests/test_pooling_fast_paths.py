@@ -247,3 +247,28 @@ def test_global_max_pool_like_torch(n, dtype, rng):
         np.testing.assert_array_equal(v, tv.numpy())
         np.testing.assert_array_equal(np.signbit(v), np.signbit(tv.numpy()))
         np.testing.assert_array_equal(i, ti.numpy())
+
+
+# 2x2/2 windows that tile the plane exactly (no padding, even H and W: VGG's adaptive 14 -> 7,
+# DenseNet's transition) take a fixed-size loop over the h rows: the same fixed order as the
+# separable form (per input row the sum along W from +0.0, then the window's rows from +0.0, one
+# division), bit for bit, with the divisor overridden too; -0.0 inputs give +0.0 as every sum
+# starts at +0.0. (Wider strides take the row kernels, in torch's order.)
+@pytest.mark.parametrize("dtype", DTYPES, ids=_id)
+@pytest.mark.parametrize("shape, k", [((3, 4, 14, 14), 2), ((2, 3, 6, 10), 2), ((1, 5, 8, 16), 2),
+                                      ((2, 2, 2, 34), 2)])
+def test_avg_pool_exact_tiling_fixed_order(shape, k, dtype, rng):
+    x = rng.standard_normal(shape).astype(dtype)
+    x[0, 0, :k, :k] = -0.0
+    n, c, h, w = shape
+    hsum = np.zeros((n, c, h, w // k), dtype)
+    for kw in range(k):
+        hsum += x[:, :, :, kw::k]
+    acc = np.zeros((n, c, h // k, w // k), dtype)
+    for kh in range(k):
+        acc += hsum[:, :, kh::k]
+    y = fc.avg_pool2d(x, k, k)
+    np.testing.assert_array_equal(y, acc / dtype(k * k))
+    assert not np.signbit(y[0, 0, 0, 0])
+    np.testing.assert_array_equal(fc.avg_pool2d(x, k, k, divisor_override=3), acc / dtype(3))
+    np.testing.assert_array_equal(fc.adaptive_avg_pool2d(x, (h // k, w // k)), y)

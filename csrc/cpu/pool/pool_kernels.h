@@ -841,6 +841,13 @@ void avg_pool_forward_separable(const PoolGeometry& g, bool count_include_pad,
   const bool vflat = D == 1 && OD == 1 && g.stride[1] == 1 && OH == H;
   const int64_t oh_a = vflat ? std::min(ph, OH) : 0;
   const int64_t oh_b = vflat ? std::max(oh_a, std::min(OH, H - KH + 1 + ph)) : 0;
+  // Windows that tile a 2-D plane exactly (kernel == stride == K along H and W, no padding:
+  // VGG's adaptive 14 -> 7) with one divisor: output row oh sums h rows K oh .. K oh + K - 1,
+  // in a fixed-size loop (the general loop's per-row window setup was most of a 7-wide row).
+  const bool tiles = K > 0 && S == K && D == 1 && OD == 1 && g.kernel[1] == K &&
+                     g.stride[1] == K && ph == 0 && g.pad_before[2] == 0 && H == OH * K &&
+                     W == OW * K &&
+                     std::all_of(div.begin(), div.end(), [&](T v) { return v == div[0]; });
   const int nt = threads_for(g.planes, g.planes * (out_plane * g.kernel_volume() + in_plane));
   const bool stream = avg_stream_output(g.planes * out_plane * int64_t(sizeof(T)));
   const bool prefetch = pool_prefetch(g.planes * in_plane * int64_t(sizeof(T)));
@@ -860,6 +867,24 @@ void avg_pool_forward_separable(const PoolGeometry& g, bool count_include_pad,
         next.plan(oh_b > oh_a ? kPrefetchSteps : OD * OH);
       }
       avg_h_pass<T, S, K>(xp, D * H, W, OW, cols.koff.data(), g.kernel[2], cols, hbuf.data());
+      if constexpr (K > 0) {
+        if (tiles) {  // the same sums as avg_v_sums: from +0.0, the window's rows in order
+          const T d = div[0];
+          for (int64_t oh = 0; oh < OH; ++oh) {
+            const T* __restrict h = hbuf.data() + oh * K * OW;
+            T* __restrict yr = yp + oh * OW;
+            for (int64_t ow = 0; ow < OW; ++ow) {
+              T a = T(0);
+              for (int kh = 0; kh < K; ++kh) a += h[kh * OW + ow];
+              yr[ow] = a / d;
+            }
+            if (prefetch) next.step();
+          }
+          if (prefetch) next.finish();
+          if (stream) stream_row(y + p * out_plane, yp, out_plane);
+          continue;
+        }
+      }
       if (oh_b > oh_a) {
         // in slices, each followed by a slice of the prefetch
         for (int64_t kh = 0; kh < KH; ++kh) off[size_t(kh)] = (oh_a + kh - ph) * OW;
