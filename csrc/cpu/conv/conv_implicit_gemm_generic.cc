@@ -22,8 +22,12 @@ void frame_rows(const T* src, int64_t lds, int64_t rows, int64_t lo, int64_t hi,
 
 FrameRowsFn<float> f32_frame_rows() { return frame_rows<float>; }
 FrameRowsFn<double> f64_frame_rows() { return frame_rows<double>; }
-TransposeRowsFn<float> f32_transpose_rows() { return simd::transpose_rows<float>; }
-TransposeRowsFn<double> f64_transpose_rows() { return simd::transpose_rows<double>; }
+TransposeRowsFn<float> f32_transpose_rows() {
+  return simd::transpose_rows<simd::generic::Vec4<float>, float>;
+}
+TransposeRowsFn<double> f64_transpose_rows() {
+  return simd::transpose_rows<simd::generic::Vec4<double>, double>;
+}
 
 // No more position-path tap tiles: wider or taller ones leave too few registers.
 ImplicitTapKernels<float> f32_implicit_tap_kernels_pos() { return {{}, 0}; }
