@@ -1,11 +1,9 @@
 // Software prefetch of the next task's input while the current task computes.
 //
-// The depthwise lanes path and the pooling kernels read each task's input once, from memory, in
-// a burst (a transpose of L channel rows, or one plane), then compute on it in L1 / L2: the
-// read stalls on DRAM while the FMA units idle, and the compute leaves the memory idle. A task
-// that prefetches the next task's input into L2 a slice at a time between its own steps keeps
-// both busy. The hardware prefetchers do not: they stop at 4 KiB page boundaries and follow a
-// handful of streams, not the 16 channel planes a lanes task transposes.
+// The pooling kernels read each plane once, from memory, in a burst, then compute on it in
+// L1 / L2: the read stalls on DRAM while the arithmetic waits, and the arithmetic leaves the
+// memory idle. A plane that prefetches the next plane into L2 a slice at a time between its own
+// steps keeps both busy (the hardware prefetchers stop at 4 KiB page boundaries).
 #pragma once
 
 #include <algorithm>
@@ -26,6 +24,13 @@ class SlicedPrefetch {
     start_[count_] = reinterpret_cast<const char*>(a);
     lines_[count_] = int64_t((e - a + 63) / 64);
     total_ += lines_[count_++];
+  }
+
+  // Starts over with the one range [p, p + bytes) (none for p null) in `steps` slices.
+  void start(const void* p, int64_t bytes, int64_t steps) {
+    clear();
+    if (p) add(p, bytes);
+    plan(steps);
   }
 
   // Spreads the lines over `steps` calls of step().

@@ -21,10 +21,6 @@
 #include <cmath>
 #include <stdexcept>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 #include "common/cpu_features.h"
 #include "common/env.h"
 #include "common/parallel.h"
@@ -233,12 +229,6 @@ bool stream_output(int64_t bytes, bool in_place) {
          env_switch("FASTCONV_ACTIVATION_STREAM").value_or(bytes > (int64_t(16) << 20));
 }
 
-inline void stream_fence() {
-#if defined(__SSE2__)
-  _mm_sfence();
-#endif
-}
-
 template <typename T>
 void activation_forward(Activation op, const ActivationParams& params, const T* x, T* y,
                         int64_t n) {
@@ -248,7 +238,6 @@ void activation_forward(Activation op, const ActivationParams& params, const T* 
     const bool stream = stream_output(n * int64_t(sizeof(T)), x == y);
     for_each_chunk(n, [&](int64_t begin, int64_t len) {
       k.forward(op, params, x + begin, y + begin, len, stream);
-      if (stream) stream_fence();  // before the caller (another thread) reads y
     });
     return;
   }
@@ -264,7 +253,6 @@ void activation_backward(Activation op, const ActivationParams& params, const T*
                                       grad_input == grad_output || grad_input == saved);
     for_each_chunk(n, [&](int64_t begin, int64_t len) {
       k.backward(op, params, grad_output + begin, saved + begin, grad_input + begin, len, stream);
-      if (stream) stream_fence();
     });
     return;
   }

@@ -15,7 +15,7 @@ template <typename T>
 struct ActivationSimdKernels {
   const char* name = nullptr;  // <dtype>_activation_<lanes>__<isa>; nullptr: no SIMD path
   // One contiguous chunk, single-threaded; false where the op has no SIMD kernel. stream: the
-  // output's whole aligned vectors with non-temporal stores (the caller fences).
+  // output's whole aligned vectors with non-temporal stores (fenced before it returns).
   bool (*forward)(Activation, const ActivationParams&, const T*, T*, int64_t, bool) = nullptr;
   bool (*backward)(Activation, const ActivationParams&, const T*, const T*, T*, int64_t,
                    bool) = nullptr;

@@ -135,13 +135,15 @@ struct GeluTanhV {
 
 // Stores the whole vectors of an elementwise map: dst[i .. i + L) = v for i = 0, L, ... < n
 // rounded down, with non-temporal stores where `stream` and dst is vector-aligned (no
-// read-for-ownership of an output far larger than the caches). Returns the first index left.
+// read-for-ownership of an output far larger than the caches), fenced before it returns (another
+// thread reads them next). Returns the first index left.
 template <class V, class F>
 int64_t store_vectors(typename V::scalar* dst, int64_t n, bool stream, F&& v) {
   constexpr int L = V::kLanes;
   int64_t i = 0;
   if (stream && reinterpret_cast<uintptr_t>(dst) % (L * sizeof(typename V::scalar)) == 0) {
     for (; i + L <= n; i += L) V::stream(dst + i, v(i));
+    V::store_fence();
   } else {
     for (; i + L <= n; i += L) V::store(dst + i, v(i));
   }
@@ -153,7 +155,8 @@ void map_forward_simd(const Op op, const typename V::scalar* x, typename V::scal
                       int64_t n, bool stream = false) {
   using T = typename V::scalar;
   constexpr int L = V::kLanes;
-  const int64_t i = store_vectors<V>(y, n, stream, [&](int64_t j) { return op.fwd(V::load(x + j)); });
+  const int64_t i =
+      store_vectors<V>(y, n, stream, [&](int64_t j) { return op.fwd(V::load(x + j)); });
   if (i < n) {
     alignas(64) T buf[L] = {};
     for (int64_t j = i; j < n; ++j) buf[j - i] = x[j];

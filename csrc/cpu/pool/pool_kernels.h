@@ -510,11 +510,8 @@ void max_pool_forward_separable(const PoolGeometry& g, const T* x, T* y) {
     for (int64_t p = 0; p < g.planes; ++p) {
       const T* xp = x + p * in_plane;
       T* yp = y + p * out_plane;
-      if (prefetch) {
-        next.clear();
-        if (p + 1 < g.planes) next.add(xp + in_plane, in_plane * int64_t(sizeof(T)));
-        next.plan(OH);
-      }
+      if (prefetch)
+        next.start(p + 1 < g.planes ? xp + in_plane : nullptr, in_plane * int64_t(sizeof(T)), OH);
       // Row maxima as the output rows need them, interleaved with the rows' folds (a first pass
       // over the whole plane left the DRAM idle during the second: slower at batch 8).
       int64_t done = 0;  // rows [0, done) have their maxima in hm
@@ -826,7 +823,6 @@ inline bool avg_stream_output(int64_t bytes) {
   return env_switch("FASTCONV_POOL_STREAM").value_or(bytes > (int64_t(8) << 20));
 }
 
-
 template <typename T, int S, int K>
 void avg_pool_forward_separable(const PoolGeometry& g, bool count_include_pad,
                                 int64_t divisor_override, const T* x, T* y) {
@@ -861,56 +857,50 @@ void avg_pool_forward_separable(const PoolGeometry& g, bool count_include_pad,
     for (int64_t p = 0; p < g.planes; ++p) {
       const T* xp = x + p * in_plane;
       T* yp = stream ? staged.data() : y + p * out_plane;
-      if (prefetch) {
-        next.clear();
-        if (p + 1 < g.planes) next.add(xp + in_plane, in_plane * int64_t(sizeof(T)));
-        next.plan(oh_b > oh_a ? kPrefetchSteps : OD * OH);
-      }
+      if (prefetch)
+        next.start(p + 1 < g.planes ? xp + in_plane : nullptr, in_plane * int64_t(sizeof(T)),
+                   oh_b > oh_a ? kPrefetchSteps : OD * OH);
       avg_h_pass<T, S, K>(xp, D * H, W, OW, cols.koff.data(), g.kernel[2], cols, hbuf.data());
-      if constexpr (K > 0) {
-        if (tiles) {  // the same sums as avg_v_sums: from +0.0, the window's rows in order
-          const T d = div[0];
-          for (int64_t oh = 0; oh < OH; ++oh) {
-            const T* __restrict h = hbuf.data() + oh * K * OW;
-            T* __restrict yr = yp + oh * OW;
-            for (int64_t ow = 0; ow < OW; ++ow) {
-              T a = T(0);
-              for (int kh = 0; kh < K; ++kh) a += h[kh * OW + ow];
-              yr[ow] = a / d;
-            }
+      if (tiles) {  // the same sums as avg_v_sums: from +0.0, the window's rows in order
+        const T d = div[0];
+        for (int64_t oh = 0; oh < OH; ++oh) {
+          const T* __restrict h = hbuf.data() + oh * K * OW;
+          T* __restrict yr = yp + oh * OW;
+          for (int64_t ow = 0; ow < OW; ++ow) {
+            T a = T(0);
+            for (int kh = 0; kh < K; ++kh) a += h[kh * OW + ow];
+            yr[ow] = a / d;
+          }
+          if (prefetch) next.step();
+        }
+      } else {
+        if (oh_b > oh_a) {
+          // in slices, each followed by a slice of the prefetch
+          for (int64_t kh = 0; kh < KH; ++kh) off[size_t(kh)] = (oh_a + kh - ph) * OW;
+          const int64_t n = (oh_b - oh_a) * OW, slice = (n + kPrefetchSteps - 1) / kPrefetchSteps;
+          for (int64_t j = 0; j < n; j += slice) {
+            avg_v_pass(hbuf.data() + j, off.data(), KH, div.data() + oh_a * OW + j,
+                       std::min(slice, n - j), yp + oh_a * OW + j);
             if (prefetch) next.step();
           }
-          if (prefetch) next.finish();
-          if (stream) stream_row(y + p * out_plane, yp, out_plane);
-          continue;
         }
-      }
-      if (oh_b > oh_a) {
-        // in slices, each followed by a slice of the prefetch
-        for (int64_t kh = 0; kh < KH; ++kh) off[size_t(kh)] = (oh_a + kh - ph) * OW;
-        const int64_t n = (oh_b - oh_a) * OW, slice = (n + kPrefetchSteps - 1) / kPrefetchSteps;
-        for (int64_t j = 0; j < n; j += slice) {
-          avg_v_pass(hbuf.data() + j, off.data(), KH, div.data() + oh_a * OW + j,
-                     std::min(slice, n - j), yp + oh_a * OW + j);
-          if (prefetch) next.step();
-        }
-      }
-      for (int64_t od = 0; od < OD; ++od) {
-        int64_t d_lo, d_hi, d_pad;
-        avg_lo_hi(od, 0, g, &d_lo, &d_hi, &d_pad);
-        for (int64_t oh = 0; oh < OH; ++oh) {
-          if (oh == oh_a && oh_b > oh_a) {
-            oh = oh_b - 1;
-            continue;
+        for (int64_t od = 0; od < OD; ++od) {
+          int64_t d_lo, d_hi, d_pad;
+          avg_lo_hi(od, 0, g, &d_lo, &d_hi, &d_pad);
+          for (int64_t oh = 0; oh < OH; ++oh) {
+            if (oh == oh_a && oh_b > oh_a) {
+              oh = oh_b - 1;
+              continue;
+            }
+            int64_t h_lo, h_hi, h_pad;
+            avg_lo_hi(oh, 1, g, &h_lo, &h_hi, &h_pad);
+            int64_t nrows = 0;
+            for (int64_t id = d_lo; id < d_hi; ++id)
+              for (int64_t ih = h_lo; ih < h_hi; ++ih) off[size_t(nrows++)] = (id * H + ih) * OW;
+            const int64_t o = (od * OH + oh) * OW;
+            avg_v_pass(hbuf.data(), off.data(), nrows, div.data() + o, OW, yp + o);
+            if (prefetch) next.step();
           }
-          int64_t h_lo, h_hi, h_pad;
-          avg_lo_hi(oh, 1, g, &h_lo, &h_hi, &h_pad);
-          int64_t nrows = 0;
-          for (int64_t id = d_lo; id < d_hi; ++id)
-            for (int64_t ih = h_lo; ih < h_hi; ++ih) off[size_t(nrows++)] = (id * H + ih) * OW;
-          const int64_t o = (od * OH + oh) * OW;
-          avg_v_pass(hbuf.data(), off.data(), nrows, div.data() + o, OW, yp + o);
-          if (prefetch) next.step();
         }
       }
       if (prefetch) next.finish();
@@ -1049,11 +1039,9 @@ void avg_pool_backward_separable(const PoolGeometry& g, bool count_include_pad,
     for (int64_t p = 0; p < g.planes; ++p) {
       const T* __restrict gyp = gy + p * out_plane;
       T* gxp = stream ? staged.data() : gx + p * in_plane;
-      if (prefetch) {
-        next.clear();
-        if (p + 1 < g.planes) next.add(gyp + out_plane, out_plane * int64_t(sizeof(T)));
-        next.plan(ih_b > ih_a ? kPrefetchSteps : D * H);
-      }
+      if (prefetch)
+        next.start(p + 1 < g.planes ? gyp + out_plane : nullptr, out_plane * int64_t(sizeof(T)),
+                   ih_b > ih_a ? kPrefetchSteps : D * H);
       {
         T* __restrict d = delta.data();
         const T* __restrict dv = div.data();
