@@ -218,6 +218,22 @@ inline void taps_inside(const Problem& p, int d, int64_t o_lo, int64_t o_hi, int
                              t_lo, p.k[d]);
 }
 
+// Whether every tap of dimension d reads inside the input at output position o.
+inline bool all_taps_inside(const Problem& p, int d, int64_t o) {
+  int64_t t_lo, t_hi;
+  taps_inside(p, d, o, o, t_lo, t_hi);
+  return t_lo == 0 && t_hi == p.k[d];
+}
+
+// Whether the outputs read padding along W only (taps along W: inception-v3 1x7), with the bands
+// along D or H: where the position paths order W's edge columns apart from the inner ones.
+inline bool w_padding_only(const Problem& p, int bd) {
+  const auto none_along = [&](int d) {
+    return all_taps_inside(p, d, 0) && all_taps_inside(p, d, p.out[d] - 1);
+  };
+  return bd != 2 && p.out[2] > 1 && none_along(0) && none_along(1) && !none_along(2);
+}
+
 // The output positions of dimension d whose tap t reads inside the input: [o_lo, o_hi) (may be
 // empty; not clamped to the output's size).
 inline void outputs_inside(const Problem& p, int d, int64_t t, int64_t& o_lo, int64_t& o_hi) {
@@ -523,6 +539,14 @@ void implicit_gemm(const Problem& p, const T* x, WeightRow weight_row, const T* 
   // order). FASTCONV_IMPLICIT_SKIP_PADDING=0|1 forces it off / on (tests, studies).
   const bool skip_padding =
       plan.by_pos && env_switch("FASTCONV_IMPLICIT_SKIP_PADDING").value_or(true);
+  // The band's positions: row-major, or with padding along W only, the columns whose W taps all
+  // read inside first, row-major, then each edge column top to bottom, so that a tile of edge
+  // positions leaves out the W taps that read padding (inception-v3 1x7 on 17x17: 10% of the
+  // products; a row-major tile spans a whole row's taps). Not with padding along H too:
+  // Fashion-MNIST conv2 (5x5 on 14x14) computed 4% fewer products but ran 5% slower (column
+  // tiles lose some of the H skip, read the frame a row apart per position, and store single
+  // positions).
+  const bool edges_apart = skip_padding && w_padding_only(p, bd);
 
 #pragma omp parallel num_threads(threads)
   {
@@ -646,16 +670,10 @@ void implicit_gemm(const Problem& p, const T* x, WeightRow weight_row, const T* 
       }
       T* yg = y + (n * p.cout + grp * cog) * out_plane;
       if (plan.by_pos) {
-        // The band's positions: row-major, or with padding along W only (bands along H or D),
-        // the columns whose W taps all read inside first, row-major, then each edge column top
-        // to bottom, so that a tile of edge positions leaves out the W taps that read padding
-        // (inception-v3 1x7 on 17x17: 10% of the products; a row-major tile spans a whole row's
-        // taps). Not with padding along H too: Fashion-MNIST conv2 (5x5 on 14x14) computed 4%
-        // fewer products but ran 5% slower (column tiles lose some of the H skip, read the
-        // frame a row apart per position, and store single positions).
-        // the same for every task of a band (group, sample, channel block): built once per
-        // band on each thread (the tiles' tap boxes took ~7% of ResNeXt res4 g32 b8's
-        // forward, one task per (sample, group), when built per task)
+        // The band's positions (see edges_apart), the same for every task of a band (group,
+        // sample, channel block): built once per band on each thread (the tiles' tap boxes took
+        // ~7% of ResNeXt res4 g32 b8's forward, one task per (sample, group), when built per
+        // task)
         const bool same_band = o0 == pos_o0 && len == pos_len;
         pos_o0 = o0;
         pos_len = len;
@@ -666,15 +684,7 @@ void implicit_gemm(const Problem& p, const T* x, WeightRow weight_row, const T* 
           fpos[np] = (i0 * f.fp[1] + i1) * f.fp[2] + w;
           opos[np++] = (od * p.out[1] + oh) * p.out[2] + ow;
         };
-        const auto inner = [&](int d, int64_t o) {  // all of dimension d's taps read inside
-          int64_t t_lo, t_hi;
-          taps_inside(p, d, o, o, t_lo, t_hi);
-          return t_lo == 0 && t_hi == p.k[d];
-        };
-        const auto inner_column = [&](int64_t w) { return inner(2, w); };
-        const auto inner_all = [&](int d) { return inner(d, 0) && inner(d, p.out[d] - 1); };
-        const bool edges_apart = skip_padding && bd != 2 && f.o[2] > 1 && inner_all(0) &&
-                                 inner_all(1) && !(inner_column(0) && inner_column(f.o[2] - 1));
+        const auto inner_column = [&](int64_t w) { return all_taps_inside(p, 2, w); };
         const int64_t np_pad = ceil_div(f.o[0] * f.o[1] * f.o[2], pos.mr) * pos.mr;
         if (!same_band) {
           for (int64_t i0 = 0; i0 < f.o[0]; ++i0)
@@ -718,8 +728,8 @@ void implicit_gemm(const Problem& p, const T* x, WeightRow weight_row, const T* 
                 const auto r1 = std::lower_bound(r0, rows.end(), k1);
                 if (r1 > r0 || mode == kTapStore)
                   pos.run_rows(r1 - r0, frame, fpos + q0 + j, rowoff,
-                               ag + (panel - panel0) * K * mr, mr, rows.data() + (r0 - rows.begin()),
-                               c, plan.cog_pad, mode);
+                               ag + (panel - panel0) * K * mr, mr,
+                               rows.data() + (r0 - rows.begin()), c, plan.cog_pad, mode);
               }
           }
           // Transposed straight into y (channels x positions) in 4 x 4 blocks, run by run of
@@ -977,6 +987,19 @@ bool wgrad_implicit_gemm(const Problem& p, const T* x, const T* gy, T* gw) {
   // (as the forward's position path: FASTCONV_IMPLICIT_SKIP_PADDING=0|1 forces it off / on)
   const bool skip_padding =
       plan.by_tap && env_switch("FASTCONV_IMPLICIT_SKIP_PADDING").value_or(true);
+  // With padding along W only (taps along W: inception-v3 1x7), the tap kernel's positions go
+  // column by column for the left edge columns, row-major for the inner ones [wl, wr) (whose W
+  // taps all read inside), then column by column for the right edge: every tap's valid positions
+  // are then one range (a suffix of the left columns, the inner block, a prefix of the right
+  // ones), and the tiles leave out the rest (1x7: 10% of the products). The order depends on the
+  // geometry only (it is also the order of the sums), not on the padding skip.
+  const bool edges_apart = plan.by_tap && w_padding_only(p, bd);
+  int64_t wl = 0, wr = p.out[2];  // (bands along D or H: a band's columns are all of them)
+  if (edges_apart) {
+    while (wl < p.out[2] && !all_taps_inside(p, 2, wl)) ++wl;
+    wr = std::max(wl, wr);
+    while (wr > wl && !all_taps_inside(p, 2, wr - 1)) --wr;
+  }
 
 #pragma omp parallel num_threads(threads)
   {
@@ -1047,31 +1070,8 @@ bool wgrad_implicit_gemm(const Problem& p, const T* x, const T* gy, T* gw) {
           // grad_output's rows ob0..ob1 transposed (positions x ob; padding channels hold stale
           // values, which only reach padding lanes of the partial sums, never stored) and
           // each valid position's frame column
-          // With padding along W only (taps along W: inception-v3 1x7), the positions go column
-          // by column for the left edge columns, row-major for the inner ones (whose W taps all
-          // read inside), then column by column for the right edge: every tap's valid positions
-          // are then one range (a suffix of the left columns, the inner block, a prefix of the
-          // right ones), and the tiles below leave out the rest (1x7: 10% of the products). The
-          // order depends on the geometry only (it is also the order of the sums).
-          const auto inner_w = [&](int64_t w) {
-            int64_t t_lo, t_hi;
-            taps_inside(p, 2, w, w, t_lo, t_hi);
-            return t_lo == 0 && t_hi == p.k[2];
-          };
-          const auto inner_all = [&](int d) {
-            int64_t lo0, hi0, lo1, hi1;
-            taps_inside(p, d, 0, 0, lo0, hi0);
-            taps_inside(p, d, p.out[d] - 1, p.out[d] - 1, lo1, hi1);
-            return lo0 == 0 && hi0 == p.k[d] && lo1 == 0 && hi1 == p.k[d];
-          };
-          int64_t wl = 0, wr = f.o[2];  // the inner columns [wl, wr)
-          const bool edges_apart = bd != 2 && f.o[2] > 1 && inner_all(0) && inner_all(1) &&
-                                   !(inner_w(0) && inner_w(f.o[2] - 1));
-          if (edges_apart) {
-            while (wl < f.o[2] && !inner_w(wl)) ++wl;
-            wr = std::max(wl, wr);
-            while (wr > wl && !inner_w(wr - 1)) --wr;
-          }
+          // (in the order of edges_apart: the inner columns [w0, w1), all of the band's if not)
+          const int64_t w0 = edges_apart ? wl : 0, w1 = edges_apart ? wr : f.o[2];
           int64_t np = 0;
           const auto gy_row = [&](int64_t i0, int64_t i1) {
             const int64_t od = i0 + (bd == 0 ? o0 : 0), oh = i1 + (bd == 1 ? o0 : 0);
@@ -1086,17 +1086,17 @@ bool wgrad_implicit_gemm(const Problem& p, const T* x, const T* gy, T* gw) {
                 for (int64_t o = 0; o < ob1 - ob0; ++o) dyf[np * ob + o] = src[o * out_plane];
               }
           };
-          for (int64_t w = 0; w < wl; ++w) edge_column(w);
+          for (int64_t w = 0; w < w0; ++w) edge_column(w);
           for (int64_t i0 = 0; i0 < f.o[0]; ++i0)
             for (int64_t i1 = 0; i1 < f.o[1]; ++i1) {
-              for (int64_t w = wl; w < wr; ++w)
-                qpos[np + w - wl] = (i0 * f.fp[1] + i1) * f.fp[2] + w;
+              for (int64_t w = w0; w < w1; ++w)
+                qpos[np + w - w0] = (i0 * f.fp[1] + i1) * f.fp[2] + w;
               // rows of grad_output read contiguously, transposed in blocks (a strided scalar
               // store per element was ~8% of inception-v3 7x1's backward_weight)
-              transpose_rows(gy_row(i0, i1) + wl, out_plane, ob1 - ob0, wr - wl, dyf + np * ob, ob);
-              np += wr - wl;
+              transpose_rows(gy_row(i0, i1) + w0, out_plane, ob1 - ob0, w1 - w0, dyf + np * ob, ob);
+              np += w1 - w0;
             }
-          for (int64_t w = wr; w < f.o[2]; ++w) edge_column(w);
+          for (int64_t w = w1; w < f.o[2]; ++w) edge_column(w);
           const int64_t nc = c1 - c0;
           if (!skip_padding || nc % tap.mr != 0) {
             for (int64_t p0 = 0; p0 < np; p0 += plan.tap_positions)
